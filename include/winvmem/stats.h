@@ -1,0 +1,66 @@
+/* winvmem statistics and introspection (not part of the Windows API). */
+#ifndef WINVMEM_STATS_H
+#define WINVMEM_STATS_H
+
+#include <stdio.h>
+#include "vm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WVM_STATS_VERSION 1
+
+/* Kernel mechanisms winvmem can use; `mechanisms` in wvm_stats is a set of these bits. */
+#define WVM_MECH_GUARD_MARKERS 0x01u /* MADV_GUARD_INSTALL for uncommitted pages (>= 6.13) */
+#define WVM_MECH_PROCMAP_QUERY 0x02u /* PROCMAP_QUERY ioctl for foreign memory (>= 6.11)   */
+#define WVM_MECH_UFFD_WP_ASYNC 0x04u /* userfaultfd async write-protect (write watch)       */
+#define WVM_MECH_PAGEMAP_SCAN  0x08u /* PAGEMAP_SCAN ioctl (>= 6.7)                         */
+#define WVM_MECH_HUGETLB       0x10u /* a non-empty hugetlb pool                            */
+#define WVM_MECH_MEMFD         0x20u /* memfd_create for AWE physical pages                 */
+#define WVM_MECH_UFFDIO_MOVE   0x40u /* UFFDIO_MOVE (>= 6.8)                                */
+
+/* Kinds of system call counted in `syscalls`. */
+enum wvm_syscall_kind {
+    WVM_SYS_MMAP,
+    WVM_SYS_MUNMAP,
+    WVM_SYS_MPROTECT,
+    WVM_SYS_MADVISE,
+    WVM_SYS_MLOCK,
+    WVM_SYS_OTHER,
+    WVM_SYS_KINDS
+};
+
+typedef struct wvm_stats {
+    uint32_t version; /* set to WVM_STATS_VERSION by the caller */
+    uint32_t size;    /* set to sizeof(wvm_stats) by the caller */
+    uint64_t reserved_bytes, reserved_peak;
+    uint64_t committed_bytes, committed_peak;
+    uint64_t commit_limit;
+    uint64_t commit_refusals; /* commits refused with ERROR_COMMITMENT_LIMIT */
+    uint64_t live_allocations;
+    uint64_t kernel_mappings_created; /* mmap calls that made a new mapping */
+    uint64_t metadata_bytes;          /* heap memory held by winvmem's own bookkeeping */
+    uint64_t syscalls[WVM_SYS_KINDS];
+    uint32_t mechanisms_available; /* WVM_MECH_* the kernel offers */
+    uint32_t mechanisms_in_use;    /* WVM_MECH_* winvmem chose    */
+} wvm_stats;
+
+/* Fills *out; returns 0, or EINVAL when version/size do not match this library. */
+WVM_API int wvm_stats_get(wvm_stats *out);
+
+/* Prints the address space around every winvmem allocation like Sysinternals VMMap:
+ * address, size, state, protection, type, allocation base. */
+WVM_API void wvm_print_map(FILE *out);
+
+/* Prints the regions VirtualQuery reports for [from, to), one line each. */
+WVM_API void wvm_print_range(FILE *out, const void *from, const void *to);
+
+/* Runs the internal invariant checker; returns 0 when consistent, else prints the first
+ * violation to stderr and returns -1. Debug builds run it after every public call. */
+WVM_API int wvm_check_invariants(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,213 @@
+/* winvmem — the Windows virtual-memory API on Linux.
+ *
+ * Every function here is the Windows function of the same name with a `wvm_` prefix, with the
+ * same arguments, return value and thread-last-error behaviour; Microsoft's documentation of
+ * the unprefixed name is the reference. Constants carry the Windows SDK's numeric values with a
+ * `WVM_` prefix; `winvmem/win32.h` offers the unprefixed Windows names on top.
+ *
+ * How Windows concepts are simulated (see doc/porting.md for the full table):
+ *   reserve    bookkeeping inside a PROT_NONE arena (no system call), or a dedicated
+ *              PROT_NONE mapping when the caller names an address outside the arena;
+ *   commit     MADV_GUARD_REMOVE (Linux >= 6.13) or mprotect, charged to winvmem's own
+ *              commit ledger (Linux overcommit guarantees nothing);
+ *   decommit   MADV_GUARD_INSTALL, or mprotect(PROT_NONE) + MADV_DONTNEED: data is dropped and
+ *              re-commit reads zeros.
+ * All functions are thread-safe. */
+#ifndef WINVMEM_VM_H
+#define WINVMEM_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(WVM_BUILDING) || defined(WVM_STATIC)
+#define WVM_API __attribute__((visibility("default")))
+#else
+#define WVM_API
+#endif
+
+/* ---- numeric values of the Windows SDK (winnt.h, winerror.h) ---------------------------- */
+
+#define WVM_PAGE_NOACCESS          0x01u
+#define WVM_PAGE_READONLY          0x02u
+#define WVM_PAGE_READWRITE         0x04u
+#define WVM_PAGE_WRITECOPY         0x08u
+#define WVM_PAGE_EXECUTE           0x10u
+#define WVM_PAGE_EXECUTE_READ      0x20u
+#define WVM_PAGE_EXECUTE_READWRITE 0x40u
+#define WVM_PAGE_EXECUTE_WRITECOPY 0x80u
+#define WVM_PAGE_GUARD             0x100u
+#define WVM_PAGE_NOCACHE           0x200u
+#define WVM_PAGE_WRITECOMBINE      0x400u
+#define WVM_PAGE_TARGETS_INVALID   0x40000000u
+#define WVM_PAGE_TARGETS_NO_UPDATE 0x40000000u
+
+#define WVM_MEM_COMMIT      0x00001000u
+#define WVM_MEM_RESERVE     0x00002000u
+#define WVM_MEM_DECOMMIT    0x00004000u
+#define WVM_MEM_RELEASE     0x00008000u
+#define WVM_MEM_FREE        0x00010000u
+#define WVM_MEM_PRIVATE     0x00020000u
+#define WVM_MEM_MAPPED      0x00040000u
+#define WVM_MEM_RESET       0x00080000u
+#define WVM_MEM_TOP_DOWN    0x00100000u
+#define WVM_MEM_WRITE_WATCH 0x00200000u
+#define WVM_MEM_PHYSICAL    0x00400000u
+#define WVM_MEM_RESET_UNDO  0x01000000u
+#define WVM_MEM_IMAGE       0x01000000u
+#define WVM_MEM_LARGE_PAGES 0x20000000u
+
+#define WVM_WRITE_WATCH_FLAG_RESET 0x01u
+
+#define WVM_ERROR_SUCCESS             0u
+#define WVM_ERROR_INVALID_HANDLE      6u
+#define WVM_ERROR_NOT_ENOUGH_MEMORY   8u
+#define WVM_ERROR_OUTOFMEMORY         14u
+#define WVM_ERROR_BAD_LENGTH          24u
+#define WVM_ERROR_INVALID_PARAMETER   87u
+#define WVM_ERROR_NOT_LOCKED          158u
+#define WVM_ERROR_INVALID_ADDRESS     487u
+#define WVM_ERROR_NOACCESS            998u
+#define WVM_ERROR_PRIVILEGE_NOT_HELD  1314u
+#define WVM_ERROR_NO_SYSTEM_RESOURCES 1450u
+#define WVM_ERROR_WORKING_SET_QUOTA   1453u
+#define WVM_ERROR_COMMITMENT_LIMIT    1455u
+
+#define WVM_STATUS_GUARD_PAGE_VIOLATION 0x80000001u
+#define WVM_STATUS_ACCESS_VIOLATION     0xC0000005u
+
+#define WVM_PROCESSOR_ARCHITECTURE_AMD64 9u
+#define WVM_PROCESSOR_ARCHITECTURE_ARM64 12u
+#define WVM_PROCESSOR_AMD_X8664          8664u
+
+/* Windows reports these fixed values on x64; winvmem reports the same. */
+#define WVM_PAGE_SIZE              4096u
+#define WVM_ALLOCATION_GRANULARITY 65536u
+
+/* ---- structures, laid out exactly as the Windows x64 SDK lays them out --------------------- */
+
+typedef struct wvm_MEMORY_BASIC_INFORMATION {
+    void *BaseAddress;
+    void *AllocationBase;
+    uint32_t AllocationProtect;
+    uint16_t PartitionId;
+    size_t RegionSize;
+    uint32_t State;
+    uint32_t Protect;
+    uint32_t Type;
+} wvm_MEMORY_BASIC_INFORMATION;
+
+typedef struct wvm_SYSTEM_INFO {
+    union {
+        uint32_t dwOemId;
+        struct {
+            uint16_t wProcessorArchitecture;
+            uint16_t wReserved;
+        } s;
+    } u;
+    uint32_t dwPageSize;
+    void *lpMinimumApplicationAddress;
+    void *lpMaximumApplicationAddress;
+    uintptr_t dwActiveProcessorMask;
+    uint32_t dwNumberOfProcessors;
+    uint32_t dwProcessorType;
+    uint32_t dwAllocationGranularity;
+    uint16_t wProcessorLevel;
+    uint16_t wProcessorRevision;
+} wvm_SYSTEM_INFO;
+
+typedef struct wvm_MEMORYSTATUSEX {
+    uint32_t dwLength; /* must be sizeof(wvm_MEMORYSTATUSEX) on input */
+    uint32_t dwMemoryLoad;
+    uint64_t ullTotalPhys;
+    uint64_t ullAvailPhys;
+    uint64_t ullTotalPageFile; /* winvmem: the commit limit */
+    uint64_t ullAvailPageFile; /* winvmem: commit limit minus committed bytes */
+    uint64_t ullTotalVirtual;
+    uint64_t ullAvailVirtual;
+    uint64_t ullAvailExtendedVirtual;
+} wvm_MEMORYSTATUSEX;
+
+/* ---- core: reserve, commit, decommit, release, protect, query ------------------------------ */
+
+WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
+                               uint32_t flProtect);
+WVM_API int wvm_VirtualFree(void *lpAddress, size_t dwSize, uint32_t dwFreeType);
+WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewProtect,
+                               uint32_t *lpflOldProtect);
+WVM_API size_t wvm_VirtualQuery(const void *lpAddress, wvm_MEMORY_BASIC_INFORMATION *lpBuffer,
+                                size_t dwLength);
+WVM_API void wvm_GetSystemInfo(wvm_SYSTEM_INFO *lpSystemInfo);
+WVM_API int wvm_GlobalMemoryStatusEx(wvm_MEMORYSTATUSEX *lpBuffer);
+WVM_API uint32_t wvm_GetLastError(void);
+WVM_API void wvm_SetLastError(uint32_t dwErrCode);
+
+/* ---- app-container variants: no executable pages (see doc/porting.md) ---------------------- */
+
+WVM_API void *wvm_VirtualAllocFromApp(void *BaseAddress, size_t Size, uint32_t AllocationType,
+                                      uint32_t Protection);
+WVM_API int wvm_VirtualProtectFromApp(void *Address, size_t Size, uint32_t NewProtection,
+                                      uint32_t *OldProtection);
+
+/* ---- locking and instruction cache ------------------------------------------------------- */
+
+WVM_API int wvm_VirtualLock(void *lpAddress, size_t dwSize);
+WVM_API int wvm_VirtualUnlock(void *lpAddress, size_t dwSize);
+/* hProcess must be wvm_GetCurrentProcess(). */
+WVM_API int wvm_FlushInstructionCache(void *hProcess, const void *lpBaseAddress, size_t dwSize);
+
+/* The pseudo-handle of the current process, as on Windows ((HANDLE)-1). */
+#define WVM_CURRENT_PROCESS ((void *)(intptr_t)-1)
+WVM_API void *wvm_GetCurrentProcess(void);
+
+/* ---- write watch -------------------------------------------------------------------------- */
+
+WVM_API uint32_t wvm_GetWriteWatch(uint32_t dwFlags, void *lpBaseAddress, size_t dwRegionSize,
+                                   void **lpAddresses, uintptr_t *lpdwCount,
+                                   uint32_t *lpdwGranularity);
+WVM_API uint32_t wvm_ResetWriteWatch(void *lpBaseAddress, size_t dwRegionSize);
+
+/* ---- large pages and AWE ------------------------------------------------------------------ */
+
+WVM_API size_t wvm_GetLargePageMinimum(void);
+WVM_API int wvm_AllocateUserPhysicalPages(void *hProcess, uintptr_t *NumberOfPages,
+                                          uintptr_t *PageArray);
+WVM_API int wvm_MapUserPhysicalPages(void *VirtualAddress, uintptr_t NumberOfPages,
+                                     uintptr_t *PageArray);
+WVM_API int wvm_FreeUserPhysicalPages(void *hProcess, uintptr_t *NumberOfPages,
+                                      uintptr_t *PageArray);
+
+/* ---- structured exceptions (vectored handlers only) --------------------------------------- */
+
+#define WVM_EXCEPTION_MAXIMUM_PARAMETERS 15
+#define WVM_EXCEPTION_CONTINUE_EXECUTION (-1)
+#define WVM_EXCEPTION_CONTINUE_SEARCH    0
+
+typedef struct wvm_EXCEPTION_RECORD {
+    uint32_t ExceptionCode;
+    uint32_t ExceptionFlags;
+    struct wvm_EXCEPTION_RECORD *ExceptionRecord;
+    void *ExceptionAddress;
+    uint32_t NumberParameters;
+    uintptr_t ExceptionInformation[WVM_EXCEPTION_MAXIMUM_PARAMETERS];
+} wvm_EXCEPTION_RECORD;
+
+/* ContextRecord points to the ucontext_t the kernel delivered with the signal. */
+typedef struct wvm_EXCEPTION_POINTERS {
+    wvm_EXCEPTION_RECORD *ExceptionRecord;
+    void *ContextRecord;
+} wvm_EXCEPTION_POINTERS;
+
+typedef int32_t (*wvm_PVECTORED_EXCEPTION_HANDLER)(wvm_EXCEPTION_POINTERS *ExceptionInfo);
+
+WVM_API void *wvm_AddVectoredExceptionHandler(uint32_t First,
+                                              wvm_PVECTORED_EXCEPTION_HANDLER Handler);
+WVM_API uint32_t wvm_RemoveVectoredExceptionHandler(void *Handle);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

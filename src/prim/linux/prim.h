@@ -1,0 +1,84 @@
+/* The platform contract: the only code in winvmem that makes system calls or reads /proc and
+ * /sys lives behind these functions (src/prim/linux/). Every function returns 0 on success or
+ * a positive errno value; none sets errno for its caller, none allocates from the C heap.
+ *
+ * Fault injection (WVM_FAULT_INJECTION builds): wvm__prim_inject_after(n, err) makes the n-th
+ * next fallible call fail with err (n = 1: the very next call). Calls that cannot fail on a
+ * real kernel (munmap of our own range, MADV_DONTNEED) are not counted. */
+#ifndef WVM_PRIM_H
+#define WVM_PRIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Linux protection bits, as for mprotect(2). */
+#define WVM_P_NONE  0
+#define WVM_P_READ  1
+#define WVM_P_WRITE 2
+#define WVM_P_EXEC  4
+#define WVM_P_RW    (WVM_P_READ | WVM_P_WRITE)
+
+typedef struct wvm_caps {
+    size_t page_size;        /* the kernel's page size: 4096 on x86-64 */
+    bool guard_markers;      /* MADV_GUARD_INSTALL works (Linux >= 6.13), and not disabled */
+    bool procmap_query;      /* PROCMAP_QUERY ioctl on /proc/self/maps (Linux >= 6.11) */
+    uintptr_t user_limit;    /* one past the highest address mmap can hand out */
+    uint64_t total_ram;      /* bytes */
+    uint64_t total_swap;     /* bytes */
+    uint64_t cgroup_limit;   /* memory.max + memory.swap.max of our cgroup, or UINT64_MAX */
+    unsigned ncpu;
+} wvm_caps;
+
+/* Probed once (thread-safe, idempotent); the result never changes afterwards. */
+const wvm_caps *wvm__caps(void);
+
+/* --- mappings ---------------------------------------------------------------------------- */
+
+/* Maps size bytes of PROT_NONE, MAP_NORESERVE private anonymous memory. With fixed, exactly at
+ * hint or fail with EEXIST (MAP_FIXED_NOREPLACE); otherwise anywhere (hint is a hint). */
+int wvm__prim_map_none(void *hint, size_t size, bool fixed, void **out);
+/* Maps size bytes aligned to align (a power of two), trimming the excess. */
+int wvm__prim_map_none_aligned(size_t size, size_t align, void **out);
+int wvm__prim_unmap(void *addr, size_t size);
+int wvm__prim_protect(void *addr, size_t size, int prot);
+/* Installs / removes guard markers (MADV_GUARD_*); installing drops the pages' contents. */
+int wvm__prim_guard_install(void *addr, size_t size);
+int wvm__prim_guard_remove(void *addr, size_t size);
+/* Drops the contents of private anonymous pages: the next read sees zeros (MADV_DONTNEED). */
+int wvm__prim_discard(void *addr, size_t size);
+
+/* --- foreign memory: the kernel's view of mappings winvmem did not make ------------------- */
+
+#define WVM_VMA_FILE   0x1u /* backed by a file (path known) */
+#define WVM_VMA_SHARED 0x2u /* MAP_SHARED */
+#define WVM_VMA_EXEC_FILE 0x4u /* some mapping of the same file is executable: an image */
+
+typedef struct wvm_vma {
+    uintptr_t start, end;
+    int prot;          /* WVM_P_* */
+    unsigned flags;    /* WVM_VMA_* */
+    uint64_t inode;    /* 0 for anonymous */
+    uint64_t dev;
+    uint64_t pgoff;    /* file offset in bytes */
+} wvm_vma;
+
+/* The first mapping that ends above addr (it may start above addr). ENOENT when none. */
+int wvm__prim_vma_next(uintptr_t addr, wvm_vma *out);
+
+/* --- system figures ------------------------------------------------------------------------ */
+
+/* Available physical memory in bytes (MemAvailable). */
+int wvm__prim_avail_ram(uint64_t *out);
+
+/* --- fault injection ------------------------------------------------------------------------ */
+
+void wvm__prim_inject_after(uint64_t n, int err); /* n = 0: off */
+uint64_t wvm__prim_calls(void);                   /* fallible calls made so far */
+
+/* --- system-call counters (stats) ----------------------------------------------------------- */
+
+void wvm__prim_syscall_counts(uint64_t out[], int kinds);
+uint64_t wvm__prim_mappings_created(void);
+
+#endif
