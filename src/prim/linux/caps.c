@@ -1,0 +1,50 @@
+/* Capabilities of this kernel, probed once. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/options.h"
+#include "prim/linux/prim.h"
+#include "prim/linux/sysfiles.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+static wvm_caps caps;
+static pthread_once_t caps_once = PTHREAD_ONCE_INIT;
+
+/* Guard markers exist from Linux 6.13; some distribution kernels lack them. A marker must make
+ * a readable page fault: check with mincore-free means — the marker shows in pagemap only, so
+ * rely on the call's own verdict plus the zapping it promises. */
+static bool probe_guard_markers(void)
+{
+    char *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    p[0] = 7;
+    bool ok = madvise(p, 4096, MADV_GUARD_INSTALL) == 0;
+    munmap(p, 2 * 4096);
+    return ok;
+}
+
+static void probe(void)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    caps.page_size = ps > 0 ? (size_t)ps : 4096;
+    caps.user_limit = ((uintptr_t)1 << 47) - caps.page_size;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    caps.ncpu = n > 0 ? (unsigned)n : 1;
+    caps.guard_markers = wvm__option(WVM_OPT_GUARD_MARKERS) && probe_guard_markers();
+    caps.procmap_query = wvm__option(WVM_OPT_PROCMAP_QUERY) && wvm__prim_procmap_probe();
+    wvm__sysfiles_memory(&caps.total_ram, &caps.total_swap, &caps.cgroup_limit);
+}
+
+const wvm_caps *wvm__caps(void)
+{
+    pthread_once(&caps_once, probe);
+    return &caps;
+}
