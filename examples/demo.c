@@ -23,8 +23,8 @@ int main(void)
 {
     SYSTEM_INFO si;
     GetSystemInfo(&si);
-    printf("page size %u, allocation granularity %u, application addresses %p..%p\n",
-           si.dwPageSize, si.dwAllocationGranularity, si.lpMinimumApplicationAddress,
+    printf("page size %u, allocation granularity %u, application addresses %p..%p\n", si.dwPageSize,
+           si.dwAllocationGranularity, si.lpMinimumApplicationAddress,
            si.lpMaximumApplicationAddress);
 
     char *base = VirtualAlloc(NULL, 1 << 20, MEM_RESERVE, PAGE_NOACCESS);
@@ -47,8 +47,7 @@ int main(void)
         return 1;
     show("decommitted +0x3000: back to reserved, its data dropped", base);
 
-    if (check(VirtualAlloc(base + 0x3000, 0x1000, MEM_COMMIT, PAGE_READWRITE) != NULL,
-              "recommit"))
+    if (check(VirtualAlloc(base + 0x3000, 0x1000, MEM_COMMIT, PAGE_READWRITE) != NULL, "recommit"))
         return 1;
     printf("\nrecommitted +0x3000 reads %d (zero), +0x1000 still reads \"%s\"\n", base[0x3000],
            base + 0x1000);

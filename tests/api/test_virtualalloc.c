@@ -9,8 +9,8 @@ Test(virtualalloc, reserve_is_64k_aligned_and_reported)
     cr_expect_eq((uintptr_t)p % 65536, 0);
     expect_region(p, p, p, PAGE_READWRITE, 100 * KiB, MEM_RESERVE, 0, MEM_PRIVATE);
     /* the rest of the last 64 KiB granule is free, not part of the allocation */
-    expect_region(p + 100 * KiB, p + 100 * KiB, NULL, 0, query(p + 100 * KiB).RegionSize,
-                  MEM_FREE, PAGE_NOACCESS, 0);
+    expect_region(p + 100 * KiB, p + 100 * KiB, NULL, 0, query(p + 100 * KiB).RegionSize, MEM_FREE,
+                  PAGE_NOACCESS, 0);
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
 
@@ -45,8 +45,8 @@ Test(virtualalloc, commit_rounds_to_touched_pages)
     char *c = VirtualAlloc(p + 0x1234, 0x2000, MEM_COMMIT, PAGE_READWRITE);
     cr_expect_eq(c, p + 0x1000);
     /* [0x1234, 0x3234) touches pages 1, 2 and 3 */
-    expect_region(p + 0x1000, p + 0x1000, p, PAGE_READWRITE, 0x3000, MEM_COMMIT,
-                  PAGE_READWRITE, MEM_PRIVATE);
+    expect_region(p + 0x1000, p + 0x1000, p, PAGE_READWRITE, 0x3000, MEM_COMMIT, PAGE_READWRITE,
+                  MEM_PRIVATE);
     expect_region(p, p, p, PAGE_READWRITE, 0x1000, MEM_RESERVE, 0, MEM_PRIVATE);
     expect_region(p + 0x4000, p + 0x4000, p, PAGE_READWRITE, 1 * MiB - 0x4000, MEM_RESERVE, 0,
                   MEM_PRIVATE);
@@ -165,8 +165,9 @@ Test(virtualalloc, bad_parameters)
                  ERROR_INVALID_PARAMETER);
     expect_error(VirtualAlloc(NULL, 4096, MEM_COMMIT, PAGE_NOACCESS | PAGE_GUARD),
                  ERROR_INVALID_PARAMETER);
-    expect_error(VirtualAlloc(NULL, 4096, MEM_COMMIT, PAGE_READWRITE | PAGE_NOCACHE | PAGE_WRITECOMBINE),
-                 ERROR_INVALID_PARAMETER);
+    expect_error(
+        VirtualAlloc(NULL, 4096, MEM_COMMIT, PAGE_READWRITE | PAGE_NOCACHE | PAGE_WRITECOMBINE),
+        ERROR_INVALID_PARAMETER);
 }
 
 Test(virtualalloc, address_out_of_range)

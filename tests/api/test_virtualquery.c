@@ -66,11 +66,13 @@ Test(virtualquery, walk_is_contiguous_to_the_top)
     int regions = 0, saw_ours = 0;
     MEMORY_BASIC_INFORMATION m, prev = {0};
     while (at <= max) {
-        cr_assert_eq(VirtualQuery((void *)at, &m, sizeof m), sizeof m, "at %#lx", (unsigned long)at);
+        cr_assert_eq(VirtualQuery((void *)at, &m, sizeof m), sizeof m, "at %#lx",
+                     (unsigned long)at);
         cr_assert_eq((uintptr_t)m.BaseAddress, at);
         cr_assert_gt(m.RegionSize, 0);
         if (regions && prev.State == MEM_FREE)
-            cr_expect_neq(m.State, MEM_FREE, "two free regions in a row at %#lx", (unsigned long)at);
+            cr_expect_neq(m.State, MEM_FREE, "two free regions in a row at %#lx",
+                          (unsigned long)at);
         if (m.BaseAddress == p)
             saw_ours = 1;
         prev = m;
