@@ -1,5 +1,6 @@
 /* VirtualProtect: change the protection of committed pages. */
 #include "api/api.h"
+#include "fault/fault.h"
 
 /* The caching modifiers belong to the memory, not to the call: VirtualProtect keeps the page's
  * PAGE_NOCACHE / PAGE_WRITECOMBINE and ignores new ones (Windows 8 and later; Wine's
@@ -31,6 +32,9 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
     if (!lpflOldProtect)
         return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
+    uint32_t ferr = (prot & WVM_PAGE_GUARD) ? wvm__fault_init() : 0;
+    if (ferr)
+        return WVM_FAIL(ferr, 0);
     wvm_alloc *a = wvm__space_acquire(start);
     if (!a)
         return WVM_FAIL(WVM_ERROR_INVALID_ADDRESS, 0);
