@@ -11,6 +11,7 @@
 #include "core/ebr.h"
 #include "core/ledger.h"
 #include "prim/linux/prim.h"
+#include "prim/linux/uffd.h"
 
 WVM_API int wvm_stats_get(wvm_stats *out)
 {
@@ -32,6 +33,10 @@ WVM_API int wvm_stats_get(wvm_stats *out)
     wvm__prim_syscall_counts(out->syscalls, WVM_SYS_KINDS);
     out->mechanisms_available = (c->guard_markers ? WVM_MECH_GUARD_MARKERS : 0) |
                                 (c->procmap_query ? WVM_MECH_PROCMAP_QUERY : 0);
+    if (wvm__prim_ww_available()) /* write watch: async uffd-wp read by PAGEMAP_SCAN */
+        out->mechanisms_available |= WVM_MECH_UFFD_WP_ASYNC | WVM_MECH_PAGEMAP_SCAN;
+    if (wvm__prim_uffd_move_available())
+        out->mechanisms_available |= WVM_MECH_UFFDIO_MOVE;
     out->mechanisms_in_use = out->mechanisms_available;
     return 0;
 }
