@@ -24,6 +24,14 @@ bool wvm__valid_prot(uint32_t prot, bool for_protect, uint32_t *clean);
 /* Page range touched by [addr, addr+size): false when it wraps or passes the user limit. */
 bool wvm__page_range(uintptr_t addr, size_t size, uintptr_t *start, uintptr_t *end);
 
+/* Names for printing (map.c): "READWRITE+GUARD" ("-" for 0); sizes as VMMap writes them
+ * ("1,024 K"), huge ones shortened ("127.9 T"). */
+void wvm__prot_name(uint32_t prot, char *buf, size_t cap);
+void wvm__size_name(uint64_t bytes, char *buf, size_t cap);
+
+/* WINVMEM_SHOW_STATS=1: prints the statistics on stderr; called once, at exit. */
+void wvm__stats_at_exit(void);
+
 /* Debug builds (WVM_CHECK_INVARIANTS): checks the model after a public call; aborts on a
  * violation. Release builds: nothing. */
 #ifdef WVM_CHECK_INVARIANTS

@@ -17,3 +17,10 @@ WVM_API void wvm_SetLastError(uint32_t dwErrCode)
 {
     last_error = dwErrCode;
 }
+
+/* Every entry point that can fail links this file, so the exit-time report of
+ * WINVMEM_SHOW_STATS (statsprint.c) is hooked here: static links pull it in too. */
+__attribute__((destructor)) static void at_exit(void)
+{
+    wvm__stats_at_exit();
+}

@@ -11,7 +11,6 @@
 #include "core/ebr.h"
 #include "core/ledger.h"
 #include "prim/linux/prim.h"
-#include "prim/linux/uffd.h"
 
 WVM_API int wvm_stats_get(wvm_stats *out)
 {
@@ -31,14 +30,18 @@ WVM_API int wvm_stats_get(wvm_stats *out)
     out->kernel_mappings_created = wvm__prim_mappings_created();
     out->metadata_bytes = wvm__meta_bytes();
     wvm__prim_syscall_counts(out->syscalls, WVM_SYS_KINDS);
-    out->mechanisms_available = (c->guard_markers ? WVM_MECH_GUARD_MARKERS : 0) |
-                                (c->procmap_query ? WVM_MECH_PROCMAP_QUERY : 0);
-    if (wvm__prim_ww_available()) /* write watch: async uffd-wp read by PAGEMAP_SCAN */
-        out->mechanisms_available |= WVM_MECH_UFFD_WP_ASYNC | WVM_MECH_PAGEMAP_SCAN;
-    if (wvm__prim_uffd_move_available())
-        out->mechanisms_available |= WVM_MECH_UFFDIO_MOVE;
-    out->mechanisms_in_use = out->mechanisms_available;
+    (void)c; /* probes the kernel's mechanisms, if that has not happened yet */
+    out->mechanisms_available = wvm__mech_available();
+    out->mechanisms_in_use = wvm__mech_in_use();
     return 0;
+}
+
+WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap)
+{
+    if (!buf || !cap)
+        return NULL;
+    wvm__caps();
+    return wvm__mech_explain(mech, buf, cap);
 }
 
 WVM_API int wvm_check_invariants(void)

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -26,6 +27,7 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
 
 static _Atomic int64_t values[WVM_OPT_COUNT];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+static _Atomic bool loaded;
 
 static int size_shift(int c)
 {
@@ -78,6 +80,12 @@ static void load(void)
         }
         atomic_store(&values[i], v);
     }
+    atomic_store(&loaded, true);
+}
+
+bool wvm__options_loaded(void)
+{
+    return atomic_load(&loaded);
 }
 
 int64_t wvm__option(enum wvm_option opt)

@@ -71,6 +71,18 @@ int wvm__prim_vma_next(uintptr_t addr, wvm_vma *out);
 /* Available physical memory in bytes (MemAvailable). */
 int wvm__prim_avail_ram(uint64_t *out);
 
+/* --- kernel mechanisms (WVM_MECH_* of winvmem/stats.h) ---------------------------------------- */
+
+/* Records a probe's verdict, once per mechanism (later calls are ignored): probe_err 0 = the
+ * kernel offers it, else the errno that showed it does not; why_unused NULL = winvmem uses it,
+ * else a static phrase saying why not ("disabled by WINVMEM_GUARD_MARKERS=0"). Prints the
+ * verdict on stderr under WINVMEM_VERBOSE=1. Every probe of a mechanism calls this. */
+void wvm__mech_record(uint32_t mech, int probe_err, const char *why_unused);
+uint32_t wvm__mech_available(void); /* WVM_MECH_* probed and working */
+uint32_t wvm__mech_in_use(void);    /* WVM_MECH_* winvmem chose */
+/* One line explaining mech's state into buf; returns its short name (NULL: unknown bit). */
+const char *wvm__mech_explain(uint32_t mech, char *buf, size_t cap);
+
 /* --- fault injection ------------------------------------------------------------------------ */
 
 void wvm__prim_inject_after(uint64_t n, int err); /* n = 0: off */

@@ -81,10 +81,10 @@ static int query_ioctl(uintptr_t addr, wvm_vma *out)
     return 0;
 }
 
-bool wvm__prim_procmap_probe(void)
+int wvm__prim_procmap_probe(void)
 {
     wvm_vma v;
-    return query_ioctl(0, &v) == 0;
+    return query_ioctl(0, &v);
 }
 
 /* Parses one line of /proc/self/maps: "start-end perms offset major:minor inode path". */

@@ -40,12 +40,27 @@ struct uffdio_move {
 static int uffd = -1;
 static uint64_t features;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool ww_ok, move_ok;
+static bool ww_ok, move_ok, pagemap_ok;
 
 bool wvm__prim_pagemap_probe(void); /* pagemap.c */
 
+static void open_uffd_once(void);
+
+/* Probes once and records the verdicts (stats, WINVMEM_VERBOSE). */
 static void open_uffd(void)
 {
+    open_uffd_once();
+    int no_uffd = uffd < 0 ? ENOSYS : 0;
+    wvm__mech_record(WVM_MECH_UFFD_WP_ASYNC,
+                     no_uffd ? no_uffd : (features & UFFD_FEATURE_WP_ASYNC) ? 0 : ENOTSUP, NULL);
+    wvm__mech_record(WVM_MECH_PAGEMAP_SCAN, pagemap_ok ? 0 : ENOTTY, NULL);
+    wvm__mech_record(WVM_MECH_UFFDIO_MOVE, no_uffd ? no_uffd : move_ok ? 0 : ENOTSUP,
+                     move_ok ? "AWE maps memfd pages (measured faster)" : NULL);
+}
+
+static void open_uffd_once(void)
+{
+    pagemap_ok = wvm__prim_pagemap_probe();
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (fd < 0)
         return;
@@ -60,7 +75,7 @@ static void open_uffd(void)
         if (!ioctl(fd, UFFDIO_API, &api)) {
             uffd = fd;
             features = api.features;
-            ww_ok = (features & UFFD_FEATURE_WP_ASYNC) && wvm__prim_pagemap_probe();
+            ww_ok = (features & UFFD_FEATURE_WP_ASYNC) && pagemap_ok;
             move_ok = (features & UFFD_FEATURE_MOVE) != 0;
             return;
         }
