@@ -244,8 +244,8 @@ static int rearm_range(uintptr_t start, uintptr_t end, void *ctx)
 }
 
 /* With sticky pages in play: merge the kernel's pages with the sticky ones. */
-static uint32_t get_merged(wvm_alloc *a, uint64_t first, uint64_t count, bool reset,
-                           uintptr_t *out, uint64_t *n)
+static uint32_t get_merged(wvm_alloc *a, uint64_t first, uint64_t count, bool reset, uintptr_t *out,
+                           uint64_t *n)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
     ww_ext *w = a->ext;

@@ -52,9 +52,15 @@ static void open_uffd(void)
     open_uffd_once();
     int no_uffd = uffd < 0 ? ENOSYS : 0;
     wvm__mech_record(WVM_MECH_UFFD_WP_ASYNC,
-                     no_uffd ? no_uffd : (features & UFFD_FEATURE_WP_ASYNC) ? 0 : ENOTSUP, NULL);
+                     no_uffd                              ? no_uffd
+                     : (features & UFFD_FEATURE_WP_ASYNC) ? 0
+                                                          : ENOTSUP,
+                     NULL);
     wvm__mech_record(WVM_MECH_PAGEMAP_SCAN, pagemap_ok ? 0 : ENOTTY, NULL);
-    wvm__mech_record(WVM_MECH_UFFDIO_MOVE, no_uffd ? no_uffd : move_ok ? 0 : ENOTSUP,
+    wvm__mech_record(WVM_MECH_UFFDIO_MOVE,
+                     no_uffd   ? no_uffd
+                     : move_ok ? 0
+                               : ENOTSUP,
                      move_ok ? "AWE maps memfd pages (measured faster)" : NULL);
 }
 
@@ -145,8 +151,8 @@ int wvm__prim_uffd_move(void *dst, void *src, size_t len)
 {
     if (uffd < 0)
         return ENOSYS;
-    struct uffdio_move m = {(uintptr_t)dst, (uintptr_t)src, len,
-                            UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES, 0};
+    struct uffdio_move m = {(uintptr_t)dst, (uintptr_t)src, len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
+                            0};
     while (ioctl(uffd, UFFDIO_MOVE, &m)) {
         if (errno != EAGAIN || m.move <= 0)
             return errno;
