@@ -89,7 +89,8 @@ Test(writewatch, records_writes_in_order)
     EXPECT_PAGES(0, b, b + 3 * PG + 5, PG, 4); /* an unaligned start is rounded down */
     cr_expect_eq(wvm_ResetWriteWatch(b, 3 * PG), 0);
     EXPECT_PAGES(0, b, b, SIZE, 4, 15);
-    *(uint32_t *)(b + 2 * PG - 2) = 0xdeadbeef; /* straddles pages 1 and 2 */
+    uint32_t v = 0xdeadbeef;
+    memcpy(b + 2 * PG - 2, &v, sizeof v); /* straddles pages 1 and 2 */
     EXPECT_PAGES(0, b, b, SIZE, 1, 2, 4, 15);
     cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
 }
