@@ -1,5 +1,6 @@
 /* VirtualAlloc: reserve, commit, or both. */
 #include "api/api.h"
+#include "fault/fault.h"
 
 #define KNOWN_TYPES                                                                                \
     (WVM_MEM_COMMIT | WVM_MEM_RESERVE | WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_TOP_DOWN |    \
@@ -33,8 +34,8 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
         return NULL;
     }
     if (!addr) {
-        if (size > wvm__max_app_address()) {
-            *err = WVM_ERROR_NOT_ENOUGH_MEMORY;
+        if (size > wvm__max_app_address() + 1 - WVM_MIN_ADDR) {
+            *err = WVM_ERROR_INVALID_PARAMETER; /* larger than the user address space */
             return NULL;
         }
         end = (size + WVM_PAGE - 1) & ~(size_t)(WVM_PAGE - 1);
@@ -66,6 +67,8 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
     if (addr && (addr < WVM_MIN_ADDR || addr > wvm__max_app_address()))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
+    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_init()))
+        return WVM_FAIL(err, NULL);
     void *result;
     if ((type & WVM_MEM_RESERVE) || !addr) {
         result = reserve(addr, dwSize, type, prot, &err);

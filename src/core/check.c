@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "core/check.h"
+#include "core/guard.h"
 #include "core/ledger.h"
 #include "core/radix.h"
 #include "core/space.h"
@@ -69,7 +70,8 @@ static void check_alloc(wvm_alloc *a, void *ctx)
             continue;
         committed += end - s->runs[i].first;
         int prot = wvm__linux_prot(s->runs[i].attr);
-        if (c->kernel && (!guard_mode || prot != WVM_P_RW))
+        bool unfolded = (s->runs[i].attr & WVM_PAGE_GUARD) && wvm__guard_pending(s);
+        if (c->kernel && !unfolded && (!guard_mode || prot != WVM_P_RW))
             check_kernel(c, s->base + s->runs[i].first * WVM_PAGE, s->base + end * WVM_PAGE, prot);
     }
     if (committed != s->committed)

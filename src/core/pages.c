@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/arena.h"
+#include "core/guard.h"
 #include "core/ledger.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -216,11 +217,20 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     plan p;
     plan_init(&p, a, to);
     diff_ctx d = {&p, to};
+    bool new_map;
+    uint32_t gerr = wvm__guard_prepare(to, first, count, &new_map);
+    if (gerr) {
+        plan_free(&p);
+        wvm__snap_free(to);
+        return gerr;
+    }
     int err = wvm__snap_each(wvm__alloc_snap(a), first, count, diff_piece, &d);
     if (!err)
         err = plan_run(&p);
     plan_free(&p);
     if (err) {
+        if (new_map)
+            wvm__guard_discard(to);
         wvm__snap_free(to);
         return wvm__err_from_errno(err);
     }
@@ -295,6 +305,12 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
 
 uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
 {
-    wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, set_prot, &prot);
+    return wvm__alloc_protect_with(a, first, count, set_prot, &prot);
+}
+
+uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
+                                 void *ctx)
+{
+    wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, f, ctx);
     return to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
 }

@@ -1,17 +1,16 @@
 #include <string.h>
 
+#include "core/guard.h"
 #include "core/query.h"
 #include "core/space.h"
 
 static void fill_from_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
 {
     uint64_t idx = (page - s->base) / WVM_PAGE;
-    uint32_t i = wvm__snap_find(s, idx);
-    uint32_t visible = s->runs[i].attr & WVM_ATTR_PROT_MASK;
-    uint64_t end = wvm__snap_run_end(s, i);
-    /* page flags Windows does not show (locked, reset) must not split a region */
-    while (++i < s->nruns && (s->runs[i].attr & WVM_ATTR_PROT_MASK) == visible)
-        end = wvm__snap_run_end(s, i);
+    uint32_t visible;
+    /* page flags Windows does not show (locked, reset) must not split a region; a guard
+     * consumed by a fault (not yet folded into the snapshot) is gone */
+    uint64_t end = wvm__guard_region_end(s, idx, &visible);
     m->BaseAddress = (void *)page;
     m->AllocationBase = (void *)s->base;
     m->AllocationProtect = s->alloc_prot;

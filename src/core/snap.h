@@ -34,6 +34,8 @@ typedef struct wvm_snap {
     uint32_t alloc_prot; /* protection given when the allocation was made */
     uint32_t type;       /* WVM_MEM_* allocation flags (WRITE_WATCH, PHYSICAL, LARGE_PAGES) */
     uint64_t committed;  /* committed pages */
+    struct wvm_guardmap *guards; /* PAGE_GUARD pages consumed by faults (core/guard.h); shared
+                                  * by every snapshot of the allocation; NULL until needed */
     uint32_t nruns;
     wvm_run runs[]; /* runs[0].first == 0; ascending; neighbours differ */
 } wvm_snap;

@@ -5,6 +5,7 @@
 
 #include "core/arena.h"
 #include "core/freespace.h"
+#include "core/guard.h"
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -173,8 +174,10 @@ wvm_alloc *wvm__space_acquire(uintptr_t addr)
             return NULL;
         pthread_mutex_lock(&a->lock);
         wvm_snap *s = wvm__alloc_snap(a);
-        if (s && addr >= s->base && addr - s->base < s->size)
+        if (s && addr >= s->base && addr - s->base < s->size) {
+            wvm__guard_fold(a); /* guards consumed by faults since the last operation */
             return a;
+        }
         pthread_mutex_unlock(&a->lock);
         if (wvm__radix_get(addr) == a)
             return NULL; /* the granule tail past the allocation's last page */
@@ -210,6 +213,7 @@ uint32_t wvm__space_release(uintptr_t base)
         return err;
     }
     s = wvm__alloc_snap(a);
+    wvm_guardmap *guards = s->guards;
     size_t size = s->size;
     uintptr_t span = span_of(size);
     bool in_arena = a->in_arena;
@@ -224,6 +228,7 @@ uint32_t wvm__space_release(uintptr_t base)
     pthread_mutex_unlock(&a->lock);
     desc_put(a);
     pthread_mutex_unlock(&placement);
+    wvm__guard_release(guards);
     return 0;
 }
 
