@@ -612,6 +612,10 @@ static void query_cases(void)
     vq("Q.reserved_4k", B, M);
     vq("Q.granule_tail_after_4k_res", B + 0x1000, M);
     vq("Q.granule_tail_mid", B + 0x8000, M);
+    va("A.reserve_in_granule_tail", B + 0x8000, 0x1000, MEM_RESERVE, PAGE_READWRITE, B + 0x8000);
+    va("A.commit_in_granule_tail", B + 0x1000, 0x1000, MEM_COMMIT, PAGE_READWRITE, B + 0x1000);
+    vf("F.release_in_granule_tail", B + 0x1000, 0, MEM_RELEASE, B + 0x1000);
+    vq("Q.granule_tail_after_failures", B + 0x1000, M);
     VirtualFree(B, 0, MEM_RELEASE);
     fresh(GRAN, MEM_RESERVE, PAGE_READWRITE);
     vq("Q.reserved_mid", B + 0x3000, M);
