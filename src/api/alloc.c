@@ -34,8 +34,8 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
         return NULL;
     }
     if (!addr) {
-        if (size > wvm__max_app_address()) {
-            *err = WVM_ERROR_NOT_ENOUGH_MEMORY;
+        if (size > wvm__max_app_address() + 1 - WVM_MIN_ADDR) {
+            *err = WVM_ERROR_INVALID_PARAMETER; /* larger than the user address space */
             return NULL;
         }
         end = (size + WVM_PAGE - 1) & ~(size_t)(WVM_PAGE - 1);

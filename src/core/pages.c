@@ -305,6 +305,12 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
 
 uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
 {
-    wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, set_prot, &prot);
+    return wvm__alloc_protect_with(a, first, count, set_prot, &prot);
+}
+
+uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
+                                 void *ctx)
+{
+    wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, f, ctx);
     return to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
 }

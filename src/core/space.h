@@ -68,6 +68,10 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s);
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
 uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
 uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
+/* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
+ * kernel follows). The general form behind protect, used by guard pages and locking too. */
+uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
+                                 void *ctx);
 
 /* Lock-free lookup for readers: must be called between wvm__ebr_enter/exit. Returns the
  * snapshot of the allocation holding addr, or NULL. */

@@ -443,6 +443,19 @@ static void alloc_cases(void)
     va_tmp("A.size=1<<44.rc(commit limit)", NULL, (SIZE_T)1 << 44, MEM_RESERVE | MEM_COMMIT,
            PAGE_READWRITE);
 
+    /* exhaust the address space with 64 TiB reservations: the failing one's error */
+    {
+        void *big[4] = {0};
+        char name[48];
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "A.reserve_64TiB#%d", i);
+            big[i] = va(name, NULL, (SIZE_T)1 << 46, MEM_RESERVE, PAGE_NOACCESS, NULL);
+        }
+        for (int i = 0; i < 4; i++)
+            if (big[i])
+                VirtualFree(big[i], 0, MEM_RELEASE);
+    }
+
     /* reserve at an already reserved address */
     fresh(4 * GRAN, MEM_RESERVE, PAGE_READWRITE);
     va("A.reserve_again_exact", B, GRAN, MEM_RESERVE, PAGE_READWRITE, B);
@@ -626,6 +639,7 @@ static void query_cases(void)
     vq("Q.addr=max_granule", (char *)SI.lpMaximumApplicationAddress + 1 - GRAN, M);
     vq("Q.addr=max-0x1000", (char *)SI.lpMaximumApplicationAddress - 0x1000, M);
     vq("Q.addr=max+1", (char *)SI.lpMaximumApplicationAddress + 1, M);
+    vq("Q.addr=max+1.len0(order)", (char *)SI.lpMaximumApplicationAddress + 1, 0);
     vq("Q.addr=0x800000000000", (void *)0x800000000000ull, M);
     vq("Q.addr=0xffff800000000000", (void *)0xffff800000000000ull, M);
     /* the probe's own image */
