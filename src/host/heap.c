@@ -31,12 +31,23 @@ typedef struct wvm_heap {
     wvm_host *host;
     uint32_t type;
     pthread_mutex_t mu; /* growth and the DebugAlloc table */
+    uint64_t serial; /* unique per heap in the process: keys the per-thread cache */
     _Atomic int narenas;
-    _Atomic int hint; /* the arena that served the last allocation */
     wvm_mi_arena *arenas[HEAP_MAX_ARENAS];
+    struct {
+        const char *lo, *hi;
+    } range[HEAP_MAX_ARENAS]; /* copies of the arenas' bounds, for Free */
     _Atomic size_t ndebug;
     wvm_addrmap debug; /* block -> (file, line, size) */
 } wvm_heap;
+
+static _Atomic uint64_t heap_serial;
+
+/* The last (heap, mimalloc heap) pair this thread allocated from. */
+static __thread struct {
+    uint64_t serial;
+    void *mh;
+} tl_last;
 
 static wvm_heap *heap_of(IHostMalloc *i)
 {
@@ -106,15 +117,37 @@ static HRESULT grow(wvm_heap *hp, int seen, size_t size, int level)
         goto out;
     }
     hp->arenas[seen] = a;
+    hp->range[seen].lo = a->base;
+    hp->range[seen].hi = a->base + a->size;
     atomic_fetch_add(&hp->host->heap_arenas, 1);
-    atomic_store(&hp->hint, seen);
     atomic_store_explicit(&hp->narenas, seen + 1, memory_order_release);
 out:
     pthread_mutex_unlock(&hp->mu);
     return hr;
 }
 
-static HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **out)
+static HRESULT heap_alloc_slow(wvm_heap *hp, size_t size, int level, void **out)
+{
+    for (;;) {
+        int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
+        for (int i = n - 1; i >= 0; i--) { /* newest first: older arenas filled up */
+            void *mh = wvm__mi_thread_heap(hp->arenas[i]);
+            void *p = mh ? wvm__mi_heap_malloc(mh, size) : NULL;
+            if (p) {
+                tl_last.serial = hp->serial;
+                tl_last.mh = mh;
+                TSAN_ACQUIRE(p);
+                *out = p;
+                return S_OK;
+            }
+        }
+        HRESULT hr = grow(hp, n, size, level);
+        if (hr != S_OK)
+            return hr;
+    }
+}
+
+static inline HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **out)
 {
     HRESULT hr = wvm__host_check(hp->host);
     if (hr != S_OK)
@@ -126,24 +159,15 @@ static HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **out)
         return E_INVALIDARG;
     if (size == 0)
         size = 1;
-    for (;;) {
-        int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
-        int first = atomic_load_explicit(&hp->hint, memory_order_relaxed);
-        for (int k = 0; k < n; k++) {
-            int i = (first + k) % n;
-            void *p = wvm__mi_alloc(hp->arenas[i], size);
-            if (p) {
-                if (i != first)
-                    atomic_store_explicit(&hp->hint, i, memory_order_relaxed);
-                TSAN_ACQUIRE(p);
-                *out = p;
-                return S_OK;
-            }
+    if (tl_last.serial == hp->serial) {
+        void *p = wvm__mi_heap_malloc(tl_last.mh, size);
+        if (p) {
+            TSAN_ACQUIRE(p);
+            *out = p;
+            return S_OK;
         }
-        hr = grow(hp, n, size, level);
-        if (hr != S_OK)
-            return hr;
     }
+    return heap_alloc_slow(hp, size, level, out);
 }
 
 static HRESULT STDMETHODCALLTYPE Alloc(IHostMalloc *This, size_t cbSize,
@@ -177,11 +201,9 @@ static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
 static bool owns(wvm_heap *hp, const void *p)
 {
     int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
-    for (int i = 0; i < n; i++) {
-        const wvm_mi_arena *a = hp->arenas[i];
-        if ((const char *)p >= a->base && (const char *)p < a->base + a->size)
+    for (int i = 0; i < n; i++)
+        if ((const char *)p >= hp->range[i].lo && (const char *)p < hp->range[i].hi)
             return true;
-    }
     return false;
 }
 
@@ -230,6 +252,7 @@ HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint3
     hp->iface.lpVtbl = &heap_vtbl;
     atomic_init(&hp->refs, 1);
     hp->type = dwMallocType;
+    hp->serial = atomic_fetch_add(&heap_serial, 1) + 1;
     pthread_mutex_init(&hp->mu, NULL);
     hp->host = h;
     wvm__host_addref(h);

@@ -132,7 +132,12 @@ static inline wvm_host *wvm__host_of(IHostMemoryManager *i)
 }
 
 /* S_OK while alive; HOST_E_CLRNOTAVAILABLE after a failure or shutdown. */
-HRESULT wvm__host_check(wvm_host *h);
+static inline HRESULT wvm__host_check(wvm_host *h)
+{
+    return atomic_load_explicit(&h->state, memory_order_acquire) == WVM_HOST_ALIVE
+               ? S_OK
+               : HOST_E_CLRNOTAVAILABLE;
+}
 /* Marks the host unusable; returns E_FAIL for the call that found the failure. */
 HRESULT wvm__host_fail(wvm_host *h);
 /* Test hook: true once after wvm__host_inject_failure(). */
@@ -187,9 +192,11 @@ bool wvm__mi_available(void);
  * through wvm_VirtualAlloc). NULL when no memory or mimalloc has no arena slot left. */
 wvm_mi_arena *wvm__mi_arena_get(size_t size, bool exec);
 void wvm__mi_arena_put(wvm_mi_arena *a);
-/* Allocates from the calling thread's mimalloc heap bound to the arena. */
-void *wvm__mi_alloc(wvm_mi_arena *a, size_t size);
-void wvm__mi_free(void *p);
+/* The calling thread's mimalloc heap bound to the arena (NULL: out of memory). */
+void *wvm__mi_thread_heap(const wvm_mi_arena *a);
+/* mi_heap_malloc and mi_free, resolved once wvm__mi_available() returned true. */
+extern void *(*wvm__mi_heap_malloc)(void *mi_heap, size_t size);
+extern void (*wvm__mi_free)(void *p);
 size_t wvm__mi_usable(const void *p);
 
 #endif

@@ -42,13 +42,6 @@ HRESULT wvm__host_hresult(uint32_t e)
     }
 }
 
-HRESULT wvm__host_check(wvm_host *h)
-{
-    return atomic_load_explicit(&h->state, memory_order_acquire) == WVM_HOST_ALIVE
-               ? S_OK
-               : HOST_E_CLRNOTAVAILABLE;
-}
-
 HRESULT wvm__host_fail(wvm_host *h)
 {
     int alive = WVM_HOST_ALIVE;

@@ -14,10 +14,10 @@
 static struct {
     bool (*manage)(void *, size_t, bool, bool, bool, int, bool, int *);
     void *(*heap_new_in_arena)(int);
-    void *(*heap_malloc)(void *, size_t);
-    void (*free)(void *);
     size_t (*usable)(const void *);
 } mi;
+void *(*wvm__mi_heap_malloc)(void *, size_t);
+void (*wvm__mi_free)(void *);
 static bool mi_ok;
 static pthread_once_t mi_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -35,10 +35,10 @@ static void mi_load(void)
         return;
     *(void **)&mi.manage = dlsym(lib, "mi_manage_os_memory_ex");
     *(void **)&mi.heap_new_in_arena = dlsym(lib, "mi_heap_new_in_arena");
-    *(void **)&mi.heap_malloc = dlsym(lib, "mi_heap_malloc");
-    *(void **)&mi.free = dlsym(lib, "mi_free");
+    *(void **)&wvm__mi_heap_malloc = dlsym(lib, "mi_heap_malloc");
+    *(void **)&wvm__mi_free = dlsym(lib, "mi_free");
     *(void **)&mi.usable = dlsym(lib, "mi_usable_size");
-    mi_ok = mi.manage && mi.heap_new_in_arena && mi.heap_malloc && mi.free && mi.usable;
+    mi_ok = mi.manage && mi.heap_new_in_arena && wvm__mi_heap_malloc && wvm__mi_free && mi.usable;
 }
 
 bool wvm__mi_available(void)
@@ -86,21 +86,12 @@ void wvm__mi_arena_put(wvm_mi_arena *a)
     pthread_mutex_unlock(&pool_mu);
 }
 
-void *wvm__mi_alloc(wvm_mi_arena *a, size_t size)
+void *wvm__mi_thread_heap(const wvm_mi_arena *a)
 {
     void *mh = tl_heap[a->id];
-    if (!mh) {
-        mh = mi.heap_new_in_arena(a->id);
-        if (!mh)
-            return NULL;
-        tl_heap[a->id] = mh;
-    }
-    return mi.heap_malloc(mh, size);
-}
-
-void wvm__mi_free(void *p)
-{
-    mi.free(p);
+    if (!mh)
+        tl_heap[a->id] = mh = mi.heap_new_in_arena(a->id);
+    return mh;
 }
 
 size_t wvm__mi_usable(const void *p)
