@@ -1,0 +1,79 @@
+#!/bin/sh
+# Builds and runs the three benchmark variants side by side and prints a markdown table:
+#   floor    bench/floor.c, the bare Linux system calls of each case
+#   winvmem  bench/bench.c against winvmem (release build, static library)
+#   Wine     bench/bench.c built with x86_64-w64-mingw32-gcc, run under wine
+# The variants run in turns, for several rounds, so that the machine's background load falls
+# on all three alike; each figure is the median over rounds of per-round medians.
+#
+# usage: bench/run.sh [--quick] [--rounds N] [--no-wine] [--build-dir DIR] [--raw FILE]
+#   --quick      a few seconds, small counts: checks that everything runs (CI); no timings
+#                should be read from it
+#   --rounds N   rounds of the three variants (default 3; quick: 1)
+#   --no-wine    skip the Wine variant (also skipped, with a note, when wine or mingw is missing)
+#   --raw FILE   keep the raw result lines
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build/bench-release"
+quick=""
+rounds=""
+wine_wanted=1
+raw=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) quick=--quick ;;
+    --rounds) rounds=$2; shift ;;
+    --no-wine) wine_wanted=0 ;;
+    --build-dir) build=$2; shift ;;
+    --raw) raw=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--rounds N] [--no-wine] [--build-dir DIR] [--raw FILE]" >&2
+       exit 2 ;;
+    esac
+    shift
+done
+[ -n "$rounds" ] || { [ -n "$quick" ] && rounds=1 || rounds=3; }
+
+echo "building (release) in $build ..." >&2
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF \
+    -DWVM_CHECK_INVARIANTS=OFF -DWVM_FAULT_INJECTION=OFF -DWVM_SANITIZE= >/dev/null
+cmake --build "$build" --target bench_winvmem bench_floor -j 2 >/dev/null
+
+wine_note=""
+if [ $wine_wanted = 1 ]; then
+    if command -v x86_64-w64-mingw32-gcc >/dev/null && command -v wine >/dev/null; then
+        x86_64-w64-mingw32-gcc -O2 -static -o "$build/bench/bench.exe" "$root/bench/bench.c" \
+            -lpsapi
+    else
+        wine_wanted=0
+        wine_note="Wine column skipped: wine or x86_64-w64-mingw32-gcc not installed"
+    fi
+fi
+
+out=$(mktemp)
+trap 'rm -f "$out" "$out.one" "$out.err"' EXIT
+run() { # variant command...
+    v=$1; shift
+    if ! "$@" $quick >"$out.one" 2>"$out.err"; then
+        echo "$v failed:" >&2; cat "$out.err" >&2; exit 1
+    fi
+    sed "s/^/$v /" "$out.one" >>"$out"
+}
+variants="floor, winvmem"
+[ $wine_wanted = 0 ] || variants="$variants, wine"
+r=1
+while [ $r -le "$rounds" ]; do
+    echo "round $r of $rounds: $variants" >&2
+    run floor "$build/bench/bench_floor"
+    run winvmem "$build/bench/bench_winvmem"
+    [ $wine_wanted = 0 ] || WINEDEBUG=-all run wine wine "$build/bench/bench.exe"
+    r=$((r + 1))
+done
+[ -z "$raw" ] || cp "$out" "$raw"
+
+echo "winvmem benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm)," \
+    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs," \
+    "$rounds round(s)${quick:+, QUICK MODE: counts reduced, timings meaningless}"
+echo
+awk -f "$root/bench/table.awk" "$out"
+[ -z "$wine_note" ] || echo "- $wine_note"

@@ -1,0 +1,84 @@
+/* VirtualAlloc: reserve, commit, or both. */
+#include "api/api.h"
+#include "fault/fault.h"
+
+#define KNOWN_TYPES                                                                                \
+    (WVM_MEM_COMMIT | WVM_MEM_RESERVE | WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_TOP_DOWN |    \
+     WVM_MEM_WRITE_WATCH | WVM_MEM_PHYSICAL | WVM_MEM_LARGE_PAGES)
+
+/* Allocation flags whose features are not in this build answer ERROR_INVALID_PARAMETER, as
+ * Wine does for them, until they land. */
+#define UNSUPPORTED_TYPES                                                                          \
+    (WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_WRITE_WATCH | WVM_MEM_PHYSICAL |                 \
+     WVM_MEM_LARGE_PAGES)
+
+/* Commits [start, end), which must lie inside one allocation. */
+static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot)
+{
+    wvm_alloc *a = wvm__space_acquire(start);
+    if (!a)
+        return WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
+    if (end - s->base <= s->size)
+        err = wvm__alloc_commit(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE, prot);
+    wvm__space_unlock(a);
+    return err;
+}
+
+static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, uint32_t *err)
+{
+    uintptr_t base = addr & ~(uintptr_t)(WVM_GRAN - 1), start, end;
+    if (addr && !wvm__page_range(addr, size, &start, &end)) {
+        *err = WVM_ERROR_INVALID_PARAMETER;
+        return NULL;
+    }
+    if (!addr) {
+        if (size > wvm__max_app_address() + 1 - WVM_MIN_ADDR) {
+            *err = WVM_ERROR_INVALID_PARAMETER; /* larger than the user address space */
+            return NULL;
+        }
+        end = (size + WVM_PAGE - 1) & ~(size_t)(WVM_PAGE - 1);
+    }
+    wvm_alloc *a;
+    *err = wvm__space_reserve(base, end - base, type, prot, &a);
+    if (*err)
+        return NULL;
+    wvm_snap *s = wvm__alloc_snap(a);
+    if (type & WVM_MEM_COMMIT) {
+        pthread_mutex_lock(&a->lock);
+        *err = wvm__alloc_commit(a, 0, wvm__snap_pages(s), prot);
+        pthread_mutex_unlock(&a->lock);
+        if (*err) {
+            wvm__space_release(s->base);
+            return NULL;
+        }
+    }
+    return (void *)s->base;
+}
+
+WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
+                               uint32_t flProtect)
+{
+    uintptr_t addr = (uintptr_t)lpAddress;
+    uint32_t type = flAllocationType, prot, err = 0;
+    if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
+        (type & UNSUPPORTED_TYPES) || !wvm__valid_prot(flProtect, false, &prot))
+        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
+    if (addr && (addr < WVM_MIN_ADDR || addr > wvm__max_app_address()))
+        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
+    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_init()))
+        return WVM_FAIL(err, NULL);
+    void *result;
+    if ((type & WVM_MEM_RESERVE) || !addr) {
+        result = reserve(addr, dwSize, type, prot, &err);
+    } else {
+        uintptr_t start, end;
+        if (!wvm__page_range(addr, dwSize, &start, &end))
+            return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
+        err = commit_range(start, end, prot);
+        result = err ? NULL : (void *)start;
+    }
+    wvm__after_call();
+    return err ? WVM_FAIL(err, NULL) : result;
+}

@@ -1,0 +1,285 @@
+/* Allocations: descriptors, arenas, placement, and the address index. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/freespace.h"
+#include "core/guard.h"
+#include "core/radix.h"
+#include "core/space.h"
+#include "prim/linux/prim.h"
+
+static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
+static wvm_alloc *free_descs;
+static wvm_alloc live_head = {.prev = &live_head, .next = &live_head};
+static uint64_t reserved_bytes, reserved_peak, live_count;
+
+uint32_t wvm__err_from_errno(int err)
+{
+    switch (err) {
+    case 0:
+        return 0;
+    case EEXIST:
+    case EFAULT:
+        return WVM_ERROR_INVALID_ADDRESS;
+    case EINVAL:
+        return WVM_ERROR_INVALID_PARAMETER;
+    case EPERM:
+    case EACCES:
+        return WVM_ERROR_NOACCESS;
+    case EAGAIN:
+    case ENOMEM:
+    default:
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+}
+
+static uintptr_t span_of(size_t size)
+{
+    return ((uintptr_t)size + WVM_GRAN - 1) & ~(uintptr_t)(WVM_GRAN - 1);
+}
+
+/* Descriptors live in slabs that are never freed: a reader holding a stale pointer always
+ * finds a valid mutex and snapshot pointer (type-stable memory). Placement lock held. */
+static wvm_alloc *desc_get(void)
+{
+    if (!free_descs) {
+        enum { SLAB = 256 };
+        wvm_alloc *slab = calloc(SLAB, sizeof *slab);
+        if (!slab)
+            return NULL;
+        wvm__meta_add(SLAB * sizeof *slab);
+        for (int i = 0; i < SLAB; i++) {
+            pthread_mutex_init(&slab[i].lock, NULL);
+            slab[i].next = free_descs;
+            free_descs = &slab[i];
+        }
+    }
+    wvm_alloc *a = free_descs;
+    free_descs = a->next;
+    a->backend = NULL;
+    a->ext = NULL;
+    return a;
+}
+
+static void desc_put(wvm_alloc *a)
+{
+    a->next = free_descs;
+    free_descs = a;
+}
+
+static void live_link(wvm_alloc *a, size_t size)
+{
+    wvm_alloc *pos = live_head.prev; /* creation order; introspection sorts */
+    a->prev = pos;
+    a->next = pos->next;
+    pos->next->prev = a;
+    pos->next = a;
+    live_count++;
+    reserved_bytes += size;
+    if (reserved_bytes > reserved_peak)
+        reserved_peak = reserved_bytes;
+}
+
+static void live_unlink(wvm_alloc *a, size_t size)
+{
+    a->prev->next = a->next;
+    a->next->prev = a->prev;
+    live_count--;
+    reserved_bytes -= size;
+}
+
+/* Places span bytes in an arena; placement lock held. */
+static uint32_t place_anywhere(uintptr_t span, bool top_down, uintptr_t *base)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int err = top_down ? wvm__free_take_high(span, base) : wvm__free_take_low(span, base);
+        if (!err)
+            return 0;
+        if (attempt || (err = wvm__arena_grow(span)))
+            return wvm__err_from_errno(err);
+    }
+    return WVM_ERROR_NOT_ENOUGH_MEMORY;
+}
+
+/* Places [want, want+span): in an arena's free space, or as a dedicated mapping of size
+ * bytes outside every arena. Placement lock held on entry and exit; dropped around mmap. */
+static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size, bool *in_arena)
+{
+    if (wvm__radix_next(want, want + span) < want + span)
+        return WVM_ERROR_INVALID_ADDRESS;
+    if (wvm__arena_overlaps(want, want + span)) {
+        *in_arena = true;
+        int err = wvm__free_take_at(want, span);
+        return err == ENOENT ? WVM_ERROR_INVALID_ADDRESS : wvm__err_from_errno(err);
+    }
+    *in_arena = false;
+    void *got;
+    pthread_mutex_unlock(&placement);
+    int err = wvm__prim_map_none((void *)want, size, true, &got);
+    pthread_mutex_lock(&placement);
+    if (err)
+        return wvm__err_from_errno(err);
+    if (wvm__radix_next(want, want + span) < want + span) { /* lost a race for the tail */
+        wvm__prim_unmap(got, size);
+        return WVM_ERROR_INVALID_ADDRESS;
+    }
+    return 0;
+}
+
+static void unplace(uintptr_t base, uintptr_t span, size_t size, bool in_arena)
+{
+    if (in_arena)
+        wvm__free_add(base, span);
+    else
+        wvm__prim_unmap((void *)base, size);
+}
+
+uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                            wvm_alloc **out)
+{
+    uintptr_t span = span_of(size), base = want;
+    bool in_arena = true;
+    pthread_mutex_lock(&placement);
+    uint32_t err = want ? place_at(want, span, size, &in_arena)
+                        : place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
+    if (err) {
+        pthread_mutex_unlock(&placement);
+        return err;
+    }
+    wvm_alloc *a = desc_get();
+    wvm_snap *s = a ? wvm__snap_new(base, size, prot, type & ~WVM_MEM_TOP_DOWN) : NULL;
+    if (!s || wvm__radix_set(base, base + span, a)) {
+        if (a)
+            desc_put(a);
+        wvm__snap_free(s);
+        unplace(base, span, size, in_arena);
+        pthread_mutex_unlock(&placement);
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+    a->in_arena = in_arena;
+    atomic_store_explicit(&a->snap, s, memory_order_release);
+    live_link(a, size);
+    pthread_mutex_unlock(&placement);
+    *out = a;
+    return 0;
+}
+
+wvm_alloc *wvm__space_acquire(uintptr_t addr)
+{
+    for (;;) {
+        wvm_alloc *a = wvm__radix_get(addr);
+        if (!a)
+            return NULL;
+        pthread_mutex_lock(&a->lock);
+        wvm_snap *s = wvm__alloc_snap(a);
+        if (s && addr >= s->base && addr - s->base < s->size) {
+            wvm__guard_fold(a); /* guards consumed by faults since the last operation */
+            return a;
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (wvm__radix_get(addr) == a)
+            return NULL; /* the granule tail past the allocation's last page */
+    }
+}
+
+void wvm__space_unlock(wvm_alloc *a)
+{
+    pthread_mutex_unlock(&a->lock);
+}
+
+void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
+{
+    wvm_snap *old = atomic_exchange_explicit(&a->snap, s, memory_order_acq_rel);
+    wvm__snap_retire(old);
+}
+
+uint32_t wvm__space_release(uintptr_t base)
+{
+    wvm_alloc *a = wvm__space_acquire(base);
+    if (!a)
+        return WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    if (s->base != base) {
+        wvm__space_unlock(a);
+        return WVM_ERROR_INVALID_PARAMETER;
+    }
+    uint32_t err = s->committed ? wvm__alloc_decommit(a, 0, wvm__snap_pages(s)) : 0;
+    if (!err && a->backend && a->backend->on_release)
+        err = a->backend->on_release(a, wvm__alloc_snap(a));
+    if (err) {
+        wvm__space_unlock(a);
+        return err;
+    }
+    s = wvm__alloc_snap(a);
+    wvm_guardmap *guards = s->guards;
+    size_t size = s->size;
+    uintptr_t span = span_of(size);
+    bool in_arena = a->in_arena;
+    if (!in_arena)
+        wvm__prim_unmap((void *)base, size);
+    pthread_mutex_lock(&placement);
+    wvm__radix_clear(base, base + span);
+    wvm__alloc_publish(a, NULL);
+    live_unlink(a, size);
+    if (in_arena)
+        wvm__free_add(base, span);
+    pthread_mutex_unlock(&a->lock);
+    desc_put(a);
+    pthread_mutex_unlock(&placement);
+    wvm__guard_release(guards);
+    return 0;
+}
+
+const wvm_snap *wvm__space_lookup(uintptr_t addr)
+{
+    wvm_alloc *a = wvm__radix_get(addr);
+    if (!a)
+        return NULL;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    if (s && addr >= s->base && addr - s->base < s->size)
+        return s;
+    return NULL;
+}
+
+uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
+{
+    for (;;) {
+        uintptr_t g = wvm__radix_next(addr, limit);
+        if (g >= limit)
+            return limit;
+        wvm_alloc *a = wvm__radix_get(g);
+        const wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
+        if (s && s->base >= addr)
+            return s->base;
+        /* addr was inside an allocation's granule tail (or a race): look past it */
+        addr = (g | (WVM_GRAN - 1)) + 1;
+    }
+}
+
+void wvm__space_each(void (*f)(wvm_alloc *a, void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&placement);
+    for (wvm_alloc *a = live_head.next; a != &live_head; a = a->next)
+        f(a, ctx);
+    pthread_mutex_unlock(&placement);
+}
+
+void wvm__space_stats(wvm_space_stats *out)
+{
+    pthread_mutex_lock(&placement);
+    out->reserved = reserved_bytes;
+    out->reserved_peak = reserved_peak;
+    out->live = live_count;
+    pthread_mutex_unlock(&placement);
+    wvm__arena_stats(&out->arenas, &out->arena_bytes, &out->chunks_guarded);
+}
+
+bool wvm__space_owns(uintptr_t addr)
+{
+    wvm__ebr_enter();
+    bool owned = wvm__space_lookup(addr) != NULL;
+    wvm__ebr_exit();
+    return owned;
+}
