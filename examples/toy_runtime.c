@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include "winvmem/host.h"
 
-#define MIB ((size_t)1 << 20)
+#define MIB          ((size_t)1 << 20)
 #define MAX_SEGMENTS 4096
 
 static IHostMemoryManager *host;
@@ -133,9 +133,9 @@ static void *mutate(void *arg)
     while (running) {
         void *p = NULL;
         double t0 = elapsed();
-        HRESULT hr = host->lpVtbl->VirtualAlloc(host, NULL, m->size,
-                                                WVM_MEM_RESERVE | WVM_MEM_COMMIT,
-                                                WVM_PAGE_READWRITE, m->level, &p);
+        HRESULT hr =
+            host->lpVtbl->VirtualAlloc(host, NULL, m->size, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
+                                       WVM_PAGE_READWRITE, m->level, &p);
         double waited = elapsed() - t0;
         if (waited > m->worst_wait)
             m->worst_wait = waited;
@@ -151,8 +151,8 @@ static void *mutate(void *arg)
                        m->size >> 10, m->level == eTaskCritical ? " (more not shown)" : "");
         } else if (hr == HOST_E_TIMEOUT) {
             m->timeout++;
-            printf("[%6.3fs] %s request of %zu KiB timed out after %.0f ms\n", elapsed(),
-                   m->what, m->size >> 10, waited * 1e3);
+            printf("[%6.3fs] %s request of %zu KiB timed out after %.0f ms\n", elapsed(), m->what,
+                   m->size >> 10, waited * 1e3);
         } else {
             m->other++;
         }
@@ -190,11 +190,12 @@ int main(int argc, char **argv)
            wvm_host_pressure_source(host));
     host->lpVtbl->RegisterMemoryNotificationCallback(host, &callback);
 
+#define MUTATOR(w, l, sz, us) {.what = w, .level = l, .size = sz, .pause_us = us}
     mutator_t mut[] = {
-        {"task-critical (objects)", eTaskCritical, 2 * MIB, 1000},
-        {"task-critical (objects)", eTaskCritical, 2 * MIB, 1000},
-        {"app-domain-critical (loader)", eAppDomainCritical, 4 * MIB, 5000},
-        {"process-critical (runtime)", eProcessCritical, 2 * MIB, 5000},
+        MUTATOR("task-critical (objects)", eTaskCritical, 2 * MIB, 1000),
+        MUTATOR("task-critical (objects)", eTaskCritical, 2 * MIB, 1000),
+        MUTATOR("app-domain-critical (loader)", eAppDomainCritical, 4 * MIB, 5000),
+        MUTATOR("process-critical (runtime)", eProcessCritical, 2 * MIB, 5000),
     };
     enum { NMUT = sizeof mut / sizeof *mut };
     pthread_t t[NMUT], gc;

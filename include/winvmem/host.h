@@ -58,7 +58,7 @@ typedef GUID IID;
 #define WVM_HOST_E_NOT_OWNER        ((HRESULT)0x80131025L)
 #define WVM_HOST_E_ABANDONED        ((HRESULT)0x80131026L)
 /* Any other Windows error e from the wvm_ layer becomes HRESULT_FROM_WIN32(e). */
-#define WVM_HRESULT_FROM_WIN32(e)                                                                 \
+#define WVM_HRESULT_FROM_WIN32(e)                                                                  \
     ((HRESULT)(e) <= 0 ? (HRESULT)(e) : (HRESULT)(((e)&0x0000FFFF) | (7 << 16) | 0x80000000))
 
 #ifndef WVM_HOST_NO_WIN_NAMES
@@ -120,10 +120,7 @@ typedef enum {
     eMemoryAvailableHigh = 3
 } EMemoryAvailable;
 
-typedef enum {
-    MALLOC_THREADSAFE = 0x1,
-    MALLOC_EXECUTABLE = 0x2
-} MALLOC_TYPE;
+typedef enum { MALLOC_THREADSAFE = 0x1, MALLOC_EXECUTABLE = 0x2 } MALLOC_TYPE;
 
 /* ---- interface identifiers -------------------------------------------------------------- */
 
@@ -159,10 +156,8 @@ struct ICLRMemoryNotificationCallback : public IUnknown {
 struct IHostMalloc : public IUnknown {
     virtual HRESULT STDMETHODCALLTYPE Alloc(size_t cbSize, EMemoryCriticalLevel eCriticalLevel,
                                             void **ppMem) = 0;
-    virtual HRESULT STDMETHODCALLTYPE DebugAlloc(size_t cbSize,
-                                                 EMemoryCriticalLevel eCriticalLevel,
-                                                 char *pszFileName, int iLineNo,
-                                                 void **ppMem) = 0;
+    virtual HRESULT STDMETHODCALLTYPE DebugAlloc(size_t cbSize, EMemoryCriticalLevel eCriticalLevel,
+                                                 char *pszFileName, int iLineNo, void **ppMem) = 0;
     virtual HRESULT STDMETHODCALLTYPE Free(void *pMem) = 0;
 };
 
@@ -175,8 +170,8 @@ struct IHostMemoryManager : public IUnknown {
                                                    void **ppMem) = 0;
     virtual HRESULT STDMETHODCALLTYPE VirtualFree(void *lpAddress, size_t dwSize,
                                                   uint32_t dwFreeType) = 0;
-    virtual HRESULT STDMETHODCALLTYPE VirtualQuery(void *lpAddress, void *lpBuffer,
-                                                   size_t dwLength, size_t *pResult) = 0;
+    virtual HRESULT STDMETHODCALLTYPE VirtualQuery(void *lpAddress, void *lpBuffer, size_t dwLength,
+                                                   size_t *pResult) = 0;
     virtual HRESULT STDMETHODCALLTYPE VirtualProtect(void *lpAddress, size_t dwSize,
                                                      uint32_t flNewProtect,
                                                      uint32_t *pflOldProtect) = 0;
@@ -184,8 +179,7 @@ struct IHostMemoryManager : public IUnknown {
                                                     size_t *pAvailableBytes) = 0;
     virtual HRESULT STDMETHODCALLTYPE
     RegisterMemoryNotificationCallback(ICLRMemoryNotificationCallback *pCallback) = 0;
-    virtual HRESULT STDMETHODCALLTYPE NeedsVirtualAddressSpace(void *startAddress,
-                                                               size_t size) = 0;
+    virtual HRESULT STDMETHODCALLTYPE NeedsVirtualAddressSpace(void *startAddress, size_t size) = 0;
     virtual HRESULT STDMETHODCALLTYPE AcquiredVirtualAddressSpace(void *startAddress,
                                                                   size_t size) = 0;
     virtual HRESULT STDMETHODCALLTYPE ReleasedVirtualAddressSpace(void *startAddress) = 0;
@@ -207,12 +201,12 @@ struct IUnknown {
 
 typedef struct ICLRMemoryNotificationCallback ICLRMemoryNotificationCallback;
 typedef struct ICLRMemoryNotificationCallbackVtbl {
-    HRESULT(STDMETHODCALLTYPE *QueryInterface)(ICLRMemoryNotificationCallback *This, REFIID riid,
-                                               void **ppvObject);
+    HRESULT(STDMETHODCALLTYPE *QueryInterface)
+    (ICLRMemoryNotificationCallback *This, REFIID riid, void **ppvObject);
     uint32_t(STDMETHODCALLTYPE *AddRef)(ICLRMemoryNotificationCallback *This);
     uint32_t(STDMETHODCALLTYPE *Release)(ICLRMemoryNotificationCallback *This);
-    HRESULT(STDMETHODCALLTYPE *OnMemoryNotification)(ICLRMemoryNotificationCallback *This,
-                                                     EMemoryAvailable eMemoryAvailable);
+    HRESULT(STDMETHODCALLTYPE *OnMemoryNotification)
+    (ICLRMemoryNotificationCallback *This, EMemoryAvailable eMemoryAvailable);
 } ICLRMemoryNotificationCallbackVtbl;
 struct ICLRMemoryNotificationCallback {
     const ICLRMemoryNotificationCallbackVtbl *lpVtbl;
@@ -223,11 +217,11 @@ typedef struct IHostMallocVtbl {
     HRESULT(STDMETHODCALLTYPE *QueryInterface)(IHostMalloc *This, REFIID riid, void **ppvObject);
     uint32_t(STDMETHODCALLTYPE *AddRef)(IHostMalloc *This);
     uint32_t(STDMETHODCALLTYPE *Release)(IHostMalloc *This);
-    HRESULT(STDMETHODCALLTYPE *Alloc)(IHostMalloc *This, size_t cbSize,
-                                      EMemoryCriticalLevel eCriticalLevel, void **ppMem);
-    HRESULT(STDMETHODCALLTYPE *DebugAlloc)(IHostMalloc *This, size_t cbSize,
-                                           EMemoryCriticalLevel eCriticalLevel, char *pszFileName,
-                                           int iLineNo, void **ppMem);
+    HRESULT(STDMETHODCALLTYPE *Alloc)
+    (IHostMalloc *This, size_t cbSize, EMemoryCriticalLevel eCriticalLevel, void **ppMem);
+    HRESULT(STDMETHODCALLTYPE *DebugAlloc)
+    (IHostMalloc *This, size_t cbSize, EMemoryCriticalLevel eCriticalLevel, char *pszFileName,
+     int iLineNo, void **ppMem);
     HRESULT(STDMETHODCALLTYPE *Free)(IHostMalloc *This, void *pMem);
 } IHostMallocVtbl;
 struct IHostMalloc {
@@ -236,33 +230,32 @@ struct IHostMalloc {
 
 typedef struct IHostMemoryManager IHostMemoryManager;
 typedef struct IHostMemoryManagerVtbl {
-    HRESULT(STDMETHODCALLTYPE *QueryInterface)(IHostMemoryManager *This, REFIID riid,
-                                               void **ppvObject);
+    HRESULT(STDMETHODCALLTYPE *QueryInterface)
+    (IHostMemoryManager *This, REFIID riid, void **ppvObject);
     uint32_t(STDMETHODCALLTYPE *AddRef)(IHostMemoryManager *This);
     uint32_t(STDMETHODCALLTYPE *Release)(IHostMemoryManager *This);
-    HRESULT(STDMETHODCALLTYPE *CreateMalloc)(IHostMemoryManager *This, uint32_t dwMallocType,
-                                             IHostMalloc **ppMalloc);
-    HRESULT(STDMETHODCALLTYPE *VirtualAlloc)(IHostMemoryManager *This, void *pAddress,
-                                             size_t dwSize, uint32_t flAllocationType,
-                                             uint32_t flProtect,
-                                             EMemoryCriticalLevel eCriticalLevel, void **ppMem);
-    HRESULT(STDMETHODCALLTYPE *VirtualFree)(IHostMemoryManager *This, void *lpAddress,
-                                            size_t dwSize, uint32_t dwFreeType);
-    HRESULT(STDMETHODCALLTYPE *VirtualQuery)(IHostMemoryManager *This, void *lpAddress,
-                                             void *lpBuffer, size_t dwLength, size_t *pResult);
-    HRESULT(STDMETHODCALLTYPE *VirtualProtect)(IHostMemoryManager *This, void *lpAddress,
-                                               size_t dwSize, uint32_t flNewProtect,
-                                               uint32_t *pflOldProtect);
-    HRESULT(STDMETHODCALLTYPE *GetMemoryLoad)(IHostMemoryManager *This, uint32_t *pMemoryLoad,
-                                              size_t *pAvailableBytes);
-    HRESULT(STDMETHODCALLTYPE *RegisterMemoryNotificationCallback)(
-        IHostMemoryManager *This, ICLRMemoryNotificationCallback *pCallback);
-    HRESULT(STDMETHODCALLTYPE *NeedsVirtualAddressSpace)(IHostMemoryManager *This,
-                                                         void *startAddress, size_t size);
-    HRESULT(STDMETHODCALLTYPE *AcquiredVirtualAddressSpace)(IHostMemoryManager *This,
-                                                            void *startAddress, size_t size);
-    HRESULT(STDMETHODCALLTYPE *ReleasedVirtualAddressSpace)(IHostMemoryManager *This,
-                                                            void *startAddress);
+    HRESULT(STDMETHODCALLTYPE *CreateMalloc)
+    (IHostMemoryManager *This, uint32_t dwMallocType, IHostMalloc **ppMalloc);
+    HRESULT(STDMETHODCALLTYPE *VirtualAlloc)
+    (IHostMemoryManager *This, void *pAddress, size_t dwSize, uint32_t flAllocationType,
+     uint32_t flProtect, EMemoryCriticalLevel eCriticalLevel, void **ppMem);
+    HRESULT(STDMETHODCALLTYPE *VirtualFree)
+    (IHostMemoryManager *This, void *lpAddress, size_t dwSize, uint32_t dwFreeType);
+    HRESULT(STDMETHODCALLTYPE *VirtualQuery)
+    (IHostMemoryManager *This, void *lpAddress, void *lpBuffer, size_t dwLength, size_t *pResult);
+    HRESULT(STDMETHODCALLTYPE *VirtualProtect)
+    (IHostMemoryManager *This, void *lpAddress, size_t dwSize, uint32_t flNewProtect,
+     uint32_t *pflOldProtect);
+    HRESULT(STDMETHODCALLTYPE *GetMemoryLoad)
+    (IHostMemoryManager *This, uint32_t *pMemoryLoad, size_t *pAvailableBytes);
+    HRESULT(STDMETHODCALLTYPE *RegisterMemoryNotificationCallback)
+    (IHostMemoryManager *This, ICLRMemoryNotificationCallback *pCallback);
+    HRESULT(STDMETHODCALLTYPE *NeedsVirtualAddressSpace)
+    (IHostMemoryManager *This, void *startAddress, size_t size);
+    HRESULT(STDMETHODCALLTYPE *AcquiredVirtualAddressSpace)
+    (IHostMemoryManager *This, void *startAddress, size_t size);
+    HRESULT(STDMETHODCALLTYPE *ReleasedVirtualAddressSpace)
+    (IHostMemoryManager *This, void *startAddress);
 } IHostMemoryManagerVtbl;
 struct IHostMemoryManager {
     const IHostMemoryManagerVtbl *lpVtbl;
@@ -278,28 +271,28 @@ struct IHostMemoryManager {
 /* Configuration. Zero in any field means "the default" (in brackets). Percentages are of
  * `budget`. Call wvm_host_config_init() first to get the defaults filled in. */
 typedef struct wvm_host_config {
-    uint32_t size;                 /* sizeof(wvm_host_config), for versioning (required) */
-    uint32_t flags;                /* WVM_HOST_* [0] */
-    uint64_t budget;               /* commit budget in bytes [the commit limit, as reported by
-                                      wvm_GlobalMemoryStatusEx().ullTotalPageFile] */
-    uint64_t emergency_reserve;    /* top part of the budget only eProcessCritical may use
-                                      [budget / 16] */
-    uint32_t task_ceiling_pct;     /* eTaskCritical may use up to this [75] */
+    uint32_t size;                  /* sizeof(wvm_host_config), for versioning (required) */
+    uint32_t flags;                 /* WVM_HOST_* [0] */
+    uint64_t budget;                /* commit budget in bytes [the commit limit, as reported by
+                                       wvm_GlobalMemoryStatusEx().ullTotalPageFile] */
+    uint64_t emergency_reserve;     /* top part of the budget only eProcessCritical may use
+                                       [budget / 16] */
+    uint32_t task_ceiling_pct;      /* eTaskCritical may use up to this [75] */
     uint32_t appdomain_ceiling_pct; /* eAppDomainCritical up to this, clamped to budget minus
                                        the emergency reserve [90] */
-    uint32_t wait_timeout_ms;      /* longest wait for budget [2000]; UINT32_MAX: no wait */
-    uint32_t low_watermark_pct;    /* load >= this: Low [85] */
-    uint32_t high_watermark_pct;   /* load < this: High [50] */
-    uint32_t hysteresis_pct;       /* leave Low below low - this, leave High at high + this [5] */
-    uint32_t poll_interval_ms;     /* the notification thread re-evaluates this often [100] */
-    uint32_t psi_stall_us;         /* PSI trigger: stall time "some" ... [100000] */
-    uint32_t psi_window_us;        /* ... within this window [1000000] */
-    uint32_t psi_hold_ms;          /* Low stays at least this long after a PSI event [1000] */
-    uint64_t address_space_budget; /* bytes of address space for reservations and
-                                      Acquired/NeedsVirtualAddressSpace [the user address
-                                      space] */
-    uint64_t heap_arena_size;      /* IHostMalloc heaps grow by arenas of this size, a multiple
-                                      of 32 MiB [32 MiB] */
+    uint32_t wait_timeout_ms;       /* longest wait for budget [2000]; UINT32_MAX: no wait */
+    uint32_t low_watermark_pct;     /* load >= this: Low [85] */
+    uint32_t high_watermark_pct;    /* load < this: High [50] */
+    uint32_t hysteresis_pct;        /* leave Low below low - this, leave High at high + this [5] */
+    uint32_t poll_interval_ms;      /* the notification thread re-evaluates this often [100] */
+    uint32_t psi_stall_us;          /* PSI trigger: stall time "some" ... [100000] */
+    uint32_t psi_window_us;         /* ... within this window [1000000] */
+    uint32_t psi_hold_ms;           /* Low stays at least this long after a PSI event [1000] */
+    uint64_t address_space_budget;  /* bytes of address space for reservations and
+                                       Acquired/NeedsVirtualAddressSpace [the user address
+                                       space] */
+    uint64_t heap_arena_size;       /* IHostMalloc heaps grow by arenas of this size, a multiple
+                                       of 32 MiB [32 MiB] */
 } wvm_host_config;
 
 WVM_API void wvm_host_config_init(wvm_host_config *config);

@@ -135,7 +135,8 @@ void wvm__budget_uncharge(wvm_host *h, uint64_t n)
         pthread_cond_broadcast(&b->cv);
         pthread_mutex_unlock(&b->mu);
     }
-    if ((before >= b->low_exit && now < b->low_exit) || (before >= b->high_enter && now < b->high_enter))
+    if ((before >= b->low_exit && now < b->low_exit) ||
+        (before >= b->high_enter && now < b->high_enter))
         wvm__notify_kick(h);
 }
 

@@ -31,7 +31,7 @@ typedef struct wvm_heap {
     wvm_host *host;
     uint32_t type;
     pthread_mutex_t mu; /* growth and the DebugAlloc table */
-    uint64_t serial; /* unique per heap in the process: keys the per-thread cache */
+    uint64_t serial;    /* unique per heap in the process: keys the per-thread cache */
     _Atomic int narenas;
     wvm_mi_arena *arenas[HEAP_MAX_ARENAS];
     struct {
@@ -177,8 +177,8 @@ static HRESULT STDMETHODCALLTYPE Alloc(IHostMalloc *This, size_t cbSize,
 }
 
 static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
-                                            EMemoryCriticalLevel eCriticalLevel,
-                                            char *pszFileName, int iLineNo, void **ppMem)
+                                            EMemoryCriticalLevel eCriticalLevel, char *pszFileName,
+                                            int iLineNo, void **ppMem)
 {
     wvm_heap *hp = heap_of(This);
     HRESULT hr = heap_alloc(hp, cbSize, eCriticalLevel, ppMem);
@@ -269,9 +269,8 @@ WVM_API size_t wvm_host_heap_leak_report(IHostMalloc *heap, FILE *out)
     while ((e = wvm__addrmap_next(&hp->debug, &pos))) {
         n++;
         if (out)
-            fprintf(out, "%s:%d: %zu bytes at %p not freed\n",
-                    e->a ? (const char *)e->a : "?", (int)(intptr_t)e->b, (size_t)e->c,
-                    (void *)e->key);
+            fprintf(out, "%s:%d: %zu bytes at %p not freed\n", e->a ? (const char *)e->a : "?",
+                    (int)(intptr_t)e->b, (size_t)e->c, (void *)e->key);
     }
     pthread_mutex_unlock(&hp->mu);
     return n;

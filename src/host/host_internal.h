@@ -43,7 +43,7 @@ typedef struct wvm_budget {
     _Atomic uint64_t peak;
     uint64_t total;
     uint64_t ceiling[WVM_HOST_LEVELS];
-    uint64_t normal_limit; /* total - emergency reserve */
+    uint64_t normal_limit;                               /* total - emergency reserve */
     uint64_t low_enter, low_exit, high_enter, high_exit; /* watermarks in bytes */
     uint32_t timeout_ms;
     _Atomic uint32_t waiters;
@@ -70,8 +70,8 @@ void wvm__budget_abandon(wvm_budget *b);
 typedef struct wvm_notifier {
     pthread_t thread;
     bool started;
-    int wake_fd;     /* eventfd: kicks from allocating threads and shutdown */
-    int psi_fd;      /* -1 when polling */
+    int wake_fd; /* eventfd: kicks from allocating threads and shutdown */
+    int psi_fd;  /* -1 when polling */
     _Atomic bool stop;
     _Atomic bool low_requested;
     _Atomic bool kick_pending;
@@ -95,8 +95,8 @@ HRESULT wvm__notify_register(struct wvm_host *h, ICLRMemoryNotificationCallback 
 /* Opens a PSI trigger on /proc/pressure/memory: returns an fd to poll for POLLPRI, or -1 with
  * *err set (ENOENT: no PSI in this kernel; EOPNOTSUPP/EINVAL/EACCES: triggers refused). */
 int wvm__psi_open(uint32_t stall_us, uint32_t window_us, int *err);
-int wvm__event_open(void);            /* eventfd, -1 on failure */
-void wvm__event_signal(int fd);       /* never blocks */
+int wvm__event_open(void);      /* eventfd, -1 on failure */
+void wvm__event_signal(int fd); /* never blocks */
 void wvm__event_drain(int fd);
 /* Waits up to timeout_ms for wake_fd or a PSI event. Returns a bit set: 1 = woken, 2 = PSI. */
 int wvm__pressure_wait(int wake_fd, int psi_fd, uint32_t timeout_ms);
@@ -152,13 +152,11 @@ bool wvm__iid_eq(const IID *a, const IID *b);
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void *pAddress,
                                                  size_t dwSize, uint32_t flAllocationType,
                                                  uint32_t flProtect,
-                                                 EMemoryCriticalLevel eCriticalLevel,
-                                                 void **ppMem);
+                                                 EMemoryCriticalLevel eCriticalLevel, void **ppMem);
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualFree(IHostMemoryManager *This, void *lpAddress,
                                                 size_t dwSize, uint32_t dwFreeType);
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualQuery(IHostMemoryManager *This, void *lpAddress,
-                                                 void *lpBuffer, size_t dwLength,
-                                                 size_t *pResult);
+                                                 void *lpBuffer, size_t dwLength, size_t *pResult);
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualProtect(IHostMemoryManager *This, void *lpAddress,
                                                    size_t dwSize, uint32_t flNewProtect,
                                                    uint32_t *pflOldProtect);
@@ -167,15 +165,14 @@ void wvm__host_release_all(wvm_host *h);
 
 /* aspace.c */
 HRESULT STDMETHODCALLTYPE wvm__host_Needs(IHostMemoryManager *This, void *start, size_t size);
-HRESULT STDMETHODCALLTYPE wvm__host_Acquired(IHostMemoryManager *This, void *start,
-                                             size_t size);
+HRESULT STDMETHODCALLTYPE wvm__host_Acquired(IHostMemoryManager *This, void *start, size_t size);
 HRESULT STDMETHODCALLTYPE wvm__host_Released(IHostMemoryManager *This, void *start);
 bool wvm__aspace_charge(wvm_host *h, uint64_t n);
 void wvm__aspace_uncharge(wvm_host *h, uint64_t n);
 
 /* heap.c */
-HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This,
-                                                 uint32_t dwMallocType, IHostMalloc **ppMalloc);
+HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint32_t dwMallocType,
+                                                 IHostMalloc **ppMalloc);
 
 /* mi.c: the heap engine (mimalloc 2.x, loaded with dlopen so that its malloc override stays
  * out of the process), and the process-wide pool of arenas. */

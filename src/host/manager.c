@@ -13,7 +13,7 @@ WVM_API const IID wvm_IID_IHostMalloc = {
 WVM_API const IID wvm_IID_ICLRMemoryNotificationCallback = {
     0x47EB8E57, 0x0846, 0x4546, {0xAF, 0x76, 0x6F, 0x42, 0xFC, 0xFC, 0x26, 0x49}};
 
-#define MIB (1024ull * 1024ull)
+#define MIB             (1024ull * 1024ull)
 #define HEAP_ARENA_UNIT (32 * MIB) /* mimalloc 2.x segment alignment and arena block size */
 
 bool wvm__iid_eq(const IID *a, const IID *b)
@@ -71,7 +71,7 @@ void wvm_host_config_init(wvm_host_config *c)
     *c = (wvm_host_config){
         .size = sizeof *c,
         .budget = limit,
-        .emergency_reserve = limit / 16,
+        .emergency_reserve = 0, /* budget / 16, whatever the caller sets the budget to */
         .task_ceiling_pct = 75,
         .appdomain_ceiling_pct = 90,
         .wait_timeout_ms = 2000,
@@ -82,9 +82,8 @@ void wvm_host_config_init(wvm_host_config *c)
         .psi_stall_us = 100000,
         .psi_window_us = 1000000,
         .psi_hold_ms = 1000,
-        .address_space_budget =
-            (uint64_t)((uintptr_t)si.lpMaximumApplicationAddress -
-                       (uintptr_t)si.lpMinimumApplicationAddress + 1),
+        .address_space_budget = (uint64_t)((uintptr_t)si.lpMaximumApplicationAddress -
+                                           (uintptr_t)si.lpMinimumApplicationAddress + 1),
         .heap_arena_size = HEAP_ARENA_UNIT,
     };
 }
@@ -94,18 +93,14 @@ static bool config_resolve(const wvm_host_config *in, wvm_host_config *c)
 {
     wvm_host_config d;
     wvm_host_config_init(&d);
-    if (!in) {
-        *c = d;
-        return d.budget != 0;
-    }
-    if (in->size != sizeof *in)
+    if (in && in->size != sizeof *in)
         return false;
-    *c = *in;
+    *c = in ? *in : d;
 #define DEF(f)                                                                                     \
     if (!c->f)                                                                                     \
     c->f = d.f
     DEF(budget);
-    if (!in->emergency_reserve)
+    if (!c->emergency_reserve)
         c->emergency_reserve = c->budget / 16;
     DEF(task_ceiling_pct);
     DEF(appdomain_ceiling_pct);

@@ -7,9 +7,9 @@
 #include <dlfcn.h>
 #include "host_internal.h"
 
-#define UNIT       ((size_t)32 << 20) /* mimalloc 2.x segment alignment */
-#define MAX_POOL   56                 /* mimalloc 2.0 has 64 arena slots in all */
-#define MAX_MI_ID  128
+#define UNIT      ((size_t)32 << 20) /* mimalloc 2.x segment alignment */
+#define MAX_POOL  56                 /* mimalloc 2.0 has 64 arena slots in all */
+#define MAX_MI_ID 128
 
 static struct {
     bool (*manage)(void *, size_t, bool, bool, bool, int, bool, int *);

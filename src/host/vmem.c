@@ -218,10 +218,8 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void 
     if (!(flAllocationType & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)))
         return E_INVALIDARG;
     if (!pAddress || (flAllocationType & WVM_MEM_RESERVE))
-        return alloc_fresh(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel,
-                           ppMem);
-    return commit_in_place(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel,
-                           ppMem);
+        return alloc_fresh(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel, ppMem);
+    return commit_in_place(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel, ppMem);
 }
 
 static HRESULT release(wvm_host *h, void *addr, size_t size)
@@ -247,7 +245,7 @@ static HRESULT release(wvm_host *h, void *addr, size_t size)
     } else {
         uintptr_t owner = owner_of(addr);
         hr = owner && owner != base && tracked(h, owner, NULL) ? E_INVALIDARG
-                                                              : HOST_E_INVALIDOPERATION;
+                                                               : HOST_E_INVALIDOPERATION;
     }
     pthread_mutex_unlock(mu);
     return hr;
@@ -325,8 +323,7 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualProtect(IHostMemoryManager *This, voi
         return hr;
     if (!pflOldProtect)
         return E_POINTER;
-    return wvm_VirtualProtect(lpAddress, dwSize, flNewProtect, pflOldProtect) ? S_OK
-                                                                              : last_error();
+    return wvm_VirtualProtect(lpAddress, dwSize, flNewProtect, pflOldProtect) ? S_OK : last_error();
 }
 
 void wvm__host_release_all(wvm_host *h)

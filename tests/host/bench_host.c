@@ -26,8 +26,8 @@ static double run_bare(size_t size)
 {
     double t0 = now();
     for (long i = 0; i < pairs; i++) {
-        void *p = wvm_VirtualAlloc(NULL, size, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
-                                   WVM_PAGE_READWRITE);
+        void *p =
+            wvm_VirtualAlloc(NULL, size, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
         if (!p || !wvm_VirtualFree(p, 0, WVM_MEM_RELEASE))
             abort();
     }

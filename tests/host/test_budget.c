@@ -88,7 +88,7 @@ Test(host_budget, commit_in_place_charges_new_pages_only)
 typedef struct {
     IHostMemoryManager *h;
     unsigned seed;
-    uint64_t live;  /* bytes this thread holds committed at the end */
+    uint64_t live; /* bytes this thread holds committed at the end */
     int failures;
 } worker_t;
 
@@ -105,8 +105,8 @@ static void *churn(void *arg)
             if (rand_r(&w->seed) % 3 == 0) { /* decommit the first page, then re-commit it */
                 void *q;
                 if (h->lpVtbl->VirtualFree(h, keep[slot], 4096, WVM_MEM_DECOMMIT) != S_OK ||
-                    h->lpVtbl->VirtualAlloc(h, keep[slot], 4096, WVM_MEM_COMMIT,
-                                            WVM_PAGE_READWRITE, eTaskCritical, &q) != S_OK)
+                    h->lpVtbl->VirtualAlloc(h, keep[slot], 4096, WVM_MEM_COMMIT, WVM_PAGE_READWRITE,
+                                            eTaskCritical, &q) != S_OK)
                     w->failures++;
             }
             if (hfree(h, keep[slot]) != S_OK)

@@ -5,9 +5,11 @@
 #include <unistd.h>
 #include "winvmem/host.h"
 
-namespace {
+namespace
+{
 
-class Callback : public ICLRMemoryNotificationCallback {
+class Callback : public ICLRMemoryNotificationCallback
+{
   public:
     std::atomic<uint32_t> refs{1};
     std::atomic<int> seen{0};

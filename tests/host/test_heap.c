@@ -91,9 +91,9 @@ Test(host_heap, debug_alloc_leak_report)
     IHostMalloc *m = make_heap(h, 0);
     void *p[3];
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(m->lpVtbl->DebugAlloc(m, 10 + (size_t)i, eTaskCritical, (char *)"gc.c",
-                                           100 + i, &p[i]),
-                     S_OK);
+        cr_assert_eq(
+            m->lpVtbl->DebugAlloc(m, 10 + (size_t)i, eTaskCritical, (char *)"gc.c", 100 + i, &p[i]),
+            S_OK);
     cr_assert_eq(m->lpVtbl->Free(m, p[1]), S_OK);
     char buf[512] = {0};
     FILE *f = fmemopen(buf, sizeof buf - 1, "w");
@@ -132,9 +132,9 @@ Test(host_heap, executable_heap_runs_code)
     h->lpVtbl->Release(h);
 }
 
-#define HT       4
-#define HROUNDS  20000
-#define HSLOTS   64
+#define HT      4
+#define HROUNDS 20000
+#define HSLOTS  64
 
 typedef struct {
     IHostMalloc *m;

@@ -32,8 +32,8 @@ Test(host_vmem, alloc_argument_errors)
 Test(host_vmem, foreign_memory_is_refused)
 {
     IHostMemoryManager *h = small_host();
-    void *direct = wvm_VirtualAlloc(NULL, 65536, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
-                                    WVM_PAGE_READWRITE);
+    void *direct =
+        wvm_VirtualAlloc(NULL, 65536, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
     cr_assert_not_null(direct);
     char *heap = malloc(100);
     int stack;
@@ -44,8 +44,8 @@ Test(host_vmem, foreign_memory_is_refused)
         cr_assert_eq(h->lpVtbl->VirtualFree(h, ptrs[i], 4096, WVM_MEM_DECOMMIT),
                      HOST_E_INVALIDOPERATION);
         void *q;
-        cr_assert_eq(h->lpVtbl->VirtualAlloc(h, ptrs[i], 4096, WVM_MEM_COMMIT,
-                                             WVM_PAGE_READWRITE, eTaskCritical, &q),
+        cr_assert_eq(h->lpVtbl->VirtualAlloc(h, ptrs[i], 4096, WVM_MEM_COMMIT, WVM_PAGE_READWRITE,
+                                             eTaskCritical, &q),
                      HOST_E_INVALIDOPERATION);
     }
     /* another host's memory is foreign too */
@@ -67,8 +67,7 @@ Test(host_vmem, free_argument_errors)
     cr_assert_eq(halloc(h, 65536, eTaskCritical, (void **)&p), S_OK);
     cr_assert_eq(h->lpVtbl->VirtualFree(h, p, 4096, WVM_MEM_RELEASE), E_INVALIDARG);
     cr_assert_eq(h->lpVtbl->VirtualFree(h, p + 4096, 0, WVM_MEM_RELEASE), E_INVALIDARG);
-    cr_assert_eq(h->lpVtbl->VirtualFree(h, p, 0, WVM_MEM_RELEASE | WVM_MEM_DECOMMIT),
-                 E_INVALIDARG);
+    cr_assert_eq(h->lpVtbl->VirtualFree(h, p, 0, WVM_MEM_RELEASE | WVM_MEM_DECOMMIT), E_INVALIDARG);
     cr_assert_eq(h->lpVtbl->VirtualFree(h, NULL, 0, WVM_MEM_RELEASE), E_INVALIDARG);
     cr_assert_eq(host_used(h), 65536);
     cr_assert_eq(hfree(h, p), S_OK);
