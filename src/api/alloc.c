@@ -1,5 +1,6 @@
 /* VirtualAlloc: reserve, commit, or both. */
 #include "api/api.h"
+#include "core/largepage.h"
 #include "core/ww.h"
 #include "fault/fault.h"
 
@@ -9,19 +10,29 @@
 
 /* Allocation flags whose features are not in this build answer ERROR_INVALID_PARAMETER, as
  * Wine does for them, until they land. */
-#define UNSUPPORTED_TYPES                                                                          \
-    (WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_PHYSICAL | WVM_MEM_LARGE_PAGES)
+#define UNSUPPORTED_TYPES (WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_PHYSICAL)
 
 /* The backend an allocation type asks for (NULL: plain memory), or an error: the feature
- * flags need MEM_RESERVE and exclude each other; write watch needs Linux >= 6.7. */
-static uint32_t backend_for(uint32_t type, const wvm_backend **be)
+ * flags need MEM_RESERVE and exclude each other; write watch needs Linux >= 6.7; large pages
+ * need MEM_RESERVE | MEM_COMMIT and an address and size that are multiples of
+ * GetLargePageMinimum(). */
+static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, const wvm_backend **be)
 {
+    const uint32_t features = WVM_MEM_WRITE_WATCH | WVM_MEM_LARGE_PAGES;
+    uint32_t f = type & features;
     *be = NULL;
-    if (!(type & WVM_MEM_WRITE_WATCH))
+    if (!f)
         return 0;
-    if (!(type & WVM_MEM_RESERVE))
+    if (!(type & WVM_MEM_RESERVE) || (f & (f - 1)))
         return WVM_ERROR_INVALID_PARAMETER;
-    *be = wvm__ww_backend();
+    if (f == WVM_MEM_WRITE_WATCH) {
+        *be = wvm__ww_backend();
+        return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
+    }
+    size_t min = wvm_GetLargePageMinimum();
+    if (!(type & WVM_MEM_COMMIT) || (min && (addr % min || size % min)))
+        return WVM_ERROR_INVALID_PARAMETER;
+    *be = wvm__largepage_backend();
     return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
 }
 
@@ -42,7 +53,7 @@ static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot)
 static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, uint32_t *err)
 {
     const wvm_backend *be;
-    if ((*err = backend_for(type, &be)))
+    if ((*err = backend_for(addr, size, type, &be)))
         return NULL;
     uintptr_t base = addr & ~(uintptr_t)(WVM_GRAN - 1), start, end;
     if (addr && !wvm__page_range(addr, size, &start, &end)) {

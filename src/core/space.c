@@ -28,6 +28,8 @@ uint32_t wvm__err_from_errno(int err)
     case EPERM:
     case EACCES:
         return WVM_ERROR_NOACCESS;
+    case ENOSPC: /* a kernel pool (hugetlb) cannot supply the pages */
+        return WVM_ERROR_NO_SYSTEM_RESOURCES;
     case EAGAIN:
     case ENOMEM:
     default:
