@@ -22,9 +22,12 @@ while [ $# -gt 0 ]; do
 done
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 1; }
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF \
-    -DWVM_CHECK_INVARIANTS=OFF -DWVM_FAULT_INJECTION=OFF -DWVM_SANITIZE= >/dev/null
-cmake --build "$build" --target bench_cg -j 2 >/dev/null
+log="$build.log"
+mkdir -p "$(dirname "$build")"
+{ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF \
+      -DWVM_CHECK_INVARIANTS=OFF -DWVM_FAULT_INJECTION=OFF -DWVM_SANITIZE= &&
+  cmake --build "$build" --target bench_cg -j 2; } >"$log" 2>&1 ||
+    { cat "$log" >&2; echo "build failed (log: $log)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -35,9 +35,12 @@ done
 [ -n "$rounds" ] || { [ -n "$quick" ] && rounds=1 || rounds=3; }
 
 echo "building (release) in $build ..." >&2
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF \
-    -DWVM_CHECK_INVARIANTS=OFF -DWVM_FAULT_INJECTION=OFF -DWVM_SANITIZE= >/dev/null
-cmake --build "$build" --target bench_winvmem bench_floor -j 2 >/dev/null
+log="$build.log"
+mkdir -p "$(dirname "$build")"
+{ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF \
+      -DWVM_CHECK_INVARIANTS=OFF -DWVM_FAULT_INJECTION=OFF -DWVM_SANITIZE= &&
+  cmake --build "$build" --target bench_winvmem bench_floor -j 2; } >"$log" 2>&1 ||
+    { cat "$log" >&2; echo "build failed (log: $log)" >&2; exit 1; }
 
 wine_note=""
 if [ $wine_wanted = 1 ]; then
@@ -52,12 +55,18 @@ fi
 
 out=$(mktemp)
 trap 'rm -f "$out" "$out.one" "$out.err"' EXIT
-run() { # variant command...
+status=0
+run() { # variant command...: a variant that fails keeps what it printed, and the run goes on
     v=$1; shift
-    if ! "$@" $quick >"$out.one" 2>"$out.err"; then
-        echo "$v failed:" >&2; cat "$out.err" >&2; exit 1
-    fi
+    rc=0
+    "$@" $quick >"$out.one" 2>"$out.err" || rc=$?
     sed "s/^/$v /" "$out.one" >>"$out"
+    if [ $rc != 0 ]; then
+        status=1
+        echo "$v FAILED (exit $rc) in round $r:" >&2
+        grep -v -e wine32 -e multiarch -e 'execute "dpkg' -e 'apt-get install' "$out.err" >&2 || :
+        echo "$v N run FAILED (exit $rc) in round $r: $(grep -m1 -e 'bench' -e 'floor' "$out.err" || :)" >>"$out"
+    fi
 }
 variants="floor, winvmem"
 [ $wine_wanted = 0 ] || variants="$variants, wine"
@@ -77,3 +86,4 @@ echo "winvmem benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm)," \
 echo
 awk -f "$root/bench/table.awk" "$out"
 [ -z "$wine_note" ] || echo "- $wine_note"
+exit $status

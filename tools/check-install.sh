@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [ ! -e "$build/CMakeCache.txt" ]; then
     cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF >/dev/null
 fi
-cmake --build "$build" -j2 --target winvmem winvmem_static >/dev/null
+cmake --build "$build" -j2 >/dev/null
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 prefix=$tmp/prefix
 for f in include/winvmem.h include/winvmem/vm.h include/winvmem/stats.h include/winvmem/win32.h \
