@@ -242,70 +242,15 @@ static uint32_t set_committed(uint32_t old, void *ctx)
 {
     uint32_t prot = *(uint32_t *)ctx;
     if (!wvm__attr_committed(old))
-        return (old & WVM_ATTR_GRANULE_RW) | prot;
+        return prot;
     return (old & ~(WVM_ATTR_PROT_MASK | WVM_ATTR_RESET)) | prot;
 }
 
 static uint32_t set_decommitted(uint32_t old, void *ctx)
 {
+    (void)old;
     (void)ctx;
-    return old & WVM_ATTR_GRANULE_RW; /* kernel state survives; page flags do not */
-}
-
-static uint32_t set_granule_rw(uint32_t old, void *ctx)
-{
-    (void)ctx;
-    return old | WVM_ATTR_GRANULE_RW;
-}
-
-static int find_plain_granule(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)count;
-    if (attr & WVM_ATTR_GRANULE_RW)
-        return 0;
-    *(uint64_t *)ctx = first;
-    return 1;
-}
-
-/* Granule mode: switches every granule touching [first, first+count) that is not yet in
- * guard-marker mode (mapping read-write, every page a guard marker) and records it. The
- * switch is invisible (all of a switched granule's pages are uncommitted), so it needs no
- * undo; a failure leaves unrecorded granules that the next commit switches again. */
-static uint32_t switch_granules(wvm_alloc *a, uint64_t first, uint64_t count)
-{
-    const uint64_t per = WVM_GRAN / WVM_PAGE;
-    uint64_t g0 = first / per * per, g1 = (first + count + per - 1) / per * per;
-    wvm_snap *s = wvm__alloc_snap(a);
-    if (g1 > wvm__snap_pages(s))
-        g1 = wvm__snap_pages(s);
-    for (uint64_t at = g0;;) {
-        uint64_t plain;
-        if (!wvm__snap_each(s, at, g1 - at, find_plain_granule, &plain))
-            return 0;
-        uint64_t from = plain / per * per, to = from;
-        /* the run of granules without the flag that starts here */
-        while (to < g1) {
-            uint64_t probe;
-            to += per;
-            if (to >= g1 || !wvm__snap_each(s, to, 1, find_plain_granule, &probe))
-                break;
-        }
-        if (to > g1)
-            to = g1;
-        void *addr = (void *)(s->base + from * WVM_PAGE);
-        size_t len = (to - from) * WVM_PAGE;
-        int err = wvm__prim_protect(addr, len, WVM_P_RW);
-        if (!err && (err = wvm__prim_guard_install(addr, len)))
-            wvm__prim_protect(addr, len, WVM_P_NONE);
-        wvm_snap *next = err ? NULL : wvm__snap_map(s, from, to - from, set_granule_rw, NULL);
-        if (!next)
-            return err ? wvm__err_from_errno(err) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-        wvm__alloc_publish(a, next);
-        s = next;
-        at = to;
-        if (at >= g1)
-            return 0;
-    }
+    return 0;
 }
 
 static uint32_t set_prot(uint32_t old, void *ctx)
@@ -331,14 +276,11 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
         return err;
     uintptr_t start = s->base + first * WVM_PAGE;
     if (fresh && a->in_arena && wvm__caps()->guard_markers) {
-        err = a->granule_mode
-                  ? switch_granules(a, first, count)
-                  : wvm__err_from_errno(wvm__arena_guard_chunks(start, start + count * WVM_PAGE));
-        if (err) {
+        int e = wvm__arena_guard_chunks(start, start + count * WVM_PAGE);
+        if (e) {
             wvm__ledger_uncharge(fresh * WVM_PAGE);
-            return err;
+            return wvm__err_from_errno(e);
         }
-        s = wvm__alloc_snap(a);
     }
     wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &prot);
     err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;

@@ -15,9 +15,6 @@
 #define WVM_ATTR_PROT_MASK 0x7FFu
 #define WVM_ATTR_LOCKED    0x10000u /* VirtualLock */
 #define WVM_ATTR_RESET     0x20000u /* MEM_RESET: contents may be discarded */
-/* Kernel state, not Windows state: the page's granule is read-write with guard markers
- * (granule-mode allocations, space.h). Survives decommit; invisible to VirtualQuery. */
-#define WVM_ATTR_GRANULE_RW 0x40000u
 
 static inline bool wvm__attr_committed(uint32_t attr)
 {

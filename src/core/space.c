@@ -103,23 +103,6 @@ static uint32_t place_anywhere(uintptr_t span, bool top_down, uintptr_t *base)
     return WVM_ERROR_NOT_ENOUGH_MEMORY;
 }
 
-/* Places a large allocation on whole 2 MiB chunks of its own (footprint is a multiple of
- * the chunk), so that its pages never share a chunk with another allocation. */
-static uint32_t place_chunks(uintptr_t footprint, bool top_down, uintptr_t *base)
-{
-    uintptr_t slack = WVM_CHUNK - WVM_GRAN, got;
-    uint32_t err = place_anywhere(footprint + slack, top_down, &got);
-    if (err)
-        return err;
-    uintptr_t start = (got + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
-    if (start > got)
-        wvm__free_add(got, start - got);
-    if (got + slack > start)
-        wvm__free_add(start + footprint, got + slack - start);
-    *base = start;
-    return 0;
-}
-
 /* Places [want, want+span): in an arena's free space, or as a dedicated mapping of size
  * bytes outside every arena. Placement lock held on entry and exit; dropped around mmap. */
 static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size, bool *in_arena)
@@ -145,10 +128,10 @@ static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size, bool *in_a
     return 0;
 }
 
-static void unplace(uintptr_t base, uintptr_t footprint, size_t size, bool in_arena)
+static void unplace(uintptr_t base, uintptr_t span, size_t size, bool in_arena)
 {
     if (in_arena)
-        wvm__free_add(base, footprint);
+        wvm__free_add(base, span);
     else
         wvm__prim_unmap((void *)base, size);
 }
@@ -156,14 +139,11 @@ static void unplace(uintptr_t base, uintptr_t footprint, size_t size, bool in_ar
 uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
                             wvm_alloc **out)
 {
-    uintptr_t span = span_of(size), base = want, footprint = span;
-    bool in_arena = true, own_chunks = !want && span > WVM_CHUNK;
-    if (own_chunks)
-        footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
+    uintptr_t span = span_of(size), base = want;
+    bool in_arena = true;
     pthread_mutex_lock(&placement);
-    uint32_t err = want         ? place_at(want, span, size, &in_arena)
-                   : own_chunks ? place_chunks(footprint, type & WVM_MEM_TOP_DOWN, &base)
-                                : place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
+    uint32_t err = want ? place_at(want, span, size, &in_arena)
+                        : place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
     if (err) {
         pthread_mutex_unlock(&placement);
         return err;
@@ -174,13 +154,11 @@ uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t
         if (a)
             desc_put(a);
         wvm__snap_free(s);
-        unplace(base, footprint, size, in_arena);
+        unplace(base, span, size, in_arena);
         pthread_mutex_unlock(&placement);
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
     a->in_arena = in_arena;
-    a->granule_mode = own_chunks;
-    a->footprint = footprint;
     atomic_store_explicit(&a->snap, s, memory_order_release);
     live_link(a, size);
     pthread_mutex_unlock(&placement);
@@ -237,7 +215,7 @@ uint32_t wvm__space_release(uintptr_t base)
     s = wvm__alloc_snap(a);
     wvm_guardmap *guards = s->guards;
     size_t size = s->size;
-    uintptr_t span = span_of(size), footprint = a->footprint;
+    uintptr_t span = span_of(size);
     bool in_arena = a->in_arena;
     if (!in_arena)
         wvm__prim_unmap((void *)base, size);
@@ -246,7 +224,7 @@ uint32_t wvm__space_release(uintptr_t base)
     wvm__alloc_publish(a, NULL);
     live_unlink(a, size);
     if (in_arena)
-        wvm__free_add(base, footprint);
+        wvm__free_add(base, span);
     pthread_mutex_unlock(&a->lock);
     desc_put(a);
     pthread_mutex_unlock(&placement);

@@ -31,12 +31,6 @@ typedef struct wvm_alloc {
     pthread_mutex_t lock;
     _Atomic(wvm_snap *) snap; /* NULL while free */
     bool in_arena;            /* else a dedicated kernel mapping of exactly the allocation */
-    /* Large arena allocations own whole 2 MiB chunks and switch to guard-marker mode per
-     * 64 KiB granule, at its first commit, recorded as WVM_ATTR_GRANULE_RW on its pages:
-     * scattered commits in a huge reservation then cost no 2 MiB of markers each. Others
-     * share chunks and switch per chunk (arena.c). */
-    bool granule_mode;
-    uintptr_t footprint; /* address space taken from the arena (>= the 64 KiB-rounded size) */
     const struct wvm_backend *backend;
     void *ext;                     /* backend data (write watch, AWE, large pages) */
     struct wvm_alloc *prev, *next; /* live list (placement lock) / free list */
