@@ -80,6 +80,16 @@ while [ $r -le "$rounds" ]; do
 done
 [ -z "$raw" ] || cp "$out" "$raw"
 
+# every variant must have answered every case (a figure, or "failed at N")
+keys="alloc64k reserve1m commitpage protect create_10k query_10k walk_10k create_100k query_100k
+      walk_100k tib_time tib_mem threads2"
+[ -n "$quick" ] || keys="$keys create_1m query_1m walk_1m"
+for v in floor winvmem $( [ $wine_wanted = 0 ] || echo wine ); do
+    for k in $keys; do
+        grep -q "^$v [RF] $k " "$out" || { echo "$v gave no result for $k" >&2; status=1; }
+    done
+done
+
 echo "winvmem benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm)," \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs," \
     "$rounds round(s)${quick:+, QUICK MODE: counts reduced, timings meaningless}"
