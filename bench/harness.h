@@ -45,18 +45,33 @@
 /* Full mode by default; --quick divides every repetition count (and drops the 1M-region case)
  * so that a run takes seconds: CI uses it to check the programs work, never their timings. */
 static int bh_quick;
+/* --only a,b,...: run only these cases (alloc64k reserve1m commitpage protect 10k 100k 1m tib
+ * threads2), e.g. to profile one of them with perf. */
+static const char *bh_only;
 
 static inline int bh_parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             bh_quick = 1;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            bh_only = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--only case,case,...]\n", argv[0]);
             return -1;
         }
     }
     return 0;
+}
+
+static inline int bh_want(const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = bh_only; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+            return 1;
+    }
+    return bh_only == NULL;
 }
 
 /* n repetitions in full mode, n / 20 (at least 3) in quick mode. */
@@ -213,9 +228,11 @@ static inline void bh_tib_pages(uint64_t *seed, uintptr_t *pages)
 /* The region-count cases: 10,000, 100,000 and (full mode) 1,000,000 live regions. */
 static inline void bh_region_cases(void (*run)(long n, const char *tag))
 {
-    run(10000, "10k");
-    run(100000, "100k");
-    if (!bh_quick)
+    if (bh_want("10k"))
+        run(10000, "10k");
+    if (bh_want("100k"))
+        run(100000, "100k");
+    if (!bh_quick && bh_want("1m"))
         run(1000000, "1m");
 }
 
@@ -232,7 +249,10 @@ static inline void bh_cycles(void *ctx)
 static inline void bh_case_threads2(void (*cycle)(void))
 {
     int samples = bh_reps(21);
-    double *t = malloc(sizeof(double) * (size_t)samples);
+    double *t;
+    if (!bh_want("threads2"))
+        return;
+    t = malloc(sizeof(double) * (size_t)samples);
     bh_cycle = cycle;
     for (int rep = 0; rep < samples; rep++)
         t[rep] = (double)bh_run2(bh_cycles, NULL, NULL) / (2.0 * BH_THREAD_OPS);
