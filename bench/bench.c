@@ -300,18 +300,9 @@ int main(int argc, char **argv)
 {
     if (bh_parse_args(argc, argv) != 0)
         return 2;
-    if (bh_want("alloc64k"))
-        case_alloc64k();
-    if (bh_want("reserve1m"))
-        case_reserve1m();
-    if (bh_want("commitpage"))
-        case_commitpage();
-    if (bh_want("protect"))
-        case_protect();
-    bh_region_cases(case_regions);
-    if (bh_want("tib"))
-        case_tib();
-    bh_case_threads2(cycle64k); /* two threads */
+    static const bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
+                                   case_regions,  case_tib,       cycle64k};
+    bh_run_cases(&cases);
 #ifndef _WIN32
     syscall_snapshot st;
     snapshot(&st);

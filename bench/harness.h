@@ -260,6 +260,32 @@ static inline void bh_case_threads2(void (*cycle)(void))
     free(t);
 }
 
+/* ---- the driver: every case, in order, those --only selects ------------------------------- */
+
+typedef struct bh_cases {
+    void (*alloc64k)(void), (*reserve1m)(void), (*commitpage)(void), (*protect)(void);
+    void (*regions)(long n, const char *tag); /* NULL: no query cases in this variant */
+    void (*tib)(void);                        /* NULL: likewise */
+    void (*cycle64k)(void);                   /* one alloc64k cycle, run on two threads */
+} bh_cases;
+
+static inline void bh_run_cases(const bh_cases *c)
+{
+    if (bh_want("alloc64k"))
+        c->alloc64k();
+    if (bh_want("reserve1m"))
+        c->reserve1m();
+    if (bh_want("commitpage"))
+        c->commitpage();
+    if (bh_want("protect"))
+        c->protect();
+    if (c->regions)
+        bh_region_cases(c->regions);
+    if (c->tib && bh_want("tib"))
+        c->tib();
+    bh_case_threads2(c->cycle64k);
+}
+
 /* ---- memory ---------------------------------------------------------------------------------- */
 
 /* The resident set size in bytes (Wine fills WorkingSetSize from /proc/self/status). */
