@@ -8,9 +8,7 @@
 
 /* Allocation flags whose features are not in this build answer ERROR_INVALID_PARAMETER, as
  * Wine does for them, until they land. */
-#define UNSUPPORTED_TYPES                                                                          \
-    (WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_WRITE_WATCH | WVM_MEM_PHYSICAL |                 \
-     WVM_MEM_LARGE_PAGES)
+#define UNSUPPORTED_TYPES (WVM_MEM_WRITE_WATCH | WVM_MEM_PHYSICAL | WVM_MEM_LARGE_PAGES)
 
 /* Commits [start, end), which must lie inside one allocation. */
 static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot)
@@ -62,6 +60,8 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
 {
     uintptr_t addr = (uintptr_t)lpAddress;
     uint32_t type = flAllocationType, prot, err = 0;
+    if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO))
+        return wvm__virtual_reset(lpAddress, dwSize, type, flProtect); /* api/reset.c */
     if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
         (type & UNSUPPORTED_TYPES) || !wvm__valid_prot(flProtect, false, &prot))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
