@@ -63,10 +63,10 @@ static void cycle64k(void)
 {
     char *p = VirtualAlloc(NULL, BH_SMALL, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     if (!p)
-        die("VirtualAlloc", "alloc64k");
+        die("VirtualAlloc", "alloc64k or threads2");
     *(volatile char *)p = 1;
     if (!VirtualFree(p, 0, MEM_RELEASE))
-        die("VirtualFree", "alloc64k");
+        die("VirtualFree", "alloc64k or threads2");
 }
 
 static void case_alloc64k(void)
@@ -250,12 +250,10 @@ static void case_tib(void)
     double *t = malloc(sizeof(double) * (size_t)samples);
     uint64_t seed = BH_SEED;
     syscall_snapshot s;
-    for (int j = 0; j < BH_TIB_PAGES; j++) /* (reservation, page) pairs */
-        pages[j] = (uintptr_t)(bh_rand(&seed) % BH_TIB_COUNT) << 40 |
-                   (bh_rand(&seed) % (BH_TIB_SIZE / BH_PAGE)) * BH_PAGE;
     snapshot(&s);
     for (int rep = 0; rep < samples; rep++) {
         char *r[BH_TIB_COUNT];
+        bh_tib_pages(&seed, pages);
         int64_t mem0 = library_memory();
         uint64_t t0 = bh_now_ns();
         for (int k = 0; k < BH_TIB_COUNT; k++) {

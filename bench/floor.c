@@ -45,7 +45,7 @@ static void cycle64k(void)
 {
     char *p = mmap(NULL, BH_SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
-        die("mmap", "alloc64k");
+        die("mmap", "alloc64k or threads2");
     *(volatile char *)p = 1;
     munmap(p, BH_SMALL);
 }
@@ -230,11 +230,9 @@ static void case_tib(void)
     int samples = bh_reps(21) < 5 ? 3 : bh_reps(21) / 2;
     double *t = malloc(sizeof(double) * (size_t)samples);
     uint64_t seed = BH_SEED;
-    for (int j = 0; j < BH_TIB_PAGES; j++)
-        pages[j] = (uintptr_t)(bh_rand(&seed) % BH_TIB_COUNT) << 40 |
-                   (bh_rand(&seed) % (BH_TIB_SIZE / BH_PAGE)) * BH_PAGE;
     for (int rep = 0; rep < samples; rep++) {
         char *r[BH_TIB_COUNT];
+        bh_tib_pages(&seed, pages);
         int64_t rss0 = (int64_t)bh_rss_bytes();
         uint64_t t0 = bh_now_ns();
         for (int k = 0; k < BH_TIB_COUNT; k++) {

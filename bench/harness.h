@@ -200,6 +200,16 @@ static inline uint64_t bh_run2(void (*fn)(void *), void *ctx0, void *ctx1)
     return t1 - t0;
 }
 
+/* The TiB case's next BH_TIB_PAGES scattered pages, as (reservation << 40 | offset). A new
+ * set for every sample: reusing the pages would let a library that keeps per-chunk state
+ * across releases (winvmem's guard-marker chunks) measure a warm case the first run never has. */
+static inline void bh_tib_pages(uint64_t *seed, uintptr_t *pages)
+{
+    for (int j = 0; j < BH_TIB_PAGES; j++)
+        pages[j] = (uintptr_t)(bh_rand(seed) % BH_TIB_COUNT) << 40 |
+                   (bh_rand(seed) % (BH_TIB_SIZE / BH_PAGE)) * BH_PAGE;
+}
+
 /* The region-count cases: 10,000, 100,000 and (full mode) 1,000,000 live regions. */
 static inline void bh_region_cases(void (*run)(long n, const char *tag))
 {

@@ -42,3 +42,6 @@ else()
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/winvmem.pc.in ${PROJECT_BINARY_DIR}/winvmem.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/winvmem.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# Manual pages (doc/man/*.scd; needs scdoc).
+add_subdirectory(${PROJECT_SOURCE_DIR}/doc/man ${PROJECT_BINARY_DIR}/doc/man)

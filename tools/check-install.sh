@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [ ! -e "$build/CMakeCache.txt" ]; then
     cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF >/dev/null
 fi
-cmake --build "$build" -j2 --target winvmem winvmem_static >/dev/null
+cmake --build "$build" -j2 >/dev/null
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 prefix=$tmp/prefix
 for f in include/winvmem.h include/winvmem/vm.h include/winvmem/stats.h include/winvmem/win32.h \
@@ -18,6 +18,12 @@ for f in include/winvmem.h include/winvmem/vm.h include/winvmem/stats.h include/
     [ -e "$prefix/$f" ] || { echo "check-install: $f not installed" >&2; exit 1; }
 done
 ls "$prefix"/lib/libwinvmem.so.*.*.* >/dev/null
+if command -v scdoc >/dev/null; then
+    for f in man7/winvmem.7 man1/winvmem.1 man3/wvm_VirtualAlloc.3 man3/wvm_VirtualFree.3; do
+        [ -e "$prefix/share/man/$f" ] || { echo "check-install: $f not installed" >&2; exit 1; }
+    done
+fi
+"$prefix/bin/winvmem" info >/dev/null # its RPATH finds the installed library
 "$src/tools/check-exports.sh" "$prefix/lib/libwinvmem.so"
 
 # links BINARY WANT: WANT 1 = must load libwinvmem.so, 0 = must not.

@@ -67,7 +67,7 @@ WVM_API void wvm_print_stats(FILE *out, unsigned flags);
 
 /* Explains one mechanism (a single WVM_MECH_* bit) in words: in use, available but not used
  * and why, missing and what fails (with the errno name) and what replaces it, or not probed
- * yet. Writes one NUL-terminated line into buf; returns the mechanism's short name, or NULL
+ * yet (a mechanism no feature in this build probes). Probes the mechanism first if needed. Writes one NUL-terminated line into buf; returns the mechanism's short name, or NULL
  * for an unknown bit. */
 WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap);
 

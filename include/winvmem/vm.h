@@ -64,6 +64,7 @@ extern "C" {
 
 #define WVM_ERROR_SUCCESS             0u
 #define WVM_ERROR_INVALID_HANDLE      6u
+#define WVM_ERROR_NOT_SUPPORTED       50u
 #define WVM_ERROR_NOT_ENOUGH_MEMORY   8u
 #define WVM_ERROR_OUTOFMEMORY         14u
 #define WVM_ERROR_BAD_LENGTH          24u

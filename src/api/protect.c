@@ -2,6 +2,17 @@
 #include "api/api.h"
 #include "fault/fault.h"
 
+/* The caching modifiers belong to the memory, not to the call: VirtualProtect keeps the page's
+ * PAGE_NOCACHE / PAGE_WRITECOMBINE and ignores new ones (Windows 8 and later; Wine's
+ * conformance tests check it). */
+#define CACHING (WVM_PAGE_NOCACHE | WVM_PAGE_WRITECOMBINE)
+
+static uint32_t keep_caching(uint32_t old, void *ctx)
+{
+    uint32_t prot = *(uint32_t *)ctx;
+    return (old & ~WVM_ATTR_PROT_MASK) | (prot & ~CACHING) | (old & CACHING);
+}
+
 static int any_uncommitted(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
     (void)first;
@@ -32,7 +43,10 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     uint32_t err = WVM_ERROR_INVALID_ADDRESS, old = 0;
     if (end - s->base <= s->size && !wvm__snap_each(s, first, count, any_uncommitted, NULL)) {
         old = s->runs[wvm__snap_find(s, first)].attr & WVM_ATTR_PROT_MASK;
-        err = wvm__alloc_protect(a, first, count, prot);
+        /* size 0 at a page boundary names no page: nothing changes (Wine's behaviour) */
+        err = dwSize || start != (uintptr_t)lpAddress
+                  ? wvm__alloc_protect_with(a, first, count, keep_caching, &prot)
+                  : 0;
     }
     wvm__space_unlock(a);
     wvm__after_call();

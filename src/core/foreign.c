@@ -25,9 +25,11 @@ uint32_t wvm__windows_prot(int prot, int copy_on_write)
     return r ? WVM_PAGE_READONLY : WVM_PAGE_NOACCESS;
 }
 
+/* One past lpMaximumApplicationAddress (src/api/common.c). */
 static uintptr_t user_end(void)
 {
-    return wvm__caps()->user_limit;
+    uintptr_t linux_end = wvm__caps()->user_limit;
+    return linux_end < 0x7FFFFFFF0000u ? linux_end : 0x7FFFFFFF0000u;
 }
 
 static bool same_object(const wvm_vma *a, const wvm_vma *b)

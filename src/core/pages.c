@@ -276,9 +276,18 @@ static int count_uncommitted(uint64_t first, uint64_t count, uint32_t attr, void
     return 0;
 }
 
+/* The backend's veto, if it has one. */
+static uint32_t allowed(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
+{
+    return a->backend && a->backend->allow ? a->backend->allow(a, op, first, count) : 0;
+}
+
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
 {
     wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t veto = allowed(a, WVM_MEM_COMMIT, first, count);
+    if (veto)
+        return veto;
     uint64_t fresh = 0;
     wvm__snap_each(s, first, count, count_uncommitted, &fresh);
     uint32_t err = wvm__ledger_charge(fresh * WVM_PAGE);
@@ -292,20 +301,36 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
             return wvm__err_from_errno(e);
         }
     }
+    const wvm_backend *be = a->backend;
+    bool hook = be && be->after_commit && fresh;
+    if (hook)
+        wvm__ebr_enter(); /* keeps the old snapshot alive for the hook */
     wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &prot);
     err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (err)
         wvm__ledger_uncharge(fresh * WVM_PAGE);
+    else if (hook)
+        err = be->after_commit(a, s, first, count);
+    if (hook)
+        wvm__ebr_exit();
     return err;
 }
 
 uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t veto = allowed(a, WVM_MEM_DECOMMIT, first, count);
+    if (veto)
+        return veto;
     uint64_t fresh = 0;
     wvm__snap_each(s, first, count, count_uncommitted, &fresh);
     if (fresh == count)
         return 0; /* nothing committed: no system call, no new snapshot */
+    if (a->backend && a->backend->before_decommit) {
+        uint32_t e = a->backend->before_decommit(a, first, count);
+        if (e)
+            return e;
+    }
     uint64_t locked = wvm__locked_pages(s, first, count);
     wvm_snap *to = wvm__snap_map(s, first, count, set_decommitted, NULL);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
@@ -318,6 +343,15 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
 
 uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
 {
-    wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, set_prot, &prot);
+    uint32_t veto = allowed(a, 0, first, count);
+    if (veto)
+        return veto;
+    return wvm__alloc_protect_with(a, first, count, set_prot, &prot);
+}
+
+uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
+                                 void *ctx)
+{
+    wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, f, ctx);
     return to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
 }

@@ -28,6 +28,8 @@ uint32_t wvm__err_from_errno(int err)
     case EPERM:
     case EACCES:
         return WVM_ERROR_NOACCESS;
+    case ENOSPC: /* a kernel pool (hugetlb) cannot supply the pages */
+        return WVM_ERROR_NO_SYSTEM_RESOURCES;
     case EAGAIN:
     case ENOMEM:
     default:
@@ -103,13 +105,22 @@ static uint32_t place_anywhere(uintptr_t span, bool top_down, uintptr_t *base)
     return WVM_ERROR_NOT_ENOUGH_MEMORY;
 }
 
+static int map_none_at(uintptr_t want, size_t size, void **out)
+{
+    return wvm__prim_map_none((void *)want, size, true, out);
+}
+
 /* Places [want, want+span): in an arena's free space, or as a dedicated mapping of size
- * bytes outside every arena. Placement lock held on entry and exit; dropped around mmap. */
-static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size, bool *in_arena)
+ * bytes outside every arena (made by map when the backend has one). Placement lock held on
+ * entry and exit; dropped around mmap. */
+static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size,
+                         int (*map)(uintptr_t, size_t, void **), bool *in_arena)
 {
     if (wvm__radix_next(want, want + span) < want + span)
         return WVM_ERROR_INVALID_ADDRESS;
     if (wvm__arena_overlaps(want, want + span)) {
+        if (map) /* a dedicated mapping cannot replace part of an arena (documented limit) */
+            return WVM_ERROR_INVALID_ADDRESS;
         *in_arena = true;
         int err = wvm__free_take_at(want, span);
         return err == ENOENT ? WVM_ERROR_INVALID_ADDRESS : wvm__err_from_errno(err);
@@ -117,7 +128,7 @@ static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size, bool *in_a
     *in_arena = false;
     void *got;
     pthread_mutex_unlock(&placement);
-    int err = wvm__prim_map_none((void *)want, size, true, &got);
+    int err = (map ? map : map_none_at)(want, size, &got);
     pthread_mutex_lock(&placement);
     if (err)
         return wvm__err_from_errno(err);
@@ -125,6 +136,20 @@ static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size, bool *in_a
         wvm__prim_unmap(got, size);
         return WVM_ERROR_INVALID_ADDRESS;
     }
+    return 0;
+}
+
+/* A dedicated mapping anywhere (the kernel picks an address outside the arenas). */
+static uint32_t place_dedicated(size_t size, int (*map)(uintptr_t, size_t, void **),
+                                uintptr_t *base)
+{
+    void *got;
+    pthread_mutex_unlock(&placement);
+    int err = map(0, size, &got);
+    pthread_mutex_lock(&placement);
+    if (err)
+        return wvm__err_from_errno(err);
+    *base = (uintptr_t)got;
     return 0;
 }
 
@@ -139,11 +164,23 @@ static void unplace(uintptr_t base, uintptr_t span, size_t size, bool in_arena)
 uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
                             wvm_alloc **out)
 {
+    return wvm__space_reserve_with(want, size, type, prot, NULL, out);
+}
+
+uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                                 const wvm_backend *be, wvm_alloc **out)
+{
     uintptr_t span = span_of(size), base = want;
     bool in_arena = true;
+    int (*map)(uintptr_t, size_t, void **) = be ? be->map : NULL;
     pthread_mutex_lock(&placement);
-    uint32_t err = want ? place_at(want, span, size, &in_arena)
-                        : place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
+    uint32_t err;
+    if (want)
+        err = place_at(want, span, size, map, &in_arena);
+    else if (map)
+        err = (in_arena = false, place_dedicated(size, map, &base));
+    else
+        err = place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
     if (err) {
         pthread_mutex_unlock(&placement);
         return err;
@@ -159,9 +196,17 @@ uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
     a->in_arena = in_arena;
+    a->backend = be;
+    pthread_mutex_lock(&a->lock); /* nobody can know a yet: the lock order is not at stake */
     atomic_store_explicit(&a->snap, s, memory_order_release);
     live_link(a, size);
     pthread_mutex_unlock(&placement);
+    err = be && be->on_reserve ? be->on_reserve(a) : 0;
+    pthread_mutex_unlock(&a->lock);
+    if (err) {
+        wvm__space_release(base);
+        return err;
+    }
     *out = a;
     return 0;
 }

@@ -37,12 +37,27 @@ typedef struct wvm_alloc {
 } wvm_alloc;
 
 /* Kernel-side behaviour of an allocation kind. Default (NULL): anonymous private memory with
- * guard markers or mprotect. Later features (write watch, large pages, AWE) supply their own. */
+ * guard markers or mprotect. Write watch, large pages and AWE supply their own (core/ww.c,
+ * core/largepage.c, core/awe.c). Every hook may be NULL; all return 0 or a Windows error. */
 typedef struct wvm_backend {
     const char *name;
-    /* Called with the allocation locked, after the default transition succeeded (or instead
-     * of it when `replace` is set). Return 0 or a Windows error. */
+    /* Set: the allocation gets a dedicated kernel mapping made by this hook instead of arena
+     * space: exactly at want when want != 0 (EEXIST when taken), else anywhere 64 KiB aligned.
+     * Returns 0 or an errno; no lock held. The mapping is unmapped by munmap on release. */
+    int (*map)(uintptr_t want, size_t size, void **out);
+    /* Right after placement, a locked, before the caller sees it: sets up a->ext. On failure
+     * the allocation is released again (on_release must cope with a partial setup). */
+    uint32_t (*on_reserve)(wvm_alloc *a);
+    /* Called with the allocation locked, after every page was decommitted. */
     uint32_t (*on_release)(wvm_alloc *a, const wvm_snap *s);
+    /* Before [first, first+count) is decommitted: the pages still hold their data. */
+    uint32_t (*before_decommit)(wvm_alloc *a, uint64_t first, uint64_t count);
+    /* After a commit of [first, first+count) was published; old is the state before it
+     * (valid until the hook returns). A failure is reported, the commit stays. */
+    uint32_t (*after_commit)(wvm_alloc *a, const wvm_snap *old, uint64_t first, uint64_t count);
+    /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
+     * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
+    uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
 } wvm_backend;
 
 uint32_t wvm__err_from_errno(int err);
@@ -51,6 +66,9 @@ uint32_t wvm__err_from_errno(int err);
  * multiple of the page size. type: WVM_MEM_TOP_DOWN and the allocation flags to record. */
 uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
                             wvm_alloc **out);
+/* The same with a backend (NULL: default); its on_reserve has run when this returns 0. */
+uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                                 const wvm_backend *be, wvm_alloc **out);
 /* Releases the whole allocation whose base is base. */
 uint32_t wvm__space_release(uintptr_t base);
 
@@ -68,6 +86,10 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s);
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
 uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
 uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
+/* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
+ * kernel follows). The general form behind protect, used by guard pages and locking too. */
+uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
+                                 void *ctx);
 
 /* Lock-free lookup for readers: must be called between wvm__ebr_enter/exit. Returns the
  * snapshot of the allocation holding addr, or NULL. */

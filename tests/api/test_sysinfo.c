@@ -7,7 +7,7 @@ Test(sysinfo, windows_values)
     cr_expect_eq(si.dwPageSize, 4096);
     cr_expect_eq(si.dwAllocationGranularity, 65536);
     cr_expect_eq(si.lpMinimumApplicationAddress, (void *)0x10000);
-    cr_expect_geq((uintptr_t)si.lpMaximumApplicationAddress, (uintptr_t)0x7FFFFFFEFFFF);
+    cr_expect_eq((uintptr_t)si.lpMaximumApplicationAddress, (uintptr_t)0x7FFFFFFEFFFF);
     cr_expect_geq(si.dwNumberOfProcessors, 1);
     cr_expect_eq(si.wProcessorArchitecture, PROCESSOR_ARCHITECTURE_AMD64);
 }
@@ -21,6 +21,8 @@ Test(sysinfo, memory_status)
     cr_expect_gt(m.ullTotalPageFile, 0);
     cr_expect_leq(m.ullAvailPageFile, m.ullTotalPageFile);
     cr_expect_leq(m.dwMemoryLoad, 100);
+    cr_expect_eq(m.ullTotalVirtual, 0x7FFFFFFE0000ull);
+    cr_expect_eq(m.ullAvailExtendedVirtual, 0);
     m.dwLength = 12;
     expect_error(GlobalMemoryStatusEx(&m), ERROR_INVALID_PARAMETER);
 }

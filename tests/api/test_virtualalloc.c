@@ -183,7 +183,11 @@ Test(virtualalloc, address_out_of_range)
 Test(virtualalloc, huge_sizes_fail_cleanly)
 {
     expect_error(VirtualAlloc(NULL, SIZE_MAX, MEM_RESERVE, PAGE_READWRITE),
-                 ERROR_NOT_ENOUGH_MEMORY);
+                 ERROR_INVALID_PARAMETER);
+    expect_error(VirtualAlloc(NULL, (SIZE_T)1 << 47, MEM_RESERVE, PAGE_READWRITE),
+                 ERROR_INVALID_PARAMETER);
+    expect_error(VirtualAlloc((void *)0x1000, 4096, MEM_RESERVE, PAGE_READWRITE),
+                 ERROR_INVALID_PARAMETER);
     char *p = reserve(64 * KiB);
     expect_error(VirtualAlloc(p, SIZE_MAX, MEM_COMMIT, PAGE_READWRITE), ERROR_INVALID_PARAMETER);
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));

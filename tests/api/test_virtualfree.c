@@ -52,7 +52,9 @@ Test(virtualfree, decommit_size_zero_at_base_decommits_everything)
 Test(virtualfree, decommit_past_the_end_fails)
 {
     char *p = reserve_commit(64 * KiB, PAGE_READWRITE);
-    expect_error(VirtualFree(p + 60 * KiB, 8 * KiB, MEM_DECOMMIT), ERROR_INVALID_ADDRESS);
+    expect_error(VirtualFree(p + 60 * KiB, 8 * KiB, MEM_DECOMMIT), ERROR_INVALID_PARAMETER);
+    expect_error(VirtualFree(p, SIZE_MAX, MEM_DECOMMIT), ERROR_INVALID_PARAMETER);
+    expect_error(VirtualFree(p + 0x1000, 0, MEM_DECOMMIT), ERROR_INVALID_ADDRESS);
     expect_region(p, p, p, PAGE_READWRITE, 64 * KiB, MEM_COMMIT, PAGE_READWRITE, MEM_PRIVATE);
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
@@ -65,11 +67,21 @@ Test(virtualfree, release_needs_size_zero)
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
 
-Test(virtualfree, release_needs_the_base)
+Test(virtualfree, release_needs_the_base_page)
 {
     char *p = reserve(128 * KiB);
     expect_error(VirtualFree(p + 0x1000, 0, MEM_RELEASE), ERROR_INVALID_ADDRESS);
+    expect_error(VirtualFree(p + 0x10000, 0, MEM_RELEASE), ERROR_INVALID_ADDRESS);
     expect_region(p, p, p, PAGE_READWRITE, 128 * KiB, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_expect(VirtualFree(p + 0x10, 0, MEM_RELEASE)); /* same page as the base */
+    expect_region(p, p, NULL, 0, query(p).RegionSize, MEM_FREE, PAGE_NOACCESS, 0);
+}
+
+Test(virtualfree, decommit_size_zero_inside_first_page)
+{
+    char *p = reserve_commit(64 * KiB, PAGE_READWRITE);
+    cr_expect(VirtualFree(p + 0x10, 0, MEM_DECOMMIT));
+    expect_region(p, p, p, PAGE_READWRITE, 64 * KiB, MEM_RESERVE, 0, MEM_PRIVATE);
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
 

@@ -45,21 +45,41 @@ Test(virtualprotect, null_old_protect_fails_with_noaccess)
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
 
-Test(virtualprotect, modifiers_are_recorded)
+Test(virtualprotect, guard_is_recorded_caching_modifiers_are_sticky)
 {
     char *p = reserve_commit(64 * KiB, PAGE_READWRITE);
     DWORD old;
+    /* NOCACHE / WRITECOMBINE come from the allocation; VirtualProtect neither adds them... */
     cr_assert(VirtualProtect(p, 0x1000, PAGE_READWRITE | PAGE_NOCACHE, &old));
-    cr_assert(VirtualProtect(p + 0x1000, 0x1000, PAGE_READWRITE | PAGE_WRITECOMBINE, &old));
     cr_assert(VirtualProtect(p + 0x2000, 0x1000, PAGE_READWRITE | PAGE_GUARD, &old));
-    expect_region(p, p, p, PAGE_READWRITE, 0x1000, MEM_COMMIT, PAGE_READWRITE | PAGE_NOCACHE,
-                  MEM_PRIVATE);
-    expect_region(p + 0x1000, p + 0x1000, p, PAGE_READWRITE, 0x1000, MEM_COMMIT,
-                  PAGE_READWRITE | PAGE_WRITECOMBINE, MEM_PRIVATE);
+    expect_region(p, p, p, PAGE_READWRITE, 0x2000, MEM_COMMIT, PAGE_READWRITE, MEM_PRIVATE);
     expect_region(p + 0x2000, p + 0x2000, p, PAGE_READWRITE, 0x1000, MEM_COMMIT,
                   PAGE_READWRITE | PAGE_GUARD, MEM_PRIVATE);
-    cr_assert(VirtualProtect(p, 0x1000, PAGE_READONLY, &old));
+    cr_expect(VirtualFree(p, 0, MEM_RELEASE));
+    /* ...nor removes them */
+    char *q = reserve_commit(64 * KiB, PAGE_READWRITE | PAGE_NOCACHE);
+    expect_region(q, q, q, PAGE_READWRITE | PAGE_NOCACHE, 64 * KiB, MEM_COMMIT,
+                  PAGE_READWRITE | PAGE_NOCACHE, MEM_PRIVATE);
+    cr_assert(VirtualProtect(q, 0x1000, PAGE_READONLY, &old));
     cr_expect_eq(old, PAGE_READWRITE | PAGE_NOCACHE);
+    expect_region(q, q, q, PAGE_READWRITE | PAGE_NOCACHE, 0x1000, MEM_COMMIT,
+                  PAGE_READONLY | PAGE_NOCACHE, MEM_PRIVATE);
+    char *w = reserve_commit(64 * KiB, PAGE_READWRITE | PAGE_WRITECOMBINE);
+    expect_region(w, w, w, PAGE_READWRITE | PAGE_WRITECOMBINE, 64 * KiB, MEM_COMMIT,
+                  PAGE_READWRITE | PAGE_WRITECOMBINE, MEM_PRIVATE);
+    cr_expect(VirtualFree(q, 0, MEM_RELEASE));
+    cr_expect(VirtualFree(w, 0, MEM_RELEASE));
+}
+
+Test(virtualprotect, size_zero)
+{
+    char *p = reserve_commit(64 * KiB, PAGE_READWRITE);
+    DWORD old;
+    cr_assert(VirtualProtect(p, 0, PAGE_READONLY, &old)); /* no page named: nothing changes */
+    cr_expect_eq(old, PAGE_READWRITE);
+    expect_region(p, p, p, PAGE_READWRITE, 64 * KiB, MEM_COMMIT, PAGE_READWRITE, MEM_PRIVATE);
+    cr_assert(VirtualProtect(p + 0x10, 0, PAGE_READONLY, &old)); /* rounds to page 0 */
+    expect_region(p, p, p, PAGE_READWRITE, 0x1000, MEM_COMMIT, PAGE_READONLY, MEM_PRIVATE);
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
 

@@ -52,21 +52,27 @@ Test(stats, follows_reserve_commit_release)
 
 Test(stats, in_use_is_a_subset_of_available)
 {
+    char why[7][320];
+    const char *name[7];
+    /* explaining probes what is probed lazily: the stats taken afterwards must agree */
+    for (int i = 0; i < 7; i++)
+        name[i] = wvm_mechanism_explain(1u << i, why[i], sizeof why[i]);
     wvm_stats s = now();
     cr_expect_eq(s.mechanisms_in_use & ~s.mechanisms_available, 0);
-    char why[320];
-    for (uint32_t m = 1; m <= WVM_MECH_UFFDIO_MOVE; m <<= 1) {
-        const char *name = wvm_mechanism_explain(m, why, sizeof why);
-        cr_assert_not_null(name);
-        cr_expect_eq(strncmp(why, name, strlen(name)), 0, "%s", why);
+    for (int i = 0; i < 7; i++) {
+        uint32_t m = 1u << i;
+        cr_assert_not_null(name[i]);
+        cr_expect_eq(strncmp(why[i], name[i], strlen(name[i])), 0, "%s", why[i]);
         if (s.mechanisms_in_use & m)
-            cr_expect(strstr(why, ": in use"), "%s", why);
+            cr_expect(strstr(why[i], ": in use"), "%s", why[i]);
         else if (s.mechanisms_available & m)
-            cr_expect(strstr(why, ": available, not used: "), "%s", why);
+            cr_expect(strstr(why[i], ": available, not used: "), "%s", why[i]);
         else
-            cr_expect(strstr(why, ": missing: ") || strstr(why, ": not probed"), "%s", why);
+            cr_expect(strstr(why[i], ": missing: ") || strstr(why[i], ": not probed"), "%s",
+                      why[i]);
     }
-    cr_expect_null(wvm_mechanism_explain(0x80000000u, why, sizeof why));
+    char buf[320];
+    cr_expect_null(wvm_mechanism_explain(0x80000000u, buf, sizeof buf));
 }
 
 static int guard_markers_disabled(void)

@@ -80,3 +80,9 @@ int wvm__prim_avail_ram(uint64_t *out)
     *out = meminfo_field(text, "MemAvailable");
     return 0;
 }
+
+uint64_t wvm__sysfiles_meminfo(const char *key)
+{
+    char text[8192];
+    return read_small("/proc/meminfo", text, sizeof text) > 0 ? meminfo_field(text, key) : 0;
+}

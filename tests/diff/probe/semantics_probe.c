@@ -443,6 +443,19 @@ static void alloc_cases(void)
     va_tmp("A.size=1<<44.rc(commit limit)", NULL, (SIZE_T)1 << 44, MEM_RESERVE | MEM_COMMIT,
            PAGE_READWRITE);
 
+    /* exhaust the address space with 64 TiB reservations: the failing one's error */
+    {
+        void *big[4] = {0};
+        char name[48];
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof name, "A.reserve_64TiB#%d", i);
+            big[i] = va(name, NULL, (SIZE_T)1 << 46, MEM_RESERVE, PAGE_NOACCESS, NULL);
+        }
+        for (int i = 0; i < 4; i++)
+            if (big[i])
+                VirtualFree(big[i], 0, MEM_RELEASE);
+    }
+
     /* reserve at an already reserved address */
     fresh(4 * GRAN, MEM_RESERVE, PAGE_READWRITE);
     va("A.reserve_again_exact", B, GRAN, MEM_RESERVE, PAGE_READWRITE, B);
@@ -599,6 +612,10 @@ static void query_cases(void)
     vq("Q.reserved_4k", B, M);
     vq("Q.granule_tail_after_4k_res", B + 0x1000, M);
     vq("Q.granule_tail_mid", B + 0x8000, M);
+    va("A.reserve_in_granule_tail", B + 0x8000, 0x1000, MEM_RESERVE, PAGE_READWRITE, B + 0x8000);
+    va("A.commit_in_granule_tail", B + 0x1000, 0x1000, MEM_COMMIT, PAGE_READWRITE, B + 0x1000);
+    vf("F.release_in_granule_tail", B + 0x1000, 0, MEM_RELEASE, B + 0x1000);
+    vq("Q.granule_tail_after_failures", B + 0x1000, M);
     VirtualFree(B, 0, MEM_RELEASE);
     fresh(GRAN, MEM_RESERVE, PAGE_READWRITE);
     vq("Q.reserved_mid", B + 0x3000, M);
@@ -626,6 +643,7 @@ static void query_cases(void)
     vq("Q.addr=max_granule", (char *)SI.lpMaximumApplicationAddress + 1 - GRAN, M);
     vq("Q.addr=max-0x1000", (char *)SI.lpMaximumApplicationAddress - 0x1000, M);
     vq("Q.addr=max+1", (char *)SI.lpMaximumApplicationAddress + 1, M);
+    vq("Q.addr=max+1.len0(order)", (char *)SI.lpMaximumApplicationAddress + 1, 0);
     vq("Q.addr=0x800000000000", (void *)0x800000000000ull, M);
     vq("Q.addr=0xffff800000000000", (void *)0xffff800000000000ull, M);
     /* the probe's own image */
