@@ -18,9 +18,12 @@
 #ifdef _WIN32
 #include <windows.h>
 #include <psapi.h>
+#define bh_yield() SwitchToThread()
 #else
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
+#define bh_yield() sched_yield()
 #endif
 
 #define BH_KIB  ((size_t)1 << 10)
@@ -179,7 +182,7 @@ static void *bh_thread_main(void *p)
     bh_thread_arg *a = p;
     __atomic_add_fetch(a->gate, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(a->gate, __ATOMIC_ACQUIRE) < 2)
-        ;
+        bh_yield(); /* 2 CPUs: let the other thread start */
     a->fn(a->ctx);
     return 0;
 }
@@ -195,7 +198,7 @@ static inline uint64_t bh_run2(void (*fn)(void *), void *ctx0, void *ctx1)
     for (int i = 0; i < 2; i++)
         t[i] = CreateThread(NULL, 0, bh_thread_main, &a[i], 0, NULL);
     while (__atomic_load_n(&gate, __ATOMIC_ACQUIRE) < 2)
-        ;
+        bh_yield();
     uint64_t t0 = bh_now_ns();
     WaitForMultipleObjects(2, t, TRUE, INFINITE);
     uint64_t t1 = bh_now_ns();
@@ -206,7 +209,7 @@ static inline uint64_t bh_run2(void (*fn)(void *), void *ctx0, void *ctx1)
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, bh_thread_main, &a[i]);
     while (__atomic_load_n(&gate, __ATOMIC_ACQUIRE) < 2)
-        ;
+        bh_yield();
     uint64_t t0 = bh_now_ns();
     pthread_join(t[0], NULL);
     pthread_join(t[1], NULL);
