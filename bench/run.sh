@@ -101,6 +101,9 @@ echo "winvmem benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm)," \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs," \
     "$rounds round(s)${quick:+, QUICK MODE: counts reduced, timings meaningless}"
 echo
+echo "winvmem $(git -C "$root" describe --always --dirty 2>/dev/null || echo '(not a git checkout)')" \
+    "release build; $( [ $wine_wanted = 0 ] && echo 'Wine not run' || wine --version 2>/dev/null)"
+echo
 awk -f "$root/bench/table.awk" "$out"
 [ -z "$wine_note" ] || echo "- $wine_note"
 exit $status

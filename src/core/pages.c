@@ -64,7 +64,7 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
     p->zaps = p->inline_zaps;
     p->capz = sizeof p->inline_zaps / sizeof *p->inline_zaps;
     p->n = p->nz = 0;
-    p->guard_mode = a->in_arena && wvm__caps()->guard_markers;
+    p->guard_mode = a->guard_mode;
     p->base = to->base;
     p->to = to;
 }
@@ -294,7 +294,7 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
     if (err)
         return err;
     uintptr_t start = s->base + first * WVM_PAGE;
-    if (fresh && a->in_arena && wvm__caps()->guard_markers) {
+    if (fresh && a->guard_mode) {
         int e = wvm__arena_guard_chunks(start, start + count * WVM_PAGE);
         if (e) {
             wvm__ledger_uncharge(fresh * WVM_PAGE);
