@@ -53,6 +53,24 @@ WVM_API int wvm_stats_get(wvm_stats *out);
  * address, size, state, protection, type, allocation base. */
 WVM_API void wvm_print_map(FILE *out);
 
+/* Flags of wvm_print_map_ex and wvm_print_stats. */
+#define WVM_PRINT_JSON 0x1u /* machine-readable JSON instead of the table */
+#define WVM_PRINT_OWN  0x2u /* map: only winvmem's own allocations, nothing foreign */
+
+/* wvm_print_map with flags (WVM_PRINT_*). The JSON form is one array of region objects:
+ * base, size, state, protect, type, allocation_base, allocation_protect, winvmem. */
+WVM_API void wvm_print_map_ex(FILE *out, unsigned flags);
+
+/* Prints wvm_stats_get's figures, with the mechanisms by name (WVM_PRINT_JSON: one object).
+ * WINVMEM_SHOW_STATS=1 prints this on stderr at exit. */
+WVM_API void wvm_print_stats(FILE *out, unsigned flags);
+
+/* Explains one mechanism (a single WVM_MECH_* bit) in words: in use, available but not used
+ * and why, missing and what fails (with the errno name) and what replaces it, or not probed
+ * yet (a mechanism no feature in this build probes). Probes the mechanism first if needed. Writes one NUL-terminated line into buf; returns the mechanism's short name, or NULL
+ * for an unknown bit. */
+WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap);
+
 /* Prints the regions VirtualQuery reports for [from, to), one line each. */
 WVM_API void wvm_print_range(FILE *out, const void *from, const void *to);
 

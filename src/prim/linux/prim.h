@@ -20,13 +20,13 @@
 #define WVM_P_RW    (WVM_P_READ | WVM_P_WRITE)
 
 typedef struct wvm_caps {
-    size_t page_size;        /* the kernel's page size: 4096 on x86-64 */
-    bool guard_markers;      /* MADV_GUARD_INSTALL works (Linux >= 6.13), and not disabled */
-    bool procmap_query;      /* PROCMAP_QUERY ioctl on /proc/self/maps (Linux >= 6.11) */
-    uintptr_t user_limit;    /* one past the highest address mmap can hand out */
-    uint64_t total_ram;      /* bytes */
-    uint64_t total_swap;     /* bytes */
-    uint64_t cgroup_limit;   /* memory.max + memory.swap.max of our cgroup, or UINT64_MAX */
+    size_t page_size;      /* the kernel's page size: 4096 on x86-64 */
+    bool guard_markers;    /* MADV_GUARD_INSTALL works (Linux >= 6.13), and not disabled */
+    bool procmap_query;    /* PROCMAP_QUERY ioctl on /proc/self/maps (Linux >= 6.11) */
+    uintptr_t user_limit;  /* one past the highest address mmap can hand out */
+    uint64_t total_ram;    /* bytes */
+    uint64_t total_swap;   /* bytes */
+    uint64_t cgroup_limit; /* memory.max + memory.swap.max of our cgroup, or UINT64_MAX */
     unsigned ncpu;
 } wvm_caps;
 
@@ -41,6 +41,9 @@ int wvm__prim_map_none(void *hint, size_t size, bool fixed, void **out);
 /* Maps size bytes aligned to align (a power of two), trimming the excess. */
 int wvm__prim_map_none_aligned(size_t size, size_t align, void **out);
 int wvm__prim_unmap(void *addr, size_t size);
+/* Replaces [addr, addr+size) of our own memory with fresh PROT_NONE, MAP_NORESERVE memory:
+ * contents dropped, one mapping, locks gone (mmap MAP_FIXED). */
+int wvm__prim_replace_none(void *addr, size_t size);
 int wvm__prim_protect(void *addr, size_t size, int prot);
 /* Installs / removes guard markers (MADV_GUARD_*); installing drops the pages' contents. */
 int wvm__prim_guard_install(void *addr, size_t size);
@@ -50,17 +53,17 @@ int wvm__prim_discard(void *addr, size_t size);
 
 /* --- foreign memory: the kernel's view of mappings winvmem did not make ------------------- */
 
-#define WVM_VMA_FILE   0x1u /* backed by a file (path known) */
-#define WVM_VMA_SHARED 0x2u /* MAP_SHARED */
+#define WVM_VMA_FILE      0x1u /* backed by a file (path known) */
+#define WVM_VMA_SHARED    0x2u /* MAP_SHARED */
 #define WVM_VMA_EXEC_FILE 0x4u /* some mapping of the same file is executable: an image */
 
 typedef struct wvm_vma {
     uintptr_t start, end;
-    int prot;          /* WVM_P_* */
-    unsigned flags;    /* WVM_VMA_* */
-    uint64_t inode;    /* 0 for anonymous */
+    int prot;       /* WVM_P_* */
+    unsigned flags; /* WVM_VMA_* */
+    uint64_t inode; /* 0 for anonymous */
     uint64_t dev;
-    uint64_t pgoff;    /* file offset in bytes */
+    uint64_t pgoff; /* file offset in bytes */
 } wvm_vma;
 
 /* The first mapping that ends above addr (it may start above addr). ENOENT when none. */
@@ -70,6 +73,18 @@ int wvm__prim_vma_next(uintptr_t addr, wvm_vma *out);
 
 /* Available physical memory in bytes (MemAvailable). */
 int wvm__prim_avail_ram(uint64_t *out);
+
+/* --- kernel mechanisms (WVM_MECH_* of winvmem/stats.h) ---------------------------------------- */
+
+/* Records a probe's verdict, once per mechanism (later calls are ignored): probe_err 0 = the
+ * kernel offers it, else the errno that showed it does not; why_unused NULL = winvmem uses it,
+ * else a static phrase saying why not ("disabled by WINVMEM_GUARD_MARKERS=0"). Prints the
+ * verdict on stderr under WINVMEM_VERBOSE=1. Every probe of a mechanism calls this. */
+void wvm__mech_record(uint32_t mech, int probe_err, const char *why_unused);
+uint32_t wvm__mech_available(void); /* WVM_MECH_* probed and working */
+uint32_t wvm__mech_in_use(void);    /* WVM_MECH_* winvmem chose */
+/* One line explaining mech's state into buf; returns its short name (NULL: unknown bit). */
+const char *wvm__mech_explain(uint32_t mech, char *buf, size_t cap);
 
 /* --- fault injection ------------------------------------------------------------------------ */
 

@@ -1,0 +1,313 @@
+/* The winvmem benchmark, written against the Windows API. One source, two builds:
+ *   natively, against winvmem through <winvmem/win32.h> (bench_winvmem, linked statically);
+ *   with x86_64-w64-mingw32-gcc against <windows.h>, run under wine (Wine's implementation).
+ * floor.c performs the bare Linux system calls of the same cases; run.sh runs all three and
+ * prints the table. Output format and shared parameters: harness.h. */
+#ifdef _WIN32
+#include <windows.h>
+#define BENCH_VARIANT "wine"
+#else
+#include <winvmem/win32.h>
+#include <winvmem/stats.h>
+#define BENCH_VARIANT "winvmem"
+#endif
+#include "harness.h"
+
+static void die(const char *what, const char *key)
+{
+    fprintf(stderr, "bench(%s): %s failed in case %s: error %lu\n", BENCH_VARIANT, what, key,
+            (unsigned long)GetLastError());
+    exit(1);
+}
+
+static volatile uintptr_t sink; /* keeps query results alive */
+
+/* ---- system calls per operation (winvmem only: its statistics count them) ----------------- */
+
+#ifdef _WIN32
+typedef int syscall_snapshot;
+static void snapshot(syscall_snapshot *s)
+{
+    *s = 0;
+}
+static void note_syscalls(const char *key, const syscall_snapshot *before, double ops) {}
+#else
+typedef wvm_stats syscall_snapshot;
+static void snapshot(syscall_snapshot *s)
+{
+    s->version = WVM_STATS_VERSION;
+    s->size = sizeof *s;
+    if (wvm_stats_get(s) != 0)
+        memset(s, 0, sizeof *s);
+}
+static void note_syscalls(const char *key, const syscall_snapshot *before, double ops)
+{
+    static const char *const names[WVM_SYS_KINDS] = {"mmap",    "munmap", "mprotect",
+                                                     "madvise", "mlock",  "other"};
+    syscall_snapshot now;
+    char text[256];
+    int len = 0;
+    snapshot(&now);
+    for (int k = 0; k < WVM_SYS_KINDS; k++) {
+        double per = (double)(now.syscalls[k] - before->syscalls[k]) / ops;
+        if (per > 0)
+            len += snprintf(text + len, sizeof text - (size_t)len, " %s=%.3g", names[k], per);
+    }
+    bh_note(key, "syscalls/op:%s", len ? text : " none");
+}
+#endif
+
+/* ---- the cases ------------------------------------------------------------------------------- */
+
+static void cycle64k(void)
+{
+    char *p = VirtualAlloc(NULL, BH_SMALL, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    if (!p)
+        die("VirtualAlloc", "alloc64k or threads2");
+    *(volatile char *)p = 1;
+    if (!VirtualFree(p, 0, MEM_RELEASE))
+        die("VirtualFree", "alloc64k or threads2");
+}
+
+static void case_alloc64k(void)
+{
+    syscall_snapshot s;
+    snapshot(&s);
+    BH_TIMED("alloc64k", bh_reps(201), 100, cycle64k());
+    note_syscalls("alloc64k", &s, bh_reps(201) * 100.0);
+}
+
+static void case_reserve1m(void)
+{
+    syscall_snapshot s;
+    snapshot(&s);
+    BH_TIMED("reserve1m", bh_reps(201), 100, {
+        void *p = VirtualAlloc(NULL, BH_RESERVE, MEM_RESERVE, PAGE_NOACCESS);
+        if (!p)
+            die("VirtualAlloc", "reserve1m");
+        if (!VirtualFree(p, 0, MEM_RELEASE))
+            die("VirtualFree", "reserve1m");
+    });
+    note_syscalls("reserve1m", &s, bh_reps(201) * 100.0);
+}
+
+static void case_commitpage(void)
+{
+    char *r = VirtualAlloc(NULL, BH_COMMIT_SPAN, MEM_RESERVE, PAGE_NOACCESS);
+    uint64_t seed = BH_SEED;
+    syscall_snapshot s;
+    if (!r)
+        die("VirtualAlloc", "commitpage");
+    snapshot(&s);
+    BH_TIMED("commitpage", bh_reps(201), 100, {
+        char *pg = r + bh_rand(&seed) % (BH_COMMIT_SPAN / BH_PAGE) * BH_PAGE;
+        if (!VirtualAlloc(pg, BH_PAGE, MEM_COMMIT, PAGE_READWRITE))
+            die("VirtualAlloc", "commitpage");
+        *(volatile char *)pg = 1;
+        if (!VirtualFree(pg, BH_PAGE, MEM_DECOMMIT))
+            die("VirtualFree", "commitpage");
+    });
+    note_syscalls("commitpage", &s, bh_reps(201) * 100.0);
+    VirtualFree(r, 0, MEM_RELEASE);
+}
+
+static void case_protect(void)
+{
+    char *b = VirtualAlloc(NULL, BH_PROTECT_SPAN, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    uint64_t seed = BH_SEED;
+    syscall_snapshot s;
+    if (!b)
+        die("VirtualAlloc", "protect");
+    memset(b, 1, BH_PROTECT_SPAN); /* every page present: the toggle must rewrite its PTE */
+    snapshot(&s);
+    BH_TIMED("protect", bh_reps(201), 100, {
+        char *pg = b + bh_rand(&seed) % (BH_PROTECT_SPAN / BH_PAGE) * BH_PAGE;
+        DWORD old;
+        if (!VirtualProtect(pg, BH_PAGE, PAGE_READONLY, &old))
+            die("VirtualProtect", "protect");
+        if (!VirtualProtect(pg, BH_PAGE, PAGE_READWRITE, &old))
+            die("VirtualProtect", "protect");
+    });
+    note_syscalls("protect", &s, bh_reps(201) * 100.0);
+    VirtualFree(b, 0, MEM_RELEASE);
+}
+
+/* Visits every region from address 0 to the top of the user address space; returns how many. */
+static long walk_address_space(void)
+{
+    SYSTEM_INFO si;
+    MEMORY_BASIC_INFORMATION m;
+    uintptr_t a = 0;
+    long n = 0;
+    GetSystemInfo(&si);
+    while (a < (uintptr_t)si.lpMaximumApplicationAddress) {
+        if (!VirtualQuery((void *)a, &m, sizeof m))
+            break;
+        a = (uintptr_t)m.BaseAddress + m.RegionSize;
+        n++;
+    }
+    return n;
+}
+
+/* Returns how many query results disagree with what was allocated (should be 0). */
+static long check_queries(char **regions, long n)
+{
+    uint64_t seed = BH_SEED;
+    long bad = 0;
+    for (int i = 0; i < 1000; i++) {
+        size_t off = bh_rand(&seed) % BH_REGION;
+        char *a = regions[bh_rand(&seed) % (uint64_t)n] + off;
+        MEMORY_BASIC_INFORMATION m;
+        DWORD want = off < BH_PAGE ? MEM_COMMIT : MEM_RESERVE;
+        if (!VirtualQuery(a, &m, sizeof m) || m.State != want || m.Type != MEM_PRIVATE ||
+            (char *)m.AllocationBase != a - off)
+            bad++;
+    }
+    return bad;
+}
+
+/* n live 64 KiB reservations, each with its first page committed: create them, query random
+ * addresses among them, walk the whole address space, release them. */
+static void case_regions(long n, const char *tag)
+{
+    char key[3][32];
+    char **regions = malloc(sizeof(char *) * (size_t)n);
+    char **addrs = malloc(sizeof(char *) * BH_QUERY_ADDRS);
+    uint64_t seed = BH_SEED;
+    long made = 0;
+    syscall_snapshot s;
+    snprintf(key[0], sizeof key[0], "create_%s", tag);
+    snprintf(key[1], sizeof key[1], "query_%s", tag);
+    snprintf(key[2], sizeof key[2], "walk_%s", tag);
+
+    snapshot(&s);
+    uint64_t t0 = bh_now_ns();
+    for (; made < n; made++) {
+        char *p = VirtualAlloc(NULL, BH_REGION, MEM_RESERVE, PAGE_READWRITE);
+        if (!p)
+            break;
+        if (!VirtualAlloc(p, BH_PAGE, MEM_COMMIT, PAGE_READWRITE)) {
+            VirtualFree(p, 0, MEM_RELEASE);
+            break;
+        }
+        regions[made] = p;
+    }
+    if (made < n) {
+        bh_note(key[0], "VirtualAlloc failed (error %lu) after %ld regions",
+                (unsigned long)GetLastError(), made);
+        for (int k = 0; k < 3; k++)
+            bh_fail(key[k], made);
+    } else {
+        bh_result(key[0], (double)(bh_now_ns() - t0) / (double)n, "ns");
+        note_syscalls(key[0], &s, (double)n);
+
+        long bad = check_queries(regions, n);
+        if (bad)
+            bh_note(key[1], "WRONG: %ld of 1000 query results disagree with the allocations", bad);
+        for (int i = 0; i < BH_QUERY_ADDRS; i++) {
+            size_t off = bh_rand(&seed) % BH_REGION;
+            addrs[i] = regions[bh_rand(&seed) % (uint64_t)n] + off;
+        }
+        snapshot(&s);
+        BH_TIMED(key[1], bh_reps(101), 1000, {
+            MEMORY_BASIC_INFORMATION m;
+            if (!VirtualQuery(addrs[bh_i & (BH_QUERY_ADDRS - 1)], &m, sizeof m))
+                die("VirtualQuery", key[1]);
+            sink += m.RegionSize;
+        });
+        note_syscalls(key[1], &s, bh_reps(101) * 1000.0);
+
+        long regions_seen = 0;
+        BH_TIMED(key[2], bh_reps(11), 1, regions_seen = walk_address_space());
+        bh_note(key[2], "%ld regions per walk", regions_seen);
+    }
+    for (long i = 0; i < made; i++)
+        VirtualFree(regions[i], 0, MEM_RELEASE);
+    free(regions);
+    free(addrs);
+}
+
+/* Library memory: winvmem's own count of its metadata; for Wine the resident set beyond the
+ * pages the case touched. */
+static int64_t library_memory(void)
+{
+#ifdef _WIN32
+    return (int64_t)bh_rss_bytes();
+#else
+    wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
+    if (wvm_stats_get(&st) != 0)
+        return -1;
+    return (int64_t)st.metadata_bytes;
+#endif
+}
+
+/* 16 x 64 GiB reserved, 1,000 scattered pages committed and touched, each queried, all
+ * released: total time, and library memory at the peak. */
+static void case_tib(void)
+{
+    uintptr_t *pages = malloc(sizeof(uintptr_t) * BH_TIB_PAGES);
+    int samples = bh_reps(21) < 5 ? 3 : bh_reps(21) / 2;
+    double *t = malloc(sizeof(double) * (size_t)samples);
+    uint64_t seed = BH_SEED;
+    syscall_snapshot s;
+    snapshot(&s);
+    for (int rep = 0; rep < samples; rep++) {
+        char *r[BH_TIB_COUNT];
+        bh_tib_pages(&seed, pages);
+        int64_t mem0 = library_memory();
+        uint64_t t0 = bh_now_ns();
+        for (int k = 0; k < BH_TIB_COUNT; k++) {
+            r[k] = VirtualAlloc(NULL, BH_TIB_SIZE, MEM_RESERVE, PAGE_NOACCESS);
+            if (!r[k]) {
+                bh_note("tib_time", "VirtualAlloc(64 GiB) failed: error %lu",
+                        (unsigned long)GetLastError());
+                bh_fail("tib_time", k);
+                bh_fail("tib_mem", k);
+                return;
+            }
+        }
+        for (int j = 0; j < BH_TIB_PAGES; j++) {
+            char *pg = r[pages[j] >> 40] + (pages[j] & ((1ULL << 40) - 1));
+            if (!VirtualAlloc(pg, BH_PAGE, MEM_COMMIT, PAGE_READWRITE))
+                die("VirtualAlloc", "tib_time");
+            *(volatile char *)pg = 1;
+        }
+        for (int j = 0; j < BH_TIB_PAGES; j++) {
+            MEMORY_BASIC_INFORMATION m;
+            if (!VirtualQuery(r[pages[j] >> 40] + (pages[j] & ((1ULL << 40) - 1)), &m, sizeof m))
+                die("VirtualQuery", "tib_time");
+            sink += m.State;
+        }
+        if (rep == 0) { /* the peak: everything reserved, every page committed */
+            int64_t grew = library_memory() - mem0;
+#ifdef _WIN32
+            grew -= (int64_t)BH_TIB_PAGES * BH_PAGE;
+#endif
+            bh_result("tib_mem", (double)(grew < 0 ? 0 : grew), "B");
+        }
+        for (int k = 0; k < BH_TIB_COUNT; k++)
+            if (!VirtualFree(r[k], 0, MEM_RELEASE))
+                die("VirtualFree", "tib_time");
+        t[rep] = (double)(bh_now_ns() - t0);
+    }
+    bh_result("tib_time", bh_median(t, samples), "ns");
+    note_syscalls("tib_time", &s, samples);
+    free(t);
+    free(pages);
+}
+
+int main(int argc, char **argv)
+{
+    if (bh_parse_args(argc, argv) != 0)
+        return 2;
+    static const bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
+                                   case_regions,  case_tib,       cycle64k};
+    bh_run_cases(&cases);
+#ifndef _WIN32
+    syscall_snapshot st;
+    snapshot(&st);
+    bh_note("variant", "winvmem mechanisms available=0x%x in use=0x%x", st.mechanisms_available,
+            st.mechanisms_in_use);
+#endif
+    return 0;
+}

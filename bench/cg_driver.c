@@ -1,0 +1,136 @@
+/* Driver for bench/callgrind.sh: each core operation of winvmem sits alone in a noinline
+ * function named op_*, called a known number of times; callgrind's inclusive instruction count
+ * of op_X divided by its calls is the library's instructions per operation X. User-space
+ * instructions only: the kernel's work inside a system call is not counted, which is what
+ * makes the figures repeatable on a noisy machine. Prints "C <op> <calls>" for each op. */
+#include <winvmem/win32.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N       1000
+#define REGIONS 10000
+#define PAGE    4096u
+#define NOINL   __attribute__((noinline, noclone, used))
+
+static volatile uintptr_t sink;
+
+NOINL void *op_reserve(size_t size)
+{
+    return VirtualAlloc(NULL, size, MEM_RESERVE, PAGE_NOACCESS);
+}
+NOINL void *op_reserve_commit(size_t size)
+{
+    return VirtualAlloc(NULL, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+}
+NOINL BOOL op_release(void *p)
+{
+    return VirtualFree(p, 0, MEM_RELEASE);
+}
+NOINL void *op_commit(void *p)
+{
+    return VirtualAlloc(p, PAGE, MEM_COMMIT, PAGE_READWRITE);
+}
+NOINL BOOL op_decommit(void *p)
+{
+    return VirtualFree(p, PAGE, MEM_DECOMMIT);
+}
+NOINL BOOL op_protect(void *p, DWORD prot)
+{
+    DWORD old;
+    return VirtualProtect(p, PAGE, prot, &old);
+}
+NOINL SIZE_T op_query(const void *p, MEMORY_BASIC_INFORMATION *m)
+{
+    return VirtualQuery(p, m, sizeof *m);
+}
+NOINL SIZE_T op_query_foreign(const void *p, MEMORY_BASIC_INFORMATION *m)
+{
+    return VirtualQuery(p, m, sizeof *m);
+}
+
+static void check(int ok, const char *what)
+{
+    if (!ok) {
+        fprintf(stderr, "cg_driver: %s failed: error %lu\n", what, (unsigned long)GetLastError());
+        exit(1);
+    }
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+int main(void)
+{
+    static void *p[N];
+    static char *regions[REGIONS];
+    MEMORY_BASIC_INFORMATION m;
+    uint64_t seed = 42;
+
+    /* warm-up outside the op_ functions: one-time initialisation is not an operation's cost */
+    check(VirtualFree(VirtualAlloc(NULL, PAGE, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE), 0,
+                      MEM_RELEASE),
+          "warm-up");
+
+    for (int i = 0; i < N; i++)
+        check((p[i] = op_reserve(1u << 20)) != NULL, "reserve");
+    for (int i = 0; i < N; i++)
+        check(op_release(p[i]), "release");
+    printf("C op_reserve %d\n", N);
+
+    for (int i = 0; i < N; i++) {
+        char *q = op_reserve_commit(64u << 10);
+        check(q != NULL, "reserve+commit");
+        *(volatile char *)q = 1;
+        check(op_release(q), "release");
+    }
+    printf("C op_reserve_commit %d\nC op_release %d\n", N, 2 * N);
+
+    char *big = VirtualAlloc(NULL, (size_t)1 << 30, MEM_RESERVE, PAGE_NOACCESS);
+    check(big != NULL, "reserve 1 GiB");
+    for (int i = 0; i < N; i++) {
+        char *pg = big + rnd(&seed) % (((size_t)1 << 30) / PAGE) * PAGE;
+        check(op_commit(pg) != NULL, "commit");
+        *(volatile char *)pg = 1;
+        check(op_decommit(pg), "decommit");
+    }
+    printf("C op_commit %d\nC op_decommit %d\n", N, N);
+
+    /* protect in the same (committed) 1 GiB-style block: 64 MiB, every page present */
+    char *blk = VirtualAlloc(NULL, 64u << 20, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    check(blk != NULL, "commit 64 MiB");
+    memset(blk, 1, 64u << 20);
+    for (int i = 0; i < N; i++) {
+        char *pg = blk + rnd(&seed) % ((64u << 20) / PAGE) * PAGE;
+        check(op_protect(pg, PAGE_READONLY), "protect");
+        check(op_protect(pg, PAGE_READWRITE), "protect");
+    }
+    printf("C op_protect %d\n", 2 * N);
+
+    for (int i = 0; i < REGIONS; i++) {
+        regions[i] = VirtualAlloc(NULL, 64u << 10, MEM_RESERVE, PAGE_READWRITE);
+        check(regions[i] != NULL, "reserve region");
+        check(VirtualAlloc(regions[i], PAGE, MEM_COMMIT, PAGE_READWRITE) != NULL, "commit");
+    }
+    for (int i = 0; i < N; i++) {
+        check(op_query(regions[rnd(&seed) % REGIONS] + rnd(&seed) % (64u << 10), &m) != 0, "query");
+        sink += m.RegionSize;
+    }
+    printf("C op_query %d\n", N);
+    for (int i = 0; i < N; i++) {
+        check(op_query_foreign(&m, &m) != 0, "query of the stack");
+        sink += m.RegionSize;
+    }
+    printf("C op_query_foreign %d\n", N);
+
+    for (int i = 0; i < REGIONS; i++)
+        VirtualFree(regions[i], 0, MEM_RELEASE);
+    VirtualFree(blk, 0, MEM_RELEASE);
+    VirtualFree(big, 0, MEM_RELEASE);
+    return 0;
+}

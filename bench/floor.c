@@ -1,0 +1,288 @@
+/* The floor: for each case of bench.c, the bare Linux system calls that any emulation of the
+ * Windows calls must make, with nothing around them (no bookkeeping, no alignment, no error
+ * mapping). An emulation can only beat a floor by not making a system call at all (e.g. reserve
+ * as bookkeeping in a pre-reserved arena); each case says why its calls are the minimum.
+ * Same cases, parameters, random sequence and output as bench.c (see harness.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "harness.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux >= 6.13 */
+#define MADV_GUARD_REMOVE  103
+#endif
+
+/* PROCMAP_QUERY (Linux >= 6.11); Debian 12's headers are 6.1, so the ABI is spelled here. */
+struct bench_procmap_query {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define BENCH_PROCMAP_QUERY                _IOWR('f', 17, struct bench_procmap_query)
+#define BENCH_PROCMAP_COVERING_OR_NEXT_VMA 0x10
+
+static int maps_fd = -1;
+
+static void die(const char *what, const char *key)
+{
+    fprintf(stderr, "floor: %s failed in case %s: %s\n", what, key, strerror(errno));
+    exit(1);
+}
+
+static volatile uintptr_t sink;
+
+/* reserve+commit 64 KiB, touch, release: the pages must come from the kernel zero-filled and
+ * go back, so mmap(RW) + the first-touch fault + munmap is the least any emulation does. (The
+ * floor skips the 64 KiB alignment Windows guarantees; that makes it only cheaper.)
+ * Run on two threads at once (threads2), both serialise on the kernel's mmap_lock, which no
+ * emulation avoids for calls that change mappings. */
+static void cycle64k(void)
+{
+    char *p = mmap(NULL, BH_SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        die("mmap", "alloc64k or threads2");
+    *(volatile char *)p = 1;
+    munmap(p, BH_SMALL);
+}
+
+static void case_alloc64k(void)
+{
+    BH_TIMED("alloc64k", bh_reps(201), 100, cycle64k());
+}
+
+/* reserve 1 MiB + release: the address range must be kept from other users of mmap, so a
+ * PROT_NONE, MAP_NORESERVE mapping and its munmap. An emulation that reserves inside an arena
+ * it mapped once makes no call at all here: the target is a fraction of this floor. */
+static void case_reserve1m(void)
+{
+    BH_TIMED("reserve1m", bh_reps(201), 100, {
+        void *p =
+            mmap(NULL, BH_RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            die("mmap", "reserve1m");
+        munmap(p, BH_RESERVE);
+    });
+}
+
+/* commit one page of a 1 GiB reservation, touch, decommit: commit makes the page accessible
+ * (mprotect RW); decommit must drop its contents so that a re-commit reads zeros (madvise
+ * DONTNEED) and make it inaccessible again (mprotect NONE). Three calls and a fault.
+ * Two cheaper sequences exist and are measured as reference floors: mprotect + mmap(MAP_FIXED,
+ * PROT_NONE) (commitpage_mmap, Wine's decommit), and with guard markers (Linux >= 6.13) two
+ * madvise calls (commitpage_guard: GUARD_INSTALL also drops the contents). */
+static void case_commitpage(void)
+{
+    char *r =
+        mmap(NULL, BH_COMMIT_SPAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    uint64_t seed = BH_SEED;
+    if (r == MAP_FAILED)
+        die("mmap", "commitpage");
+    BH_TIMED("commitpage", bh_reps(201), 100, {
+        char *pg = r + bh_rand(&seed) % (BH_COMMIT_SPAN / BH_PAGE) * BH_PAGE;
+        if (mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
+            die("mprotect", "commitpage");
+        *(volatile char *)pg = 1;
+        madvise(pg, BH_PAGE, MADV_DONTNEED);
+        if (mprotect(pg, BH_PAGE, PROT_NONE))
+            die("mprotect", "commitpage");
+    });
+
+    /* Wine's way: decommit by mapping fresh PROT_NONE memory over the page (MAP_FIXED), which
+     * drops the contents and the access in one call. */
+    seed = BH_SEED;
+    BH_TIMED("commitpage_mmap", bh_reps(201), 100, {
+        char *pg = r + bh_rand(&seed) % (BH_COMMIT_SPAN / BH_PAGE) * BH_PAGE;
+        if (mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
+            die("mprotect", "commitpage_mmap");
+        *(volatile char *)pg = 1;
+        if (mmap(pg, BH_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                 -1, 0) == MAP_FAILED)
+            die("mmap", "commitpage_mmap");
+    });
+    munmap(r, BH_COMMIT_SPAN);
+
+    r = mmap(NULL, BH_COMMIT_SPAN, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        die("mmap", "commitpage_guard");
+    if (madvise(r, BH_COMMIT_SPAN, MADV_GUARD_INSTALL) != 0) {
+        bh_note("commitpage_guard", "MADV_GUARD_INSTALL unavailable: %s", strerror(errno));
+    } else {
+        seed = BH_SEED;
+        BH_TIMED("commitpage_guard", bh_reps(201), 100, {
+            char *pg = r + bh_rand(&seed) % (BH_COMMIT_SPAN / BH_PAGE) * BH_PAGE;
+            if (madvise(pg, BH_PAGE, MADV_GUARD_REMOVE))
+                die("madvise", "commitpage_guard");
+            *(volatile char *)pg = 1;
+            if (madvise(pg, BH_PAGE, MADV_GUARD_INSTALL))
+                die("madvise", "commitpage_guard");
+        });
+    }
+    munmap(r, BH_COMMIT_SPAN);
+}
+
+/* toggle one page's protection in a committed 64 MiB block: two mprotect calls, nothing less
+ * changes a page-table entry's permissions. */
+static void case_protect(void)
+{
+    char *b =
+        mmap(NULL, BH_PROTECT_SPAN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint64_t seed = BH_SEED;
+    if (b == MAP_FAILED)
+        die("mmap", "protect");
+    memset(b, 1, BH_PROTECT_SPAN);
+    BH_TIMED("protect", bh_reps(201), 100, {
+        char *pg = b + bh_rand(&seed) % (BH_PROTECT_SPAN / BH_PAGE) * BH_PAGE;
+        if (mprotect(pg, BH_PAGE, PROT_READ) || mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
+            die("mprotect", "protect");
+    });
+    munmap(b, BH_PROTECT_SPAN);
+}
+
+/* The cheapest kernel lookup of one address: the PROCMAP_QUERY ioctl (Linux >= 6.11), an
+ * O(log n) search of the process's mappings without formatting /proc/self/maps text. It only
+ * knows mappings, not Windows allocations; an emulation that keeps its own table need not
+ * call it at all, so the query target is absolute (ns), not a ratio. */
+static int procmap_query(uintptr_t addr, unsigned flags, struct bench_procmap_query *q)
+{
+    memset(q, 0, sizeof *q);
+    q->size = sizeof *q;
+    q->query_flags = flags;
+    q->query_addr = addr;
+    return ioctl(maps_fd, BENCH_PROCMAP_QUERY, q);
+}
+
+static long walk_address_space(void)
+{
+    struct bench_procmap_query q;
+    uintptr_t a = 0;
+    long n = 0;
+    while (procmap_query(a, BENCH_PROCMAP_COVERING_OR_NEXT_VMA, &q) == 0) {
+        a = q.vma_end;
+        n++;
+    }
+    return n;
+}
+
+/* n live 64 KiB regions, first page committed: each needs its own PROT_NONE mapping with the
+ * first page made accessible, i.e. mmap + mprotect and two kernel mappings per region, so the
+ * floor meets vm.max_map_count (65,530 by default) at ~32,700 regions, like Wine does. */
+static void case_regions(long n, const char *tag)
+{
+    char key[3][32];
+    char **regions = malloc(sizeof(char *) * (size_t)n);
+    uintptr_t *addrs = malloc(sizeof(uintptr_t) * BH_QUERY_ADDRS);
+    uint64_t seed = BH_SEED;
+    long made = 0;
+    snprintf(key[0], sizeof key[0], "create_%s", tag);
+    snprintf(key[1], sizeof key[1], "query_%s", tag);
+    snprintf(key[2], sizeof key[2], "walk_%s", tag);
+
+    uint64_t t0 = bh_now_ns();
+    for (; made < n; made++) {
+        char *p =
+            mmap(NULL, BH_REGION, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            break;
+        if (mprotect(p, BH_PAGE, PROT_READ | PROT_WRITE)) {
+            munmap(p, BH_REGION);
+            break;
+        }
+        regions[made] = p;
+    }
+    if (made < n) {
+        bh_note(key[0], "mmap/mprotect failed (%s) after %ld regions", strerror(errno), made);
+        for (int k = 0; k < 3; k++)
+            bh_fail(key[k], made);
+    } else {
+        bh_result(key[0], (double)(bh_now_ns() - t0) / (double)n, "ns");
+        for (int i = 0; i < BH_QUERY_ADDRS; i++) {
+            size_t off = bh_rand(&seed) % BH_REGION;
+            addrs[i] = (uintptr_t)regions[bh_rand(&seed) % (uint64_t)n] + off;
+        }
+        BH_TIMED(key[1], bh_reps(101), 1000, {
+            struct bench_procmap_query q;
+            if (procmap_query(addrs[bh_i & (BH_QUERY_ADDRS - 1)], 0, &q))
+                die("PROCMAP_QUERY", key[1]);
+            sink += q.vma_end;
+        });
+        long seen = 0;
+        BH_TIMED(key[2], bh_reps(11), 1, seen = walk_address_space());
+        bh_note(key[2], "%ld mappings per walk", seen);
+    }
+    for (long i = 0; i < made; i++)
+        munmap(regions[i], BH_REGION);
+    free(regions);
+    free(addrs);
+}
+
+/* 16 x 64 GiB reserved (16 PROT_NONE mappings), 1,000 pages committed by mprotect and touched,
+ * each looked up with PROCMAP_QUERY, all unmapped. Memory: resident set growth beyond the
+ * 1,000 touched pages (page tables are not counted by anyone's RSS). */
+static void case_tib(void)
+{
+    uintptr_t *pages = malloc(sizeof(uintptr_t) * BH_TIB_PAGES);
+    int samples = bh_reps(21) < 5 ? 3 : bh_reps(21) / 2;
+    double *t = malloc(sizeof(double) * (size_t)samples);
+    uint64_t seed = BH_SEED;
+    for (int rep = 0; rep < samples; rep++) {
+        char *r[BH_TIB_COUNT];
+        bh_tib_pages(&seed, pages);
+        int64_t rss0 = (int64_t)bh_rss_bytes();
+        uint64_t t0 = bh_now_ns();
+        for (int k = 0; k < BH_TIB_COUNT; k++) {
+            r[k] = mmap(NULL, BH_TIB_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1, 0);
+            if (r[k] == MAP_FAILED)
+                die("mmap", "tib_time");
+        }
+        for (int j = 0; j < BH_TIB_PAGES; j++) {
+            char *pg = r[pages[j] >> 40] + (pages[j] & ((1ULL << 40) - 1));
+            if (mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
+                die("mprotect", "tib_time");
+            *(volatile char *)pg = 1;
+        }
+        for (int j = 0; j < BH_TIB_PAGES; j++) {
+            struct bench_procmap_query q;
+            if (procmap_query((uintptr_t)r[pages[j] >> 40] + (pages[j] & ((1ULL << 40) - 1)), 0,
+                              &q))
+                die("PROCMAP_QUERY", "tib_time");
+            sink += q.vma_flags;
+        }
+        if (rep == 0) {
+            int64_t grew = (int64_t)bh_rss_bytes() - rss0 - (int64_t)BH_TIB_PAGES * BH_PAGE;
+            bh_result("tib_mem", (double)(grew < 0 ? 0 : grew), "B");
+        }
+        for (int k = 0; k < BH_TIB_COUNT; k++)
+            munmap(r[k], BH_TIB_SIZE);
+        t[rep] = (double)(bh_now_ns() - t0);
+    }
+    bh_result("tib_time", bh_median(t, samples), "ns");
+    free(t);
+    free(pages);
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_procmap_query q;
+    if (bh_parse_args(argc, argv) != 0)
+        return 2;
+    maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (maps_fd < 0 || procmap_query((uintptr_t)&q, 0, &q) != 0) {
+        bh_note("variant", "floor without PROCMAP_QUERY (Linux >= 6.11): %s", strerror(errno));
+        maps_fd = -1;
+    } else {
+        bh_note("variant", "floor");
+    }
+    bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
+                      case_regions,  case_tib,       cycle64k};
+    if (maps_fd < 0) /* the query cases have no floor without PROCMAP_QUERY */
+        cases.regions = NULL, cases.tib = NULL;
+    bh_run_cases(&cases);
+    return 0;
+}

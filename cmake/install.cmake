@@ -1,0 +1,47 @@
+# Installation: headers, static + shared library, pkg-config file, CMake package (winvmem::).
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h")
+
+# Consumers of the static library see WVM_STATIC (vm.h then marks the API default-visible).
+target_compile_definitions(winvmem_static INTERFACE $<INSTALL_INTERFACE:WVM_STATIC>)
+install(TARGETS winvmem winvmem_static EXPORT winvmemTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+set(WVM_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/winvmem)
+install(EXPORT winvmemTargets NAMESPACE winvmem:: DESTINATION ${WVM_CMAKE_DIR}
+        FILE winvmemTargets.cmake)
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/winvmemConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/winvmemConfig.cmake INSTALL_DESTINATION ${WVM_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/winvmemConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/winvmemConfig.cmake
+              ${PROJECT_BINARY_DIR}/winvmemConfigVersion.cmake DESTINATION ${WVM_CMAKE_DIR})
+
+# pkg-config: `pkg-config --libs winvmem` (shared) or `--static` (static archive + pthread).
+# The prefix is relative to the .pc file, so that `cmake --install --prefix X` stays usable.
+if(NOT IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  string(REGEX REPLACE "[^/]+" ".." up "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+  set(WVM_PC_PREFIX "\${pcfiledir}/${up}")
+else()
+  set(WVM_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(WVM_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(WVM_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(WVM_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(WVM_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(${CMAKE_CURRENT_LIST_DIR}/winvmem.pc.in ${PROJECT_BINARY_DIR}/winvmem.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/winvmem.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# Manual pages (doc/man/*.scd; needs scdoc).
+add_subdirectory(${PROJECT_SOURCE_DIR}/doc/man ${PROJECT_BINARY_DIR}/doc/man)

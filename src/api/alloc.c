@@ -1,0 +1,117 @@
+/* VirtualAlloc: reserve, commit, or both. */
+#include "api/api.h"
+#include "core/largepage.h"
+#include "core/ww.h"
+#include "fault/fault.h"
+
+#define KNOWN_TYPES                                                                                \
+    (WVM_MEM_COMMIT | WVM_MEM_RESERVE | WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_TOP_DOWN |    \
+     WVM_MEM_WRITE_WATCH | WVM_MEM_PHYSICAL | WVM_MEM_LARGE_PAGES)
+
+/* Allocation flags whose features are not in this build answer ERROR_INVALID_PARAMETER, as
+ * Wine does for them, until they land. */
+#define UNSUPPORTED_TYPES (WVM_MEM_PHYSICAL)
+
+/* The backend an allocation type asks for (NULL: plain memory), or an error: the feature
+ * flags need MEM_RESERVE and exclude each other; write watch needs Linux >= 6.7; large pages
+ * need MEM_RESERVE | MEM_COMMIT and an address and size that are multiples of
+ * GetLargePageMinimum(). */
+static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, const wvm_backend **be)
+{
+    const uint32_t features = WVM_MEM_WRITE_WATCH | WVM_MEM_LARGE_PAGES;
+    uint32_t f = type & features;
+    *be = NULL;
+    if (!f)
+        return 0;
+    if (!(type & WVM_MEM_RESERVE) || (f & (f - 1)))
+        return WVM_ERROR_INVALID_PARAMETER;
+    if (f == WVM_MEM_WRITE_WATCH) {
+        *be = wvm__ww_backend();
+        return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
+    }
+    size_t min = wvm_GetLargePageMinimum();
+    if (!(type & WVM_MEM_COMMIT) || (min && (addr % min || size % min)))
+        return WVM_ERROR_INVALID_PARAMETER;
+    *be = wvm__largepage_backend();
+    return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
+}
+
+/* Commits [start, end), which must lie inside one allocation. */
+static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot)
+{
+    wvm_alloc *a = wvm__space_acquire(start);
+    if (!a)
+        return WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
+    if (end - s->base <= s->size)
+        err = wvm__alloc_commit(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE, prot);
+    wvm__space_unlock(a);
+    return err;
+}
+
+static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, uint32_t *err)
+{
+    const wvm_backend *be;
+    if ((*err = backend_for(addr, size, type, &be)))
+        return NULL;
+    uintptr_t base = addr & ~(uintptr_t)(WVM_GRAN - 1), start, end;
+    if (addr && !wvm__page_range(addr, size, &start, &end)) {
+        *err = WVM_ERROR_INVALID_PARAMETER;
+        return NULL;
+    }
+    if (!addr) {
+        if (size > wvm__max_app_address() + 1 - WVM_MIN_ADDR) {
+            *err = WVM_ERROR_INVALID_PARAMETER; /* larger than the user address space */
+            return NULL;
+        }
+        end = (size + WVM_PAGE - 1) & ~(size_t)(WVM_PAGE - 1);
+    }
+    wvm_alloc *a;
+    *err = wvm__space_reserve_with(base, end - base, type, prot, be, &a);
+    if (*err)
+        return NULL;
+    /* read before committing: the commit publishes a new snapshot and retires this one */
+    wvm_snap *s = wvm__alloc_snap(a);
+    uintptr_t got = s->base;
+    uint64_t pages = wvm__snap_pages(s);
+    if (type & WVM_MEM_COMMIT) {
+        pthread_mutex_lock(&a->lock);
+        *err = wvm__alloc_commit(a, 0, pages, prot);
+        pthread_mutex_unlock(&a->lock);
+        if (*err) {
+            wvm__space_release(got);
+            return NULL;
+        }
+    }
+    return (void *)got;
+}
+
+WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
+                               uint32_t flProtect)
+{
+    uintptr_t addr = (uintptr_t)lpAddress;
+    uint32_t type = flAllocationType, prot, err = 0;
+    if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO))
+        return wvm__virtual_reset(lpAddress, dwSize, type, flProtect); /* api/reset.c */
+    if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
+        (type & UNSUPPORTED_TYPES) || !wvm__valid_prot(flProtect, false, &prot) ||
+        ((type & WVM_MEM_WRITE_WATCH) && !(type & WVM_MEM_RESERVE)))
+        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
+    if (addr && (addr < WVM_MIN_ADDR || addr > wvm__max_app_address()))
+        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
+    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_init()))
+        return WVM_FAIL(err, NULL);
+    void *result;
+    if ((type & WVM_MEM_RESERVE) || !addr) {
+        result = reserve(addr, dwSize, type, prot, &err);
+    } else {
+        uintptr_t start, end;
+        if (!wvm__page_range(addr, dwSize, &start, &end))
+            return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
+        err = commit_range(start, end, prot);
+        result = err ? NULL : (void *)start;
+    }
+    wvm__after_call();
+    return err ? WVM_FAIL(err, NULL) : result;
+}

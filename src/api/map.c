@@ -1,0 +1,194 @@
+/* wvm_print_map / wvm_print_range: the address space as Sysinternals VMMap shows it, as a
+ * table or as JSON (for `winvmem run --json`). */
+#include <stdio.h>
+
+#include <winvmem/stats.h>
+
+#include "api/api.h"
+#include "core/ebr.h"
+#include "core/query.h"
+
+static const char *state_name(uint32_t s)
+{
+    return s == WVM_MEM_COMMIT ? "Commit" : s == WVM_MEM_RESERVE ? "Reserve" : "Free";
+}
+
+static const char *type_name(uint32_t t)
+{
+    switch (t) {
+    case WVM_MEM_PRIVATE:
+        return "Private";
+    case WVM_MEM_MAPPED:
+        return "Mapped";
+    case WVM_MEM_IMAGE:
+        return "Image";
+    default:
+        return "";
+    }
+}
+
+void wvm__prot_name(uint32_t p, char *buf, size_t cap)
+{
+    static const char *const base[] = {"NOACCESS",          "READONLY",         "READWRITE",
+                                       "WRITECOPY",         "EXECUTE",          "EXECUTE_READ",
+                                       "EXECUTE_READWRITE", "EXECUTE_WRITECOPY"};
+    if (!p) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    const char *b = "?";
+    for (int i = 0; i < 8; i++)
+        if ((p & 0xFF) == 1u << i)
+            b = base[i];
+    snprintf(buf, cap, "%s%s%s%s", b, p & WVM_PAGE_GUARD ? "+GUARD" : "",
+             p & WVM_PAGE_NOCACHE ? "+NOCACHE" : "",
+             p & WVM_PAGE_WRITECOMBINE ? "+WRITECOMBINE" : "");
+}
+
+void wvm__size_name(uint64_t n, char *buf, size_t cap)
+{
+    static const char *const big[] = {"G", "T", "P"};
+    uint64_t k = (n + 1023) / 1024;
+    if (k >= 100000000) { /* huge (mostly free) regions: 3 significant digits are enough */
+        double v = (double)n / (1u << 30);
+        int u = 0;
+        while (v >= 1024 && u < 2) {
+            v /= 1024;
+            u++;
+        }
+        snprintf(buf, cap, "%.1f %s", v, big[u]);
+        return;
+    }
+    /* VMMap writes kilobytes with thousands separators: "1,048,576 K" */
+    char digits[24];
+    int len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)k), o = 0;
+    char tmp[40];
+    for (int i = 0; i < len; i++) {
+        if (i && (len - i) % 3 == 0)
+            tmp[o++] = ',';
+        tmp[o++] = digits[i];
+    }
+    tmp[o] = 0;
+    snprintf(buf, cap, "%s K", tmp);
+}
+
+static void header(FILE *out)
+{
+    fprintf(out, "%-12s %13s  %-7s  %-23s  %-7s  %-14s %s\n", "Address", "Size", "State",
+            "Protection", "Type", "Alloc. base", "Alloc. protection");
+}
+
+static void line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours)
+{
+    char prot[48], aprot[48] = "", size[32], base[24] = "";
+    wvm__prot_name(m->State == WVM_MEM_COMMIT ? m->Protect : 0, prot, sizeof prot);
+    wvm__size_name(m->RegionSize, size, sizeof size);
+    if (m->State != WVM_MEM_FREE) {
+        snprintf(base, sizeof base, "%012lx", (unsigned long)(uintptr_t)m->AllocationBase);
+        wvm__prot_name(m->AllocationProtect, aprot, sizeof aprot);
+    }
+    fprintf(out, "%012lx %13s  %-7s  %-23s  %-7s  %-14s %s%s\n",
+            (unsigned long)(uintptr_t)m->BaseAddress, size, state_name(m->State), prot,
+            type_name(m->Type), base, aprot, ours ? "  [winvmem]" : "");
+}
+
+static void json_line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours, bool first)
+{
+    char prot[48], aprot[48];
+    wvm__prot_name(m->State == WVM_MEM_COMMIT ? m->Protect : 0, prot, sizeof prot);
+    wvm__prot_name(m->State != WVM_MEM_FREE ? m->AllocationProtect : 0, aprot, sizeof aprot);
+    fprintf(out,
+            "%s\n  {\"base\": \"0x%lx\", \"size\": %zu, \"state\": \"%s\", \"protect\": \"%s\", "
+            "\"type\": \"%s\", \"allocation_base\": \"0x%lx\", \"allocation_protect\": \"%s\", "
+            "\"winvmem\": %s}",
+            first ? "" : ",", (unsigned long)(uintptr_t)m->BaseAddress, m->RegionSize,
+            state_name(m->State), prot, type_name(m->Type),
+            (unsigned long)(uintptr_t)m->AllocationBase, aprot, ours ? "true" : "false");
+}
+
+typedef struct printer {
+    FILE *out;
+    unsigned flags;
+    unsigned long lines;
+} printer;
+
+static void emit(printer *p, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours)
+{
+    if (p->flags & WVM_PRINT_JSON)
+        json_line(p->out, m, ours, p->lines == 0);
+    else
+        line(p->out, m, ours);
+    p->lines++;
+}
+
+static void begin(printer *p)
+{
+    if (p->flags & WVM_PRINT_JSON)
+        fputc('[', p->out);
+    else
+        header(p->out);
+}
+
+static void end(printer *p)
+{
+    if (p->flags & WVM_PRINT_JSON)
+        fputs(p->lines ? "\n]\n" : "]\n", p->out);
+}
+
+/* Regions of [at, end) as VirtualQuery reports them. */
+static void walk(printer *p, uintptr_t at, uintptr_t end, bool mark_ours)
+{
+    uintptr_t max = wvm__max_app_address();
+    wvm_MEMORY_BASIC_INFORMATION m;
+    while (at < end && at <= max && !wvm__query(at, &m)) {
+        bool ours = mark_ours && m.Type == WVM_MEM_PRIVATE && m.State != WVM_MEM_FREE &&
+                    wvm__space_owns((uintptr_t)m.BaseAddress);
+        emit(p, &m, ours);
+        at = (uintptr_t)m.BaseAddress + m.RegionSize;
+    }
+}
+
+WVM_API void wvm_print_range(FILE *out, const void *from, const void *to)
+{
+    printer p = {out, 0, 0};
+    begin(&p);
+    walk(&p, (uintptr_t)from, (uintptr_t)to, true);
+    end(&p);
+}
+
+/* Only winvmem's allocations: jump from one allocation base to the next. */
+static void walk_own(printer *p)
+{
+    uintptr_t limit = wvm__max_app_address() + 1, at = 0;
+    for (;;) {
+        wvm__ebr_enter();
+        uintptr_t base = wvm__space_next(at, limit);
+        const wvm_snap *s = base < limit ? wvm__space_lookup(base) : NULL;
+        uintptr_t stop = s ? s->base + s->size : 0;
+        wvm__ebr_exit();
+        if (base >= limit)
+            return;
+        if (!s) { /* released meanwhile */
+            at = base + WVM_GRAN;
+            continue;
+        }
+        walk(p, base, stop, true);
+        at = stop;
+    }
+}
+
+WVM_API void wvm_print_map_ex(FILE *out, unsigned flags)
+{
+    printer p = {out, flags, 0};
+    begin(&p);
+    if (flags & WVM_PRINT_OWN)
+        walk_own(&p);
+    else
+        walk(&p, 0, wvm__max_app_address() + 1, true);
+    end(&p);
+}
+
+WVM_API void wvm_print_map(FILE *out)
+{
+    wvm_print_map_ex(out, 0);
+}

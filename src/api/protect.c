@@ -1,0 +1,55 @@
+/* VirtualProtect: change the protection of committed pages. */
+#include "api/api.h"
+#include "fault/fault.h"
+
+/* The caching modifiers belong to the memory, not to the call: VirtualProtect keeps the page's
+ * PAGE_NOCACHE / PAGE_WRITECOMBINE and ignores new ones (Windows 8 and later; Wine's
+ * conformance tests check it). */
+#define CACHING (WVM_PAGE_NOCACHE | WVM_PAGE_WRITECOMBINE)
+
+static uint32_t keep_caching(uint32_t old, void *ctx)
+{
+    uint32_t prot = *(uint32_t *)ctx;
+    return (old & ~WVM_ATTR_PROT_MASK) | (prot & ~CACHING) | (old & CACHING);
+}
+
+static int any_uncommitted(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    (void)count;
+    (void)ctx;
+    return !wvm__attr_committed(attr);
+}
+
+WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewProtect,
+                               uint32_t *lpflOldProtect)
+{
+    uintptr_t start, end;
+    uint32_t prot;
+    if (!wvm__valid_prot(flNewProtect, true, &prot))
+        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
+    /* size 0 names no page: NT rejects it (Wine accepts; doc/windows-semantics.md) */
+    if (!dwSize || !wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
+        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
+    if (!lpflOldProtect)
+        return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
+    uint32_t ferr = (prot & WVM_PAGE_GUARD) ? wvm__fault_init() : 0;
+    if (ferr)
+        return WVM_FAIL(ferr, 0);
+    wvm_alloc *a = wvm__space_acquire(start);
+    if (!a)
+        return WVM_FAIL(WVM_ERROR_INVALID_ADDRESS, 0);
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE;
+    uint32_t err = WVM_ERROR_INVALID_ADDRESS, old = 0;
+    if (end - s->base <= s->size && !wvm__snap_each(s, first, count, any_uncommitted, NULL)) {
+        old = s->runs[wvm__snap_find(s, first)].attr & WVM_ATTR_PROT_MASK;
+        err = wvm__alloc_protect_with(a, first, count, keep_caching, &prot);
+    }
+    wvm__space_unlock(a);
+    wvm__after_call();
+    if (err)
+        return WVM_FAIL(err, 0);
+    *lpflOldProtect = old;
+    return 1;
+}

@@ -1,0 +1,66 @@
+/* wvm_stats_get, wvm_check_invariants and the debug-build hook. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <winvmem/stats.h>
+
+#include "api/api.h"
+#include "core/check.h"
+#include "core/ebr.h"
+#include "core/ledger.h"
+#include "prim/linux/prim.h"
+#include "prim/linux/hugetlb.h"
+#include "prim/linux/uffd.h"
+
+WVM_API int wvm_stats_get(wvm_stats *out)
+{
+    if (!out || out->version != WVM_STATS_VERSION || out->size != sizeof *out)
+        return EINVAL;
+    const wvm_caps *c = wvm__caps();
+    wvm_space_stats ss;
+    wvm__space_stats(&ss);
+    memset((char *)out + 2 * sizeof(uint32_t), 0, sizeof *out - 2 * sizeof(uint32_t));
+    out->reserved_bytes = ss.reserved;
+    out->reserved_peak = ss.reserved_peak;
+    out->committed_bytes = wvm__ledger_committed();
+    out->committed_peak = wvm__ledger_peak();
+    out->commit_limit = wvm__ledger_limit();
+    out->commit_refusals = wvm__ledger_refusals();
+    out->live_allocations = ss.live;
+    out->kernel_mappings_created = wvm__prim_mappings_created();
+    out->metadata_bytes = wvm__meta_bytes();
+    wvm__prim_syscall_counts(out->syscalls, WVM_SYS_KINDS);
+    (void)c; /* probes the kernel's mechanisms, if that has not happened yet */
+    out->mechanisms_available = wvm__mech_available();
+    out->mechanisms_in_use = wvm__mech_in_use();
+    return 0;
+}
+
+WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap)
+{
+    if (!buf || !cap)
+        return NULL;
+    /* probe what is probed lazily, so that the answer is "not probed" only for mechanisms
+     * no feature of this build uses */
+    wvm__caps();
+    if (mech & (WVM_MECH_UFFD_WP_ASYNC | WVM_MECH_PAGEMAP_SCAN | WVM_MECH_UFFDIO_MOVE))
+        wvm__prim_ww_available();
+    if (mech & WVM_MECH_HUGETLB)
+        wvm__prim_huge_size();
+    return wvm__mech_explain(mech, buf, cap);
+}
+
+WVM_API int wvm_check_invariants(void)
+{
+    return wvm__check(false);
+}
+
+#ifdef WVM_CHECK_INVARIANTS
+void wvm__after_call(void)
+{
+    if (wvm__check(true))
+        abort();
+}
+#endif

@@ -1,0 +1,24 @@
+/* Arenas: large PROT_NONE, MAP_NORESERVE mappings from which reservations are carved without
+ * a system call. Each arena tracks, per 2 MiB chunk, whether the chunk has been switched to
+ * guard-marker mode (mapping read-write, every uncommitted page carrying a guard marker), which
+ * lets commits and decommits inside it use madvise without splitting kernel mappings. */
+#ifndef WVM_ARENA_H
+#define WVM_ARENA_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Adds an arena of at least `need` bytes and gives its space to the free-space tree.
+ * Placement lock held. Returns 0 or an errno. */
+int wvm__arena_grow(size_t need);
+/* Whether [start, end) intersects any arena. Lock-free. */
+bool wvm__arena_overlaps(uintptr_t start, uintptr_t end);
+/* Switches every chunk touching [start, end) of an arena to guard-marker mode. Idempotent and
+ * thread-safe. Returns 0 or an errno; chunks converted before a failure stay converted, which no
+ * Windows-visible state can tell (their pages are all uncommitted). */
+int wvm__arena_guard_chunks(uintptr_t start, uintptr_t end);
+/* Switches every guard-marker chunk inside [start, end) (chunk aligned, no committed page)
+ * back to plain PROT_NONE memory, for a sparse reservation placed there. 0 or an errno. */
+int wvm__arena_unguard_chunks(uintptr_t start, uintptr_t end);
+void wvm__arena_stats(uint64_t *count, uint64_t *bytes, uint64_t *chunks_guarded);
+#endif

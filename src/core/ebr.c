@@ -1,0 +1,125 @@
+/* Three-bag epoch scheme: objects retired during epoch E go to bag E % 3; the epoch advances
+ * only when every active reader has seen it, and on the advance to E + 1 the bag retired at
+ * E - 2 is freed. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "core/ebr.h"
+
+typedef struct reader {
+    _Atomic uint64_t epoch; /* 0 = outside any critical section */
+    _Atomic int taken;
+    unsigned depth; /* sections nest; only the outermost announces and retracts */
+    struct reader *next;
+} reader;
+
+static _Atomic uint64_t global_epoch = 1;
+static _Atomic(reader *) readers;
+static pthread_mutex_t bag_lock = PTHREAD_MUTEX_INITIALIZER;
+static wvm_retired *bags[3];
+static unsigned retired_since_advance;
+static _Atomic size_t meta_bytes;
+
+static pthread_key_t reader_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static __thread reader *self;
+
+static void reader_exit(void *r)
+{
+    ((reader *)r)->depth = 0;
+    atomic_store(&((reader *)r)->epoch, 0);
+    atomic_store(&((reader *)r)->taken, 0);
+}
+
+static void make_key(void)
+{
+    pthread_key_create(&reader_key, reader_exit);
+}
+
+static reader *register_reader(void)
+{
+    pthread_once(&key_once, make_key);
+    for (reader *r = atomic_load(&readers); r; r = r->next) {
+        int zero = 0;
+        if (atomic_compare_exchange_strong(&r->taken, &zero, 1))
+            return self = r;
+    }
+    reader *r = calloc(1, sizeof *r);
+    if (!r)
+        abort(); /* 24 bytes once per thread; nothing sensible to fall back to */
+    atomic_store(&r->taken, 1);
+    reader *head = atomic_load(&readers);
+    do
+        r->next = head;
+    while (!atomic_compare_exchange_weak(&readers, &head, r));
+    pthread_setspecific(reader_key, r);
+    return self = r;
+}
+
+void wvm__ebr_enter(void)
+{
+    reader *r = self ? self : register_reader();
+    if (r->depth++)
+        return;
+    uint64_t e;
+    do { /* seq_cst store, then re-check: the epoch we announce is one the writers can see */
+        e = atomic_load(&global_epoch);
+        atomic_store(&r->epoch, e);
+    } while (atomic_load(&global_epoch) != e);
+}
+
+void wvm__ebr_exit(void)
+{
+    if (!--self->depth)
+        atomic_store_explicit(&self->epoch, 0, memory_order_release);
+}
+
+static void free_bag(wvm_retired *list)
+{
+    while (list) {
+        wvm_retired *next = list->next;
+        wvm__meta_add(-(ptrdiff_t)list->bytes);
+        free(list);
+        list = next;
+    }
+}
+
+/* Called with bag_lock held. */
+static void try_advance(void)
+{
+    uint64_t e = atomic_load(&global_epoch);
+    for (reader *r = atomic_load(&readers); r; r = r->next) {
+        uint64_t re = atomic_load(&r->epoch);
+        if (re && re != e)
+            return;
+    }
+    wvm_retired *old = bags[(e + 1) % 3];
+    bags[(e + 1) % 3] = NULL;
+    atomic_store(&global_epoch, e + 1);
+    retired_since_advance = 0;
+    free_bag(old);
+}
+
+void wvm__ebr_retire(wvm_retired *obj, size_t bytes)
+{
+    obj->bytes = bytes;
+    pthread_mutex_lock(&bag_lock);
+    uint64_t e = atomic_load(&global_epoch);
+    obj->next = bags[e % 3];
+    bags[e % 3] = obj;
+    if (++retired_since_advance >= 32)
+        try_advance();
+    pthread_mutex_unlock(&bag_lock);
+}
+
+void wvm__meta_add(ptrdiff_t bytes)
+{
+    atomic_fetch_add_explicit(&meta_bytes, (size_t)bytes, memory_order_relaxed);
+}
+
+size_t wvm__meta_bytes(void)
+{
+    return atomic_load_explicit(&meta_bytes, memory_order_relaxed);
+}

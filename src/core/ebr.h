@@ -1,0 +1,22 @@
+/* Epoch-based reclamation. Readers (VirtualQuery) never take a lock: they enter a critical
+ * section, read immutable snapshots, and leave; writers retire old snapshots, which are freed
+ * only once every reader that could hold them has left. A reader that is suspended inside its
+ * section (the CLR suspends threads anywhere) delays freeing, never blocks anyone. */
+#ifndef WVM_EBR_H
+#define WVM_EBR_H
+#include <stddef.h>
+
+typedef struct wvm_retired {
+    struct wvm_retired *next;
+    size_t bytes;
+} wvm_retired;
+
+/* Sections nest (an inner exit does not end the outer section). */
+void wvm__ebr_enter(void);
+void wvm__ebr_exit(void);
+/* obj starts with a wvm_retired header; it is free()d later. bytes: for metadata stats. */
+void wvm__ebr_retire(wvm_retired *obj, size_t bytes);
+/* Heap bytes winvmem holds (live snapshots, nodes, retired objects), for stats. */
+void wvm__meta_add(ptrdiff_t bytes);
+size_t wvm__meta_bytes(void);
+#endif

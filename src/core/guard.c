@@ -1,0 +1,210 @@
+/* Guard pages consumed by faults; see guard.h for the design. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/guard.h"
+#include "core/radix.h"
+#include "prim/linux/prim.h"
+#include "prim/linux/prim_signal.h"
+
+static size_t map_bytes(uint64_t npages)
+{
+    return sizeof(wvm_guardmap) + (npages + 63) / 64 * sizeof(uint64_t);
+}
+
+static uint32_t visible_at(const wvm_snap *s, uint32_t run, uint64_t page)
+{
+    return wvm__guard_attr(s, s->runs[run].attr, page) & WVM_ATTR_PROT_MASK;
+}
+
+uint64_t wvm__guard_region_end(const wvm_snap *s, uint64_t page, uint32_t *visible)
+{
+    uint32_t i = wvm__snap_find(s, page);
+    uint32_t vis = visible_at(s, i, page);
+    uint64_t p = page;
+    *visible = vis;
+    for (; i < s->nruns; i++) {
+        uint64_t end = wvm__snap_run_end(s, i);
+        if ((s->runs[i].attr & WVM_PAGE_GUARD) && s->guards) {
+            while (p < end && visible_at(s, i, p) == vis)
+                p++;
+            if (p < end)
+                return p;
+        } else {
+            if ((s->runs[i].attr & WVM_ATTR_PROT_MASK) != vis)
+                return p;
+            p = end;
+        }
+    }
+    return p;
+}
+
+bool wvm__guard_pending(const wvm_snap *s)
+{
+    return s->guards && atomic_load(&s->guards->pending);
+}
+
+static void clear_bits(wvm_guardmap *g, uint64_t first, uint64_t count)
+{
+    for (uint64_t p = first, end = first + count; p < end;) {
+        uint64_t w = p / 64, lo = p % 64, n = end - p < 64 - lo ? end - p : 64 - lo;
+        uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << lo;
+        if (atomic_load_explicit(&g->bits[w], memory_order_relaxed) & mask)
+            atomic_fetch_and(&g->bits[w], ~mask);
+        p += n;
+    }
+}
+
+static int has_guard(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    (void)count;
+    (void)ctx;
+    return (attr & WVM_PAGE_GUARD) != 0;
+}
+
+uint32_t wvm__guard_prepare(wvm_snap *to, uint64_t first, uint64_t count, bool *created)
+{
+    *created = false;
+    if (!wvm__snap_each(to, first, count, has_guard, NULL))
+        return 0;
+    if (!to->guards) {
+        uint64_t n = wvm__snap_pages(to);
+        wvm_guardmap *g = calloc(1, map_bytes(n)); /* large maps: untouched pages stay virtual */
+        if (!g)
+            return WVM_ERROR_NOT_ENOUGH_MEMORY;
+        wvm__meta_add((ptrdiff_t)map_bytes(n));
+        g->npages = n;
+        to->guards = g;
+        *created = true;
+        return 0;
+    }
+    clear_bits(to->guards, first, count);
+    return 0;
+}
+
+void wvm__guard_discard(wvm_snap *to)
+{
+    wvm__meta_add(-(ptrdiff_t)map_bytes(to->guards->npages));
+    free(to->guards);
+    to->guards = NULL;
+}
+
+static uint32_t clear_guard(uint32_t old, void *ctx)
+{
+    (void)ctx;
+    return old & ~WVM_PAGE_GUARD;
+}
+
+void wvm__guard_fold(wvm_alloc *a)
+{
+    wvm_snap *s = wvm__alloc_snap(a), *cur = s;
+    if (!wvm__guard_pending(s))
+        return;
+    atomic_store(&s->guards->pending, 0); /* we hold the lock: no fault marks meanwhile */
+    for (uint32_t i = 0; i < s->nruns; i++) {
+        if (!(s->runs[i].attr & WVM_PAGE_GUARD))
+            continue;
+        for (uint64_t p = s->runs[i].first, end = wvm__snap_run_end(s, i); p < end;) {
+            if (!wvm__guard_consumed(s, p)) {
+                p++;
+                continue;
+            }
+            uint64_t q = p;
+            while (q < end && wvm__guard_consumed(s, q))
+                q++;
+            wvm_snap *next = wvm__snap_map(cur, p, q - p, clear_guard, NULL);
+            if (!next) {
+                if (cur != s)
+                    wvm__snap_free(cur);
+                atomic_store(&s->guards->pending, 1);
+                return;
+            }
+            if (cur != s)
+                wvm__snap_free(cur);
+            cur = next;
+            p = q;
+        }
+    }
+    if (cur != s)
+        wvm__alloc_publish(a, cur);
+}
+
+static void mark(wvm_guardmap *g, uint64_t page)
+{
+    atomic_fetch_or_explicit(&g->bits[page / 64], 1ull << (page % 64), memory_order_release);
+    atomic_fetch_add(&g->pending, 1);
+}
+
+void wvm__guard_consume_locked(wvm_alloc *a, uint64_t page)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t attr = s->runs[wvm__snap_find(s, page)].attr;
+    mark(s->guards, page);
+    wvm__prim_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
+                      wvm__linux_prot(attr & ~WVM_PAGE_GUARD));
+    wvm__guard_fold(a);
+}
+
+void wvm__guard_release(wvm_guardmap *g)
+{
+    if (g)
+        wvm__ebr_retire(&g->hdr, map_bytes(g->npages));
+}
+
+/* Like wvm__space_acquire, but async-signal-safe: no epoch, trylock. Descriptors and index
+ * nodes are never freed, so the racy loads are safe; the allocation is re-checked once its
+ * lock is held. */
+static wvm_alloc *acquire_in_signal(uintptr_t addr)
+{
+    for (;;) {
+        wvm_alloc *a = wvm__radix_get(addr);
+        if (!a)
+            return NULL;
+        while (pthread_mutex_trylock(&a->lock))
+            wvm__prim_yield();
+        wvm_snap *s = wvm__alloc_snap(a);
+        if (s && addr >= s->base && addr - s->base < s->size)
+            return a;
+        pthread_mutex_unlock(&a->lock);
+        if (wvm__radix_get(addr) == a)
+            return NULL;
+    }
+}
+
+static bool allows(int prot, int access)
+{
+    switch (access) {
+    case 1:
+        return prot & WVM_P_WRITE;
+    case 8:
+        return prot & WVM_P_EXEC;
+    default:
+        return prot & (WVM_P_READ | WVM_P_EXEC); /* x86: executable pages are readable */
+    }
+}
+
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access)
+{
+    wvm_alloc *a = acquire_in_signal(addr);
+    if (!a)
+        return WVM_FAULT_NOT_OURS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint64_t page = (addr - s->base) / WVM_PAGE;
+    uint32_t attr = wvm__guard_attr(s, s->runs[wvm__snap_find(s, page)].attr, page);
+    enum wvm_fault_kind kind = WVM_FAULT_VIOLATION;
+    if (!wvm__attr_committed(attr)) {
+        kind = WVM_FAULT_VIOLATION;
+    } else if ((attr & WVM_PAGE_GUARD) && s->guards) {
+        int err = wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
+                                        wvm__linux_prot(attr & ~WVM_PAGE_GUARD));
+        if (!err) {
+            mark(s->guards, page);
+            kind = WVM_FAULT_GUARD;
+        }
+    } else if (allows(wvm__linux_prot(attr), access)) {
+        kind = WVM_FAULT_RETRY;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return kind;
+}

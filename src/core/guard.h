@@ -1,0 +1,85 @@
+/* PAGE_GUARD pages whose guard a fault consumed, and the model's answer to "what does this
+ * fault mean" for the signal dispatcher (src/fault/).
+ *
+ * The dispatcher runs in signal context: it must not allocate, so it cannot build and publish
+ * a snapshot. Instead every allocation that ever had a guard page owns a guard map, one bit
+ * per page, made in normal context (wvm__guard_prepare, before a snapshot with guard pages is
+ * published). Consuming a guard = set the page's bit + mprotect the page to its protection
+ * without the guard, done while holding the allocation's lock. The lock is a pthread mutex:
+ * the dispatcher takes it with trylock, yielding while another thread holds it (that thread
+ * is in the middle of an operation and will release it without waiting for us). It cannot be
+ * the faulting thread itself: winvmem touches pages of an allocation while holding its lock
+ * only in MEM_RESET_UNDO, after making them accessible, so a fault never interrupts a holder
+ * of the lock it needs.
+ *
+ * A snapshot page whose attribute has WVM_PAGE_GUARD and whose bit is set is no longer a
+ * guard page; readers (VirtualQuery) combine both. The next writer of the allocation folds
+ * the bits into a new snapshot (wvm__guard_fold, called by wvm__space_acquire). Bits of pages
+ * without WVM_PAGE_GUARD mean nothing; wvm__guard_prepare clears a page's bit before a
+ * snapshot that guards it again is published. */
+#ifndef WVM_GUARD_H
+#define WVM_GUARD_H
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/space.h"
+
+typedef struct wvm_guardmap {
+    wvm_retired hdr;
+    uint64_t npages;
+    _Atomic uint64_t pending; /* bits set since the last fold */
+    _Atomic uint64_t bits[];
+} wvm_guardmap;
+
+static inline bool wvm__guard_consumed(const wvm_snap *s, uint64_t page)
+{
+    const wvm_guardmap *g = s->guards;
+    return g &&
+           ((atomic_load_explicit(&g->bits[page / 64], memory_order_acquire) >> (page % 64)) & 1);
+}
+
+/* The attribute page really has: run_attr (the snapshot's) without a consumed guard. */
+static inline uint32_t wvm__guard_attr(const wvm_snap *s, uint32_t run_attr, uint64_t page)
+{
+    if ((run_attr & WVM_PAGE_GUARD) && wvm__guard_consumed(s, page))
+        return run_attr & ~WVM_PAGE_GUARD;
+    return run_attr;
+}
+
+/* One past the last page of the region (equal visible protection) that starts at page;
+ * *visible receives the region's protection bits. Lock-free (readers). */
+uint64_t wvm__guard_region_end(const wvm_snap *s, uint64_t page, uint32_t *visible);
+
+/* Whether consumed guards wait to be folded (the kernel then differs from the snapshot). */
+bool wvm__guard_pending(const wvm_snap *s);
+
+/* Before `to` is published by an operation on [first, first+count): gives it a guard map if
+ * it has guard pages there, and re-arms (clears the bits of) those pages. *created says the
+ * map is new (on failure of the operation, wvm__guard_discard(to) frees it). Returns 0 or
+ * ERROR_NOT_ENOUGH_MEMORY. Allocation locked. */
+uint32_t wvm__guard_prepare(wvm_snap *to, uint64_t first, uint64_t count, bool *created);
+void wvm__guard_discard(wvm_snap *to);
+
+/* Folds consumed guards into a new published snapshot (allocation locked, normal context).
+ * On ENOMEM nothing changes and the marks stay pending (readers still see the truth). */
+void wvm__guard_fold(wvm_alloc *a);
+
+/* Consumes the guard of an armed guard page in normal context (VirtualLock). Locked. */
+void wvm__guard_consume_locked(wvm_alloc *a, uint64_t page);
+
+/* Frees the guard map of a released allocation once readers are done with it. */
+void wvm__guard_release(wvm_guardmap *g);
+
+/* ---- signal context ---------------------------------------------------------------------- */
+
+enum wvm_fault_kind {
+    WVM_FAULT_NOT_OURS,  /* not in a winvmem allocation: chain to the previous handler */
+    WVM_FAULT_RETRY,     /* the page allows the access now (a racing operation changed it) */
+    WVM_FAULT_GUARD,     /* an armed guard page: the guard is consumed now */
+    WVM_FAULT_VIOLATION, /* reserved, decommitted, or the protection forbids the access */
+};
+
+/* access: 0 read, 1 write, 8 execute (ExceptionInformation[0]). Async-signal-safe. */
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access);
+#endif

@@ -1,0 +1,106 @@
+/* The option table: every WINVMEM_* variable winvmem reads, in one place. */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/options.h"
+
+static const wvm_option_desc table[WVM_OPT_COUNT] = {
+    [WVM_OPT_COMMIT_LIMIT] = {"WINVMEM_COMMIT_LIMIT", 0, 1,
+                              "commit limit in bytes (K/M/G/T suffixes); default RAM + swap, or "
+                              "the cgroup's memory.max + memory.swap.max when lower"},
+    [WVM_OPT_GUARD_MARKERS] = {"WINVMEM_GUARD_MARKERS", 1, 0,
+                               "0: never use MADV_GUARD_INSTALL, use the mprotect fallback"},
+    [WVM_OPT_PROCMAP_QUERY] = {"WINVMEM_PROCMAP_QUERY", 1, 0,
+                               "0: read /proc/self/maps as text instead of PROCMAP_QUERY"},
+    [WVM_OPT_SHOW_STATS] = {"WINVMEM_SHOW_STATS", 0, 0, "1: print statistics at exit"},
+    [WVM_OPT_VERBOSE] = {"WINVMEM_VERBOSE", 0, 0, "1: explain mechanism choices on stderr"},
+    [WVM_OPT_DYNAMIC_CODE] = {"WINVMEM_DYNAMIC_CODE", 0, 0,
+                              "1: VirtualProtectFromApp may make pages executable (the "
+                              "codeGeneration capability)"},
+    [WVM_OPT_THP_FALLBACK] = {"WINVMEM_LARGE_PAGES_THP", 0, 0,
+                              "1: MEM_LARGE_PAGES falls back to transparent huge pages"},
+};
+
+static _Atomic int64_t values[WVM_OPT_COUNT];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static _Atomic bool loaded;
+
+static int size_shift(int c)
+{
+    switch (toupper(c)) {
+    case 'K':
+        return 10;
+    case 'M':
+        return 20;
+    case 'G':
+        return 30;
+    case 'T':
+        return 40;
+    default:
+        return 0;
+    }
+}
+
+static int parse(const wvm_option_desc *d, const char *s, int64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *s == '-')
+        return -1;
+    int shift = d->is_size ? size_shift((unsigned char)*end) : 0;
+    if (shift) {
+        end++;
+        if (toupper((unsigned char)*end) == 'I')
+            end++;
+        if (toupper((unsigned char)*end) == 'B')
+            end++;
+        if (v > ((uint64_t)INT64_MAX >> shift))
+            return -1;
+        v <<= shift;
+    }
+    if (*end || v > INT64_MAX)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static void load(void)
+{
+    for (int i = 0; i < WVM_OPT_COUNT; i++) {
+        const wvm_option_desc *d = &table[i];
+        int64_t v = d->default_value;
+        const char *s = getenv(d->env);
+        if (s && *s && parse(d, s, &v)) {
+            fprintf(stderr, "winvmem: ignoring %s=%s (%s)\n", d->env, s, d->help);
+            v = d->default_value;
+        }
+        atomic_store(&values[i], v);
+    }
+    atomic_store(&loaded, true);
+}
+
+bool wvm__options_loaded(void)
+{
+    return atomic_load(&loaded);
+}
+
+int64_t wvm__option(enum wvm_option opt)
+{
+    pthread_once(&once, load);
+    return atomic_load_explicit(&values[opt], memory_order_relaxed);
+}
+
+int64_t wvm__option_set(enum wvm_option opt, int64_t value)
+{
+    pthread_once(&once, load);
+    return atomic_exchange(&values[opt], value);
+}
+
+const wvm_option_desc *wvm__option_desc(enum wvm_option opt)
+{
+    return &table[opt];
+}

@@ -1,0 +1,33 @@
+/* Run-time options, read once from the environment (WINVMEM_*). See doc/options.md. */
+#ifndef WVM_OPTIONS_H
+#define WVM_OPTIONS_H
+#include <stdbool.h>
+#include <stdint.h>
+
+enum wvm_option {
+    WVM_OPT_COMMIT_LIMIT,  /* WINVMEM_COMMIT_LIMIT: bytes (suffixes K M G T); 0 = default */
+    WVM_OPT_GUARD_MARKERS, /* WINVMEM_GUARD_MARKERS: 0 forces the mprotect fallback */
+    WVM_OPT_PROCMAP_QUERY, /* WINVMEM_PROCMAP_QUERY: 0 forces parsing /proc/self/maps */
+    WVM_OPT_SHOW_STATS,    /* WINVMEM_SHOW_STATS: 1 prints stats at exit */
+    WVM_OPT_VERBOSE,       /* WINVMEM_VERBOSE: 1 explains mechanism choices on stderr */
+    WVM_OPT_DYNAMIC_CODE,  /* WINVMEM_DYNAMIC_CODE: 1 lets *FromApp make executable pages */
+    WVM_OPT_THP_FALLBACK,  /* WINVMEM_LARGE_PAGES_THP: 1 lets MEM_LARGE_PAGES use THP */
+    WVM_OPT_COUNT
+};
+
+typedef struct wvm_option_desc {
+    const char *env;
+    int64_t default_value;
+    int is_size; /* accepts K/M/G/T suffixes */
+    const char *help;
+} wvm_option_desc;
+
+/* The value of an option (thread-safe; parsed on first use; a bad value is reported once on
+ * stderr and the default is used). */
+int64_t wvm__option(enum wvm_option opt);
+/* Overrides an option in-process (tests, wvm_host); returns the previous value. */
+int64_t wvm__option_set(enum wvm_option opt, int64_t value);
+const wvm_option_desc *wvm__option_desc(enum wvm_option opt);
+/* Whether the options have been read, i.e. winvmem has been used in this process. */
+bool wvm__options_loaded(void);
+#endif

@@ -1,0 +1,357 @@
+/* Commit, decommit and protect on one locked allocation: the new page states are built as a
+ * snapshot, the kernel is brought to match piece by piece, and the snapshot is published only
+ * when every system call succeeded. Reversible calls come first and are undone on failure;
+ * the calls that drop data (guard install, MADV_DONTNEED) come last. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/arena.h"
+#include "core/guard.h"
+#include "core/ledger.h"
+#include "core/residency.h"
+#include "core/space.h"
+#include "prim/linux/prim.h"
+#include "prim/linux/prim_residency.h"
+
+int wvm__linux_prot(uint32_t attr)
+{
+    if (attr & WVM_PAGE_GUARD)
+        return WVM_P_NONE; /* the fault dispatcher turns the first access into the exception */
+    switch (attr & 0xFFu) {
+    case WVM_PAGE_READONLY:
+        return WVM_P_READ;
+    case WVM_PAGE_READWRITE:
+    case WVM_PAGE_WRITECOPY:
+        return WVM_P_RW;
+    case WVM_PAGE_EXECUTE:
+        return WVM_P_EXEC;
+    case WVM_PAGE_EXECUTE_READ:
+        return WVM_P_READ | WVM_P_EXEC;
+    case WVM_PAGE_EXECUTE_READWRITE:
+    case WVM_PAGE_EXECUTE_WRITECOPY:
+        return WVM_P_RW | WVM_P_EXEC;
+    default:
+        return WVM_P_NONE;
+    }
+}
+
+enum step_kind { STEP_PROTECT, STEP_GUARD_REMOVE, STEP_GUARD_INSTALL, STEP_DISCARD, STEP_UNLOCK };
+
+typedef struct step {
+    uintptr_t addr;
+    size_t len;
+    enum step_kind kind;
+    int prot;      /* STEP_PROTECT: the new protection */
+    int undo_prot; /* STEP_PROTECT: the protection to restore */
+} step;
+
+typedef struct plan {
+    step inline_steps[8];
+    step *steps;
+    size_t n, cap;
+    step *zaps; /* irreversible, run after every reversible step */
+    size_t nz, capz;
+    step inline_zaps[4];
+    bool guard_mode;
+    uintptr_t base;
+    const wvm_snap *to;
+} plan;
+
+static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
+{
+    p->steps = p->inline_steps;
+    p->cap = sizeof p->inline_steps / sizeof *p->inline_steps;
+    p->zaps = p->inline_zaps;
+    p->capz = sizeof p->inline_zaps / sizeof *p->inline_zaps;
+    p->n = p->nz = 0;
+    p->guard_mode = a->guard_mode;
+    p->base = to->base;
+    p->to = to;
+}
+
+static void plan_free(plan *p)
+{
+    if (p->steps != p->inline_steps)
+        free(p->steps);
+    if (p->zaps != p->inline_zaps)
+        free(p->zaps);
+}
+
+static int push(step **arr, size_t *n, size_t *cap, step *inline_arr, step s)
+{
+    if (*n && (*arr)[*n - 1].kind == s.kind && (*arr)[*n - 1].prot == s.prot &&
+        (*arr)[*n - 1].undo_prot == s.undo_prot &&
+        (*arr)[*n - 1].addr + (*arr)[*n - 1].len == s.addr) {
+        (*arr)[*n - 1].len += s.len; /* adjacent: one system call */
+        return 0;
+    }
+    if (*n == *cap) {
+        step *grown = malloc(2 * *cap * sizeof *grown);
+        if (!grown)
+            return ENOMEM;
+        for (size_t i = 0; i < *n; i++)
+            grown[i] = (*arr)[i];
+        if (*arr != inline_arr)
+            free(*arr);
+        *arr = grown;
+        *cap *= 2;
+    }
+    (*arr)[(*n)++] = s;
+    return 0;
+}
+
+static int add_step(plan *p, step s)
+{
+    return push(&p->steps, &p->n, &p->cap, p->inline_steps, s);
+}
+
+static int add_zap(plan *p, step s)
+{
+    return push(&p->zaps, &p->nz, &p->capz, p->inline_zaps, s);
+}
+
+/* The kernel calls that take one piece from attribute `from` to attribute `to`.
+ * Guard mode keeps uncommitted pages as guard markers in a read-write mapping; the fallback
+ * keeps them PROT_NONE with their pages discarded. */
+static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32_t to)
+{
+    bool was = wvm__attr_committed(from), is = wvm__attr_committed(to);
+    int old_prot = was ? wvm__linux_prot(from) : WVM_P_NONE;
+    int new_prot = is ? wvm__linux_prot(to) : WVM_P_NONE;
+    int err = 0;
+    /* decommit drops VirtualLock; guard install and MADV_DONTNEED refuse mlocked ranges */
+    if ((from & WVM_ATTR_LOCKED) && !(to & WVM_ATTR_LOCKED) &&
+        (err = add_step(p, (step){addr, len, STEP_UNLOCK, 0, 0})))
+        return err;
+    if (p->guard_mode) {
+        int rest = WVM_P_RW; /* mapping protection under a guard marker */
+        if (!was && is) {
+            if (new_prot != rest)
+                err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, rest});
+            if (!err)
+                err = add_step(p, (step){addr, len, STEP_GUARD_REMOVE, 0, 0});
+        } else if (was && is && old_prot != new_prot) {
+            err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, old_prot});
+        } else if (was && !is) {
+            /* Back to read-write first (reversible), then the marker drops the data. A racing
+             * access in between sees the page read-write; only a racy program can tell. */
+            if (old_prot != rest)
+                err = add_step(p, (step){addr, len, STEP_PROTECT, rest, old_prot});
+            if (!err)
+                err = add_zap(p, (step){addr, len, STEP_GUARD_INSTALL, 0, 0});
+        }
+        return err;
+    }
+    if (was != is || old_prot != new_prot)
+        err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, old_prot});
+    if (!err && was && !is)
+        err = add_zap(p, (step){addr, len, STEP_DISCARD, 0, 0});
+    return err;
+}
+
+static int run_step(const step *s)
+{
+    switch (s->kind) {
+    case STEP_PROTECT:
+        return wvm__prim_protect((void *)s->addr, s->len, s->prot);
+    case STEP_GUARD_REMOVE:
+        return wvm__prim_guard_remove((void *)s->addr, s->len);
+    case STEP_GUARD_INSTALL:
+        return wvm__prim_guard_install((void *)s->addr, s->len);
+    case STEP_DISCARD:
+        return wvm__prim_discard((void *)s->addr, s->len);
+    case STEP_UNLOCK:
+        return wvm__prim_munlock((void *)s->addr, s->len);
+    }
+    return EINVAL;
+}
+
+static void undo_step(const step *s)
+{
+    if (s->kind == STEP_PROTECT)
+        wvm__prim_protect((void *)s->addr, s->len, s->undo_prot);
+    else if (s->kind == STEP_GUARD_REMOVE)
+        wvm__prim_guard_install((void *)s->addr, s->len);
+    else if (s->kind == STEP_UNLOCK)
+        wvm__prim_mlock((void *)s->addr, s->len);
+}
+
+/* Runs the plan; on failure undoes what ran and returns the errno. Only when a data-dropping
+ * call after the first one fails is the damage partial (never seen outside fault injection:
+ * adjacent pieces are merged into one call). */
+static int plan_run(plan *p)
+{
+    size_t done = 0;
+    int err = 0;
+    for (; done < p->n; done++)
+        if ((err = run_step(&p->steps[done])))
+            break;
+    if (!err && p->nz && !(err = run_step(&p->zaps[0]))) {
+        for (size_t z = 1; z < p->nz; z++)
+            if ((err = run_step(&p->zaps[z])))
+                return err;
+        return 0;
+    }
+    if (!err)
+        return 0;
+    while (done-- > 0)
+        undo_step(&p->steps[done]);
+    return err;
+}
+
+typedef struct diff_ctx {
+    plan *p;
+    const wvm_snap *to;
+} diff_ctx;
+
+static int diff_piece(uint64_t first, uint64_t count, uint32_t from, void *ctx)
+{
+    diff_ctx *d = ctx;
+    /* the target snapshot may split this piece further */
+    uint64_t end = first + count;
+    for (uint32_t i = wvm__snap_find(d->to, first); first < end; i++) {
+        uint64_t to_end = wvm__snap_run_end(d->to, i);
+        uint64_t piece_end = to_end < end ? to_end : end;
+        int err = plan_piece(d->p, d->p->base + first * WVM_PAGE, (piece_end - first) * WVM_PAGE,
+                             from, d->to->runs[i].attr);
+        if (err)
+            return err;
+        first = piece_end;
+    }
+    return 0;
+}
+
+/* Moves the kernel from a's current state to `to` over [first, first+count) and publishes. */
+static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
+{
+    plan p;
+    plan_init(&p, a, to);
+    diff_ctx d = {&p, to};
+    bool new_map;
+    uint32_t gerr = wvm__guard_prepare(to, first, count, &new_map);
+    if (gerr) {
+        plan_free(&p);
+        wvm__snap_free(to);
+        return gerr;
+    }
+    int err = wvm__snap_each(wvm__alloc_snap(a), first, count, diff_piece, &d);
+    if (!err)
+        err = plan_run(&p);
+    plan_free(&p);
+    if (err) {
+        if (new_map)
+            wvm__guard_discard(to);
+        wvm__snap_free(to);
+        return wvm__err_from_errno(err);
+    }
+    wvm__alloc_publish(a, to);
+    return 0;
+}
+
+static uint32_t set_committed(uint32_t old, void *ctx)
+{
+    uint32_t prot = *(uint32_t *)ctx;
+    if (!wvm__attr_committed(old))
+        return prot;
+    return (old & ~(WVM_ATTR_PROT_MASK | WVM_ATTR_RESET)) | prot;
+}
+
+static uint32_t set_decommitted(uint32_t old, void *ctx)
+{
+    (void)old;
+    (void)ctx;
+    return 0;
+}
+
+static uint32_t set_prot(uint32_t old, void *ctx)
+{
+    return (old & ~WVM_ATTR_PROT_MASK) | *(uint32_t *)ctx;
+}
+
+static int count_uncommitted(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    if (!wvm__attr_committed(attr))
+        *(uint64_t *)ctx += count;
+    return 0;
+}
+
+/* The backend's veto, if it has one. */
+static uint32_t allowed(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
+{
+    return a->backend && a->backend->allow ? a->backend->allow(a, op, first, count) : 0;
+}
+
+uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t veto = allowed(a, WVM_MEM_COMMIT, first, count);
+    if (veto)
+        return veto;
+    uint64_t fresh = 0;
+    wvm__snap_each(s, first, count, count_uncommitted, &fresh);
+    uint32_t err = wvm__ledger_charge(fresh * WVM_PAGE);
+    if (err)
+        return err;
+    uintptr_t start = s->base + first * WVM_PAGE;
+    if (fresh && a->guard_mode) {
+        int e = wvm__arena_guard_chunks(start, start + count * WVM_PAGE);
+        if (e) {
+            wvm__ledger_uncharge(fresh * WVM_PAGE);
+            return wvm__err_from_errno(e);
+        }
+    }
+    const wvm_backend *be = a->backend;
+    bool hook = be && be->after_commit && fresh;
+    if (hook)
+        wvm__ebr_enter(); /* keeps the old snapshot alive for the hook */
+    wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &prot);
+    err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    if (err)
+        wvm__ledger_uncharge(fresh * WVM_PAGE);
+    else if (hook)
+        err = be->after_commit(a, s, first, count);
+    if (hook)
+        wvm__ebr_exit();
+    return err;
+}
+
+uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t veto = allowed(a, WVM_MEM_DECOMMIT, first, count);
+    if (veto)
+        return veto;
+    uint64_t fresh = 0;
+    wvm__snap_each(s, first, count, count_uncommitted, &fresh);
+    if (fresh == count)
+        return 0; /* nothing committed: no system call, no new snapshot */
+    if (a->backend && a->backend->before_decommit) {
+        uint32_t e = a->backend->before_decommit(a, first, count);
+        if (e)
+            return e;
+    }
+    uint64_t locked = wvm__locked_pages(s, first, count);
+    wvm_snap *to = wvm__snap_map(s, first, count, set_decommitted, NULL);
+    uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    if (!err) {
+        wvm__ledger_uncharge((count - fresh) * WVM_PAGE);
+        wvm__lock_uncharge(locked);
+    }
+    return err;
+}
+
+uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
+{
+    uint32_t veto = allowed(a, 0, first, count);
+    if (veto)
+        return veto;
+    return wvm__alloc_protect_with(a, first, count, set_prot, &prot);
+}
+
+uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
+                                 void *ctx)
+{
+    wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, f, ctx);
+    return to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+}

@@ -1,0 +1,33 @@
+#include <string.h>
+
+#include "core/guard.h"
+#include "core/query.h"
+#include "core/space.h"
+
+static void fill_from_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
+{
+    uint64_t idx = (page - s->base) / WVM_PAGE;
+    uint32_t visible;
+    /* page flags Windows does not show (locked, reset) must not split a region; a guard
+     * consumed by a fault (not yet folded into the snapshot) is gone */
+    uint64_t end = wvm__guard_region_end(s, idx, &visible);
+    m->BaseAddress = (void *)page;
+    m->AllocationBase = (void *)s->base;
+    m->AllocationProtect = s->alloc_prot;
+    m->PartitionId = 0;
+    m->RegionSize = (end - idx) * WVM_PAGE;
+    m->State = visible ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
+    m->Protect = visible;
+    m->Type = WVM_MEM_PRIVATE;
+}
+
+uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
+{
+    uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
+    wvm__ebr_enter();
+    const wvm_snap *s = wvm__space_lookup(page);
+    if (s)
+        fill_from_snap(s, page, out);
+    wvm__ebr_exit();
+    return s ? 0 : wvm__query_foreign(page, out);
+}

@@ -1,0 +1,16 @@
+/* VirtualQuery's model: one MEMORY_BASIC_INFORMATION for the region holding an address, over
+ * the whole address space: winvmem's allocations (lock-free), memory others mapped (as the
+ * kernel reports it), and free space between them. */
+#ifndef WVM_QUERY_H
+#define WVM_QUERY_H
+#include <stdint.h>
+
+#include <winvmem/vm.h>
+
+/* addr < the user limit. Returns 0 or a Windows error. Takes no lock. */
+uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out);
+/* Memory not in any winvmem allocation: free space or another mapping. */
+uint32_t wvm__query_foreign(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
+/* Windows protection for Linux protection bits; private file mappings are copy-on-write. */
+uint32_t wvm__windows_prot(int prot, int copy_on_write);
+#endif

@@ -1,0 +1,123 @@
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "core/ebr.h"
+#include "core/radix.h"
+
+#define L1_BITS  13
+#define L2_BITS  9
+#define L3_BITS  9
+#define G_SHIFT  16
+#define L3_SHIFT G_SHIFT
+#define L2_SHIFT (L3_SHIFT + L3_BITS)
+#define L1_SHIFT (L2_SHIFT + L2_BITS)
+
+/* An entry is NULL, a child node, or an allocation with bit 0 set (a terminal). */
+typedef _Atomic(uintptr_t) entry;
+
+static entry root[1u << L1_BITS];
+
+static const int shift_of[3] = {L1_SHIFT, L2_SHIFT, L3_SHIFT};
+static const int bits_of[3] = {L1_BITS, L2_BITS, L3_BITS};
+
+static inline bool is_terminal(uintptr_t e)
+{
+    return e & 1;
+}
+
+static int set_level(entry *node, int level, uintptr_t start, uintptr_t end, uintptr_t value)
+{
+    int shift = shift_of[level];
+    uintptr_t unit = (uintptr_t)1 << shift;
+    uintptr_t mask = ((uintptr_t)1 << bits_of[level]) - 1;
+    for (uintptr_t u = start & ~(unit - 1); u < end; u += unit) {
+        entry *slot = &node[(u >> shift) & mask];
+        uintptr_t cur = atomic_load_explicit(slot, memory_order_relaxed);
+        uintptr_t lo = u > start ? u : start, hi = u + unit < end ? u + unit : end;
+        bool whole = lo == u && hi == u + unit;
+        if (whole && (cur == 0 || is_terminal(cur))) {
+            atomic_store_explicit(slot, value, memory_order_release);
+            continue;
+        }
+        if (cur == 0 || is_terminal(cur)) {
+            if (!value)
+                continue; /* clearing part of an empty unit */
+            size_t bytes = sizeof(entry) << bits_of[level + 1];
+            entry *child = calloc(1, bytes);
+            if (!child)
+                return ENOMEM;
+            wvm__meta_add((ptrdiff_t)bytes);
+            if (cur) /* a terminal being split: copy it into every child slot */
+                for (size_t i = 0; i < ((size_t)1 << bits_of[level + 1]); i++)
+                    atomic_store_explicit(&child[i], cur, memory_order_relaxed);
+            atomic_store_explicit(slot, (uintptr_t)child, memory_order_release);
+            cur = (uintptr_t)child;
+        }
+        int err = set_level((entry *)cur, level + 1, lo, hi, value);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+int wvm__radix_set(uintptr_t start, uintptr_t end, struct wvm_alloc *a)
+{
+    int err = set_level(root, 0, start, end, (uintptr_t)a | 1);
+    if (err)
+        set_level(root, 0, start, end, 0);
+    return err;
+}
+
+void wvm__radix_clear(uintptr_t start, uintptr_t end)
+{
+    set_level(root, 0, start, end, 0);
+}
+
+struct wvm_alloc *wvm__radix_get(uintptr_t addr)
+{
+    if (addr >> (L1_SHIFT + L1_BITS))
+        return NULL;
+    uintptr_t e = atomic_load_explicit(&root[addr >> L1_SHIFT], memory_order_acquire);
+    for (int level = 1; e && !is_terminal(e); level++) {
+        uintptr_t mask = ((uintptr_t)1 << bits_of[level]) - 1;
+        e = atomic_load_explicit(&((entry *)e)[(addr >> shift_of[level]) & mask],
+                                 memory_order_acquire);
+    }
+    return (struct wvm_alloc *)(e & ~(uintptr_t)1);
+}
+
+/* First non-empty granule in [addr, limit) below node; limit if none. */
+static uintptr_t next_level(entry *node, int level, uintptr_t addr, uintptr_t limit)
+{
+    int shift = shift_of[level];
+    uintptr_t unit = (uintptr_t)1 << shift;
+    uintptr_t mask = ((uintptr_t)1 << bits_of[level]) - 1;
+    for (uintptr_t u = addr & ~(unit - 1); u < limit; u += unit) {
+        uintptr_t e = atomic_load_explicit(&node[(u >> shift) & mask], memory_order_acquire);
+        uintptr_t from = u > addr ? u : addr;
+        if (is_terminal(e))
+            return from;
+        if (e) {
+            uintptr_t hi = u + unit < limit ? u + unit : limit;
+            uintptr_t found = next_level((entry *)e, level + 1, from, hi);
+            if (found < hi)
+                return found;
+        }
+        if (((u >> shift) & mask) == mask && level > 0)
+            break; /* end of this node */
+    }
+    return limit;
+}
+
+uintptr_t wvm__radix_next(uintptr_t addr, uintptr_t limit)
+{
+    uintptr_t top = (uintptr_t)1 << (L1_SHIFT + L1_BITS);
+    if (limit > top)
+        limit = top;
+    if (addr >= limit)
+        return limit;
+    uintptr_t r = next_level(root, 0, addr & ~(((uintptr_t)1 << G_SHIFT) - 1), limit);
+    return r < addr ? addr : r;
+}

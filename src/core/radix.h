@@ -1,0 +1,19 @@
+/* Address -> allocation index over 64 KiB granules: three levels (16 GiB, 32 MiB, 64 KiB
+ * units). A unit wholly inside one allocation is one entry at the highest level that fits, so a
+ * 64 GiB reservation costs a few KiB, and a lookup is at most three dependent loads.
+ * Readers are lock-free; writers are serialised by the caller (the placement lock). Nodes are
+ * never freed while the library lives, so a racing reader never touches freed memory. */
+#ifndef WVM_RADIX_H
+#define WVM_RADIX_H
+#include <stdint.h>
+
+struct wvm_alloc;
+
+/* [start, end) must be 64 KiB aligned and below 2^47. Returns 0 or ENOMEM (then the index
+ * is unchanged for this range: entries already written are cleared again). */
+int wvm__radix_set(uintptr_t start, uintptr_t end, struct wvm_alloc *a);
+void wvm__radix_clear(uintptr_t start, uintptr_t end);
+struct wvm_alloc *wvm__radix_get(uintptr_t addr);
+/* Lowest granule address >= addr, below limit, whose entry is non-empty; limit if none. */
+uintptr_t wvm__radix_next(uintptr_t addr, uintptr_t limit);
+#endif

@@ -1,0 +1,384 @@
+/* Allocations: descriptors, arenas, placement, and the address index. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/freespace.h"
+#include "core/guard.h"
+#include "core/ledger.h"
+#include "core/radix.h"
+#include "core/space.h"
+#include "prim/linux/prim.h"
+
+static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
+static wvm_alloc *free_descs;
+static wvm_alloc live_head = {.prev = &live_head, .next = &live_head};
+static uint64_t reserved_bytes, reserved_peak, live_count;
+
+uint32_t wvm__err_from_errno(int err)
+{
+    switch (err) {
+    case 0:
+        return 0;
+    case EEXIST:
+    case EFAULT:
+        return WVM_ERROR_INVALID_ADDRESS;
+    case EINVAL:
+        return WVM_ERROR_INVALID_PARAMETER;
+    case EPERM:
+    case EACCES:
+        return WVM_ERROR_NOACCESS;
+    case ENOSPC: /* a kernel pool (hugetlb) cannot supply the pages */
+        return WVM_ERROR_NO_SYSTEM_RESOURCES;
+    case EAGAIN:
+    case ENOMEM:
+    default:
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+}
+
+static uintptr_t span_of(size_t size)
+{
+    return ((uintptr_t)size + WVM_GRAN - 1) & ~(uintptr_t)(WVM_GRAN - 1);
+}
+
+/* Descriptors live in slabs that are never freed: a reader holding a stale pointer always
+ * finds a valid mutex and snapshot pointer (type-stable memory). Placement lock held. */
+static wvm_alloc *desc_get(void)
+{
+    if (!free_descs) {
+        enum { SLAB = 256 };
+        wvm_alloc *slab = calloc(SLAB, sizeof *slab);
+        if (!slab)
+            return NULL;
+        wvm__meta_add(SLAB * sizeof *slab);
+        for (int i = 0; i < SLAB; i++) {
+            pthread_mutex_init(&slab[i].lock, NULL);
+            slab[i].next = free_descs;
+            free_descs = &slab[i];
+        }
+    }
+    wvm_alloc *a = free_descs;
+    free_descs = a->next;
+    a->backend = NULL;
+    a->ext = NULL;
+    return a;
+}
+
+static void desc_put(wvm_alloc *a)
+{
+    a->next = free_descs;
+    free_descs = a;
+}
+
+static void live_link(wvm_alloc *a, size_t size)
+{
+    wvm_alloc *pos = live_head.prev; /* creation order; introspection sorts */
+    a->prev = pos;
+    a->next = pos->next;
+    pos->next->prev = a;
+    pos->next = a;
+    live_count++;
+    reserved_bytes += size;
+    if (reserved_bytes > reserved_peak)
+        reserved_peak = reserved_bytes;
+}
+
+static void live_unlink(wvm_alloc *a, size_t size)
+{
+    a->prev->next = a->next;
+    a->next->prev = a->prev;
+    live_count--;
+    reserved_bytes -= size;
+}
+
+/* Places span bytes in an arena; placement lock held. */
+static uint32_t place_anywhere(uintptr_t span, bool top_down, uintptr_t *base)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int err = top_down ? wvm__free_take_high(span, base) : wvm__free_take_low(span, base);
+        if (!err)
+            return 0;
+        if (attempt || (err = wvm__arena_grow(span)))
+            return wvm__err_from_errno(err);
+    }
+    return WVM_ERROR_NOT_ENOUGH_MEMORY;
+}
+
+/* Places a sparse reservation on whole 2 MiB chunks of its own. */
+static uint32_t place_chunks(uintptr_t footprint, bool top_down, uintptr_t *base)
+{
+    uintptr_t slack = WVM_CHUNK - WVM_GRAN, got;
+    uint32_t err = place_anywhere(footprint + slack, top_down, &got);
+    if (err)
+        return err;
+    uintptr_t start = (got + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
+    if (start > got)
+        wvm__free_add(got, start - got);
+    if (got + slack > start)
+        wvm__free_add(start + footprint, got + slack - start);
+    *base = start;
+    return 0;
+}
+
+/* Chunk-exclusive placement, and chunks small allocations once switched to guard markers
+ * switched back: a sparse reservation's uncommitted pages are plain PROT_NONE. */
+static uint32_t place_sparse(uintptr_t footprint, bool top_down, uintptr_t *base)
+{
+    uint32_t err = place_chunks(footprint, top_down, base);
+    if (!err && wvm__caps()->guard_markers &&
+        (err = wvm__err_from_errno(wvm__arena_unguard_chunks(*base, *base + footprint))))
+        wvm__free_add(*base, footprint);
+    return err;
+}
+
+static int map_none_at(uintptr_t want, size_t size, void **out)
+{
+    return wvm__prim_map_none((void *)want, size, true, out);
+}
+
+/* Places [want, want+span): in an arena's free space, or as a dedicated mapping of size
+ * bytes outside every arena (made by map when the backend has one). Placement lock held on
+ * entry and exit; dropped around mmap. */
+static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size,
+                         int (*map)(uintptr_t, size_t, void **), bool *in_arena)
+{
+    if (wvm__radix_next(want, want + span) < want + span)
+        return WVM_ERROR_INVALID_ADDRESS;
+    if (wvm__arena_overlaps(want, want + span)) {
+        if (map) /* a dedicated mapping cannot replace part of an arena (documented limit) */
+            return WVM_ERROR_INVALID_ADDRESS;
+        *in_arena = true;
+        int err = wvm__free_take_at(want, span);
+        return err == ENOENT ? WVM_ERROR_INVALID_ADDRESS : wvm__err_from_errno(err);
+    }
+    *in_arena = false;
+    void *got;
+    pthread_mutex_unlock(&placement);
+    int err = (map ? map : map_none_at)(want, size, &got);
+    pthread_mutex_lock(&placement);
+    if (err)
+        return wvm__err_from_errno(err);
+    if (wvm__radix_next(want, want + span) < want + span) { /* lost a race for the tail */
+        wvm__prim_unmap(got, size);
+        return WVM_ERROR_INVALID_ADDRESS;
+    }
+    return 0;
+}
+
+/* A dedicated mapping anywhere (the kernel picks an address outside the arenas). */
+static uint32_t place_dedicated(size_t size, int (*map)(uintptr_t, size_t, void **),
+                                uintptr_t *base)
+{
+    void *got;
+    pthread_mutex_unlock(&placement);
+    int err = map(0, size, &got);
+    pthread_mutex_lock(&placement);
+    if (err)
+        return wvm__err_from_errno(err);
+    *base = (uintptr_t)got;
+    return 0;
+}
+
+static void unplace(uintptr_t base, uintptr_t footprint, size_t size, bool in_arena)
+{
+    if (in_arena)
+        wvm__free_add(base, footprint);
+    else
+        wvm__prim_unmap((void *)base, size);
+}
+
+uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                            wvm_alloc **out)
+{
+    return wvm__space_reserve_with(want, size, type, prot, NULL, out);
+}
+
+uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                                 const wvm_backend *be, wvm_alloc **out)
+{
+    uintptr_t span = span_of(size), base = want, footprint = span;
+    bool in_arena = true;
+    int (*map)(uintptr_t, size_t, void **) = be ? be->map : NULL;
+    bool sparse = !want && !map && span >= WVM_SPARSE_MIN;
+    if (sparse)
+        footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
+    pthread_mutex_lock(&placement);
+    uint32_t err;
+    if (want)
+        err = place_at(want, span, size, map, &in_arena);
+    else if (map)
+        err = (in_arena = false, place_dedicated(size, map, &base));
+    else if (sparse)
+        err = place_sparse(footprint, type & WVM_MEM_TOP_DOWN, &base);
+    else
+        err = place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
+    if (err) {
+        pthread_mutex_unlock(&placement);
+        return err;
+    }
+    wvm_alloc *a = desc_get();
+    wvm_snap *s = a ? wvm__snap_new(base, size, prot, type & ~WVM_MEM_TOP_DOWN) : NULL;
+    if (!s || wvm__radix_set(base, base + span, a)) {
+        if (a)
+            desc_put(a);
+        wvm__snap_free(s);
+        unplace(base, footprint, size, in_arena);
+        pthread_mutex_unlock(&placement);
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+    a->in_arena = in_arena;
+    a->sparse = sparse;
+    a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
+    a->footprint = footprint;
+    a->backend = be;
+    pthread_mutex_lock(&a->lock); /* nobody can know a yet: the lock order is not at stake */
+    atomic_store_explicit(&a->snap, s, memory_order_release);
+    live_link(a, size);
+    pthread_mutex_unlock(&placement);
+    err = be && be->on_reserve ? be->on_reserve(a) : 0;
+    pthread_mutex_unlock(&a->lock);
+    if (err) {
+        wvm__space_release(base);
+        return err;
+    }
+    *out = a;
+    return 0;
+}
+
+wvm_alloc *wvm__space_acquire(uintptr_t addr)
+{
+    for (;;) {
+        wvm_alloc *a = wvm__radix_get(addr);
+        if (!a)
+            return NULL;
+        pthread_mutex_lock(&a->lock);
+        wvm_snap *s = wvm__alloc_snap(a);
+        if (s && addr >= s->base && addr - s->base < s->size) {
+            wvm__guard_fold(a); /* guards consumed by faults since the last operation */
+            return a;
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (wvm__radix_get(addr) == a)
+            return NULL; /* the granule tail past the allocation's last page */
+    }
+}
+
+void wvm__space_unlock(wvm_alloc *a)
+{
+    pthread_mutex_unlock(&a->lock);
+}
+
+void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
+{
+    wvm_snap *old = atomic_exchange_explicit(&a->snap, s, memory_order_acq_rel);
+    wvm__snap_retire(old);
+}
+
+static bool any_locked(const wvm_snap *s)
+{
+    for (uint32_t i = 0; i < s->nruns; i++)
+        if (s->runs[i].attr & WVM_ATTR_LOCKED)
+            return true;
+    return false;
+}
+
+uint32_t wvm__space_release(uintptr_t base)
+{
+    wvm_alloc *a = wvm__space_acquire(base);
+    if (!a)
+        return WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    if (s->base != base) {
+        wvm__space_unlock(a);
+        return WVM_ERROR_INVALID_PARAMETER;
+    }
+    uint32_t err = 0;
+    if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
+        !wvm__prim_replace_none((void *)base, a->footprint))
+        wvm__ledger_uncharge(s->committed * WVM_PAGE); /* one call instead of one per run */
+    else if (s->committed)
+        err = wvm__alloc_decommit(a, 0, wvm__snap_pages(s));
+    if (!err && a->backend && a->backend->on_release)
+        err = a->backend->on_release(a, wvm__alloc_snap(a));
+    if (err) {
+        wvm__space_unlock(a);
+        return err;
+    }
+    s = wvm__alloc_snap(a);
+    wvm_guardmap *guards = s->guards;
+    size_t size = s->size;
+    uintptr_t span = span_of(size);
+    bool in_arena = a->in_arena;
+    if (!in_arena)
+        wvm__prim_unmap((void *)base, size);
+    pthread_mutex_lock(&placement);
+    wvm__radix_clear(base, base + span);
+    wvm__alloc_publish(a, NULL);
+    live_unlink(a, size);
+    if (in_arena)
+        wvm__free_add(base, a->footprint);
+    pthread_mutex_unlock(&a->lock);
+    desc_put(a);
+    pthread_mutex_unlock(&placement);
+    wvm__guard_release(guards);
+    return 0;
+}
+
+const wvm_snap *wvm__space_lookup(uintptr_t addr)
+{
+    wvm_alloc *a = wvm__radix_get(addr);
+    if (!a)
+        return NULL;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    if (s && addr >= s->base && addr - s->base < s->size)
+        return s;
+    return NULL;
+}
+
+uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
+{
+    wvm__ebr_enter(); /* the snapshots read here stay valid */
+    for (;;) {
+        uintptr_t g = wvm__radix_next(addr, limit);
+        if (g >= limit)
+            break;
+        wvm_alloc *a = wvm__radix_get(g);
+        const wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
+        if (s && s->base >= addr) {
+            limit = s->base;
+            break;
+        }
+        /* addr was inside an allocation's granule tail (or a race): look past it */
+        addr = (g | (WVM_GRAN - 1)) + 1;
+    }
+    wvm__ebr_exit();
+    return limit;
+}
+
+void wvm__space_each(void (*f)(wvm_alloc *a, void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&placement);
+    for (wvm_alloc *a = live_head.next; a != &live_head; a = a->next)
+        f(a, ctx);
+    pthread_mutex_unlock(&placement);
+}
+
+void wvm__space_stats(wvm_space_stats *out)
+{
+    pthread_mutex_lock(&placement);
+    out->reserved = reserved_bytes;
+    out->reserved_peak = reserved_peak;
+    out->live = live_count;
+    pthread_mutex_unlock(&placement);
+    wvm__arena_stats(&out->arenas, &out->arena_bytes, &out->chunks_guarded);
+}
+
+bool wvm__space_owns(uintptr_t addr)
+{
+    wvm__ebr_enter();
+    bool owned = wvm__space_lookup(addr) != NULL;
+    wvm__ebr_exit();
+    return owned;
+}

@@ -1,0 +1,124 @@
+/* The address-space model: allocations (reservations) found by address, each with its page
+ * states, placed in winvmem's arenas or in dedicated mappings.
+ *
+ * Concurrency: an allocation's writers hold its lock (across the system calls of one
+ * operation; different allocations never contend). Placement and the index are under one
+ * short placement lock that is never held across a system call except to grow an arena.
+ * VirtualQuery takes no lock at all (snapshots + epochs).
+ * Lock order: allocation lock, then chunk lock, then placement lock.
+ *
+ * Errors: these functions return 0 or a Windows ERROR_* code; system errors from prim/ are
+ * converted here (wvm__err_from_errno) and nowhere else. */
+#ifndef WVM_SPACE_H
+#define WVM_SPACE_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <winvmem/vm.h>
+
+#include "core/snap.h"
+
+#define WVM_PAGE       4096u
+#define WVM_GRAN       65536u
+#define WVM_SPARSE_MIN ((size_t)4 << 30)
+#define WVM_CHUNK      (2u << 20) /* unit in which arena memory is switched to guard-marker mode */
+#define WVM_MIN_ADDR   ((uintptr_t)0x10000)
+
+struct wvm_backend;
+
+typedef struct wvm_alloc {
+    pthread_mutex_t lock;
+    _Atomic(wvm_snap *) snap; /* NULL while free */
+    bool in_arena;            /* else a dedicated kernel mapping of exactly the allocation */
+    /* Uncommitted pages are guard markers in a read-write mapping (arena.c), else PROT_NONE.
+     * Sparse reservations (>= WVM_SPARSE_MIN, placed anywhere) use PROT_NONE: their commits
+     * are scattered, and switching a fresh 2 MiB chunk per commit costs more than the
+     * mprotect it saves. They own whole chunks, so release replaces their span at once. */
+    bool guard_mode;
+    bool sparse;
+    uintptr_t footprint; /* address space taken from the arena */
+    const struct wvm_backend *backend;
+    void *ext;                     /* backend data (write watch, AWE, large pages) */
+    struct wvm_alloc *prev, *next; /* live list (placement lock) / free list */
+} wvm_alloc;
+
+/* Kernel-side behaviour of an allocation kind. Default (NULL): anonymous private memory with
+ * guard markers or mprotect. Write watch, large pages and AWE supply their own (core/ww.c,
+ * core/largepage.c, core/awe.c). Every hook may be NULL; all return 0 or a Windows error. */
+typedef struct wvm_backend {
+    const char *name;
+    /* Set: the allocation gets a dedicated kernel mapping made by this hook instead of arena
+     * space: exactly at want when want != 0 (EEXIST when taken), else anywhere 64 KiB aligned.
+     * Returns 0 or an errno; no lock held. The mapping is unmapped by munmap on release. */
+    int (*map)(uintptr_t want, size_t size, void **out);
+    /* Right after placement, a locked, before the caller sees it: sets up a->ext. On failure
+     * the allocation is released again (on_release must cope with a partial setup). */
+    uint32_t (*on_reserve)(wvm_alloc *a);
+    /* Called with the allocation locked, after every page was decommitted. */
+    uint32_t (*on_release)(wvm_alloc *a, const wvm_snap *s);
+    /* Before [first, first+count) is decommitted: the pages still hold their data. */
+    uint32_t (*before_decommit)(wvm_alloc *a, uint64_t first, uint64_t count);
+    /* After a commit of [first, first+count) was published; old is the state before it
+     * (valid until the hook returns). A failure is reported, the commit stays. */
+    uint32_t (*after_commit)(wvm_alloc *a, const wvm_snap *old, uint64_t first, uint64_t count);
+    /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
+     * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
+    uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
+} wvm_backend;
+
+uint32_t wvm__err_from_errno(int err);
+
+/* Reserves [want, want+size) (want 64 KiB aligned), or anywhere when want == 0. size is a
+ * multiple of the page size. type: WVM_MEM_TOP_DOWN and the allocation flags to record. */
+uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                            wvm_alloc **out);
+/* The same with a backend (NULL: default); its on_reserve has run when this returns 0. */
+uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                                 const wvm_backend *be, wvm_alloc **out);
+/* Releases the whole allocation whose base is base. */
+uint32_t wvm__space_release(uintptr_t base);
+
+/* Finds the allocation holding addr and locks it; NULL when addr is in none. */
+wvm_alloc *wvm__space_acquire(uintptr_t addr);
+void wvm__space_unlock(wvm_alloc *a);
+static inline wvm_snap *wvm__alloc_snap(wvm_alloc *a)
+{
+    return atomic_load_explicit(&a->snap, memory_order_acquire);
+}
+/* Publishes s as a's state (a locked); the old snapshot is retired. */
+void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s);
+
+/* Page operations on a locked allocation; [first, first+count) lies inside it. */
+uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
+uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
+uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
+/* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
+ * kernel follows). The general form behind protect, used by guard pages and locking too. */
+uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
+                                 void *ctx);
+
+/* Lock-free lookup for readers: must be called between wvm__ebr_enter/exit. Returns the
+ * snapshot of the allocation holding addr, or NULL. */
+const wvm_snap *wvm__space_lookup(uintptr_t addr);
+/* Whether addr lies in a winvmem allocation (takes care of the epoch itself). */
+bool wvm__space_owns(uintptr_t addr);
+/* Lowest allocation base >= addr and < limit, or limit. Lock-free. */
+uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit);
+/* Whether addr lies in one of winvmem's arenas; if so, *end is that arena's end. Lock-free. */
+bool wvm__space_in_arena(uintptr_t addr, uintptr_t *end);
+
+/* Iterates live allocations (creation order) under the placement lock (introspection only:
+ * f must not call back into winvmem's writers). */
+void wvm__space_each(void (*f)(wvm_alloc *a, void *ctx), void *ctx);
+
+typedef struct wvm_space_stats {
+    uint64_t reserved, reserved_peak, live;
+    uint64_t arenas, arena_bytes, chunks_guarded;
+} wvm_space_stats;
+void wvm__space_stats(wvm_space_stats *out);
+
+/* Linux protection for a committed page attribute. */
+int wvm__linux_prot(uint32_t attr);
+#endif

@@ -1,0 +1,330 @@
+/* Write watch on top of the kernel's async write-protect (see ww.h and prim/linux/uffd.h).
+ *
+ * The allocation is registered with the process's userfaultfd when it is reserved; pages are
+ * write-protected ("not written") each time they become committed; PAGEMAP_SCAN reads and
+ * re-arms them. Only committed pages are scanned: in guard-marker mode an uncommitted page
+ * carries a guard marker that PAGEMAP_SCAN would report as written.
+ *
+ * Decommit drops the kernel's record with the page, while Windows keeps reporting a page
+ * written before its decommit: those pages are moved into `sticky`, a bitmap made on first
+ * need. A racing write to a page between the scans of one call is never lost: it is either
+ * returned or left "written". */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ww.h"
+#include "prim/linux/uffd.h"
+
+typedef struct ww_ext {
+    uint64_t *sticky; /* one bit per page; NULL while no page is sticky */
+    uint64_t nsticky;
+} ww_ext;
+
+static bool sticky_get(const ww_ext *w, uint64_t page)
+{
+    return w->sticky && (w->sticky[page / 64] >> (page % 64) & 1);
+}
+
+static void sticky_clear_range(ww_ext *w, uint64_t first, uint64_t end)
+{
+    if (!w->nsticky)
+        return;
+    for (uint64_t p = first; p < end; p++) {
+        if (p % 64 == 0 && end - p >= 64 && !w->sticky[p / 64]) {
+            p += 63;
+            continue;
+        }
+        if (sticky_get(w, p)) {
+            w->sticky[p / 64] &= ~(1ull << (p % 64));
+            w->nsticky--;
+        }
+    }
+}
+
+/* Next sticky page in [p, end), or end. */
+static uint64_t sticky_next(const ww_ext *w, uint64_t p, uint64_t end)
+{
+    if (!w->nsticky)
+        return end;
+    while (p < end) {
+        uint64_t word = w->sticky[p / 64] >> (p % 64);
+        if (word)
+            return p + (uint64_t)__builtin_ctzll(word) < end ? p + (uint64_t)__builtin_ctzll(word)
+                                                             : end;
+        p = (p / 64 + 1) * 64;
+    }
+    return end;
+}
+
+static uint32_t on_reserve(wvm_alloc *a)
+{
+    const wvm_snap *s = wvm__alloc_snap(a);
+    ww_ext *w = calloc(1, sizeof *w);
+    if (!w)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    a->ext = w;
+    int err = wvm__prim_ww_register((void *)s->base, s->size);
+    return err ? wvm__err_from_errno(err) : 0;
+}
+
+static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
+{
+    ww_ext *w = a->ext;
+    if (w) {
+        /* the arena's mapping must lose the registration to merge back; a dedicated one is
+         * unmapped anyway */
+        if (a->in_arena)
+            wvm__prim_ww_unregister((void *)s->base, s->size);
+        free(w->sticky);
+        free(w);
+        a->ext = NULL;
+    }
+    return 0;
+}
+
+/* Calls f on each committed piece of [first, first+count) as a byte range. */
+typedef struct piece_walk {
+    uintptr_t base;
+    int (*f)(uintptr_t start, uintptr_t end, void *ctx);
+    void *ctx;
+} piece_walk;
+
+static int walk_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    piece_walk *w = ctx;
+    if (!wvm__attr_committed(attr))
+        return 0;
+    return w->f(w->base + first * WVM_PAGE, w->base + (first + count) * WVM_PAGE, w->ctx);
+}
+
+static int each_committed(const wvm_snap *s, uint64_t first, uint64_t count,
+                          int (*f)(uintptr_t, uintptr_t, void *), void *ctx)
+{
+    piece_walk w = {s->base, f, ctx};
+    return wvm__snap_each(s, first, count, walk_piece, &w);
+}
+
+/* --- decommit: move the kernel's record into the sticky bitmap ---------------------------- */
+
+typedef struct harvest {
+    ww_ext *w;
+    uintptr_t base;
+} harvest;
+
+static void harvest_page(void *ctx, uintptr_t page)
+{
+    harvest *h = ctx;
+    uint64_t p = (page - h->base) / WVM_PAGE;
+    if (!sticky_get(h->w, p)) {
+        h->w->sticky[p / 64] |= 1ull << (p % 64);
+        h->w->nsticky++;
+    }
+}
+
+static int harvest_range(uintptr_t start, uintptr_t end, void *ctx)
+{
+    return wvm__prim_ww_scan(start, end, false, UINT64_MAX, harvest_page, ctx, NULL);
+}
+
+static uint32_t ensure_bitmap(ww_ext *w, const wvm_snap *s)
+{
+    if (!w->sticky)
+        w->sticky = calloc((wvm__snap_pages(s) + 63) / 64, sizeof(uint64_t));
+    return w->sticky ? 0 : WVM_ERROR_NOT_ENOUGH_MEMORY;
+}
+
+static uint32_t before_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    const wvm_snap *s = wvm__alloc_snap(a);
+    ww_ext *w = a->ext;
+    uint32_t err = ensure_bitmap(w, s);
+    if (err)
+        return err;
+    harvest h = {w, s->base};
+    return wvm__err_from_errno(each_committed(s, first, count, harvest_range, &h));
+}
+
+/* --- commit: fresh pages start "not written" ----------------------------------------------- */
+
+typedef struct fresh_ctx {
+    uintptr_t base;
+    int err;
+} fresh_ctx;
+
+static int protect_fresh(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    fresh_ctx *f = ctx;
+    if (wvm__attr_committed(attr))
+        return 0; /* already committed: keeps its record */
+    int err = wvm__prim_ww_protect((void *)(f->base + first * WVM_PAGE), count * WVM_PAGE);
+    if (err && !f->err)
+        f->err = err;
+    return 0;
+}
+
+static uint32_t after_commit(wvm_alloc *a, const wvm_snap *old, uint64_t first, uint64_t count)
+{
+    (void)a;
+    fresh_ctx f = {old->base, 0};
+    wvm__snap_each(old, first, count, protect_fresh, &f);
+    return wvm__err_from_errno(f.err);
+}
+
+static const wvm_backend ww_backend = {
+    .name = "write-watch",
+    .on_reserve = on_reserve,
+    .on_release = on_release,
+    .before_decommit = before_decommit,
+    .after_commit = after_commit,
+};
+
+const wvm_backend *wvm__ww_backend(void)
+{
+    return wvm__prim_ww_available() ? &ww_backend : NULL;
+}
+
+/* --- GetWriteWatch / ResetWriteWatch -------------------------------------------------------- */
+
+static wvm_alloc *acquire_watched(uintptr_t start, uintptr_t end)
+{
+    wvm_alloc *a = wvm__space_acquire(start);
+    if (!a)
+        return NULL;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    if (a->backend != &ww_backend || end - s->base > s->size) {
+        wvm__space_unlock(a);
+        return NULL;
+    }
+    return a;
+}
+
+typedef struct collect {
+    uintptr_t *out;
+    uint64_t n, cap;
+    bool rearm;
+} collect;
+
+static void collect_page(void *ctx, uintptr_t page)
+{
+    collect *c = ctx;
+    if (c->n < c->cap)
+        c->out[c->n++] = page;
+}
+
+static int collect_range(uintptr_t start, uintptr_t end, void *ctx)
+{
+    collect *c = ctx;
+    if (c->n == c->cap)
+        return 0;
+    return wvm__prim_ww_scan(start, end, c->rearm, c->cap - c->n, collect_page, c, NULL);
+}
+
+/* Pages written between the first scan and the re-arming one become sticky. */
+typedef struct rearm_ctx {
+    ww_ext *w;
+    uintptr_t base;
+    const uintptr_t *given;
+    uint64_t ngiven, at;
+} rearm_ctx;
+
+static void rearm_page(void *ctx, uintptr_t page)
+{
+    rearm_ctx *r = ctx;
+    while (r->at < r->ngiven && r->given[r->at] < page)
+        r->at++;
+    if (r->at < r->ngiven && r->given[r->at] == page)
+        return;
+    harvest h = {r->w, r->base};
+    harvest_page(&h, page);
+}
+
+static int rearm_range(uintptr_t start, uintptr_t end, void *ctx)
+{
+    return wvm__prim_ww_scan(start, end, true, UINT64_MAX, rearm_page, ctx, NULL);
+}
+
+/* With sticky pages in play: merge the kernel's pages with the sticky ones. */
+static uint32_t get_merged(wvm_alloc *a, uint64_t first, uint64_t count, bool reset, uintptr_t *out,
+                           uint64_t *n)
+{
+    const wvm_snap *s = wvm__alloc_snap(a);
+    ww_ext *w = a->ext;
+    uint64_t cap = *n;
+    uintptr_t *kern = malloc((cap < count ? cap : count) * sizeof *kern);
+    if (!kern)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    collect c = {kern, 0, cap < count ? cap : count, false};
+    int err = each_committed(s, first, count, collect_range, &c);
+    if (err) {
+        free(kern);
+        return wvm__err_from_errno(err);
+    }
+    uint64_t k = 0, got = 0, end = first + count;
+    uint64_t sp = sticky_next(w, first, end);
+    while (got < cap) {
+        uint64_t kp = k < c.n ? (kern[k] - s->base) / WVM_PAGE : end;
+        uint64_t p = kp < sp ? kp : sp;
+        if (p >= end)
+            break;
+        out[got++] = s->base + p * WVM_PAGE;
+        if (kp == p)
+            k++;
+        if (sp == p)
+            sp = sticky_next(w, p + 1, end);
+    }
+    free(kern);
+    *n = got;
+    if (!reset)
+        return 0;
+    /* everything up to the last page returned (or the whole range) is reset */
+    uint64_t cut = got == cap ? (out[got - 1] - s->base) / WVM_PAGE + 1 : end;
+    sticky_clear_range(w, first, cut);
+    rearm_ctx r = {w, s->base, out, got, 0};
+    return wvm__err_from_errno(each_committed(s, first, cut - first, rearm_range, &r));
+}
+
+uint32_t wvm__ww_get(uintptr_t start, uintptr_t end, bool reset, void **out, uint64_t *count)
+{
+    wvm_alloc *a = acquire_watched(start, end);
+    if (!a)
+        return WVM_ERROR_INVALID_PARAMETER;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    ww_ext *w = a->ext;
+    uint64_t first = (start - s->base) / WVM_PAGE, pages = (end - start) / WVM_PAGE;
+    uint32_t err;
+    if (w->nsticky && sticky_next(w, first, first + pages) < first + pages) {
+        err = get_merged(a, first, pages, reset, (uintptr_t *)out, count);
+    } else {
+        /* the common case: one pass of the kernel's scan, re-arming what it reports */
+        collect c = {(uintptr_t *)out, 0, *count, reset};
+        err = wvm__err_from_errno(each_committed(s, first, pages, collect_range, &c));
+        *count = c.n;
+    }
+    wvm__space_unlock(a);
+    return err;
+}
+
+static void ignore_page(void *ctx, uintptr_t page)
+{
+    (void)ctx;
+    (void)page;
+}
+
+static int reset_range(uintptr_t start, uintptr_t end, void *ctx)
+{
+    (void)ctx;
+    return wvm__prim_ww_scan(start, end, true, UINT64_MAX, ignore_page, NULL, NULL);
+}
+
+uint32_t wvm__ww_reset(uintptr_t start, uintptr_t end)
+{
+    wvm_alloc *a = acquire_watched(start, end);
+    if (!a)
+        return WVM_ERROR_INVALID_PARAMETER;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    uint64_t first = (start - s->base) / WVM_PAGE, pages = (end - start) / WVM_PAGE;
+    sticky_clear_range(a->ext, first, first + pages);
+    int err = each_committed(s, first, pages, reset_range, NULL);
+    wvm__space_unlock(a);
+    return wvm__err_from_errno(err);
+}

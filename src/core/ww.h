@@ -1,0 +1,23 @@
+/* Write watch (MEM_WRITE_WATCH): which pages of an allocation were written since the last
+ * reset. The kernel keeps the record (userfaultfd async write-protect, read by PAGEMAP_SCAN);
+ * winvmem adds one bit per page only for pages whose record a decommit would erase (the
+ * kernel forgets written-ness when it drops a private page; Windows keeps it). */
+#ifndef WVM_WW_H
+#define WVM_WW_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/space.h"
+
+/* The backend of MEM_WRITE_WATCH allocations; NULL when this kernel cannot watch writes
+ * (Linux < 6.7 or userfaultfd unavailable): such allocations fail with ERROR_NOT_SUPPORTED. */
+const wvm_backend *wvm__ww_backend(void);
+
+/* GetWriteWatch over [start, end) (page aligned, inside one allocation): up to *count page
+ * addresses in ascending order into out, *count receives the number found. reset: the pages
+ * returned (only those) are no longer "written". Errors as Windows: ERROR_INVALID_PARAMETER
+ * when the range is not inside one write-watch allocation. */
+uint32_t wvm__ww_get(uintptr_t start, uintptr_t end, bool reset, void **out, uint64_t *count);
+/* ResetWriteWatch over [start, end). */
+uint32_t wvm__ww_reset(uintptr_t start, uintptr_t end);
+#endif

@@ -1,0 +1,121 @@
+/* PAGEMAP_SCAN (Linux >= 6.7) on /proc/self/pagemap: written pages of async write-protected
+ * ranges, optionally write-protecting them again in the same walk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "prim/linux/uffd.h"
+
+#ifndef PAGEMAP_SCAN
+struct page_region {
+    uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN          _IOWR('f', 16, struct pm_scan_arg)
+#define PM_SCAN_WP_MATCHING   (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+#define PAGE_IS_WRITTEN       (1 << 1)
+#endif
+
+static _Atomic int pm_fd = -1;
+static _Atomic pid_t pm_pid;
+static pthread_mutex_t pm_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The descriptor names /proc/<pid>/pagemap of the process that opened it: after fork the
+ * child must open its own. */
+static int pagemap_fd(void)
+{
+    int fd = atomic_load_explicit(&pm_fd, memory_order_acquire);
+    pid_t pid = getpid();
+    if (fd >= 0 && atomic_load_explicit(&pm_pid, memory_order_relaxed) == pid)
+        return fd;
+    pthread_mutex_lock(&pm_lock);
+    fd = atomic_load(&pm_fd);
+    if (fd < 0 || atomic_load(&pm_pid) != pid) {
+        int nfd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+        if (nfd >= 0) {
+            atomic_store(&pm_pid, pid);
+            atomic_store_explicit(&pm_fd, nfd, memory_order_release);
+            /* the previous descriptor (the parent's) stays open: another thread of ours may be
+             * using it this instant; one descriptor per fork is the cost */
+        }
+        fd = nfd;
+    }
+    pthread_mutex_unlock(&pm_lock);
+    return fd;
+}
+
+static int scan_once(int fd, struct pm_scan_arg *arg)
+{
+    for (;;) {
+        long n = ioctl(fd, PAGEMAP_SCAN, arg);
+        if (n >= 0)
+            return (int)-n - 1; /* -1 - regions: negative means success */
+        if (errno != EINTR && errno != EAGAIN)
+            return errno;
+    }
+}
+
+bool wvm__prim_pagemap_probe(void)
+{
+    int fd = pagemap_fd();
+    if (fd < 0)
+        return false;
+    struct page_region v[1];
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    struct pm_scan_arg arg = {.size = sizeof arg,
+                              .start = (uintptr_t)p,
+                              .end = (uintptr_t)p + 4096,
+                              .vec = (uintptr_t)v,
+                              .vec_len = 1,
+                              .category_mask = PAGE_IS_WRITTEN,
+                              .return_mask = PAGE_IS_WRITTEN};
+    bool ok = scan_once(fd, &arg) < 0;
+    munmap(p, 4096);
+    return ok;
+}
+
+int wvm__prim_ww_scan(uintptr_t start, uintptr_t end, bool rearm, uint64_t max_pages,
+                      wvm_page_fn emit, void *ctx, uintptr_t *stop)
+{
+    int fd = pagemap_fd();
+    if (fd < 0)
+        return EIO;
+    enum { VEC = 64 };
+    struct page_region v[VEC];
+    uintptr_t at = start;
+    while (at < end && max_pages) {
+        struct pm_scan_arg arg = {
+            .size = sizeof arg,
+            .flags = PM_SCAN_CHECK_WPASYNC | (rearm ? PM_SCAN_WP_MATCHING : 0),
+            .start = at,
+            .end = end,
+            .vec = (uintptr_t)v,
+            .vec_len = VEC,
+            .max_pages = max_pages,
+            .category_mask = PAGE_IS_WRITTEN,
+            .return_mask = PAGE_IS_WRITTEN,
+        };
+        int r = scan_once(fd, &arg);
+        if (r >= 0)
+            return r;
+        for (int i = 0; i < -r - 1; i++)
+            for (uintptr_t pg = v[i].start; pg < v[i].end; pg += 4096, max_pages--)
+                emit(ctx, pg);
+        if (arg.walk_end <= at)
+            return EIO; /* no progress: never seen, but never loop forever */
+        at = arg.walk_end;
+    }
+    if (stop)
+        *stop = at;
+    return 0;
+}

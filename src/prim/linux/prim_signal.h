@@ -1,0 +1,23 @@
+/* Signal-related system calls for the fault dispatcher (src/fault/). Everything marked
+ * "signal context" is async-signal-safe: a raw system call, no lock, no allocation, no
+ * fault-injection counter. */
+#ifndef WVM_PRIM_SIGNAL_H
+#define WVM_PRIM_SIGNAL_H
+#include <signal.h>
+#include <stddef.h>
+
+typedef void (*wvm_sig_fn)(int sig, siginfo_t *info, void *ucontext);
+
+/* Installs fn for sig (SA_SIGINFO | SA_ONSTACK | SA_RESTART); *old receives the handler that
+ * was there before. Returns 0 or errno. */
+int wvm__prim_sig_install(int sig, wvm_sig_fn fn, struct sigaction *old);
+/* Signal context: restores the default action of sig. */
+int wvm__prim_sig_default(int sig);
+/* Signal context: makes sig pending for the calling thread (it is blocked while its handler
+ * runs, so it is delivered when the handler returns). */
+void wvm__prim_sig_raise(int sig);
+/* Signal context: mprotect, not counted and never failed by fault injection. */
+int wvm__prim_sig_protect(void *addr, size_t size, int prot);
+/* Signal context: sched_yield. */
+void wvm__prim_yield(void);
+#endif

@@ -1,0 +1,39 @@
+/* userfaultfd and PAGEMAP_SCAN: the kernel side of write watch (and UFFDIO_MOVE for AWE).
+ * Same contract as prim.h: 0 or a positive errno, no C heap.
+ *
+ * One userfaultfd per process, opened with UFFD_USER_MODE_ONLY (no privilege needed) and
+ * UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED (Linux >= 6.7): a write to a
+ * write-protected page clears the page's uffd-wp bit in the kernel itself, with no message and
+ * no signal; PAGEMAP_SCAN on /proc/self/pagemap finds the pages whose bit is clear (written)
+ * and, with PM_SCAN_WP_MATCHING, sets it again in the same pass. Writes made by the kernel on
+ * the program's behalf (read(2) into the buffer) clear the bit too. */
+#ifndef WVM_PRIM_UFFD_H
+#define WVM_PRIM_UFFD_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whether async write-protect + PAGEMAP_SCAN work here (probed once). */
+bool wvm__prim_ww_available(void);
+/* Whether UFFDIO_MOVE works here (Linux >= 6.8; probed once). */
+bool wvm__prim_uffd_move_available(void);
+
+/* Registers [addr, addr+len) for write-protect tracking / forgets it. */
+int wvm__prim_ww_register(void *addr, size_t len);
+int wvm__prim_ww_unregister(void *addr, size_t len);
+/* Write-protects every page of [addr, addr+len) ("not written"), present or not. */
+int wvm__prim_ww_protect(void *addr, size_t len);
+
+/* Written pages of [start, end) (page aligned, inside registered ranges), ascending, at most
+ * max_pages (> 0). Each written page's address is passed to emit(ctx, page). With rearm, the
+ * reported pages are write-protected again in the same pass (and only those). *stop receives
+ * the address where the walk ended (end when it covered the range). */
+typedef void (*wvm_page_fn)(void *ctx, uintptr_t page);
+int wvm__prim_ww_scan(uintptr_t start, uintptr_t end, bool rearm, uint64_t max_pages,
+                      wvm_page_fn emit, void *ctx, uintptr_t *stop);
+
+/* Moves the pages of [src, src+len) to [dst, dst+len) (UFFDIO_MOVE; both ranges registered,
+ * private anonymous); holes in src leave holes in dst. */
+int wvm__prim_uffd_move(void *dst, void *src, size_t len);
+int wvm__prim_uffd_register_missing(void *addr, size_t len);
+#endif

@@ -1,0 +1,304 @@
+/* MEM_WRITE_WATCH, GetWriteWatch, ResetWriteWatch. The expected results were taken from
+ * Microsoft's documentation and checked against Wine 8 (kernel32/tests/virtual.c and a
+ * transcript probe run under wine and natively; they agree except where noted). ctest runs the
+ * suite twice: as is, and with WINVMEM_GUARD_MARKERS=0 (the mprotect fallback). */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <winvmem/stats.h>
+
+#include "seed2.h"
+
+#define SIZE 0x10000u
+
+static bool supported(void)
+{
+    wvm_stats s = {.version = WVM_STATS_VERSION, .size = sizeof s};
+    char *p =
+        wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE | WVM_MEM_WRITE_WATCH, WVM_PAGE_READWRITE);
+    if (p)
+        wvm_VirtualFree(p, 0, WVM_MEM_RELEASE);
+    else
+        cr_assert_eq(wvm_GetLastError(), WVM_ERROR_NOT_SUPPORTED);
+    wvm_stats_get(&s);
+    bool mech = (s.mechanisms_in_use & (WVM_MECH_UFFD_WP_ASYNC | WVM_MECH_PAGEMAP_SCAN)) ==
+                (WVM_MECH_UFFD_WP_ASYNC | WVM_MECH_PAGEMAP_SCAN);
+    cr_assert_eq(p != NULL, mech, "write watch works exactly when its mechanisms are in use");
+    return p != NULL;
+}
+
+#define NEED_WW()                                                                                  \
+    do {                                                                                           \
+        if (!supported())                                                                          \
+            cr_skip_test("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN)");         \
+    } while (0)
+
+static char *ww_alloc(uint32_t type, uint32_t prot)
+{
+    char *p = wvm_VirtualAlloc(NULL, SIZE, type | WVM_MEM_WRITE_WATCH, prot);
+    cr_assert_not_null(p, "VirtualAlloc: %u", wvm_GetLastError());
+    return p;
+}
+
+Test(writewatch, flags_need_reserve)
+{
+    NEED_WW();
+    wvm_SetLastError(0xdead);
+    cr_expect_null(wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_WRITE_WATCH, WVM_PAGE_READWRITE));
+    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+    /* Microsoft: "If you specify this value, you must also specify MEM_RESERVE". Wine accepts
+     * MEM_COMMIT | MEM_WRITE_WATCH (and ignores the flag on an existing region): winvmem
+     * follows the documentation. */
+    wvm_SetLastError(0xdead);
+    cr_expect_null(
+        wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH, WVM_PAGE_READWRITE));
+    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+    char *p = ww_alloc(WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
+    wvm_MEMORY_BASIC_INFORMATION m;
+    cr_assert_eq(wvm_VirtualQuery(p, &m, sizeof m), sizeof m);
+    cr_expect_eq(m.State, WVM_MEM_RESERVE);
+    cr_expect_eq(m.Type, WVM_MEM_PRIVATE);
+    cr_expect_eq(m.RegionSize, SIZE);
+    cr_expect(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}
+
+Test(writewatch, records_writes_in_order)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    wvm_MEMORY_BASIC_INFORMATION m;
+    cr_assert_eq(wvm_VirtualQuery(b, &m, sizeof m), sizeof m);
+    cr_expect_eq(m.State, WVM_MEM_COMMIT);
+    cr_expect_eq(m.Protect, WVM_PAGE_READWRITE);
+    cr_expect_eq(m.RegionSize, SIZE);
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    volatile char x = b[3 * PG]; /* reads are not writes */
+    (void)x;
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    b[PG + 1] = 0x44;
+    EXPECT_PAGES(0, b, b, SIZE, 1);
+    EXPECT_PAGES(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 1);
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    b[2 * PG + 3] = 1;
+    b[4 * PG + 8] = 1;
+    b[15 * PG] = 1;
+    EXPECT_PAGES(0, b, b, SIZE, 2, 4, 15);
+    EXPECT_PAGES(0, b, b + 3 * PG, 2 * PG, 4);
+    EXPECT_PAGES(0, b, b + 3 * PG + 5, PG, 4); /* an unaligned start is rounded down */
+    cr_expect_eq(wvm_ResetWriteWatch(b, 3 * PG), 0);
+    EXPECT_PAGES(0, b, b, SIZE, 4, 15);
+    uint32_t v = 0xdeadbeef;
+    memcpy(b + 2 * PG - 2, &v, sizeof v); /* straddles pages 1 and 2 */
+    EXPECT_PAGES(0, b, b, SIZE, 1, 2, 4, 15);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+Test(writewatch, reset_limited_to_what_was_returned)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    b[2 * PG] = b[4 * PG] = b[7 * PG] = b[15 * PG] = 1;
+    long got[4];
+    cr_assert_eq(ww_pages(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 2, got), 2);
+    cr_expect_eq(got[0], 2);
+    cr_expect_eq(got[1], 4);
+    EXPECT_PAGES(0, b, b, SIZE, 7, 15);
+    cr_assert_eq(ww_pages(0, b, b, SIZE, 1, got), 1);
+    cr_expect_eq(got[0], 7);
+    EXPECT_PAGES(0, b, b, SIZE, 7, 15);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+static void expect_fail(uint32_t ret, uint32_t err)
+{
+    cr_expect_eq(ret, ~0u);
+    cr_expect_eq(wvm_GetLastError(), err, "error %u, expected %u", wvm_GetLastError(), err);
+}
+
+Test(writewatch, argument_errors)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    char *plain =
+        wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    void *res[64];
+    uintptr_t n;
+    uint32_t g;
+#define GW(flags, base, size, r, np, gp, count)                                                    \
+    (wvm_SetLastError(0xdead), n = (count), wvm_GetWriteWatch(flags, base, size, r, np, gp))
+    expect_fail(GW(0, NULL, SIZE, res, &n, &g, 64), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(0, plain, SIZE, res, &n, &g, 64), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(0, b, SIZE, res, &n, &g, 0), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(0, b, SIZE, res, NULL, &g, 64), WVM_ERROR_NOACCESS);
+    expect_fail(GW(0, b, SIZE, res, &n, NULL, 64), WVM_ERROR_NOACCESS);
+    expect_fail(GW(0, b, SIZE, NULL, &n, &g, 64), WVM_ERROR_NOACCESS);
+    expect_fail(GW(0, b, SIZE, NULL, &n, &g, 0), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(0xdeadbeef, b, SIZE, res, &n, &g, 64), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(2, b, SIZE, res, &n, &g, 64), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(0, b, 0, res, &n, &g, 64), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(0, b, 2 * SIZE, res, &n, &g, 64), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(0, b + SIZE - PG, PG + 1, res, &n, &g, 64), WVM_ERROR_INVALID_PARAMETER);
+    expect_fail(GW(5, b, SIZE, res, NULL, NULL, 64), WVM_ERROR_NOACCESS); /* pointers first */
+    expect_fail(GW(5, b, SIZE, NULL, &n, &g, 0), WVM_ERROR_INVALID_PARAMETER);
+#undef GW
+    wvm_SetLastError(0xdead);
+    expect_fail(wvm_ResetWriteWatch(b, 0), WVM_ERROR_INVALID_PARAMETER);
+    wvm_SetLastError(0xdead);
+    expect_fail(wvm_ResetWriteWatch(NULL, SIZE), WVM_ERROR_INVALID_PARAMETER);
+    wvm_SetLastError(0xdead);
+    expect_fail(wvm_ResetWriteWatch(b, 2 * SIZE), WVM_ERROR_INVALID_PARAMETER);
+    wvm_SetLastError(0xdead);
+    expect_fail(wvm_ResetWriteWatch(plain, SIZE), WVM_ERROR_INVALID_PARAMETER);
+    /* success leaves the last error alone */
+    wvm_SetLastError(0xdead);
+    n = 64;
+    cr_expect_eq(wvm_GetWriteWatch(0, b, SIZE, res, &n, &g), 0);
+    cr_expect_eq(wvm_ResetWriteWatch(b, SIZE), 0);
+    cr_expect_eq(wvm_GetLastError(), 0xdead);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+    cr_expect(wvm_VirtualFree(plain, 0, WVM_MEM_RELEASE));
+}
+
+Test(writewatch, protection_changes_do_not_affect_watches)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    uint32_t old;
+    b[2 * PG] = b[4 * PG] = 1;
+    cr_assert(wvm_VirtualProtect(b, 3 * PG, WVM_PAGE_READONLY, &old));
+    cr_assert(wvm_VirtualProtect(b, 3 * PG, WVM_PAGE_READWRITE, &old));
+    cr_expect_eq(old, WVM_PAGE_READONLY);
+    EXPECT_PAGES(0, b, b, SIZE, 2, 4);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+    /* the initial protection does not matter (Wine's test) */
+    b = ww_alloc(WVM_MEM_RESERVE, WVM_PAGE_NOACCESS);
+    cr_assert_not_null(wvm_VirtualAlloc(b, SIZE, WVM_MEM_COMMIT, WVM_PAGE_NOACCESS));
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_assert(wvm_VirtualProtect(b, 6 * PG, WVM_PAGE_READWRITE, &old));
+    cr_expect_eq(old, WVM_PAGE_NOACCESS);
+    b[5 * PG + 200] = 3;
+    cr_assert(wvm_VirtualProtect(b, 6 * PG, WVM_PAGE_NOACCESS, &old));
+    EXPECT_PAGES(0, b, b, SIZE, 5);
+    /* Windows keeps a page's record through decommit (Wine's test) */
+    cr_assert(wvm_VirtualFree(b, SIZE, WVM_MEM_DECOMMIT));
+    EXPECT_PAGES(0, b, b, SIZE, 5);
+    EXPECT_PAGES(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 5);
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+Test(writewatch, decommit_and_recommit)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    b[7 * PG] = b[9 * PG] = 1;
+    cr_assert(wvm_VirtualFree(b + 9 * PG, PG, WVM_MEM_DECOMMIT));
+    EXPECT_PAGES(0, b, b, SIZE, 7, 9);
+    cr_assert_not_null(wvm_VirtualAlloc(b + 9 * PG, PG, WVM_MEM_COMMIT, WVM_PAGE_READWRITE));
+    cr_expect_eq(b[9 * PG], 0, "re-commit reads zeros");
+    EXPECT_PAGES(0, b, b, SIZE, 7, 9);
+    /* a page decommitted and re-committed unwritten, then read, is not written */
+    cr_assert(wvm_VirtualFree(b + 10 * PG, 2 * PG, WVM_MEM_DECOMMIT));
+    cr_assert_not_null(wvm_VirtualAlloc(b + 10 * PG, 2 * PG, WVM_MEM_COMMIT, WVM_PAGE_READWRITE));
+    volatile char x = b[11 * PG];
+    (void)x;
+    EXPECT_PAGES(0, b, b, SIZE, 7, 9);
+    /* committing already-committed pages keeps their record */
+    cr_assert_not_null(wvm_VirtualAlloc(b, SIZE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE));
+    EXPECT_PAGES(0, b, b, SIZE, 7, 9);
+    /* sticky (decommitted) and live records merge in order; a capped reset keeps the rest */
+    b[12 * PG] = b[3 * PG] = 1;
+    long got[4];
+    cr_assert_eq(ww_pages(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 3, got), 3);
+    cr_expect_eq(got[0], 3);
+    cr_expect_eq(got[1], 7);
+    cr_expect_eq(got[2], 9);
+    EXPECT_PAGES(0, b, b, SIZE, 12);
+    b[9 * PG] = 1;
+    EXPECT_PAGES(0, b, b, SIZE, 9, 12);
+    cr_expect_eq(wvm_ResetWriteWatch(b, SIZE), 0);
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_expect_eq(wvm_check_invariants(), 0);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+Test(writewatch, kernel_writes_are_seen)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    int fd = open("/dev/zero", O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_expect_eq(read(fd, b + 6 * PG + 10, PG), (ssize_t)PG); /* pages 6 and 7 */
+    close(fd);
+    EXPECT_PAGES(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 6, 7);
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    cr_assert_eq(write(pfd[1], "hello", 5), 5);
+    cr_expect_eq(read(pfd[0], b + 13 * PG, 5), 5);
+    close(pfd[0]);
+    close(pfd[1]);
+    EXPECT_PAGES(0, b, b, SIZE, 13);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+Test(writewatch, at_a_chosen_address_and_large)
+{
+    NEED_WW();
+    /* a reservation at an address the caller picks, outside the arenas */
+    char *want = (char *)0x7e0000000000ull;
+    char *b = wvm_VirtualAlloc(
+        want, 64 * PG, WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH, WVM_PAGE_READWRITE);
+    if (b) {
+        cr_expect_eq(b, want);
+        b[63 * PG] = 1;
+        EXPECT_PAGES(0, b, b, 64 * PG, 63);
+        cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+    }
+    /* 64 MiB, every 97th page written */
+    size_t big = 64u << 20, pages = big / PG;
+    b = wvm_VirtualAlloc(NULL, big, WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH,
+                         WVM_PAGE_READWRITE);
+    cr_assert_not_null(b);
+    for (size_t i = 0; i < pages; i += 97)
+        b[i * PG] = 1;
+    void **res = malloc(pages * sizeof *res);
+    uintptr_t n = pages;
+    uint32_t g;
+    cr_assert_eq(wvm_GetWriteWatch(WVM_WRITE_WATCH_FLAG_RESET, b, big, res, &n, &g), 0);
+    cr_expect_eq(n, (pages + 96) / 97);
+    for (uintptr_t i = 0; i < n; i++)
+        cr_assert_eq(res[i], b + i * 97 * PG);
+    n = pages;
+    cr_assert_eq(wvm_GetWriteWatch(0, b, big, res, &n, &g), 0);
+    cr_expect_eq(n, 0);
+    free(res);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+static void *writer(void *arg)
+{
+    char *b = arg;
+    for (int round = 0; round < 200; round++)
+        for (unsigned i = 0; i < 16; i++)
+            b[i * PG + round] = (char)round;
+    return NULL;
+}
+
+Test(writewatch, concurrent_writes_are_never_lost)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    pthread_t t;
+    pthread_create(&t, NULL, writer, b);
+    long got[16];
+    for (int i = 0; i < 200; i++)
+        ww_pages(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 16, got);
+    pthread_join(t, NULL);
+    /* after the writer is done, one more write per page must show up */
+    for (unsigned i = 0; i < 16; i++)
+        b[i * PG] = 1;
+    cr_expect_eq(ww_pages(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 16, got), 16);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}

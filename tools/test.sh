@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README's second command).
+#   1. debug build (invariant checker after every call, fault injection) + every ctest test;
+#   2. ASan+UBSan build + every ctest test but the scale tests;
+#   3. TSan build + the multi-threaded stress tests;
+#   4. every stage script in tests/ci.d/*.sh, in name order (differential test against Wine,
+#      fuzzing, benchmark quick mode, install check, ...), each given the repository root.
+# Ends with the line "stages: N passed, N failed"; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+tools/install-deps.sh || { echo "dependency installation failed"; exit 1; }
+
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1
+passed=0 failed=0 failures=()
+stage() { # stage NAME COMMAND...
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "::: stage $name"
+  if "$@"; then
+    passed=$((passed + 1)); echo "::: stage $name passed ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1)); failures+=("$name"); echo "::: stage $name FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1" -j2 >/dev/null; }
+ctest_preset() { ctest --preset "$1" -j2 "${@:2}"; }
+
+stage debug-build build debug
+stage debug-tests ctest_preset debug
+stage asan-ubsan-build build asan-ubsan
+stage asan-ubsan-tests ctest_preset asan-ubsan -E 'scale_'
+stage tsan-build build tsan
+stage tsan-stress ctest_preset tsan -R 'stress_'
+for s in tests/ci.d/*.sh; do
+  [ -e "$s" ] || continue
+  stage "$(basename "$s" .sh)" bash "$s" "$root"
+done
+
+echo
+[ $failed -eq 0 ] || echo "failed stages: ${failures[*]}"
+echo "stages: $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,69 @@
+/* `winvmem info`: what this machine and kernel give winvmem. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *const mech_names[] = {"guard-markers", "procmap-query", "uffd-wp-async",
+                                         "pagemap-scan",  "hugetlb",       "memfd",
+                                         "uffdio-move"};
+enum { NMECH = sizeof mech_names / sizeof mech_names[0] };
+
+/* "guard-markers: in use (...)" -> state "in use", detail after the state. */
+static const char *mech_state(const char *line, uint32_t bit, const wvm_stats *s)
+{
+    if (s->mechanisms_in_use & bit)
+        return "in use";
+    if (s->mechanisms_available & bit)
+        return "available";
+    return strstr(line, ": not probed") ? "not probed" : "missing";
+}
+
+int cli_info(bool json)
+{
+    wvm_SYSTEM_INFO si;
+    wvm_GetSystemInfo(&si);
+    wvm_MEMORYSTATUSEX ms = {.dwLength = sizeof ms};
+    wvm_GlobalMemoryStatusEx(&ms);
+    /* explaining probes every mechanism: the sets read afterwards agree with the lines */
+    char lines[NMECH][320];
+    for (int i = 0; i < NMECH; i++)
+        wvm_mechanism_explain(1u << i, lines[i], sizeof lines[i]);
+    wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
+    if (wvm_stats_get(&st)) {
+        fprintf(stderr, "winvmem: this library's stats version differs from the tool's\n");
+        return 1;
+    }
+
+    if (json) {
+        printf("{\"page_size\": %u, \"allocation_granularity\": %u, "
+               "\"minimum_application_address\": \"%p\", "
+               "\"maximum_application_address\": \"%p\", \"processors\": %u, "
+               "\"physical_memory\": %llu, \"commit_limit\": %llu, \"committed\": %llu, "
+               "\"total_virtual\": %llu, \"mechanisms\": [",
+               si.dwPageSize, si.dwAllocationGranularity, si.lpMinimumApplicationAddress,
+               si.lpMaximumApplicationAddress, si.dwNumberOfProcessors,
+               (unsigned long long)ms.ullTotalPhys, (unsigned long long)st.commit_limit,
+               (unsigned long long)st.committed_bytes, (unsigned long long)ms.ullTotalVirtual);
+        for (int i = 0; i < NMECH; i++) {
+            printf("%s\n  {\"name\": \"%s\", \"state\": \"%s\", \"explanation\": ", i ? "," : "",
+                   mech_names[i], mech_state(lines[i], 1u << i, &st));
+            cli_json_str(stdout, lines[i]);
+            putchar('}');
+        }
+        printf("\n]}\n");
+        return 0;
+    }
+    printf("page size                %u\n", si.dwPageSize);
+    printf("allocation granularity   %u\n", si.dwAllocationGranularity);
+    printf("application addresses    %p - %p\n", si.lpMinimumApplicationAddress,
+           si.lpMaximumApplicationAddress);
+    printf("processors               %u\n", si.dwNumberOfProcessors);
+    printf("physical memory          %llu MiB\n", (unsigned long long)(ms.ullTotalPhys >> 20));
+    printf("commit limit             %llu MiB%s\n", (unsigned long long)(st.commit_limit >> 20),
+           getenv("WINVMEM_COMMIT_LIMIT") ? " (WINVMEM_COMMIT_LIMIT)" : "");
+    printf("kernel mechanisms\n");
+    for (int i = 0; i < NMECH; i++)
+        printf("  %s\n", lines[i]);
+    return 0;
+}
