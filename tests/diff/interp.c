@@ -121,6 +121,15 @@ static void probe_init(void)
 #endif
 
 /* 'w' writable, 'r' read-only, '-' faults, 'g' guard page (the guard is consumed). */
+/* The page's state as VirtualQuery reports it: c committed, r reserved, f free, ? error. */
+static char page_state(const void *p)
+{
+    MEMORY_BASIC_INFORMATION m;
+    if (!VirtualQuery(p, &m, sizeof m))
+        return '?';
+    return m.State == MEM_COMMIT ? 'c' : m.State == MEM_RESERVE ? 'r' : 'f';
+}
+
 static char probe_page(unsigned char *p)
 {
     probe_fault = 0;
@@ -155,7 +164,7 @@ static name *find_name(const char *id)
 }
 
 /* Writes addr as NAME+0xOFF relative to the newest region that contains it (end inclusive),
- * else the newest within 64 MiB, else as a layout-independent token. */
+ * else the newest within 1 MiB of it, else as a layout-independent token. */
 static const char *norm(uintptr_t a, char *buf, size_t n)
 {
     if (a == 0) {
@@ -166,11 +175,10 @@ static const char *norm(uintptr_t a, char *buf, size_t n)
     for (int i = nnames - 1; i >= 0 && !best; i--)
         if (names[i].span && a >= names[i].value && a - names[i].value <= names[i].span)
             best = &names[i];
-    for (int i = nnames - 1; i >= 0 && !best; i--) {
-        uintptr_t d = a > names[i].value ? a - names[i].value : names[i].value - a;
-        if (names[i].span && d <= (64u << 20))
+    for (int i = nnames - 1; i >= 0 && !best; i--)
+        if (names[i].span && a + (1u << 20) >= names[i].value &&
+            a - names[i].value <= names[i].span + (1u << 20))
             best = &names[i];
-    }
     if (!best) {
         if (a >= ((uintptr_t)1 << 47))
             snprintf(buf, n, "0x%" PRIxPTR, a);
@@ -278,6 +286,39 @@ static void print_err(int ok)
         printf(" err=%lu\n", (unsigned long)GetLastError());
 }
 
+/* Where a failed call's range lies (computed after the call, printed by both sides, so it is
+ * compared too): F first page free, I inside one allocation, X leaves it, O wraps around,
+ * E not a user address. The comparator's known-difference rules use it. */
+static char range_ctx(uintptr_t a, uintptr_t size)
+{
+    MEMORY_BASIC_INFORMATION m;
+    uintptr_t end = a + size;
+    if (end < a)
+        return 'O';
+    if (!VirtualQuery((void *)a, &m, sizeof m))
+        return 'E';
+    if (m.State == MEM_FREE)
+        return 'F';
+    void *ab = m.AllocationBase;
+    for (;;) {
+        uintptr_t next = (uintptr_t)m.BaseAddress + m.RegionSize;
+        if (next >= end)
+            return 'I';
+        if (!VirtualQuery((void *)next, &m, sizeof m) || m.State == MEM_FREE ||
+            m.AllocationBase != ab)
+            return 'X';
+    }
+}
+
+static void print_result(int ok, uintptr_t a, uintptr_t size)
+{
+    DWORD e = GetLastError();
+    if (!ok)
+        printf(" err=%lu ctx=%c\n", (unsigned long)e, range_ctx(a, size));
+    else
+        printf("\n");
+}
+
 static void print_mbi(const MEMORY_BASIC_INFORMATION *m)
 {
     char b1[64], b2[64];
@@ -331,7 +372,10 @@ static void op_alloc(const char *id, char **t, int skip)
         else
             printf("%s", norm((uintptr_t)p, b, sizeof b));
     }
-    print_err(p != NULL);
+    if (a)
+        print_result(p != NULL, a, size);
+    else
+        print_err(p != NULL);
     if (id)
         add_name(id, (uintptr_t)p, span, 0);
 }
@@ -358,7 +402,7 @@ static void op_free(char **t, int skip)
     SetLastError(0);
     BOOL r = VirtualFree((void *)a, size, type);
     printf(" -> %d", r ? 1 : 0);
-    print_err(r);
+    print_result(r, a, size);
 }
 
 static void op_protect(char **t, int nt, int skip)
@@ -377,7 +421,7 @@ static void op_protect(char **t, int nt, int skip)
     printf(" -> %d", r ? 1 : 0);
     if (r && !noold)
         printf(" old=0x%lx", (unsigned long)old);
-    print_err(r);
+    print_result(r, a, size);
 }
 
 static void op_query(char **t, int nt, int skip)
@@ -435,9 +479,10 @@ static void op_write(char **t, int skip)
             printf(" -> skip\n");
         return;
     }
+    char st = page_state((void *)a);
     probe_fault = 0;
     probe_write((unsigned char *)a, v);
-    printf(" -> %s\n", probe_fault == 2 ? "guard" : probe_fault ? "fault" : "ok");
+    printf(" -> %s %c\n", probe_fault == 2 ? "guard" : probe_fault ? "fault" : "ok", st);
 }
 
 static void op_read(char **t, int nt, int skip)
@@ -451,10 +496,11 @@ static void op_read(char **t, int nt, int skip)
     }
     printf(" ->");
     for (unsigned i = 0; i < n && i < 64; i++) {
+        char st = page_state((unsigned char *)a + i);
         probe_fault = 0;
         unsigned v = probe_read((unsigned char *)a + i);
         if (probe_fault) {
-            printf(" %s", probe_fault == 2 ? "guard" : "fault");
+            printf(" %s %c", probe_fault == 2 ? "guard" : "fault", st);
             break;
         }
         printf(" %02x", v);
@@ -474,15 +520,18 @@ static void op_access(char **t, int skip)
     }
     a &= ~(uintptr_t)4095;
     uint32_t sum = 0;
-    printf(" -> ");
-    for (uintptr_t off = 0; off < size && off < (64u << 20); off += 4096) {
+    char st[64 * 256 + 1], acc[sizeof st];
+    size_t np = 0;
+    for (uintptr_t off = 0; off < size && np < sizeof st - 1; off += 4096, np++) {
         unsigned char *p = (unsigned char *)(a + off);
-        char c = probe_page(p);
-        putchar(c);
-        if (c == 'w' || c == 'r')
+        st[np] = page_state(p);
+        acc[np] = probe_page(p);
+        if (acc[np] == 'w' || acc[np] == 'r')
             for (int i = 0; i < 4096; i += 64)
                 sum = sum * 31 + p[i];
     }
+    st[np] = acc[np] = 0;
+    printf(" -> %s %s", acc, st);
     printf(" sum=%08lx\n", (unsigned long)sum);
 }
 

@@ -70,28 +70,49 @@ class Runner:
             return fn.result(), fw.result()
 
 
-def first_diff(a, b):
-    """(signature, native line, wine line) of the first differing line, or None."""
-    la, lb = a.splitlines(), b.splitlines()
+def signature(x, y):
+    op = (x.split() + ["?", "?"])[1]
+    if x.startswith("CRASHED"):
+        op = "crash"
+    elif x.startswith(" "):
+        op = "scan"
+    kx = dict(t.split("=", 1) for t in x.split() if "=" in t)
+    ky = dict(t.split("=", 1) for t in y.split() if "=" in t)
+    keys = sorted(k for k in set(kx) | set(ky) if kx.get(k) != ky.get(k))
+    rx = x.split("->")[1].split()[:1] if "->" in x else []
+    ry = y.split("->")[1].split()[:1] if "->" in y else []
+    return "%s:%s:%s" % (op, ",".join(keys), "ret" if rx != ry else "")
+
+
+KNOWN = {}  # rule number -> sequences it applied to
+
+
+def compare(seq, a, b):
+    """(signature, native line, wine line) of the first difference no documented Wine
+    difference explains, or None."""
+    la = known_differences.merge_reserved_runs(a).splitlines()
+    lb = known_differences.merge_reserved_runs(b).splitlines()
+    used = set()
     for i in range(max(len(la), len(lb))):
         x = la[i] if i < len(la) else "<missing>"
         y = lb[i] if i < len(lb) else "<missing>"
-        if x != y:
-            op = (x.split() + ["?", "?"])[1]
-            if x.startswith("CRASHED"):
-                op = "crash"
-            kx = dict(t.split("=", 1) for t in x.split() if "=" in t)
-            ky = dict(t.split("=", 1) for t in y.split() if "=" in t)
-            keys = sorted(k for k in set(kx) | set(ky) if kx.get(k) != ky.get(k))
-            rx = x.split("->")[1].split()[:1] if "->" in x else []
-            ry = y.split("->")[1].split()[:1] if "->" in y else []
-            sig = "%s:%s:%s" % (op, ",".join(keys), "ret" if rx != ry else "")
-            return sig, x, y
+        x, y = known_differences.normalise_line(x), known_differences.normalise_line(y)
+        if x == y:
+            continue
+        m = re.match(r"(\d+) ", x)
+        r = None
+        if m and m.group(1) == y.split(" ", 1)[0] and int(m.group(1)) <= len(seq):
+            r = known_differences.explain(seq[int(m.group(1)) - 1], x, y)
+        elif x.startswith("   base=") and y.startswith("   base="):
+            r = known_differences.explain_fields(x, y)
+        if r is None:
+            return signature(x, y), x, y
+        used.add(r[0])
+        if r[1]:
+            break  # Wine changed state Windows would not: the rest is not comparable
+    for k in used:
+        KNOWN[k] = KNOWN.get(k, 0) + 1
     return None
-
-
-def compare(seq, tn, tw):
-    return first_diff(known_differences.normalise(seq, tn), known_differences.normalise(seq, tw))
 
 
 def shrink(runner, seq, sig, budget):
@@ -166,6 +187,8 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
+    print("run_diff: documented Wine differences applied (rule: sequences): %s" %
+          ", ".join("%d: %d" % kv for kv in sorted(KNOWN.items())))
     print("run_diff: TOTAL %d sequences, %d ops, %d divergence classes, %.1f s" %
           (nseq, nops, len(classes), time.time() - t0))
     return 1 if classes else 0

@@ -194,7 +194,7 @@ class Gen:
     def op_query(self):
         x = self.r.random()
         if x < 0.04:
-            a = self.r.choice(["0", "0x1000", "0xffff", "0x10000", "0x800000000000",
+            a = self.r.choice(["0", "0x1000", "0xffff", "0x800000000000",
                                "0xffffffffffffffff", "0xffff800000000000"])
         else:
             a = self.addr()
