@@ -44,17 +44,21 @@ def fields(line):
     return dict(t.split("=", 1) for t in line.split() if "=" in t)
 
 
-def explain_fields(x, y):
-    """Rules that concern reported fields, for any line (query, scan, protect)."""
+def explain_fields(x, y, modifiers=False):
+    """Rules that concern reported fields, for any line (query, scan, protect). modifiers:
+    the sequence used PAGE_NOCACHE or PAGE_WRITECOMBINE somewhere."""
     fx, fy = fields(x), fields(y)
     keys = {k for k in set(fx) | set(fy) if fx.get(k) != fy.get(k)}
     if not keys:
         return None
     try:
         # 91 (unverified): whether a commit/protect inherits or drops PAGE_NOCACHE
-        if keys <= {"prot", "aprot", "old"} and all(
-                int(fx[k], 16) ^ int(fy[k], 16) == 0x200 for k in keys):
+        if keys - {"size"} and keys <= {"prot", "aprot", "old", "size"} and all(
+                int(fx[k], 16) ^ int(fy[k], 16) == 0x200 for k in keys - {"size"}):
             return 91, False
+        # 3: run boundaries that only a dropped PAGE_WRITECOMBINE / PAGE_NOCACHE bit made
+        if keys == {"size"} and modifiers:
+            return 3, False
         # 20: Wine splits reserved runs by the protection decommitted pages had
         if keys == {"size"} and fx.get("state") == "0x2000" and \
                 int(fx["size"], 16) > int(fy["size"], 16):
@@ -105,13 +109,13 @@ def parse_op(src):
     return t[0], t[1:]
 
 
-def explain(src, n, w):
+def explain(src, n, w, modifiers=False):
     """(rule number, state_diverged) when a documented difference explains native line n vs
     Wine line w for op src; None otherwise."""
     op, a = parse_op(src)
     if op in ("read", "write", "access"):
         return explain_touch(n, w)
-    r = explain_fields(n, w)
+    r = explain_fields(n, w, modifiers)
     if r:
         return r
     N, W = Line(n), Line(w)
@@ -145,10 +149,16 @@ def explain(src, n, w):
                 return 2, diverged
             if N.err == 87 and prot & 0x40000000 and not prot & 0xF0:
                 return 90, diverged
+            if N.err == 87 and W.err in (487, 998) and windows_bad_alloc_prot(prot):
+                return 17, diverged
             if N.err == 487 and W.err == 87 and N.ctx in ("F", "X") and N.ctx == W.ctx:
                 return 5, diverged
+            if N.err == 87 and W.err == 487 and N.ctx == "O" == W.ctx:
+                return 18, diverged
             if N.err == 87 and size == 0:
                 return 13, diverged
+            if N.err == 87 and not W.failed and size >= 1 << 47:
+                return 6, diverged
         elif op == "free":
             typ, size = flags(a[2], MEM), int(a[1], 0)
             if N.err == 487 and W.err == 87 and N.ctx == "F" and W.ctx == "F":
@@ -171,15 +181,19 @@ def normalise_line(line):
     return WC.sub(lambda m: "%s=0x%x" % (m.group(1), int(m.group(2), 16) & ~0x400), line)
 
 
-def merge_reserved_runs(transcript):
+def merge_reserved_runs(transcript, modifiers=False):
     """20: joins adjacent scan lines that both describe reserved pages with the same
-    attributes (Wine reports them as separate runs when their former protections differ)."""
+    attributes (Wine reports them as separate runs when their former protections differ).
+    3: with modifiers, also committed runs that only PAGE_WRITECOMBINE told apart."""
     out = []
     for line in transcript.splitlines():
+        if modifiers:
+            line = re.sub(r"\b(aprot|prot|old)=0x([0-9a-f]+)", lambda m: "%s=0x%x" % (
+                m.group(1), int(m.group(2), 16) & ~0x600), line)
         if line.startswith("   base=") and out and out[-1].startswith("   base="):
             a, b = fields(out[-1]), fields(line)
             same = all(a.get(k) == b.get(k) for k in ("abase", "aprot", "state", "prot", "type"))
-            if same and a.get("state") == "0x2000":
+            if same and (a.get("state") == "0x2000" or modifiers):
                 size = int(a["size"], 16) + int(b["size"], 16)
                 out[-1] = re.sub(r"size=0x[0-9a-f]+", "size=0x%x" % size, out[-1])
                 continue

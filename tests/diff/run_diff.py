@@ -90,8 +90,9 @@ KNOWN = {}  # rule number -> sequences it applied to
 def compare(seq, a, b):
     """(signature, native line, wine line) of the first difference no documented Wine
     difference explains, or None."""
-    la = known_differences.merge_reserved_runs(a).splitlines()
-    lb = known_differences.merge_reserved_runs(b).splitlines()
+    mods = any("WRITECOMBINE" in ln or "NOCACHE" in ln for ln in seq)
+    la = known_differences.merge_reserved_runs(a, mods).splitlines()
+    lb = known_differences.merge_reserved_runs(b, mods).splitlines()
     used = set()
     for i in range(max(len(la), len(lb))):
         x = la[i] if i < len(la) else "<missing>"
@@ -102,9 +103,9 @@ def compare(seq, a, b):
         m = re.match(r"(\d+) ", x)
         r = None
         if m and m.group(1) == y.split(" ", 1)[0] and int(m.group(1)) <= len(seq):
-            r = known_differences.explain(seq[int(m.group(1)) - 1], x, y)
+            r = known_differences.explain(seq[int(m.group(1)) - 1], x, y, mods)
         elif x.startswith("   base=") and y.startswith("   base="):
-            r = known_differences.explain_fields(x, y)
+            r = known_differences.explain_fields(x, y, mods)
         if r is None:
             return signature(x, y), x, y
         used.add(r[0])

@@ -206,16 +206,22 @@ class Gen:
             self.emit("query %s" % a)
 
     def op_touch(self):
-        a = self.addr(beyond=False)
-        if a is None:
+        live = self.live()
+        if not live:
             return
+        name, size, in_hole = self.r.choice(live)
+        off = self.offset(size, False)
+        a = "%s+%s" % (name, hex(off))
         x = self.r.random()
         if x < 0.45:
             self.emit("write %s %s" % (a, hex(self.r.randrange(1, 256))))
         elif x < 0.8:
             self.emit("read %s %d" % (a, self.r.choice([1, 4, 16])))
         else:
-            self.emit("access %s %s" % (a, hex(PAGE * self.r.randint(1, 8))))
+            # outside the hole only the allocation's own pages have a known state
+            room = max(PAGE, (size - off + PAGE - 1) // PAGE * PAGE)
+            n = PAGE * self.r.randint(1, 8)
+            self.emit("access %s %s" % (a, hex(n if in_hole else min(n, room))))
 
     def after_alloc(self):
         """Names maybe released become stale once another allocation could reuse them."""
