@@ -300,13 +300,9 @@ int main(int argc, char **argv)
 {
     if (bh_parse_args(argc, argv) != 0)
         return 2;
-    case_alloc64k();
-    case_reserve1m();
-    case_commitpage();
-    case_protect();
-    bh_region_cases(case_regions);
-    case_tib();
-    bh_case_threads2(cycle64k); /* two threads */
+    static const bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
+                                   case_regions,  case_tib,       cycle64k};
+    bh_run_cases(&cases);
 #ifndef _WIN32
     syscall_snapshot st;
     snapshot(&st);

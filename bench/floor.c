@@ -279,14 +279,10 @@ int main(int argc, char **argv)
     } else {
         bh_note("variant", "floor");
     }
-    case_alloc64k();
-    case_reserve1m();
-    case_commitpage();
-    case_protect();
-    if (maps_fd >= 0) { /* the query cases have no floor without PROCMAP_QUERY */
-        bh_region_cases(case_regions);
-        case_tib();
-    }
-    bh_case_threads2(cycle64k); /* two threads */
+    bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
+                      case_regions,  case_tib,       cycle64k};
+    if (maps_fd < 0) /* the query cases have no floor without PROCMAP_QUERY */
+        cases.regions = NULL, cases.tib = NULL;
+    bh_run_cases(&cases);
     return 0;
 }

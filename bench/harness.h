@@ -18,9 +18,12 @@
 #ifdef _WIN32
 #include <windows.h>
 #include <psapi.h>
+#define bh_yield() SwitchToThread()
 #else
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
+#define bh_yield() sched_yield()
 #endif
 
 #define BH_KIB  ((size_t)1 << 10)
@@ -45,18 +48,33 @@
 /* Full mode by default; --quick divides every repetition count (and drops the 1M-region case)
  * so that a run takes seconds: CI uses it to check the programs work, never their timings. */
 static int bh_quick;
+/* --only a,b,...: run only these cases (alloc64k reserve1m commitpage protect 10k 100k 1m tib
+ * threads2), e.g. to profile one of them with perf. */
+static const char *bh_only;
 
 static inline int bh_parse_args(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             bh_quick = 1;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            bh_only = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--only case,case,...]\n", argv[0]);
             return -1;
         }
     }
     return 0;
+}
+
+static inline int bh_want(const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = bh_only; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
+            return 1;
+    }
+    return bh_only == NULL;
 }
 
 /* n repetitions in full mode, n / 20 (at least 3) in quick mode. */
@@ -164,7 +182,7 @@ static void *bh_thread_main(void *p)
     bh_thread_arg *a = p;
     __atomic_add_fetch(a->gate, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(a->gate, __ATOMIC_ACQUIRE) < 2)
-        ;
+        bh_yield(); /* 2 CPUs: let the other thread start */
     a->fn(a->ctx);
     return 0;
 }
@@ -180,7 +198,7 @@ static inline uint64_t bh_run2(void (*fn)(void *), void *ctx0, void *ctx1)
     for (int i = 0; i < 2; i++)
         t[i] = CreateThread(NULL, 0, bh_thread_main, &a[i], 0, NULL);
     while (__atomic_load_n(&gate, __ATOMIC_ACQUIRE) < 2)
-        ;
+        bh_yield();
     uint64_t t0 = bh_now_ns();
     WaitForMultipleObjects(2, t, TRUE, INFINITE);
     uint64_t t1 = bh_now_ns();
@@ -191,7 +209,7 @@ static inline uint64_t bh_run2(void (*fn)(void *), void *ctx0, void *ctx1)
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, bh_thread_main, &a[i]);
     while (__atomic_load_n(&gate, __ATOMIC_ACQUIRE) < 2)
-        ;
+        bh_yield();
     uint64_t t0 = bh_now_ns();
     pthread_join(t[0], NULL);
     pthread_join(t[1], NULL);
@@ -213,9 +231,11 @@ static inline void bh_tib_pages(uint64_t *seed, uintptr_t *pages)
 /* The region-count cases: 10,000, 100,000 and (full mode) 1,000,000 live regions. */
 static inline void bh_region_cases(void (*run)(long n, const char *tag))
 {
-    run(10000, "10k");
-    run(100000, "100k");
-    if (!bh_quick)
+    if (bh_want("10k"))
+        run(10000, "10k");
+    if (bh_want("100k"))
+        run(100000, "100k");
+    if (!bh_quick && bh_want("1m"))
         run(1000000, "1m");
 }
 
@@ -232,12 +252,41 @@ static inline void bh_cycles(void *ctx)
 static inline void bh_case_threads2(void (*cycle)(void))
 {
     int samples = bh_reps(21);
-    double *t = malloc(sizeof(double) * (size_t)samples);
+    double *t;
+    if (!bh_want("threads2"))
+        return;
+    t = malloc(sizeof(double) * (size_t)samples);
     bh_cycle = cycle;
     for (int rep = 0; rep < samples; rep++)
         t[rep] = (double)bh_run2(bh_cycles, NULL, NULL) / (2.0 * BH_THREAD_OPS);
     bh_result("threads2", bh_median(t, samples), "ns");
     free(t);
+}
+
+/* ---- the driver: every case, in order, those --only selects ------------------------------- */
+
+typedef struct bh_cases {
+    void (*alloc64k)(void), (*reserve1m)(void), (*commitpage)(void), (*protect)(void);
+    void (*regions)(long n, const char *tag); /* NULL: no query cases in this variant */
+    void (*tib)(void);                        /* NULL: likewise */
+    void (*cycle64k)(void);                   /* one alloc64k cycle, run on two threads */
+} bh_cases;
+
+static inline void bh_run_cases(const bh_cases *c)
+{
+    if (bh_want("alloc64k"))
+        c->alloc64k();
+    if (bh_want("reserve1m"))
+        c->reserve1m();
+    if (bh_want("commitpage"))
+        c->commitpage();
+    if (bh_want("protect"))
+        c->protect();
+    if (c->regions)
+        bh_region_cases(c->regions);
+    if (c->tib && bh_want("tib"))
+        c->tib();
+    bh_case_threads2(c->cycle64k);
 }
 
 /* ---- memory ---------------------------------------------------------------------------------- */

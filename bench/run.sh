@@ -6,11 +6,13 @@
 # The variants run in turns, for several rounds, so that the machine's background load falls
 # on all three alike; each figure is the median over rounds of per-round medians.
 #
-# usage: bench/run.sh [--quick] [--rounds N] [--no-wine] [--build-dir DIR] [--raw FILE]
+# usage: bench/run.sh [--quick] [--rounds N] [--no-wine] [--fallback] [--build-dir DIR] [--raw FILE]
 #   --quick      a few seconds, small counts: checks that everything runs (CI); no timings
 #                should be read from it
 #   --rounds N   rounds of the three variants (default 3; quick: 1)
 #   --no-wine    skip the Wine variant (also skipped, with a note, when wine or mingw is missing)
+#   --fallback   add a column: winvmem on its mprotect fallback (WINVMEM_GUARD_MARKERS=0), what
+#                kernels older than 6.13 get
 #   --raw FILE   keep the raw result lines
 set -eu
 
@@ -19,15 +21,18 @@ build="$root/build/bench-release"
 quick=""
 rounds=""
 wine_wanted=1
+fallback=0
 raw=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick=--quick ;;
     --rounds) rounds=$2; shift ;;
     --no-wine) wine_wanted=0 ;;
+    --fallback) fallback=1 ;;
     --build-dir) build=$2; shift ;;
     --raw) raw=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--rounds N] [--no-wine] [--build-dir DIR] [--raw FILE]" >&2
+    *) echo "usage: $0 [--quick] [--rounds N] [--no-wine] [--fallback] [--build-dir DIR]" \
+           "[--raw FILE]" >&2
        exit 2 ;;
     esac
     shift
@@ -70,12 +75,14 @@ run() { # variant command...: a variant that fails keeps what it printed, and th
 }
 variants="floor, winvmem"
 [ $wine_wanted = 0 ] || variants="$variants, wine"
+[ $fallback = 0 ] || variants="$variants, winvmem on the mprotect fallback"
 r=1
 while [ $r -le "$rounds" ]; do
     echo "round $r of $rounds: $variants" >&2
     run floor "$build/bench/bench_floor"
     run winvmem "$build/bench/bench_winvmem"
     [ $wine_wanted = 0 ] || WINEDEBUG=-all run wine wine "$build/bench/bench.exe"
+    [ $fallback = 0 ] || WINVMEM_GUARD_MARKERS=0 run fallback "$build/bench/bench_winvmem"
     r=$((r + 1))
 done
 [ -z "$raw" ] || cp "$out" "$raw"
@@ -84,7 +91,7 @@ done
 keys="alloc64k reserve1m commitpage protect create_10k query_10k walk_10k create_100k query_100k
       walk_100k tib_time tib_mem threads2"
 [ -n "$quick" ] || keys="$keys create_1m query_1m walk_1m"
-for v in floor winvmem $( [ $wine_wanted = 0 ] || echo wine ); do
+for v in floor winvmem $( [ $wine_wanted = 0 ] || echo wine ) $( [ $fallback = 0 ] || echo fallback ); do
     for k in $keys; do
         grep -q "^$v [RF] $k " "$out" || { echo "$v gave no result for $k" >&2; status=1; }
     done
@@ -93,6 +100,9 @@ done
 echo "winvmem benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm)," \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs," \
     "$rounds round(s)${quick:+, QUICK MODE: counts reduced, timings meaningless}"
+echo
+echo "winvmem $(git -C "$root" describe --always --dirty 2>/dev/null || echo '(not a git checkout)')" \
+    "release build; $( [ $wine_wanted = 0 ] && echo 'Wine not run' || wine --version 2>/dev/null)"
 echo
 awk -f "$root/bench/table.awk" "$out"
 [ -z "$wine_note" ] || echo "- $wine_note"

@@ -1,6 +1,7 @@
 # Turns the result lines of the three variants into the markdown table (POSIX awk).
 # Input: "<variant> R <case> <value> <unit>" | "<variant> F <case> <n>" | "<variant> N <case> ..."
-# with variant one of floor, winvmem, wine; a case may appear once per round (median taken).
+# with variant one of floor, winvmem, wine, fallback (winvmem with WINVMEM_GUARD_MARKERS=0);
+# a case may appear once per round (median taken).
 
 function median(list,    v, n, i, j, t) {
     n = split(list, v, " ")
@@ -58,9 +59,12 @@ function row(key, label, target) {
     if (!(("floor", key) in vals || ("winvmem", key) in vals || ("wine", key) in vals ||
           ("floor", key) in failed || ("winvmem", key) in failed || ("wine", key) in failed))
         return
-    printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", label, cell("floor", key),
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s |", label, cell("floor", key),
         cell("winvmem", key), cell("wine", key), ratio("winvmem", "floor", key),
         ratio("winvmem", "wine", key), target_text(target, unit[key]), verdict(key, target)
+    if (fallback)
+        printf " %s | %s |", cell("fallback", key), ratio("fallback", "floor", key)
+    printf "\n"
 }
 
 { sub(/\r$/, "") } # Wine's C runtime writes CR LF
@@ -80,8 +84,14 @@ $2 == "N" {
 
 END {
     for (k in vals) med[k] = median(vals[k])
-    print "| case | floor | winvmem | Wine | winvmem/floor | winvmem/Wine | target | met |"
-    print "|---|---:|---:|---:|---:|---:|---|---|"
+    fallback = 0
+    for (k in vals) { split(k, p, SUBSEP); if (p[1] == "fallback") fallback = 1 }
+    for (k in failed) { split(k, p, SUBSEP); if (p[1] == "fallback") fallback = 1 }
+    printf "| case | floor | winvmem | Wine | winvmem/floor | winvmem/Wine | target | met |"
+    if (fallback) printf " winvmem, mprotect fallback | fallback/floor |"
+    printf "\n|---|---:|---:|---:|---:|---:|---|---|"
+    if (fallback) printf "---:|---:|"
+    printf "\n"
     row("alloc64k", "reserve+commit 64 KiB, touch 1 byte, release", "floor:1.10")
     row("reserve1m", "reserve 1 MiB + release (untouched)", "floor:0.25")
     row("commitpage", "commit 1 random page of 1 GiB, touch, decommit", "floor:0.8")

@@ -81,17 +81,20 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
     *err = wvm__space_reserve_with(base, end - base, type, prot, be, &a);
     if (*err)
         return NULL;
+    /* read before committing: the commit publishes a new snapshot and retires this one */
     wvm_snap *s = wvm__alloc_snap(a);
+    uintptr_t got = s->base;
+    uint64_t pages = wvm__snap_pages(s);
     if (type & WVM_MEM_COMMIT) {
         pthread_mutex_lock(&a->lock);
-        *err = wvm__alloc_commit(a, 0, wvm__snap_pages(s), prot);
+        *err = wvm__alloc_commit(a, 0, pages, prot);
         pthread_mutex_unlock(&a->lock);
         if (*err) {
-            wvm__space_release(s->base);
+            wvm__space_release(got);
             return NULL;
         }
     }
-    return (void *)s->base;
+    return (void *)got;
 }
 
 WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,

@@ -28,7 +28,8 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     uint32_t prot;
     if (!wvm__valid_prot(flNewProtect, true, &prot))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-    if (!wvm__page_range((uintptr_t)lpAddress, dwSize ? dwSize : 1, &start, &end))
+    /* size 0 names no page: NT rejects it (Wine accepts; doc/windows-semantics.md) */
+    if (!dwSize || !wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
     if (!lpflOldProtect)
         return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
@@ -43,10 +44,7 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     uint32_t err = WVM_ERROR_INVALID_ADDRESS, old = 0;
     if (end - s->base <= s->size && !wvm__snap_each(s, first, count, any_uncommitted, NULL)) {
         old = s->runs[wvm__snap_find(s, first)].attr & WVM_ATTR_PROT_MASK;
-        /* size 0 at a page boundary names no page: nothing changes (Wine's behaviour) */
-        err = dwSize || start != (uintptr_t)lpAddress
-                  ? wvm__alloc_protect_with(a, first, count, keep_caching, &prot)
-                  : 0;
+        err = wvm__alloc_protect_with(a, first, count, keep_caching, &prot);
     }
     wvm__space_unlock(a);
     wvm__after_call();

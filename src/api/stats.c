@@ -42,7 +42,8 @@ WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap)
 {
     if (!buf || !cap)
         return NULL;
-    /* probe everything that is probed lazily, so the answer is never "not probed" for those */
+    /* probe what is probed lazily, so that the answer is "not probed" only for mechanisms
+     * no feature of this build uses */
     wvm__caps();
     if (mech & (WVM_MECH_UFFD_WP_ASYNC | WVM_MECH_PAGEMAP_SCAN | WVM_MECH_UFFDIO_MOVE))
         wvm__prim_ww_available();

@@ -11,6 +11,7 @@
 typedef struct reader {
     _Atomic uint64_t epoch; /* 0 = outside any critical section */
     _Atomic int taken;
+    unsigned depth; /* sections nest; only the outermost announces and retracts */
     struct reader *next;
 } reader;
 
@@ -27,6 +28,7 @@ static __thread reader *self;
 
 static void reader_exit(void *r)
 {
+    ((reader *)r)->depth = 0;
     atomic_store(&((reader *)r)->epoch, 0);
     atomic_store(&((reader *)r)->taken, 0);
 }
@@ -59,6 +61,8 @@ static reader *register_reader(void)
 void wvm__ebr_enter(void)
 {
     reader *r = self ? self : register_reader();
+    if (r->depth++)
+        return;
     uint64_t e;
     do { /* seq_cst store, then re-check: the epoch we announce is one the writers can see */
         e = atomic_load(&global_epoch);
@@ -68,7 +72,8 @@ void wvm__ebr_enter(void)
 
 void wvm__ebr_exit(void)
 {
-    atomic_store_explicit(&self->epoch, 0, memory_order_release);
+    if (!--self->depth)
+        atomic_store_explicit(&self->epoch, 0, memory_order_release);
 }
 
 static void free_bag(wvm_retired *list)

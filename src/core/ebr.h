@@ -11,6 +11,7 @@ typedef struct wvm_retired {
     size_t bytes;
 } wvm_retired;
 
+/* Sections nest (an inner exit does not end the outer section). */
 void wvm__ebr_enter(void);
 void wvm__ebr_exit(void);
 /* obj starts with a wvm_retired header; it is free()d later. bytes: for metadata stats. */

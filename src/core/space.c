@@ -290,17 +290,22 @@ const wvm_snap *wvm__space_lookup(uintptr_t addr)
 
 uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
 {
+    wvm__ebr_enter(); /* the snapshots read here stay valid */
     for (;;) {
         uintptr_t g = wvm__radix_next(addr, limit);
         if (g >= limit)
-            return limit;
+            break;
         wvm_alloc *a = wvm__radix_get(g);
         const wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
-        if (s && s->base >= addr)
-            return s->base;
+        if (s && s->base >= addr) {
+            limit = s->base;
+            break;
+        }
         /* addr was inside an allocation's granule tail (or a race): look past it */
         addr = (g | (WVM_GRAN - 1)) + 1;
     }
+    wvm__ebr_exit();
+    return limit;
 }
 
 void wvm__space_each(void (*f)(wvm_alloc *a, void *ctx), void *ctx)

@@ -71,15 +71,34 @@ Test(virtualprotect, guard_is_recorded_caching_modifiers_are_sticky)
     cr_expect(VirtualFree(w, 0, MEM_RELEASE));
 }
 
-Test(virtualprotect, size_zero)
+Test(virtualprotect, size_zero_is_invalid)
 {
     char *p = reserve_commit(64 * KiB, PAGE_READWRITE);
-    DWORD old;
-    cr_assert(VirtualProtect(p, 0, PAGE_READONLY, &old)); /* no page named: nothing changes */
-    cr_expect_eq(old, PAGE_READWRITE);
+    DWORD old = 5;
+    expect_error(VirtualProtect(p, 0, PAGE_READONLY, &old), ERROR_INVALID_PARAMETER);
+    expect_error(VirtualProtect(p + 0x10, 0, PAGE_READONLY, &old), ERROR_INVALID_PARAMETER);
+    cr_expect_eq(old, 5);
     expect_region(p, p, p, PAGE_READWRITE, 64 * KiB, MEM_COMMIT, PAGE_READWRITE, MEM_PRIVATE);
-    cr_assert(VirtualProtect(p + 0x10, 0, PAGE_READONLY, &old)); /* rounds to page 0 */
-    expect_region(p, p, p, PAGE_READWRITE, 0x1000, MEM_COMMIT, PAGE_READONLY, MEM_PRIVATE);
+    cr_expect(VirtualFree(p, 0, MEM_RELEASE));
+}
+
+Test(virtualprotect, pages_of_a_large_allocation)
+{
+    char *p = reserve(64 * MiB);
+    cr_assert_not_null(VirtualAlloc(p + 0x1FF000, 0x2000, MEM_COMMIT, PAGE_READWRITE));
+    p[0x1FF000] = 1;
+    p[0x200FFF] = 2;
+    DWORD old;
+    cr_assert(VirtualProtect(p + 0x200000, 0x1000, PAGE_READONLY, &old));
+    cr_expect_eq(p[0x200FFF], 2);
+    cr_assert(VirtualFree(p + 0x1FF000, 0x1000, MEM_DECOMMIT));
+    cr_assert_not_null(VirtualAlloc(p + 0x1FE000, 0x2000, MEM_COMMIT, PAGE_READWRITE));
+    cr_expect_eq(p[0x1FF000], 0);
+    expect_region(p + 0x1FE000, p + 0x1FE000, p, PAGE_READWRITE, 0x2000, MEM_COMMIT, PAGE_READWRITE,
+                  MEM_PRIVATE);
+    expect_region(p + 0x200000, p + 0x200000, p, PAGE_READWRITE, 0x1000, MEM_COMMIT, PAGE_READONLY,
+                  MEM_PRIVATE);
+    cr_expect_eq(wvm_check_invariants(), 0);
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
 

@@ -108,7 +108,7 @@ Test(options, show_stats_prints_at_exit_only_when_asked)
     free(err);
     err = run_child(NULL, touch, &st);
     cr_expect_eq(st, 0);
-    cr_expect_str_empty(err);
+    cr_expect_eq(count_of(err, "winvmem"), 0, "%s", err); /* (sanitizers may add lines) */
     free(err);
 }
 
@@ -127,6 +127,6 @@ Test(options, verbose_explains_mechanisms_once)
               "%s", err);
     free(err);
     err = run_child(NULL, touch, &st);
-    cr_expect_str_empty(err);
+    cr_expect_eq(count_of(err, "winvmem"), 0, "%s", err); /* (sanitizers may add lines) */
     free(err);
 }

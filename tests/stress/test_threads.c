@@ -12,7 +12,7 @@
 #define KiB ((SIZE_T)1024)
 
 #define THREADS 8
-#define ROUNDS  400
+#define ROUNDS  3000
 
 static char *shared;
 
@@ -43,6 +43,15 @@ static void *worker(void *arg)
         if (VirtualQuery(p + off, &m, sizeof m) != sizeof m || m.Protect != PAGE_READONLY ||
             m.AllocationBase != p)
             return (void *)5;
+        /* reserve+commit in one call returns this thread's own allocation (a snapshot
+         * retired by the commit was once read after it: regression) */
+        char *q = VirtualAlloc(NULL, 64 * 1024, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+        if (!q || VirtualQuery(q, &m, sizeof m) != sizeof m || m.AllocationBase != q ||
+            m.State != MEM_COMMIT)
+            return (void *)9;
+        q[0] = 1;
+        if (!VirtualFree(q, 0, MEM_RELEASE))
+            return (void *)10;
         /* the shared allocation: each thread owns one page of it */
         char *mine = shared + ((uintptr_t)arg % THREADS) * 4096;
         if (!VirtualAlloc(mine, 4096, MEM_COMMIT, PAGE_READWRITE))

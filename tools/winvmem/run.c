@@ -8,7 +8,8 @@
  *   free ADDR SIZE TYPE                     VirtualFree             protect ADDR SIZE PROT [noold]
  *   query ADDR [LEN]   scan ADDR            VirtualQuery            read ADDR [N]
  *   write ADDR BYTE    access ADDR SIZE     touch memory            ---  (ends a sequence)
- * Extensions of this tool: `map` (prints the map now) and `stats`. */
+ * Extensions of this tool: `map` (prints the map now), `stats`, `watch ADDR SIZE [reset]`
+ * (GetWriteWatch, up to 64 pages) and `resetwatch ADDR SIZE` (ResetWriteWatch). */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -385,6 +386,50 @@ static bool op_access(args *a)
     return true;
 }
 
+static bool op_watch(args *a)
+{
+    uintptr_t addr;
+    uint64_t size;
+    if (!arg_addr(a->t[0], &addr) || !cli_parse_u64(a->t[1], &size))
+        return false;
+    bool reset = a->n > 2 && !strcmp(a->t[2], "reset");
+    void *pages[64];
+    uintptr_t count = 64;
+    uint32_t gran = 0;
+    wvm_SetLastError(0);
+    uint32_t r = wvm_GetWriteWatch(reset ? WVM_WRITE_WATCH_FLAG_RESET : 0, (void *)addr, size,
+                                   pages, &count, &gran);
+    field_num("result", r, r != 0);
+    if (r) {
+        field_error();
+        return true;
+    }
+    char list[64 * 24] = "", b[48];
+    size_t o = 0;
+    for (uintptr_t i = 0; i < count; i++)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? " " : "",
+                              *rel((uintptr_t)pages[i], b, sizeof b)
+                                  ? b
+                                  : (snprintf(b, sizeof b, "%p", pages[i]), b));
+    field_num("count", count, false);
+    field_str("written", list);
+    return true;
+}
+
+static bool op_resetwatch(args *a)
+{
+    uintptr_t addr;
+    uint64_t size;
+    if (!arg_addr(a->t[0], &addr) || !cli_parse_u64(a->t[1], &size))
+        return false;
+    wvm_SetLastError(0);
+    uint32_t r = wvm_ResetWriteWatch((void *)addr, size);
+    field_num("result", r, r != 0);
+    if (r)
+        field_error();
+    return true;
+}
+
 static void show_map(void)
 {
     if (json) {
@@ -428,11 +473,18 @@ static const struct {
     const char *op;
     int args;
     bool (*run)(args *a);
-} ops[] = {{"alloc", 4, op_alloc},   {"hole", 1, op_hole},
-           {"free", 3, op_free},     {"protect", 3, op_protect},
-           {"query", 1, op_query},   {"scan", 1, op_scan},
-           {"write", 2, op_write},   {"read", 1, op_read},
-           {"access", 2, op_access}, {NULL, 0, NULL}};
+} ops[] = {{"alloc", 4, op_alloc},
+           {"hole", 1, op_hole},
+           {"free", 3, op_free},
+           {"protect", 3, op_protect},
+           {"query", 1, op_query},
+           {"scan", 1, op_scan},
+           {"write", 2, op_write},
+           {"read", 1, op_read},
+           {"access", 2, op_access},
+           {"watch", 2, op_watch},
+           {"resetwatch", 2, op_resetwatch},
+           {NULL, 0, NULL}};
 
 static void run_line(char *line, bool *open)
 {

@@ -8,6 +8,7 @@ fail() { echo "test-run: $1"; echo "$out"; exit 1; }
 echo "$out" | grep -q 'read A+0x10000 2' || fail "source line not echoed"
 echo "$out" | grep -q 'bytes=41 00' || fail "write/read through committed memory"
 echo "$out" | grep -q 'old=PAGE_READWRITE' || fail "VirtualProtect old protection"
+echo "$out" | grep -q 'result=48  base=0x' || fail "VirtualQuery's byte count"
 echo "$out" | grep -q 'pages=-wr-' || fail "access map of reserve/commit/read-only"
 echo "$out" | grep -q 'result=FALSE  error=ERROR_INVALID_PARAMETER' || fail "bad MEM_RELEASE"
 echo "$out" | grep -q 'result=NULL  error=ERROR_INVALID_ADDRESS' || fail "commit outside"
@@ -24,5 +25,10 @@ q = [o for o in ops if o["op"] == "query"][0]
 assert q["state"] == "MEM_COMMIT" and q["protect"] == "PAGE_READONLY", q
 assert any(r["state"] == "Commit" for r in s[0]["map"]), s[0]["map"]
 print("test-run: json ok")'
+out=$("$cli" run "$dir/scripts/write-watch.ops")
+echo "$out" | grep -q 'count=2  written=H+0x1000 H+0x3000' || fail "GetWriteWatch with reset"
+echo "$out" | grep -q 'count=1  written=H+0x3000' || fail "GetWriteWatch after the reset"
+echo "$out" | grep -q 'count=0  written=$' || fail "ResetWriteWatch"
+echo "$out" | grep -q 'result=0xffffffff  error=ERROR_INVALID_PARAMETER' || fail "unwatched"
 printf 'alloc 0 0x1000 BOGUS READWRITE\n' | { "$cli" run - >/dev/null 2>&1 && exit 1 || true; }
 echo "test-run: ok"

@@ -44,7 +44,7 @@ static uint64_t meminfo_field(const char *text, const char *key)
 /* A cgroup v2 limit file: a number, or "max" (= UINT64_MAX). */
 static uint64_t cgroup_value(const char *dir, const char *name)
 {
-    char path[512], buf[64];
+    char path[640], buf[64];
     snprintf(path, sizeof path, "/sys/fs/cgroup%s/%s", dir, name);
     if (read_small(path, buf, sizeof buf) <= 0 || !strncmp(buf, "max", 3))
         return UINT64_MAX;

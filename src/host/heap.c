@@ -1,0 +1,277 @@
+/* IHostMalloc: heaps whose memory is charged to the host's budget arena by arena, with the
+ * same critical-level rules as VirtualAlloc. Blocks come from mimalloc (mi.c). */
+#include <stdlib.h>
+#include "host_internal.h"
+
+#define HEAP_MAX_ARENAS 16
+#define UNIT            ((uint64_t)32 << 20)
+
+#if defined(__SANITIZE_THREAD__)
+#define WVM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WVM_TSAN 1
+#endif
+#endif
+#ifdef WVM_TSAN
+/* mimalloc is not instrumented: tell TSan that a Free happens before the Alloc that reuses
+ * the block. */
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#define TSAN_RELEASE(p) __tsan_release(p)
+#else
+#define TSAN_ACQUIRE(p) ((void)0)
+#define TSAN_RELEASE(p) ((void)0)
+#endif
+
+typedef struct wvm_heap {
+    IHostMalloc iface;
+    _Atomic uint32_t refs;
+    wvm_host *host;
+    uint32_t type;
+    pthread_mutex_t mu; /* growth and the DebugAlloc table */
+    uint64_t serial;    /* unique per heap in the process: keys the per-thread cache */
+    _Atomic int narenas;
+    wvm_mi_arena *arenas[HEAP_MAX_ARENAS];
+    struct {
+        const char *lo, *hi;
+    } range[HEAP_MAX_ARENAS]; /* copies of the arenas' bounds, for Free */
+    _Atomic size_t ndebug;
+    wvm_addrmap debug; /* block -> (file, line, size) */
+} wvm_heap;
+
+static _Atomic uint64_t heap_serial;
+
+/* The last (heap, mimalloc heap) pair this thread allocated from. */
+static __thread struct {
+    uint64_t serial;
+    void *mh;
+} tl_last;
+
+static wvm_heap *heap_of(IHostMalloc *i)
+{
+    return (wvm_heap *)(void *)i;
+}
+
+static HRESULT STDMETHODCALLTYPE QueryInterface(IHostMalloc *This, REFIID riid, void **ppv)
+{
+    if (!ppv)
+        return E_POINTER;
+    *ppv = NULL;
+    if (!riid)
+        return E_INVALIDARG;
+    if (!wvm__iid_eq(riid, &wvm_IID_IUnknown) && !wvm__iid_eq(riid, &wvm_IID_IHostMalloc))
+        return E_NOINTERFACE;
+    atomic_fetch_add(&heap_of(This)->refs, 1);
+    *ppv = This;
+    return S_OK;
+}
+
+static uint32_t STDMETHODCALLTYPE AddRef(IHostMalloc *This)
+{
+    return atomic_fetch_add(&heap_of(This)->refs, 1) + 1;
+}
+
+static uint32_t STDMETHODCALLTYPE Release(IHostMalloc *This)
+{
+    wvm_heap *hp = heap_of(This);
+    uint32_t left = atomic_fetch_sub(&hp->refs, 1) - 1;
+    if (left)
+        return left;
+    int n = atomic_load(&hp->narenas);
+    for (int i = 0; i < n; i++) {
+        wvm__budget_uncharge(hp->host, hp->arenas[i]->size);
+        wvm__mi_arena_put(hp->arenas[i]);
+    }
+    atomic_fetch_sub(&hp->host->heap_arenas, (uint32_t)n);
+    wvm__addrmap_free(&hp->debug);
+    pthread_mutex_destroy(&hp->mu);
+    wvm__host_release(hp->host);
+    free(hp);
+    return 0;
+}
+
+/* Adds an arena big enough for size; the caller saw `seen` arenas. */
+static HRESULT grow(wvm_heap *hp, int seen, size_t size, int level)
+{
+    HRESULT hr = S_OK;
+    pthread_mutex_lock(&hp->mu);
+    if (atomic_load(&hp->narenas) != seen)
+        goto out; /* another thread grew the heap: retry */
+    if (seen == HEAP_MAX_ARENAS) {
+        hr = E_OUTOFMEMORY;
+        goto out;
+    }
+    uint64_t want = hp->host->cfg.heap_arena_size;
+    if (size > want / 2)
+        want = ((uint64_t)size + UNIT + UNIT - 1) / UNIT * UNIT;
+    wvm_mi_arena *a = wvm__mi_arena_get(want, hp->type & MALLOC_EXECUTABLE);
+    if (!a) {
+        hr = E_OUTOFMEMORY;
+        goto out;
+    }
+    hr = wvm__budget_charge(hp->host, a->size, level);
+    if (hr != S_OK) {
+        wvm__mi_arena_put(a);
+        goto out;
+    }
+    hp->arenas[seen] = a;
+    hp->range[seen].lo = a->base;
+    hp->range[seen].hi = a->base + a->size;
+    atomic_fetch_add(&hp->host->heap_arenas, 1);
+    atomic_store_explicit(&hp->narenas, seen + 1, memory_order_release);
+out:
+    pthread_mutex_unlock(&hp->mu);
+    return hr;
+}
+
+static HRESULT heap_alloc_slow(wvm_heap *hp, size_t size, int level, void **out)
+{
+    for (;;) {
+        int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
+        for (int i = n - 1; i >= 0; i--) { /* newest first: older arenas filled up */
+            void *mh = wvm__mi_thread_heap(hp->arenas[i]);
+            void *p = mh ? wvm__mi_heap_malloc(mh, size) : NULL;
+            if (p) {
+                tl_last.serial = hp->serial;
+                tl_last.mh = mh;
+                TSAN_ACQUIRE(p);
+                *out = p;
+                return S_OK;
+            }
+        }
+        HRESULT hr = grow(hp, n, size, level);
+        if (hr != S_OK)
+            return hr;
+    }
+}
+
+static inline HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **out)
+{
+    HRESULT hr = wvm__host_check(hp->host);
+    if (hr != S_OK)
+        return hr;
+    if (!out)
+        return E_POINTER;
+    *out = NULL;
+    if ((unsigned)level > eProcessCritical || size > (SIZE_MAX >> 2))
+        return E_INVALIDARG;
+    if (size == 0)
+        size = 1;
+    if (tl_last.serial == hp->serial) {
+        void *p = wvm__mi_heap_malloc(tl_last.mh, size);
+        if (p) {
+            TSAN_ACQUIRE(p);
+            *out = p;
+            return S_OK;
+        }
+    }
+    return heap_alloc_slow(hp, size, level, out);
+}
+
+static HRESULT STDMETHODCALLTYPE Alloc(IHostMalloc *This, size_t cbSize,
+                                       EMemoryCriticalLevel eCriticalLevel, void **ppMem)
+{
+    return heap_alloc(heap_of(This), cbSize, eCriticalLevel, ppMem);
+}
+
+static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
+                                            EMemoryCriticalLevel eCriticalLevel, char *pszFileName,
+                                            int iLineNo, void **ppMem)
+{
+    wvm_heap *hp = heap_of(This);
+    HRESULT hr = heap_alloc(hp, cbSize, eCriticalLevel, ppMem);
+    if (hr != S_OK)
+        return hr;
+    pthread_mutex_lock(&hp->mu);
+    int err = wvm__addrmap_put(&hp->debug, (uintptr_t)*ppMem, (uintptr_t)pszFileName,
+                               (uintptr_t)(intptr_t)iLineNo, cbSize);
+    if (!err)
+        atomic_fetch_add(&hp->ndebug, 1);
+    pthread_mutex_unlock(&hp->mu);
+    if (err) {
+        wvm__mi_free(*ppMem);
+        *ppMem = NULL;
+        return E_OUTOFMEMORY;
+    }
+    return S_OK;
+}
+
+static bool owns(wvm_heap *hp, const void *p)
+{
+    int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if ((const char *)p >= hp->range[i].lo && (const char *)p < hp->range[i].hi)
+            return true;
+    return false;
+}
+
+static HRESULT STDMETHODCALLTYPE Free(IHostMalloc *This, void *pMem)
+{
+    wvm_heap *hp = heap_of(This);
+    HRESULT hr = wvm__host_check(hp->host);
+    if (hr != S_OK)
+        return hr;
+    if (!pMem)
+        return S_OK;
+    if (!owns(hp, pMem))
+        return HOST_E_INVALIDOPERATION;
+    if (atomic_load_explicit(&hp->ndebug, memory_order_relaxed)) {
+        pthread_mutex_lock(&hp->mu);
+        if (wvm__addrmap_del(&hp->debug, (uintptr_t)pMem, NULL, NULL))
+            atomic_fetch_sub(&hp->ndebug, 1);
+        pthread_mutex_unlock(&hp->mu);
+    }
+    TSAN_RELEASE(pMem);
+    wvm__mi_free(pMem);
+    return S_OK;
+}
+
+static const IHostMallocVtbl heap_vtbl = {
+    QueryInterface, AddRef, Release, Alloc, DebugAlloc, Free,
+};
+
+HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint32_t dwMallocType,
+                                                 IHostMalloc **ppMalloc)
+{
+    wvm_host *h = wvm__host_of(This);
+    HRESULT hr = wvm__host_check(h);
+    if (hr != S_OK)
+        return hr;
+    if (!ppMalloc)
+        return E_POINTER;
+    *ppMalloc = NULL;
+    if (dwMallocType & ~(uint32_t)(MALLOC_THREADSAFE | MALLOC_EXECUTABLE))
+        return E_INVALIDARG;
+    if (!wvm__mi_available())
+        return WVM_HRESULT_FROM_WIN32(126u); /* ERROR_MOD_NOT_FOUND: no libmimalloc.so.2 */
+    wvm_heap *hp = calloc(1, sizeof *hp);
+    if (!hp)
+        return E_OUTOFMEMORY;
+    hp->iface.lpVtbl = &heap_vtbl;
+    atomic_init(&hp->refs, 1);
+    hp->type = dwMallocType;
+    hp->serial = atomic_fetch_add(&heap_serial, 1) + 1;
+    pthread_mutex_init(&hp->mu, NULL);
+    hp->host = h;
+    wvm__host_addref(h);
+    *ppMalloc = &hp->iface;
+    return S_OK;
+}
+
+WVM_API size_t wvm_host_heap_leak_report(IHostMalloc *heap, FILE *out)
+{
+    wvm_heap *hp = heap_of(heap);
+    pthread_mutex_lock(&hp->mu);
+    size_t pos = 0, n = 0;
+    wvm_addrmap_entry *e;
+    while ((e = wvm__addrmap_next(&hp->debug, &pos))) {
+        n++;
+        if (out)
+            fprintf(out, "%s:%d: %zu bytes at %p not freed\n", e->a ? (const char *)e->a : "?",
+                    (int)(intptr_t)e->b, (size_t)e->c, (void *)e->key);
+    }
+    pthread_mutex_unlock(&hp->mu);
+    return n;
+}

@@ -1,0 +1,199 @@
+/* Internals of the host memory manager (src/host/). Built only on the public wvm_ API.
+ *
+ * Concurrency: the budget is an atomic counter (fast path: one CAS); waiters sleep on a condition
+ * variable under `budget.mu`. Allocation bookkeeping (base -> reserved/committed bytes) lives in
+ * a hash map under `map_mu`, which is never held while waiting for budget. VirtualQuery takes no
+ * lock of the host (the core's query is lock-free). Callbacks run on the notification thread
+ * with no host lock held. */
+#ifndef WVM_HOST_INTERNAL_H
+#define WVM_HOST_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "winvmem/host.h"
+
+#define WVM_HOST_LEVELS  3
+#define WVM_HOST_STRIPES 64
+
+/* ---- addrmap.c: open-addressing map uintptr_t key -> two words -------------------------- */
+
+typedef struct wvm_addrmap_entry {
+    uintptr_t key; /* 0 = empty, 1 = deleted */
+    uintptr_t a, b, c;
+} wvm_addrmap_entry;
+
+typedef struct wvm_addrmap {
+    wvm_addrmap_entry *slots;
+    size_t cap, count, used; /* used = count + tombstones */
+} wvm_addrmap;
+
+/* Return 0 or ENOMEM. Keys must be >= 2. */
+int wvm__addrmap_put(wvm_addrmap *m, uintptr_t key, uintptr_t a, uintptr_t b, uintptr_t c);
+wvm_addrmap_entry *wvm__addrmap_get(wvm_addrmap *m, uintptr_t key);
+bool wvm__addrmap_del(wvm_addrmap *m, uintptr_t key, uintptr_t *a, uintptr_t *b);
+void wvm__addrmap_free(wvm_addrmap *m);
+/* Iterates live entries: *pos starts at 0. NULL at the end. */
+wvm_addrmap_entry *wvm__addrmap_next(wvm_addrmap *m, size_t *pos);
+
+/* ---- budget.c ---------------------------------------------------------------------------- */
+
+typedef struct wvm_budget {
+    _Atomic uint64_t used;
+    _Atomic uint64_t peak;
+    uint64_t total;
+    uint64_t ceiling[WVM_HOST_LEVELS];
+    uint64_t normal_limit;                               /* total - emergency reserve */
+    uint64_t low_enter, low_exit, high_enter, high_exit; /* watermarks in bytes */
+    uint32_t timeout_ms;
+    _Atomic uint32_t waiters;
+    _Atomic bool abandoned;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic uint64_t granted[WVM_HOST_LEVELS], refused[WVM_HOST_LEVELS];
+    _Atomic uint64_t waits, timeouts, reserve_draws;
+} wvm_budget;
+
+struct wvm_host;
+int wvm__budget_init(wvm_budget *b, const wvm_host_config *c);
+void wvm__budget_destroy(wvm_budget *b);
+/* Charges n bytes at level. S_OK, E_OUTOFMEMORY, HOST_E_TIMEOUT or HOST_E_ABANDONED. May
+ * ask the notification thread for a Low notification and wait (levels above eTaskCritical). */
+HRESULT wvm__budget_charge(struct wvm_host *h, uint64_t n, int level);
+/* Charges without waiting; false when over the level's ceiling. */
+bool wvm__budget_try(struct wvm_host *h, uint64_t n, int level);
+void wvm__budget_uncharge(struct wvm_host *h, uint64_t n);
+void wvm__budget_abandon(wvm_budget *b);
+
+/* ---- notify.c ---------------------------------------------------------------------------- */
+
+typedef struct wvm_notifier {
+    pthread_t thread;
+    bool started;
+    int wake_fd; /* eventfd: kicks from allocating threads and shutdown */
+    int psi_fd;  /* -1 when polling */
+    _Atomic bool stop;
+    _Atomic bool low_requested;
+    _Atomic bool kick_pending;
+    _Atomic uint32_t level; /* EMemoryAvailable, 0 = not yet evaluated */
+    pthread_mutex_t cb_mu;  /* guards `cb` only; never held across a callback */
+    ICLRMemoryNotificationCallback *cb;
+    bool cb_fresh; /* a newly registered callback gets the current level */
+    _Atomic uint64_t delivered[4];
+    _Atomic uint64_t psi_events;
+} wvm_notifier;
+
+int wvm__notify_start(struct wvm_host *h); /* 0 or errno */
+void wvm__notify_stop(struct wvm_host *h);
+/* From any thread, never blocks: ask for a Low notification / a re-evaluation. */
+void wvm__notify_request_low(struct wvm_host *h);
+void wvm__notify_kick(struct wvm_host *h);
+HRESULT wvm__notify_register(struct wvm_host *h, ICLRMemoryNotificationCallback *cb);
+
+/* ---- psi.c: Linux pressure-stall information ------------------------------------------- */
+
+/* Opens a PSI trigger on /proc/pressure/memory: returns an fd to poll for POLLPRI, or -1 with
+ * *err set (ENOENT: no PSI in this kernel; EOPNOTSUPP/EINVAL/EACCES: triggers refused). */
+int wvm__psi_open(uint32_t stall_us, uint32_t window_us, int *err);
+int wvm__event_open(void);      /* eventfd, -1 on failure */
+void wvm__event_signal(int fd); /* never blocks */
+void wvm__event_drain(int fd);
+/* Waits up to timeout_ms for wake_fd or a PSI event. Returns a bit set: 1 = woken, 2 = PSI. */
+int wvm__pressure_wait(int wake_fd, int psi_fd, uint32_t timeout_ms);
+void wvm__fd_close(int fd);
+
+/* ---- the manager ------------------------------------------------------------------------ */
+
+enum { WVM_HOST_ALIVE = 0, WVM_HOST_DEAD = 1 };
+
+typedef struct wvm_host {
+    IHostMemoryManager iface; /* first: the COM pointer is the object pointer */
+    _Atomic uint32_t refs;
+    _Atomic int state;
+    _Atomic bool fail_next; /* test hook: the next fallible step reports an internal failure */
+    _Atomic bool shut;
+    wvm_host_config cfg;
+    wvm_budget budget;
+    wvm_notifier notify;
+    pthread_mutex_t map_mu;
+    /* Serialise commit/decommit/release inside one allocation (hashed by its base) so the
+     * count of committed pages and the system call that changes it form one step. */
+    pthread_mutex_t stripe[WVM_HOST_STRIPES];
+    wvm_addrmap allocs;   /* base -> (reserved bytes, committed bytes) */
+    wvm_addrmap acquired; /* AcquiredVirtualAddressSpace: start -> size */
+    _Atomic uint64_t as_used;
+    uint64_t as_budget;
+    _Atomic uint32_t heap_arenas;
+} wvm_host;
+
+static inline wvm_host *wvm__host_of(IHostMemoryManager *i)
+{
+    return (wvm_host *)(void *)i;
+}
+
+/* S_OK while alive; HOST_E_CLRNOTAVAILABLE after a failure or shutdown. */
+static inline HRESULT wvm__host_check(wvm_host *h)
+{
+    return atomic_load_explicit(&h->state, memory_order_acquire) == WVM_HOST_ALIVE
+               ? S_OK
+               : HOST_E_CLRNOTAVAILABLE;
+}
+/* Marks the host unusable; returns E_FAIL for the call that found the failure. */
+HRESULT wvm__host_fail(wvm_host *h);
+/* Test hook: true once after wvm__host_inject_failure(). */
+bool wvm__host_failure_injected(wvm_host *h);
+void wvm__host_inject_failure(IHostMemoryManager *host);
+uint32_t wvm__host_addref(wvm_host *h);
+uint32_t wvm__host_release(wvm_host *h);
+HRESULT wvm__host_hresult(uint32_t win32_error);
+bool wvm__iid_eq(const IID *a, const IID *b);
+
+/* vmem.c: IHostMemoryManager's VirtualAlloc family and address-space accounting. */
+HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void *pAddress,
+                                                 size_t dwSize, uint32_t flAllocationType,
+                                                 uint32_t flProtect,
+                                                 EMemoryCriticalLevel eCriticalLevel, void **ppMem);
+HRESULT STDMETHODCALLTYPE wvm__host_VirtualFree(IHostMemoryManager *This, void *lpAddress,
+                                                size_t dwSize, uint32_t dwFreeType);
+HRESULT STDMETHODCALLTYPE wvm__host_VirtualQuery(IHostMemoryManager *This, void *lpAddress,
+                                                 void *lpBuffer, size_t dwLength, size_t *pResult);
+HRESULT STDMETHODCALLTYPE wvm__host_VirtualProtect(IHostMemoryManager *This, void *lpAddress,
+                                                   size_t dwSize, uint32_t flNewProtect,
+                                                   uint32_t *pflOldProtect);
+/* Releases every allocation still tracked (final Release). */
+void wvm__host_release_all(wvm_host *h);
+
+/* aspace.c */
+HRESULT STDMETHODCALLTYPE wvm__host_Needs(IHostMemoryManager *This, void *start, size_t size);
+HRESULT STDMETHODCALLTYPE wvm__host_Acquired(IHostMemoryManager *This, void *start, size_t size);
+HRESULT STDMETHODCALLTYPE wvm__host_Released(IHostMemoryManager *This, void *start);
+bool wvm__aspace_charge(wvm_host *h, uint64_t n);
+void wvm__aspace_uncharge(wvm_host *h, uint64_t n);
+
+/* heap.c */
+HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint32_t dwMallocType,
+                                                 IHostMalloc **ppMalloc);
+
+/* mi.c: the heap engine (mimalloc 2.x, loaded with dlopen so that its malloc override stays
+ * out of the process), and the process-wide pool of arenas. */
+typedef struct wvm_mi_arena {
+    char *base;
+    size_t size;
+    int id;    /* mimalloc arena id */
+    bool exec; /* PAGE_EXECUTE_READWRITE */
+    bool busy; /* owned by a live heap */
+} wvm_mi_arena;
+
+bool wvm__mi_available(void);
+/* A free pooled arena of at least size bytes with the given kind, or a new one (committed
+ * through wvm_VirtualAlloc). NULL when no memory or mimalloc has no arena slot left. */
+wvm_mi_arena *wvm__mi_arena_get(size_t size, bool exec);
+void wvm__mi_arena_put(wvm_mi_arena *a);
+/* The calling thread's mimalloc heap bound to the arena (NULL: out of memory). */
+void *wvm__mi_thread_heap(const wvm_mi_arena *a);
+/* mi_heap_malloc and mi_free, resolved once wvm__mi_available() returned true. */
+extern void *(*wvm__mi_heap_malloc)(void *mi_heap, size_t size);
+extern void (*wvm__mi_free)(void *p);
+size_t wvm__mi_usable(const void *p);
+
+#endif

@@ -1,0 +1,71 @@
+/* The system's memory-pressure source: a Linux PSI trigger (Documentation/accounting/psi.rst,
+ * Linux >= 5.2) on /proc/pressure/memory, and an eventfd to wake the notification thread.
+ * These are the host's only system calls besides the wvm_ API. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "host_internal.h"
+
+int wvm__psi_open(uint32_t stall_us, uint32_t window_us, int *err)
+{
+    int fd = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    char trig[64];
+    int len = snprintf(trig, sizeof trig, "some %u %u", stall_us, window_us);
+    /* The kernel wants the terminating NUL in the write (psi_write copies len bytes). */
+    if (write(fd, trig, (size_t)len + 1) < 0) {
+        *err = errno;
+        close(fd);
+        return -1;
+    }
+    *err = 0;
+    return fd;
+}
+
+int wvm__event_open(void)
+{
+    return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+void wvm__event_signal(int fd)
+{
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof one); /* EAGAIN: the counter is saturated, fine */
+    (void)r;
+}
+
+void wvm__event_drain(int fd)
+{
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof v);
+    (void)r;
+}
+
+int wvm__pressure_wait(int wake_fd, int psi_fd, uint32_t timeout_ms)
+{
+    struct pollfd p[2] = {{.fd = wake_fd, .events = POLLIN}, {.fd = psi_fd, .events = POLLPRI}};
+    int n = poll(p, psi_fd >= 0 ? 2 : 1, (int)timeout_ms);
+    if (n <= 0)
+        return 0;
+    int r = 0;
+    if (p[0].revents & POLLIN) {
+        wvm__event_drain(wake_fd);
+        r |= 1;
+    }
+    if (psi_fd >= 0 && (p[1].revents & POLLPRI))
+        r |= 2;
+    return r;
+}
+
+void wvm__fd_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}

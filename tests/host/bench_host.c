@@ -1,0 +1,157 @@
+/* Host benchmark: the host's VirtualAlloc/VirtualFree pair against the bare wvm_ pair, and
+ * IHostMalloc Alloc/Free against glibc malloc/free on one and two threads. Variants run
+ * interleaved, best of ROUNDS, so that a noisy machine hurts both sides alike.
+ *   bench_host [pairs [heap-ops]]   (defaults: 20000 VirtualAlloc pairs, 2000000 heap ops) */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "winvmem/host.h"
+
+#define ROUNDS 7
+#define WINDOW 64
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static IHostMemoryManager *host;
+static IHostMalloc *heap;
+static long pairs;
+
+static double run_bare(size_t size)
+{
+    double t0 = now();
+    for (long i = 0; i < pairs; i++) {
+        void *p =
+            wvm_VirtualAlloc(NULL, size, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+        if (!p || !wvm_VirtualFree(p, 0, WVM_MEM_RELEASE))
+            abort();
+    }
+    return (now() - t0) / (double)pairs;
+}
+
+static double run_host(size_t size)
+{
+    double t0 = now();
+    for (long i = 0; i < pairs; i++) {
+        void *p;
+        if (host->lpVtbl->VirtualAlloc(host, NULL, size, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
+                                       WVM_PAGE_READWRITE, eAppDomainCritical, &p) != S_OK ||
+            host->lpVtbl->VirtualFree(host, p, 0, WVM_MEM_RELEASE) != S_OK)
+            abort();
+    }
+    return (now() - t0) / (double)pairs;
+}
+
+/* One heap workload: a window of WINDOW live blocks of 8..512 bytes, the oldest freed. */
+typedef struct {
+    int use_host;
+    long ops;
+    double secs;
+} hjob_t;
+
+static void *heap_job(void *arg)
+{
+    hjob_t *j = arg;
+    void *win[WINDOW] = {0};
+    unsigned seed = 12345;
+    size_t sizes[256];
+    for (int i = 0; i < 256; i++)
+        sizes[i] = 8 + (size_t)(rand_r(&seed) % 505);
+    double t0 = now();
+    for (long i = 0; i < j->ops; i++) {
+        int s = (int)(i % WINDOW);
+        size_t sz = sizes[i & 255];
+        if (j->use_host) {
+            if (win[s] && heap->lpVtbl->Free(heap, win[s]) != S_OK)
+                abort();
+            if (heap->lpVtbl->Alloc(heap, sz, eTaskCritical, &win[s]) != S_OK)
+                abort();
+        } else {
+            free(win[s]);
+            if (!(win[s] = malloc(sz)))
+                abort();
+        }
+        *(volatile char *)win[s] = 1;
+    }
+    j->secs = now() - t0;
+    for (int s = 0; s < WINDOW; s++) {
+        if (j->use_host)
+            heap->lpVtbl->Free(heap, win[s]);
+        else
+            free(win[s]);
+    }
+    return NULL;
+}
+
+/* Operations per second (Alloc+Free pairs) over nthreads threads. */
+static double run_heap(int use_host, int nthreads, long ops)
+{
+    pthread_t t[2];
+    hjob_t j[2];
+    double t0 = now();
+    for (int i = 0; i < nthreads; i++) {
+        j[i] = (hjob_t){use_host, ops, 0};
+        if (pthread_create(&t[i], NULL, heap_job, &j[i]))
+            abort();
+    }
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(t[i], NULL);
+    return (double)ops * nthreads / (now() - t0);
+}
+
+static double minv(double a, double b)
+{
+    return a < b ? a : b;
+}
+
+static double maxv(double a, double b)
+{
+    return a > b ? a : b;
+}
+
+int main(int argc, char **argv)
+{
+    pairs = argc > 1 ? atol(argv[1]) : 20000;
+    if (wvm_host_create(NULL, &host) != S_OK ||
+        host->lpVtbl->CreateMalloc(host, MALLOC_THREADSAFE, &heap) != S_OK) {
+        fprintf(stderr, "bench_host: cannot create the host or its heap\n");
+        return 1;
+    }
+    int fails = 0;
+    printf("%-34s %12s %12s %8s %s\n", "operation", "bare/glibc", "host", "ratio", "target");
+    size_t sizes[] = {4096, 65536, 1 << 20};
+    for (int k = 0; k < 3; k++) {
+        double bare = 1e9, hst = 1e9;
+        for (int r = 0; r < ROUNDS; r++) {
+            bare = minv(bare, run_bare(sizes[k]));
+            hst = minv(hst, run_host(sizes[k]));
+        }
+        double ratio = hst / bare;
+        int ok = ratio <= 1.05;
+        fails += !ok;
+        printf("VirtualAlloc+Free %7zu B (ns)   %12.0f %12.0f %7.3fx %s host <= 1.05x %s\n",
+               sizes[k], bare * 1e9, hst * 1e9, ratio, "", ok ? "ok" : "MISSED");
+    }
+    long ops = argc > 2 ? atol(argv[2]) : 2000000;
+    for (int nt = 1; nt <= 2; nt++) {
+        double g = 0, hh = 0;
+        run_heap(1, nt, ops / 10); /* warm the arenas and mimalloc's thread heaps */
+        for (int r = 0; r < ROUNDS; r++) {
+            g = maxv(g, run_heap(0, nt, ops));
+            hh = maxv(hh, run_heap(1, nt, ops));
+        }
+        double ratio = hh / g, want = nt == 1 ? 0.8 : 1.0;
+        int ok = ratio >= want;
+        fails += !ok;
+        printf("IHostMalloc Alloc+Free, %d thr (Mop/s) %9.1f %12.1f %7.2fx  >= %.1fx %s\n", nt,
+               g / 1e6, hh / 1e6, ratio, want, ok ? "ok" : "MISSED");
+    }
+    heap->lpVtbl->Release(heap);
+    host->lpVtbl->Release(host);
+    return fails ? 2 : 0;
+}
