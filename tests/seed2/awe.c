@@ -219,6 +219,8 @@ Test(awe, unmapped_window_pages_fault)
     fflush(NULL);
     pid_t pid = fork();
     if (!pid) {
+        signal(SIGBUS, SIG_DFL); /* sanitizers catch it otherwise */
+        signal(SIGSEGV, SIG_DFL);
         char *cw =
             wvm_VirtualAlloc(NULL, WIN, WVM_MEM_RESERVE | WVM_MEM_PHYSICAL, WVM_PAGE_READWRITE);
         if (!cw)
