@@ -27,19 +27,29 @@ void __tsan_release(void *addr);
 
 typedef struct wvm_heap {
     IHostMalloc iface;
-    _Atomic uint32_t refs;
-    wvm_host *host;
-    uint32_t type;
-    pthread_mutex_t mu; /* growth and the DebugAlloc table */
-    uint64_t serial;    /* unique per heap in the process: keys the per-thread cache */
+    /* read on every Alloc/Free: together at the start */
     _Atomic int narenas;
-    wvm_mi_arena *arenas[HEAP_MAX_ARENAS];
+    uint64_t serial; /* unique per heap in the process: keys the per-thread cache */
+    wvm_host *host;
+    _Atomic size_t ndebug;
     struct {
         const char *lo, *hi;
     } range[HEAP_MAX_ARENAS]; /* copies of the arenas' bounds, for Free */
-    _Atomic size_t ndebug;
+    /* the rest */
+    _Atomic uint32_t refs;
+    uint32_t type;
+    pthread_mutex_t mu; /* growth and the DebugAlloc table */
+    wvm_mi_arena *arenas[HEAP_MAX_ARENAS];
     wvm_addrmap debug; /* block -> (file, line, size) */
 } wvm_heap;
+
+/* S_OK while the heap's host lives; one load of a global while no host of the process died. */
+static inline HRESULT heap_check(const wvm_heap *hp)
+{
+    if (__builtin_expect(atomic_load_explicit(&wvm__hosts_dead, memory_order_acquire) == 0, 1))
+        return S_OK;
+    return wvm__host_check(hp->host);
+}
 
 static _Atomic uint64_t heap_serial;
 
@@ -149,7 +159,7 @@ static HRESULT heap_alloc_slow(wvm_heap *hp, size_t size, int level, void **out)
 
 static inline HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **out)
 {
-    HRESULT hr = wvm__host_check(hp->host);
+    HRESULT hr = heap_check(hp);
     if (hr != S_OK)
         return hr;
     if (!out)
@@ -159,7 +169,7 @@ static inline HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **ou
         return E_INVALIDARG;
     if (size == 0)
         size = 1;
-    if (tl_last.serial == hp->serial) {
+    if (__builtin_expect(tl_last.serial == hp->serial, 1)) {
         void *p = wvm__mi_heap_malloc(tl_last.mh, size);
         if (p) {
             TSAN_ACQUIRE(p);
@@ -210,7 +220,7 @@ static bool owns(wvm_heap *hp, const void *p)
 static HRESULT STDMETHODCALLTYPE Free(IHostMalloc *This, void *pMem)
 {
     wvm_heap *hp = heap_of(This);
-    HRESULT hr = wvm__host_check(hp->host);
+    HRESULT hr = heap_check(hp);
     if (hr != S_OK)
         return hr;
     if (!pMem)

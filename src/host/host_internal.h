@@ -138,6 +138,10 @@ static inline HRESULT wvm__host_check(wvm_host *h)
                ? S_OK
                : HOST_E_CLRNOTAVAILABLE;
 }
+/* How many hosts of the process have died: while 0, no host needs checking (heap fast path). */
+extern _Atomic uint32_t wvm__hosts_dead;
+/* Marks h dead (idempotent); true for the call that did it. */
+bool wvm__host_mark_dead(wvm_host *h);
 /* Marks the host unusable; returns E_FAIL for the call that found the failure. */
 HRESULT wvm__host_fail(wvm_host *h);
 /* Test hook: true once after wvm__host_inject_failure(). */

@@ -42,10 +42,20 @@ HRESULT wvm__host_hresult(uint32_t e)
     }
 }
 
-HRESULT wvm__host_fail(wvm_host *h)
+_Atomic uint32_t wvm__hosts_dead;
+
+bool wvm__host_mark_dead(wvm_host *h)
 {
     int alive = WVM_HOST_ALIVE;
     if (!atomic_compare_exchange_strong(&h->state, &alive, WVM_HOST_DEAD))
+        return false;
+    atomic_fetch_add(&wvm__hosts_dead, 1);
+    return true;
+}
+
+HRESULT wvm__host_fail(wvm_host *h)
+{
+    if (!wvm__host_mark_dead(h))
         return HOST_E_CLRNOTAVAILABLE;
     wvm__budget_abandon(&h->budget);
     return E_FAIL;
@@ -256,7 +266,7 @@ WVM_API void wvm_host_shutdown(IHostMemoryManager *host)
     wvm_host *h = wvm__host_of(host);
     if (atomic_exchange(&h->shut, true))
         return;
-    atomic_store(&h->state, WVM_HOST_DEAD);
+    wvm__host_mark_dead(h);
     wvm__budget_abandon(&h->budget);
     wvm__notify_stop(h);
 }
