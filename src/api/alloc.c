@@ -10,7 +10,7 @@
 
 /* Allocation flags whose features are not in this build answer ERROR_INVALID_PARAMETER, as
  * Wine does for them, until they land. */
-#define UNSUPPORTED_TYPES (WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_PHYSICAL)
+#define UNSUPPORTED_TYPES (WVM_MEM_PHYSICAL)
 
 /* The backend an allocation type asks for (NULL: plain memory), or an error: the feature
  * flags need MEM_RESERVE and exclude each other; write watch needs Linux >= 6.7; large pages
@@ -92,6 +92,8 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
 {
     uintptr_t addr = (uintptr_t)lpAddress;
     uint32_t type = flAllocationType, prot, err = 0;
+    if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO))
+        return wvm__virtual_reset(lpAddress, dwSize, type, flProtect); /* api/reset.c */
     if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
         (type & UNSUPPORTED_TYPES) || !wvm__valid_prot(flProtect, false, &prot) ||
         ((type & WVM_MEM_WRITE_WATCH) && !(type & WVM_MEM_RESERVE)))

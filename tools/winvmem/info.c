@@ -25,14 +25,15 @@ int cli_info(bool json)
     wvm_GetSystemInfo(&si);
     wvm_MEMORYSTATUSEX ms = {.dwLength = sizeof ms};
     wvm_GlobalMemoryStatusEx(&ms);
+    /* explaining probes every mechanism: the sets read afterwards agree with the lines */
+    char lines[NMECH][320];
+    for (int i = 0; i < NMECH; i++)
+        wvm_mechanism_explain(1u << i, lines[i], sizeof lines[i]);
     wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
     if (wvm_stats_get(&st)) {
         fprintf(stderr, "winvmem: this library's stats version differs from the tool's\n");
         return 1;
     }
-    char lines[NMECH][320];
-    for (int i = 0; i < NMECH; i++)
-        wvm_mechanism_explain(1u << i, lines[i], sizeof lines[i]);
 
     if (json) {
         printf("{\"page_size\": %u, \"allocation_granularity\": %u, "

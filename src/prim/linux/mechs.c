@@ -1,6 +1,7 @@
 /* Kernel mechanisms: what each probe found and whether winvmem uses it. Read by stats, by
  * `winvmem info` (through wvm_mechanism_explain) and reported once on stderr under
  * WINVMEM_VERBOSE=1. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,16 @@ static const struct {
     {"hugetlb", "MAP_HUGETLB from the hugetlb pool", "vm.nr_hugepages > 0", NULL},
     {"memfd", "memfd_create", "Linux >= 3.17", NULL},
     {"uffdio-move", "ioctl(UFFDIO_MOVE)", "Linux >= 6.8", NULL},
+};
+
+/* Verdicts that read better in words than as "call failed with errno". */
+static const struct {
+    uint32_t mech;
+    int err;
+    const char *text;
+} said[] = {
+    {WVM_MECH_HUGETLB, ENOMEM, "the hugetlb pool is empty (vm.nr_hugepages is 0)"},
+    {WVM_MECH_HUGETLB, ENOSYS, "the kernel reports no huge page size (no hugetlbfs)"},
 };
 
 static struct {
@@ -78,6 +89,14 @@ uint32_t wvm__mech_in_use(void)
     return collect(true);
 }
 
+static const char *special(uint32_t m, int err)
+{
+    for (size_t k = 0; k < sizeof said / sizeof said[0]; k++)
+        if (said[k].mech == m && said[k].err == err)
+            return said[k].text;
+    return NULL;
+}
+
 const char *wvm__mech_explain(uint32_t m, char *buf, size_t cap)
 {
     int i = index_of(m);
@@ -88,6 +107,9 @@ const char *wvm__mech_explain(uint32_t m, char *buf, size_t cap)
     if (!atomic_load_explicit(&state[i].probed, memory_order_acquire)) {
         snprintf(buf, cap, "%s: not probed (probed when a feature first needs %s)", mech[i].name,
                  mech[i].what);
+    } else if (state[i].err && special(m, state[i].err)) {
+        snprintf(buf, cap, "%s: missing: %s%s%s", mech[i].name, special(m, state[i].err),
+                 mech[i].fallback ? "; " : "", mech[i].fallback ? mech[i].fallback : "");
     } else if (state[i].err) {
         const char *e = strerrorname_np(state[i].err);
         snprintf(buf, cap, "%s: missing: %s failed with %s (needs %s)%s%s", mech[i].name,
