@@ -132,6 +132,34 @@ int wvm__arena_guard_chunks(uintptr_t start, uintptr_t end)
     return err;
 }
 
+int wvm__arena_unguard_chunks(uintptr_t start, uintptr_t end)
+{
+    arena *ar = find(start);
+    if (!ar)
+        return EINVAL;
+    size_t c0 = (start - ar->start) / WVM_CHUNK, c1 = (end - ar->start) / WVM_CHUNK;
+    int err = 0;
+    pthread_mutex_lock(&chunk_lock);
+    for (size_t c = c0; c < c1 && !err;) {
+        if (!is_guarded(ar, c)) {
+            c++;
+            continue;
+        }
+        size_t run = c;
+        while (run < c1 && is_guarded(ar, run))
+            run++;
+        err = wvm__prim_replace_none((void *)(ar->start + c * WVM_CHUNK), (run - c) * WVM_CHUNK);
+        for (size_t i = c; i < run && !err; i++)
+            atomic_fetch_and_explicit(&ar->guarded[i / 64], ~((uint64_t)1 << (i % 64)),
+                                      memory_order_release);
+        if (!err)
+            atomic_fetch_sub(&chunks_guarded, run - c);
+        c = run;
+    }
+    pthread_mutex_unlock(&chunk_lock);
+    return err;
+}
+
 void wvm__arena_stats(uint64_t *count, uint64_t *bytes, uint64_t *guarded)
 {
     unsigned n = atomic_load_explicit(&narenas, memory_order_acquire);

@@ -59,7 +59,7 @@ static void check_alloc(wvm_alloc *a, void *ctx)
     if (wvm__radix_get(s->base) != a || wvm__radix_get(s->base + s->size - 1) != a)
         fail(c, "index does not find the allocation", s->base);
     uint64_t committed = 0;
-    bool guard_mode = a->in_arena && wvm__caps()->guard_markers;
+    bool guard_mode = a->guard_mode;
     for (uint32_t i = 0; i < s->nruns; i++) {
         uint64_t end = wvm__snap_run_end(s, i);
         if (end <= s->runs[i].first)

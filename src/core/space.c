@@ -6,6 +6,7 @@
 #include "core/arena.h"
 #include "core/freespace.h"
 #include "core/guard.h"
+#include "core/ledger.h"
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -105,6 +106,33 @@ static uint32_t place_anywhere(uintptr_t span, bool top_down, uintptr_t *base)
     return WVM_ERROR_NOT_ENOUGH_MEMORY;
 }
 
+/* Places a sparse reservation on whole 2 MiB chunks of its own. */
+static uint32_t place_chunks(uintptr_t footprint, bool top_down, uintptr_t *base)
+{
+    uintptr_t slack = WVM_CHUNK - WVM_GRAN, got;
+    uint32_t err = place_anywhere(footprint + slack, top_down, &got);
+    if (err)
+        return err;
+    uintptr_t start = (got + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
+    if (start > got)
+        wvm__free_add(got, start - got);
+    if (got + slack > start)
+        wvm__free_add(start + footprint, got + slack - start);
+    *base = start;
+    return 0;
+}
+
+/* Chunk-exclusive placement, and chunks small allocations once switched to guard markers
+ * switched back: a sparse reservation's uncommitted pages are plain PROT_NONE. */
+static uint32_t place_sparse(uintptr_t footprint, bool top_down, uintptr_t *base)
+{
+    uint32_t err = place_chunks(footprint, top_down, base);
+    if (!err && wvm__caps()->guard_markers &&
+        (err = wvm__err_from_errno(wvm__arena_unguard_chunks(*base, *base + footprint))))
+        wvm__free_add(*base, footprint);
+    return err;
+}
+
 static int map_none_at(uintptr_t want, size_t size, void **out)
 {
     return wvm__prim_map_none((void *)want, size, true, out);
@@ -153,10 +181,10 @@ static uint32_t place_dedicated(size_t size, int (*map)(uintptr_t, size_t, void 
     return 0;
 }
 
-static void unplace(uintptr_t base, uintptr_t span, size_t size, bool in_arena)
+static void unplace(uintptr_t base, uintptr_t footprint, size_t size, bool in_arena)
 {
     if (in_arena)
-        wvm__free_add(base, span);
+        wvm__free_add(base, footprint);
     else
         wvm__prim_unmap((void *)base, size);
 }
@@ -170,15 +198,20 @@ uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
                                  const wvm_backend *be, wvm_alloc **out)
 {
-    uintptr_t span = span_of(size), base = want;
+    uintptr_t span = span_of(size), base = want, footprint = span;
     bool in_arena = true;
     int (*map)(uintptr_t, size_t, void **) = be ? be->map : NULL;
+    bool sparse = !want && !map && span >= WVM_SPARSE_MIN;
+    if (sparse)
+        footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
     pthread_mutex_lock(&placement);
     uint32_t err;
     if (want)
         err = place_at(want, span, size, map, &in_arena);
     else if (map)
         err = (in_arena = false, place_dedicated(size, map, &base));
+    else if (sparse)
+        err = place_sparse(footprint, type & WVM_MEM_TOP_DOWN, &base);
     else
         err = place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
     if (err) {
@@ -191,11 +224,14 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
         if (a)
             desc_put(a);
         wvm__snap_free(s);
-        unplace(base, span, size, in_arena);
+        unplace(base, footprint, size, in_arena);
         pthread_mutex_unlock(&placement);
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
     a->in_arena = in_arena;
+    a->sparse = sparse;
+    a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
+    a->footprint = footprint;
     a->backend = be;
     pthread_mutex_lock(&a->lock); /* nobody can know a yet: the lock order is not at stake */
     atomic_store_explicit(&a->snap, s, memory_order_release);
@@ -240,6 +276,14 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
     wvm__snap_retire(old);
 }
 
+static bool any_locked(const wvm_snap *s)
+{
+    for (uint32_t i = 0; i < s->nruns; i++)
+        if (s->runs[i].attr & WVM_ATTR_LOCKED)
+            return true;
+    return false;
+}
+
 uint32_t wvm__space_release(uintptr_t base)
 {
     wvm_alloc *a = wvm__space_acquire(base);
@@ -250,7 +294,12 @@ uint32_t wvm__space_release(uintptr_t base)
         wvm__space_unlock(a);
         return WVM_ERROR_INVALID_PARAMETER;
     }
-    uint32_t err = s->committed ? wvm__alloc_decommit(a, 0, wvm__snap_pages(s)) : 0;
+    uint32_t err = 0;
+    if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
+        !wvm__prim_replace_none((void *)base, a->footprint))
+        wvm__ledger_uncharge(s->committed * WVM_PAGE); /* one call instead of one per run */
+    else if (s->committed)
+        err = wvm__alloc_decommit(a, 0, wvm__snap_pages(s));
     if (!err && a->backend && a->backend->on_release)
         err = a->backend->on_release(a, wvm__alloc_snap(a));
     if (err) {
@@ -269,7 +318,7 @@ uint32_t wvm__space_release(uintptr_t base)
     wvm__alloc_publish(a, NULL);
     live_unlink(a, size);
     if (in_arena)
-        wvm__free_add(base, span);
+        wvm__free_add(base, a->footprint);
     pthread_mutex_unlock(&a->lock);
     desc_put(a);
     pthread_mutex_unlock(&placement);

@@ -20,10 +20,11 @@
 
 #include "core/snap.h"
 
-#define WVM_PAGE     4096u
-#define WVM_GRAN     65536u
-#define WVM_CHUNK    (2u << 20) /* unit in which arena memory is switched to guard-marker mode */
-#define WVM_MIN_ADDR ((uintptr_t)0x10000)
+#define WVM_PAGE       4096u
+#define WVM_GRAN       65536u
+#define WVM_SPARSE_MIN ((size_t)4 << 30)
+#define WVM_CHUNK      (2u << 20) /* unit in which arena memory is switched to guard-marker mode */
+#define WVM_MIN_ADDR   ((uintptr_t)0x10000)
 
 struct wvm_backend;
 
@@ -31,6 +32,13 @@ typedef struct wvm_alloc {
     pthread_mutex_t lock;
     _Atomic(wvm_snap *) snap; /* NULL while free */
     bool in_arena;            /* else a dedicated kernel mapping of exactly the allocation */
+    /* Uncommitted pages are guard markers in a read-write mapping (arena.c), else PROT_NONE.
+     * Sparse reservations (>= WVM_SPARSE_MIN, placed anywhere) use PROT_NONE: their commits
+     * are scattered, and switching a fresh 2 MiB chunk per commit costs more than the
+     * mprotect it saves. They own whole chunks, so release replaces their span at once. */
+    bool guard_mode;
+    bool sparse;
+    uintptr_t footprint; /* address space taken from the arena */
     const struct wvm_backend *backend;
     void *ext;                     /* backend data (write watch, AWE, large pages) */
     struct wvm_alloc *prev, *next; /* live list (placement lock) / free list */

@@ -141,14 +141,13 @@ static void destroy(wvm_host *h)
 {
     wvm_host_shutdown(&h->iface);
     wvm__host_release_all(h);
-    wvm__addrmap_free(&h->allocs);
     wvm__addrmap_free(&h->acquired);
     wvm__fd_close(h->notify.wake_fd);
     wvm__fd_close(h->notify.psi_fd);
     pthread_mutex_destroy(&h->notify.cb_mu);
-    pthread_mutex_destroy(&h->map_mu);
+    pthread_mutex_destroy(&h->as_mu);
     for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_destroy(&h->stripe[i]);
+        pthread_mutex_destroy(&h->shard[i].mu);
     wvm__budget_destroy(&h->budget);
     free(h);
 }
@@ -247,10 +246,10 @@ WVM_API HRESULT wvm_host_create(const wvm_host_config *config, IHostMemoryManage
         free(h);
         return E_OUTOFMEMORY;
     }
-    pthread_mutex_init(&h->map_mu, NULL);
+    pthread_mutex_init(&h->as_mu, NULL);
     pthread_mutex_init(&h->notify.cb_mu, NULL);
     for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_init(&h->stripe[i], NULL);
+        pthread_mutex_init(&h->shard[i].mu, NULL);
     if (wvm__notify_start(h)) {
         destroy(h);
         return E_OUTOFMEMORY;

@@ -225,3 +225,35 @@ Test(virtualalloc, success_keeps_last_error)
     cr_expect_eq(GetLastError(), 1234);
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
+
+Test(virtualalloc, sparse_reservation_over_space_small_ones_used)
+{
+    /* small reservations switch their chunks to guard markers; a sparse (>= 4 GiB)
+     * reservation later placed there must still commit accessible, zeroed pages */
+    enum { N = 64 };
+    char *small[N];
+    for (int i = 0; i < N; i++) {
+        small[i] = reserve_commit(64 * KiB, PAGE_READWRITE);
+        small[i][0] = 1;
+    }
+    for (int i = 0; i < N; i++)
+        cr_assert(VirtualFree(small[i], 0, MEM_RELEASE));
+    MEMORYSTATUSEX before = {.dwLength = sizeof before}, after = before;
+    cr_assert(GlobalMemoryStatusEx(&before));
+    char *big = reserve(8 * GiB);
+    for (SIZE_T off = 0; off < 8 * GiB; off += 512 * MiB + 4 * KiB) {
+        cr_assert_not_null(VirtualAlloc(big + off, 4096, MEM_COMMIT, PAGE_READWRITE));
+        cr_assert_eq(big[off], 0);
+        big[off] = 7;
+    }
+    cr_expect_eq(wvm_check_invariants(), 0);
+    cr_assert(VirtualFree(big, 0, MEM_RELEASE));
+    cr_assert(GlobalMemoryStatusEx(&after));
+    cr_expect_eq(after.ullAvailPageFile, before.ullAvailPageFile);
+    /* the same space again: zeros, and small reservations work there as before */
+    char *again = VirtualAlloc(big, 64 * KiB, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    cr_assert_eq(again, big);
+    cr_expect_eq(again[0], 0);
+    again[0] = 1;
+    cr_expect(VirtualFree(again, 0, MEM_RELEASE));
+}

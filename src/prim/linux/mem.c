@@ -97,6 +97,16 @@ int wvm__prim_map_none_aligned(size_t size, size_t align, void **out)
     return 0;
 }
 
+int wvm__prim_replace_none(void *addr, size_t size)
+{
+    int err = fallible(WVM_SYS_MMAP);
+    if (err)
+        return err;
+    void *p =
+        mmap(addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return p == MAP_FAILED ? errno : 0;
+}
+
 int wvm__prim_unmap(void *addr, size_t size)
 {
     count(WVM_SYS_MUNMAP);

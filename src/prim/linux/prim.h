@@ -41,6 +41,9 @@ int wvm__prim_map_none(void *hint, size_t size, bool fixed, void **out);
 /* Maps size bytes aligned to align (a power of two), trimming the excess. */
 int wvm__prim_map_none_aligned(size_t size, size_t align, void **out);
 int wvm__prim_unmap(void *addr, size_t size);
+/* Replaces [addr, addr+size) of our own memory with fresh PROT_NONE, MAP_NORESERVE memory:
+ * contents dropped, one mapping, locks gone (mmap MAP_FIXED). */
+int wvm__prim_replace_none(void *addr, size_t size);
 int wvm__prim_protect(void *addr, size_t size, int prot);
 /* Installs / removes guard markers (MADV_GUARD_*); installing drops the pages' contents. */
 int wvm__prim_guard_install(void *addr, size_t size);
