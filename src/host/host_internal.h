@@ -70,8 +70,9 @@ void wvm__budget_abandon(wvm_budget *b);
 typedef struct wvm_notifier {
     pthread_t thread;
     bool started;
-    int wake_fd; /* eventfd: kicks from allocating threads and shutdown */
-    int psi_fd;  /* -1 when polling */
+    int wake_fd;     /* eventfd: kicks from allocating threads and shutdown */
+    int psi_fd;      /* -1 when polling */
+    bool psi_cgroup; /* psi_fd watches our cgroup v2, not the whole system */
     _Atomic bool stop;
     _Atomic bool low_requested;
     _Atomic bool kick_pending;
@@ -92,9 +93,10 @@ HRESULT wvm__notify_register(struct wvm_host *h, ICLRMemoryNotificationCallback 
 
 /* ---- psi.c: Linux pressure-stall information ------------------------------------------- */
 
-/* Opens a PSI trigger on /proc/pressure/memory: returns an fd to poll for POLLPRI, or -1 with
- * *err set (ENOENT: no PSI in this kernel; EOPNOTSUPP/EINVAL/EACCES: triggers refused). */
-int wvm__psi_open(uint32_t stall_us, uint32_t window_us, int *err);
+/* Opens a PSI trigger on the cgroup's memory.pressure (*cgroup = true) or /proc/pressure/memory:
+ * returns an fd to poll for POLLPRI, or -1 with *err set (ENOENT: no PSI in this kernel;
+ * EOPNOTSUPP/EINVAL/EACCES: triggers refused). */
+int wvm__psi_open(uint32_t stall_us, uint32_t window_us, bool *cgroup, int *err);
 int wvm__event_open(void);      /* eventfd, -1 on failure */
 void wvm__event_signal(int fd); /* never blocks */
 void wvm__event_drain(int fd);

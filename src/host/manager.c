@@ -89,8 +89,8 @@ void wvm_host_config_init(wvm_host_config *c)
         .high_watermark_pct = 50,
         .hysteresis_pct = 5,
         .poll_interval_ms = 100,
-        .psi_stall_us = 100000,
-        .psi_window_us = 1000000,
+        .psi_stall_us = 200000,
+        .psi_window_us = 2000000, /* unprivileged triggers need a multiple of 2 s */
         .psi_hold_ms = 1000,
         .address_space_budget = (uint64_t)((uintptr_t)si.lpMaximumApplicationAddress -
                                            (uintptr_t)si.lpMinimumApplicationAddress + 1),
@@ -272,7 +272,8 @@ WVM_API void wvm_host_shutdown(IHostMemoryManager *host)
 
 WVM_API const char *wvm_host_pressure_source(IHostMemoryManager *host)
 {
-    return wvm__host_of(host)->notify.psi_fd >= 0 ? "psi" : "poll";
+    const wvm_notifier *n = &wvm__host_of(host)->notify;
+    return n->psi_fd < 0 ? "poll" : n->psi_cgroup ? "psi-cgroup" : "psi";
 }
 
 WVM_API void wvm_host_get_stats(IHostMemoryManager *host, wvm_host_stats *s)
