@@ -152,6 +152,10 @@ WVM_API void *wvm_VirtualAllocFromApp(void *BaseAddress, size_t Size, uint32_t A
                                       uint32_t Protection);
 WVM_API int wvm_VirtualProtectFromApp(void *Address, size_t Size, uint32_t NewProtection,
                                       uint32_t *OldProtection);
+/* The analogue of the codeGeneration capability (default off; also WINVMEM_DYNAMIC_CODE=1):
+ * lets VirtualProtectFromApp make pages PAGE_EXECUTE / PAGE_EXECUTE_READ, never writable and
+ * executable at once. Returns the previous setting. */
+WVM_API int wvm_set_dynamic_code_allowed(int allowed);
 
 /* ---- locking and instruction cache ------------------------------------------------------- */
 

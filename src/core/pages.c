@@ -8,8 +8,10 @@
 #include "core/arena.h"
 #include "core/guard.h"
 #include "core/ledger.h"
+#include "core/residency.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
+#include "prim/linux/prim_residency.h"
 
 int wvm__linux_prot(uint32_t attr)
 {
@@ -33,7 +35,7 @@ int wvm__linux_prot(uint32_t attr)
     }
 }
 
-enum step_kind { STEP_PROTECT, STEP_GUARD_REMOVE, STEP_GUARD_INSTALL, STEP_DISCARD };
+enum step_kind { STEP_PROTECT, STEP_GUARD_REMOVE, STEP_GUARD_INSTALL, STEP_DISCARD, STEP_UNLOCK };
 
 typedef struct step {
     uintptr_t addr;
@@ -117,6 +119,10 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
     int old_prot = was ? wvm__linux_prot(from) : WVM_P_NONE;
     int new_prot = is ? wvm__linux_prot(to) : WVM_P_NONE;
     int err = 0;
+    /* decommit drops VirtualLock; guard install and MADV_DONTNEED refuse mlocked ranges */
+    if ((from & WVM_ATTR_LOCKED) && !(to & WVM_ATTR_LOCKED) &&
+        (err = add_step(p, (step){addr, len, STEP_UNLOCK, 0, 0})))
+        return err;
     if (p->guard_mode) {
         int rest = WVM_P_RW; /* mapping protection under a guard marker */
         if (!was && is) {
@@ -154,6 +160,8 @@ static int run_step(const step *s)
         return wvm__prim_guard_install((void *)s->addr, s->len);
     case STEP_DISCARD:
         return wvm__prim_discard((void *)s->addr, s->len);
+    case STEP_UNLOCK:
+        return wvm__prim_munlock((void *)s->addr, s->len);
     }
     return EINVAL;
 }
@@ -164,6 +172,8 @@ static void undo_step(const step *s)
         wvm__prim_protect((void *)s->addr, s->len, s->undo_prot);
     else if (s->kind == STEP_GUARD_REMOVE)
         wvm__prim_guard_install((void *)s->addr, s->len);
+    else if (s->kind == STEP_UNLOCK)
+        wvm__prim_mlock((void *)s->addr, s->len);
 }
 
 /* Runs the plan; on failure undoes what ran and returns the errno. Only when a data-dropping
@@ -321,10 +331,13 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
         if (e)
             return e;
     }
+    uint64_t locked = wvm__locked_pages(s, first, count);
     wvm_snap *to = wvm__snap_map(s, first, count, set_decommitted, NULL);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-    if (!err)
+    if (!err) {
         wvm__ledger_uncharge((count - fresh) * WVM_PAGE);
+        wvm__lock_uncharge(locked);
+    }
     return err;
 }
 

@@ -24,7 +24,7 @@ static volatile uint32_t fix_prot;
 static volatile int fix_commit;
 static volatile int32_t verdict = WVM_EXCEPTION_CONTINUE_EXECUTION;
 
-static int32_t record(wvm_EXCEPTION_POINTERS *ep)
+static inline int32_t record(wvm_EXCEPTION_POINTERS *ep)
 {
     wvm_EXCEPTION_RECORD *r = ep->ExceptionRecord;
     last.count++;
@@ -39,6 +39,13 @@ static int32_t record(wvm_EXCEPTION_POINTERS *ep)
     else if (fix_prot)
         wvm_VirtualProtect(page, PAGE, fix_prot, &old);
     return verdict;
+}
+
+/* x86-64: mov eax, value ; ret */
+static inline void emit_return(unsigned char *p, unsigned char value)
+{
+    const unsigned char code[] = {0xB8, value, 0, 0, 0, 0xC3};
+    memcpy(p, code, sizeof code);
 }
 
 static inline uint32_t prot_of(const void *p)

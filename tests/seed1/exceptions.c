@@ -71,10 +71,7 @@ Test(av, execute_on_readwrite_reports_8)
     fix_prot = WVM_PAGE_EXECUTE_READ;
     unsigned char *p =
         wvm_VirtualAlloc(NULL, PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
-    p[0] = 0xB8; /* mov eax, 7 ; ret */
-    p[1] = 7;
-    p[2] = p[3] = p[4] = 0;
-    p[5] = 0xC3;
+    emit_return(p, 7);
     int (*volatile fn)(void) = (int (*)(void))(void *)p;
     cr_assert_eq(fn(), 7);
     cr_assert_eq(last.count, 1);

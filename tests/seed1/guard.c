@@ -64,7 +64,8 @@ Test(guard, consumed_guard_seen_by_check_before_fold)
 {
     cr_assert_not_null(wvm_AddVectoredExceptionHandler(0, record));
     char *p = guarded(4, WVM_PAGE_READWRITE);
-    *(volatile char *)(p + PAGE * 2) = 1; /* consumed, not folded: checker compares the kernel with the truth */
+    *(volatile char *)(p + PAGE * 2) =
+        1; /* consumed, not folded: checker compares the kernel with the truth */
     cr_assert_eq(wvm_check_invariants(), 0);
     cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
 }
@@ -93,7 +94,8 @@ Test(guard, continue_search_reaches_previous_handler)
     verdict = WVM_EXCEPTION_CONTINUE_SEARCH;
     cr_assert_not_null(wvm_AddVectoredExceptionHandler(1, record));
     char *p = guarded(1, WVM_PAGE_READWRITE);
-    *(volatile char *)p = 3; /* guard consumed, nobody here handles it, the previous handler returns */
+    *(volatile char *)p =
+        3; /* guard consumed, nobody here handles it, the previous handler returns */
     cr_assert_eq(last.count, 1);
     cr_assert_eq(prev_calls, 1);
     cr_assert_eq(p[0], 3);

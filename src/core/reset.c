@@ -1,0 +1,117 @@
+/* MEM_RESET and MEM_RESET_UNDO.
+ *
+ * MEM_RESET: committed pages get MADV_FREE (the kernel may drop their contents under memory
+ * pressure, until they are written again) and the WVM_ATTR_RESET flag; their state and
+ * protection do not change. Locked pages are left alone (MADV_FREE refuses mlocked ranges,
+ * and locked data stays in RAM anyway).
+ *
+ * MEM_RESET_UNDO must never report intact data that is not. The order that makes it
+ * race-free: first *pin* every reset page by writing to it, then ask whether the pin found
+ * the old page. The write is an atomic add of 0 to the page's first word, so it changes no
+ * data, even with another thread writing the same word. It dirties the page table entry;
+ * the kernel discards a lazily freed page only if its entry is clean (it clears the entry and
+ * checks the dirty bit in one step, and puts the page back when it is dirty), so once our
+ * write has happened the page can no longer be dropped. If the kernel dropped the page before
+ * our write, the entry was empty and the write took a page fault that mapped a fresh zero
+ * page. So: count this thread's page faults around the writes; no fault = every page was
+ * still there = every byte is intact. Checking residency first (mincore, pagemap) and writing
+ * afterwards would leave a window in which the kernel could drop a page it had just reported.
+ * Any other fault in between (a copy-on-write page after fork, NUMA hinting) only makes the
+ * answer a false failure, never a false success; lost pages read zero either way. (A racing
+ * thread that writes a dropped page before our pin is the one case we cannot see: that thread
+ * then owns the page's new contents.) Pages that are not writable are made read-write around
+ * the writes, with the allocation locked. */
+#include <stdatomic.h>
+
+#include "core/residency.h"
+#include "prim/linux/prim.h"
+#include "prim/linux/prim_residency.h"
+
+static uint32_t set_reset(uint32_t old, void *ctx)
+{
+    if (!wvm__attr_committed(old) || (old & WVM_ATTR_LOCKED))
+        return old;
+    return *(int *)ctx ? old | WVM_ATTR_RESET : old & ~WVM_ATTR_RESET;
+}
+
+typedef struct reset_ctx {
+    uintptr_t base;
+    int err;
+    bool count_faults; /* measure this thread's page faults tightly around the pieces */
+    uint64_t faults_before, faults_after;
+} reset_ctx;
+
+static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    reset_ctx *r = ctx;
+    if (!wvm__attr_committed(attr) || (attr & WVM_ATTR_LOCKED))
+        return 0;
+    r->err = wvm__prim_free_lazy((void *)(r->base + first * WVM_PAGE), count * WVM_PAGE);
+    return r->err != 0;
+}
+
+/* Runs f over the pieces of [first, first+count) and publishes the snapshot with the reset
+ * flag set to `on`. Nothing f does changes what the model shows, so there is no rollback. */
+static uint32_t run(wvm_alloc *a, uint64_t first, uint64_t count, int on, wvm_piece_fn f,
+                    reset_ctx *r)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    wvm_snap *to = wvm__snap_map(s, first, count, set_reset, &on);
+    if (!to)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    r->base = s->base;
+    if (r->count_faults)
+        r->faults_before = wvm__prim_thread_faults();
+    int failed = wvm__snap_each(s, first, count, f, r);
+    if (r->count_faults)
+        r->faults_after = wvm__prim_thread_faults();
+    if (failed) {
+        wvm__snap_free(to);
+        return wvm__err_from_errno(r->err);
+    }
+    wvm__alloc_publish(a, to);
+    return 0;
+}
+
+uint32_t wvm__alloc_reset(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    reset_ctx r = {0};
+    return run(a, first, count, 1, free_piece, &r);
+}
+
+/* Not instrumented: a sanitizer's first look at its shadow of these pages would itself take a
+ * page fault and turn every answer into a (safe but false) failure. */
+__attribute__((no_sanitize("address", "thread", "undefined"))) static void pin(uintptr_t addr,
+                                                                               uint64_t count)
+{
+    for (uint64_t i = 0; i < count; i++)
+        atomic_fetch_add_explicit((_Atomic uint64_t *)(addr + i * WVM_PAGE), 0,
+                                  memory_order_relaxed);
+}
+
+static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    reset_ctx *r = ctx;
+    if (!(attr & WVM_ATTR_RESET))
+        return 0;
+    uintptr_t addr = r->base + first * WVM_PAGE;
+    int prot = wvm__linux_prot(attr);
+    bool writable = (prot & WVM_P_WRITE) != 0;
+    if (!writable && (r->err = wvm__prim_protect((void *)addr, count * WVM_PAGE, WVM_P_RW)))
+        return 1;
+    pin(addr, count);
+    if (!writable)
+        wvm__prim_protect((void *)addr, count * WVM_PAGE, prot); /* back from wider: no ENOMEM */
+    return 0;
+}
+
+uint32_t wvm__alloc_reset_undo(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    reset_ctx r = {.count_faults = true};
+    /* once pinned no page is "reset" any more, intact or not */
+    uint32_t err = run(a, first, count, 0, pin_piece, &r);
+    if (err)
+        return err;
+    bool intact = r.faults_before != UINT64_MAX && r.faults_after == r.faults_before;
+    return intact ? 0 : WVM_ERROR_INVALID_ADDRESS;
+}

@@ -1,0 +1,17 @@
+/* Residency system calls: locking pages in RAM (VirtualLock), lazy freeing (MEM_RESET) and
+ * the per-thread fault counter MEM_RESET_UNDO uses to notice pages the kernel dropped. */
+#ifndef WVM_PRIM_RESIDENCY_H
+#define WVM_PRIM_RESIDENCY_H
+#include <stddef.h>
+#include <stdint.h>
+
+int wvm__prim_mlock(void *addr, size_t size);
+int wvm__prim_munlock(void *addr, size_t size);
+/* RLIMIT_MEMLOCK's soft limit in bytes; UINT64_MAX when unlimited. */
+uint64_t wvm__prim_memlock_limit(void);
+/* MADV_FREE: the kernel may drop the pages' contents under memory pressure unless they are
+ * written first. */
+int wvm__prim_free_lazy(void *addr, size_t size);
+/* Page faults (minor + major) the calling thread has taken so far (getrusage RUSAGE_THREAD). */
+uint64_t wvm__prim_thread_faults(void);
+#endif

@@ -1,0 +1,143 @@
+/* MEM_RESET and MEM_RESET_UNDO. The kernel is made to drop lazily freed pages with
+ * MADV_PAGEOUT (Linux >= 5.4), so the "data lost" path is tested for real. */
+#include <sys/mman.h>
+
+#include "common.h"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+static char *filled(size_t pages, uint32_t prot)
+{
+    char *p =
+        wvm_VirtualAlloc(NULL, pages * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    cr_assert_not_null(p);
+    memset(p, 0x5A, pages * PAGE);
+    uint32_t old;
+    if (prot != WVM_PAGE_READWRITE)
+        cr_assert(wvm_VirtualProtect(p, pages * PAGE, prot, &old));
+    return p;
+}
+
+/* Drops the lazily freed pages of [p, p+len); skips the test when the kernel cannot. */
+static void force_drop(char *p, size_t len)
+{
+    if (madvise(p, len, MADV_PAGEOUT))
+        cr_skip_test("MADV_PAGEOUT unavailable: cannot make the kernel drop pages");
+}
+
+Test(reset, keeps_state_and_protection_ignores_prot_argument)
+{
+    char *p = filled(4, WVM_PAGE_READONLY);
+    wvm_SetLastError(99);
+    cr_assert_eq(wvm_VirtualAlloc(p + PAGE + 16, PAGE, WVM_MEM_RESET, WVM_PAGE_NOACCESS), p + PAGE,
+                 "page-rounded start");
+    cr_assert_eq(wvm_GetLastError(), 99);
+    wvm_MEMORY_BASIC_INFORMATION m;
+    wvm_VirtualQuery(p, &m, sizeof m);
+    cr_assert_eq(m.State, WVM_MEM_COMMIT);
+    cr_assert_eq(m.Protect, WVM_PAGE_READONLY);
+    cr_assert_eq(m.RegionSize, 4 * PAGE, "the reset flag must not split regions");
+    char c = p[PAGE];
+    cr_assert(c == 0x5A || c == 0, "reset data reads old or zero, got %d", c);
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+Test(reset, argument_rules)
+{
+    char *p = filled(2, WVM_PAGE_READWRITE);
+    const uint32_t bad_types[] = {WVM_MEM_RESET | WVM_MEM_COMMIT, WVM_MEM_RESET | WVM_MEM_RESERVE,
+                                  WVM_MEM_RESET | WVM_MEM_RESET_UNDO,
+                                  WVM_MEM_RESET_UNDO | WVM_MEM_COMMIT,
+                                  WVM_MEM_RESET | WVM_MEM_TOP_DOWN};
+    for (unsigned i = 0; i < sizeof bad_types / sizeof *bad_types; i++) {
+        cr_assert_null(wvm_VirtualAlloc(p, PAGE, bad_types[i], WVM_PAGE_READWRITE));
+        cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER, "type %#x", bad_types[i]);
+    }
+    cr_assert_null(wvm_VirtualAlloc(p, PAGE, WVM_MEM_RESET, 0), "protection is validated");
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+    cr_assert_null(wvm_VirtualAlloc(NULL, PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+    cr_assert_null(wvm_VirtualAlloc(NULL, PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+    cr_assert_null(wvm_VirtualAlloc(p, 0, WVM_MEM_RESET, WVM_PAGE_READWRITE));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+}
+
+Test(reset, range_past_reservation_is_invalid_address)
+{
+    char *p = wvm_VirtualAlloc(NULL, 0x10000, WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
+    cr_assert_not_null(wvm_VirtualAlloc(p, PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE));
+    /* reserved-only pages: success, they stay reserved */
+    cr_assert_eq(wvm_VirtualAlloc(p + PAGE, PAGE, WVM_MEM_RESET, WVM_PAGE_NOACCESS), p + PAGE);
+    wvm_MEMORY_BASIC_INFORMATION m;
+    wvm_VirtualQuery(p + PAGE, &m, sizeof m);
+    cr_assert_eq(m.State, WVM_MEM_RESERVE);
+    cr_assert_eq(m.Protect, 0);
+    cr_assert_null(wvm_VirtualAlloc(p + 0xf000, 0x2000, WVM_MEM_RESET, WVM_PAGE_NOACCESS));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_ADDRESS);
+    cr_assert_null(wvm_VirtualAlloc(p + 0xf000, 0x2000, WVM_MEM_RESET_UNDO, WVM_PAGE_NOACCESS));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_ADDRESS);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    cr_assert_null(wvm_VirtualAlloc(p, PAGE, WVM_MEM_RESET, WVM_PAGE_NOACCESS), "free memory");
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_ADDRESS);
+}
+
+Test(reset, undo_right_away_keeps_data)
+{
+    char *p = filled(8, WVM_PAGE_READWRITE);
+    cr_assert_eq(wvm_VirtualAlloc(p, 8 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
+    wvm_SetLastError(7);
+    cr_assert_eq(wvm_VirtualAlloc(p, 8 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE), p,
+                 "undo failed: %u", wvm_GetLastError());
+    cr_assert_eq(wvm_GetLastError(), 7);
+    for (size_t i = 0; i < 8 * PAGE; i++)
+        cr_assert_eq(p[i], 0x5A);
+    /* pinned: even a forced page-out cannot drop them any more */
+    madvise(p, 8 * PAGE, MADV_PAGEOUT);
+    cr_assert_eq(p[3 * PAGE], 0x5A);
+}
+
+Test(reset, undo_after_drop_fails_and_lost_pages_read_zero)
+{
+    char *p = filled(4, WVM_PAGE_READWRITE);
+    cr_assert_eq(wvm_VirtualAlloc(p + PAGE, PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p + PAGE);
+    force_drop(p, 4 * PAGE);
+    cr_assert_null(wvm_VirtualAlloc(p, 4 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE),
+                   "false success: the page was dropped");
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_ADDRESS);
+    cr_assert_eq(p[PAGE], 0);
+    cr_assert_eq(p[2 * PAGE - 1], 0);
+    cr_assert_eq(p[0], 0x5A, "pages never reset keep their data");
+    cr_assert_eq(p[2 * PAGE], 0x5A);
+    /* the pages are no longer reset: a second undo succeeds */
+    cr_assert_eq(wvm_VirtualAlloc(p, 4 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE), p);
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+Test(reset, undo_on_readonly_and_guard_pages)
+{
+    char *p = filled(2, WVM_PAGE_READONLY);
+    uint32_t old;
+    cr_assert(wvm_VirtualProtect(p + PAGE, PAGE, WVM_PAGE_READONLY | WVM_PAGE_GUARD, &old));
+    cr_assert_eq(wvm_VirtualAlloc(p, 2 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
+    cr_assert_eq(wvm_VirtualAlloc(p, 2 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE), p);
+    cr_assert_eq(p[10], 0x5A);
+    cr_assert_eq(prot_of(p), WVM_PAGE_READONLY);
+    cr_assert_eq(prot_of(p + PAGE), WVM_PAGE_READONLY | WVM_PAGE_GUARD);
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+Test(reset, undo_detects_every_dropped_page_repeatedly)
+{
+    for (int round = 0; round < 10; round++) {
+        char *p = filled(16, WVM_PAGE_READWRITE);
+        cr_assert_eq(wvm_VirtualAlloc(p, 16 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
+        force_drop(p + (round % 16) * PAGE, PAGE);
+        cr_assert_null(wvm_VirtualAlloc(p, 16 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE),
+                       "round %d: false success", round);
+        cr_assert_eq(p[(round % 16) * PAGE], 0);
+        cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    }
+}
