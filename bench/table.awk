@@ -30,9 +30,12 @@ function cell(variant, key) {
     return "—"
 }
 
-function ratio(a, b, key) {
+function ratio(a, b, key,    r) {
+    # the floor has no library: its resident-set growth is page-granular noise, not a base
+    if (key == "tib_mem" && b == "floor") return "—"
     if (!((a, key) in vals) || !((b, key) in vals) || med[b, key] == 0) return "—"
-    return sprintf("%.2f×", med[a, key] / med[b, key])
+    r = med[a, key] / med[b, key]
+    return sprintf(r < 0.1 ? "%.2g×" : "%.2f×", r)
 }
 
 # target: "floor:R" = winvmem/floor <= R; "max:V" = winvmem <= V (in the case's unit)

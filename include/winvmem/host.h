@@ -285,8 +285,8 @@ typedef struct wvm_host_config {
     uint32_t high_watermark_pct;    /* load < this: High [50] */
     uint32_t hysteresis_pct;        /* leave Low below low - this, leave High at high + this [5] */
     uint32_t poll_interval_ms;      /* the notification thread re-evaluates this often [100] */
-    uint32_t psi_stall_us;          /* PSI trigger: stall time "some" ... [100000] */
-    uint32_t psi_window_us;         /* ... within this window [1000000] */
+    uint32_t psi_stall_us;          /* PSI trigger: stall time "some" ... [200000] */
+    uint32_t psi_window_us;         /* ... within this window [2000000] */
     uint32_t psi_hold_ms;           /* Low stays at least this long after a PSI event [1000] */
     uint64_t address_space_budget;  /* bytes of address space for reservations and
                                        Acquired/NeedsVirtualAddressSpace [the user address
@@ -306,8 +306,8 @@ WVM_API HRESULT wvm_host_create(const wvm_host_config *config, IHostMemoryManage
  * valid until the last Release, which releases what the host still tracks. Idempotent. */
 WVM_API void wvm_host_shutdown(IHostMemoryManager *host);
 
-/* The source of system memory-pressure events: "psi" (a trigger on /proc/pressure/memory),
- * "poll" (none: budget watermarks only). */
+/* The source of system memory-pressure events: "psi-cgroup" (a PSI trigger on our cgroup v2's
+ * memory.pressure), "psi" (on /proc/pressure/memory), "poll" (none: budget watermarks only). */
 WVM_API const char *wvm_host_pressure_source(IHostMemoryManager *host);
 
 typedef struct wvm_host_stats {

@@ -1,5 +1,6 @@
 /* VirtualAlloc: reserve, commit, or both. */
 #include "api/api.h"
+#include "core/awe.h"
 #include "core/largepage.h"
 #include "core/ww.h"
 #include "fault/fault.h"
@@ -8,23 +9,32 @@
     (WVM_MEM_COMMIT | WVM_MEM_RESERVE | WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_TOP_DOWN |    \
      WVM_MEM_WRITE_WATCH | WVM_MEM_PHYSICAL | WVM_MEM_LARGE_PAGES)
 
-/* Allocation flags whose features are not in this build answer ERROR_INVALID_PARAMETER, as
- * Wine does for them, until they land. */
-#define UNSUPPORTED_TYPES (WVM_MEM_PHYSICAL)
+/* Every allocation flag is implemented: MEM_RESET/RESET_UNDO (reset.c), MEM_WRITE_WATCH,
+ * MEM_LARGE_PAGES and MEM_PHYSICAL (backends chosen below). */
+#define UNSUPPORTED_TYPES 0u
 
 /* The backend an allocation type asks for (NULL: plain memory), or an error: the feature
- * flags need MEM_RESERVE and exclude each other; write watch needs Linux >= 6.7; large pages
+ * flags need MEM_RESERVE and exclude each other; write watch needs Linux >= 6.7; AWE windows
+ * are MEM_RESERVE | MEM_PHYSICAL with PAGE_READWRITE (Linux >= 6.8); large pages
  * need MEM_RESERVE | MEM_COMMIT and an address and size that are multiples of
  * GetLargePageMinimum(). */
-static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, const wvm_backend **be)
+static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t prot,
+                            const wvm_backend **be)
 {
-    const uint32_t features = WVM_MEM_WRITE_WATCH | WVM_MEM_LARGE_PAGES;
+    const uint32_t features = WVM_MEM_WRITE_WATCH | WVM_MEM_LARGE_PAGES | WVM_MEM_PHYSICAL;
     uint32_t f = type & features;
     *be = NULL;
     if (!f)
         return 0;
     if (!(type & WVM_MEM_RESERVE) || (f & (f - 1)))
         return WVM_ERROR_INVALID_PARAMETER;
+    if (f == WVM_MEM_PHYSICAL) { /* an AWE window: MEM_RESERVE (| MEM_TOP_DOWN) only, RW */
+        if (type & ~(WVM_MEM_RESERVE | WVM_MEM_PHYSICAL | WVM_MEM_TOP_DOWN) ||
+            prot != WVM_PAGE_READWRITE)
+            return WVM_ERROR_INVALID_PARAMETER;
+        *be = wvm__awe_backend();
+        return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
+    }
     if (f == WVM_MEM_WRITE_WATCH) {
         *be = wvm__ww_backend();
         return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
@@ -53,7 +63,7 @@ static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot)
 static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, uint32_t *err)
 {
     const wvm_backend *be;
-    if ((*err = backend_for(addr, size, type, &be)))
+    if ((*err = backend_for(addr, size, type, prot, &be)))
         return NULL;
     uintptr_t base = addr & ~(uintptr_t)(WVM_GRAN - 1), start, end;
     if (addr && !wvm__page_range(addr, size, &start, &end)) {

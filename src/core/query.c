@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "core/guard.h"
+#include "core/awe.h"
 #include "core/query.h"
 #include "core/space.h"
 
@@ -19,6 +20,8 @@ static void fill_from_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_I
     m->State = visible ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
     m->Protect = visible;
     m->Type = WVM_MEM_PRIVATE;
+    if (s->type & WVM_MEM_PHYSICAL) /* an AWE window: its state is which pages are mapped */
+        wvm__awe_query(s, idx, m);
 }
 
 uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)

@@ -35,14 +35,14 @@ HRESULT STDMETHODCALLTYPE wvm__host_Acquired(IHostMemoryManager *This, void *sta
         return hr;
     if (!start || !size)
         return E_INVALIDARG;
-    pthread_mutex_lock(&h->map_mu);
+    pthread_mutex_lock(&h->as_mu);
     if (wvm__addrmap_get(&h->acquired, (uintptr_t)start))
         hr = E_INVALIDARG; /* already reported and not released */
     else if (wvm__addrmap_put(&h->acquired, (uintptr_t)start, size, 0, 0))
         hr = E_OUTOFMEMORY;
     else /* a report of a fact: counted even past the budget */
         atomic_fetch_add(&h->as_used, size);
-    pthread_mutex_unlock(&h->map_mu);
+    pthread_mutex_unlock(&h->as_mu);
     return hr;
 }
 
@@ -53,9 +53,9 @@ HRESULT STDMETHODCALLTYPE wvm__host_Released(IHostMemoryManager *This, void *sta
     if (hr != S_OK)
         return hr;
     uintptr_t size = 0;
-    pthread_mutex_lock(&h->map_mu);
+    pthread_mutex_lock(&h->as_mu);
     bool found = wvm__addrmap_del(&h->acquired, (uintptr_t)start, &size, NULL);
-    pthread_mutex_unlock(&h->map_mu);
+    pthread_mutex_unlock(&h->as_mu);
     if (!found)
         return HOST_E_INVALIDOPERATION;
     wvm__aspace_uncharge(h, size);

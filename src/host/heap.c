@@ -170,7 +170,8 @@ static inline HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **ou
     if (size == 0)
         size = 1;
     if (__builtin_expect(tl_last.serial == hp->serial, 1)) {
-        void *p = wvm__mi_heap_malloc(tl_last.mh, size);
+        void *p = size <= WVM_MI_SMALL_MAX ? wvm__mi_heap_malloc_small(tl_last.mh, size)
+                                           : wvm__mi_heap_malloc(tl_last.mh, size);
         if (p) {
             TSAN_ACQUIRE(p);
             *out = p;

@@ -2,9 +2,9 @@
  *
  * Concurrency: the budget is an atomic counter (fast path: one CAS); waiters sleep on a condition
  * variable under `budget.mu`. Allocation bookkeeping (base -> reserved/committed bytes) lives in
- * a hash map under `map_mu`, which is never held while waiting for budget. VirtualQuery takes no
- * lock of the host (the core's query is lock-free). Callbacks run on the notification thread
- * with no host lock held. */
+ * hash maps sharded by allocation base, whose locks are never held while waiting for budget.
+ * VirtualQuery takes no lock of the host (the core's query is lock-free). Callbacks run on the
+ * notification thread with no host lock held. */
 #ifndef WVM_HOST_INTERNAL_H
 #define WVM_HOST_INTERNAL_H
 
@@ -70,8 +70,9 @@ void wvm__budget_abandon(wvm_budget *b);
 typedef struct wvm_notifier {
     pthread_t thread;
     bool started;
-    int wake_fd; /* eventfd: kicks from allocating threads and shutdown */
-    int psi_fd;  /* -1 when polling */
+    int wake_fd;     /* eventfd: kicks from allocating threads and shutdown */
+    int psi_fd;      /* -1 when polling */
+    bool psi_cgroup; /* psi_fd watches our cgroup v2, not the whole system */
     _Atomic bool stop;
     _Atomic bool low_requested;
     _Atomic bool kick_pending;
@@ -92,9 +93,10 @@ HRESULT wvm__notify_register(struct wvm_host *h, ICLRMemoryNotificationCallback 
 
 /* ---- psi.c: Linux pressure-stall information ------------------------------------------- */
 
-/* Opens a PSI trigger on /proc/pressure/memory: returns an fd to poll for POLLPRI, or -1 with
- * *err set (ENOENT: no PSI in this kernel; EOPNOTSUPP/EINVAL/EACCES: triggers refused). */
-int wvm__psi_open(uint32_t stall_us, uint32_t window_us, int *err);
+/* Opens a PSI trigger on the cgroup's memory.pressure (*cgroup = true) or /proc/pressure/memory:
+ * returns an fd to poll for POLLPRI, or -1 with *err set (ENOENT: no PSI in this kernel;
+ * EOPNOTSUPP/EINVAL/EACCES: triggers refused). */
+int wvm__psi_open(uint32_t stall_us, uint32_t window_us, bool *cgroup, int *err);
 int wvm__event_open(void);      /* eventfd, -1 on failure */
 void wvm__event_signal(int fd); /* never blocks */
 void wvm__event_drain(int fd);
@@ -115,12 +117,15 @@ typedef struct wvm_host {
     wvm_host_config cfg;
     wvm_budget budget;
     wvm_notifier notify;
-    pthread_mutex_t map_mu;
-    /* Serialise commit/decommit/release inside one allocation (hashed by its base) so the
+    /* The books, sharded by allocation base: base -> (reserved bytes, committed bytes). A
+     * shard's lock also serialises commit/decommit/release inside its allocations, so that the
      * count of committed pages and the system call that changes it form one step. */
-    pthread_mutex_t stripe[WVM_HOST_STRIPES];
-    wvm_addrmap allocs;   /* base -> (reserved bytes, committed bytes) */
-    wvm_addrmap acquired; /* AcquiredVirtualAddressSpace: start -> size */
+    struct {
+        pthread_mutex_t mu;
+        wvm_addrmap allocs;
+    } shard[WVM_HOST_STRIPES];
+    pthread_mutex_t as_mu; /* guards `acquired` */
+    wvm_addrmap acquired;  /* AcquiredVirtualAddressSpace: start -> size */
     _Atomic uint64_t as_used;
     uint64_t as_budget;
     _Atomic uint32_t heap_arenas;
@@ -197,6 +202,8 @@ void wvm__mi_arena_put(wvm_mi_arena *a);
 void *wvm__mi_thread_heap(const wvm_mi_arena *a);
 /* mi_heap_malloc and mi_free, resolved once wvm__mi_available() returned true. */
 extern void *(*wvm__mi_heap_malloc)(void *mi_heap, size_t size);
+extern void *(*wvm__mi_heap_malloc_small)(void *mi_heap, size_t size); /* size <= 1024 */
+#define WVM_MI_SMALL_MAX 1024
 extern void (*wvm__mi_free)(void *p);
 size_t wvm__mi_usable(const void *p);
 

@@ -89,8 +89,8 @@ void wvm_host_config_init(wvm_host_config *c)
         .high_watermark_pct = 50,
         .hysteresis_pct = 5,
         .poll_interval_ms = 100,
-        .psi_stall_us = 100000,
-        .psi_window_us = 1000000,
+        .psi_stall_us = 200000,
+        .psi_window_us = 2000000, /* unprivileged triggers need a multiple of 2 s */
         .psi_hold_ms = 1000,
         .address_space_budget = (uint64_t)((uintptr_t)si.lpMaximumApplicationAddress -
                                            (uintptr_t)si.lpMinimumApplicationAddress + 1),
@@ -141,14 +141,13 @@ static void destroy(wvm_host *h)
 {
     wvm_host_shutdown(&h->iface);
     wvm__host_release_all(h);
-    wvm__addrmap_free(&h->allocs);
     wvm__addrmap_free(&h->acquired);
     wvm__fd_close(h->notify.wake_fd);
     wvm__fd_close(h->notify.psi_fd);
     pthread_mutex_destroy(&h->notify.cb_mu);
-    pthread_mutex_destroy(&h->map_mu);
+    pthread_mutex_destroy(&h->as_mu);
     for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_destroy(&h->stripe[i]);
+        pthread_mutex_destroy(&h->shard[i].mu);
     wvm__budget_destroy(&h->budget);
     free(h);
 }
@@ -247,10 +246,10 @@ WVM_API HRESULT wvm_host_create(const wvm_host_config *config, IHostMemoryManage
         free(h);
         return E_OUTOFMEMORY;
     }
-    pthread_mutex_init(&h->map_mu, NULL);
+    pthread_mutex_init(&h->as_mu, NULL);
     pthread_mutex_init(&h->notify.cb_mu, NULL);
     for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_init(&h->stripe[i], NULL);
+        pthread_mutex_init(&h->shard[i].mu, NULL);
     if (wvm__notify_start(h)) {
         destroy(h);
         return E_OUTOFMEMORY;
@@ -273,7 +272,8 @@ WVM_API void wvm_host_shutdown(IHostMemoryManager *host)
 
 WVM_API const char *wvm_host_pressure_source(IHostMemoryManager *host)
 {
-    return wvm__host_of(host)->notify.psi_fd >= 0 ? "psi" : "poll";
+    const wvm_notifier *n = &wvm__host_of(host)->notify;
+    return n->psi_fd < 0 ? "poll" : n->psi_cgroup ? "psi-cgroup" : "psi";
 }
 
 WVM_API void wvm_host_get_stats(IHostMemoryManager *host, wvm_host_stats *s)

@@ -17,6 +17,7 @@ static struct {
     size_t (*usable)(const void *);
 } mi;
 void *(*wvm__mi_heap_malloc)(void *, size_t);
+void *(*wvm__mi_heap_malloc_small)(void *, size_t);
 void (*wvm__mi_free)(void *);
 static bool mi_ok;
 static pthread_once_t mi_once = PTHREAD_ONCE_INIT;
@@ -36,9 +37,11 @@ static void mi_load(void)
     *(void **)&mi.manage = dlsym(lib, "mi_manage_os_memory_ex");
     *(void **)&mi.heap_new_in_arena = dlsym(lib, "mi_heap_new_in_arena");
     *(void **)&wvm__mi_heap_malloc = dlsym(lib, "mi_heap_malloc");
+    *(void **)&wvm__mi_heap_malloc_small = dlsym(lib, "mi_heap_malloc_small");
     *(void **)&wvm__mi_free = dlsym(lib, "mi_free");
     *(void **)&mi.usable = dlsym(lib, "mi_usable_size");
-    mi_ok = mi.manage && mi.heap_new_in_arena && wvm__mi_heap_malloc && wvm__mi_free && mi.usable;
+    mi_ok = mi.manage && mi.heap_new_in_arena && wvm__mi_heap_malloc && wvm__mi_heap_malloc_small &&
+            wvm__mi_free && mi.usable;
 }
 
 bool wvm__mi_available(void)

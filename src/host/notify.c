@@ -100,7 +100,7 @@ int wvm__notify_start(wvm_host *h)
     int err;
     if (!(h->cfg.flags & WVM_HOST_NO_PSI)) {
         int perr;
-        n->psi_fd = wvm__psi_open(h->cfg.psi_stall_us, h->cfg.psi_window_us, &perr);
+        n->psi_fd = wvm__psi_open(h->cfg.psi_stall_us, h->cfg.psi_window_us, &n->psi_cgroup, &perr);
     }
     sigset_t all, old;
     sigfillset(&all);

@@ -1,18 +1,39 @@
 /* The system's memory-pressure source: a Linux PSI trigger (Documentation/accounting/psi.rst,
- * Linux >= 5.2) on /proc/pressure/memory, and an eventfd to wake the notification thread.
+ * Linux >= 5.2) on our cgroup's memory.pressure (cgroup v2, below the root: a container's own
+ * limit) or else on /proc/pressure/memory; and an eventfd to wake the notification thread.
  * These are the host's only system calls besides the wvm_ API. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include "host_internal.h"
 
-int wvm__psi_open(uint32_t stall_us, uint32_t window_us, int *err)
+/* The memory.pressure file of our cgroup (v2), if we are in one below the root. */
+static bool cgroup_pressure_path(char *buf, size_t len)
 {
-    int fd = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "0::/", 4) != 0)
+            continue;
+        line[strcspn(line, "\n")] = 0;
+        found = line[4] != 0 &&
+                snprintf(buf, len, "/sys/fs/cgroup%s/memory.pressure", line + 3) < (int)len;
+    }
+    fclose(f);
+    return found;
+}
+
+static int trigger(const char *path, uint32_t stall_us, uint32_t window_us, int *err)
+{
+    int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         *err = errno;
         return -1;
@@ -26,6 +47,17 @@ int wvm__psi_open(uint32_t stall_us, uint32_t window_us, int *err)
         return -1;
     }
     *err = 0;
+    return fd;
+}
+
+int wvm__psi_open(uint32_t stall_us, uint32_t window_us, bool *cgroup, int *err)
+{
+    char path[600];
+    int fd = -1;
+    *cgroup = cgroup_pressure_path(path, sizeof path) &&
+              (fd = trigger(path, stall_us, window_us, err)) >= 0;
+    if (fd < 0)
+        fd = trigger("/proc/pressure/memory", stall_us, window_us, err);
     return fd;
 }
 

@@ -11,9 +11,25 @@ static uintptr_t down(uintptr_t a, uintptr_t g)
     return a & ~(g - 1);
 }
 
-static pthread_mutex_t *stripe_of(wvm_host *h, uintptr_t base)
+static unsigned shard_of(uintptr_t base)
 {
-    return &h->stripe[(base >> 16) % WVM_HOST_STRIPES];
+    return (unsigned)((base >> 16) % WVM_HOST_STRIPES);
+}
+
+static void lock_shard(wvm_host *h, uintptr_t base)
+{
+    pthread_mutex_lock(&h->shard[shard_of(base)].mu);
+}
+
+static void unlock_shard(wvm_host *h, uintptr_t base)
+{
+    pthread_mutex_unlock(&h->shard[shard_of(base)].mu);
+}
+
+/* The entry of the allocation at base; the caller holds its shard. */
+static wvm_addrmap_entry *entry(wvm_host *h, uintptr_t base)
+{
+    return wvm__addrmap_get(&h->shard[shard_of(base)].allocs, base);
 }
 
 /* Committed bytes in [start, end) (page-aligned). */
@@ -60,24 +76,29 @@ static uintptr_t owner_of(const void *addr)
     return (uintptr_t)mbi.AllocationBase;
 }
 
-/* Looks base up under map_mu; the caller holds base's stripe. */
+/* The caller holds base's shard. */
 static bool tracked(wvm_host *h, uintptr_t base, uint64_t *reserved)
 {
-    pthread_mutex_lock(&h->map_mu);
-    wvm_addrmap_entry *e = wvm__addrmap_get(&h->allocs, base);
+    wvm_addrmap_entry *e = entry(h, base);
     if (e && reserved)
         *reserved = e->a;
-    pthread_mutex_unlock(&h->map_mu);
     return e != NULL;
 }
 
 static void add_committed(wvm_host *h, uintptr_t base, int64_t delta)
 {
-    pthread_mutex_lock(&h->map_mu);
-    wvm_addrmap_entry *e = wvm__addrmap_get(&h->allocs, base);
+    wvm_addrmap_entry *e = entry(h, base);
     if (e)
         e->b = (uintptr_t)((int64_t)e->b + delta);
-    pthread_mutex_unlock(&h->map_mu);
+}
+
+/* Takes base's shard to look it up. */
+static bool tracked_unlocked(wvm_host *h, uintptr_t base)
+{
+    lock_shard(h, base);
+    bool r = entry(h, base) != NULL;
+    unlock_shard(h, base);
+    return r;
 }
 
 static HRESULT last_error(void)
@@ -114,9 +135,10 @@ static HRESULT alloc_fresh(wvm_host *h, void *addr, size_t size, uint32_t type, 
         wvm__aspace_uncharge(h, span - reserved);
         wvm__budget_uncharge(h, commit - committed);
     }
-    pthread_mutex_lock(&h->map_mu);
-    int err = wvm__addrmap_put(&h->allocs, (uintptr_t)p, reserved, committed, 0);
-    pthread_mutex_unlock(&h->map_mu);
+    lock_shard(h, (uintptr_t)p);
+    int err = wvm__addrmap_put(&h->shard[shard_of((uintptr_t)p)].allocs, (uintptr_t)p, reserved,
+                               committed, 0);
+    unlock_shard(h, (uintptr_t)p);
     if (err) {
         wvm_VirtualFree(p, 0, WVM_MEM_RELEASE);
         wvm__budget_uncharge(h, committed);
@@ -137,8 +159,7 @@ static HRESULT commit_in_place(wvm_host *h, void *addr, size_t size, uint32_t ty
     if (size == 0 || size > UINTPTR_MAX - a - PAGE)
         return E_INVALIDARG;
     uintptr_t start = down(a, PAGE), end = down(a + size + PAGE - 1, PAGE);
-    pthread_mutex_t *mu = stripe_of(h, base);
-    pthread_mutex_lock(mu);
+    lock_shard(h, base);
     uint64_t reserved;
     HRESULT hr = S_OK;
     if (!tracked(h, base, &reserved)) {
@@ -151,13 +172,13 @@ static HRESULT commit_in_place(wvm_host *h, void *addr, size_t size, uint32_t ty
     }
     uint64_t need = (end - start) - committed_in(start, end);
     if (!wvm__budget_try(h, need, level)) {
-        /* Wait without holding the stripe, then count again: others may have committed or
+        /* Wait without holding the shard, then count again: others may have committed or
          * decommitted pages of the range meanwhile. */
-        pthread_mutex_unlock(mu);
+        unlock_shard(h, base);
         hr = wvm__budget_charge(h, need, level);
         if (hr != S_OK)
             return hr;
-        pthread_mutex_lock(mu);
+        lock_shard(h, base);
         if (!tracked(h, base, NULL)) {
             wvm__budget_uncharge(h, need);
             hr = HOST_E_INVALIDOPERATION;
@@ -182,7 +203,7 @@ static HRESULT commit_in_place(wvm_host *h, void *addr, size_t size, uint32_t ty
     add_committed(h, base, (int64_t)need);
     *out = p;
 out:
-    pthread_mutex_unlock(mu);
+    unlock_shard(h, base);
     return hr;
 }
 
@@ -207,7 +228,7 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void 
         if (!pAddress)
             return E_INVALIDARG;
         uintptr_t base = owner_of(pAddress);
-        if (!base || !tracked(h, base, NULL))
+        if (!base || !tracked_unlocked(h, base))
             return HOST_E_INVALIDOPERATION;
         void *p = wvm_VirtualAlloc(pAddress, dwSize, flAllocationType, flProtect);
         if (!p)
@@ -225,30 +246,24 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void 
 static HRESULT release(wvm_host *h, void *addr, size_t size)
 {
     uintptr_t base = (uintptr_t)addr;
-    pthread_mutex_t *mu = stripe_of(h, base);
-    pthread_mutex_lock(mu);
-    pthread_mutex_lock(&h->map_mu);
+    lock_shard(h, base);
     uintptr_t reserved = 0, committed = 0;
-    bool found = size == 0 && wvm__addrmap_del(&h->allocs, base, &reserved, &committed);
-    bool exists = found || (size != 0 && wvm__addrmap_get(&h->allocs, base));
-    pthread_mutex_unlock(&h->map_mu);
-    HRESULT hr = S_OK;
+    wvm_addrmap *m = &h->shard[shard_of(base)].allocs;
+    bool found = size == 0 && wvm__addrmap_del(m, base, &reserved, &committed);
+    bool exists = found || (size != 0 && wvm__addrmap_get(m, base));
+    unlock_shard(h, base); /* off the books: nobody else can reach the allocation now */
     if (found) {
-        if (!wvm_VirtualFree(addr, 0, WVM_MEM_RELEASE) || wvm__host_failure_injected(h)) {
-            hr = wvm__host_fail(h); /* our books and the address space disagree */
-        } else {
-            wvm__budget_uncharge(h, committed);
-            wvm__aspace_uncharge(h, reserved);
-        }
-    } else if (exists) {
-        hr = E_INVALIDARG; /* MEM_RELEASE needs dwSize 0 */
-    } else {
-        uintptr_t owner = owner_of(addr);
-        hr = owner && owner != base && tracked(h, owner, NULL) ? E_INVALIDARG
-                                                               : HOST_E_INVALIDOPERATION;
+        if (!wvm_VirtualFree(addr, 0, WVM_MEM_RELEASE) || wvm__host_failure_injected(h))
+            return wvm__host_fail(h); /* our books and the address space disagree */
+        wvm__budget_uncharge(h, committed);
+        wvm__aspace_uncharge(h, reserved);
+        return S_OK;
     }
-    pthread_mutex_unlock(mu);
-    return hr;
+    if (exists)
+        return E_INVALIDARG; /* MEM_RELEASE needs dwSize 0 */
+    uintptr_t owner = owner_of(addr);
+    return owner && owner != base && tracked_unlocked(h, owner) ? E_INVALIDARG
+                                                                : HOST_E_INVALIDOPERATION;
 }
 
 static HRESULT decommit(wvm_host *h, void *addr, size_t size)
@@ -258,8 +273,7 @@ static HRESULT decommit(wvm_host *h, void *addr, size_t size)
         return HOST_E_INVALIDOPERATION;
     if (size > UINTPTR_MAX - a - PAGE)
         return E_INVALIDARG;
-    pthread_mutex_t *mu = stripe_of(h, base);
-    pthread_mutex_lock(mu);
+    lock_shard(h, base);
     uint64_t reserved;
     HRESULT hr = S_OK;
     if (!tracked(h, base, &reserved)) {
@@ -279,7 +293,7 @@ static HRESULT decommit(wvm_host *h, void *addr, size_t size)
     add_committed(h, base, -(int64_t)freed);
     wvm__budget_uncharge(h, freed);
 out:
-    pthread_mutex_unlock(mu);
+    unlock_shard(h, base);
     return hr;
 }
 
@@ -328,14 +342,16 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualProtect(IHostMemoryManager *This, voi
 
 void wvm__host_release_all(wvm_host *h)
 {
-    pthread_mutex_lock(&h->map_mu);
-    size_t pos = 0;
-    wvm_addrmap_entry *e;
-    while ((e = wvm__addrmap_next(&h->allocs, &pos))) {
-        wvm_VirtualFree((void *)e->key, 0, WVM_MEM_RELEASE);
-        wvm__budget_uncharge(h, e->b);
-        wvm__aspace_uncharge(h, e->a);
+    for (int i = 0; i < WVM_HOST_STRIPES; i++) {
+        pthread_mutex_lock(&h->shard[i].mu);
+        size_t pos = 0;
+        wvm_addrmap_entry *e;
+        while ((e = wvm__addrmap_next(&h->shard[i].allocs, &pos))) {
+            wvm_VirtualFree((void *)e->key, 0, WVM_MEM_RELEASE);
+            wvm__budget_uncharge(h, e->b);
+            wvm__aspace_uncharge(h, e->a);
+        }
+        wvm__addrmap_free(&h->shard[i].allocs);
+        pthread_mutex_unlock(&h->shard[i].mu);
     }
-    wvm__addrmap_free(&h->allocs);
-    pthread_mutex_unlock(&h->map_mu);
 }

@@ -187,7 +187,7 @@ static bool psi_triggers_work(void)
     int fd = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK);
     if (fd < 0)
         return false;
-    const char t[] = "some 100000 1000000";
+    const char t[] = "some 200000 2000000"; /* the host's default trigger */
     bool ok = write(fd, t, sizeof t) > 0;
     close(fd);
     return ok;
@@ -198,7 +198,11 @@ Test(host_notify, pressure_source_detected)
     wvm_host_config c = test_config(64 * MIB, 50);
     IHostMemoryManager *h = test_host(&c);
     bool psi = psi_triggers_work();
-    cr_assert_str_eq(wvm_host_pressure_source(h), psi ? "psi" : "poll");
+    const char *src = wvm_host_pressure_source(h);
+    if (psi)
+        cr_assert(!strcmp(src, "psi") || !strcmp(src, "psi-cgroup"), "source %s", src);
+    else
+        cr_assert(!strcmp(src, "poll") || !strcmp(src, "psi-cgroup"), "source %s", src);
     h->lpVtbl->Release(h);
     c.flags = WVM_HOST_NO_PSI;
     h = test_host(&c);

@@ -5,13 +5,11 @@
 #include <sys/mman.h>
 #include <winvmem/stats.h>
 
+#include "prim/linux/awe.h"
 #include "prim/linux/hugetlb.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/sysfiles.h"
 
-#ifndef MADV_POPULATE_WRITE /* Linux 5.14 */
-#define MADV_POPULATE_WRITE 23
-#endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
@@ -31,17 +29,6 @@ size_t wvm__prim_huge_size(void)
 {
     pthread_once(&once, probe);
     return huge_size;
-}
-
-/* Faults every page in; a failure (pool exhausted, cgroup limit) is reported, not SIGBUS. */
-static int populate(void *p, size_t size)
-{
-    for (;;) {
-        if (!madvise(p, size, MADV_POPULATE_WRITE))
-            return 0;
-        if (errno != EINTR && errno != EAGAIN)
-            return errno;
-    }
 }
 
 static int map_rw(void *want, size_t size, int extra, void **out)
@@ -68,9 +55,9 @@ int wvm__prim_map_huge(void *want, size_t size, void **out)
     int err = map_rw(want, size, MAP_HUGETLB, &p);
     if (err)
         return err == ENOMEM ? ENOSPC : err;
-    if ((err = populate(p, size))) {
+    if ((err = wvm__prim_populate(p, size))) { /* reported, where a touch would SIGBUS */
         munmap(p, size);
-        return err == ENOMEM || err == EFAULT ? ENOSPC : err;
+        return err == ENOMEM ? ENOSPC : err;
     }
     *out = p;
     return 0;
@@ -79,27 +66,10 @@ int wvm__prim_map_huge(void *want, size_t size, void **out)
 int wvm__prim_map_thp(void *want, size_t size, size_t align, void **out)
 {
     void *p;
-    int err;
-    if (want) {
-        err = map_rw(want, size, 0, &p);
-    } else {
-        err = map_rw(NULL, size + align, MAP_NORESERVE, &p);
-        if (!err) { /* trim to the alignment */
-            uintptr_t raw = (uintptr_t)p, start = (raw + align - 1) & ~(uintptr_t)(align - 1);
-            if (start > raw)
-                munmap(p, start - raw);
-            if (raw + size + align > start + size)
-                munmap((void *)(start + size), raw + size + align - start - size);
-            p = (void *)start;
-        }
-    }
-    if (err)
-        return err;
-    madvise(p, size, MADV_HUGEPAGE);
-    if ((err = populate(p, size))) {
+    int err = wvm__prim_map_anon_rw(want, size, align, true, &p);
+    if (!err && (err = wvm__prim_populate(p, size)))
         munmap(p, size);
-        return err;
-    }
-    *out = p;
-    return 0;
+    if (!err)
+        *out = p;
+    return err;
 }

@@ -33,14 +33,13 @@ struct uffdio_move {
 };
 #define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
 #endif
-#ifndef UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES
-#define UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES (1 << 1)
-#endif
 
 static int uffd = -1;
 static uint64_t features;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool ww_ok, move_ok, pagemap_ok;
+static _Atomic pid_t uffd_pid;
+static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool wvm__prim_pagemap_probe(void); /* pagemap.c */
 
@@ -57,41 +56,64 @@ static void open_uffd(void)
                                                           : ENOTSUP,
                      NULL);
     wvm__mech_record(WVM_MECH_PAGEMAP_SCAN, pagemap_ok ? 0 : ENOTTY, NULL);
-    wvm__mech_record(WVM_MECH_UFFDIO_MOVE,
-                     no_uffd   ? no_uffd
-                     : move_ok ? 0
-                               : ENOTSUP,
-                     move_ok ? "AWE maps memfd pages (measured faster)" : NULL);
+    wvm__mech_record(WVM_MECH_UFFDIO_MOVE, no_uffd ? no_uffd : move_ok ? 0 : ENOTSUP, NULL);
+}
+
+/* A userfaultfd with exactly these features, or -1. */
+static int new_uffd(uint64_t want, uint64_t *got)
+{
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0)
+        return -1;
+    struct uffdio_api api = {.api = UFFD_API, .features = want};
+    if (ioctl(fd, UFFDIO_API, &api)) { /* refused: the descriptor cannot be asked again */
+        close(fd);
+        return -1;
+    }
+    *got = api.features;
+    return fd;
 }
 
 static void open_uffd_once(void)
 {
     pagemap_ok = wvm__prim_pagemap_probe();
-    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-    if (fd < 0)
-        return;
-    /* Ask for every feature we might use; a kernel that lacks one refuses the whole set, so
-     * fall back to asking for fewer. */
+    /* Every feature we might use; a kernel that lacks one refuses the whole set, so fall back
+     * to fewer. SIGBUS: a missing-page fault in a MISSING-mode range (an AWE window page with
+     * nothing mapped) raises SIGBUS at once instead of waiting for a handler thread. */
     const uint64_t want[] = {
-        UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_MOVE,
+        UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_MOVE |
+            UFFD_FEATURE_SIGBUS,
         UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
     };
-    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
-        struct uffdio_api api = {.api = UFFD_API, .features = want[i]};
-        if (!ioctl(fd, UFFDIO_API, &api)) {
+    for (size_t i = 0; i < sizeof want / sizeof *want && uffd < 0; i++)
+        uffd = new_uffd(want[i], &features);
+    if (uffd < 0)
+        return;
+    uffd_pid = getpid();
+    ww_ok = (features & UFFD_FEATURE_WP_ASYNC) && pagemap_ok;
+    move_ok = (features & UFFD_FEATURE_MOVE) && (features & UFFD_FEATURE_SIGBUS);
+}
+
+/* The process's userfaultfd. A descriptor inherited through fork still speaks for the parent's
+ * address space: the child opens its own (the child's copies of registered ranges lost their
+ * registration in the fork; see doc/porting.md). */
+static int the_uffd(void)
+{
+    pthread_once(&once, open_uffd);
+    if (uffd < 0 || atomic_load_explicit(&uffd_pid, memory_order_acquire) == getpid())
+        return uffd;
+    pthread_mutex_lock(&reopen_lock);
+    if (atomic_load(&uffd_pid) != getpid()) {
+        uint64_t got;
+        int fd = new_uffd(features, &got);
+        if (fd >= 0) {
+            close(uffd);
             uffd = fd;
-            features = api.features;
-            ww_ok = (features & UFFD_FEATURE_WP_ASYNC) && pagemap_ok;
-            move_ok = (features & UFFD_FEATURE_MOVE) != 0;
-            return;
+            atomic_store_explicit(&uffd_pid, getpid(), memory_order_release);
         }
-        /* UFFDIO_API may be issued only once per descriptor, even when it fails. */
-        close(fd);
-        fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-        if (fd < 0)
-            return;
     }
-    close(fd);
+    pthread_mutex_unlock(&reopen_lock);
+    return uffd;
 }
 
 bool wvm__prim_ww_available(void)
@@ -108,11 +130,11 @@ bool wvm__prim_uffd_move_available(void)
 
 static int do_register(void *addr, size_t len, uint64_t mode)
 {
-    pthread_once(&once, open_uffd);
-    if (uffd < 0)
+    int fd = the_uffd();
+    if (fd < 0)
         return ENOSYS;
     struct uffdio_register r = {.range = {(uintptr_t)addr, len}, .mode = mode};
-    return ioctl(uffd, UFFDIO_REGISTER, &r) ? errno : 0;
+    return ioctl(fd, UFFDIO_REGISTER, &r) ? errno : 0;
 }
 
 int wvm__prim_ww_register(void *addr, size_t len)
@@ -127,38 +149,55 @@ int wvm__prim_uffd_register_missing(void *addr, size_t len)
 
 int wvm__prim_ww_unregister(void *addr, size_t len)
 {
-    if (uffd < 0)
+    int fd = the_uffd();
+    if (fd < 0)
         return ENOSYS;
     struct uffdio_range r = {(uintptr_t)addr, len};
-    return ioctl(uffd, UFFDIO_UNREGISTER, &r) ? errno : 0;
+    return ioctl(fd, UFFDIO_UNREGISTER, &r) ? errno : 0;
 }
 
 int wvm__prim_ww_protect(void *addr, size_t len)
 {
-    if (uffd < 0)
+    int fd = the_uffd();
+    if (fd < 0)
         return ENOSYS;
     struct uffdio_writeprotect wp = {.range = {(uintptr_t)addr, len},
                                      .mode = UFFDIO_WRITEPROTECT_MODE_WP};
     for (;;) {
-        if (!ioctl(uffd, UFFDIO_WRITEPROTECT, &wp))
+        if (!ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
             return 0;
         if (errno != EAGAIN && errno != EINTR)
             return errno;
     }
 }
 
+/* A no-op write to each page: breaks copy-on-write sharing (left by fork) so that the page is
+ * this process's own again, without changing a byte. */
+static void own_pages(char *p, size_t len)
+{
+    for (size_t off = 0; off < len; off += 4096)
+        __atomic_fetch_add(p + off, 0, __ATOMIC_RELAXED);
+}
+
 int wvm__prim_uffd_move(void *dst, void *src, size_t len)
 {
-    if (uffd < 0)
+    int fd = the_uffd();
+    if (fd < 0)
         return ENOSYS;
-    struct uffdio_move m = {(uintptr_t)dst, (uintptr_t)src, len, UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES,
-                            0};
-    while (ioctl(uffd, UFFDIO_MOVE, &m)) {
-        if (errno != EAGAIN || m.move <= 0)
-            return errno;
-        m.dst += (uint64_t)m.move; /* partial move: continue after what was moved */
-        m.src += (uint64_t)m.move;
-        m.len -= (uint64_t)m.move;
+    struct uffdio_move m = {(uintptr_t)dst, (uintptr_t)src, len, 0, 0};
+    bool owned = false;
+    while (ioctl(fd, UFFDIO_MOVE, &m)) {
+        int err = errno;
+        if (m.move > 0) { /* partial move: continue after what was moved */
+            m.dst += (uint64_t)m.move;
+            m.src += (uint64_t)m.move;
+            m.len -= (uint64_t)m.move;
+        } else if (err == EBUSY && !owned) { /* pages still shared with a forked child */
+            own_pages((char *)(uintptr_t)m.src, m.len);
+            owned = true;
+        } else if (err != EAGAIN) {
+            return err;
+        }
         m.move = 0;
     }
     return 0;

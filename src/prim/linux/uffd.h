@@ -15,7 +15,7 @@
 
 /* Whether async write-protect + PAGEMAP_SCAN work here (probed once). */
 bool wvm__prim_ww_available(void);
-/* Whether UFFDIO_MOVE works here (Linux >= 6.8; probed once). */
+/* Whether UFFDIO_MOVE and UFFD_FEATURE_SIGBUS work here (Linux >= 6.8; probed once). */
 bool wvm__prim_uffd_move_available(void);
 
 /* Registers [addr, addr+len) for write-protect tracking / forgets it. */
@@ -32,8 +32,11 @@ typedef void (*wvm_page_fn)(void *ctx, uintptr_t page);
 int wvm__prim_ww_scan(uintptr_t start, uintptr_t end, bool rearm, uint64_t max_pages,
                       wvm_page_fn emit, void *ctx, uintptr_t *stop);
 
-/* Moves the pages of [src, src+len) to [dst, dst+len) (UFFDIO_MOVE; both ranges registered,
- * private anonymous); holes in src leave holes in dst. */
+/* Moves the pages of [src, src+len) to [dst, dst+len) (UFFDIO_MOVE): the page-table entries
+ * move, the data does not get copied. Both ranges private anonymous, read-write, registered
+ * with the process's userfaultfd; dst must be empty and src populated. */
 int wvm__prim_uffd_move(void *dst, void *src, size_t len);
+/* Registers [addr, addr+len) in MISSING mode: touching an empty page raises SIGBUS (and a
+ * kernel access fails with EFAULT) instead of filling it with zeros. */
 int wvm__prim_uffd_register_missing(void *addr, size_t len);
 #endif

@@ -1,0 +1,355 @@
+/* AWE windows and physical pages (see awe.h).
+ *
+ * One mutex (`pool`) guards the page store and every window's page table; map and unmap run
+ * under it (AWE programs remap from few threads; the kernel's mmap_lock serialises the moves
+ * anyway). Window descriptors are found through the core's index and locked first (lock order:
+ * allocation, then pool). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/awe.h"
+#include "core/ledger.h"
+#include "core/radix.h"
+#include "prim/linux/awe.h"
+#include "prim/linux/prim.h"
+#include "prim/linux/uffd.h"
+
+#define STORE_SIZE ((size_t)1 << 40) /* address space for the page store: 1 TiB, never charged */
+#define NO_PAGE    UINTPTR_MAX
+
+typedef struct window {
+    wvm_retired hdr; /* freed through the epochs: VirtualQuery reads it without a lock */
+    uintptr_t base;
+    uint64_t pages;
+    uintptr_t slot[]; /* per window page: the slot mapped there, or NO_PAGE */
+} window;
+
+static pthread_mutex_t pool = PTHREAD_MUTEX_INITIALIZER;
+static char *store;          /* slot i lives at store + i pages while not mapped */
+static uintptr_t *where;     /* per slot: NO_PAGE = in the store, else the window address */
+static uint8_t *in_use;      /* per slot */
+static uint64_t nslots, cap; /* slots handed out so far (high water), array capacity */
+static uint64_t *free_slots; /* stack of freed slots */
+static uint64_t nfree;
+
+static inline char *slot_addr(uint64_t s)
+{
+    return store + s * WVM_PAGE;
+}
+
+/* Pool held. */
+static int store_init(void)
+{
+    if (store)
+        return 0;
+    void *p;
+    int err = wvm__prim_map_anon_rw(NULL, STORE_SIZE, WVM_PAGE, false, &p);
+    if (!err && (err = wvm__prim_ww_register(p, STORE_SIZE))) /* UFFDIO_MOVE needs it */
+        wvm__prim_unmap(p, STORE_SIZE);
+    if (!err)
+        store = p;
+    return err;
+}
+
+/* Pool held: room for `more` slots beyond nslots. */
+static int grow(uint64_t more)
+{
+    uint64_t need = nslots + more;
+    if (need > STORE_SIZE / WVM_PAGE)
+        return ENOMEM;
+    if (need <= cap)
+        return 0;
+    uint64_t ncap = cap ? cap : 1024;
+    while (ncap < need)
+        ncap *= 2;
+    uintptr_t *w = realloc(where, ncap * sizeof *w);
+    if (w)
+        where = w;
+    uint8_t *u = w ? realloc(in_use, ncap) : NULL;
+    if (u)
+        in_use = u;
+    uint64_t *f = u ? realloc(free_slots, ncap * sizeof *f) : NULL;
+    if (!f)
+        return ENOMEM;
+    free_slots = f;
+    wvm__meta_add((ptrdiff_t)((ncap - cap) * (sizeof *w + 1 + sizeof *f)));
+    cap = ncap;
+    return 0;
+}
+
+/* --- physical pages ------------------------------------------------------------------------ */
+
+static uint32_t allocate_locked(uint64_t n, uintptr_t *pfns)
+{
+    int err = store_init();
+    if (!err)
+        err = grow(n > nfree ? n - nfree : 0);
+    if (err)
+        return wvm__err_from_errno(err);
+    uint64_t got = 0;
+    for (; got < n; got++) {
+        uint64_t s = nfree ? free_slots[--nfree] : nslots++;
+        /* zero-filled and resident now, so that a later touch can never fail */
+        if ((err = wvm__prim_populate(slot_addr(s), WVM_PAGE))) {
+            free_slots[nfree++] = s;
+            break;
+        }
+        in_use[s] = 1;
+        where[s] = NO_PAGE;
+        pfns[got] = (uintptr_t)s + 1;
+    }
+    if (got == n)
+        return 0;
+    while (got-- > 0) { /* undo: this call gives all or nothing */
+        uint64_t s = pfns[got] - 1;
+        in_use[s] = 0;
+        wvm__prim_discard(slot_addr(s), WVM_PAGE);
+        free_slots[nfree++] = s;
+    }
+    return wvm__err_from_errno(err);
+}
+
+uint32_t wvm__awe_allocate(uint64_t *n, uintptr_t *pfns)
+{
+    uint64_t want = *n;
+    /* Windows may hand out fewer pages than asked: halve until the commit limit agrees */
+    while (want && wvm__ledger_charge(want * WVM_PAGE))
+        want /= 2;
+    if (!want)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    pthread_mutex_lock(&pool);
+    uint32_t err = allocate_locked(want, pfns);
+    pthread_mutex_unlock(&pool);
+    if (err) {
+        wvm__ledger_uncharge(want * WVM_PAGE);
+        return err;
+    }
+    *n = want;
+    return 0;
+}
+
+static bool valid_pfn(uintptr_t pfn)
+{
+    return pfn && pfn <= nslots && in_use[pfn - 1];
+}
+
+/* --- windows -------------------------------------------------------------------------------- */
+
+/* Moves every mapped page of [first, first+count) of w back to its slot. Pool held. */
+static int unmap_locked(window *w, uint64_t first, uint64_t count)
+{
+    for (uint64_t i = first; i < first + count;) {
+        uintptr_t s = w->slot[i];
+        if (s == NO_PAGE) {
+            i++;
+            continue;
+        }
+        uint64_t run = 1; /* consecutive window pages holding consecutive slots: one move */
+        while (i + run < first + count && w->slot[i + run] == s + run)
+            run++;
+        int err =
+            wvm__prim_uffd_move(slot_addr(s), (void *)(w->base + i * WVM_PAGE), run * WVM_PAGE);
+        if (err)
+            return err;
+        for (uint64_t k = 0; k < run; k++) {
+            where[s + k] = NO_PAGE;
+            w->slot[i + k] = NO_PAGE;
+        }
+        i += run;
+    }
+    return 0;
+}
+
+static int map_locked(window *w, uint64_t first, uint64_t count, const uintptr_t *pfns)
+{
+    int err = unmap_locked(w, first, count);
+    for (uint64_t i = 0; !err && i < count;) {
+        uint64_t s = pfns[i] - 1, run = 1;
+        while (i + run < count && pfns[i + run] == pfns[i] + run)
+            run++;
+        err = wvm__prim_uffd_move((void *)(w->base + (first + i) * WVM_PAGE), slot_addr(s),
+                                  run * WVM_PAGE);
+        for (uint64_t k = 0; !err && k < run; k++) {
+            where[s + k] = w->base + (first + i + k) * WVM_PAGE;
+            w->slot[first + i + k] = s + k;
+        }
+        i += run;
+    }
+    return err;
+}
+
+/* Checks a page array before anything moves ("no mapping is done, partial or otherwise"):
+ * every frame allocated, listed once, and not mapped outside the range being remapped. */
+static uint32_t check_pfns(window *w, uint64_t first, uint64_t count, const uintptr_t *pfns)
+{
+    uintptr_t lo = w->base + first * WVM_PAGE, hi = lo + count * WVM_PAGE;
+    uint32_t err = 0;
+    uint64_t i = 0;
+    for (; i < count && !err; i++) {
+        uintptr_t p = pfns[i];
+        if (!valid_pfn(p) || (where[p - 1] != NO_PAGE && (where[p - 1] < lo || where[p - 1] >= hi)))
+            err = WVM_ERROR_INVALID_PARAMETER;
+        else if (in_use[p - 1] == 2)
+            err = WVM_ERROR_INVALID_PARAMETER; /* listed twice */
+        else
+            in_use[p - 1] = 2;
+    }
+    while (i-- > 0) /* unmark */
+        if (valid_pfn(pfns[i]))
+            in_use[pfns[i] - 1] = 1;
+    return err;
+}
+
+uint32_t wvm__awe_map(uintptr_t addr, uint64_t n, const uintptr_t *pfns)
+{
+    wvm_alloc *a = wvm__space_acquire(addr);
+    if (!a)
+        return WVM_ERROR_INVALID_PARAMETER;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    window *w = a->ext;
+    uint64_t first = (addr - s->base) / WVM_PAGE;
+    uint32_t err = 0;
+    if (a->backend != wvm__awe_backend() || !w || n > w->pages - first)
+        err = WVM_ERROR_INVALID_PARAMETER;
+    if (!err) {
+        pthread_mutex_lock(&pool);
+        err = pfns ? check_pfns(w, first, n, pfns) : 0;
+        if (!err)
+            err = wvm__err_from_errno(pfns ? map_locked(w, first, n, pfns)
+                                           : unmap_locked(w, first, n));
+        pthread_mutex_unlock(&pool);
+    }
+    wvm__space_unlock(a);
+    return err;
+}
+
+static const wvm_backend awe_backend;
+
+/* The window a mapped page lives in (where[] only names live windows: releasing a window
+ * unmaps its pages first). Pool held. */
+static window *window_of(uintptr_t at)
+{
+    wvm_alloc *a = wvm__radix_get(at);
+    return a && a->backend == &awe_backend ? a->ext : NULL;
+}
+
+uint32_t wvm__awe_free(uint64_t *n, const uintptr_t *pfns)
+{
+    uint64_t done = 0;
+    uint32_t err = 0;
+    pthread_mutex_lock(&pool);
+    for (; done < *n; done++) {
+        uintptr_t p = pfns[done];
+        if (!valid_pfn(p)) {
+            err = WVM_ERROR_INVALID_PARAMETER;
+            break;
+        }
+        uint64_t s = p - 1;
+        if (where[s] != NO_PAGE) { /* mapped: unmap first (Windows does) */
+            window *w = window_of(where[s]);
+            if (w && unmap_locked(w, (where[s] - w->base) / WVM_PAGE, 1)) {
+                err = WVM_ERROR_NOT_ENOUGH_MEMORY;
+                break;
+            }
+        }
+        wvm__prim_discard(slot_addr(s), WVM_PAGE);
+        in_use[s] = 0;
+        free_slots[nfree++] = s;
+    }
+    pthread_mutex_unlock(&pool);
+    wvm__ledger_uncharge(done * WVM_PAGE);
+    *n = done;
+    return err;
+}
+
+/* --- the backend ---------------------------------------------------------------------------- */
+
+static int map(uintptr_t want, size_t size, void **out)
+{
+    return wvm__prim_map_anon_rw((void *)want, size, WVM_GRAN, false, out);
+}
+
+static uint32_t on_reserve(wvm_alloc *a)
+{
+    const wvm_snap *s = wvm__alloc_snap(a);
+    uint64_t pages = wvm__snap_pages(s);
+    window *w = malloc(sizeof *w + pages * sizeof *w->slot);
+    if (!w)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    wvm__meta_add((ptrdiff_t)(sizeof *w + pages * sizeof *w->slot));
+    w->base = s->base;
+    w->pages = pages;
+    for (uint64_t i = 0; i < pages; i++)
+        w->slot[i] = NO_PAGE;
+    int err = wvm__prim_uffd_register_missing((void *)s->base, s->size);
+    if (err) {
+        wvm__meta_add(-(ptrdiff_t)(sizeof *w + pages * sizeof *w->slot));
+        free(w);
+        return wvm__err_from_errno(err);
+    }
+    pthread_mutex_lock(&pool);
+    a->ext = w;
+    pthread_mutex_unlock(&pool);
+    return 0;
+}
+
+/* Releasing a window unmaps its pages; they stay allocated with their data. */
+static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
+{
+    (void)s;
+    window *w = a->ext;
+    if (!w)
+        return 0;
+    pthread_mutex_lock(&pool);
+    int err = unmap_locked(w, 0, w->pages);
+    if (!err)
+        a->ext = NULL;
+    pthread_mutex_unlock(&pool);
+    if (err)
+        return wvm__err_from_errno(err);
+    wvm__ebr_retire(&w->hdr, sizeof *w + w->pages * sizeof *w->slot);
+    return 0;
+}
+
+/* Window pages are never committed, decommitted or re-protected through VirtualAlloc,
+ * VirtualFree or VirtualProtect. */
+static uint32_t allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
+{
+    (void)a;
+    (void)op;
+    (void)first;
+    (void)count;
+    return WVM_ERROR_INVALID_ADDRESS;
+}
+
+static const wvm_backend awe_backend = {
+    .name = "awe-window",
+    .map = map,
+    .on_reserve = on_reserve,
+    .on_release = on_release,
+    .allow = allow,
+};
+
+const wvm_backend *wvm__awe_backend(void)
+{
+    return wvm__prim_uffd_move_available() ? &awe_backend : NULL;
+}
+
+bool wvm__awe_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m)
+{
+    wvm_alloc *a = wvm__radix_get(s->base);
+    window *w = a && a->backend == &awe_backend ? a->ext : NULL;
+    if (!w || w->base != s->base) /* a window being set up or released: reserved */
+        return false;
+    bool mapped = w->slot[idx] != NO_PAGE; /* racy reads of words: a map in flight may show
+                                              either way, as on Windows */
+    uint64_t end = idx + 1;
+    while (end < w->pages && (w->slot[end] != NO_PAGE) == mapped)
+        end++;
+    m->RegionSize = (end - idx) * WVM_PAGE;
+    m->State = mapped ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
+    m->Protect = mapped ? WVM_PAGE_READWRITE : 0;
+    return true;
+}
