@@ -1,0 +1,116 @@
+/* The host when the kernel refuses (WVM_FAULT_INJECTION builds: the n-th system call of the
+ * prim layer fails): every failed call returns an HRESULT and leaves the budget and the
+ * address-space count as they were. */
+#include <errno.h>
+#include "host_test.h"
+#include "prim/linux/prim.h"
+
+#ifdef WVM_FAULT_INJECTION
+
+static void assert_books(IHostMemoryManager *h, uint64_t used, uint64_t as, int n)
+{
+    wvm_host_stats s;
+    wvm_host_get_stats(h, &s);
+    cr_assert_eq(s.used, used, "n=%d: budget %llu", n, (unsigned long long)s.used);
+    cr_assert_eq(s.address_space_used, as, "n=%d: address space %llu", n,
+                 (unsigned long long)s.address_space_used);
+}
+
+Test(host_fault, fresh_allocation_rolls_back)
+{
+    wvm_host_config c = test_config(64 * MIB, 50);
+    IHostMemoryManager *h = test_host(&c);
+    int failed = 0;
+    for (int n = 1; n < 40; n++) {
+        void *p = (void *)1;
+        wvm__prim_inject_after((uint64_t)n, ENOMEM);
+        HRESULT hr = halloc(h, 256 * 1024, eProcessCritical, &p);
+        wvm__prim_inject_after(0, 0);
+        if (hr == S_OK) {
+            cr_assert_eq(hfree(h, p), S_OK);
+            break;
+        }
+        failed++;
+        cr_assert_eq(hr, E_OUTOFMEMORY, "n=%d: hr %x", n, (unsigned)hr);
+        cr_assert_null(p);
+        assert_books(h, 0, 0, n);
+    }
+    assert_books(h, 0, 0, -1);
+    h->lpVtbl->Release(h);
+    if (!failed)
+        cr_skip_test("the core made no fallible system call for this allocation");
+}
+
+Test(host_fault, commit_and_decommit_keep_the_books)
+{
+    wvm_host_config c = test_config(64 * MIB, 50);
+    IHostMemoryManager *h = test_host(&c);
+    char *r;
+    cr_assert_eq(h->lpVtbl->VirtualAlloc(h, NULL, MIB, WVM_MEM_RESERVE, WVM_PAGE_NOACCESS,
+                                         eTaskCritical, (void **)&r),
+                 S_OK);
+    int commit_failures = 0, decommit_failures = 0;
+    for (int n = 1; n < 20; n++) {
+        void *p;
+        wvm__prim_inject_after((uint64_t)n, ENOMEM);
+        HRESULT hr = h->lpVtbl->VirtualAlloc(h, r + 65536, 131072, WVM_MEM_COMMIT,
+                                             WVM_PAGE_READWRITE, eTaskCritical, &p);
+        wvm__prim_inject_after(0, 0);
+        if (hr != S_OK) {
+            commit_failures++;
+            cr_assert_eq(hr, E_OUTOFMEMORY, "n=%d: hr %x", n, (unsigned)hr);
+            assert_books(h, 0, MIB, n);
+            continue;
+        }
+        assert_books(h, 131072, MIB, n);
+        wvm__prim_inject_after((uint64_t)n, ENOMEM);
+        hr = h->lpVtbl->VirtualFree(h, r + 65536, 65536, WVM_MEM_DECOMMIT);
+        wvm__prim_inject_after(0, 0);
+        if (hr != S_OK) {
+            decommit_failures++;
+            assert_books(h, 131072, MIB, n); /* nothing decommitted, nothing credited */
+        } else {
+            assert_books(h, 65536, MIB, n);
+        }
+        cr_assert_eq(h->lpVtbl->VirtualFree(h, r, 0, WVM_MEM_DECOMMIT), S_OK);
+        assert_books(h, 0, MIB, n);
+        if (hr == S_OK)
+            break;
+    }
+    cr_assert_eq(hfree(h, r), S_OK);
+    assert_books(h, 0, 0, -1);
+    h->lpVtbl->Release(h);
+    cr_log_info("commit failures %d, decommit failures %d", commit_failures, decommit_failures);
+}
+
+Test(host_fault, heap_arena_failure)
+{
+    wvm_host_config c = test_config(256 * MIB, 50);
+    IHostMemoryManager *h = test_host(&c);
+    IHostMalloc *m = NULL;
+    cr_assert_eq(h->lpVtbl->CreateMalloc(h, MALLOC_THREADSAFE, &m), S_OK);
+    void *p = (void *)1;
+    wvm__prim_inject_after(1, ENOMEM);
+    HRESULT hr = m->lpVtbl->Alloc(m, 64, eTaskCritical, &p);
+    wvm__prim_inject_after(0, 0);
+    if (hr == S_OK) {
+        cr_assert_eq(m->lpVtbl->Free(m, p), S_OK);
+    } else {
+        cr_assert_eq(hr, E_OUTOFMEMORY);
+        cr_assert_null(p);
+        assert_books(h, 0, 0, 1);
+        cr_assert_eq(m->lpVtbl->Alloc(m, 64, eTaskCritical, &p), S_OK, "recovers");
+        cr_assert_eq(m->lpVtbl->Free(m, p), S_OK);
+    }
+    m->lpVtbl->Release(m);
+    h->lpVtbl->Release(h);
+}
+
+#else
+
+Test(host_fault, needs_fault_injection)
+{
+    cr_skip_test("built without WVM_FAULT_INJECTION (use the debug or asan-ubsan preset)");
+}
+
+#endif
