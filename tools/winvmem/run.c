@@ -162,6 +162,22 @@ static bool arg_addr(const char *s, uintptr_t *out)
     return true;
 }
 
+/* Whether an address argument names an allocation that failed: the op is skipped, as the
+ * differential interpreter does. */
+static bool failed_name(const char *s)
+{
+    if (*s == '@')
+        s++;
+    char id[16];
+    size_t n = strcspn(s, "+-");
+    if (isdigit((unsigned char)*s) || n >= sizeof id)
+        return false;
+    memcpy(id, s, n);
+    id[n] = 0;
+    name *nm = find_name(id);
+    return nm && !nm->value;
+}
+
 static void add_name(const char *id, uintptr_t value, uintptr_t span, bool hole)
 {
     if (nnames == MAX_NAMES) {
@@ -533,6 +549,11 @@ static void run_line(char *line, bool *open)
     while (ops[k].op && strcmp(ops[k].op, op))
         k++;
     rec_begin(op, src);
+    if (ops[k].op && a.n && failed_name(a.t[0])) {
+        field_str("result", "skip (the name's allocation failed)");
+        rec_end();
+        return;
+    }
     if (!ops[k].op || a.n < ops[k].args || !ops[k].run(&a)) {
         field_str("result", "syntax error");
         failures++;
