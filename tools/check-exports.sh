@@ -9,9 +9,10 @@ if [ -z "$lib" ]; then
     done
 fi
 [ -n "$lib" ] && [ -e "$lib" ] || { echo "check-exports: no libwinvmem.so found" >&2; exit 2; }
-# Defined dynamic symbols, minus the loader's own markers (_init, _fini, version nodes).
+# Defined dynamic symbols, minus the loader's own markers (_init, _fini, version nodes) and
+# AddressSanitizer's ODR indicators for exported wvm_ variables (__odr_asan.wvm_*).
 syms=$(nm -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//' |
-       grep -Ev '^(_init|_fini|_edata|_end|__bss_start)$' || true)
+       grep -Ev '^(_init|_fini|_edata|_end|__bss_start|__odr_asan\.wvm_.*)$' || true)
 bad=$(printf '%s\n' "$syms" | grep -v '^wvm_' | grep -v '^$' || true)
 n=$(printf '%s\n' "$syms" | grep -c '^wvm_' || true)
 if [ -n "$bad" ]; then

@@ -6,10 +6,12 @@
  *     for pages whose protection is not read-write in guard-marker mode). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/check.h"
 #include "core/guard.h"
 #include "core/ledger.h"
+#include "core/query.h"
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -73,6 +75,17 @@ static void check_alloc(wvm_alloc *a, void *ctx)
         bool unfolded = (s->runs[i].attr & WVM_PAGE_GUARD) && wvm__guard_pending(s);
         if (c->kernel && !unfolded && (!guard_mode || prot != WVM_P_RW))
             check_kernel(c, s->base + s->runs[i].first * WVM_PAGE, s->base + end * WVM_PAGE, prot);
+    }
+    for (uint32_t i = 0; i < s->nruns; i++) { /* the quick copy answers like the snapshot */
+        uintptr_t page = s->base + s->runs[i].first * WVM_PAGE;
+        wvm_MEMORY_BASIC_INFORMATION quick, slow;
+        memset(&quick, 0, sizeof quick); /* padding too: compared with memcmp */
+        memset(&slow, 0, sizeof slow);
+        if (c->kernel && wvm__space_query_quick(page, &quick)) {
+            wvm__query_snap(s, page, &slow);
+            if (memcmp(&quick, &slow, sizeof quick))
+                fail(c, "quick query copy differs from the snapshot", page);
+        }
     }
     if (committed != s->committed)
         fail(c, "committed count differs from runs", s->base);

@@ -5,7 +5,7 @@
 #include "core/query.h"
 #include "core/space.h"
 
-static void fill_from_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
+void wvm__query_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
 {
     uint64_t idx = (page - s->base) / WVM_PAGE;
     uint32_t visible;
@@ -27,10 +27,12 @@ static void fill_from_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_I
 uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
 {
     uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
+    if (wvm__space_query_quick(page, out))
+        return 0;
     wvm__ebr_enter();
     const wvm_snap *s = wvm__space_lookup(page);
     if (s)
-        fill_from_snap(s, page, out);
+        wvm__query_snap(s, page, out);
     wvm__ebr_exit();
     return s ? 0 : wvm__query_foreign(page, out);
 }

@@ -7,8 +7,12 @@
 
 #include <winvmem/vm.h>
 
+struct wvm_snap;
+
 /* addr < the user limit. Returns 0 or a Windows error. Takes no lock. */
 uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out);
+/* The answer for page, which lies in snapshot s (the reference the quick path must match). */
+void wvm__query_snap(const struct wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m);
 /* Memory not in any winvmem allocation: free space or another mapping. */
 uint32_t wvm__query_foreign(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
 /* Windows protection for Linux protection bits; private file mappings are copy-on-write. */

@@ -49,9 +49,10 @@ static wvm_alloc *desc_get(void)
 {
     if (!free_descs) {
         enum { SLAB = 256 };
-        wvm_alloc *slab = calloc(SLAB, sizeof *slab);
+        wvm_alloc *slab = aligned_alloc(64, SLAB * sizeof *slab); /* quick copy: one line */
         if (!slab)
             return NULL;
+        memset(slab, 0, SLAB * sizeof *slab);
         wvm__meta_add(SLAB * sizeof *slab);
         for (int i = 0; i < SLAB; i++) {
             pthread_mutex_init(&slab[i].lock, NULL);
@@ -65,6 +66,8 @@ static wvm_alloc *desc_get(void)
     a->ext = NULL;
     return a;
 }
+
+static void quick_update(wvm_alloc *a, const wvm_snap *s);
 
 static void desc_put(wvm_alloc *a)
 {
@@ -234,6 +237,7 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     a->footprint = footprint;
     a->backend = be;
     pthread_mutex_lock(&a->lock); /* nobody can know a yet: the lock order is not at stake */
+    quick_update(a, s);
     atomic_store_explicit(&a->snap, s, memory_order_release);
     live_link(a, size);
     pthread_mutex_unlock(&placement);
@@ -247,6 +251,8 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     return 0;
 }
 
+__thread int wvm__alloc_locks_held;
+
 wvm_alloc *wvm__space_acquire(uintptr_t addr)
 {
     for (;;) {
@@ -256,6 +262,7 @@ wvm_alloc *wvm__space_acquire(uintptr_t addr)
         pthread_mutex_lock(&a->lock);
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size) {
+            wvm__alloc_locks_held++;
             wvm__guard_fold(a); /* guards consumed by faults since the last operation */
             return a;
         }
@@ -267,11 +274,83 @@ wvm_alloc *wvm__space_acquire(uintptr_t addr)
 
 void wvm__space_unlock(wvm_alloc *a)
 {
+    wvm__alloc_locks_held--;
     pthread_mutex_unlock(&a->lock);
+}
+
+/* Refreshes a's quick copy from s (allocation locked, or not yet visible). */
+static void quick_update(wvm_alloc *a, const wvm_snap *s)
+{
+    uint64_t runs[WVM_QUICK_RUNS];
+    uint32_t n = 0;
+    /* backends may describe their memory differently: they take the snapshot path */
+    bool usable = s && !a->backend && wvm__snap_pages(s) < ((uint64_t)1 << 32);
+    for (uint32_t i = 0; usable && i < s->nruns; i++) {
+        uint32_t visible = s->runs[i].attr & WVM_ATTR_PROT_MASK;
+        if (visible & WVM_PAGE_GUARD)
+            usable = false; /* consumed guards live in the guard map: snapshot path */
+        else if (n && (uint32_t)runs[n - 1] == visible)
+            continue; /* hidden page flags do not split a region */
+        else if (n == WVM_QUICK_RUNS)
+            usable = false;
+        else
+            runs[n++] = s->runs[i].first << 32 | visible;
+    }
+    wvm_quick *q = &a->quick;
+    uint32_t seq = atomic_load_explicit(&q->seq, memory_order_relaxed);
+    atomic_store_explicit(&q->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&q->nruns, usable ? n : 0, memory_order_relaxed);
+    if (usable) {
+        atomic_store_explicit(&q->base, s->base, memory_order_relaxed);
+        atomic_store_explicit(&q->size, s->size, memory_order_relaxed);
+        atomic_store_explicit(&q->alloc_prot, s->alloc_prot, memory_order_relaxed);
+        for (uint32_t i = 0; i < n; i++)
+            atomic_store_explicit(&q->runs[i], runs[i], memory_order_relaxed);
+    }
+    atomic_store_explicit(&q->seq, seq + 2, memory_order_release);
+}
+
+bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
+{
+    wvm_alloc *a = wvm__radix_get(page);
+    if (!a)
+        return false;
+    wvm_quick *q = &a->quick;
+    uint32_t seq = atomic_load_explicit(&q->seq, memory_order_acquire);
+    if (seq & 1)
+        return false;
+    uint32_t n = atomic_load_explicit(&q->nruns, memory_order_relaxed);
+    uint64_t base = atomic_load_explicit(&q->base, memory_order_relaxed);
+    uint64_t size = atomic_load_explicit(&q->size, memory_order_relaxed);
+    uint64_t aprot = atomic_load_explicit(&q->alloc_prot, memory_order_relaxed);
+    uint64_t runs[WVM_QUICK_RUNS];
+    for (int i = 0; i < WVM_QUICK_RUNS; i++)
+        runs[i] = atomic_load_explicit(&q->runs[i], memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq || !n || n > WVM_QUICK_RUNS ||
+        page < base || page - base >= size)
+        return false;
+    uint64_t idx = (page - base) / WVM_PAGE, pages = size / WVM_PAGE;
+    uint32_t i = 0;
+    while (i + 1 < n && (runs[i + 1] >> 32) <= idx)
+        i++;
+    uint64_t end = i + 1 < n ? runs[i + 1] >> 32 : pages;
+    uint32_t visible = (uint32_t)runs[i];
+    m->BaseAddress = (void *)page;
+    m->AllocationBase = (void *)base;
+    m->AllocationProtect = (uint32_t)aprot;
+    m->PartitionId = 0;
+    m->RegionSize = (end - idx) * WVM_PAGE;
+    m->State = visible ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
+    m->Protect = visible;
+    m->Type = WVM_MEM_PRIVATE;
+    return true;
 }
 
 void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
 {
+    quick_update(a, s);
     wvm_snap *old = atomic_exchange_explicit(&a->snap, s, memory_order_acq_rel);
     wvm__snap_retire(old);
 }
@@ -319,6 +398,7 @@ uint32_t wvm__space_release(uintptr_t base)
     live_unlink(a, size);
     if (in_arena)
         wvm__free_add(base, a->footprint);
+    wvm__alloc_locks_held--;
     pthread_mutex_unlock(&a->lock);
     desc_put(a);
     pthread_mutex_unlock(&placement);

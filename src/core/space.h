@@ -28,10 +28,23 @@
 
 struct wvm_backend;
 
+/* What VirtualQuery needs of a small allocation, copied into its descriptor at every publish
+ * under a sequence counter, so that a query costs one memory access after the index instead
+ * of two (descriptor, then snapshot): on this project's VMs a dependent cache miss costs
+ * 400 ns. Readers never wait: an odd or changed counter sends them to the snapshot path. */
+#define WVM_QUICK_RUNS 4
+typedef struct wvm_quick {
+    _Atomic uint32_t seq;
+    _Atomic uint32_t nruns; /* 0: not usable (too many runs, guard pages, or free) */
+    _Atomic uint64_t base, size, alloc_prot;
+    _Atomic uint64_t runs[WVM_QUICK_RUNS]; /* first page << 32 | visible protection */
+} wvm_quick;
+
 typedef struct wvm_alloc {
-    pthread_mutex_t lock;
+    wvm_quick quick;          /* first: the only line a query of a small allocation touches */
     _Atomic(wvm_snap *) snap; /* NULL while free */
-    bool in_arena;            /* else a dedicated kernel mapping of exactly the allocation */
+    pthread_mutex_t lock;
+    bool in_arena; /* else a dedicated kernel mapping of exactly the allocation */
     /* Uncommitted pages are guard markers in a read-write mapping (arena.c), else PROT_NONE.
      * Sparse reservations (>= WVM_SPARSE_MIN, placed anywhere) use PROT_NONE: their commits
      * are scattered, and switching a fresh 2 MiB chunk per commit costs more than the
@@ -42,7 +55,7 @@ typedef struct wvm_alloc {
     const struct wvm_backend *backend;
     void *ext;                     /* backend data (write watch, AWE, large pages) */
     struct wvm_alloc *prev, *next; /* live list (placement lock) / free list */
-} wvm_alloc;
+} __attribute__((aligned(64))) wvm_alloc;
 
 /* Kernel-side behaviour of an allocation kind. Default (NULL): anonymous private memory with
  * guard markers or mprotect. Write watch, large pages and AWE supply their own (core/ww.c,
@@ -83,6 +96,9 @@ uint32_t wvm__space_release(uintptr_t base);
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
 wvm_alloc *wvm__space_acquire(uintptr_t addr);
 void wvm__space_unlock(wvm_alloc *a);
+/* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
+ * must not wait for a lock its own thread holds). */
+extern __thread int wvm__alloc_locks_held;
 static inline wvm_snap *wvm__alloc_snap(wvm_alloc *a)
 {
     return atomic_load_explicit(&a->snap, memory_order_acquire);
@@ -99,6 +115,9 @@ uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
                                  void *ctx);
 
+/* Lock-free, wait-free, without an epoch: fills *out for page from the descriptor's quick
+ * copy; false when the slower snapshot path must answer. */
+bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
 /* Lock-free lookup for readers: must be called between wvm__ebr_enter/exit. Returns the
  * snapshot of the allocation holding addr, or NULL. */
 const wvm_snap *wvm__space_lookup(uintptr_t addr);

@@ -32,7 +32,8 @@ static bool supported(void)
 #define NEED_WW()                                                                                  \
     do {                                                                                           \
         if (!supported())                                                                          \
-            cr_skip_test("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN)");         \
+            cr_skip_test("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN), and "     \
+                         "not WINVMEM_USERFAULTFD=0");                                             \
     } while (0)
 
 static char *ww_alloc(uint32_t type, uint32_t prot)
@@ -301,4 +302,34 @@ Test(writewatch, concurrent_writes_are_never_lost)
         b[i * PG] = 1;
     cr_expect_eq(ww_pages(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 16, got), 16);
     cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+/* The path of kernels without async write-protect, forced with WINVMEM_USERFAULTFD=0 (ctest
+ * variant seed2_writewatch_nouffd): a clear error, and the reason in the statistics. */
+Test(writewatch, unsupported_kernel_path)
+{
+    const char *v = getenv("WINVMEM_USERFAULTFD");
+    if (!v || strcmp(v, "0"))
+        cr_skip_test("runs under WINVMEM_USERFAULTFD=0 (ctest: seed2_writewatch_nouffd)");
+    wvm_SetLastError(0xdead);
+    cr_expect_null(
+        wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE | WVM_MEM_WRITE_WATCH, WVM_PAGE_READWRITE));
+    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_NOT_SUPPORTED);
+    wvm_SetLastError(0xdead);
+    cr_expect_null(
+        wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE | WVM_MEM_PHYSICAL, WVM_PAGE_READWRITE));
+    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_NOT_SUPPORTED);
+    uintptr_t n = 1, pfn;
+    cr_expect_not(wvm_AllocateUserPhysicalPages(wvm_GetCurrentProcess(), &n, &pfn));
+    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_NOT_SUPPORTED);
+    /* argument errors still come first */
+    wvm_SetLastError(0xdead);
+    cr_expect_null(wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_WRITE_WATCH, WVM_PAGE_READWRITE));
+    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+    wvm_stats s = {.version = WVM_STATS_VERSION, .size = sizeof s};
+    cr_assert_eq(wvm_stats_get(&s), 0);
+    cr_expect_not(s.mechanisms_in_use & (WVM_MECH_UFFD_WP_ASYNC | WVM_MECH_UFFDIO_MOVE));
+    char why[320];
+    wvm_mechanism_explain(WVM_MECH_UFFD_WP_ASYNC, why, sizeof why);
+    cr_expect(strstr(why, "WINVMEM_USERFAULTFD=0") != NULL, "%s", why);
 }

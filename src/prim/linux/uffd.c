@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <winvmem/stats.h>
 
+#include "core/options.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/uffd.h"
 
@@ -45,18 +46,19 @@ bool wvm__prim_pagemap_probe(void); /* pagemap.c */
 
 static void open_uffd_once(void);
 
-/* Probes once and records the verdicts (stats, WINVMEM_VERBOSE). */
+/* Probes once and records the verdicts (stats, WINVMEM_VERBOSE); WINVMEM_USERFAULTFD=0 turns
+ * both features off after the probe (they then fail as on an older kernel). */
 static void open_uffd(void)
 {
     open_uffd_once();
     int no_uffd = uffd < 0 ? ENOSYS : 0;
-    wvm__mech_record(WVM_MECH_UFFD_WP_ASYNC,
-                     no_uffd                              ? no_uffd
-                     : (features & UFFD_FEATURE_WP_ASYNC) ? 0
-                                                          : ENOTSUP,
-                     NULL);
-    wvm__mech_record(WVM_MECH_PAGEMAP_SCAN, pagemap_ok ? 0 : ENOTTY, NULL);
-    wvm__mech_record(WVM_MECH_UFFDIO_MOVE, no_uffd ? no_uffd : move_ok ? 0 : ENOTSUP, NULL);
+    const char *off = wvm__option(WVM_OPT_USERFAULTFD) ? NULL : "WINVMEM_USERFAULTFD=0";
+    int wp_err = no_uffd ? no_uffd : (features & UFFD_FEATURE_WP_ASYNC) ? 0 : ENOTSUP;
+    wvm__mech_record(WVM_MECH_UFFD_WP_ASYNC, wp_err, off);
+    wvm__mech_record(WVM_MECH_PAGEMAP_SCAN, pagemap_ok ? 0 : ENOTTY, off);
+    wvm__mech_record(WVM_MECH_UFFDIO_MOVE, no_uffd ? no_uffd : move_ok ? 0 : ENOTSUP, off);
+    if (off)
+        ww_ok = move_ok = false;
 }
 
 /* A userfaultfd with exactly these features, or -1. */

@@ -1,0 +1,201 @@
+"""The documented differences between Wine 8 and Windows (known_wine_differences.md, sourced
+from doc/windows-semantics.md). Where a transcript line differs and a rule below explains it,
+the native side must show the Windows behaviour named by the rule; the comparison then goes on
+(same state on both sides) or stops for that sequence (the rule let Wine change state that
+Windows would not). Everything a rule does not explain is a divergence."""
+
+import re
+
+MEM = {"COMMIT": 0x1000, "RESERVE": 0x2000, "DECOMMIT": 0x4000, "RELEASE": 0x8000,
+       "RESET": 0x80000, "TOP_DOWN": 0x100000, "WRITE_WATCH": 0x200000,
+       "PHYSICAL": 0x400000, "RESET_UNDO": 0x1000000, "LARGE_PAGES": 0x20000000}
+PROT = {"NOACCESS": 1, "READONLY": 2, "READWRITE": 4, "WRITECOPY": 8, "EXECUTE": 0x10,
+        "EXECUTE_READ": 0x20, "EXECUTE_READWRITE": 0x40, "EXECUTE_WRITECOPY": 0x80,
+        "GUARD": 0x100, "NOCACHE": 0x200, "WRITECOMBINE": 0x400}
+USER_MAX = 0x7FFFFFFEFFFF
+
+
+def flags(s, table):
+    v = 0
+    for t in s.split("|"):
+        v |= table[t] if t in table else int(t, 0)
+    return v
+
+
+def windows_rejects_prot(p):
+    """Protections NT's MiMakeProtectionMask rejects but Wine 8 accepts (difference 2)."""
+    base, mods = p & 0xFF, p & 0x700
+    if p & ~0x7FF & ~0x40000000:
+        return True
+    if base == 1 and mods:
+        return True
+    if (mods & 0x100) and (mods & 0x600):
+        return True
+    return (mods & 0x600) == 0x600
+
+
+def windows_bad_alloc_prot(p):
+    """Protections VirtualAlloc rejects with 87 on Windows (doc: VirtualAlloc table)."""
+    return (p & 0xFF) not in (1, 2, 4, 0x10, 0x20, 0x40) or windows_rejects_prot(p) or \
+        bin(p & 0xFF).count("1") != 1
+
+
+def fields(line):
+    return dict(t.split("=", 1) for t in line.split() if "=" in t)
+
+
+def explain_fields(x, y, modifiers=False):
+    """Rules that concern reported fields, for any line (query, scan, protect). modifiers:
+    the sequence used PAGE_NOCACHE or PAGE_WRITECOMBINE somewhere."""
+    fx, fy = fields(x), fields(y)
+    keys = {k for k in set(fx) | set(fy) if fx.get(k) != fy.get(k)}
+    if not keys:
+        return None
+    try:
+        # 91 (unverified): whether a commit/protect inherits or drops PAGE_NOCACHE
+        if keys - {"size"} and keys <= {"prot", "aprot", "old", "size"} and all(
+                int(fx[k], 16) ^ int(fy[k], 16) == 0x200 for k in keys - {"size"}):
+            return 91, False
+        # 3: run boundaries that only a dropped PAGE_WRITECOMBINE / PAGE_NOCACHE bit made
+        if keys == {"size"} and modifiers:
+            return 3, False
+        # 20: Wine splits reserved runs by the protection decommitted pages had
+        if keys == {"size"} and fx.get("state") == "0x2000" and \
+                int(fx["size"], 16) > int(fy["size"], 16):
+            return 20, False
+    except (KeyError, ValueError):
+        return None
+    return None
+
+
+def explain_touch(n, w):
+    """19: Wine raises guard-page violations on reserved (uncommitted) pages of an allocation
+    made with PAGE_GUARD; on Windows an uncommitted page is an access violation."""
+    tn, tw = n.split("->", 1)[-1].split(), w.split("->", 1)[-1].split()
+    if len(tn) < 2 or len(tw) < 2 or tn[1:] != tw[1:] and not tn[0].startswith(("-", "w", "r", "g")):
+        return None
+    if tn[0] in ("fault", "guard"):  # read/write: result, page state
+        if tn[0] == "fault" and tw[0] == "guard" and tn[-1] == "r" and tw[-1] == "r":
+            return 19, True
+        return None
+    acc_n, acc_w, st = tn[0], tw[0], tn[1]
+    if len(acc_n) != len(acc_w) or tw[1] != st:
+        return None
+    for a, b, c in zip(acc_n, acc_w, st):
+        if a != b and not (a == "-" and b == "g" and c == "r"):
+            return None
+    return 19, True
+
+
+class Line:
+    def __init__(self, text):
+        self.text = text
+        parts = text.split("->", 1)
+        right = parts[1].split() if len(parts) > 1 else []
+        self.ret = right[0] if right else None
+        self.kv = dict(t.split("=", 1) for t in right if "=" in t)
+        self.err = int(self.kv["err"]) if "err" in self.kv else None
+        self.ctx = self.kv.get("ctx")
+
+    @property
+    def failed(self):
+        return self.ret == "0" and self.err is not None
+
+
+def parse_op(src):
+    t = src.split()
+    if len(t) > 2 and t[1] == "=":
+        t = t[2:]
+    return t[0], t[1:]
+
+
+def explain(src, n, w, modifiers=False):
+    """(rule number, state_diverged) when a documented difference explains native line n vs
+    Wine line w for op src; None otherwise."""
+    op, a = parse_op(src)
+    if op in ("read", "write", "access"):
+        return explain_touch(n, w)
+    r = explain_fields(n, w, modifiers)
+    if r:
+        return r
+    N, W = Line(n), Line(w)
+    diverged = N.failed != W.failed
+    try:
+        if op == "alloc":
+            typ, prot, size = flags(a[2], MEM), flags(a[3], PROT), int(a[1], 0)
+            if N.err == 87 and windows_rejects_prot(prot):
+                return 2, diverged
+            if N.err == 87 and W.err == 487 and windows_bad_alloc_prot(prot):
+                return 17, diverged
+            if N.err == 87 and prot & 0x40000000 and not prot & 0xF0:
+                return 90, diverged
+            if N.err == 87 and typ & MEM["RESET"] and typ & ~MEM["RESET"]:
+                return 1, diverged
+            if N.err == 1314 and W.err == 87 and typ & MEM["LARGE_PAGES"]:
+                return 7, diverged
+            if N.err == 1455 and (W.err == 8 or not W.failed) and size >= 1 << 40:
+                return 8, diverged
+            if N.err == 87 and typ & MEM["WRITE_WATCH"] and not typ & MEM["RESERVE"]:
+                return 11, diverged
+            if N.err == 87 and typ == MEM["RESET"]:
+                return 12, diverged
+            if W.err == 87 and typ & MEM["RESET_UNDO"]:
+                return 14, diverged
+            if W.err == 87 and typ & MEM["PHYSICAL"] and typ & MEM["RESERVE"]:
+                return 15, diverged
+        elif op == "protect":
+            prot, size = flags(a[2], PROT), int(a[1], 0)
+            if N.err == 87 and windows_rejects_prot(prot):
+                return 2, diverged
+            if N.err == 87 and prot & 0x40000000 and not prot & 0xF0:
+                return 90, diverged
+            if N.err == 87 and W.err in (487, 998) and windows_bad_alloc_prot(prot):
+                return 17, diverged
+            if N.err == 487 and W.err == 87 and N.ctx in ("F", "X") and N.ctx == W.ctx:
+                return 5, diverged
+            if N.err == 87 and W.err == 487 and N.ctx == "O" == W.ctx:
+                return 18, diverged
+            if N.err == 87 and size == 0:
+                return 13, diverged
+            if N.err == 87 and not W.failed and size >= 1 << 47:
+                return 6, diverged
+        elif op == "free":
+            typ, size = flags(a[2], MEM), int(a[1], 0)
+            if N.err == 487 and W.err == 87 and N.ctx == "F" and W.ctx == "F":
+                return 4, diverged
+            if N.err == 87 and not W.failed and typ == MEM["DECOMMIT"] and size >= 1 << 47:
+                return 6, diverged
+        elif op == "query":
+            if N.err == 87 and W.err == 24 and len(a) > 1 and int(a[1], 0) < 48:
+                return 16, diverged
+    except (ValueError, KeyError, IndexError):
+        return None
+    return None
+
+
+WC = re.compile(r"\b(aprot|prot|old)=0x([0-9a-f]+)")
+
+
+def normalise_line(line):
+    """Difference 3: Wine drops PAGE_WRITECOMBINE (0x400) from every protection it reports."""
+    return WC.sub(lambda m: "%s=0x%x" % (m.group(1), int(m.group(2), 16) & ~0x400), line)
+
+
+def merge_reserved_runs(transcript, modifiers=False):
+    """20: joins adjacent scan lines that both describe reserved pages with the same
+    attributes (Wine reports them as separate runs when their former protections differ).
+    3: with modifiers, also committed runs that only PAGE_WRITECOMBINE told apart."""
+    out = []
+    for line in transcript.splitlines():
+        if modifiers:
+            line = re.sub(r"\b(aprot|prot|old)=0x([0-9a-f]+)", lambda m: "%s=0x%x" % (
+                m.group(1), int(m.group(2), 16) & ~0x600), line)
+        if line.startswith("   base=") and out and out[-1].startswith("   base="):
+            a, b = fields(out[-1]), fields(line)
+            same = all(a.get(k) == b.get(k) for k in ("abase", "aprot", "state", "prot", "type"))
+            if same and (a.get("state") == "0x2000" or modifiers):
+                size = int(a["size"], 16) + int(b["size"], 16)
+                out[-1] = re.sub(r"size=0x[0-9a-f]+", "size=0x%x" % size, out[-1])
+                continue
+        out.append(line)
+    return "\n".join(out)

@@ -1,0 +1,304 @@
+"""The op language of winvmem's differential test: a seeded generator of random but
+meaningful sequences, and a shrinker. The format is described in tools/oplang/README.md and
+interpreted by tests/diff/interp.c.
+
+Layout rules that keep a sequence deterministic on any address-space layout:
+  * allocations with a NULL address come first (their neighbourhood is unknown, so only offsets
+    inside them are used);
+  * then a hole H (reserved and released at once) provides free address space; every later
+    reservation names an address inside H, and addresses around those reservations (before,
+    across, beyond) are known to be free or ours;
+  * a name whose allocation may have been released is not used after a later allocation that
+    could reuse its addresses.
+"""
+
+import random
+
+PAGE = 0x1000
+GRAN = 0x10000
+HOLE = 0x1000000
+
+PROTS = ["NOACCESS", "READONLY", "READWRITE", "EXECUTE", "EXECUTE_READ", "EXECUTE_READWRITE"]
+BAD_PROTS = ["WRITECOPY", "EXECUTE_WRITECOPY", "0", "0x3", "0x6", "GUARD", "NOCACHE",
+             "WRITECOMBINE", "READWRITE|NOCACHE|WRITECOMBINE", "GUARD|NOCACHE|READWRITE",
+             "0x800", "0x1000", "0x40000000", "0x40000004", "0x80000000", "0xffffffff"]
+MODS = ["GUARD", "NOCACHE", "WRITECOMBINE"]
+BAD_TYPES = ["0", "RESET", "RESET_UNDO", "COMMIT|DECOMMIT", "RESERVE|RELEASE", "0x1",
+             "0x800", "PHYSICAL", "COMMIT|PHYSICAL", "RESERVE|PHYSICAL", "LARGE_PAGES",
+             "COMMIT|RESERVE|LARGE_PAGES", "0x40000000", "0xffffffff", "COMMIT|0x10000000",
+             "RESERVE|0x4000000", "COMMIT|RESERVE|RESET"]
+FREE_TYPES = ["RELEASE", "DECOMMIT"]
+BAD_FREE_TYPES = ["0", "RELEASE|DECOMMIT", "0x1", "RELEASE|0x1", "DECOMMIT|0x100",
+                  "COMMIT", "RESERVE", "0x10000", "0x4000|0x80000000", "0x8003"]
+HUGE = ["0xffffffffffffffff", "0xfffffffffffff000", "0x8000000000000000", "0x800000000000",
+        "0x7ffffffff000"]
+
+
+class Gen:
+    def __init__(self, rng, max_ops):
+        self.r = rng
+        self.max_ops = max_ops
+        self.ops = []
+        self.names = []      # (name, size, in_hole) of allocations that may be new regions
+        self.stale = set()   # names whose addresses may be reused
+        self.maybe_freed = set()
+        self.hole = False
+        self.n = 0
+        self.hole_used = []  # (offset, size) requested inside H
+
+    # ---- argument choices ----
+    def prot(self):
+        x = self.r.random()
+        if x < 0.75:
+            p = self.r.choice(PROTS)
+            if self.r.random() < 0.12:
+                p += "|" + self.r.choice(MODS)
+            return p
+        if x < 0.9:
+            return self.r.choice(BAD_PROTS)
+        return hex(self.r.randrange(0, 0x10000))
+
+    def size(self, region=0x40000):
+        x = self.r.random()
+        if x < 0.45:
+            return hex(PAGE * self.r.randint(1, max(1, region // PAGE)))
+        if x < 0.7:
+            return hex(self.r.randint(1, region))
+        if x < 0.78:
+            return "0"
+        if x < 0.9:
+            return hex(GRAN * self.r.randint(1, 8))
+        if x < 0.97:
+            return self.r.choice(["0x1", "0xfff", "0x1001", "0xffff", "0x10001"])
+        return self.r.choice(HUGE)
+
+    def live(self):
+        return [n for n in self.names if n[0] not in self.stale]
+
+    def offset(self, size, beyond=True):
+        x = self.r.random()
+        hi = size + (0x20000 if beyond else 0)
+        if x < 0.55:
+            return PAGE * self.r.randint(0, max(0, hi // PAGE))
+        if x < 0.7:
+            return 0
+        if x < 0.8:
+            return max(0, size - PAGE)
+        if x < 0.9:
+            return self.r.randint(0, max(0, hi))
+        return size if beyond else 0
+
+    def addr(self, beyond=True):
+        """An address relative to a live allocation (or H), page-aligned mostly."""
+        live = self.live()
+        if self.hole and (not live or self.r.random() < 0.15):
+            return "H+" + hex(self.r.randrange(0, HOLE, PAGE))
+        if not live:
+            return None
+        name, size, in_hole = self.r.choice(live)
+        off = self.offset(size, beyond and in_hole)
+        if in_hole and beyond and self.r.random() < 0.05:
+            return "%s-%s" % (name, hex(self.r.choice([PAGE, GRAN])))
+        return "%s+%s" % (name, hex(off))
+
+    def emit(self, s):
+        self.ops.append(s)
+
+    def newname(self):
+        self.n += 1
+        return "A%d" % self.n
+
+    # ---- ops ----
+    def op_reserve(self):
+        t = self.r.random()
+        if t < 0.6:
+            typ = "RESERVE"
+        elif t < 0.85:
+            typ = "RESERVE|COMMIT"
+        elif t < 0.92:
+            typ = "COMMIT"
+        else:
+            typ = self.r.choice(["RESERVE|TOP_DOWN", "RESERVE|COMMIT|TOP_DOWN",
+                                 "RESERVE|WRITE_WATCH"] + BAD_TYPES)
+        size = self.size(0x80000)
+        nbytes = int(size, 16)
+        if self.hole and nbytes > HOLE - 0x100000:
+            # larger than the hole: only sizes no layout can satisfy, with a NULL address
+            if nbytes >= 0x800000000000:
+                self.emit("alloc 0 %s %s %s" % (size, typ, self.prot()))
+            return
+        name = self.newname()
+        if not self.hole:
+            self.emit("%s = alloc 0 %s %s %s" % (name, size, typ, self.prot()))
+            self.names.append((name, int(size, 16), False))
+            return
+        x = self.r.random()
+        if x < 0.7:
+            off = self.r.randrange(0, HOLE - 0x100000, GRAN)
+        elif x < 0.85:
+            off = self.r.randrange(0, HOLE - 0x100000, PAGE)
+        else:
+            off = self.r.randrange(0, HOLE - 0x100000)
+        self.emit("%s = alloc @H+%s %s %s %s" % (name, hex(off), size, typ, self.prot()))
+        self.names.append((name, int(size, 16), True))
+
+    def op_commit(self):
+        a = self.addr()
+        if a is None:
+            return
+        typ = "COMMIT"
+        x = self.r.random()
+        if x < 0.1:
+            typ = self.r.choice(["RESERVE", "COMMIT|RESERVE", "COMMIT|WRITE_WATCH",
+                                 "RESET", "RESET_UNDO", "COMMIT|TOP_DOWN"] + BAD_TYPES[:6])
+        name = self.newname()
+        self.emit("%s = alloc @%s %s %s %s" % (name, a, self.size(0x30000), typ, self.prot()))
+
+    def op_free(self):
+        live = self.live()
+        if not live:
+            return
+        name, size, in_hole = self.r.choice(live)
+        x = self.r.random()
+        if x < 0.3:
+            self.emit("free %s 0 RELEASE" % name)
+            self.maybe_freed.add(name)
+            return
+        if x < 0.4:
+            self.emit("free %s 0 DECOMMIT" % name)
+            return
+        a = self.addr()
+        if a is None:
+            return
+        if x < 0.75:
+            typ = "DECOMMIT"
+            sz = self.size(0x30000)
+        elif x < 0.9:
+            typ = "RELEASE"
+            sz = self.r.choice(["0", hex(size), self.size(0x30000)])
+        else:
+            typ = self.r.choice(BAD_FREE_TYPES)
+            sz = self.size(0x30000)
+        self.emit("free %s %s %s" % (a, sz, typ))
+        if "RELEASE" in typ or typ.startswith("0x8"):
+            for n in live:
+                self.maybe_freed.add(n[0])
+
+    def op_protect(self):
+        a = self.addr()
+        if a is None:
+            return
+        tail = " noold" if self.r.random() < 0.03 else ""
+        self.emit("protect %s %s %s%s" % (a, self.size(0x30000), self.prot(), tail))
+
+    def op_query(self):
+        x = self.r.random()
+        if x < 0.04:
+            a = self.r.choice(["0", "0x1000", "0xffff", "0x800000000000",
+                               "0xffffffffffffffff", "0xffff800000000000"])
+        else:
+            a = self.addr()
+        if a is None:
+            return
+        if self.r.random() < 0.03:
+            self.emit("query %s %s" % (a, self.r.choice(["0", "1", "47", "48", "49", "96"])))
+        else:
+            self.emit("query %s" % a)
+
+    def op_touch(self):
+        live = self.live()
+        if not live:
+            return
+        name, size, in_hole = self.r.choice(live)
+        off = self.offset(size, False)
+        a = "%s+%s" % (name, hex(off))
+        x = self.r.random()
+        if x < 0.45:
+            self.emit("write %s %s" % (a, hex(self.r.randrange(1, 256))))
+        elif x < 0.8:
+            self.emit("read %s %d" % (a, self.r.choice([1, 4, 16])))
+        else:
+            # outside the hole only the allocation's own pages have a known state
+            room = max(PAGE, (size - off + PAGE - 1) // PAGE * PAGE)
+            n = PAGE * self.r.randint(1, 8)
+            self.emit("access %s %s" % (a, hex(n if in_hole else min(n, room))))
+
+    def after_alloc(self):
+        """Names maybe released become stale once another allocation could reuse them."""
+        self.stale |= self.maybe_freed
+        self.maybe_freed = set()
+
+    def run(self):
+        nnull = self.r.choice([0, 0, 1, 1, 2, 3])
+        for _ in range(nnull):
+            self.op_reserve()
+        if self.r.random() < 0.8:
+            self.emit("H = hole %s" % hex(HOLE))
+            self.hole = True
+        weights = [(self.op_reserve, 2.2), (self.op_commit, 3), (self.op_free, 2),
+                   (self.op_protect, 2.5), (self.op_query, 2.5), (self.op_touch, 2)]
+        fns, ws = zip(*weights)
+        tries = 0
+        while len(self.ops) < self.max_ops and tries < 4 * self.max_ops:
+            tries += 1
+            f = self.r.choices(fns, ws)[0]
+            if f == self.op_reserve and not self.hole:
+                continue
+            before = len(self.ops)
+            f()
+            if f in (self.op_reserve, self.op_commit) and len(self.ops) > before:
+                self.after_alloc()
+        for name, size, in_hole in self.names:
+            if name not in self.stale:
+                self.emit("scan %s" % name)
+        return self.ops
+
+
+def generate(seed, max_ops=None):
+    r = random.Random(seed)
+    return Gen(r, max_ops or r.randint(4, 40)).run()
+
+
+def names_defined(line):
+    parts = line.split()
+    return parts[0] if len(parts) > 2 and parts[1] == "=" else None
+
+
+def uses(line, name):
+    for tok in line.split()[1:]:
+        t = tok.lstrip("@")
+        base = t.split("+")[0].split("-")[0]
+        if base == name:
+            return True
+    return False
+
+
+def remove(seq, idxs):
+    """seq without the ops at idxs and without every op that uses a name they define."""
+    gone = set(idxs)
+    dead = {names_defined(seq[i]) for i in idxs} - {None}
+    out = []
+    for i, line in enumerate(seq):
+        if i in gone:
+            continue
+        if any(uses(line, d) for d in dead):
+            d2 = names_defined(line)
+            if d2:
+                dead.add(d2)
+            continue
+        out.append(line)
+    return out
+
+
+def shrink_candidates(seq):
+    """Smaller variants of seq: chunks removed (largest first), then single ops."""
+    n = len(seq)
+    seen = set()
+    chunk = n // 2
+    while chunk >= 1:
+        for start in range(0, n, chunk):
+            c = remove(seq, range(start, min(n, start + chunk)))
+            if c and len(c) < n and tuple(c) not in seen:
+                seen.add(tuple(c))
+                yield c
+        chunk //= 2
