@@ -4,18 +4,20 @@
 
 static uint32_t decommit(uintptr_t addr, size_t size)
 {
+    uintptr_t start, end;
+    if (size && !wvm__page_range(addr, size, &start, &end))
+        return WVM_ERROR_INVALID_PARAMETER; /* the range is checked before the address space */
     wvm_alloc *a = wvm__space_acquire(addr & ~(uintptr_t)(WVM_PAGE - 1));
     if (!a)
         return WVM_ERROR_INVALID_ADDRESS;
     wvm_snap *s = wvm__alloc_snap(a);
-    uintptr_t start, end;
     uint32_t err = 0;
     if (!size) { /* size 0: the whole allocation, and only when addr is in its first page */
         start = s->base;
         end = s->base + s->size;
         if ((addr & ~(uintptr_t)(WVM_PAGE - 1)) != s->base)
             err = WVM_ERROR_INVALID_ADDRESS;
-    } else if (!wvm__page_range(addr, size, &start, &end) || end - s->base > s->size) {
+    } else if (end - s->base > s->size) {
         err = WVM_ERROR_INVALID_PARAMETER; /* NT: STATUS_UNABLE_TO_FREE_VM */
     }
     if (!err)

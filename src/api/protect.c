@@ -28,11 +28,12 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     uint32_t prot;
     if (!wvm__valid_prot(flNewProtect, true, &prot))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-    /* size 0 names no page: NT rejects it (Wine accepts; doc/windows-semantics.md) */
-    if (!dwSize || !wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
-        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
+    /* NT's order: protection, the old-protection pointer, then the range (size 0 names no
+     * page: rejected; Wine accepts it), then the address space (doc/windows-semantics.md) */
     if (!lpflOldProtect)
         return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
+    if (!dwSize || !wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
+        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
     uint32_t ferr = (prot & WVM_PAGE_GUARD) ? wvm__fault_init() : 0;
     if (ferr)
         return WVM_FAIL(ferr, 0);
@@ -42,7 +43,11 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     wvm_snap *s = wvm__alloc_snap(a);
     uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE;
     uint32_t err = WVM_ERROR_INVALID_ADDRESS, old = 0;
-    if (end - s->base <= s->size && !wvm__snap_each(s, first, count, any_uncommitted, NULL)) {
+    bool copy_on_write = prot & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY);
+    if (end - s->base <= s->size && copy_on_write) {
+        err = WVM_ERROR_INVALID_PARAMETER; /* private memory has no copy-on-write */
+    } else if (end - s->base <= s->size &&
+               !wvm__snap_each(s, first, count, any_uncommitted, NULL)) {
         old = s->runs[wvm__snap_find(s, first)].attr & WVM_ATTR_PROT_MASK;
         err = wvm__alloc_protect_with(a, first, count, keep_caching, &prot);
     }

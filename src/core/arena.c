@@ -36,8 +36,9 @@ int wvm__arena_grow(size_t need)
         return ENOMEM;
     void *p;
     int err = wvm__prim_map_none_aligned(size, WVM_CHUNK, &p);
-    /* Some environments refuse one huge mapping (valgrind: > 32 GiB); halve down to need. */
-    while (err == ENOMEM && size / 2 >= need && size / 2 >= WVM_CHUNK) {
+    /* Some environments refuse one huge mapping (valgrind: > 32 GiB, ENOMEM or EINVAL);
+     * halve down to what the request needs. */
+    while ((err == ENOMEM || err == EINVAL) && size / 2 >= need && size / 2 >= WVM_CHUNK) {
         size /= 2;
         words = (size / WVM_CHUNK + 63) / 64;
         err = wvm__prim_map_none_aligned(size, WVM_CHUNK, &p);

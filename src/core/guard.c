@@ -154,15 +154,20 @@ void wvm__guard_release(wvm_guardmap *g)
 
 /* Like wvm__space_acquire, but async-signal-safe: no epoch, trylock. Descriptors and index
  * nodes are never freed, so the racy loads are safe; the allocation is re-checked once its
- * lock is held. */
+ * lock is held. A thread that itself holds allocation locks (winvmem wrote into the caller's
+ * buffer, e.g. GetWriteWatch's address array, and that buffer faulted) may be waiting for
+ * itself: it gives up after a while and the fault is not handled (not ours). */
 static wvm_alloc *acquire_in_signal(uintptr_t addr)
 {
     for (;;) {
         wvm_alloc *a = wvm__radix_get(addr);
         if (!a)
             return NULL;
-        while (pthread_mutex_trylock(&a->lock))
+        for (unsigned spins = 0; pthread_mutex_trylock(&a->lock); spins++) {
+            if (wvm__alloc_locks_held && spins > 10000)
+                return NULL;
             wvm__prim_yield();
+        }
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size)
             return a;

@@ -9,8 +9,9 @@
  * the dispatcher takes it with trylock, yielding while another thread holds it (that thread
  * is in the middle of an operation and will release it without waiting for us). It cannot be
  * the faulting thread itself: winvmem touches pages of an allocation while holding its lock
- * only in MEM_RESET_UNDO, after making them accessible, so a fault never interrupts a holder
- * of the lock it needs.
+ * only in MEM_RESET_UNDO, after making them accessible. (Output buffers written under a lock,
+ * e.g. GetWriteWatch's, could fault on the caller's own memory: a thread holding allocation
+ * locks stops waiting after a bounded time and leaves the fault unhandled.)
  *
  * A snapshot page whose attribute has WVM_PAGE_GUARD and whose bit is set is no longer a
  * guard page; readers (VirtualQuery) combine both. The next writer of the allocation folds

@@ -24,7 +24,9 @@ int wvm__linux_prot(uint32_t attr)
     case WVM_PAGE_WRITECOPY:
         return WVM_P_RW;
     case WVM_PAGE_EXECUTE:
-        return WVM_P_EXEC;
+        /* x64 page tables cannot express execute-only, so Windows pages are readable;
+         * Linux would make PROT_EXEC alone execute-only with a protection key (PKU). */
+        return WVM_P_READ | WVM_P_EXEC;
     case WVM_PAGE_EXECUTE_READ:
         return WVM_P_READ | WVM_P_EXEC;
     case WVM_PAGE_EXECUTE_READWRITE:

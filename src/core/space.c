@@ -251,6 +251,8 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     return 0;
 }
 
+__thread int wvm__alloc_locks_held;
+
 wvm_alloc *wvm__space_acquire(uintptr_t addr)
 {
     for (;;) {
@@ -260,6 +262,7 @@ wvm_alloc *wvm__space_acquire(uintptr_t addr)
         pthread_mutex_lock(&a->lock);
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size) {
+            wvm__alloc_locks_held++;
             wvm__guard_fold(a); /* guards consumed by faults since the last operation */
             return a;
         }
@@ -271,6 +274,7 @@ wvm_alloc *wvm__space_acquire(uintptr_t addr)
 
 void wvm__space_unlock(wvm_alloc *a)
 {
+    wvm__alloc_locks_held--;
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -394,6 +398,7 @@ uint32_t wvm__space_release(uintptr_t base)
     live_unlink(a, size);
     if (in_arena)
         wvm__free_add(base, a->footprint);
+    wvm__alloc_locks_held--;
     pthread_mutex_unlock(&a->lock);
     desc_put(a);
     pthread_mutex_unlock(&placement);

@@ -105,6 +105,9 @@ uint32_t wvm__space_release(uintptr_t base);
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
 wvm_alloc *wvm__space_acquire(uintptr_t addr);
 void wvm__space_unlock(wvm_alloc *a);
+/* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
+ * must not wait for a lock its own thread holds). */
+extern __thread int wvm__alloc_locks_held;
 static inline wvm_snap *wvm__alloc_snap(wvm_alloc *a)
 {
     return atomic_load_explicit(&a->snap, memory_order_acquire);

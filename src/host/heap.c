@@ -53,11 +53,101 @@ static inline HRESULT heap_check(const wvm_heap *hp)
 
 static _Atomic uint64_t heap_serial;
 
-/* The last (heap, mimalloc heap) pair this thread allocated from. */
-static __thread struct {
+/* Every block carries a 16-byte header (the alignment Windows heaps give): its size class and a
+ * tag made of the heap's serial and the block's address. The tag rejects pointers the heap did
+ * not hand out (interior pointers, other heaps' blocks, double frees) before mimalloc sees them.
+ *
+ * In front of mimalloc each thread keeps a small cache of freed blocks per size class (16-byte
+ * classes up to 1 KiB, CACHE_MAX blocks each) for one heap at a time, like glibc's tcache: a
+ * block freed by any thread is reused by that thread without an atomic operation. Switching
+ * heaps or exiting flushes the cache back to mimalloc. */
+#define HDR       16
+#define NCLASS    64
+#define SMALL_MAX (NCLASS * 16)
+#define CACHE_MAX 32
+
+typedef struct {
+    uint32_t cls; /* < NCLASS: cached size class; NCLASS: a big block */
+    uint32_t tag; /* tag_of(heap, block); 0 while the block sits in a thread cache */
+    uint64_t unused;
+} blk_hdr;
+
+static uint32_t tag_of(const wvm_heap *hp, const void *user)
+{
+    uint32_t t = (uint32_t)(hp->serial * 0x9E3779B1u) ^ (uint32_t)((uintptr_t)user >> 4);
+    return t ? t : 1;
+}
+
+static blk_hdr *hdr_of(void *user)
+{
+    return (blk_hdr *)((char *)user - HDR);
+}
+
+/* The heap this thread allocates from now: its mimalloc heap and its cache of freed blocks. */
+static __thread __attribute__((tls_model("initial-exec"))) struct {
     uint64_t serial;
     void *mh;
-} tl_last;
+    void *head[NCLASS];
+    uint8_t n[NCLASS];
+    bool registered;
+} tl;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void tl_flush(void)
+{
+    for (int c = 0; c < NCLASS; c++) {
+        while (tl.head[c]) {
+            void *b = tl.head[c];
+            tl.head[c] = *(void **)b;
+            TSAN_RELEASE(b);
+            wvm__mi_free(hdr_of(b));
+        }
+        tl.n[c] = 0;
+    }
+}
+
+static void tl_exit(void *unused)
+{
+    tl_flush();
+    tl.serial = 0;
+}
+
+static void tl_key_create(void)
+{
+    pthread_key_create(&tl_key, tl_exit);
+}
+
+/* Makes hp this thread's current heap (flushing the previous heap's cache). */
+static void tl_bind(wvm_heap *hp, void *mh)
+{
+    if (tl.serial != hp->serial) {
+        tl_flush();
+        tl.serial = hp->serial;
+        if (!tl.registered) {
+            pthread_once(&tl_once, tl_key_create);
+            pthread_setspecific(tl_key, &tl);
+            tl.registered = true;
+        }
+    }
+    tl.mh = mh;
+}
+
+static void *finish_block(wvm_heap *hp, void *raw, size_t size)
+{
+    blk_hdr *h = raw;
+    void *user = (char *)raw + HDR;
+    h->cls = size <= SMALL_MAX ? (uint32_t)((size - 1) >> 4) : NCLASS;
+    h->tag = tag_of(hp, user);
+    TSAN_ACQUIRE(user);
+    return user;
+}
+
+/* Bytes to ask mimalloc for: the header plus the whole size class. */
+static size_t raw_size(size_t size)
+{
+    return HDR + (size <= SMALL_MAX ? ((size + 15) & ~(size_t)15) : size);
+}
 
 static wvm_heap *heap_of(IHostMalloc *i)
 {
@@ -136,28 +226,42 @@ out:
     return hr;
 }
 
+/* A block from this thread's cache, or NULL. */
+static inline void *cache_pop(wvm_heap *hp, size_t size)
+{
+    if (tl.serial != hp->serial || size - 1 >= SMALL_MAX)
+        return NULL;
+    unsigned c = (unsigned)((size - 1) >> 4);
+    void *b = tl.head[c];
+    if (b) {
+        tl.head[c] = *(void **)b;
+        tl.n[c]--;
+        hdr_of(b)->tag = tag_of(hp, b);
+    }
+    return b;
+}
+
 static HRESULT heap_alloc_slow(wvm_heap *hp, size_t size, int level, void **out)
 {
     for (;;) {
         int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
         for (int i = n - 1; i >= 0; i--) { /* newest first: older arenas filled up */
             void *mh = wvm__mi_thread_heap(hp->arenas[i]);
-            void *p = mh ? wvm__mi_heap_malloc(mh, size) : NULL;
-            if (p) {
-                tl_last.serial = hp->serial;
-                tl_last.mh = mh;
-                TSAN_ACQUIRE(p);
-                *out = p;
+            void *raw = mh ? wvm__mi_heap_malloc(mh, raw_size(size)) : NULL;
+            if (raw) {
+                tl_bind(hp, mh);
+                *out = finish_block(hp, raw, size);
                 return S_OK;
             }
         }
-        HRESULT hr = grow(hp, n, size, level);
+        HRESULT hr = grow(hp, n, raw_size(size), level);
         if (hr != S_OK)
             return hr;
     }
 }
 
-static inline HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **out)
+static __attribute__((noinline)) HRESULT heap_alloc(wvm_heap *hp, size_t size, int level,
+                                                    void **out)
 {
     HRESULT hr = heap_check(hp);
     if (hr != S_OK)
@@ -169,12 +273,17 @@ static inline HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **ou
         return E_INVALIDARG;
     if (size == 0)
         size = 1;
-    if (__builtin_expect(tl_last.serial == hp->serial, 1)) {
-        void *p = size <= WVM_MI_SMALL_MAX ? wvm__mi_heap_malloc_small(tl_last.mh, size)
-                                           : wvm__mi_heap_malloc(tl_last.mh, size);
-        if (p) {
-            TSAN_ACQUIRE(p);
-            *out = p;
+    if (__builtin_expect(tl.serial == hp->serial, 1)) {
+        void *b = cache_pop(hp, size);
+        if (b) {
+            *out = b;
+            return S_OK;
+        }
+        size_t rs = raw_size(size);
+        void *raw = rs <= WVM_MI_SMALL_MAX ? wvm__mi_heap_malloc_small(tl.mh, rs)
+                                           : wvm__mi_heap_malloc(tl.mh, rs);
+        if (raw) {
+            *out = finish_block(hp, raw, size);
             return S_OK;
         }
     }
@@ -184,7 +293,17 @@ static inline HRESULT heap_alloc(wvm_heap *hp, size_t size, int level, void **ou
 static HRESULT STDMETHODCALLTYPE Alloc(IHostMalloc *This, size_t cbSize,
                                        EMemoryCriticalLevel eCriticalLevel, void **ppMem)
 {
-    return heap_alloc(heap_of(This), cbSize, eCriticalLevel, ppMem);
+    wvm_heap *hp = heap_of(This);
+    if (__builtin_expect(atomic_load_explicit(&wvm__hosts_dead, memory_order_acquire) == 0 &&
+                             ppMem && (unsigned)eCriticalLevel <= eProcessCritical,
+                         1)) {
+        void *b = cache_pop(hp, cbSize);
+        if (b) {
+            *ppMem = b;
+            return S_OK;
+        }
+    }
+    return heap_alloc(hp, cbSize, eCriticalLevel, ppMem);
 }
 
 static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
@@ -202,41 +321,77 @@ static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
         atomic_fetch_add(&hp->ndebug, 1);
     pthread_mutex_unlock(&hp->mu);
     if (err) {
-        wvm__mi_free(*ppMem);
+        TSAN_RELEASE(*ppMem);
+        wvm__mi_free(hdr_of(*ppMem));
         *ppMem = NULL;
         return E_OUTOFMEMORY;
     }
     return S_OK;
 }
 
-static bool owns(wvm_heap *hp, const void *p)
+static __attribute__((noinline)) void forget_debug(wvm_heap *hp, void *p)
+{
+    pthread_mutex_lock(&hp->mu);
+    if (wvm__addrmap_del(&hp->debug, (uintptr_t)p, NULL, NULL))
+        atomic_fetch_sub(&hp->ndebug, 1);
+    pthread_mutex_unlock(&hp->mu);
+}
+
+/* The arena holding the block and its header, or false. */
+static inline bool owns_block(const wvm_heap *hp, const void *p)
 {
     int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
     for (int i = 0; i < n; i++)
-        if ((const char *)p >= hp->range[i].lo && (const char *)p < hp->range[i].hi)
+        if ((const char *)p - HDR >= hp->range[i].lo && (const char *)p < hp->range[i].hi)
             return true;
     return false;
 }
 
-static HRESULT STDMETHODCALLTYPE Free(IHostMalloc *This, void *pMem)
+static __attribute__((noinline)) HRESULT heap_free(wvm_heap *hp, void *pMem)
 {
-    wvm_heap *hp = heap_of(This);
     HRESULT hr = heap_check(hp);
     if (hr != S_OK)
         return hr;
     if (!pMem)
         return S_OK;
-    if (!owns(hp, pMem))
-        return HOST_E_INVALIDOPERATION;
-    if (atomic_load_explicit(&hp->ndebug, memory_order_relaxed)) {
-        pthread_mutex_lock(&hp->mu);
-        if (wvm__addrmap_del(&hp->debug, (uintptr_t)pMem, NULL, NULL))
-            atomic_fetch_sub(&hp->ndebug, 1);
-        pthread_mutex_unlock(&hp->mu);
+    blk_hdr *h = hdr_of(pMem);
+    if (!owns_block(hp, pMem) || h->tag != tag_of(hp, pMem))
+        return HOST_E_INVALIDOPERATION; /* not a live block of this heap */
+    if (atomic_load_explicit(&hp->ndebug, memory_order_relaxed) != 0)
+        forget_debug(hp, pMem);
+    uint32_t c = h->cls;
+    h->tag = 0;
+    if (c < NCLASS && tl.serial == hp->serial && tl.n[c] < CACHE_MAX) {
+        *(void **)pMem = tl.head[c];
+        tl.head[c] = pMem;
+        tl.n[c]++;
+        return S_OK;
     }
     TSAN_RELEASE(pMem);
-    wvm__mi_free(pMem);
+    wvm__mi_free(h);
     return S_OK;
+}
+
+static HRESULT STDMETHODCALLTYPE Free(IHostMalloc *This, void *pMem)
+{
+    wvm_heap *hp = heap_of(This);
+    /* Fast path: a live small block of this thread's current heap, room in the cache. */
+    if (__builtin_expect(atomic_load_explicit(&wvm__hosts_dead, memory_order_acquire) == 0 &&
+                             tl.serial == hp->serial && pMem &&
+                             atomic_load_explicit(&hp->ndebug, memory_order_relaxed) == 0 &&
+                             owns_block(hp, pMem),
+                         1)) {
+        blk_hdr *h = hdr_of(pMem);
+        uint32_t c = h->cls;
+        if (h->tag == tag_of(hp, pMem) && c < NCLASS && tl.n[c] < CACHE_MAX) {
+            h->tag = 0;
+            *(void **)pMem = tl.head[c];
+            tl.head[c] = pMem;
+            tl.n[c]++;
+            return S_OK;
+        }
+    }
+    return heap_free(hp, pMem);
 }
 
 static const IHostMallocVtbl heap_vtbl = {

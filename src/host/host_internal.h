@@ -13,6 +13,9 @@
 #include <stdbool.h>
 #include "winvmem/host.h"
 
+/* Hot globals read on the heap's fast path: hidden, so PIC code addresses them directly. */
+#define WVM_HOST_HIDDEN __attribute__((visibility("hidden")))
+
 #define WVM_HOST_LEVELS  3
 #define WVM_HOST_STRIPES 64
 
@@ -144,7 +147,7 @@ static inline HRESULT wvm__host_check(wvm_host *h)
                : HOST_E_CLRNOTAVAILABLE;
 }
 /* How many hosts of the process have died: while 0, no host needs checking (heap fast path). */
-extern _Atomic uint32_t wvm__hosts_dead;
+extern WVM_HOST_HIDDEN _Atomic uint32_t wvm__hosts_dead;
 /* Marks h dead (idempotent); true for the call that did it. */
 bool wvm__host_mark_dead(wvm_host *h);
 /* Marks the host unusable; returns E_FAIL for the call that found the failure. */
@@ -201,10 +204,11 @@ void wvm__mi_arena_put(wvm_mi_arena *a);
 /* The calling thread's mimalloc heap bound to the arena (NULL: out of memory). */
 void *wvm__mi_thread_heap(const wvm_mi_arena *a);
 /* mi_heap_malloc and mi_free, resolved once wvm__mi_available() returned true. */
-extern void *(*wvm__mi_heap_malloc)(void *mi_heap, size_t size);
-extern void *(*wvm__mi_heap_malloc_small)(void *mi_heap, size_t size); /* size <= 1024 */
+extern WVM_HOST_HIDDEN void *(*wvm__mi_heap_malloc)(void *mi_heap, size_t size);
+extern WVM_HOST_HIDDEN void *(*wvm__mi_heap_malloc_small)(void *mi_heap,
+                                                          size_t size); /* size <= 1024 */
 #define WVM_MI_SMALL_MAX 1024
-extern void (*wvm__mi_free)(void *p);
+extern WVM_HOST_HIDDEN void (*wvm__mi_free)(void *p);
 size_t wvm__mi_usable(const void *p);
 
 #endif

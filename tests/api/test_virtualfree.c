@@ -99,6 +99,8 @@ Test(virtualfree, free_memory_fails)
 {
     char *p = reserve(64 * KiB);
     cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    /* a range past the user address space is a parameter error, checked first */
+    expect_error(VirtualFree(p, SIZE_MAX, MEM_DECOMMIT), ERROR_INVALID_PARAMETER);
     expect_error(VirtualFree(p, 0, MEM_RELEASE), ERROR_INVALID_ADDRESS);
     expect_error(VirtualFree(p, 4096, MEM_DECOMMIT), ERROR_INVALID_ADDRESS);
 }

@@ -123,3 +123,26 @@ Test(virtualprotect, free_memory_fails)
     DWORD old;
     expect_error(VirtualProtect(p, 0x1000, PAGE_READONLY, &old), ERROR_INVALID_ADDRESS);
 }
+
+Test(virtualprotect, order_of_checks_and_copy_on_write)
+{
+    char *p = reserve_commit(64 * KiB, PAGE_EXECUTE_READWRITE);
+    DWORD old;
+    /* WRITECOPY is refused on private memory, after the address space was looked at */
+    expect_error(VirtualProtect(p, 0x1000, PAGE_EXECUTE_WRITECOPY, &old), ERROR_INVALID_PARAMETER);
+    expect_error(VirtualProtect(p, 0x1000, PAGE_WRITECOPY, &old), ERROR_INVALID_PARAMETER);
+    cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    expect_error(VirtualProtect(p, 0x1000, PAGE_WRITECOPY, &old), ERROR_INVALID_ADDRESS);
+    /* the old-protection pointer is probed before the range */
+    expect_error(VirtualProtect(p, (SIZE_T)1 << 63, PAGE_READWRITE, NULL), ERROR_NOACCESS);
+}
+
+Test(virtualprotect, execute_pages_are_readable)
+{
+    char *p = reserve_commit(64 * KiB, PAGE_EXECUTE);
+    cr_expect_eq(p[0], 0); /* x64 cannot express execute-only */
+    DWORD old;
+    cr_assert(VirtualProtect(p, 0x1000, PAGE_EXECUTE, &old));
+    cr_expect_eq(p[0x10], 0);
+    cr_expect(VirtualFree(p, 0, MEM_RELEASE));
+}

@@ -193,31 +193,37 @@ static const char *norm(uintptr_t a, char *buf, size_t n)
     return buf;
 }
 
-/* ---- parsing ---------------------------------------------------------------------------------- */
+/* ---- parsing ----------------------------------------------------------------------------------
+ */
 
 typedef struct sym {
     const char *s;
     uint32_t v;
 } sym;
 
-static const sym type_syms[] = {
-    {"COMMIT", MEM_COMMIT},         {"RESERVE", MEM_RESERVE},       {"DECOMMIT", MEM_DECOMMIT},
-    {"RELEASE", MEM_RELEASE},       {"RESET", MEM_RESET},           {"TOP_DOWN", MEM_TOP_DOWN},
-    {"WRITE_WATCH", MEM_WRITE_WATCH}, {"PHYSICAL", MEM_PHYSICAL},   {"RESET_UNDO", MEM_RESET_UNDO},
-    {"LARGE_PAGES", MEM_LARGE_PAGES}, {NULL, 0}};
-static const sym prot_syms[] = {
-    {"NOACCESS", PAGE_NOACCESS},
-    {"READONLY", PAGE_READONLY},
-    {"READWRITE", PAGE_READWRITE},
-    {"WRITECOPY", PAGE_WRITECOPY},
-    {"EXECUTE", PAGE_EXECUTE},
-    {"EXECUTE_READ", PAGE_EXECUTE_READ},
-    {"EXECUTE_READWRITE", PAGE_EXECUTE_READWRITE},
-    {"EXECUTE_WRITECOPY", PAGE_EXECUTE_WRITECOPY},
-    {"GUARD", PAGE_GUARD},
-    {"NOCACHE", PAGE_NOCACHE},
-    {"WRITECOMBINE", PAGE_WRITECOMBINE},
-    {NULL, 0}};
+static const sym type_syms[] = {{"COMMIT", MEM_COMMIT},
+                                {"RESERVE", MEM_RESERVE},
+                                {"DECOMMIT", MEM_DECOMMIT},
+                                {"RELEASE", MEM_RELEASE},
+                                {"RESET", MEM_RESET},
+                                {"TOP_DOWN", MEM_TOP_DOWN},
+                                {"WRITE_WATCH", MEM_WRITE_WATCH},
+                                {"PHYSICAL", MEM_PHYSICAL},
+                                {"RESET_UNDO", MEM_RESET_UNDO},
+                                {"LARGE_PAGES", MEM_LARGE_PAGES},
+                                {NULL, 0}};
+static const sym prot_syms[] = {{"NOACCESS", PAGE_NOACCESS},
+                                {"READONLY", PAGE_READONLY},
+                                {"READWRITE", PAGE_READWRITE},
+                                {"WRITECOPY", PAGE_WRITECOPY},
+                                {"EXECUTE", PAGE_EXECUTE},
+                                {"EXECUTE_READ", PAGE_EXECUTE_READ},
+                                {"EXECUTE_READWRITE", PAGE_EXECUTE_READWRITE},
+                                {"EXECUTE_WRITECOPY", PAGE_EXECUTE_WRITECOPY},
+                                {"GUARD", PAGE_GUARD},
+                                {"NOCACHE", PAGE_NOCACHE},
+                                {"WRITECOMBINE", PAGE_WRITECOMBINE},
+                                {NULL, 0}};
 
 static int bad; /* set by the parsers on a malformed token */
 
@@ -276,7 +282,8 @@ static uintptr_t parse_addr(const char *s, int *skip)
     return v;
 }
 
-/* ---- ops -------------------------------------------------------------------------------------- */
+/* ---- ops --------------------------------------------------------------------------------------
+ */
 
 static void print_err(int ok)
 {
@@ -328,8 +335,8 @@ static void print_mbi(const MEMORY_BASIC_INFORMATION *m)
         printf(" size=*");
     else
         printf(" size=0x%zx", (size_t)m->RegionSize);
-    printf(" state=0x%lx prot=0x%lx type=0x%lx", (unsigned long)m->State,
-           (unsigned long)m->Protect, (unsigned long)m->Type);
+    printf(" state=0x%lx prot=0x%lx type=0x%lx", (unsigned long)m->State, (unsigned long)m->Protect,
+           (unsigned long)m->Type);
 }
 
 static void add_name(const char *id, uintptr_t value, uintptr_t span, int hole)
@@ -573,13 +580,13 @@ static void run_line(char *line)
     static const struct {
         const char *op;
         int args;
-    } arity[] = {{"alloc", 4}, {"hole", 1},  {"free", 3},   {"protect", 3}, {"query", 1},
-                 {"scan", 1},  {"write", 2}, {"read", 1},   {"access", 2},  {NULL, 0}};
+    } arity[] = {{"alloc", 4}, {"hole", 1},  {"free", 3}, {"protect", 3}, {"query", 1},
+                 {"scan", 1},  {"write", 2}, {"read", 1}, {"access", 2},  {NULL, 0}};
     int k = 0;
     while (arity[k].op && strcmp(arity[k].op, t[0]))
         k++;
-    bad = !arity[k].op || nt - 1 < arity[k].args || (id && strcmp(t[0], "alloc") &&
-                                                      strcmp(t[0], "hole"));
+    bad = !arity[k].op || nt - 1 < arity[k].args ||
+          (id && strcmp(t[0], "alloc") && strcmp(t[0], "hole"));
     printf("%lu %s", lineno, t[0]);
     if (bad) {
         printf(" -> syntax\n");

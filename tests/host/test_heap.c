@@ -12,6 +12,19 @@ static IHostMalloc *make_heap(IHostMemoryManager *h, uint32_t type)
     return m;
 }
 
+static void fill(unsigned char *p, size_t n, unsigned char v)
+{
+    memset(p, v, n);
+}
+
+static bool check(const unsigned char *p, size_t n, unsigned char v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v)
+            return false;
+    return true;
+}
+
 Test(host_heap, arguments)
 {
     wvm_host_config c = test_config(256 * MIB, 50);
@@ -49,10 +62,41 @@ Test(host_heap, foreign_frees)
     cr_assert_eq(halloc(h, 4096, eTaskCritical, &v), S_OK);
     cr_assert_eq(a->lpVtbl->Free(a, v), HOST_E_INVALIDOPERATION, "VirtualAlloc memory");
     cr_assert_eq(hfree(h, pa), HOST_E_INVALIDOPERATION, "heap blocks are not VirtualFree'd");
+    cr_assert_eq(a->lpVtbl->Free(a, (char *)pa + 16), HOST_E_INVALIDOPERATION, "interior pointer");
     cr_assert_eq(a->lpVtbl->Free(a, pa), S_OK);
+    cr_assert_eq(a->lpVtbl->Free(a, pa), HOST_E_INVALIDOPERATION, "double free");
     cr_assert_eq(b->lpVtbl->Free(b, pb), S_OK);
     cr_assert_eq(hfree(h, v), S_OK);
     free(libc);
+    a->lpVtbl->Release(a);
+    b->lpVtbl->Release(b);
+    h->lpVtbl->Release(h);
+}
+
+Test(host_heap, alignment_sizes_and_heap_switching)
+{
+    wvm_host_config c = test_config(512 * MIB, 50);
+    IHostMemoryManager *h = test_host(&c);
+    IHostMalloc *a = make_heap(h, MALLOC_THREADSAFE), *b = make_heap(h, MALLOC_THREADSAFE);
+    size_t sizes[] = {1, 15, 16, 17, 1000, 1024, 1025, 4096, 100000, 3 * MIB};
+    for (int round = 0; round < 3; round++) {
+        void *pa[10], *pb[10];
+        for (int i = 0; i < 10; i++) { /* alternate heaps on one thread */
+            cr_assert_eq(a->lpVtbl->Alloc(a, sizes[i], eTaskCritical, &pa[i]), S_OK);
+            cr_assert_eq(b->lpVtbl->Alloc(b, sizes[i], eTaskCritical, &pb[i]), S_OK);
+            cr_assert_eq((uintptr_t)pa[i] % 16, 0, "16-byte alignment, as Windows heaps");
+            cr_assert_eq((uintptr_t)pb[i] % 16, 0);
+            memset(pa[i], 0xA0 + i, sizes[i]);
+            memset(pb[i], 0xB0 + i, sizes[i]);
+        }
+        for (int i = 0; i < 10; i++) {
+            cr_assert(check(pa[i], sizes[i], (unsigned char)(0xA0 + i)), "size %zu", sizes[i]);
+            cr_assert(check(pb[i], sizes[i], (unsigned char)(0xB0 + i)), "size %zu", sizes[i]);
+            cr_assert_eq(b->lpVtbl->Free(b, pa[i]), HOST_E_INVALIDOPERATION);
+            cr_assert_eq(a->lpVtbl->Free(a, pa[i]), S_OK);
+            cr_assert_eq(b->lpVtbl->Free(b, pb[i]), S_OK);
+        }
+    }
     a->lpVtbl->Release(a);
     b->lpVtbl->Release(b);
     h->lpVtbl->Release(h);
@@ -144,19 +188,6 @@ typedef struct {
 } hworker_t;
 
 static hworker_t hw[HT];
-
-static void fill(unsigned char *p, size_t n, unsigned char v)
-{
-    memset(p, v, n);
-}
-
-static bool check(const unsigned char *p, size_t n, unsigned char v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            return false;
-    return true;
-}
 
 static void *heap_churn(void *arg)
 {

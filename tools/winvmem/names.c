@@ -11,6 +11,7 @@ typedef struct sym {
 
 static const sym errors[] = {{"ERROR_SUCCESS", WVM_ERROR_SUCCESS},
                              {"ERROR_INVALID_HANDLE", WVM_ERROR_INVALID_HANDLE},
+                             {"ERROR_NOT_SUPPORTED", WVM_ERROR_NOT_SUPPORTED},
                              {"ERROR_NOT_ENOUGH_MEMORY", WVM_ERROR_NOT_ENOUGH_MEMORY},
                              {"ERROR_OUTOFMEMORY", WVM_ERROR_OUTOFMEMORY},
                              {"ERROR_BAD_LENGTH", WVM_ERROR_BAD_LENGTH},
@@ -22,6 +23,7 @@ static const sym errors[] = {{"ERROR_SUCCESS", WVM_ERROR_SUCCESS},
                              {"ERROR_NO_SYSTEM_RESOURCES", WVM_ERROR_NO_SYSTEM_RESOURCES},
                              {"ERROR_WORKING_SET_QUOTA", WVM_ERROR_WORKING_SET_QUOTA},
                              {"ERROR_COMMITMENT_LIMIT", WVM_ERROR_COMMITMENT_LIMIT},
+                             {"STATUS_GUARD_PAGE_VIOLATION", WVM_STATUS_GUARD_PAGE_VIOLATION},
                              {NULL, 0}};
 
 static const sym mem[] = {{"COMMIT", WVM_MEM_COMMIT},

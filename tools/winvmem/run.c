@@ -8,6 +8,7 @@
  *   free ADDR SIZE TYPE                     VirtualFree             protect ADDR SIZE PROT [noold]
  *   query ADDR [LEN]   scan ADDR            VirtualQuery            read ADDR [N]
  *   write ADDR BYTE    access ADDR SIZE     touch memory            ---  (ends a sequence)
+ *   allocapp / protectapp (the FromApp variants), lock / unlock ADDR SIZE (tests/diff/seed1_ops.md)
  * Extensions of this tool: `map` (prints the map now), `stats`, `watch ADDR SIZE [reset]`
  * (GetWriteWatch, up to 64 pages) and `resetwatch ADDR SIZE` (ResetWriteWatch). */
 #include <ctype.h>
@@ -162,6 +163,22 @@ static bool arg_addr(const char *s, uintptr_t *out)
     return true;
 }
 
+/* Whether an address argument names an allocation that failed: the op is skipped, as the
+ * differential interpreter does. */
+static bool failed_name(const char *s)
+{
+    if (*s == '@')
+        s++;
+    char id[16];
+    size_t n = strcspn(s, "+-");
+    if (isdigit((unsigned char)*s) || n >= sizeof id)
+        return false;
+    memcpy(id, s, n);
+    id[n] = 0;
+    name *nm = find_name(id);
+    return nm && !nm->value;
+}
+
 static void add_name(const char *id, uintptr_t value, uintptr_t span, bool hole)
 {
     if (nnames == MAX_NAMES) {
@@ -197,7 +214,7 @@ typedef struct args {
     const char *id;
 } args;
 
-static bool op_alloc(args *a)
+static bool do_alloc(args *a, bool app)
 {
     uintptr_t addr;
     uint64_t size;
@@ -206,7 +223,8 @@ static bool op_alloc(args *a)
         !cli_parse_mem(a->t[2], &type) || !cli_parse_prot(a->t[3], &prot))
         return false;
     wvm_SetLastError(0);
-    char *p = wvm_VirtualAlloc((void *)addr, size, type, prot);
+    char *p = app ? wvm_VirtualAllocFromApp((void *)addr, size, type, prot)
+                  : wvm_VirtualAlloc((void *)addr, size, type, prot);
     uintptr_t span = 0;
     wvm_MEMORY_BASIC_INFORMATION m;
     if (p && wvm_VirtualQuery(p, &m, sizeof m) && m.AllocationBase == p)
@@ -244,6 +262,16 @@ static void bool_result(int r)
         field_error();
 }
 
+static bool op_alloc(args *a)
+{
+    return do_alloc(a, false);
+}
+
+static bool op_allocapp(args *a)
+{
+    return do_alloc(a, true);
+}
+
 static bool op_free(args *a)
 {
     uintptr_t addr;
@@ -257,7 +285,7 @@ static bool op_free(args *a)
     return true;
 }
 
-static bool op_protect(args *a)
+static bool do_protect(args *a, bool app)
 {
     uintptr_t addr;
     uint64_t size;
@@ -267,7 +295,8 @@ static bool op_protect(args *a)
         return false;
     bool noold = a->n > 3 && !strcmp(a->t[3], "noold");
     wvm_SetLastError(0);
-    int r = wvm_VirtualProtect((void *)addr, size, prot, noold ? NULL : &old);
+    int r = app ? wvm_VirtualProtectFromApp((void *)addr, size, prot, noold ? NULL : &old)
+                : wvm_VirtualProtect((void *)addr, size, prot, noold ? NULL : &old);
     bool_result(r);
     if (r && !noold) {
         char b[96];
@@ -275,6 +304,38 @@ static bool op_protect(args *a)
         field_str("old", b);
     }
     return true;
+}
+
+static bool op_protect(args *a)
+{
+    return do_protect(a, false);
+}
+
+static bool op_protectapp(args *a)
+{
+    return do_protect(a, true);
+}
+
+/* lock / unlock ADDR SIZE: VirtualLock / VirtualUnlock */
+static bool do_lock(args *a, bool lock)
+{
+    uintptr_t addr;
+    uint64_t size;
+    if (!arg_addr(a->t[0], &addr) || !cli_parse_u64(a->t[1], &size))
+        return false;
+    wvm_SetLastError(0);
+    bool_result(lock ? wvm_VirtualLock((void *)addr, size) : wvm_VirtualUnlock((void *)addr, size));
+    return true;
+}
+
+static bool op_lock(args *a)
+{
+    return do_lock(a, true);
+}
+
+static bool op_unlock(args *a)
+{
+    return do_lock(a, false);
 }
 
 static bool op_query(args *a)
@@ -483,6 +544,10 @@ static const struct {
            {"read", 1, op_read},
            {"access", 2, op_access},
            {"watch", 2, op_watch},
+           {"allocapp", 4, op_allocapp},
+           {"protectapp", 3, op_protectapp},
+           {"lock", 2, op_lock},
+           {"unlock", 2, op_unlock},
            {"resetwatch", 2, op_resetwatch},
            {NULL, 0, NULL}};
 
@@ -533,6 +598,11 @@ static void run_line(char *line, bool *open)
     while (ops[k].op && strcmp(ops[k].op, op))
         k++;
     rec_begin(op, src);
+    if (ops[k].op && a.n && failed_name(a.t[0])) {
+        field_str("result", "skip (the name's allocation failed)");
+        rec_end();
+        return;
+    }
     if (!ops[k].op || a.n < ops[k].args || !ops[k].run(&a)) {
         field_str("result", "syntax error");
         failures++;

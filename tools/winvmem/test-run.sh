@@ -30,5 +30,10 @@ echo "$out" | grep -q 'count=2  written=H+0x1000 H+0x3000' || fail "GetWriteWatc
 echo "$out" | grep -q 'count=1  written=H+0x3000' || fail "GetWriteWatch after the reset"
 echo "$out" | grep -q 'count=0  written=$' || fail "ResetWriteWatch"
 echo "$out" | grep -q 'result=0xffffffff  error=ERROR_INVALID_PARAMETER' || fail "unwatched"
+out=$("$cli" run "$dir/scripts/guard-lock-app.ops")
+echo "$out" | grep -q 'fault=guard page violation' || fail "guard page read"
+echo "$out" | grep -q 'error=ERROR_NOT_LOCKED' || fail "VirtualUnlock of unlocked pages"
+echo "$out" | grep -q 'error=STATUS_GUARD_PAGE_VIOLATION' || fail "VirtualLock on a guard page"
+[ "$(echo "$out" | grep -c 'error=ERROR_INVALID_PARAMETER')" = 3 ] || fail "RESET|COMMIT, FromApp W+X"
 printf 'alloc 0 0x1000 BOGUS READWRITE\n' | { "$cli" run - >/dev/null 2>&1 && exit 1 || true; }
 echo "test-run: ok"

@@ -1,0 +1,323 @@
+/* Fault injection: the prim layer fails its N-th system call (ENOMEM, EAGAIN, EPERM as the
+ * kernel would). For every op of a long script and every N that lands inside the op, the op
+ * must either fail with the Windows error for that errno and leave every allocation exactly
+ * as before (VirtualQuery over each, contents, stats, invariants), or succeed and leave
+ * exactly the state a clean run leaves. Needs a WVM_FAULT_INJECTION build (debug and
+ * asan-ubsan presets); otherwise the test says so and is skipped. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <winvmem/stats.h>
+#include <winvmem/win32.h>
+
+/* Internal (hidden) functions of the prim layer; reachable because this test links the object
+ * library. */
+extern void wvm__prim_inject_after(uint64_t n, int err);
+extern uint64_t wvm__prim_calls(void);
+
+enum kind { NEW, AT, FIXED, FREE, PROTECT, TOUCH };
+typedef struct op {
+    enum kind k;
+    int slot;   /* NEW/FIXED: slot that receives the result; others: slot addressed */
+    size_t off; /* offset from the slot's base (FIXED: from the hole) */
+    size_t size;
+    DWORD type; /* alloc / free type */
+    DWORD prot;
+} op;
+
+#define G   0x10000u
+#define PG  0x1000u
+#define GIB ((size_t)1 << 30)
+
+/* Slot 0..5 are allocations, slot 7 a hole (reserved + released at start). */
+static const op script[] = {
+    {NEW, 0, 0, 64 * PG, MEM_RESERVE, PAGE_READWRITE},
+    {AT, 0, 4 * PG, 8 * PG, MEM_COMMIT, PAGE_READWRITE},
+    {TOUCH, 0, 4 * PG, 8 * PG, 0, 0},
+    {AT, 0, 6 * PG, 2 * PG, MEM_COMMIT, PAGE_READONLY},
+    {PROTECT, 0, 5 * PG, 3 * PG, 0, PAGE_EXECUTE_READ},
+    {PROTECT, 0, 4 * PG, PG, 0, PAGE_READWRITE | PAGE_GUARD},
+    {PROTECT, 0, 4 * PG, 8 * PG, 0, PAGE_NOACCESS},
+    {PROTECT, 0, 4 * PG, 8 * PG, 0, PAGE_READWRITE},
+    {FREE, 0, 5 * PG, 2 * PG, MEM_DECOMMIT, 0},
+    {AT, 0, 0, 64 * PG, MEM_COMMIT, PAGE_READWRITE},
+    {TOUCH, 0, 0, 64 * PG, 0, 0},
+    {FREE, 0, 0, 0, MEM_DECOMMIT, 0},
+    {NEW, 1, 0, 0x12345, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE},
+    {TOUCH, 1, 0, 0x13000, 0, 0},
+    {NEW, 2, 0, 16 * G, MEM_RESERVE | MEM_TOP_DOWN, PAGE_NOACCESS},
+    {AT, 2, 3 * G + 0x800, 5 * G, MEM_COMMIT, PAGE_EXECUTE_READWRITE},
+    {FREE, 2, 4 * G, G, MEM_DECOMMIT, 0},
+    {AT, 2, 0, 16 * G, MEM_COMMIT, PAGE_READONLY | PAGE_NOCACHE},
+    {FIXED, 3, 2 * GIB, 8 * GIB, MEM_RESERVE, PAGE_READWRITE},
+    {FIXED, 4, 10 * GIB + 0x1234, 3 * PG, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE},
+    {AT, 3, G, 2 * G, MEM_COMMIT, PAGE_READWRITE | PAGE_GUARD},
+    {AT, 3, 2 * G, 6 * G, MEM_COMMIT, PAGE_READWRITE},
+    {TOUCH, 3, 2 * G, 6 * G, 0, 0},
+    {FREE, 3, 0, 0, MEM_RELEASE, 0},
+    {NEW, 5, 0, 8 * GIB, MEM_RESERVE, PAGE_READWRITE}, /* sparse reservation path */
+    {AT, 5, GIB, 16 * PG, MEM_COMMIT, PAGE_READWRITE},
+    {AT, 5, 5 * GIB + 3 * PG, 2 * G, MEM_COMMIT, PAGE_READONLY},
+    {TOUCH, 5, GIB, 16 * PG, 0, 0},
+    {PROTECT, 5, GIB + PG, 2 * PG, 0, PAGE_NOACCESS},
+    {FREE, 5, GIB, 8 * PG, MEM_DECOMMIT, 0},
+    {FREE, 5, 0, 0, MEM_DECOMMIT, 0},
+    {AT, 5, 7 * GIB, 4 * PG, MEM_COMMIT, PAGE_READWRITE},
+    {FREE, 5, 0, 0, MEM_RELEASE, 0},
+    {NEW, 6, 0, 32 * PG, MEM_RESERVE | MEM_WRITE_WATCH, PAGE_READWRITE},
+    {AT, 6, 2 * PG, 20 * PG, MEM_COMMIT, PAGE_READWRITE},
+    {TOUCH, 6, 2 * PG, 20 * PG, 0, 0},
+    {PROTECT, 6, 4 * PG, 4 * PG, 0, PAGE_READONLY},
+    {FREE, 6, 3 * PG, 2 * PG, MEM_DECOMMIT, 0},
+    {FREE, 6, 0, 0, MEM_RELEASE, 0},
+    {FREE, 1, 0, 0, MEM_RELEASE, 0},
+    {FREE, 0, 0, 0, MEM_RELEASE, 0},
+    {FREE, 2, 0, 0, MEM_RELEASE, 0},
+    {FREE, 4, 0, 0, MEM_RELEASE, 0},
+};
+#define NOPS  (sizeof script / sizeof script[0])
+#define NSLOT 8
+
+static char *slot[NSLOT];
+static size_t slot_size[NSLOT];
+
+/* ---- state snapshots --------------------------------------------------------------------------
+ */
+
+typedef struct snap {
+    char text[1 << 16];
+    size_t len;
+    wvm_stats st;
+} snap;
+
+static void put(snap *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(snap *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(s->text + s->len, sizeof s->text - s->len, fmt, ap);
+    va_end(ap);
+    if (n > 0 && s->len + (size_t)n < sizeof s->text)
+        s->len += (size_t)n;
+}
+
+static int readable(DWORD p)
+{
+    if (p & PAGE_GUARD)
+        return 0;
+    p &= 0xff;
+    return p == PAGE_READONLY || p == PAGE_READWRITE || p == PAGE_EXECUTE_READ ||
+           p == PAGE_EXECUTE_READWRITE;
+}
+
+/* Every region of every live slot (offsets relative to the slot), a checksum of each readable
+ * committed region (at most 64 pages sampled), and the library's own counters. */
+static void take(snap *s)
+{
+    s->len = 0;
+    s->text[0] = 0;
+    for (int i = 0; i < NSLOT - 1; i++) {
+        if (!slot[i])
+            continue;
+        MEMORY_BASIC_INFORMATION m;
+        put(s, "slot %d:", i);
+        for (char *p = slot[i]; VirtualQuery(p, &m, sizeof m); p += m.RegionSize) {
+            if (m.AllocationBase != slot[i] || m.State == MEM_FREE)
+                break;
+            put(s, " [+%zx %zx %lx %lx %lx %lx", (size_t)(p - slot[i]), (size_t)m.RegionSize,
+                (unsigned long)m.State, (unsigned long)m.Protect,
+                (unsigned long)m.AllocationProtect, (unsigned long)m.Type);
+            if (m.State == MEM_COMMIT && readable(m.Protect)) {
+                unsigned sum = 0;
+                size_t step = m.RegionSize / 64 > PG ? m.RegionSize / 64 / PG * PG : PG;
+                for (size_t o = 0; o < m.RegionSize; o += step)
+                    sum = sum * 31 + (unsigned char)p[o] + (unsigned char)p[o + PG - 1];
+                put(s, " sum %x", sum);
+            }
+            put(s, "]");
+        }
+        put(s, "\n");
+    }
+    memset(&s->st, 0, sizeof s->st);
+    s->st.version = WVM_STATS_VERSION;
+    s->st.size = sizeof s->st;
+    cr_assert_eq(wvm_stats_get(&s->st), 0);
+}
+
+static void same(const snap *a, const snap *b, const char *what, size_t k, uint64_t n, int err)
+{
+    cr_assert_str_eq(a->text, b->text, "op %zu, call %llu fails with errno %d: %s differs\n", k,
+                     (unsigned long long)n, err, what);
+    cr_assert_eq(a->st.reserved_bytes, b->st.reserved_bytes, "op %zu n %llu: reserved bytes", k,
+                 (unsigned long long)n);
+    cr_assert_eq(a->st.committed_bytes, b->st.committed_bytes, "op %zu n %llu: committed", k,
+                 (unsigned long long)n);
+    cr_assert_eq(a->st.live_allocations, b->st.live_allocations, "op %zu n %llu: allocations", k,
+                 (unsigned long long)n);
+}
+
+/* ---- running ops ---------------------------------------------------------------------------- */
+
+static void touch(char *p, size_t size)
+{
+    for (size_t o = 0; o < size; o += PG * 7)
+        p[o] = (char)(o / PG + 1);
+}
+
+/* Runs op k; returns 1 on success, 0 on failure (GetLastError tells why). */
+static int run(size_t k)
+{
+    const op *o = &script[k];
+    DWORD old;
+    switch (o->k) {
+    case NEW: {
+        void *p = VirtualAlloc(NULL, o->size, o->type, o->prot);
+        if (p) {
+            slot[o->slot] = p;
+            slot_size[o->slot] = o->size;
+        }
+        return p != NULL;
+    }
+    case FIXED: {
+        void *p = VirtualAlloc(slot[7] + o->off, o->size, o->type, o->prot);
+        if (p) {
+            slot[o->slot] = p;
+            slot_size[o->slot] = o->size;
+        }
+        return p != NULL;
+    }
+    case AT:
+        return VirtualAlloc(slot[o->slot] + o->off, o->size, o->type, o->prot) != NULL;
+    case FREE: {
+        BOOL r = VirtualFree(slot[o->slot] + o->off, o->size, o->type);
+        if (r && o->type == MEM_RELEASE)
+            slot[o->slot] = NULL;
+        return r;
+    }
+    case PROTECT:
+        return VirtualProtect(slot[o->slot] + o->off, o->size, o->prot, &old);
+    case TOUCH:
+        touch(slot[o->slot] + o->off, o->size);
+        return 1;
+    }
+    return 0;
+}
+
+static DWORD windows_error(int err)
+{
+    switch (err) {
+    case EPERM:
+        return ERROR_NOACCESS;
+    default: /* ENOMEM, EAGAIN */
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+}
+
+static snap ref[NOPS];
+
+static void make_hole(void)
+{
+    void *hole = VirtualAlloc(NULL, 16 * GIB, MEM_RESERVE, PAGE_NOACCESS);
+    cr_assert(hole && VirtualFree(hole, 0, MEM_RELEASE));
+    slot[7] = hole;
+}
+
+/* A clean pass: the state after each op, to compare runs that recovered from a failure. */
+static void reference(void)
+{
+    make_hole();
+    for (size_t k = 0; k < NOPS; k++) {
+        cr_assert(run(k), "op %zu fails without injection (error %lu)", k,
+                  (unsigned long)GetLastError());
+        take(&ref[k]);
+    }
+}
+
+static void sweep(int err)
+{
+    reference();
+    make_hole();
+    static snap before, after;
+    unsigned long injected = 0, failed = 0, recovered = 0;
+    for (size_t k = 0; k < NOPS; k++) {
+        if (script[k].k == TOUCH) {
+            run(k);
+            continue;
+        }
+        take(&before);
+        for (uint64_t n = 1;; n++) {
+            char *saved[NSLOT];
+            memcpy(saved, slot, sizeof slot);
+            uint64_t c0 = wvm__prim_calls();
+            wvm__prim_inject_after(n, err);
+            SetLastError(0xdead);
+            int ok = run(k);
+            DWORD e = GetLastError();
+            uint64_t used = wvm__prim_calls() - c0;
+            wvm__prim_inject_after(0, 0);
+            cr_assert_eq(wvm_check_invariants(), 0, "op %zu n %llu: invariants", k,
+                         (unsigned long long)n);
+            take(&after);
+            if (used < n) { /* the injected failure was not reached: a clean run */
+                cr_assert(ok, "op %zu fails without injection (error %lu)", k, (unsigned long)e);
+                same(&ref[k], &after, "the state after a clean run", k, n, err);
+                break;
+            }
+            injected++;
+            if (ok) { /* a fallback path absorbed the failure: the state must be the clean one */
+                recovered++;
+                same(&ref[k], &after, "the state after a call that absorbed the failure", k, n,
+                     err);
+                break;
+            }
+            failed++;
+            cr_assert_eq(e, windows_error(err),
+                         "op %zu, call %llu failed with errno %d: error %lu, expected %lu", k,
+                         (unsigned long long)n, err, (unsigned long)e,
+                         (unsigned long)windows_error(err));
+            same(&before, &after, "the state after the failed call", k, n, err);
+            memcpy(slot, saved, sizeof slot);
+        }
+    }
+    fprintf(stderr,
+            "fault_injection errno %d: %zu ops, %lu injected failures: %lu failed cleanly, "
+            "%lu absorbed by a fallback\n",
+            err, NOPS, injected, failed, recovered);
+    cr_assert_gt(injected, 20, "the script made too few system calls to be a test");
+}
+
+static int enabled(void)
+{
+    /* Without WVM_FAULT_INJECTION the hook is a no-op: the next call does not fail. A change
+     * of protection always needs the kernel. */
+    DWORD old;
+    char *p = VirtualAlloc(NULL, G, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    cr_assert(p);
+    wvm__prim_inject_after(1, ENOMEM);
+    int on = !VirtualProtect(p, PG, PAGE_READONLY, &old);
+    wvm__prim_inject_after(0, 0);
+    VirtualFree(p, 0, MEM_RELEASE);
+    return on;
+}
+
+Test(fault_injection, enomem)
+{
+    if (!enabled())
+        cr_skip_test("not a WVM_FAULT_INJECTION build (use the debug or asan-ubsan preset)");
+    sweep(ENOMEM);
+}
+
+Test(fault_injection, eagain)
+{
+    if (!enabled())
+        cr_skip_test("not a WVM_FAULT_INJECTION build");
+    sweep(EAGAIN);
+}
+
+Test(fault_injection, eperm)
+{
+    if (!enabled())
+        cr_skip_test("not a WVM_FAULT_INJECTION build");
+    sweep(EPERM);
+}
