@@ -14,7 +14,8 @@
 #define UNSUPPORTED_TYPES 0u
 
 /* The backend an allocation type asks for (NULL: plain memory), or an error: the feature
- * flags need MEM_RESERVE and exclude each other; write watch needs Linux >= 6.7; AWE windows
+ * flags need MEM_RESERVE and exclude each other; write watch uses userfaultfd (Linux >= 6.7)
+ * or the mprotect fallback; AWE windows
  * are MEM_RESERVE | MEM_PHYSICAL with PAGE_READWRITE (Linux >= 6.8); large pages
  * need MEM_RESERVE | MEM_COMMIT and an address and size that are multiples of
  * GetLargePageMinimum(). */
@@ -37,7 +38,8 @@ static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t
     }
     if (f == WVM_MEM_WRITE_WATCH) {
         *be = wvm__ww_backend();
-        return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
+        /* the mprotect fallback catches first writes in the fault dispatcher */
+        return *be == wvm__wwp_backend() ? wvm__fault_init() : 0;
     }
     size_t min = wvm_GetLargePageMinimum();
     if (!(type & WVM_MEM_COMMIT) || (min && (addr % min || size % min)))

@@ -106,14 +106,51 @@ static void json_line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool our
             (unsigned long)(uintptr_t)m->AllocationBase, aprot, ours ? "true" : "false");
 }
 
+/* Totals for the summary under the table, as VMMap shows one: committed bytes by type,
+ * reserved bytes, and winvmem's share. */
+typedef struct totals {
+    uint64_t commit_private, commit_mapped, commit_image, reserved;
+    uint64_t own_committed, own_reserved;
+} totals;
+
 typedef struct printer {
     FILE *out;
     unsigned flags;
     unsigned long lines;
+    totals sum;
 } printer;
+
+static void count(totals *t, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours)
+{
+    uint64_t n = m->RegionSize;
+    if (m->State == WVM_MEM_RESERVE) {
+        t->reserved += n;
+        t->own_reserved += ours ? n : 0;
+    } else if (m->State == WVM_MEM_COMMIT) {
+        *(m->Type == WVM_MEM_IMAGE    ? &t->commit_image
+          : m->Type == WVM_MEM_MAPPED ? &t->commit_mapped
+                                      : &t->commit_private) += n;
+        t->own_committed += ours ? n : 0;
+    }
+}
+
+static void summary(FILE *out, const totals *t)
+{
+    char a[32], b[32], c[32], d[32], e[32], f[32];
+    wvm__size_name(t->commit_private + t->commit_mapped + t->commit_image, a, sizeof a);
+    wvm__size_name(t->commit_private, b, sizeof b);
+    wvm__size_name(t->commit_image, c, sizeof c);
+    wvm__size_name(t->commit_mapped, d, sizeof d);
+    wvm__size_name(t->reserved, e, sizeof e);
+    fprintf(out, "Committed %s (private %s, image %s, mapped %s); reserved %s\n", a, b, c, d, e);
+    wvm__size_name(t->own_committed, e, sizeof e);
+    wvm__size_name(t->own_reserved, f, sizeof f);
+    fprintf(out, "winvmem's allocations: committed %s, reserved %s\n", e, f);
+}
 
 static void emit(printer *p, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours)
 {
+    count(&p->sum, m, ours);
     if (p->flags & WVM_PRINT_JSON)
         json_line(p->out, m, ours, p->lines == 0);
     else
@@ -133,6 +170,8 @@ static void end(printer *p)
 {
     if (p->flags & WVM_PRINT_JSON)
         fputs(p->lines ? "\n]\n" : "]\n", p->out);
+    else
+        summary(p->out, &p->sum);
 }
 
 /* Regions of [at, end) as VirtualQuery reports them. */
@@ -150,7 +189,7 @@ static void walk(printer *p, uintptr_t at, uintptr_t end, bool mark_ours)
 
 WVM_API void wvm_print_range(FILE *out, const void *from, const void *to)
 {
-    printer p = {out, 0, 0};
+    printer p = {.out = out};
     begin(&p);
     walk(&p, (uintptr_t)from, (uintptr_t)to, true);
     end(&p);
@@ -179,7 +218,7 @@ static void walk_own(printer *p)
 
 WVM_API void wvm_print_map_ex(FILE *out, unsigned flags)
 {
-    printer p = {out, flags, 0};
+    printer p = {.out = out, .flags = flags};
     begin(&p);
     if (flags & WVM_PRINT_OWN)
         walk_own(&p);

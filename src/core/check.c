@@ -62,6 +62,7 @@ static void check_alloc(wvm_alloc *a, void *ctx)
         fail(c, "index does not find the allocation", s->base);
     uint64_t committed = 0;
     bool guard_mode = a->guard_mode;
+    bool own_prot = a->backend && a->backend->write_fault; /* the backend's protections */
     for (uint32_t i = 0; i < s->nruns; i++) {
         uint64_t end = wvm__snap_run_end(s, i);
         if (end <= s->runs[i].first)
@@ -73,7 +74,7 @@ static void check_alloc(wvm_alloc *a, void *ctx)
         committed += end - s->runs[i].first;
         int prot = wvm__linux_prot(s->runs[i].attr);
         bool unfolded = (s->runs[i].attr & WVM_PAGE_GUARD) && wvm__guard_pending(s);
-        if (c->kernel && !unfolded && (!guard_mode || prot != WVM_P_RW))
+        if (c->kernel && !unfolded && !own_prot && (!guard_mode || prot != WVM_P_RW))
             check_kernel(c, s->base + s->runs[i].first * WVM_PAGE, s->base + end * WVM_PAGE, prot);
     }
     for (uint32_t i = 0; i < s->nruns; i++) { /* the quick copy answers like the snapshot */

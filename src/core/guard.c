@@ -207,6 +207,9 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access)
             mark(s->guards, page);
             kind = WVM_FAULT_GUARD;
         }
+    } else if (access == 1 && a->backend && a->backend->write_fault &&
+               a->backend->write_fault(a, page, attr)) {
+        kind = WVM_FAULT_RETRY; /* the write-watch fallback recorded the first write */
     } else if (allows(wvm__linux_prot(attr), access)) {
         kind = WVM_FAULT_RETRY;
     }

@@ -315,6 +315,8 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
         err = be->after_commit(a, s, first, count);
     if (hook)
         wvm__ebr_exit();
+    if (!err && be && be->after_change)
+        err = be->after_change(a, first, count);
     return err;
 }
 
@@ -355,5 +357,8 @@ uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, w
                                  void *ctx)
 {
     wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, f, ctx);
-    return to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    if (!err && a->backend && a->backend->after_change)
+        err = a->backend->after_change(a, first, count);
+    return err;
 }

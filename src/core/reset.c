@@ -21,6 +21,7 @@
  * thread that writes a dropped page before our pin is the one case we cannot see: that thread
  * then owns the page's new contents.) Pages that are not writable are made read-write around
  * the writes, with the allocation locked. */
+#include <errno.h>
 #include <stdatomic.h>
 
 #include "core/residency.h"
@@ -47,6 +48,8 @@ static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     if (!wvm__attr_committed(attr) || (attr & WVM_ATTR_LOCKED))
         return 0;
     r->err = wvm__prim_free_lazy((void *)(r->base + first * WVM_PAGE), count * WVM_PAGE);
+    if (r->err == EINVAL) /* memory the kernel cannot free lazily (hugetlb): contents stay */
+        r->err = 0;
     return r->err != 0;
 }
 

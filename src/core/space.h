@@ -76,6 +76,15 @@ typedef struct wvm_backend {
     /* After a commit of [first, first+count) was published; old is the state before it
      * (valid until the hook returns). A failure is reported, the commit stays. */
     uint32_t (*after_commit)(wvm_alloc *a, const wvm_snap *old, uint64_t first, uint64_t count);
+    /* After a commit or VirtualProtect of [first, first+count) succeeded (published): the
+     * backend may adjust the kernel's protections (the write-watch fallback keeps unwritten
+     * pages read-only). A failure is reported, the change stays. */
+    uint32_t (*after_change)(wvm_alloc *a, uint64_t first, uint64_t count);
+    /* Signal context, a locked (trylock), async-signal-safe: a write fault on committed page
+     * `page` whose attribute attr allows writing. true: the backend made the page writable
+     * (the access is retried); false: an ordinary fault. Set: the backend keeps the kernel's
+     * protection of committed pages different from the model (the checker skips them). */
+    bool (*write_fault)(wvm_alloc *a, uint64_t page, uint32_t attr);
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);

@@ -180,7 +180,7 @@ static const wvm_backend ww_backend = {
 
 const wvm_backend *wvm__ww_backend(void)
 {
-    return wvm__prim_ww_available() ? &ww_backend : NULL;
+    return wvm__prim_ww_available() ? &ww_backend : wvm__wwp_backend();
 }
 
 /* --- GetWriteWatch / ResetWriteWatch -------------------------------------------------------- */
@@ -191,7 +191,8 @@ static wvm_alloc *acquire_watched(uintptr_t start, uintptr_t end)
     if (!a)
         return NULL;
     const wvm_snap *s = wvm__alloc_snap(a);
-    if (a->backend != &ww_backend || end - s->base > s->size) {
+    if ((a->backend != &ww_backend && a->backend != wvm__wwp_backend()) ||
+        end - s->base > s->size) {
         wvm__space_unlock(a);
         return NULL;
     }
@@ -292,7 +293,9 @@ uint32_t wvm__ww_get(uintptr_t start, uintptr_t end, bool reset, void **out, uin
     ww_ext *w = a->ext;
     uint64_t first = (start - s->base) / WVM_PAGE, pages = (end - start) / WVM_PAGE;
     uint32_t err;
-    if (w->nsticky && sticky_next(w, first, first + pages) < first + pages) {
+    if (a->backend == wvm__wwp_backend())
+        err = wvm__wwp_get(a, first, pages, reset, out, count);
+    else if (w->nsticky && sticky_next(w, first, first + pages) < first + pages) {
         err = get_merged(a, first, pages, reset, (uintptr_t *)out, count);
     } else {
         /* the common case: one pass of the kernel's scan, re-arming what it reports */
@@ -323,8 +326,13 @@ uint32_t wvm__ww_reset(uintptr_t start, uintptr_t end)
         return WVM_ERROR_INVALID_PARAMETER;
     const wvm_snap *s = wvm__alloc_snap(a);
     uint64_t first = (start - s->base) / WVM_PAGE, pages = (end - start) / WVM_PAGE;
-    sticky_clear_range(a->ext, first, first + pages);
-    int err = each_committed(s, first, pages, reset_range, NULL);
+    uint32_t err;
+    if (a->backend == wvm__wwp_backend()) {
+        err = wvm__wwp_reset(a, first, pages);
+    } else {
+        sticky_clear_range(a->ext, first, first + pages);
+        err = wvm__err_from_errno(each_committed(s, first, pages, reset_range, NULL));
+    }
     wvm__space_unlock(a);
-    return wvm__err_from_errno(err);
+    return err;
 }

@@ -9,9 +9,16 @@
 
 #include "core/space.h"
 
-/* The backend of MEM_WRITE_WATCH allocations; NULL when this kernel cannot watch writes
- * (Linux < 6.7 or userfaultfd unavailable): such allocations fail with ERROR_NOT_SUPPORTED. */
+/* The backend of MEM_WRITE_WATCH allocations: userfaultfd when this kernel has async
+ * write-protect and PAGEMAP_SCAN (Linux >= 6.7), else the mprotect fallback. */
 const wvm_backend *wvm__ww_backend(void);
+
+/* The mprotect fallback (ww_mprotect.c): its backend and its halves of the two calls, on a
+ * locked allocation of that backend. */
+const wvm_backend *wvm__wwp_backend(void);
+uint32_t wvm__wwp_get(wvm_alloc *a, uint64_t first, uint64_t count, bool reset, void **out,
+                      uint64_t *n);
+uint32_t wvm__wwp_reset(wvm_alloc *a, uint64_t first, uint64_t count);
 
 /* GetWriteWatch over [start, end) (page aligned, inside one allocation): up to *count page
  * addresses in ascending order into out, *count receives the number found. reset: the pages

@@ -27,6 +27,7 @@ Test(map, own_allocation_regions_in_table)
     cr_expect(strstr(out, "952 K  Reserve"), "%s", out);
     cr_expect(strstr(out, "[winvmem]"), "%s", out);
     cr_expect(strstr(out, " Image "), "the program itself is an image: %s", out);
+    cr_expect(strstr(out, "\nwinvmem's allocations: committed "), "summary missing: %s", out);
     free(out);
     wvm_VirtualFree(p, 0, WVM_MEM_RELEASE);
 }

@@ -151,6 +151,26 @@ Test(av, foreign_fault_goes_to_previous_handler_only)
     cr_assert_eq(last.count, 0, "a fault outside winvmem reached a vectored handler");
 }
 
+static volatile int plain_calls;
+static void plain_handler(int sig)
+{
+    (void)sig;
+    plain_calls++;
+    wvm_VirtualAlloc((void *)foreign, PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+}
+
+Test(av, unhandled_goes_to_previous_plain_handler)
+{
+    signal(SIGSEGV, plain_handler);
+    cr_assert_not_null(wvm_AddVectoredExceptionHandler(1, record));
+    verdict = WVM_EXCEPTION_CONTINUE_SEARCH;
+    foreign = reserve(1); /* winvmem's memory; nobody handles the exception */
+    *(volatile char *)foreign = 4;
+    cr_assert_eq(last.count, 1);
+    cr_assert_eq(plain_calls, 1, "the previous (non-SA_SIGINFO) handler was not called");
+    cr_assert_eq(*(volatile char *)foreign, 4);
+}
+
 Test(av, dispatcher_not_installed_without_need)
 {
     struct sigaction before, after;

@@ -105,8 +105,8 @@ const char *wvm__mech_explain(uint32_t m, char *buf, size_t cap)
         return NULL;
     }
     if (!atomic_load_explicit(&state[i].probed, memory_order_acquire)) {
-        snprintf(buf, cap, "%s: not probed (probed when a feature first needs %s)", mech[i].name,
-                 mech[i].what);
+        snprintf(buf, cap, "%s: not probed: no feature of this build has needed %s so far",
+                 mech[i].name, mech[i].what);
     } else if (state[i].err && special(m, state[i].err)) {
         snprintf(buf, cap, "%s: missing: %s%s%s", mech[i].name, special(m, state[i].err),
                  mech[i].fallback ? "; " : "", mech[i].fallback ? mech[i].fallback : "");
