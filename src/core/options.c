@@ -24,8 +24,8 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
     [WVM_OPT_THP_FALLBACK] = {"WINVMEM_LARGE_PAGES_THP", 0, 0,
                               "1: MEM_LARGE_PAGES falls back to transparent huge pages"},
     [WVM_OPT_USERFAULTFD] = {"WINVMEM_USERFAULTFD", 1, 0,
-                             "0: never use userfaultfd: MEM_WRITE_WATCH and MEM_PHYSICAL fail "
-                             "with ERROR_NOT_SUPPORTED, as on kernels before 6.7 / 6.8"},
+                             "0: never use userfaultfd, as on kernels before 6.7 / 6.8: write "
+                             "watch uses mprotect, MEM_PHYSICAL fails with ERROR_NOT_SUPPORTED"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];
