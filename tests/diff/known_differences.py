@@ -163,6 +163,8 @@ def explain(src, n, w, modifiers=False):
             typ, size = flags(a[2], MEM), int(a[1], 0)
             if N.err == 487 and W.err == 87 and N.ctx == "F" and W.ctx == "F":
                 return 4, diverged
+            if N.err == 87 and W.err == 487 and N.ctx == "O" == W.ctx:
+                return 18, diverged
             if N.err == 87 and not W.failed and typ in (MEM["DECOMMIT"], MEM["RELEASE"]) and \
                     size >= 1 << 47:
                 return 6, diverged
