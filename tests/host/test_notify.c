@@ -169,7 +169,7 @@ Test(host_notify, low_when_a_request_does_not_fit_without_blocking_it)
     h->lpVtbl->Release(h);
 }
 
-Test(host_notify, shutdown_from_inside_a_callback)
+Test(host_notify, shutdown_from_main_thread)
 {
     wvm_host_config c = notify_config();
     IHostMemoryManager *h = test_host(&c);
@@ -180,6 +180,37 @@ Test(host_notify, shutdown_from_inside_a_callback)
     wvm_host_shutdown(h);
     cr_assert_eq(atomic_load(&cb.refs), 1);
     h->lpVtbl->Release(h);
+}
+
+static IHostMemoryManager *shutdown_target;
+
+static HRESULT STDMETHODCALLTYPE cb_shutdown(ICLRMemoryNotificationCallback *This,
+                                             EMemoryAvailable lv)
+{
+    cb_on(This, lv);
+    wvm_host_shutdown(shutdown_target); /* the host thread stops itself */
+    return S_OK;
+}
+static const ICLRMemoryNotificationCallbackVtbl cb_shutdown_vtbl = {cb_qi, cb_addref, cb_release,
+                                                                    cb_shutdown};
+
+Test(host_notify, shutdown_from_inside_a_callback)
+{
+    wvm_host_config c = notify_config();
+    IHostMemoryManager *h = test_host(&c);
+    shutdown_target = h;
+    cb_t cb;
+    cb_init(&cb);
+    cb.iface.lpVtbl = &cb_shutdown_vtbl;
+    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
+    cr_assert(wait_count(&cb, 1));
+    for (int i = 0; i < 100 && halloc(h, 4096, eTaskCritical, &(void *){0}) == S_OK; i++)
+        usleep(10000);
+    void *p;
+    cr_assert_eq(halloc(h, 4096, eTaskCritical, &p), HOST_E_CLRNOTAVAILABLE);
+    h->lpVtbl->Release(h); /* joins the host thread, which stopped itself */
+    cr_assert_eq(atomic_load(&cb.refs), 1);
+    cr_assert_eq(atomic_load(&cb.n), 1);
 }
 
 static bool psi_triggers_work(void)
