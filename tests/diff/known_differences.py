@@ -120,7 +120,12 @@ def explain(src, n, w, modifiers=False):
         return r
     N, W = Line(n), Line(w)
     diverged = N.failed != W.failed
+    if W.ret == "unsupported":
+        return 22, True
     try:
+        if op in ("lock", "unlock"):
+            if W.err == 5 or (op == "unlock" and N.err == 158 and not W.failed):
+                return 21, False
         if op == "alloc":
             typ, prot, size = flags(a[2], MEM), flags(a[3], PROT), int(a[1], 0)
             if N.err == 87 and windows_rejects_prot(prot):
