@@ -10,6 +10,7 @@
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
+#include "prim/linux/prim_signal.h"
 
 static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
 static wvm_alloc *free_descs;
@@ -236,7 +237,11 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
     a->footprint = footprint;
     a->backend = be;
-    pthread_mutex_lock(&a->lock); /* nobody can know a yet: the lock order is not at stake */
+    /* Locked before anyone can find a, so that on_reserve runs first. Against the lock order
+     * (allocation, then placement), hence trylock: only a reader holding a stale pointer to
+     * this recycled descriptor can hold the lock now, and it lets go without waiting. */
+    while (pthread_mutex_trylock(&a->lock))
+        wvm__prim_yield();
     quick_update(a, s);
     atomic_store_explicit(&a->snap, s, memory_order_release);
     live_link(a, size);
