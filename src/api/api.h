@@ -35,6 +35,11 @@ void wvm__stats_at_exit(void);
 /* VirtualAlloc with MEM_RESET or MEM_RESET_UNDO (api/reset.c). */
 void *wvm__virtual_reset(void *addr, size_t size, uint32_t type, uint32_t prot);
 
+/* Out-parameters (userptr.c): false when the caller's pointer cannot be written (the call
+ * then fails with ERROR_NOACCESS). probe checks without changing the bytes. */
+bool wvm__user_write(void *dst, const void *src, size_t n);
+bool wvm__user_probe(void *dst, size_t n);
+
 /* Debug builds (WVM_CHECK_INVARIANTS): checks the model after a public call; aborts on a
  * violation. Release builds: nothing. */
 #ifdef WVM_CHECK_INVARIANTS

@@ -37,6 +37,8 @@ static int run(void *lpAddress, size_t dwSize, lock_op op, int lock)
         dwSize = 1; /* a zero size still names the page holding the address */
     if (!wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
+    if (start < WVM_MIN_ADDR) /* the first 64 KiB are never mapped on Windows */
+        return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
     wvm_alloc *a = wvm__space_acquire(start);
     if (!a) {
         if (wvm__space_next(start, end) < end) /* runs into a winvmem allocation */

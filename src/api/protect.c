@@ -30,7 +30,7 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
     /* NT's order: protection, the old-protection pointer, then the range (size 0 names no
      * page: rejected; Wine accepts it), then the address space (doc/windows-semantics.md) */
-    if (!lpflOldProtect)
+    if (!lpflOldProtect || !wvm__user_probe(lpflOldProtect, sizeof *lpflOldProtect))
         return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
     if (!dwSize || !wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
@@ -55,6 +55,7 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     wvm__after_call();
     if (err)
         return WVM_FAIL(err, 0);
-    *lpflOldProtect = old;
+    if (!wvm__user_write(lpflOldProtect, &old, sizeof old))
+        return WVM_FAIL(WVM_ERROR_NOACCESS, 0); /* made unwritable meanwhile: as Windows */
     return 1;
 }

@@ -16,6 +16,7 @@ WVM_API size_t wvm_VirtualQuery(const void *lpAddress, wvm_MEMORY_BASIC_INFORMAT
     uint32_t err = wvm__query(addr, &m);
     if (err)
         return WVM_FAIL(err, 0);
-    *lpBuffer = m;
+    if (!wvm__user_write(lpBuffer, &m, sizeof m))
+        return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
     return sizeof m;
 }

@@ -13,7 +13,8 @@ WVM_API uint32_t wvm_GetWriteWatch(uint32_t dwFlags, void *lpBaseAddress, size_t
                                    uint32_t *lpdwGranularity)
 {
     uintptr_t start, end;
-    if (!lpdwCount || !lpdwGranularity)
+    if (!lpdwCount || !lpdwGranularity || !wvm__user_probe(lpdwCount, sizeof *lpdwCount) ||
+        !wvm__user_probe(lpdwGranularity, sizeof *lpdwGranularity))
         return WW_FAIL(WVM_ERROR_NOACCESS);
     if (!*lpdwCount || !dwRegionSize || (dwFlags & ~WVM_WRITE_WATCH_FLAG_RESET))
         return WW_FAIL(WVM_ERROR_INVALID_PARAMETER);
@@ -21,7 +22,10 @@ WVM_API uint32_t wvm_GetWriteWatch(uint32_t dwFlags, void *lpBaseAddress, size_t
         return WW_FAIL(WVM_ERROR_NOACCESS);
     if (!wvm__page_range((uintptr_t)lpBaseAddress, dwRegionSize, &start, &end))
         return WW_FAIL(WVM_ERROR_INVALID_PARAMETER);
-    uint64_t n = *lpdwCount;
+    uint64_t n = *lpdwCount, pages = (end - start) / WVM_PAGE;
+    /* Windows probes the array it may fill; at most one entry per page of the range */
+    if (!wvm__user_probe(lpAddresses, (n < pages ? n : pages) * sizeof *lpAddresses))
+        return WW_FAIL(WVM_ERROR_NOACCESS);
     uint32_t err = wvm__ww_get(start, end, dwFlags & WVM_WRITE_WATCH_FLAG_RESET, lpAddresses, &n);
     wvm__after_call();
     if (err)

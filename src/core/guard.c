@@ -9,7 +9,7 @@
 
 static size_t map_bytes(uint64_t npages)
 {
-    return sizeof(wvm_guardmap) + (npages + 63) / 64 * sizeof(uint64_t);
+    return sizeof(wvm_guardmap) + 2 * ((npages + 63) / 64) * sizeof(uint64_t);
 }
 
 static uint32_t visible_at(const wvm_snap *s, uint32_t run, uint64_t page)
@@ -68,19 +68,27 @@ uint32_t wvm__guard_prepare(wvm_snap *to, uint64_t first, uint64_t count, bool *
     *created = false;
     if (!wvm__snap_each(to, first, count, has_guard, NULL))
         return 0;
-    if (!to->guards) {
-        uint64_t n = wvm__snap_pages(to);
-        wvm_guardmap *g = calloc(1, map_bytes(n)); /* large maps: untouched pages stay virtual */
-        if (!g)
-            return WVM_ERROR_NOT_ENOUGH_MEMORY;
-        wvm__meta_add((ptrdiff_t)map_bytes(n));
-        g->npages = n;
-        to->guards = g;
-        *created = true;
-        return 0;
-    }
+    if (!to->guards)
+        return wvm__guard_map(to, created) ? 0 : WVM_ERROR_NOT_ENOUGH_MEMORY;
     clear_bits(to->guards, first, count);
     return 0;
+}
+
+wvm_guardmap *wvm__guard_map(wvm_snap *to, bool *created)
+{
+    *created = false;
+    if (to->guards)
+        return to->guards;
+    uint64_t n = wvm__snap_pages(to);
+    wvm_guardmap *g = calloc(1, map_bytes(n)); /* large maps: untouched pages stay virtual */
+    if (!g)
+        return NULL;
+    wvm__meta_add((ptrdiff_t)map_bytes(n));
+    g->npages = n;
+    g->held = g->bits + (n + 63) / 64;
+    to->guards = g;
+    *created = true;
+    return g;
 }
 
 void wvm__guard_discard(wvm_snap *to)

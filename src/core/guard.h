@@ -30,7 +30,9 @@ typedef struct wvm_guardmap {
     wvm_retired hdr;
     uint64_t npages;
     _Atomic uint64_t pending; /* bits set since the last fold */
-    _Atomic uint64_t bits[];
+    _Atomic uint64_t *held;   /* MEM_RESET (core/reset.c): pages that held data when reset;
+                               * the second half of this allocation; lock holders only */
+    _Atomic uint64_t bits[];  /* consumed guards */
 } wvm_guardmap;
 
 static inline bool wvm__guard_consumed(const wvm_snap *s, uint64_t page)
@@ -61,6 +63,9 @@ bool wvm__guard_pending(const wvm_snap *s);
  * ERROR_NOT_ENOUGH_MEMORY. Allocation locked. */
 uint32_t wvm__guard_prepare(wvm_snap *to, uint64_t first, uint64_t count, bool *created);
 void wvm__guard_discard(wvm_snap *to);
+/* The allocation's page map, made for `to` (about to be published) when it has none yet;
+ * *created as for wvm__guard_prepare. NULL on ENOMEM. */
+wvm_guardmap *wvm__guard_map(wvm_snap *to, bool *created);
 
 /* Folds consumed guards into a new published snapshot (allocation locked, normal context).
  * On ENOMEM nothing changes and the marks stay pending (readers still see the truth). */

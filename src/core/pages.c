@@ -107,8 +107,35 @@ static int add_step(plan *p, step s)
     return push(&p->steps, &p->n, &p->cap, p->inline_steps, s);
 }
 
+static int any_committed(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    (void)count;
+    (void)ctx;
+    return wvm__attr_committed(attr);
+}
+
+/* Guard markers: a data-dropping call may also cover a short gap of pages that end up
+ * uncommitted (they are markers already, or PROT_NONE where a marker changes nothing), so
+ * that one operation drops data in one call, which either happens whole or not at all. */
+static void bridge_gap(plan *p, step *s)
+{
+    if (!p->guard_mode || !p->nz || s->kind != STEP_GUARD_INSTALL)
+        return;
+    step *prev = &p->zaps[p->nz - 1];
+    uintptr_t gap = prev->addr + prev->len;
+    if (prev->kind != STEP_GUARD_INSTALL || s->addr <= gap || s->addr - gap > WVM_CHUNK)
+        return;
+    uint64_t first = (gap - p->base) / WVM_PAGE, count = (s->addr - gap) / WVM_PAGE;
+    if (wvm__snap_each(p->to, first, count, any_committed, NULL))
+        return;
+    s->len += s->addr - gap;
+    s->addr = gap;
+}
+
 static int add_zap(plan *p, step s)
 {
+    bridge_gap(p, &s);
     return push(&p->zaps, &p->nz, &p->capz, p->inline_zaps, s);
 }
 

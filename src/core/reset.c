@@ -2,28 +2,34 @@
  *
  * MEM_RESET: committed pages get MADV_FREE (the kernel may drop their contents under memory
  * pressure, until they are written again) and the WVM_ATTR_RESET flag; their state and
- * protection do not change. Locked pages are left alone (MADV_FREE refuses mlocked ranges,
- * and locked data stays in RAM anyway).
+ * protection do not change. Just before the MADV_FREE, the allocation's page map records
+ * which of them held data the kernel could drop (core/guard.h `held`; pagemap: present and
+ * exclusively ours, or swapped out). Pages that held none (never touched, the shared zero
+ * page, pages shared copy-on-write with a child) read the same afterwards whatever happens:
+ * MADV_FREE leaves them alone. Locked pages are left alone too (MADV_FREE refuses mlocked
+ * ranges, and locked data stays in RAM anyway). Data written to a page *while* MEM_RESET runs
+ * on it is indeterminate, as on Windows.
  *
  * MEM_RESET_UNDO must never report intact data that is not. The order that makes it
- * race-free: first *pin* every reset page by writing to it, then ask whether the pin found
- * the old page. The write is an atomic add of 0 to the page's first word, so it changes no
- * data, even with another thread writing the same word. It dirties the page table entry;
- * the kernel discards a lazily freed page only if its entry is clean (it clears the entry and
- * checks the dirty bit in one step, and puts the page back when it is dirty), so once our
- * write has happened the page can no longer be dropped. If the kernel dropped the page before
- * our write, the entry was empty and the write took a page fault that mapped a fresh zero
- * page. So: count this thread's page faults around the writes; no fault = every page was
- * still there = every byte is intact. Checking residency first (mincore, pagemap) and writing
- * afterwards would leave a window in which the kernel could drop a page it had just reported.
- * Any other fault in between (a copy-on-write page after fork, NUMA hinting) only makes the
- * answer a false failure, never a false success; lost pages read zero either way. (A racing
- * thread that writes a dropped page before our pin is the one case we cannot see: that thread
- * then owns the page's new contents.) Pages that are not writable are made read-write around
- * the writes, with the allocation locked. */
+ * race-free: first *pin* every reset page that held data by writing to it, then ask whether
+ * the pin found the old page. The write is an atomic add of 0 to the page's first word, so it
+ * changes no data, even with another thread writing the same word. It dirties the page table
+ * entry; the kernel discards a lazily freed page only if its entry is clean (it clears the
+ * entry and checks the dirty bit in one step, and puts the page back when it is dirty), so
+ * once our write has happened the page can no longer be dropped. If the kernel dropped the
+ * page before our write, the entry was empty and the write took a page fault that mapped a
+ * fresh zero page. So: count this thread's page faults around the writes; no fault = every
+ * page was still there = every byte is intact. Checking residency first (mincore, pagemap)
+ * and writing afterwards would leave a window in which the kernel could drop a page it had
+ * just reported. Any other fault in between (NUMA hinting, a page migrated meanwhile) only
+ * makes the answer a false failure, never a false success; lost pages read zero either way.
+ * (A racing thread that writes a dropped page before our pin is the one case we cannot see:
+ * that thread then owns the page's new contents.) Pages that are not writable are made
+ * read-write around the writes, with the allocation locked. */
 #include <errno.h>
 #include <stdatomic.h>
 
+#include "core/guard.h"
 #include "core/residency.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
@@ -37,17 +43,37 @@ static uint32_t set_reset(uint32_t old, void *ctx)
 
 typedef struct reset_ctx {
     uintptr_t base;
+    wvm_guardmap *map;
+    uint64_t first; /* of the piece being scanned */
     int err;
     bool count_faults; /* measure this thread's page faults tightly around the pieces */
     uint64_t faults_before, faults_after;
 } reset_ctx;
+
+static bool held(const wvm_guardmap *g, uint64_t p)
+{
+    return (atomic_load_explicit(&g->held[p / 64], memory_order_relaxed) >> (p % 64)) & 1;
+}
+
+static void set_held(void *ctx, uint64_t i)
+{
+    reset_ctx *r = ctx;
+    uint64_t p = r->first + i;
+    atomic_fetch_or_explicit(&r->map->held[p / 64], 1ull << (p % 64), memory_order_relaxed);
+}
 
 static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
     reset_ctx *r = ctx;
     if (!wvm__attr_committed(attr) || (attr & WVM_ATTR_LOCKED))
         return 0;
-    r->err = wvm__prim_free_lazy((void *)(r->base + first * WVM_PAGE), count * WVM_PAGE);
+    for (uint64_t p = first; p < first + count; p++)
+        atomic_fetch_and_explicit(&r->map->held[p / 64], ~(1ull << (p % 64)), memory_order_relaxed);
+    void *addr = (void *)(r->base + first * WVM_PAGE);
+    r->first = first;
+    r->err = wvm__prim_pages_holding_data((uintptr_t)addr, count, set_held, r);
+    if (!r->err)
+        r->err = wvm__prim_free_lazy(addr, count * WVM_PAGE);
     if (r->err == EINVAL) /* memory the kernel cannot free lazily (hugetlb): contents stay */
         r->err = 0;
     return r->err != 0;
@@ -60,8 +86,11 @@ static uint32_t run(wvm_alloc *a, uint64_t first, uint64_t count, int on, wvm_pi
 {
     wvm_snap *s = wvm__alloc_snap(a);
     wvm_snap *to = wvm__snap_map(s, first, count, set_reset, &on);
-    if (!to)
+    bool created = false;
+    if (!to || !(r->map = wvm__guard_map(to, &created))) {
+        wvm__snap_free(to);
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
     r->base = s->base;
     if (r->count_faults)
         r->faults_before = wvm__prim_thread_faults();
@@ -69,6 +98,8 @@ static uint32_t run(wvm_alloc *a, uint64_t first, uint64_t count, int on, wvm_pi
     if (r->count_faults)
         r->faults_after = wvm__prim_thread_faults();
     if (failed) {
+        if (created)
+            wvm__guard_discard(to);
         wvm__snap_free(to);
         return wvm__err_from_errno(r->err);
     }
@@ -84,12 +115,13 @@ uint32_t wvm__alloc_reset(wvm_alloc *a, uint64_t first, uint64_t count)
 
 /* Not instrumented: a sanitizer's first look at its shadow of these pages would itself take a
  * page fault and turn every answer into a (safe but false) failure. */
-__attribute__((no_sanitize("address", "thread", "undefined"))) static void pin(uintptr_t addr,
-                                                                               uint64_t count)
+__attribute__((no_sanitize("address", "thread", "undefined"))) static void
+pin(const wvm_guardmap *g, uintptr_t base, uint64_t first, uint64_t count)
 {
-    for (uint64_t i = 0; i < count; i++)
-        atomic_fetch_add_explicit((_Atomic uint64_t *)(addr + i * WVM_PAGE), 0,
-                                  memory_order_relaxed);
+    for (uint64_t p = first; p < first + count; p++)
+        if (held(g, p))
+            atomic_fetch_add_explicit((_Atomic uint64_t *)(base + p * WVM_PAGE), 0,
+                                      memory_order_relaxed);
 }
 
 static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
@@ -102,7 +134,7 @@ static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     bool writable = (prot & WVM_P_WRITE) != 0;
     if (!writable && (r->err = wvm__prim_protect((void *)addr, count * WVM_PAGE, WVM_P_RW)))
         return 1;
-    pin(addr, count);
+    pin(r->map, r->base, first, count);
     if (!writable)
         wvm__prim_protect((void *)addr, count * WVM_PAGE, prot); /* back from wider: no ENOMEM */
     return 0;

@@ -10,7 +10,6 @@
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
-#include "prim/linux/prim_signal.h"
 
 static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
 static wvm_alloc *free_descs;
@@ -199,6 +198,26 @@ uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t
     return wvm__space_reserve_with(want, size, type, prot, NULL, out);
 }
 
+/* A descriptor, locked, not yet reachable by address. The lock is taken before the placement
+ * lock, the order every other path uses (allocation, then placement). */
+static wvm_alloc *desc_take(void)
+{
+    pthread_mutex_lock(&placement);
+    wvm_alloc *a = desc_get();
+    pthread_mutex_unlock(&placement);
+    if (a)
+        pthread_mutex_lock(&a->lock);
+    return a;
+}
+
+static void desc_give_back(wvm_alloc *a)
+{
+    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_lock(&placement);
+    desc_put(a);
+    pthread_mutex_unlock(&placement);
+}
+
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
                                  const wvm_backend *be, wvm_alloc **out)
 {
@@ -208,6 +227,9 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     bool sparse = !want && !map && span >= WVM_SPARSE_MIN;
     if (sparse)
         footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
+    wvm_alloc *a = desc_take();
+    if (!a)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
     pthread_mutex_lock(&placement);
     uint32_t err;
     if (want)
@@ -218,30 +240,22 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
         err = place_sparse(footprint, type & WVM_MEM_TOP_DOWN, &base);
     else
         err = place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
-    if (err) {
-        pthread_mutex_unlock(&placement);
-        return err;
-    }
-    wvm_alloc *a = desc_get();
-    wvm_snap *s = a ? wvm__snap_new(base, size, prot, type & ~WVM_MEM_TOP_DOWN) : NULL;
-    if (!s || wvm__radix_set(base, base + span, a)) {
-        if (a)
-            desc_put(a);
+    wvm_snap *s = err ? NULL : wvm__snap_new(base, size, prot, type & ~WVM_MEM_TOP_DOWN);
+    if (!err && (!s || wvm__radix_set(base, base + span, a))) {
         wvm__snap_free(s);
         unplace(base, footprint, size, in_arena);
+        err = WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+    if (err) {
         pthread_mutex_unlock(&placement);
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+        desc_give_back(a);
+        return err;
     }
     a->in_arena = in_arena;
     a->sparse = sparse;
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
     a->footprint = footprint;
     a->backend = be;
-    /* Locked before anyone can find a, so that on_reserve runs first. Against the lock order
-     * (allocation, then placement), hence trylock: only a reader holding a stale pointer to
-     * this recycled descriptor can hold the lock now, and it lets go without waiting. */
-    while (pthread_mutex_trylock(&a->lock))
-        wvm__prim_yield();
     quick_update(a, s);
     atomic_store_explicit(&a->snap, s, memory_order_release);
     live_link(a, size);

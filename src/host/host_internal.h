@@ -89,6 +89,8 @@ typedef struct wvm_notifier {
 
 int wvm__notify_start(struct wvm_host *h); /* 0 or errno */
 void wvm__notify_stop(struct wvm_host *h);
+/* Joins a thread that was stopped from inside its own callback (final Release). */
+void wvm__notify_join(struct wvm_host *h);
 /* From any thread, never blocks: ask for a Low notification / a re-evaluation. */
 void wvm__notify_request_low(struct wvm_host *h);
 void wvm__notify_kick(struct wvm_host *h);

@@ -140,6 +140,7 @@ uint32_t wvm__host_addref(wvm_host *h)
 static void destroy(wvm_host *h)
 {
     wvm_host_shutdown(&h->iface);
+    wvm__notify_join(h);
     wvm__host_release_all(h);
     wvm__addrmap_free(&h->acquired);
     wvm__fd_close(h->notify.wake_fd);

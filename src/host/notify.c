@@ -120,11 +120,12 @@ void wvm__notify_stop(wvm_host *h)
     if (n->started) {
         atomic_store(&n->stop, true);
         wvm__event_signal(n->wake_fd);
-        if (pthread_equal(pthread_self(), n->thread))
-            pthread_detach(n->thread); /* shut down from inside a callback */
-        else
+        /* From inside a callback the thread cannot join itself: it ends when the callback
+         * returns, and the final Release joins it (wvm__notify_join). */
+        if (!pthread_equal(pthread_self(), n->thread)) {
             pthread_join(n->thread, NULL);
-        n->started = false;
+            n->started = false;
+        }
     }
     pthread_mutex_lock(&n->cb_mu);
     ICLRMemoryNotificationCallback *cb = n->cb;
@@ -132,6 +133,15 @@ void wvm__notify_stop(wvm_host *h)
     pthread_mutex_unlock(&n->cb_mu);
     if (cb)
         cb->lpVtbl->Release(cb);
+}
+
+void wvm__notify_join(wvm_host *h)
+{
+    wvm_notifier *n = &h->notify;
+    if (n->started && !pthread_equal(pthread_self(), n->thread)) {
+        pthread_join(n->thread, NULL);
+        n->started = false;
+    }
 }
 
 HRESULT wvm__notify_register(wvm_host *h, ICLRMemoryNotificationCallback *cb)

@@ -142,6 +142,27 @@ static char probe_page(unsigned char *p)
     return 'w';
 }
 
+/* ---- app-container variants: Windows 10 kernelbase exports; looked up at run time so that the
+ * program still starts on a Wine without them ("unsupported" in the transcript). */
+typedef PVOID(WINAPI *alloc_app_fn)(PVOID, SIZE_T, ULONG, ULONG);
+typedef BOOL(WINAPI *protect_app_fn)(PVOID, SIZE_T, ULONG, PULONG);
+static alloc_app_fn alloc_app;
+static protect_app_fn protect_app;
+
+static void app_init(void)
+{
+#ifdef _WIN32
+    HMODULE k = GetModuleHandleA("kernelbase.dll");
+    if (k) {
+        alloc_app = (alloc_app_fn)(void (*)(void))GetProcAddress(k, "VirtualAllocFromApp");
+        protect_app = (protect_app_fn)(void (*)(void))GetProcAddress(k, "VirtualProtectFromApp");
+    }
+#else
+    alloc_app = VirtualAllocFromApp;
+    protect_app = VirtualProtectFromApp;
+#endif
+}
+
 /* ---- names and address normalisation -------------------------------------------------------- */
 
 typedef struct name {
@@ -352,7 +373,7 @@ static void add_name(const char *id, uintptr_t value, uintptr_t span, int hole)
     nm->hole = hole;
 }
 
-static void op_alloc(const char *id, char **t, int skip)
+static void op_alloc(const char *id, char **t, int skip, int app)
 {
     uintptr_t a = parse_addr(t[0], &skip);
     SIZE_T size = (SIZE_T)parse_num(t[1]);
@@ -364,8 +385,15 @@ static void op_alloc(const char *id, char **t, int skip)
             printf(" -> skip\n");
         return;
     }
+    if (app && !alloc_app) {
+        printf(" -> unsupported\n");
+        if (id)
+            add_name(id, 0, 0, 0);
+        return;
+    }
     SetLastError(0);
-    void *p = VirtualAlloc((void *)a, size, type, prot);
+    void *p =
+        app ? alloc_app((void *)a, size, type, prot) : VirtualAlloc((void *)a, size, type, prot);
     char b[64];
     printf(" -> %s", p ? "" : "0");
     uintptr_t span = 0;
@@ -412,7 +440,7 @@ static void op_free(char **t, int skip)
     print_result(r, a, size);
 }
 
-static void op_protect(char **t, int nt, int skip)
+static void op_protect(char **t, int nt, int skip, int app)
 {
     uintptr_t a = parse_addr(t[0], &skip);
     SIZE_T size = (SIZE_T)parse_num(t[1]);
@@ -423,11 +451,35 @@ static void op_protect(char **t, int nt, int skip)
             printf(" -> skip\n");
         return;
     }
+    if (app && !protect_app) {
+        printf(" -> unsupported\n");
+        return;
+    }
     SetLastError(0);
-    BOOL r = VirtualProtect((void *)a, size, prot, noold ? NULL : &old);
+    ULONG old_app = 0xdeadbeef;
+    BOOL r = app ? protect_app((void *)a, size, prot, noold ? NULL : &old_app)
+                 : VirtualProtect((void *)a, size, prot, noold ? NULL : &old);
+    if (app)
+        old = old_app;
     printf(" -> %d", r ? 1 : 0);
     if (r && !noold)
         printf(" old=0x%lx", (unsigned long)old);
+    print_result(r, a, size);
+}
+
+/* VirtualLock / VirtualUnlock */
+static void op_lock(char **t, int skip, int unlock)
+{
+    uintptr_t a = parse_addr(t[0], &skip);
+    SIZE_T size = (SIZE_T)parse_num(t[1]);
+    if (bad || skip) {
+        if (!bad)
+            printf(" -> skip\n");
+        return;
+    }
+    SetLastError(0);
+    BOOL r = unlock ? VirtualUnlock((void *)a, size) : VirtualLock((void *)a, size);
+    printf(" -> %d", r ? 1 : 0);
     print_result(r, a, size);
 }
 
@@ -580,13 +632,14 @@ static void run_line(char *line)
     static const struct {
         const char *op;
         int args;
-    } arity[] = {{"alloc", 4}, {"hole", 1},  {"free", 3}, {"protect", 3}, {"query", 1},
-                 {"scan", 1},  {"write", 2}, {"read", 1}, {"access", 2},  {NULL, 0}};
+    } arity[] = {{"alloc", 4},      {"allocapp", 4}, {"hole", 1},   {"free", 3},  {"protect", 3},
+                 {"protectapp", 3}, {"query", 1},    {"scan", 1},   {"write", 2}, {"read", 1},
+                 {"access", 2},     {"lock", 2},     {"unlock", 2}, {NULL, 0}};
     int k = 0;
     while (arity[k].op && strcmp(arity[k].op, t[0]))
         k++;
     bad = !arity[k].op || nt - 1 < arity[k].args ||
-          (id && strcmp(t[0], "alloc") && strcmp(t[0], "hole"));
+          (id && strcmp(t[0], "alloc") && strcmp(t[0], "allocapp") && strcmp(t[0], "hole"));
     printf("%lu %s", lineno, t[0]);
     if (bad) {
         printf(" -> syntax\n");
@@ -594,14 +647,16 @@ static void run_line(char *line)
     }
     char **a = t + 1;
     int na = nt - 1, skip = 0;
-    if (!strcmp(t[0], "alloc"))
-        op_alloc(id, a, skip);
+    if (!strcmp(t[0], "alloc") || !strcmp(t[0], "allocapp"))
+        op_alloc(id, a, skip, t[0][5] == 'a');
     else if (!strcmp(t[0], "hole"))
         op_hole(id, a);
     else if (!strcmp(t[0], "free"))
         op_free(a, skip);
-    else if (!strcmp(t[0], "protect"))
-        op_protect(a, na, skip);
+    else if (!strcmp(t[0], "protect") || !strcmp(t[0], "protectapp"))
+        op_protect(a, na, skip, t[0][7] == 'a');
+    else if (!strcmp(t[0], "lock") || !strcmp(t[0], "unlock"))
+        op_lock(a, skip, t[0][0] == 'u');
     else if (!strcmp(t[0], "query"))
         op_query(a, na, skip);
     else if (!strcmp(t[0], "scan"))
@@ -628,6 +683,7 @@ int main(int argc, char **argv)
 #endif
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     probe_init();
+    app_init();
     char line[1024];
     while (fgets(line, sizeof line, in)) {
         lineno++;

@@ -120,7 +120,12 @@ def explain(src, n, w, modifiers=False):
         return r
     N, W = Line(n), Line(w)
     diverged = N.failed != W.failed
+    if W.ret == "unsupported":
+        return 22, True
     try:
+        if op in ("lock", "unlock"):
+            if W.err == 5 or (op == "unlock" and N.err == 158 and not W.failed):
+                return 21, False
         if op == "alloc":
             typ, prot, size = flags(a[2], MEM), flags(a[3], PROT), int(a[1], 0)
             if N.err == 87 and windows_rejects_prot(prot):
@@ -163,6 +168,8 @@ def explain(src, n, w, modifiers=False):
             typ, size = flags(a[2], MEM), int(a[1], 0)
             if N.err == 487 and W.err == 87 and N.ctx == "F" and W.ctx == "F":
                 return 4, diverged
+            if N.err == 87 and W.err == 487 and N.ctx == "O" == W.ctx:
+                return 18, diverged
             if N.err == 87 and not W.failed and typ in (MEM["DECOMMIT"], MEM["RELEASE"]) and \
                     size >= 1 << 47:
                 return 6, diverged

@@ -1,9 +1,61 @@
-/* The host when the kernel refuses (WVM_FAULT_INJECTION builds: the n-th system call of the
+/* Internals: VirtualQuery takes no host lock; and the host when the kernel refuses (WVM_FAULT_INJECTION builds: the n-th system call of the
  * prim layer fails): every failed call returns an HRESULT and leaves the budget and the
  * address-space count as they were. */
 #include <errno.h>
+#include <pthread.h>
 #include "host_test.h"
+#include "host/host_internal.h"
 #include "prim/linux/prim.h"
+
+/* VirtualQuery must not wait for any lock of the host: hold them all (as threads suspended
+ * inside the host would) and query from another thread. */
+typedef struct {
+    IHostMemoryManager *h;
+    void *addr;
+    HRESULT hr;
+    size_t n;
+} query_t;
+
+static void *query_thread(void *arg)
+{
+    query_t *q = arg;
+    wvm_MEMORY_BASIC_INFORMATION mbi;
+    q->hr = q->h->lpVtbl->VirtualQuery(q->h, q->addr, &mbi, sizeof mbi, &q->n);
+    return NULL;
+}
+
+Test(host_internal, query_takes_no_host_lock)
+{
+    wvm_host_config c = test_config(64 * MIB, 50);
+    IHostMemoryManager *h = test_host(&c);
+    void *p;
+    cr_assert_eq(halloc(h, 65536, eTaskCritical, &p), S_OK);
+    wvm_host *hh = (wvm_host *)(void *)h;
+    for (int i = 0; i < WVM_HOST_STRIPES; i++)
+        pthread_mutex_lock(&hh->shard[i].mu);
+    pthread_mutex_lock(&hh->as_mu);
+    pthread_mutex_lock(&hh->budget.mu);
+    pthread_mutex_lock(&hh->notify.cb_mu);
+    query_t q = {.h = h, .addr = p, .hr = E_FAIL};
+    pthread_t t;
+    pthread_create(&t, NULL, query_thread, &q);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    int joined = pthread_timedjoin_np(t, NULL, &dl);
+    pthread_mutex_unlock(&hh->notify.cb_mu);
+    pthread_mutex_unlock(&hh->budget.mu);
+    pthread_mutex_unlock(&hh->as_mu);
+    for (int i = 0; i < WVM_HOST_STRIPES; i++)
+        pthread_mutex_unlock(&hh->shard[i].mu);
+    if (joined)
+        pthread_join(t, NULL);
+    cr_assert_eq(joined, 0, "VirtualQuery waited for a host lock");
+    cr_assert_eq(q.hr, S_OK);
+    cr_assert_eq(q.n, sizeof(wvm_MEMORY_BASIC_INFORMATION));
+    cr_assert_eq(hfree(h, p), S_OK);
+    h->lpVtbl->Release(h);
+}
 
 #ifdef WVM_FAULT_INJECTION
 

@@ -15,7 +15,7 @@ typedef struct {
     _Atomic int levels[256];
     pthread_t thread;
     _Atomic int other_thread; /* deliveries not on the first delivering thread */
-    unsigned sleep_us;
+    _Atomic unsigned sleep_us;
 } cb_t;
 
 static HRESULT STDMETHODCALLTYPE cb_qi(ICLRMemoryNotificationCallback *This, REFIID riid,
@@ -147,29 +147,29 @@ Test(host_notify, low_when_a_request_does_not_fit_without_blocking_it)
     IHostMemoryManager *h = test_host(&c);
     cb_t cb;
     cb_init(&cb);
-    cb.sleep_us = 300000; /* a slow "garbage collection" */
     load_t l = {0};
     set_load(h, &l, 70);
     cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
     cr_assert(wait_count(&cb, 1));
-    usleep(350000);
+    usleep(100000);
     cr_assert_eq(last_level(&cb), eMemoryAvailableNeutral);
+    cb.sleep_us = 1000000; /* from now on a slow "garbage collection" */
     void *p;
     double t0 = now_s();
     cr_assert_eq(halloc(h, 10 * MIB, eTaskCritical, &p), E_OUTOFMEMORY);
-    cr_assert_lt(now_s() - t0, 0.1, "the request does not wait for the callback");
+    cr_assert_lt(now_s() - t0, 0.5, "the request does not wait for the 1 s callback");
     cr_assert(wait_count(&cb, 2));
     cr_assert_eq(atomic_load(&cb.levels[1]), eMemoryAvailableLow);
     cr_assert(wait_count(&cb, 3), "back to Neutral once the load says so");
     cr_assert_eq(atomic_load(&cb.levels[2]), eMemoryAvailableNeutral);
     cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, NULL), S_OK);
-    usleep(400000); /* the delivery in progress holds its own reference */
+    usleep(1100000); /* the delivery in progress holds its own reference */
     cr_assert_eq(atomic_load(&cb.refs), 1);
     set_load(h, &l, 0);
     h->lpVtbl->Release(h);
 }
 
-Test(host_notify, shutdown_from_inside_a_callback)
+Test(host_notify, shutdown_from_main_thread)
 {
     wvm_host_config c = notify_config();
     IHostMemoryManager *h = test_host(&c);
@@ -180,6 +180,37 @@ Test(host_notify, shutdown_from_inside_a_callback)
     wvm_host_shutdown(h);
     cr_assert_eq(atomic_load(&cb.refs), 1);
     h->lpVtbl->Release(h);
+}
+
+static IHostMemoryManager *shutdown_target;
+
+static HRESULT STDMETHODCALLTYPE cb_shutdown(ICLRMemoryNotificationCallback *This,
+                                             EMemoryAvailable lv)
+{
+    cb_on(This, lv);
+    wvm_host_shutdown(shutdown_target); /* the host thread stops itself */
+    return S_OK;
+}
+static const ICLRMemoryNotificationCallbackVtbl cb_shutdown_vtbl = {cb_qi, cb_addref, cb_release,
+                                                                    cb_shutdown};
+
+Test(host_notify, shutdown_from_inside_a_callback)
+{
+    wvm_host_config c = notify_config();
+    IHostMemoryManager *h = test_host(&c);
+    shutdown_target = h;
+    cb_t cb;
+    cb_init(&cb);
+    cb.iface.lpVtbl = &cb_shutdown_vtbl;
+    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
+    cr_assert(wait_count(&cb, 1));
+    for (int i = 0; i < 100 && halloc(h, 4096, eTaskCritical, &(void *){0}) == S_OK; i++)
+        usleep(10000);
+    void *p;
+    cr_assert_eq(halloc(h, 4096, eTaskCritical, &p), HOST_E_CLRNOTAVAILABLE);
+    h->lpVtbl->Release(h); /* joins the host thread, which stopped itself */
+    cr_assert_eq(atomic_load(&cb.refs), 1);
+    cr_assert_eq(atomic_load(&cb.n), 1);
 }
 
 static bool psi_triggers_work(void)

@@ -106,6 +106,14 @@ Test(lock, decommit_and_release_drop_locks)
     cr_assert_eq(wvm_check_invariants(), 0);
 }
 
+Test(lock, null_and_low_addresses_fail)
+{
+    cr_assert_not(wvm_VirtualLock(NULL, PAGE));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_NOACCESS);
+    cr_assert_not(wvm_VirtualUnlock((void *)0x1000, PAGE));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_NOACCESS);
+}
+
 Test(lock, foreign_memory_uses_mlock)
 {
     static char buf[3 * PAGE];

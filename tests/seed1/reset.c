@@ -141,3 +141,37 @@ Test(reset, undo_detects_every_dropped_page_repeatedly)
         cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
     }
 }
+
+Test(reset, untouched_and_zero_page_pages_are_intact)
+{
+    char *p =
+        wvm_VirtualAlloc(NULL, 64 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    cr_assert_not_null(p);
+    p[5 * PAGE] = 3;                                   /* one page with data */
+    cr_assert_eq(*(volatile char *)(p + 9 * PAGE), 0); /* one on the shared zero page */
+    cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
+    cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE), p,
+                 "pages that never held data cannot have lost it: %u", wvm_GetLastError());
+    cr_assert_eq(p[5 * PAGE], 3);
+    cr_assert_eq(p[9 * PAGE], 0);
+    /* the same after the kernel was told to page everything out: only the data page counts */
+    cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
+    force_drop(p + 9 * PAGE, 55 * PAGE); /* not the data page */
+    cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE), p, "%u",
+                 wvm_GetLastError());
+    cr_assert_eq(p[5 * PAGE], 3);
+    cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
+    force_drop(p, 64 * PAGE);
+    cr_assert_null(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE));
+    cr_assert_eq(p[5 * PAGE], 0);
+}
+
+Test(reset, written_after_reset_is_intact)
+{
+    char *p = filled(4, WVM_PAGE_READWRITE);
+    cr_assert_eq(wvm_VirtualAlloc(p, 4 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
+    p[PAGE] = 9; /* re-dirtied: the kernel keeps it */
+    force_drop(p + PAGE, PAGE);
+    cr_assert_eq(p[PAGE], 9);
+    cr_assert_eq(p[PAGE + 1], 0x5A);
+}

@@ -40,6 +40,7 @@ class Gen:
         self.max_ops = max_ops
         self.ops = []
         self.names = []      # (name, size, in_hole) of allocations that may be new regions
+        self.hole_off = {}   # name -> requested offset inside H
         self.stale = set()   # names whose addresses may be reused
         self.maybe_freed = set()
         self.hole = False
@@ -98,7 +99,9 @@ class Gen:
         name, size, in_hole = self.r.choice(live)
         off = self.offset(size, beyond and in_hole)
         if in_hole and beyond and self.r.random() < 0.05:
-            return "%s-%s" % (name, hex(self.r.choice([PAGE, GRAN])))
+            back = self.r.choice([PAGE, GRAN])
+            if self.hole_off.get(name, 0) >= 2 * GRAN:  # stays inside H
+                return "%s-%s" % (name, hex(back))
         return "%s+%s" % (name, hex(off))
 
     def emit(self, s):
@@ -141,6 +144,7 @@ class Gen:
             off = self.r.randrange(0, HOLE - 0x100000)
         self.emit("%s = alloc @H+%s %s %s %s" % (name, hex(off), size, typ, self.prot()))
         self.names.append((name, int(size, 16), True))
+        self.hole_off[name] = off
 
     def op_commit(self):
         a = self.addr()
@@ -211,6 +215,8 @@ class Gen:
             return
         name, size, in_hole = self.r.choice(live)
         off = self.offset(size, False)
+        if not in_hole and off >= size:  # past the end of a NULL allocation: layout-dependent
+            off = max(0, size - 1) // PAGE * PAGE
         a = "%s+%s" % (name, hex(off))
         x = self.r.random()
         if x < 0.45:

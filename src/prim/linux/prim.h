@@ -69,6 +69,15 @@ typedef struct wvm_vma {
 /* The first mapping that ends above addr (it may start above addr). ENOENT when none. */
 int wvm__prim_vma_next(uintptr_t addr, wvm_vma *out);
 
+/* --- the caller's memory ------------------------------------------------------------------ */
+
+/* Copies n bytes from src (ours) to dst (named by the caller) or the other way, failing with
+ * EFAULT (or ENOSYS/EPERM where process_vm_* is not allowed) instead of faulting. */
+int wvm__prim_self_write(void *dst, const void *src, size_t n);
+int wvm__prim_self_read(void *dst, const void *src, size_t n);
+/* Checks that every page of [dst, dst+n) can be read and written, leaving it unchanged. */
+int wvm__prim_self_touch(void *dst, size_t n);
+
 /* --- system figures ------------------------------------------------------------------------ */
 
 /* Available physical memory in bytes (MemAvailable). */

@@ -12,6 +12,12 @@ uint64_t wvm__prim_memlock_limit(void);
 /* MADV_FREE: the kernel may drop the pages' contents under memory pressure unless they are
  * written first. */
 int wvm__prim_free_lazy(void *addr, size_t size);
+/* Calls fn(ctx, i) for every page i of the npages pages at start that holds data MADV_FREE
+ * could make the kernel drop: present and mapped only by this process (pagemap's
+ * exclusive bit: the shared zero page and pages shared copy-on-write after fork are never
+ * freed lazily), or swapped out (MADV_FREE drops swapped pages at once). Returns 0 or errno. */
+int wvm__prim_pages_holding_data(uintptr_t start, uint64_t npages,
+                                 void (*fn)(void *ctx, uint64_t i), void *ctx);
 /* Page faults (minor + major) the calling thread has taken so far (getrusage RUSAGE_THREAD). */
 uint64_t wvm__prim_thread_faults(void);
 #endif

@@ -1,5 +1,7 @@
 /* mlock/munlock, MADV_FREE and the thread's fault counter. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <winvmem/stats.h>
@@ -40,4 +42,31 @@ uint64_t wvm__prim_thread_faults(void)
     if (getrusage(RUSAGE_THREAD, &ru))
         return UINT64_MAX; /* callers treat a changed count as "something was dropped" */
     return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+}
+
+int wvm__prim_pages_holding_data(uintptr_t start, uint64_t npages,
+                                 void (*fn)(void *ctx, uint64_t i), void *ctx)
+{
+    const uint64_t present = 1ull << 63, swapped = 1ull << 62, exclusive = 1ull << 56;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    uint64_t buf[512];
+    int err = 0;
+    for (uint64_t done = 0; done < npages && !err;) {
+        uint64_t n = npages - done < 512 ? npages - done : 512;
+        off_t off = (off_t)((start / 4096 + done) * sizeof(uint64_t));
+        ssize_t got = pread(fd, buf, n * sizeof(uint64_t), off);
+        if (got <= 0) {
+            err = got < 0 ? errno : EIO;
+            break;
+        }
+        n = (uint64_t)got / sizeof(uint64_t);
+        for (uint64_t i = 0; i < n; i++)
+            if ((buf[i] & swapped) || ((buf[i] & present) && (buf[i] & exclusive)))
+                fn(ctx, done + i);
+        done += n;
+    }
+    close(fd);
+    return err;
 }
