@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <winvmem/stats.h>
 #include <winvmem/win32.h>
@@ -31,7 +32,7 @@ typedef struct op {
 #define GIB ((size_t)1 << 30)
 
 /* Slot 0..5 are allocations, slot 7 a hole (reserved + released at start). */
-static const op script[] = {
+static const op fixed_script[] = {
     {NEW, 0, 0, 64 * PG, MEM_RESERVE, PAGE_READWRITE},
     {AT, 0, 4 * PG, 8 * PG, MEM_COMMIT, PAGE_READWRITE},
     {TOUCH, 0, 4 * PG, 8 * PG, 0, 0},
@@ -76,7 +77,10 @@ static const op script[] = {
     {FREE, 2, 0, 0, MEM_RELEASE, 0},
     {FREE, 4, 0, 0, MEM_RELEASE, 0},
 };
-#define NOPS  (sizeof script / sizeof script[0])
+#define NFIXED (sizeof fixed_script / sizeof fixed_script[0])
+
+static const op *script; /* the script being swept */
+static size_t nops;
 #define NSLOT 8
 
 static char *slot[NSLOT];
@@ -159,10 +163,14 @@ static void same(const snap *a, const snap *b, const char *what, size_t k, uint6
 
 /* ---- running ops ---------------------------------------------------------------------------- */
 
+/* Writes every 7th page of the range that is committed, writable and not a guard page. */
 static void touch(char *p, size_t size)
 {
+    MEMORY_BASIC_INFORMATION m;
     for (size_t o = 0; o < size; o += PG * 7)
-        p[o] = (char)(o / PG + 1);
+        if (VirtualQuery(p + o, &m, sizeof m) && m.State == MEM_COMMIT &&
+            (m.Protect == PAGE_READWRITE || m.Protect == PAGE_EXECUTE_READWRITE))
+            p[o] = (char)(o / PG + 1);
 }
 
 /* Runs op k; returns 1 on success, 0 on failure (GetLastError tells why). */
@@ -214,7 +222,9 @@ static DWORD windows_error(int err)
     }
 }
 
-static snap ref[NOPS];
+static snap *ref;
+static int ref_ok[256];
+static DWORD ref_err[256];
 
 static void make_hole(void)
 {
@@ -223,24 +233,43 @@ static void make_hole(void)
     slot[7] = hole;
 }
 
-/* A clean pass: the state after each op, to compare runs that recovered from a failure. */
-static void reference(void)
+static void release_all(void)
 {
-    make_hole();
-    for (size_t k = 0; k < NOPS; k++) {
-        cr_assert(run(k), "op %zu fails without injection (error %lu)", k,
-                  (unsigned long)GetLastError());
-        take(&ref[k]);
-    }
+    for (int i = 0; i < NSLOT - 1; i++)
+        if (slot[i]) {
+            VirtualFree(slot[i], 0, MEM_RELEASE);
+            slot[i] = NULL;
+        }
 }
 
-static void sweep(int err)
+/* A clean pass: each op's result and the state after it. */
+static void reference(int must_succeed)
 {
-    reference();
+    make_hole();
+    for (size_t k = 0; k < nops; k++) {
+        SetLastError(0);
+        ref_ok[k] = run(k);
+        ref_err[k] = GetLastError();
+        cr_assert(ref_ok[k] || !must_succeed, "op %zu fails without injection (error %lu)", k,
+                  (unsigned long)ref_err[k]);
+        take(&ref[k]);
+    }
+    release_all();
+}
+
+/* Fails the 1st, 2nd, ... fallible system call of every op of ops[0..n) in turn. */
+static void sweep(int err, const op *ops, size_t n_ops, int must_succeed, unsigned long *total)
+{
+    script = ops;
+    nops = n_ops;
+    cr_assert(nops <= 256);
+    ref = calloc(nops, sizeof *ref);
+    cr_assert(ref);
+    reference(must_succeed);
     make_hole();
     static snap before, after;
     unsigned long injected = 0, failed = 0, recovered = 0;
-    for (size_t k = 0; k < NOPS; k++) {
+    for (size_t k = 0; k < nops; k++) {
         if (script[k].k == TOUCH) {
             run(k);
             continue;
@@ -260,31 +289,92 @@ static void sweep(int err)
                          (unsigned long long)n);
             take(&after);
             if (used < n) { /* the injected failure was not reached: a clean run */
-                cr_assert(ok, "op %zu fails without injection (error %lu)", k, (unsigned long)e);
+                cr_assert_eq(ok, ref_ok[k], "op %zu: clean result %d, reference %d (error %lu)", k,
+                             ok, ref_ok[k], (unsigned long)e);
                 same(&ref[k], &after, "the state after a clean run", k, n, err);
                 break;
             }
             injected++;
             if (ok) { /* a fallback path absorbed the failure: the state must be the clean one */
                 recovered++;
+                cr_assert(ref_ok[k], "op %zu succeeds only when call %llu fails", k,
+                          (unsigned long long)n);
                 same(&ref[k], &after, "the state after a call that absorbed the failure", k, n,
                      err);
                 break;
             }
             failed++;
-            cr_assert_eq(e, windows_error(err),
-                         "op %zu, call %llu failed with errno %d: error %lu, expected %lu", k,
-                         (unsigned long long)n, err, (unsigned long)e,
-                         (unsigned long)windows_error(err));
+            cr_assert(e == windows_error(err) || (!ref_ok[k] && e == ref_err[k]),
+                      "op %zu, call %llu failed with errno %d: error %lu, expected %lu", k,
+                      (unsigned long long)n, err, (unsigned long)e,
+                      (unsigned long)windows_error(err));
             same(&before, &after, "the state after the failed call", k, n, err);
             memcpy(slot, saved, sizeof slot);
         }
     }
-    fprintf(stderr,
-            "fault_injection errno %d: %zu ops, %lu injected failures: %lu failed cleanly, "
-            "%lu absorbed by a fallback\n",
-            err, NOPS, injected, failed, recovered);
-    cr_assert_gt(injected, 20, "the script made too few system calls to be a test");
+    release_all();
+    free(ref);
+    if (total)
+        *total += injected;
+    else
+        fprintf(stderr,
+                "fault_injection errno %d: %zu ops, %lu injected failures: %lu failed cleanly, "
+                "%lu absorbed by a fallback\n",
+                err, nops, injected, failed, recovered);
+    cr_assert(total || injected > 20, "the script made too few system calls to be a test");
+}
+
+/* A random script over slots 0-3 (seeded, reproducible): reservations of 1-96 pages, commits,
+ * decommits, protections and touches at random places, also across the ends. */
+static size_t random_script(unsigned seed, op *out, size_t cap)
+{
+    static const DWORD prots[] = {PAGE_NOACCESS,
+                                  PAGE_READONLY,
+                                  PAGE_READWRITE,
+                                  PAGE_EXECUTE_READ,
+                                  PAGE_EXECUTE_READWRITE,
+                                  PAGE_READWRITE | PAGE_GUARD,
+                                  PAGE_READONLY | PAGE_NOCACHE};
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+#define RND(n) ((x = x * 6364136223846793005ull + 1442695040888963407ull), (x >> 33) % (n))
+    size_t pages[4] = {0};
+    size_t n = 0;
+    while (n < cap) {
+        int s = (int)RND(4);
+        DWORD prot = prots[RND(sizeof prots / sizeof prots[0])];
+        if (!pages[s]) {
+            pages[s] = 1 + RND(96);
+            DWORD t = RND(3) ? MEM_RESERVE : MEM_RESERVE | MEM_COMMIT;
+            if (!RND(8))
+                t |= MEM_WRITE_WATCH;
+            out[n++] = (op){NEW, s, 0, pages[s] * PG, t, prot};
+            continue;
+        }
+        size_t off = RND(pages[s] + 4) * PG, len = (1 + RND(32)) * PG;
+        switch (RND(8)) {
+        case 0:
+        case 1:
+            out[n++] = (op){AT, s, off, len, MEM_COMMIT, prot};
+            break;
+        case 2:
+            out[n++] = (op){FREE, s, off, len, MEM_DECOMMIT, 0};
+            break;
+        case 3:
+            out[n++] = (op){FREE, s, 0, 0, RND(2) ? MEM_DECOMMIT : MEM_RELEASE, 0};
+            if (out[n - 1].type == MEM_RELEASE)
+                pages[s] = 0;
+            break;
+        case 4:
+        case 5:
+            out[n++] = (op){PROTECT, s, off, len, 0, prot};
+            break;
+        default:
+            out[n++] = (op){TOUCH, s, 0, pages[s] * PG, 0, 0};
+            break;
+        }
+    }
+#undef RND
+    return n;
 }
 
 static int enabled(void)
@@ -305,19 +395,37 @@ Test(fault_injection, enomem)
 {
     if (!enabled())
         cr_skip_test("not a WVM_FAULT_INJECTION build (use the debug or asan-ubsan preset)");
-    sweep(ENOMEM);
+    sweep(ENOMEM, fixed_script, NFIXED, 1, NULL);
 }
 
 Test(fault_injection, eagain)
 {
     if (!enabled())
         cr_skip_test("not a WVM_FAULT_INJECTION build");
-    sweep(EAGAIN);
+    sweep(EAGAIN, fixed_script, NFIXED, 1, NULL);
 }
 
 Test(fault_injection, eperm)
 {
     if (!enabled())
         cr_skip_test("not a WVM_FAULT_INJECTION build");
-    sweep(EPERM);
+    sweep(EPERM, fixed_script, NFIXED, 1, NULL);
+}
+
+/* WINVMEM_FI_SCRIPTS random scripts of 60 ops (default 40; a local long run: 2000). */
+Test(fault_injection, random_scripts, .timeout = 600)
+{
+    if (!enabled())
+        cr_skip_test("not a WVM_FAULT_INJECTION build");
+    const char *env = getenv("WINVMEM_FI_SCRIPTS");
+    unsigned count = env ? (unsigned)atoi(env) : 40;
+    unsigned long injected = 0;
+    static op ops[60];
+    for (unsigned seed = 0; seed < count; seed++) {
+        size_t n = random_script(seed, ops, 60);
+        sweep(seed % 3 == 0 ? EAGAIN : ENOMEM, ops, n, 0, &injected);
+    }
+    fprintf(stderr, "fault_injection: %u random scripts of 60 ops, %lu injected failures\n", count,
+            injected);
+    cr_assert_gt(injected, count, "too few system calls to be a test");
 }
