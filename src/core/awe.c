@@ -16,8 +16,9 @@
 #include "prim/linux/prim.h"
 #include "prim/linux/uffd.h"
 
-#define STORE_SIZE ((size_t)1 << 40) /* address space for the page store: 1 TiB, never charged */
-#define NO_PAGE    UINTPTR_MAX
+#define STORE_MAX ((size_t)1 << 40) /* address space for the page store: up to 1 TiB, uncharged */
+#define STORE_MIN ((size_t)1 << 30)
+#define NO_PAGE   UINTPTR_MAX
 
 typedef struct window {
     wvm_retired hdr; /* freed through the epochs: VirtualQuery reads it without a lock */
@@ -26,8 +27,20 @@ typedef struct window {
     uintptr_t slot[]; /* per window page: the slot mapped there, or NO_PAGE */
 } window;
 
+/* Writers hold the pool lock; VirtualQuery reads without it, hence the atomic accesses. */
+static void set_slot(window *w, uint64_t i, uintptr_t v)
+{
+    __atomic_store_n(&w->slot[i], v, __ATOMIC_RELAXED);
+}
+
+static uintptr_t get_slot(window *w, uint64_t i)
+{
+    return __atomic_load_n(&w->slot[i], __ATOMIC_RELAXED);
+}
+
 static pthread_mutex_t pool = PTHREAD_MUTEX_INITIALIZER;
-static char *store;          /* slot i lives at store + i pages while not mapped */
+static char *store; /* slot i lives at store + i pages while not mapped */
+static size_t store_size;
 static uintptr_t *where;     /* per slot: NO_PAGE = in the store, else the window address */
 static uint8_t *in_use;      /* per slot */
 static uint64_t nslots, cap; /* slots handed out so far (high water), array capacity */
@@ -45,11 +58,18 @@ static int store_init(void)
     if (store)
         return 0;
     void *p;
-    int err = wvm__prim_map_anon_rw(NULL, STORE_SIZE, WVM_PAGE, false, &p);
-    if (!err && (err = wvm__prim_ww_register(p, STORE_SIZE))) /* UFFDIO_MOVE needs it */
-        wvm__prim_unmap(p, STORE_SIZE);
-    if (!err)
+    int err = ENOMEM;
+    size_t size = STORE_MAX;
+    /* smaller where address space is scarce (sanitizers, strict overcommit ignores NORESERVE) */
+    for (; err && size >= STORE_MIN; size /= 2)
+        err = wvm__prim_map_anon_rw(NULL, size, WVM_PAGE, false, &p);
+    size *= 2;
+    if (!err && (err = wvm__prim_ww_register(p, size))) /* UFFDIO_MOVE needs it */
+        wvm__prim_unmap(p, size);
+    if (!err) {
         store = p;
+        store_size = size;
+    }
     return err;
 }
 
@@ -57,7 +77,7 @@ static int store_init(void)
 static int grow(uint64_t more)
 {
     uint64_t need = nslots + more;
-    if (need > STORE_SIZE / WVM_PAGE)
+    if (need > store_size / WVM_PAGE)
         return ENOMEM;
     if (need <= cap)
         return 0;
@@ -155,7 +175,7 @@ static int unmap_locked(window *w, uint64_t first, uint64_t count)
             return err;
         for (uint64_t k = 0; k < run; k++) {
             where[s + k] = NO_PAGE;
-            w->slot[i + k] = NO_PAGE;
+            set_slot(w, i + k, NO_PAGE);
         }
         i += run;
     }
@@ -173,7 +193,7 @@ static int map_locked(window *w, uint64_t first, uint64_t count, const uintptr_t
                                   run * WVM_PAGE);
         for (uint64_t k = 0; !err && k < run; k++) {
             where[s + k] = w->base + (first + i + k) * WVM_PAGE;
-            w->slot[first + i + k] = s + k;
+            set_slot(w, first + i + k, s + k);
         }
         i += run;
     }
@@ -343,10 +363,10 @@ bool wvm__awe_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATIO
     window *w = a && a->backend == &awe_backend ? a->ext : NULL;
     if (!w || w->base != s->base) /* a window being set up or released: reserved */
         return false;
-    bool mapped = w->slot[idx] != NO_PAGE; /* racy reads of words: a map in flight may show
-                                              either way, as on Windows */
+    /* without the pool lock: a map in flight may show either way, as on Windows */
+    bool mapped = get_slot(w, idx) != NO_PAGE;
     uint64_t end = idx + 1;
-    while (end < w->pages && (w->slot[end] != NO_PAGE) == mapped)
+    while (end < w->pages && (get_slot(w, end) != NO_PAGE) == mapped)
         end++;
     m->RegionSize = (end - idx) * WVM_PAGE;
     m->State = mapped ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
