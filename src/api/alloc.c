@@ -10,8 +10,9 @@
      WVM_MEM_WRITE_WATCH | WVM_MEM_PHYSICAL | WVM_MEM_LARGE_PAGES)
 
 /* Every allocation flag is implemented: MEM_RESET/RESET_UNDO (reset.c), MEM_WRITE_WATCH,
- * MEM_LARGE_PAGES and MEM_PHYSICAL (backends chosen below). */
-#define UNSUPPORTED_TYPES 0u
+ * MEM_LARGE_PAGES and MEM_PHYSICAL (backends chosen below); each feature flag needs
+ * MEM_RESERVE, a parameter check made before the address space is looked at. */
+#define FEATURE_TYPES (WVM_MEM_WRITE_WATCH | WVM_MEM_PHYSICAL | WVM_MEM_LARGE_PAGES)
 
 /* The backend an allocation type asks for (NULL: plain memory), or an error: the feature
  * flags need MEM_RESERVE and exclude each other; write watch uses userfaultfd (Linux >= 6.7)
@@ -107,8 +108,8 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
     if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO))
         return wvm__virtual_reset(lpAddress, dwSize, type, flProtect); /* api/reset.c */
     if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
-        (type & UNSUPPORTED_TYPES) || !wvm__valid_prot(flProtect, false, &prot) ||
-        ((type & WVM_MEM_WRITE_WATCH) && !(type & WVM_MEM_RESERVE)))
+        !wvm__valid_prot(flProtect, false, &prot) ||
+        ((type & FEATURE_TYPES) && !(type & WVM_MEM_RESERVE)))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
     if (addr && (addr < WVM_MIN_ADDR || addr > wvm__max_app_address()))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);

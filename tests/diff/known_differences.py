@@ -126,8 +126,10 @@ def explain(src, n, w, modifiers=False):
         if op in ("lock", "unlock"):
             if W.err == 5 or (op == "unlock" and N.err == 158 and not W.failed):
                 return 21, False
-        if op == "alloc":
+        if op in ("alloc", "allocapp"):
             typ, prot, size = flags(a[2], MEM), flags(a[3], PROT), int(a[1], 0)
+            if op == "allocapp" and N.err == 87 and prot & 0xF0:
+                return 23, diverged
             if N.err == 87 and windows_rejects_prot(prot):
                 return 2, diverged
             if N.err == 87 and W.err == 487 and windows_bad_alloc_prot(prot):

@@ -1,6 +1,6 @@
-/* Internals: VirtualQuery takes no host lock; and the host when the kernel refuses (WVM_FAULT_INJECTION builds: the n-th system call of the
- * prim layer fails): every failed call returns an HRESULT and leaves the budget and the
- * address-space count as they were. */
+/* Internals: VirtualQuery takes no host lock; and the host when the kernel refuses
+ * (WVM_FAULT_INJECTION builds: the n-th system call of the prim layer fails): every failed call
+ * returns an HRESULT and leaves the budget and the address-space count as they were. */
 #include <errno.h>
 #include <pthread.h>
 #include "host_test.h"

@@ -189,3 +189,27 @@ Test(host_vmem, failure_found_on_release)
     cr_assert_eq(hfree(h, p), HOST_E_CLRNOTAVAILABLE);
     h->lpVtbl->Release(h);
 }
+
+Test(host_vmem, reset_keeps_the_budget)
+{
+    IHostMemoryManager *h = small_host();
+    char *p, *q;
+    cr_assert_eq(halloc(h, 65536, eTaskCritical, (void **)&p), S_OK);
+    p[0] = 1;
+    cr_assert_eq(h->lpVtbl->VirtualAlloc(h, p, 65536, WVM_MEM_RESET, WVM_PAGE_NOACCESS,
+                                         eTaskCritical, (void **)&q),
+                 S_OK);
+    cr_assert_eq(q, p);
+    cr_assert_eq(host_used(h), 65536, "MEM_RESET keeps the pages committed");
+    cr_assert_eq(h->lpVtbl->VirtualAlloc(h, NULL, 65536, WVM_MEM_RESET, WVM_PAGE_NOACCESS,
+                                         eTaskCritical, (void **)&q),
+                 E_INVALIDARG);
+    char *libc = malloc(64);
+    cr_assert_eq(h->lpVtbl->VirtualAlloc(h, libc, 64, WVM_MEM_RESET, WVM_PAGE_NOACCESS,
+                                         eTaskCritical, (void **)&q),
+                 HOST_E_INVALIDOPERATION);
+    free(libc);
+    cr_assert_eq(hfree(h, p), S_OK);
+    cr_assert_eq(host_used(h), 0);
+    h->lpVtbl->Release(h);
+}

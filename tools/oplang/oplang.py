@@ -142,7 +142,8 @@ class Gen:
             off = self.r.randrange(0, HOLE - 0x100000, PAGE)
         else:
             off = self.r.randrange(0, HOLE - 0x100000)
-        self.emit("%s = alloc @H+%s %s %s %s" % (name, hex(off), size, typ, self.prot()))
+        op = "allocapp" if self.r.random() < 0.05 else "alloc"  # VirtualAllocFromApp
+        self.emit("%s = %s @H+%s %s %s %s" % (name, op, hex(off), size, typ, self.prot()))
         self.names.append((name, int(size, 16), True))
         self.hole_off[name] = off
 

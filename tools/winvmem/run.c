@@ -2,7 +2,8 @@
  * tests (tools/oplang/README.md, tests/diff/interp.c) and shows each call's result with the
  * Windows names, then the map of the allocations the sequence made. Unlike the differential
  * interpreter it prints real addresses (with the NAME+offset form beside them) and error
- * names, because its reader is a person, not a diff.
+ * names, because its reader is a person, not a diff. (`winvmem run --transcript` runs the
+ * differential interpreter itself, linked into the tool.)
  *
  *   [NAME =] alloc ADDR SIZE TYPE PROT      VirtualAlloc            NAME = hole SIZE
  *   free ADDR SIZE TYPE                     VirtualFree             protect ADDR SIZE PROT [noold]
