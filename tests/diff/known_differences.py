@@ -122,6 +122,9 @@ def explain(src, n, w, modifiers=False, wrote_reserved=False):
     diverged = N.failed != W.failed
     if W.ret == "unsupported":
         return 22, True
+    if op in ("ww", "resetww") and N.err == 87 and not W.failed and len(a) > 1 and \
+            int(a[1], 0) >= 1 << 47:
+        return 6, False
     if op == "resetww" and N.err == 87 and len(a) > 1 and a[1] in ("0", "0x0"):
         return 25, False
     if op == "ww":

@@ -91,7 +91,9 @@ def compare(seq, a, b):
     """(signature, native line, wine line) of the first difference no documented Wine
     difference explains, or None."""
     mods = any("WRITECOMBINE" in ln or "NOCACHE" in ln for ln in seq)
-    wrote_reserved = " write -> fault" in a
+    # a write that faulted: by a write op, or by the write probe of access on a read-only page
+    wrote_reserved = " write -> fault" in a or any(
+        "r" in ln.split("-> ", 1)[1].split()[0] for ln in a.splitlines() if " access -> " in ln)
     la = known_differences.merge_reserved_runs(a, mods).splitlines()
     lb = known_differences.merge_reserved_runs(b, mods).splitlines()
     used = set()
