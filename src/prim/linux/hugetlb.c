@@ -49,7 +49,7 @@ int wvm__prim_map_huge(void *want, size_t size, void **out)
 {
     if (!wvm__prim_huge_size())
         return ENOSYS;
-    void *p;
+    void *p = NULL;
     /* Without MAP_NORESERVE the kernel reserves the pool pages at mmap time (ENOMEM when it
      * cannot); populating then takes them from that reservation. */
     int err = map_rw(want, size, MAP_HUGETLB, &p);
