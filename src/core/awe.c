@@ -10,15 +10,14 @@
 #include <string.h>
 
 #include "core/awe.h"
+#include "core/awe_store.h"
 #include "core/ledger.h"
 #include "core/radix.h"
 #include "prim/linux/awe.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/uffd.h"
 
-#define STORE_MAX ((size_t)1 << 40) /* address space for the page store: up to 1 TiB, uncharged */
-#define STORE_MIN ((size_t)1 << 30)
-#define NO_PAGE   UINTPTR_MAX
+#define NO_PAGE UINTPTR_MAX
 
 typedef struct window {
     wvm_retired hdr; /* freed through the epochs: VirtualQuery reads it without a lock */
@@ -39,45 +38,17 @@ static uintptr_t get_slot(window *w, uint64_t i)
 }
 
 static pthread_mutex_t pool = PTHREAD_MUTEX_INITIALIZER;
-static char *store; /* slot i lives at store + i pages while not mapped */
-static size_t store_size;
 static uintptr_t *where;     /* per slot: NO_PAGE = in the store, else the window address */
 static uint8_t *in_use;      /* per slot */
 static uint64_t nslots, cap; /* slots handed out so far (high water), array capacity */
 static uint64_t *free_slots; /* stack of freed slots */
 static uint64_t nfree;
 
-static inline char *slot_addr(uint64_t s)
-{
-    return store + s * WVM_PAGE;
-}
-
-/* Pool held. */
-static int store_init(void)
-{
-    if (store)
-        return 0;
-    void *p;
-    int err = ENOMEM;
-    size_t size = STORE_MAX;
-    /* smaller where address space is scarce (sanitizers, strict overcommit ignores NORESERVE) */
-    for (; err && size >= STORE_MIN; size /= 2)
-        err = wvm__prim_map_anon_rw(NULL, size, WVM_PAGE, false, &p);
-    size *= 2;
-    if (!err && (err = wvm__prim_ww_register(p, size))) /* UFFDIO_MOVE needs it */
-        wvm__prim_unmap(p, size);
-    if (!err) {
-        store = p;
-        store_size = size;
-    }
-    return err;
-}
-
 /* Pool held: room for `more` slots beyond nslots. */
 static int grow(uint64_t more)
 {
     uint64_t need = nslots + more;
-    if (need > store_size / WVM_PAGE)
+    if (need > wvm__store_slots())
         return ENOMEM;
     if (need <= cap)
         return 0;
@@ -103,7 +74,7 @@ static int grow(uint64_t more)
 
 static uint32_t allocate_locked(uint64_t n, uintptr_t *pfns)
 {
-    int err = store_init();
+    int err = wvm__store_init();
     if (!err)
         err = grow(n > nfree ? n - nfree : 0);
     if (err)
@@ -111,8 +82,8 @@ static uint32_t allocate_locked(uint64_t n, uintptr_t *pfns)
     uint64_t got = 0;
     for (; got < n; got++) {
         uint64_t s = nfree ? free_slots[--nfree] : nslots++;
-        /* zero-filled and resident now, so that a later touch can never fail */
-        if ((err = wvm__prim_populate(slot_addr(s), WVM_PAGE))) {
+        /* zero-filled and allocated now, so that a later touch can never fail */
+        if ((err = wvm__store_fill(s))) {
             free_slots[nfree++] = s;
             break;
         }
@@ -125,7 +96,7 @@ static uint32_t allocate_locked(uint64_t n, uintptr_t *pfns)
     while (got-- > 0) { /* undo: this call gives all or nothing */
         uint64_t s = pfns[got] - 1;
         in_use[s] = 0;
-        wvm__prim_discard(slot_addr(s), WVM_PAGE);
+        wvm__store_empty(s);
         free_slots[nfree++] = s;
     }
     return wvm__err_from_errno(err);
@@ -169,8 +140,7 @@ static int unmap_locked(window *w, uint64_t first, uint64_t count)
         uint64_t run = 1; /* consecutive window pages holding consecutive slots: one move */
         while (i + run < first + count && w->slot[i + run] == s + run)
             run++;
-        int err =
-            wvm__prim_uffd_move(slot_addr(s), (void *)(w->base + i * WVM_PAGE), run * WVM_PAGE);
+        int err = wvm__store_page_out(w->base + i * WVM_PAGE, s, run);
         if (err)
             return err;
         for (uint64_t k = 0; k < run; k++) {
@@ -189,8 +159,7 @@ static int map_locked(window *w, uint64_t first, uint64_t count, const uintptr_t
         uint64_t s = pfns[i] - 1, run = 1;
         while (i + run < count && pfns[i + run] == pfns[i] + run)
             run++;
-        err = wvm__prim_uffd_move((void *)(w->base + (first + i) * WVM_PAGE), slot_addr(s),
-                                  run * WVM_PAGE);
+        err = wvm__store_page_in(w->base + (first + i) * WVM_PAGE, s, run);
         for (uint64_t k = 0; !err && k < run; k++) {
             where[s + k] = w->base + (first + i + k) * WVM_PAGE;
             set_slot(w, first + i + k, s + k);
@@ -274,7 +243,7 @@ uint32_t wvm__awe_free(uint64_t *n, const uintptr_t *pfns)
                 break;
             }
         }
-        wvm__prim_discard(slot_addr(s), WVM_PAGE);
+        wvm__store_empty(s);
         in_use[s] = 0;
         free_slots[nfree++] = s;
     }
@@ -288,7 +257,7 @@ uint32_t wvm__awe_free(uint64_t *n, const uintptr_t *pfns)
 
 static int map(uintptr_t want, size_t size, void **out)
 {
-    return wvm__prim_map_anon_rw((void *)want, size, WVM_GRAN, false, out);
+    return wvm__store_window(want, size, out);
 }
 
 static uint32_t on_reserve(wvm_alloc *a)
@@ -303,7 +272,7 @@ static uint32_t on_reserve(wvm_alloc *a)
     w->pages = pages;
     for (uint64_t i = 0; i < pages; i++)
         w->slot[i] = NO_PAGE;
-    int err = wvm__prim_uffd_register_missing((void *)s->base, s->size);
+    int err = wvm__store_window_ready(s->base, s->size);
     if (err) {
         wvm__meta_add(-(ptrdiff_t)(sizeof *w + pages * sizeof *w->slot));
         free(w);
@@ -354,7 +323,7 @@ static const wvm_backend awe_backend = {
 
 const wvm_backend *wvm__awe_backend(void)
 {
-    return wvm__prim_uffd_move_available() ? &awe_backend : NULL;
+    return wvm__store_available() ? &awe_backend : NULL;
 }
 
 bool wvm__awe_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m)

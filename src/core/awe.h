@@ -1,17 +1,16 @@
 /* AWE: MEM_PHYSICAL windows and user physical pages (AllocateUserPhysicalPages,
  * MapUserPhysicalPages, FreeUserPhysicalPages).
  *
- * Simulation (Linux >= 6.8): a physical page is an anonymous page of winvmem's page store, a
- * private mapping reserved once; its page frame number is its slot there (+1). Mapping it into
- * a window moves the page-table entry there with UFFDIO_MOVE, unmapping moves it back: the
- * data never gets copied and stays with the page wherever it goes; a page lives in exactly
- * one place. A window is one private mapping registered with userfaultfd in MISSING mode with
- * UFFD_FEATURE_SIGBUS: touching a window page with nothing mapped faults (SIGBUS, delivered
- * as an access violation by the fault dispatcher), and the kernel's own accesses fail with
- * EFAULT. Scattered pages do not split mappings: a window and the store stay one mapping each.
- * Measured against the alternative (a memfd pool mapped page by page with MAP_SHARED|
- * MAP_FIXED, which also makes one kernel mapping per scattered page and hits
- * vm.max_map_count at ~65k): see bench/awe_bench.c. */
+ * Simulation: a physical page is a page of winvmem's page store (awe_store.h); its page frame
+ * number is its slot there (+1). Mapping moves it into the window, unmapping moves it back:
+ * the data stays with the page wherever it goes, and a page lives in exactly one place.
+ * Linux >= 6.8: the store is one private mapping and UFFDIO_MOVE moves page-table entries;
+ * a window is one private mapping registered with userfaultfd (MISSING mode, SIGBUS feature),
+ * so touching an empty window page faults and the kernel's own accesses fail with EFAULT, and
+ * scattered pages never split mappings. Otherwise (or WINVMEM_USERFAULTFD=0) the store is a
+ * memfd mapped MAP_SHARED|MAP_FIXED page run by page run into a PROT_NONE window: the same
+ * semantics, about 2.5x the cost per scattered map/unmap plus a fault on first touch, and a
+ * kernel mapping per scattered page (vm.max_map_count). bench/awe_bench.c measures both. */
 #ifndef WVM_AWE_H
 #define WVM_AWE_H
 #include <stdbool.h>

@@ -25,7 +25,7 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
                               "1: MEM_LARGE_PAGES falls back to transparent huge pages"},
     [WVM_OPT_USERFAULTFD] = {"WINVMEM_USERFAULTFD", 1, 0,
                              "0: never use userfaultfd, as on kernels before 6.7 / 6.8: write "
-                             "watch uses mprotect, MEM_PHYSICAL fails with ERROR_NOT_SUPPORTED"},
+                             "watch uses mprotect, AWE a memfd page pool"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];

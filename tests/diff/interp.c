@@ -467,6 +467,41 @@ static void op_protect(char **t, int nt, int skip, int app)
     print_result(r, a, size);
 }
 
+/* GetWriteWatch (up to 64 addresses, printed relative to names) / ResetWriteWatch */
+static void op_ww(char **t, int nt, int skip, int resetonly)
+{
+    uintptr_t a = parse_addr(t[0], &skip);
+    SIZE_T size = (SIZE_T)parse_num(t[1]);
+    int reset = nt > 2 && !strcmp(t[2], "reset");
+    if (bad || skip) {
+        if (!bad)
+            printf(" -> skip\n");
+        return;
+    }
+    SetLastError(0);
+    if (resetonly) {
+        UINT r = ResetWriteWatch((void *)a, size);
+        printf(" -> %u", r);
+        print_err(r == 0);
+        return;
+    }
+    PVOID addrs[64];
+    ULONG_PTR count = 64;
+    ULONG gran = 0;
+    UINT r =
+        GetWriteWatch(reset ? WRITE_WATCH_FLAG_RESET : 0, (void *)a, size, addrs, &count, &gran);
+    if (r) {
+        printf(" -> %u", r);
+        print_err(0);
+        return;
+    }
+    printf(" -> 0 count=%lu gran=0x%lx", (unsigned long)count, (unsigned long)gran);
+    char b[64];
+    for (ULONG_PTR i = 0; i < count && i < 64; i++)
+        printf(" %s", norm((uintptr_t)addrs[i], b, sizeof b));
+    printf("\n");
+}
+
 /* VirtualLock / VirtualUnlock */
 static void op_lock(char **t, int skip, int unlock)
 {
@@ -632,9 +667,10 @@ static void run_line(char *line)
     static const struct {
         const char *op;
         int args;
-    } arity[] = {{"alloc", 4},      {"allocapp", 4}, {"hole", 1},   {"free", 3},  {"protect", 3},
-                 {"protectapp", 3}, {"query", 1},    {"scan", 1},   {"write", 2}, {"read", 1},
-                 {"access", 2},     {"lock", 2},     {"unlock", 2}, {NULL, 0}};
+    } arity[] = {{"alloc", 4},   {"allocapp", 4},   {"hole", 1},    {"free", 3},
+                 {"protect", 3}, {"protectapp", 3}, {"query", 1},   {"scan", 1},
+                 {"write", 2},   {"read", 1},       {"access", 2},  {"lock", 2},
+                 {"unlock", 2},  {"ww", 2},         {"resetww", 2}, {NULL, 0}};
     int k = 0;
     while (arity[k].op && strcmp(arity[k].op, t[0]))
         k++;
@@ -655,6 +691,8 @@ static void run_line(char *line)
         op_free(a, skip);
     else if (!strcmp(t[0], "protect") || !strcmp(t[0], "protectapp"))
         op_protect(a, na, skip, t[0][7] == 'a');
+    else if (!strcmp(t[0], "ww") || !strcmp(t[0], "resetww"))
+        op_ww(a, na, skip, t[0][0] == 'r');
     else if (!strcmp(t[0], "lock") || !strcmp(t[0], "unlock"))
         op_lock(a, skip, t[0][0] == 'u');
     else if (!strcmp(t[0], "query"))

@@ -109,7 +109,7 @@ def parse_op(src):
     return t[0], t[1:]
 
 
-def explain(src, n, w, modifiers=False):
+def explain(src, n, w, modifiers=False, wrote_reserved=False):
     """(rule number, state_diverged) when a documented difference explains native line n vs
     Wine line w for op src; None otherwise."""
     op, a = parse_op(src)
@@ -122,6 +122,18 @@ def explain(src, n, w, modifiers=False):
     diverged = N.failed != W.failed
     if W.ret == "unsupported":
         return 22, True
+    if op in ("ww", "resetww") and N.err == 87 and not W.failed and len(a) > 1 and \
+            int(a[1], 0) >= 1 << 47:
+        return 6, False
+    if op == "resetww" and N.err == 87 and len(a) > 1 and a[1] in ("0", "0x0"):
+        return 25, False
+    if op == "ww":
+        nl = n.split("->", 1)[1].split()[3:] if "count=" in n else None
+        wl = w.split("->", 1)[1].split()[3:] if "count=" in w else None
+        if wrote_reserved and nl is not None and wl is not None and set(nl) <= set(wl):
+            return 24, False
+        if N.err == 87 and len(a) > 1 and a[1] in ("0", "0x0"):
+            return 25, False
     try:
         if op in ("lock", "unlock"):
             if W.err == 5 or (op == "unlock" and N.err == 158 and not W.failed):

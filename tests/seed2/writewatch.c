@@ -334,12 +334,14 @@ Test(writewatch, fallback_path)
     EXPECT_PAGES(WVM_WRITE_WATCH_FLAG_RESET, p, p, SIZE, 1);
     cr_expect_eq(wvm_check_invariants(), 0);
     cr_expect(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
-    /* AWE has no fallback */
-    wvm_SetLastError(0xdead);
-    cr_expect_null(
-        wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE | WVM_MEM_PHYSICAL, WVM_PAGE_READWRITE));
-    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_NOT_SUPPORTED);
+    /* AWE falls back to its memfd backend */
+    char *w = wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE | WVM_MEM_PHYSICAL, WVM_PAGE_READWRITE);
+    cr_assert_not_null(w, "error %u", wvm_GetLastError());
     uintptr_t n = 1, pfn;
-    cr_expect_not(wvm_AllocateUserPhysicalPages(wvm_GetCurrentProcess(), &n, &pfn));
-    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_NOT_SUPPORTED);
+    cr_expect(wvm_AllocateUserPhysicalPages(wvm_GetCurrentProcess(), &n, &pfn));
+    wvm_stats_get(&(wvm_stats){.version = WVM_STATS_VERSION, .size = sizeof(wvm_stats)});
+    wvm_mechanism_explain(WVM_MECH_MEMFD, why, sizeof why);
+    cr_expect(strstr(why, "in use") != NULL, "%s", why);
+    cr_expect(wvm_FreeUserPhysicalPages(wvm_GetCurrentProcess(), &n, &pfn));
+    cr_expect(wvm_VirtualFree(w, 0, WVM_MEM_RELEASE));
 }

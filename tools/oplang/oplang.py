@@ -41,6 +41,7 @@ class Gen:
         self.ops = []
         self.names = []      # (name, size, in_hole) of allocations that may be new regions
         self.hole_off = {}   # name -> requested offset inside H
+        self.ww_names = set()  # allocations requested with MEM_WRITE_WATCH
         self.stale = set()   # names whose addresses may be reused
         self.maybe_freed = set()
         self.hole = False
@@ -123,6 +124,8 @@ class Gen:
         else:
             typ = self.r.choice(["RESERVE|TOP_DOWN", "RESERVE|COMMIT|TOP_DOWN",
                                  "RESERVE|WRITE_WATCH"] + BAD_TYPES)
+        if self.r.random() < 0.12 and "RESERVE" in typ and "WRITE_WATCH" not in typ:
+            typ += "|WRITE_WATCH"
         size = self.size(0x80000)
         nbytes = int(size, 16)
         if self.hole and nbytes > HOLE - 0x100000:
@@ -134,6 +137,8 @@ class Gen:
         if not self.hole:
             self.emit("%s = alloc 0 %s %s %s" % (name, size, typ, self.prot()))
             self.names.append((name, int(size, 16), False))
+            if "WRITE_WATCH" in typ:
+                self.ww_names.add(name)
             return
         x = self.r.random()
         if x < 0.7:
@@ -146,6 +151,8 @@ class Gen:
         self.emit("%s = %s @H+%s %s %s %s" % (name, op, hex(off), size, typ, self.prot()))
         self.names.append((name, int(size, 16), True))
         self.hole_off[name] = off
+        if "WRITE_WATCH" in typ:
+            self.ww_names.add(name)
 
     def op_commit(self):
         a = self.addr()
@@ -230,6 +237,22 @@ class Gen:
             n = PAGE * self.r.randint(1, 8)
             self.emit("access %s %s" % (a, hex(n if in_hole else min(n, room))))
 
+    def op_ww(self):
+        """GetWriteWatch / ResetWriteWatch, mostly on write-watch allocations."""
+        live = self.live()
+        ww = [n for n in live if n[0] in self.ww_names]
+        pool = ww if ww and self.r.random() < 0.85 else live
+        if not pool:
+            return
+        name, size, in_hole = self.r.choice(pool)
+        off = self.offset(size, in_hole)
+        a = "%s+%s" % (name, hex(off))
+        n = hex(max(PAGE, size - off)) if self.r.random() < 0.5 else self.size(0x30000)
+        if self.r.random() < 0.25:
+            self.emit("resetww %s %s" % (a, n))
+        else:
+            self.emit("ww %s %s%s" % (a, n, " reset" if self.r.random() < 0.3 else ""))
+
     def after_alloc(self):
         """Names maybe released become stale once another allocation could reuse them."""
         self.stale |= self.maybe_freed
@@ -243,7 +266,8 @@ class Gen:
             self.emit("H = hole %s" % hex(HOLE))
             self.hole = True
         weights = [(self.op_reserve, 2.2), (self.op_commit, 3), (self.op_free, 2),
-                   (self.op_protect, 2.5), (self.op_query, 2.5), (self.op_touch, 2)]
+                   (self.op_protect, 2.5), (self.op_query, 2.5), (self.op_touch, 2),
+                   (self.op_ww, 1)]
         fns, ws = zip(*weights)
         tries = 0
         while len(self.ops) < self.max_ops and tries < 4 * self.max_ops:
