@@ -81,7 +81,7 @@ int wvm__prim_map_none(void *hint, size_t size, bool fixed, void **out)
 
 int wvm__prim_map_none_aligned(size_t size, size_t align, void **out)
 {
-    void *raw;
+    void *raw = NULL;
     if (size + align < size)
         return ENOMEM;
     int err = wvm__prim_map_none(NULL, size + align, false, &raw);
