@@ -151,6 +151,8 @@ static void take(snap *s)
 
 static void same(const snap *a, const snap *b, const char *what, size_t k, uint64_t n, int err)
 {
+    if (strcmp(a->text, b->text))
+        fprintf(stderr, "expected:\n%sgot:\n%s", a->text, b->text);
     cr_assert_str_eq(a->text, b->text, "op %zu, call %llu fails with errno %d: %s differs\n", k,
                      (unsigned long long)n, err, what);
     cr_assert_eq(a->st.reserved_bytes, b->st.reserved_bytes, "op %zu n %llu: reserved bytes", k,
