@@ -17,7 +17,7 @@
 extern void wvm__prim_inject_after(uint64_t n, int err);
 extern uint64_t wvm__prim_calls(void);
 
-enum kind { NEW, AT, FIXED, FREE, PROTECT, TOUCH };
+enum kind { NEW, AT, FIXED, FREE, PROTECT, TOUCH, LOCK, UNLOCK };
 typedef struct op {
     enum kind k;
     int slot;   /* NEW/FIXED: slot that receives the result; others: slot addressed */
@@ -210,6 +210,10 @@ static int run(size_t k)
     case TOUCH:
         touch(slot[o->slot] + o->off, o->size);
         return 1;
+    case LOCK:
+        return VirtualLock(slot[o->slot] + o->off, o->size);
+    case UNLOCK:
+        return VirtualUnlock(slot[o->slot] + o->off, o->size);
     }
     return 0;
 }
@@ -353,7 +357,7 @@ static size_t random_script(unsigned seed, op *out, size_t cap)
             continue;
         }
         size_t off = RND(pages[s] + 4) * PG, len = (1 + RND(32)) * PG;
-        switch (RND(8)) {
+        switch (RND(9)) {
         case 0:
         case 1:
             out[n++] = (op){AT, s, off, len, MEM_COMMIT, prot};
@@ -369,6 +373,9 @@ static size_t random_script(unsigned seed, op *out, size_t cap)
         case 4:
         case 5:
             out[n++] = (op){PROTECT, s, off, len, 0, prot};
+            break;
+        case 6:
+            out[n++] = (op){RND(2) ? LOCK : UNLOCK, s, off, (1 + RND(8)) * PG, 0, 0};
             break;
         default:
             out[n++] = (op){TOUCH, s, 0, pages[s] * PG, 0, 0};
