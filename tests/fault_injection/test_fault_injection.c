@@ -155,6 +155,13 @@ static void same(const snap *a, const snap *b, const char *what, size_t k, uint6
         fprintf(stderr, "expected:\n%sgot:\n%s", a->text, b->text);
     cr_assert_str_eq(a->text, b->text, "op %zu, call %llu fails with errno %d: %s differs\n", k,
                      (unsigned long long)n, err, what);
+    if (a->st.reserved_bytes != b->st.reserved_bytes ||
+        a->st.committed_bytes != b->st.committed_bytes)
+        fprintf(stderr, "expected reserved %llu committed %llu live %llu, got %llu %llu %llu\n",
+                (unsigned long long)a->st.reserved_bytes, (unsigned long long)a->st.committed_bytes,
+                (unsigned long long)a->st.live_allocations,
+                (unsigned long long)b->st.reserved_bytes, (unsigned long long)b->st.committed_bytes,
+                (unsigned long long)b->st.live_allocations);
     cr_assert_eq(a->st.reserved_bytes, b->st.reserved_bytes, "op %zu n %llu: reserved bytes", k,
                  (unsigned long long)n);
     cr_assert_eq(a->st.committed_bytes, b->st.committed_bytes, "op %zu n %llu: committed", k,
@@ -201,6 +208,15 @@ static int run(size_t k)
         return VirtualAlloc(slot[o->slot] + o->off, o->size, o->type, o->prot) != NULL;
     case FREE: {
         BOOL r = VirtualFree(slot[o->slot] + o->off, o->size, o->type);
+        if (!r && o->type == MEM_RELEASE && getenv("WINVMEM_FI_VERBOSE")) {
+            DWORD e = GetLastError();
+            MEMORY_BASIC_INFORMATION m;
+            VirtualQuery(slot[o->slot], &m, sizeof m);
+            fprintf(stderr, "release of %p failed (%lu): base %p abase %p size 0x%zx state 0x%lx\n",
+                    (void *)slot[o->slot], (unsigned long)e, m.BaseAddress, m.AllocationBase,
+                    m.RegionSize, (unsigned long)m.State);
+            SetLastError(e);
+        }
         if (r && o->type == MEM_RELEASE)
             slot[o->slot] = NULL;
         return r;
@@ -256,6 +272,13 @@ static void reference(int must_succeed)
         SetLastError(0);
         ref_ok[k] = run(k);
         ref_err[k] = GetLastError();
+        if (getenv("WINVMEM_FI_VERBOSE"))
+            fprintf(stderr,
+                    "  ref op %zu (kind %d slot %d off 0x%zx size 0x%zx type 0x%lx prot "
+                    "0x%lx): ok %d error %lu\n",
+                    k, script[k].k, script[k].slot, script[k].off, script[k].size,
+                    (unsigned long)script[k].type, (unsigned long)script[k].prot, ref_ok[k],
+                    (unsigned long)ref_err[k]);
         cr_assert(ref_ok[k] || !must_succeed, "op %zu fails without injection (error %lu)", k,
                   (unsigned long)ref_err[k]);
         take(&ref[k]);
@@ -294,6 +317,13 @@ static void sweep(int err, const op *ops, size_t n_ops, int must_succeed, unsign
             cr_assert_eq(wvm_check_invariants(), 0, "op %zu n %llu: invariants", k,
                          (unsigned long long)n);
             take(&after);
+            if (getenv("WINVMEM_FI_VERBOSE"))
+                fprintf(stderr,
+                        "  op %zu (kind %d type 0x%lx prot 0x%lx size 0x%zx) n %llu: ok %d "
+                        "error %lu calls %llu\n",
+                        k, script[k].k, (unsigned long)script[k].type,
+                        (unsigned long)script[k].prot, script[k].size, (unsigned long long)n, ok,
+                        (unsigned long)e, (unsigned long long)used);
             if (used < n) { /* the injected failure was not reached: a clean run */
                 cr_assert_eq(ok, ref_ok[k], "op %zu: clean result %d, reference %d (error %lu)", k,
                              ok, ref_ok[k], (unsigned long)e);
@@ -432,6 +462,8 @@ Test(fault_injection, random_scripts, .timeout = 600)
     static op ops[60];
     for (unsigned seed = 0; seed < count; seed++) {
         size_t n = random_script(seed, ops, 60);
+        if (getenv("WINVMEM_FI_VERBOSE"))
+            fprintf(stderr, "fault_injection: random script %u\n", seed);
         sweep(seed % 3 == 0 ? EAGAIN : ENOMEM, ops, n, 0, &injected);
     }
     fprintf(stderr, "fault_injection: %u random scripts of 60 ops, %lu injected failures\n", count,
