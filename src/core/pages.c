@@ -178,6 +178,17 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
     return err;
 }
 
+/* Guard install and MADV_DONTNEED refuse mlocked memory with EINVAL. Pages the model holds
+ * unlocked can still be locked in the kernel (an mlock undone half way by a refusal), so a
+ * data-dropping call answered EINVAL is retried once after munlock. */
+static int drop_data(int (*drop)(void *, size_t), const step *s)
+{
+    int err = drop((void *)s->addr, s->len);
+    if (err == EINVAL && !wvm__prim_munlock((void *)s->addr, s->len))
+        err = drop((void *)s->addr, s->len);
+    return err;
+}
+
 static int run_step(const step *s)
 {
     switch (s->kind) {
@@ -186,9 +197,9 @@ static int run_step(const step *s)
     case STEP_GUARD_REMOVE:
         return wvm__prim_guard_remove((void *)s->addr, s->len);
     case STEP_GUARD_INSTALL:
-        return wvm__prim_guard_install((void *)s->addr, s->len);
+        return drop_data(wvm__prim_guard_install, s);
     case STEP_DISCARD:
-        return wvm__prim_discard((void *)s->addr, s->len);
+        return drop_data(wvm__prim_discard, s);
     case STEP_UNLOCK:
         return wvm__prim_munlock((void *)s->addr, s->len);
     }
@@ -311,6 +322,23 @@ static uint32_t allowed(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t coun
     return a->backend && a->backend->allow ? a->backend->allow(a, op, first, count) : 0;
 }
 
+static uint32_t keep_attr(uint32_t old, void *ctx)
+{
+    (void)ctx;
+    return old;
+}
+
+/* Puts the pages of a published commit back as `before` had them (a backend hook failed
+ * after the kernel and the snapshot had changed). before stays valid: the caller is inside
+ * an epoch section. */
+static void undo_commit(wvm_alloc *a, const wvm_snap *before, uint64_t first, uint64_t count,
+                        uint64_t fresh)
+{
+    wvm_snap *back = wvm__snap_map(before, first, count, keep_attr, NULL);
+    if (back && !apply(a, back, first, count))
+        wvm__ledger_uncharge(fresh * WVM_PAGE);
+}
+
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
 {
     wvm_snap *s = wvm__alloc_snap(a);
@@ -331,19 +359,16 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
         }
     }
     const wvm_backend *be = a->backend;
-    bool hook = be && be->after_commit && fresh;
-    if (hook)
-        wvm__ebr_enter(); /* keeps the old snapshot alive for the hook */
+    wvm__ebr_enter(); /* keeps the old snapshot alive for the hooks and for undo */
     wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &prot);
     err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-    if (err)
+    if (err) {
         wvm__ledger_uncharge(fresh * WVM_PAGE);
-    else if (hook)
-        err = be->after_commit(a, s, first, count);
-    if (hook)
-        wvm__ebr_exit();
-    if (!err && be && be->after_change)
-        err = be->after_change(a, first, count);
+    } else if ((be && be->after_commit && fresh && (err = be->after_commit(a, s, first, count))) ||
+               (be && be->after_change && (err = be->after_change(a, first, count)))) {
+        undo_commit(a, s, first, count, fresh); /* a hook refused: back to before */
+    }
+    wvm__ebr_exit();
     return err;
 }
 
@@ -383,9 +408,16 @@ uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
                                  void *ctx)
 {
-    wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, f, ctx);
+    wvm__ebr_enter(); /* keeps the old snapshot alive for undo */
+    wvm_snap *before = wvm__alloc_snap(a);
+    wvm_snap *to = wvm__snap_map(before, first, count, f, ctx);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-    if (!err && a->backend && a->backend->after_change)
-        err = a->backend->after_change(a, first, count);
+    if (!err && a->backend && a->backend->after_change &&
+        (err = a->backend->after_change(a, first, count))) {
+        wvm_snap *back = wvm__snap_map(before, first, count, keep_attr, NULL);
+        if (back)
+            apply(a, back, first, count); /* the hook refused: back to before */
+    }
+    wvm__ebr_exit();
     return err;
 }
