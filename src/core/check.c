@@ -40,6 +40,9 @@ static void check_kernel(check_ctx *c, uintptr_t start, uintptr_t end, int prot)
             return;
         }
         if (v.prot != prot) {
+            if (!c->failed)
+                fprintf(stderr, "winvmem: kernel %d, model %d over [%#lx, %#lx)\n", v.prot, prot,
+                        (unsigned long)start, (unsigned long)end);
             fail(c, "kernel protection differs from the model", at);
             return;
         }

@@ -148,9 +148,10 @@ void wvm__guard_consume_locked(wvm_alloc *a, uint64_t page)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t attr = s->runs[wvm__snap_find(s, page)].attr;
-    mark(s->guards, page);
-    wvm__prim_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
-                      wvm__linux_prot(attr & ~WVM_PAGE_GUARD));
+    /* the kernel first: a refused mprotect leaves the guard armed in both views */
+    if (!wvm__prim_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
+                           wvm__linux_prot(attr & ~WVM_PAGE_GUARD)))
+        mark(s->guards, page);
     wvm__guard_fold(a);
 }
 
