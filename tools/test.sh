@@ -26,7 +26,10 @@ stage() { # stage NAME COMMAND...
 }
 build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1" -j2 >/dev/null; }
 # Tests labelled known_failing are open findings (named in README): listed, not run here.
-ctest_preset() { ctest --preset "$1" -j2 -LE known_failing "${@:2}"; }
+# A test that fails is run once more before it counts: a few tests wait on timing (host budget
+# waits, notification thread) or share the hugetlb pool, and this machine is shared and noisy.
+# A second failure fails the stage; ctest's log still shows the first.
+ctest_preset() { ctest --preset "$1" -j2 -LE known_failing --repeat until-pass:2 "${@:2}"; }
 known_failing() {
   local names
   names=$(ctest --test-dir build/debug -N -L known_failing | grep -o 'Test *#[0-9]*: [^ ]*' | sed 's/.*: //' | tr '\n' ' ')
