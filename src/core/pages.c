@@ -303,11 +303,6 @@ static uint32_t set_decommitted(uint32_t old, void *ctx)
     return 0;
 }
 
-static uint32_t set_prot(uint32_t old, void *ctx)
-{
-    return (old & ~WVM_ATTR_PROT_MASK) | *(uint32_t *)ctx;
-}
-
 static int count_uncommitted(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
     (void)first;
@@ -328,26 +323,31 @@ static uint32_t keep_attr(uint32_t old, void *ctx)
     return old;
 }
 
-/* Puts the pages of a published commit back as `before` had them (a backend hook failed
- * after the kernel and the snapshot had changed). before stays valid: the caller is inside
- * an epoch section. */
-static void undo_commit(wvm_alloc *a, const wvm_snap *before, uint64_t first, uint64_t count,
-                        uint64_t fresh)
+/* Puts [first, first+count) back as `before` had it, after a backend hook refused a change
+ * that was already published. before stays valid: the caller is inside an epoch section.
+ * Returns 0 when the kernel and the snapshot are back. */
+static uint32_t restore(wvm_alloc *a, const wvm_snap *before, uint64_t first, uint64_t count)
 {
     wvm_snap *back = wvm__snap_map(before, first, count, keep_attr, NULL);
-    if (back && !apply(a, back, first, count))
-        wvm__ledger_uncharge(fresh * WVM_PAGE);
+    return back ? apply(a, back, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+}
+
+/* Uncommitted pages in [first, first+count). */
+static uint64_t uncommitted(const wvm_snap *s, uint64_t first, uint64_t count)
+{
+    uint64_t n = 0;
+    wvm__snap_each(s, first, count, count_uncommitted, &n);
+    return n;
 }
 
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
 {
     wvm_snap *s = wvm__alloc_snap(a);
-    uint32_t veto = allowed(a, WVM_MEM_COMMIT, first, count);
-    if (veto)
-        return veto;
-    uint64_t fresh = 0;
-    wvm__snap_each(s, first, count, count_uncommitted, &fresh);
-    uint32_t err = wvm__ledger_charge(fresh * WVM_PAGE);
+    uint32_t err = allowed(a, WVM_MEM_COMMIT, first, count);
+    if (err)
+        return err;
+    uint64_t fresh = uncommitted(s, first, count);
+    err = wvm__ledger_charge(fresh * WVM_PAGE);
     if (err)
         return err;
     uintptr_t start = s->base + first * WVM_PAGE;
@@ -366,7 +366,8 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
         wvm__ledger_uncharge(fresh * WVM_PAGE);
     } else if ((be && be->after_commit && fresh && (err = be->after_commit(a, s, first, count))) ||
                (be && be->after_change && (err = be->after_change(a, first, count)))) {
-        undo_commit(a, s, first, count, fresh); /* a hook refused: back to before */
+        if (!restore(a, s, first, count)) /* a hook refused: back to before */
+            wvm__ledger_uncharge(fresh * WVM_PAGE);
     }
     wvm__ebr_exit();
     return err;
@@ -378,8 +379,7 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
     uint32_t veto = allowed(a, WVM_MEM_DECOMMIT, first, count);
     if (veto)
         return veto;
-    uint64_t fresh = 0;
-    wvm__snap_each(s, first, count, count_uncommitted, &fresh);
+    uint64_t fresh = uncommitted(s, first, count);
     if (fresh == count)
         return 0; /* nothing committed: no system call, no new snapshot */
     if (a->backend && a->backend->before_decommit) {
@@ -397,14 +397,6 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
     return err;
 }
 
-uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
-{
-    uint32_t veto = allowed(a, 0, first, count);
-    if (veto)
-        return veto;
-    return wvm__alloc_protect_with(a, first, count, set_prot, &prot);
-}
-
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
                                  void *ctx)
 {
@@ -413,11 +405,8 @@ uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, w
     wvm_snap *to = wvm__snap_map(before, first, count, f, ctx);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err && a->backend && a->backend->after_change &&
-        (err = a->backend->after_change(a, first, count))) {
-        wvm_snap *back = wvm__snap_map(before, first, count, keep_attr, NULL);
-        if (back)
-            apply(a, back, first, count); /* the hook refused: back to before */
-    }
+        (err = a->backend->after_change(a, first, count)))
+        restore(a, before, first, count); /* the hook refused: back to before */
     wvm__ebr_exit();
     return err;
 }

@@ -192,12 +192,6 @@ static void unplace(uintptr_t base, uintptr_t footprint, size_t size, bool in_ar
         wvm__prim_unmap((void *)base, size);
 }
 
-uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                            wvm_alloc **out)
-{
-    return wvm__space_reserve_with(want, size, type, prot, NULL, out);
-}
-
 /* A descriptor, locked, not yet reachable by address. The lock is taken before the placement
  * lock, the order every other path uses (allocation, then placement). */
 static wvm_alloc *desc_take(void)

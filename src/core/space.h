@@ -93,10 +93,8 @@ typedef struct wvm_backend {
 uint32_t wvm__err_from_errno(int err);
 
 /* Reserves [want, want+size) (want 64 KiB aligned), or anywhere when want == 0. size is a
- * multiple of the page size. type: WVM_MEM_TOP_DOWN and the allocation flags to record. */
-uint32_t wvm__space_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                            wvm_alloc **out);
-/* The same with a backend (NULL: default); its on_reserve has run when this returns 0. */
+ * multiple of the page size. type: WVM_MEM_TOP_DOWN and the allocation flags to record.
+ * be: the backend (NULL: plain memory); its on_reserve has run when this returns 0. */
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
                                  const wvm_backend *be, wvm_alloc **out);
 /* Releases the whole allocation whose base is base. */
@@ -118,7 +116,6 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s);
 /* Page operations on a locked allocation; [first, first+count) lies inside it. */
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
 uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
-uint32_t wvm__alloc_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
 /* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
  * kernel follows). The general form behind protect, used by guard pages and locking too. */
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
