@@ -1,6 +1,9 @@
 /* MEM_RESET and MEM_RESET_UNDO. The kernel is made to drop lazily freed pages with
  * MADV_PAGEOUT (Linux >= 5.4), so the "data lost" path is tested for real. */
+#include <fcntl.h>
+#include <stdbool.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -142,23 +145,43 @@ Test(reset, undo_detects_every_dropped_page_repeatedly)
     }
 }
 
+/* Whether the read-faulted page at p is the kernel's shared zero page (pagemap: present and
+ * not exclusively ours). Some kernels (6.18 on this project's VMs) give a read fault on private
+ * anonymous memory a private zero-filled page instead; MEM_RESET_UNDO then counts it as a page
+ * that held data, and reports its loss, as it must for any page it cannot tell apart. */
+static bool on_shared_zero_page(const char *p)
+{
+    uint64_t e = 0;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(pread(fd, &e, sizeof e, (off_t)((uintptr_t)p / PAGE * sizeof e)), sizeof e);
+    close(fd);
+    return (e >> 63 & 1) && !(e >> 56 & 1);
+}
+
 Test(reset, untouched_and_zero_page_pages_are_intact)
 {
     char *p =
         wvm_VirtualAlloc(NULL, 64 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
     cr_assert_not_null(p);
     p[5 * PAGE] = 3;                                   /* one page with data */
-    cr_assert_eq(*(volatile char *)(p + 9 * PAGE), 0); /* one on the shared zero page */
+    cr_assert_eq(*(volatile char *)(p + 9 * PAGE), 0); /* read fault: zero page, or a private one */
+    bool zero_page = on_shared_zero_page(p + 9 * PAGE);
     cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
     cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE), p,
                  "pages that never held data cannot have lost it: %u", wvm_GetLastError());
     cr_assert_eq(p[5 * PAGE], 3);
     cr_assert_eq(p[9 * PAGE], 0);
-    /* the same after the kernel was told to page everything out: only the data page counts */
+    /* the same after the kernel was told to page out all but the data page: untouched pages
+     * and the shared zero page cannot have lost anything; a private page read as zero was
+     * dropped, and undo cannot tell its zeros from data */
     cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
-    force_drop(p + 9 * PAGE, 55 * PAGE); /* not the data page */
-    cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE), p, "%u",
-                 wvm_GetLastError());
+    force_drop(p + 9 * PAGE, 55 * PAGE);
+    void *undone = wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE);
+    if (zero_page)
+        cr_assert_eq(undone, p, "%u", wvm_GetLastError());
+    else
+        cr_assert_null(undone, "a dropped private page must count as lost");
     cr_assert_eq(p[5 * PAGE], 3);
     cr_assert_eq(wvm_VirtualAlloc(p, 64 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
     force_drop(p, 64 * PAGE);
