@@ -2,7 +2,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "../api/mbi.h"
+#include "mbi.h"
 
 static volatile char sink;
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../api/mbi.h"
+#include "mbi.h"
 
 #define REGIONS 1000000
 

@@ -9,7 +9,7 @@
  *   free ADDR SIZE TYPE                     VirtualFree             protect ADDR SIZE PROT [noold]
  *   query ADDR [LEN]   scan ADDR            VirtualQuery            read ADDR [N]
  *   write ADDR BYTE    access ADDR SIZE     touch memory            ---  (ends a sequence)
- *   allocapp / protectapp (the FromApp variants), lock / unlock ADDR SIZE (tests/diff/seed1_ops.md)
+ *   allocapp / protectapp (the FromApp variants), lock / unlock ADDR SIZE (tests/diff/guard_reset_ops.md)
  * Extensions of this tool: `map` (prints the map now), `stats`, `watch ADDR SIZE [reset]`
  * (GetWriteWatch, up to 64 pages) and `resetwatch ADDR SIZE` (ResetWriteWatch). */
 #include <ctype.h>

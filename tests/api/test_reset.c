@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "veh_record.h"
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21

@@ -3,7 +3,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "veh_record.h"
 
 static char *guarded(size_t pages, uint32_t prot)
 {

@@ -12,7 +12,10 @@
 #include <unistd.h>
 #include <winvmem/stats.h>
 
-#include "seed2.h"
+#include <criterion/criterion.h>
+#include <winvmem.h>
+
+#define PG 4096u
 
 #define WIN (16 * PG)
 #define ME  wvm_GetCurrentProcess()

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <winvmem/stats.h>
 
-#include "seed2.h"
+#include "writewatch_check.h"
 
 #define SIZE 0x10000u
 
@@ -319,12 +319,12 @@ Test(writewatch, concurrent_writes_are_never_lost)
 }
 
 /* The path of kernels without async write-protect, forced with WINVMEM_USERFAULTFD=0 (ctest
- * variant seed2_writewatch_nouffd, which runs this whole suite on the mprotect fallback). */
+ * variant api_writewatch_nouffd, which runs this whole suite on the mprotect fallback). */
 Test(writewatch, fallback_path)
 {
     const char *v = getenv("WINVMEM_USERFAULTFD");
     if (!v || strcmp(v, "0"))
-        cr_skip_test("runs under WINVMEM_USERFAULTFD=0 (ctest: seed2_writewatch_nouffd)");
+        cr_skip_test("runs under WINVMEM_USERFAULTFD=0 (ctest: api_writewatch_nouffd)");
     char *p = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
     cr_expect_not(uffd_in_use());
     char why[320];

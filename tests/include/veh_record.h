@@ -1,6 +1,6 @@
-/* Shared by the seed1 tests: a recording vectored handler. */
-#ifndef SEED1_COMMON_H
-#define SEED1_COMMON_H
+/* A recording vectored exception handler and small helpers, for the api and fault tiers. */
+#ifndef WVM_TEST_VEH_RECORD_H
+#define WVM_TEST_VEH_RECORD_H
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* VirtualAllocFromApp / VirtualProtectFromApp: no writable-and-executable pages, executable
  * ones only with the dynamic-code opt-in. */
-#include "common.h"
+#include "veh_record.h"
 
 static const uint32_t exec_prots[] = {WVM_PAGE_EXECUTE, WVM_PAGE_EXECUTE_READ,
                                       WVM_PAGE_EXECUTE_READWRITE, WVM_PAGE_EXECUTE_WRITECOPY};

@@ -1,7 +1,7 @@
 /* VirtualLock / VirtualUnlock and FlushInstructionCache. */
 #include <sys/resource.h>
 
-#include "common.h"
+#include "veh_record.h"
 
 static char *committed(size_t pages, uint32_t prot)
 {

@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "common.h"
+#include "veh_record.h"
 
 enum { THREADS = 4, ROUNDS = 2000 };
 static char *base;

@@ -1,6 +1,6 @@
-/* Helpers shared by the seed2 tests. */
-#ifndef SEED2_TEST_H
-#define SEED2_TEST_H
+/* Helpers for the write-watch tests: GetWriteWatch results as page indices, and an exact check. */
+#ifndef WVM_TEST_WRITEWATCH_CHECK_H
+#define WVM_TEST_WRITEWATCH_CHECK_H
 #include <criterion/criterion.h>
 #include <winvmem.h>
 

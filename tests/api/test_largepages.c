@@ -10,7 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "seed2.h"
+#include <criterion/criterion.h>
+#include <winvmem.h>
+
+#define PG 4096u
 
 #define NR_PATH "/proc/sys/vm/nr_hugepages"
 

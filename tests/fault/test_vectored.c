@@ -2,7 +2,7 @@
  * faults elsewhere and unhandled ones go on to the previous handler / the default action. */
 #include <sys/mman.h>
 
-#include "common.h"
+#include "veh_record.h"
 
 static char *reserve(size_t pages)
 {
