@@ -19,6 +19,11 @@ CC=$cc cmake -S "$root" -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWVM_FUZZ=ON 
 cmake --build "$b" -j2 --target fuzz_ops >/dev/null
 mkdir -p "$b/corpus" "$b/artifacts"
 cp "$root"/fuzz/corpus/* "$b/corpus/" 2>/dev/null || true
+# Operations replaced by queries while an open finding makes every run stop at once (each
+# named in NOTES.md / tests/lin/README.md; drop a name with its fix): lock, unlock: a failed
+# VirtualLock of free arena memory leaves it mlocked and VirtualUnlock of it succeeds (a, b);
+# reset_undo: MEM_RESET_UNDO marks write-watched pages written / crashes on the fallback (e, f).
+export WINVMEM_FUZZ_SKIP=${WINVMEM_FUZZ_SKIP-lock,unlock,reset_undo}
 start=$(date +%s)
 # Half the time on the default mechanisms, half on the mprotect fallback (no guard markers).
 half=$(( (secs + 1) / 2 ))

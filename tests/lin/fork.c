@@ -56,6 +56,15 @@ void lin_fork_stats(void)
                (unsigned long long)longest_ms);
 }
 
+void lin_fork_done(void)
+{
+    free(store);
+    free(index_);
+    store = NULL;
+    index_ = NULL;
+    nstore = capstore = nindex = capindex = 0;
+}
+
 static int write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;

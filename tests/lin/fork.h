@@ -19,6 +19,7 @@ const char *lin_fork_failure(const lin_rec *r);
 void lin_fork_view(int32_t view, uint32_t slot, const rm_mbi **v, uint32_t *n);
 void lin_fork_round_start(void);
 void lin_fork_stats(void);
+void lin_fork_done(void);
 
 #define LIN_FORK_TIMEOUT 60
 #endif

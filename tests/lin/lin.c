@@ -283,6 +283,13 @@ int main(int argc, char **argv)
            verdict == 0 ? "all histories linearizable" : "FAILED", round + (verdict != 0),
            (unsigned long long)total_ops, (unsigned long long)steps,
            (unsigned long long)max_part, now() - t0);
+    for (uint32_t t = 0; t < o.threads; t++) {
+        free(ws[t].hints);
+        free(ws[t].recs);
+    }
+    free(ws);
+    free(audit_recs);
+    lin_fork_done();
     if (!verdict && wvm_check_invariants()) {
         fprintf(stderr, "lin_check: winvmem's invariant checker failed\n");
         return 1;

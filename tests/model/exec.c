@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 #include <winvmem/win32.h>
 
 extern const char lin_rd_insn[], lin_wr_insn[];
@@ -47,6 +48,14 @@ static void on_signal(int sig, siginfo_t *si, void *uc_)
         uc->uc_mcontext.gregs[REG_RIP] += 2; /* both probes are 2-byte instructions */
         return;
     }
+    /* a fault nobody claims: the process is about to die; say where (async-signal-safe) */
+    char msg[160];
+    int len = snprintf(msg, sizeof msg,
+                       "exec: unhandled %s at pc %#llx, address %p: a crash, not a probe\n",
+                       sig == SIGSEGV ? "SIGSEGV" : "SIGBUS",
+                       (unsigned long long)uc->uc_mcontext.gregs[REG_RIP], si->si_addr);
+    if (len > 0 && write(2, msg, (size_t)len) < 0)
+        len = 0;
     const struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
     if (old->sa_flags & SA_SIGINFO)
         old->sa_sigaction(sig, si, uc_);
