@@ -276,6 +276,22 @@ static void do_access(opl_ctx_t *c, opl_result_t *r, uintptr_t a, uint64_t size)
     r->sum = sum;
 }
 
+/* Copies n bytes of caller-placed memory through the probes; the first fault stops it and is
+ * recorded (dst keeps what it had from there on). */
+static void copy_out(opl_result_t *r, void *dst, const void *src, size_t n)
+{
+    const unsigned char *s = src;
+    unsigned char *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        char f = opl_probe_read(s + i, &d[i]);
+        if (f) {
+            if (!r->out_fault)
+                r->out_fault = f;
+            return;
+        }
+    }
+}
+
 /* ---- ops ------------------------------------------------------------------------------ */
 
 #define CALL(r, expr)                                                                              \
@@ -338,10 +354,17 @@ static void do_protect(const opl_op_t *op, opl_result_t *r)
     ULONG old_app = 0xdeadbeef;
     BOOL ok;
     void *a = (void *)r->addr;
-    CALL(r, ok = app ? protect_app(a, (SIZE_T)op->size, op->prot, noold ? NULL : &old_app)
-                     : VirtualProtect(a, (SIZE_T)op->size, op->prot, noold ? NULL : &old));
+    PDWORD po = noold ? NULL : op->out.old_prot ? (PDWORD)op->out.old_prot : &old;
+    PULONG pa = noold ? NULL : op->out.old_prot ? (PULONG)op->out.old_prot : &old_app;
+    CALL(r, ok = app ? protect_app(a, (SIZE_T)op->size, op->prot, pa)
+                     : VirtualProtect(a, (SIZE_T)op->size, op->prot, po));
     r->ret = ok ? 1 : 0;
     r->old_prot = app ? (uint32_t)old_app : (uint32_t)old;
+    if (!noold && op->out.old_prot) {
+        uint32_t v = 0xdeadbeef;
+        copy_out(r, &v, op->out.old_prot, sizeof v);
+        r->old_prot = v;
+    }
 }
 
 static void do_watch(const opl_op_t *op, opl_result_t *r)
@@ -351,11 +374,22 @@ static void do_watch(const opl_op_t *op, opl_result_t *r)
     ULONG gran = 0;
     UINT u;
     DWORD fl = op->flags & OPL_F_RESET ? WRITE_WATCH_FLAG_RESET : 0;
-    CALL(r, u = GetWriteWatch(fl, (void *)r->addr, (SIZE_T)op->size, addrs, &count, &gran));
+    const opl_out_t *o = &op->out;
+    PVOID *pa = o->watch_addrs ? (PVOID *)o->watch_addrs : addrs;
+    ULONG_PTR *pc = o->watch_count ? (ULONG_PTR *)o->watch_count : &count;
+    ULONG *pg = o->watch_gran ? (ULONG *)o->watch_gran : &gran;
+    CALL(r, u = GetWriteWatch(fl, (void *)r->addr, (SIZE_T)op->size, pa, pc, pg));
     r->ret = u;
     r->failed = u != 0;
+    if (o->watch_count)
+        copy_out(r, &count, o->watch_count, sizeof count);
+    if (o->watch_gran)
+        copy_out(r, &gran, o->watch_gran, sizeof gran);
     r->count = count;
     r->gran = gran;
+    if (o->watch_addrs && !u)
+        copy_out(r, addrs, o->watch_addrs,
+                 (count < OPL_WATCH_MAX ? count : OPL_WATCH_MAX) * sizeof(PVOID));
     for (ULONG_PTR i = 0; !u && i < count && i < OPL_WATCH_MAX; i++)
         r->written[i] = (uintptr_t)addrs[i];
 }
@@ -459,12 +493,14 @@ int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
         MEMORY_BASIC_INFORMATION m[2];
         SIZE_T len = op->flags & OPL_F_LEN ? size : sizeof(MEMORY_BASIC_INFORMATION);
         memset(m, 0x5a, sizeof m);
-        if (len > sizeof m)
+        if (len > sizeof m && !op->out.mbi)
             len = sizeof m;
         SIZE_T n;
-        CALL(r, n = VirtualQuery(a, m, len));
+        CALL(r, n = VirtualQuery(a, op->out.mbi ? op->out.mbi : (void *)m, len));
         r->ret = n;
         r->failed = n == 0;
+        if (op->out.mbi)
+            copy_out(r, &m[0], op->out.mbi, sizeof m[0]);
         r->mbi = m[0];
         return OPL_DONE;
     }

@@ -62,8 +62,21 @@ typedef struct opl_addr {
 /* opl_op_t.flags */
 #define OPL_F_NOOLD 0x1u /* protect*: lpflOldProtect = NULL */
 #define OPL_F_RESET 0x2u /* watch: WRITE_WATCH_FLAG_RESET */
-#define OPL_F_LEN                                                                                  \
-    0x4u /* query: dwLength given (size) instead of sizeof(MEMORY_BASIC_INFORMATION) */
+/* query: dwLength given (size) instead of sizeof(MEMORY_BASIC_INFORMATION) */
+#define OPL_F_LEN 0x4u
+
+/* Out-parameters placed by the caller (programs only; the parser leaves them NULL): the call
+ * writes there instead of into the executor's own variables, e.g. into memory other threads
+ * decommit or protect. The executor stores nothing there before the call (set *watch_count
+ * yourself) and afterwards copies what is there into the result through the probes; a fault
+ * while copying sets opl_result_t.out_fault and leaves the rest of that field as it was. */
+typedef struct opl_out {
+    void *mbi;         /* query: lpBuffer (sizeof(MEMORY_BASIC_INFORMATION) bytes are copied) */
+    void *old_prot;    /* protect*: lpflOldProtect (DWORD / ULONG) */
+    void *watch_addrs; /* watch: lpAddresses (PVOID[]) */
+    void *watch_count; /* watch: lpdwCount (ULONG_PTR) */
+    void *watch_gran;  /* watch: lpdwGranularity (ULONG) */
+} opl_out_t;
 
 typedef struct opl_op {
     opl_kind_t kind;
@@ -74,6 +87,7 @@ typedef struct opl_op {
     uint32_t prot;  /* alloc*, protect*: PAGE_* flags */
     uint32_t flags; /* OPL_F_* */
     unsigned line;  /* source line, 1-based (0: made by a program) */
+    opl_out_t out;  /* caller-placed out-parameters, or NULLs */
 } opl_op_t;
 
 /* ---- parsing --------------------------------------------------------------------------- */
@@ -151,6 +165,7 @@ typedef struct opl_result {
                      * E not a user address; 0 in OPL_CTX_CALL_ONLY */
     uint64_t t_call, t_return; /* monotonic ns right before / after the Windows call */
 
+    char out_fault; /* copying a caller-placed out-parameter faulted ('f' or 'g'), else 0 */
     /* protect*: *lpflOldProtect after the call (0xdeadbeef when it stayed untouched) */
     uint32_t old_prot;
     /* query: the buffer after the call (bytes it did not write stay 0x5a) */

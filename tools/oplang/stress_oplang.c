@@ -84,6 +84,23 @@ static void own_sequence(opl_ctx_t *c, unsigned char tag, int call_only)
               r.mbi.AllocationProtect == PAGE_NOACCESS && r.mbi.Type == MEM_PRIVATE,
           "query: size %zx state %x prot %x", (size_t)r.mbi.RegionSize, (unsigned)r.mbi.State,
           (unsigned)r.mbi.Protect);
+    /* caller-placed out-parameters, in the allocation's own read-write page */
+    uintptr_t p;
+    opl_name_get(c, "P", &p, NULL);
+    op = mk(OPL_QUERY, "P", OPL_PAGE, 0, 0, 0);
+    op.out.mbi = (void *)(p + 2 * OPL_PAGE + 8);
+    opl_exec(c, &op, &r);
+    CHECK(r.ret == sizeof(MEMORY_BASIC_INFORMATION) && !r.out_fault &&
+              (uintptr_t)r.mbi.BaseAddress == p + OPL_PAGE && r.mbi.Protect == PAGE_READONLY &&
+              !memcmp(&r.mbi, op.out.mbi, sizeof r.mbi),
+          "query into caller memory: ret %llu fault %d", (unsigned long long)r.ret, r.out_fault);
+    op = mk(OPL_PROTECT, "P", 2 * OPL_PAGE, OPL_PAGE, 0, PAGE_READWRITE);
+    op.out.old_prot = (void *)(p + 2 * OPL_PAGE + 100);
+    opl_exec(c, &op, &r);
+    CHECK(r.ret == 1 && r.old_prot == PAGE_READWRITE && !r.out_fault,
+          "old protection into caller "
+          "memory: 0x%x",
+          r.old_prot);
     op = mk(OPL_FREE, "P", OPL_PAGE, 0, MEM_RELEASE, 0);
     opl_exec(c, &op, &r);
     CHECK(r.ret == 0 && r.failed && r.error == ERROR_INVALID_ADDRESS &&
