@@ -87,6 +87,7 @@ static void *work(void *arg)
         run_call(w->id, &c, &w->recs[i]);
         lin_gen_learn(&gen, w->hints, &c, &w->recs[i].res);
     }
+    lin_exec_thread_end();
     return NULL;
 }
 

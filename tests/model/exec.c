@@ -1,6 +1,6 @@
-/* The executor (exec.h): winvmem calls through the Windows names, memory accesses through two
- * probe instructions whose faults are caught (as in fuzz/fuzz_ops.c and tests/diff/interp.c),
- * with the fault state per thread so that many threads may probe at once. */
+/* The executor (exec.h): model operations translated into the op-language module's
+ * operations (tools/oplang: the one executor of Windows calls shared with the CLI and the
+ * differential test), one context per thread, and its answers translated back. */
 #include "exec.h"
 
 #include <signal.h>
@@ -9,91 +9,44 @@
 #include <string.h>
 #include <ucontext.h>
 #include <unistd.h>
-#include <winvmem/win32.h>
 
-extern const char lin_rd_insn[], lin_wr_insn[];
-static __thread volatile int probe_fault; /* RM_NOFAULT, RM_AV, RM_GUARDFAULT */
-
-__attribute__((noinline)) static unsigned probe_read(const volatile unsigned char *p)
-{
-    unsigned v = 0;
-    __asm__ volatile(".globl lin_rd_insn\nlin_rd_insn: movb (%%rdi), %%al"
-                     : "+a"(v)
-                     : "D"(p)
-                     : "memory");
-    return v & 0xff;
-}
-__attribute__((noinline)) static void probe_write(volatile unsigned char *p, unsigned v)
-{
-    __asm__ volatile(".globl lin_wr_insn\nlin_wr_insn: movb %%al, (%%rdi)"
-                     :
-                     : "a"(v), "D"(p)
-                     : "memory");
-}
-
-static int is_probe(const ucontext_t *uc)
-{
-    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    return pc == (uintptr_t)lin_rd_insn || pc == (uintptr_t)lin_wr_insn;
-}
+#include "oplang.h"
 
 static struct sigaction old_segv, old_bus;
 
-/* Faults winvmem does not claim (its dispatcher chains to the handler installed before it). */
-static void on_signal(int sig, siginfo_t *si, void *uc_)
+/* Last in the chain (winvmem's dispatcher, then the probes' handler, then this): a fault
+ * nobody claims. Says where before the process dies the way it would have. */
+static void on_crash(int sig, siginfo_t *si, void *uc_)
 {
     ucontext_t *uc = uc_;
-    if (is_probe(uc)) {
-        probe_fault = RM_AV;
-        uc->uc_mcontext.gregs[REG_RIP] += 2; /* both probes are 2-byte instructions */
-        return;
-    }
-    /* a fault nobody claims: the process is about to die; say where (async-signal-safe) */
     char msg[160];
-    int len = snprintf(msg, sizeof msg,
-                       "exec: unhandled %s at pc %#llx, address %p: a crash, not a probe\n",
+    int len = snprintf(msg, sizeof msg, "exec: unhandled %s at pc %#llx, address %p\n",
                        sig == SIGSEGV ? "SIGSEGV" : "SIGBUS",
                        (unsigned long long)uc->uc_mcontext.gregs[REG_RIP], si->si_addr);
     if (len > 0 && write(2, msg, (size_t)len) < 0)
         len = 0;
-    const struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
-    if (old->sa_flags & SA_SIGINFO)
-        old->sa_sigaction(sig, si, uc_);
-    else if (old->sa_handler != SIG_IGN && old->sa_handler != SIG_DFL)
-        old->sa_handler(sig);
-    else {
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-}
-
-/* winvmem's vectored handlers see faults on its memory first. */
-static int32_t on_exception(EXCEPTION_POINTERS *ep)
-{
-    ucontext_t *uc = ep->ContextRecord;
-    uint32_t code = ep->ExceptionRecord->ExceptionCode;
-    if (!uc || !is_probe(uc) ||
-        (code != STATUS_ACCESS_VIOLATION && code != STATUS_GUARD_PAGE_VIOLATION))
-        return EXCEPTION_CONTINUE_SEARCH;
-    probe_fault = code == STATUS_GUARD_PAGE_VIOLATION ? RM_GUARDFAULT : RM_AV;
-    uc->uc_mcontext.gregs[REG_RIP] += 2;
-    return EXCEPTION_CONTINUE_EXECUTION;
+    sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 }
 
 void lin_exec_init(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sa.sa_sigaction = on_crash;
+    sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &old_segv);
     sigaction(SIGBUS, &sa, &old_bus);
-    /* installs winvmem's dispatcher after ours: it sees every fault first */
-    if (!AddVectoredExceptionHandler(1, on_exception)) {
-        fprintf(stderr, "lin: AddVectoredExceptionHandler failed (%u)\n", GetLastError());
-        exit(2);
-    }
+    opl_init(); /* the probes' handler, then winvmem's dispatcher on top of it */
+}
+
+static __thread opl_ctx_t *ctx;
+
+void lin_exec_thread_end(void)
+{
+    if (ctx)
+        opl_ctx_free(ctx); /* never opl_ctx_end: other threads own what this one reserved */
+    ctx = NULL;
 }
 
 void lin_mbi_to_model(const MEMORY_BASIC_INFORMATION *m, const char *base, rm_mbi *out)
@@ -110,120 +63,134 @@ void lin_mbi_to_model(const MEMORY_BASIC_INFORMATION *m, const char *base, rm_mb
     out->partition = m->PartitionId;
 }
 
-static void alloc_result(rm_res *r, void *p, const char *base)
+/* The op-language form of a model operation on the slot at base. */
+static void translate(char *base, const rm_op *op, void *buf, opl_op_t *o, ULONG_PTR *count,
+                      PVOID *addrs, ULONG *gran)
 {
-    r->ok = p != NULL;
-    r->err = p ? 0 : GetLastError();
-    r->ret = p ? (int64_t)((uintptr_t)p - (uintptr_t)base) : 0;
-}
-
-static void bool_result(rm_res *r, int ok)
-{
-    r->ok = ok != 0;
-    r->err = ok ? 0 : GetLastError();
-}
-
-/* The external buffer's layout: granularity, then the GetWriteWatch array; the query's MBI and
- * the old protection at the start (LIN_BUF_BYTES covers the largest). */
-
-void lin_exec(char *base, const rm_op *op, void *buf, rm_res *r, uint64_t *abs_base,
-              uint64_t *abs_size)
-{
-    char *a = base + (size_t)op->page * RM_PAGE;
-    size_t size = (size_t)op->npages * RM_PAGE;
-    memset(r, 0, sizeof *r);
-    r->unknown = buf != NULL;
+    memset(o, 0, sizeof *o);
+    o->addr.off = (uintptr_t)base + (uint64_t)op->page * RM_PAGE;
+    o->size = (uint64_t)op->npages * RM_PAGE;
+    o->prot = op->prot;
     switch (op->kind) {
     case RM_RESERVE:
-        alloc_result(r, VirtualAlloc(a, size, op->type, op->prot), base);
-        break;
     case RM_COMMIT:
-        alloc_result(r, VirtualAlloc(a, size, MEM_COMMIT, op->prot), base);
-        break;
     case RM_RESET:
     case RM_RESET_UNDO:
-        alloc_result(r,
-                     VirtualAlloc(a, size, op->kind == RM_RESET ? MEM_RESET : MEM_RESET_UNDO,
-                                  op->prot),
-                     base);
+        o->kind = OPL_ALLOC;
+        o->type = op->kind == RM_RESERVE  ? op->type
+                  : op->kind == RM_COMMIT ? MEM_COMMIT
+                  : op->kind == RM_RESET  ? MEM_RESET
+                                          : MEM_RESET_UNDO;
         break;
     case RM_DECOMMIT:
-        bool_result(r, VirtualFree(a, size, MEM_DECOMMIT));
-        break;
     case RM_RELEASE:
-        bool_result(r, VirtualFree(a, 0, MEM_RELEASE));
+        o->kind = OPL_FREE;
+        o->type = op->kind == RM_DECOMMIT ? MEM_DECOMMIT : MEM_RELEASE;
+        if (op->kind == RM_RELEASE)
+            o->size = 0;
         break;
-    case RM_PROTECT: {
-        DWORD old = 0;
-        DWORD *po = buf ? (DWORD *)buf : &old;
-        bool_result(r, VirtualProtect(a, size, op->prot, po));
-        r->old = old;
-        r->nold = r->ok && !buf;
+    case RM_PROTECT:
+        o->kind = OPL_PROTECT;
+        o->out.old_prot = buf;
         break;
-    }
-    case RM_QUERY: {
-        MEMORY_BASIC_INFORMATION m;
-        MEMORY_BASIC_INFORMATION *pm = buf ? (MEMORY_BASIC_INFORMATION *)buf : &m;
-        size_t got = VirtualQuery(a + op->val * 16u, pm, sizeof m);
-        r->ok = got == sizeof m;
-        r->err = r->ok ? 0 : GetLastError();
-        if (r->ok && !buf) {
-            lin_mbi_to_model(&m, base, &r->mbi);
-            *abs_base = (uintptr_t)m.BaseAddress;
-            *abs_size = m.RegionSize;
-        }
+    case RM_QUERY:
+        o->kind = OPL_QUERY;
+        o->addr.off += op->val * 16u;
+        o->out.mbi = buf;
         break;
-    }
     case RM_LOCK:
-        bool_result(r, VirtualLock(a, size));
-        break;
     case RM_UNLOCK:
-        bool_result(r, VirtualUnlock(a, size));
+        o->kind = op->kind == RM_LOCK ? OPL_LOCK : OPL_UNLOCK;
         break;
-    case RM_WW_GET: {
-        void *local[64];
-        ULONG gl = 0;
-        ULONG_PTR n = op->cap;
-        void **arr = buf ? (void **)((char *)buf + 8) : local;
-        ULONG *gran = buf ? (ULONG *)buf : &gl;
-        if (buf && n > LIN_WW_CAP_EXT) {
-            fprintf(stderr, "lin: GetWriteWatch cap %u over the external buffer\n", op->cap);
-            abort();
+    case RM_WW_GET:
+        /* the count stays on this thread's stack: the call reads it as its capacity, and
+         * another thread's decommit of a buffer page would change that input */
+        o->kind = OPL_WATCH;
+        o->flags = (op->type & 1) ? OPL_F_RESET : 0;
+        *count = op->cap;
+        o->out.watch_count = count;
+        o->out.watch_gran = buf ? buf : (void *)gran;
+        o->out.watch_addrs = buf ? (char *)buf + 8 : (void *)addrs;
+        break;
+    case RM_WW_RESET:
+        o->kind = OPL_RESETWATCH;
+        break;
+    case RM_READ:
+        o->kind = OPL_READ;
+        o->size = 1;
+        break;
+    case RM_WRITE:
+        o->kind = OPL_WRITE;
+        o->size = op->val;
+        break;
+    default:
+        fprintf(stderr, "exec: cannot execute %s\n", rm_kind_name(op->kind));
+        abort();
+    }
+}
+
+void lin_exec(char *base, const rm_op *op, void *buf, rm_res *res, uint64_t *abs_base,
+              uint64_t *abs_size)
+{
+    if (!ctx && !(ctx = opl_ctx_new(OPL_CTX_CALL_ONLY))) {
+        fprintf(stderr, "exec: out of memory\n");
+        abort();
+    }
+    if (op->kind == RM_WW_GET && buf && op->cap > LIN_WW_CAP_EXT) {
+        fprintf(stderr, "exec: GetWriteWatch cap %u over the external buffer\n", op->cap);
+        abort();
+    }
+    ULONG_PTR count = 0;
+    PVOID addrs[64];
+    ULONG gran = 0;
+    opl_op_t o;
+    opl_result_t r;
+    translate(base, op, buf, &o, &count, addrs, &gran);
+    opl_exec(ctx, &o, &r);
+    memset(res, 0, sizeof *res);
+    res->unknown = buf != NULL;
+    res->ok = !r.failed;
+    res->err = r.failed ? r.error : 0;
+    switch (op->kind) {
+    case RM_RESERVE:
+    case RM_COMMIT:
+    case RM_RESET:
+    case RM_RESET_UNDO:
+        res->ret = r.ret ? (int64_t)((uintptr_t)r.ret - (uintptr_t)base) : 0;
+        break;
+    case RM_PROTECT:
+        res->old = r.old_prot;
+        res->nold = res->ok && !buf;
+        break;
+    case RM_QUERY:
+        if (res->ok && !buf) {
+            lin_mbi_to_model(&r.mbi, base, &res->mbi);
+            *abs_base = (uintptr_t)r.mbi.BaseAddress;
+            *abs_size = r.mbi.RegionSize;
         }
-        UINT rc = GetWriteWatch(op->type, a, size, arr, &n, gran);
-        r->ok = rc == 0;
-        r->err = r->ok ? 0 : GetLastError();
-        if (r->ok && !buf) {
-            r->ww_n = (uint32_t)n;
-            r->old = gl;
-            for (ULONG_PTR i = 0; i < n && i < 64; i++) {
-                uintptr_t off = (uintptr_t)local[i] - (uintptr_t)a, pg = off / RM_PAGE;
+        break;
+    case RM_WW_GET:
+        if (res->ok && !buf) {
+            uintptr_t a = (uintptr_t)o.addr.off;
+            res->ww_n = (uint32_t)r.count;
+            res->old = r.gran;
+            for (uint64_t i = 0; i < r.count && i < 64; i++) {
+                uintptr_t off = r.written[i] - a, pg = off / RM_PAGE;
                 if (pg < op->npages && !(off % RM_PAGE))
-                    r->ww_mask |= 1ull << pg;
+                    res->ww_mask |= 1ull << pg;
                 else /* an address outside the range: a count the model rejects */
-                    r->ww_n = UINT32_MAX;
+                    res->ww_n = UINT32_MAX;
             }
         }
         break;
-    }
-    case RM_WW_RESET:
-        r->ok = ResetWriteWatch(a, size) == 0;
-        r->err = r->ok ? 0 : GetLastError();
-        break;
     case RM_READ:
-        probe_fault = RM_NOFAULT;
-        r->val = (uint8_t)probe_read((volatile unsigned char *)a);
-        r->fault = (uint8_t)probe_fault;
-        r->ok = 1;
-        break;
     case RM_WRITE:
-        probe_fault = RM_NOFAULT;
-        probe_write((volatile unsigned char *)a, op->val);
-        r->fault = (uint8_t)probe_fault;
-        r->ok = 1;
+        res->ok = 1;
+        res->err = 0;
+        res->fault = r.fault == 'g' ? RM_GUARDFAULT : r.fault ? RM_AV : RM_NOFAULT;
+        res->val = op->kind == RM_READ && !r.fault ? r.bytes[0] : 0;
         break;
     default:
-        fprintf(stderr, "lin: cannot execute %s\n", rm_kind_name(op->kind));
-        abort();
+        break;
     }
 }

@@ -1,17 +1,18 @@
-/* Runs one model operation against winvmem and records the answer (tests/lin).
- *
- * This is the checker's only contact with the library; it is shaped like the op-language
- * module's executor (tools/oplang, issue 12 item 4) so that switching to it is a file swap:
- * a structured operation in, a structured result out, callable from many threads at once. */
+/* Runs one model operation against winvmem and records the answer, through the op-language
+ * module's executor (tools/oplang), for the linearizability checker (tests/lin) and the fuzzer
+ * (fuzz/). Callable from many threads at once (one op-language context per thread). */
 #ifndef WVM_LIN_EXEC_H
 #define WVM_LIN_EXEC_H
 #include <stdint.h>
+#include <winvmem/win32.h>
 
 #include "refmodel.h"
 
-/* Once, before any thread runs operations: the fault-catching probes' signal handlers and a
- * vectored exception handler for guard-page violations. */
+/* Once, before anything makes winvmem install its fault dispatcher: the probes' handlers
+ * (opl_init), and a last handler that reports a fault nobody claims before the process dies. */
 void lin_exec_init(void);
+/* Frees the calling thread's op-language context (it releases nothing). */
+void lin_exec_thread_end(void);
 
 /* Where an operation's out-parameters live: NULL = the calling thread's stack; else a buffer
  * (in a page other threads may decommit or protect) of at least LIN_BUF_BYTES. */
@@ -26,6 +27,5 @@ void lin_exec(char *base, const rm_op *op, void *buf, rm_res *res, uint64_t *abs
               uint64_t *abs_size);
 
 /* Converts a VirtualQuery answer to the model's form, addresses relative to base. */
-struct wvm_MEMORY_BASIC_INFORMATION;
-void lin_mbi_to_model(const struct wvm_MEMORY_BASIC_INFORMATION *m, const char *base, rm_mbi *out);
+void lin_mbi_to_model(const MEMORY_BASIC_INFORMATION *m, const char *base, rm_mbi *out);
 #endif
