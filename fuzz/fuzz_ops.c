@@ -27,6 +27,7 @@ static char *win;
 /* WINVMEM_FUZZ_SKIP=name,name: operations (rm_kind_name) replaced by queries, for open findings
  * that would stop every run (run_fuzz.sh says which and why) */
 static unsigned char skip[RM_NKINDS];
+static int skip_ww; /* "write_watch": reservations without MEM_WRITE_WATCH */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -197,6 +198,8 @@ static void run_op(const uint8_t *d)
     }
     if (skip[op.kind])
         op = (rm_op){.kind = RM_QUERY, .page = p};
+    if (skip_ww)
+        op.type &= ~(uint32_t)MEM_WRITE_WATCH;
     step(op);
 }
 
@@ -216,6 +219,7 @@ static void init(void)
     rm_init(model, NPAGE);
     lin_exec_init();
     const char *sk = getenv("WINVMEM_FUZZ_SKIP");
+    skip_ww = sk && strstr(sk, "write_watch") != NULL;
     for (unsigned k = 0; sk && k < RM_NKINDS; k++) {
         const char *name = rm_kind_name(k), *at = sk;
         size_t len = strlen(name);

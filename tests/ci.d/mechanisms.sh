@@ -1,0 +1,47 @@
+#!/bin/sh
+# CI stage: the differential test and the stress programs on every kernel-mechanism
+# combination other than the default one (tools/mechanisms.sh; the default one is covered by
+# diff.sh and the debug/ASan/TSan stages; fuzz.sh and lin.sh cover all eight themselves):
+#   - the hand-written tests/diff/*.ops and WINVMEM_MATRIX_DIFF_COUNT (400) generated sequences
+#     against Wine per combination (a missing Wine or mingw-w64 fails the stage);
+#   - every stress_* test of the release build per combination.
+#   tests/ci.d/mechanisms.sh [ROOT]
+# The long run of every combination: tests/lin/README.md ("Long runs").
+set -eu
+root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
+cd "$root"
+. tools/mechanisms.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j2 >/dev/null
+bin=build/release/tests/diff
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+rc=0
+# run WHAT CMD...: runs CMD, prints its last line, and on failure its whole output
+run() {
+    what=$1
+    shift
+    st=0
+    "$@" >"$log" 2>&1 || st=$?
+    if [ $st -eq 0 ]; then
+        tail -1 "$log"
+    else
+        cat "$log"
+        echo "mechanisms: $what FAILED (exit $st)"
+        rc=1
+    fi
+}
+i=0
+for c in $WVM_COMBOS; do
+    i=$((i + 1))
+    [ "$c" = 111 ] && continue
+    mech_show "$c" build/release/tools/winvmem/winvmem
+    for f in tests/diff/*.ops; do
+        run "$c: differential test of $f" mech_run "$c" tests/diff/run_diff.sh "$bin" file "$f"
+    done
+    run "$c: differential test" mech_run "$c" tests/diff/run_diff.sh "$bin" \
+        "${WINVMEM_MATRIX_DIFF_COUNT:-400}" "$i"
+    run "$c: stress tests" mech_run "$c" ctest --test-dir build/release -R '^stress_' \
+        --output-on-failure
+done
+exit $rc
