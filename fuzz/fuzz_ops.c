@@ -8,7 +8,8 @@
  *   2. against the kernel: every committed readable page can be read (writable: written) and
  *      holds what the model says; every reserved, decommitted, free or NOACCESS page faults;
  *      /proc/self/maps gives every committed page at least the access its protection needs.
- * Any disagreement aborts with a description. Build: fuzz/run_fuzz.sh. */
+ * Any disagreement aborts with a description and the input as an op-language script (the
+ * window is `W = hole 0x400000`) that `winvmem run` replays. Build: fuzz/run_fuzz.sh. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,11 @@ static char *win;
 static unsigned char skip[RM_NKINDS];
 static int skip_ww; /* "write_watch": reservations without MEM_WRITE_WATCH */
 
+/* The ops of the current input that change state or touch memory (queries left out),
+ * replayed as a script on a mismatch. */
+static rm_op history[4096];
+static unsigned nhistory;
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
@@ -38,12 +44,23 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    fprintf(stderr, "fuzz_ops: the input as a script (winvmem run):\nW = hole 0x%x\n",
+            NPAGE * RM_PAGE);
+    for (unsigned i = 0; i < nhistory; i++) {
+        char line[256];
+        lin_exec_format("W", &history[i], line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+    if (nhistory == sizeof history / sizeof history[0])
+        fprintf(stderr, "# (history truncated)\n");
     abort();
 }
 
 /* Runs op and checks the answer against the model (which then moves on). */
 static void step(rm_op op)
 {
+    if (op.kind != RM_QUERY && nhistory < sizeof history / sizeof history[0])
+        history[nhistory++] = op;
     rm_res r;
     uint64_t abs_base, abs_size;
     lin_exec(win, &op, NULL, &r, &abs_base, &abs_size);
@@ -239,6 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init();
         ready = 1;
     }
+    nhistory = 0;
     for (size_t k = 0; k + 4 <= size && k < 4 * 64; k += 4) {
         run_op(data + k);
         unsigned p = (unsigned)(data[k + 1] * 4) % NPAGE, n = 1 + data[k + 2] % 48;

@@ -129,6 +129,18 @@ static void translate(char *base, const rm_op *op, void *buf, opl_op_t *o, ULONG
     }
 }
 
+void lin_exec_format(const char *name, const rm_op *op, char *buf, size_t n)
+{
+    ULONG_PTR count;
+    PVOID addrs[64];
+    ULONG gran;
+    opl_op_t o;
+    translate(NULL, op, NULL, &o, &count, addrs, &gran);
+    memset(&o.out, 0, sizeof o.out);
+    snprintf(o.addr.name, sizeof o.addr.name, "%s", name);
+    opl_op_format(&o, buf, n);
+}
+
 void lin_exec(char *base, const rm_op *op, void *buf, rm_res *res, uint64_t *abs_base,
               uint64_t *abs_size)
 {

@@ -26,6 +26,10 @@ void lin_exec_thread_end(void);
 void lin_exec(char *base, const rm_op *op, void *buf, rm_res *res, uint64_t *abs_base,
               uint64_t *abs_size);
 
+/* The op-language line of op on the slot at base, with addresses written relative to `name`
+ * (which holds base): what `winvmem run` replays after "name = hole SIZE". */
+void lin_exec_format(const char *name, const rm_op *op, char *buf, size_t n);
+
 /* Converts a VirtualQuery answer to the model's form, addresses relative to base. */
 void lin_mbi_to_model(const MEMORY_BASIC_INFORMATION *m, const char *base, rm_mbi *out);
 #endif
