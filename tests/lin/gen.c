@@ -149,6 +149,8 @@ void lin_gen_op(const lin_gen *g, uint64_t *s, const lin_hint *hints, lin_call *
         o->val = (uint8_t)(1 + below(s, 255));
     }
     o->page = p;
+    if ((g->skip >> o->kind) & 1)
+        *o = (rm_op){.kind = RM_QUERY, .page = p};
     /* out-parameters in memory other threads decommit and protect */
     if ((o->kind == RM_QUERY || o->kind == RM_PROTECT || o->kind == RM_WW_GET) &&
         below(s, 1000) < g->extbuf_permille) {

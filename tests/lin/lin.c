@@ -27,10 +27,11 @@ typedef struct opts {
     uint64_t seed, budget;
     double seconds; /* > 0: run rounds until this much time has passed */
     uint32_t extbuf, forks, locks;
-    int verbose;
+    int verbose, keep_going;
+    uint32_t skip; /* rm_kind bits replaced by queries (--no) */
 } opts;
 
-static opts o = {4, 400, 50, 16, 4, 2, 1, 20000000, 0, 150, 2, 1, 0};
+static opts o = {4, 400, 50, 16, 4, 2, 1, 20000000, 0, 150, 2, 1, 0, 0, 0};
 static _Atomic uint64_t clk = 1;
 static lin_window win;
 static int trace;
@@ -119,6 +120,23 @@ static uint32_t audit(lin_rec *recs, uint32_t cap)
     return n;
 }
 
+static int g_argc;
+static char **g_argv;
+
+/* The command again (the same operations per thread; the interleaving is the scheduler's). */
+static void rerun(void)
+{
+    fprintf(stderr, "  rerun (same calls per thread, the interleaving is the scheduler's):");
+    int seeded = 0;
+    for (int i = 0; i < g_argc; i++) {
+        fprintf(stderr, " %s", g_argv[i]);
+        seeded |= !strcmp(g_argv[i], "--seed");
+    }
+    if (!seeded)
+        fprintf(stderr, " --seed %llu", (unsigned long long)o.seed);
+    fprintf(stderr, "\n");
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -132,7 +150,10 @@ static void usage(void)
             "usage: lin_check [--threads N] [--ops N per thread and round] [--rounds N]\n"
             "                 [--seconds S (rounds until then)] [--seed N] [--slots N]\n"
             "                 [--granules N per slot, 1-4] [--hot N] [--extbuf PERMILLE]\n"
-            "                 [--forks PERMILLE] [--locks 0|1] [--budget STEPS] [--verbose]\n");
+            "                 [--forks PERMILLE] [--locks 0|1] [--no KIND,...] [--budget STEPS]\n"
+            "                 [--keep-going] [--verbose]\n"
+            "  KIND: reserve commit decommit release protect query reset reset_undo lock unlock\n"
+            "        ww_get ww_reset read write (replaced by queries)\n");
     exit(2);
 }
 
@@ -140,8 +161,25 @@ static void parse(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--verbose")) {
-            o.verbose = 1;
+        if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            o.verbose++;
+            continue;
+        }
+        if (!strcmp(a, "--keep-going")) {
+            o.keep_going = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no") && i + 1 < argc) {
+            for (const char *k = argv[++i]; *k; k += strcspn(k, ","), k += *k == ',') {
+                unsigned j = 0;
+                size_t len = strcspn(k, ",");
+                while (j < RM_NKINDS && (strlen(rm_kind_name(j)) != len ||
+                                         strncmp(rm_kind_name(j), k, len)))
+                    j++;
+                if (j == RM_NKINDS || j >= RM_FREECHECK)
+                    usage();
+                o.skip |= 1u << j;
+            }
             continue;
         }
         if (i + 1 >= argc)
@@ -188,12 +226,15 @@ static void parse(int argc, char **argv)
 int main(int argc, char **argv)
 {
     parse(argc, argv);
+    g_argc = argc;
+    g_argv = argv;
     trace = getenv("LIN_TRACE") != NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     lin_exec_init();
     lin_window_init(&win, o.slots, o.granules * RM_GRAN);
     uint32_t hot[64];
-    gen = (lin_gen){win.slots, win.slot_pages, o.locks ? win.lock_pages : 0, hot, o.nhot, o.extbuf, o.forks};
+    gen = (lin_gen){win.slots,  win.slot_pages, o.locks ? win.lock_pages : 0, hot, o.nhot,
+                    o.extbuf,   o.forks,        o.skip};
     worker *ws = calloc(o.threads, sizeof *ws);
     uint32_t audit_cap = win.slots * (win.slot_pages + 64);
     lin_rec *audit_recs = calloc(audit_cap, sizeof *audit_recs);
@@ -208,7 +249,10 @@ int main(int argc, char **argv)
            (unsigned long long)o.seed, o.threads, o.ops, win.slots, win.slot_pages, o.nhot,
            o.extbuf, o.forks);
     double t0 = now();
-    uint64_t total_ops = 0, steps = 0, max_part = 0;
+    uint64_t total_ops = 0, steps = 0, max_part = 0, violations = 0, inconclusive = 0;
+    uint32_t first_bad_round = 0;
+    double first_bad_time = 0;
+    uint64_t first_bad_ops = 0;
     int verdict = 0;
     uint32_t round = 0;
     for (; o.seconds > 0 ? now() - t0 < o.seconds : round < o.rounds; round++) {
@@ -251,37 +295,46 @@ int main(int argc, char **argv)
         lin_round_result rr;
         char label[64];
         snprintf(label, sizeof label, "seed%llu-round%u", (unsigned long long)o.seed, round);
-        verdict = lin_check_round(&win, &h, o.budget, label, &rr);
+        int v = lin_check_round(&win, &h, o.budget, o.keep_going, label, &rr);
+        violations += rr.violations;
+        inconclusive += v == WGL_BUDGET;
+        verdict = verdict == WGL_VIOLATION || v == WGL_VIOLATION ? WGL_VIOLATION : verdict ? verdict : v;
         total_ops += (uint64_t)o.threads * o.ops + na;
+        if (v && !first_bad_round)
+            first_bad_round = round + 1, first_bad_time = now() - t0, first_bad_ops = total_ops;
         steps += rr.steps;
         if (rr.max_part > max_part)
             max_part = rr.max_part;
         if (o.verbose > 1)
             printf("round %u: %u partitions, largest %u ops, %llu steps\n", round, win.slots,
                    rr.max_part, (unsigned long long)rr.steps);
-        if (verdict) {
-            fprintf(stderr,
-                    "lin_check: %s in round %u (seed %llu) after %.1f s and %llu operations\n"
-                    "  rerun: lin_check --seed %llu --threads %u --ops %u --slots %u "
-                    "--granules %u --hot %u --extbuf %u --forks %u (same ops per thread; the "
-                    "interleaving is the scheduler's)\n",
-                    verdict == WGL_BUDGET ? "INCONCLUSIVE (search budget exhausted)"
-                                          : "VIOLATION",
+        if (v) {
+            fprintf(stderr, "lin_check: %s in round %u (seed %llu) after %.1f s and %llu operations\n",
+                    v == WGL_BUDGET ? "INCONCLUSIVE (search budget exhausted)" : "VIOLATION",
                     round, (unsigned long long)o.seed, now() - t0,
-                    (unsigned long long)total_ops, (unsigned long long)o.seed, o.threads,
-                    o.ops, o.slots, o.granules, o.nhot, o.extbuf, o.forks);
-            break;
+                    (unsigned long long)total_ops);
+            if (!o.keep_going) {
+                rerun();
+                break;
+            }
         }
     }
+    if (verdict && o.keep_going)
+        rerun();
     lin_fork_stats();
     if (o.verbose)
         for (unsigned k = 0; k < RM_NKINDS; k++)
             if (kind_n[k])
                 printf("  %-10s %8llu calls, %5.1f%% succeeded\n", rm_kind_name(k),
                        (unsigned long long)kind_n[k], 100.0 * (double)kind_ok[k] / (double)kind_n[k]);
+    if (verdict)
+        printf("lin_check: %llu violations, %llu inconclusive rounds; the first in round %u, "
+               "after %.1f s and %llu operations\n",
+               (unsigned long long)violations, (unsigned long long)inconclusive,
+               first_bad_round - 1, first_bad_time, (unsigned long long)first_bad_ops);
     printf("lin_check: %s: %u rounds, %llu operations, %llu search steps, largest partition "
            "history %llu ops, %.1f s\n",
-           verdict == 0 ? "all histories linearizable" : "FAILED", round + (verdict != 0),
+           verdict == 0 ? "all histories linearizable" : "FAILED", round + (verdict && !o.keep_going),
            (unsigned long long)total_ops, (unsigned long long)steps,
            (unsigned long long)max_part, now() - t0);
     for (uint32_t t = 0; t < o.threads; t++) {

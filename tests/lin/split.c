@@ -150,12 +150,18 @@ static int place(const lin_window *w, part *parts, const lin_rec *r, uint32_t th
         }
         return 0;
     }
-    lin_pop *o = add(&parts[r->slot], r, thread, seq);
+    /* answers no state can give, named as such (the search would find them too, but its
+     * explanation is less direct) */
+    if (r->op.kind == RM_QUERY && r->buf_slot < 0 && r->res.ok && !r->abs_size)
+        return fail_now(r, thread, seq, "RegionSize 0");
+    if (r->op.kind == RM_RESERVE && r->res.ok &&
+        r->res.ret != (int64_t)(r->op.page / RM_GRAN * RM_GRAN) * RM_PAGE)
+        return fail_now(r, thread, seq, "VirtualAlloc at an address returned another address");
+    add(&parts[r->slot], r, thread, seq);
     if (r->buf_slot >= 0 && (r->res.ok || r->res.err == ERROR_NOACCESS)) {
         lin_pop *b = add(&parts[r->buf_slot], r, thread, seq);
         b->op = (rm_op){.kind = RM_BUFCHECK, .page = w->slot_pages - 1};
     }
-    (void)o;
     if (r->op.kind == RM_QUERY && r->buf_slot < 0 && r->res.ok && r->res.mbi.state == MEM_FREE)
         return split_free(w, parts, r, thread, seq);
     return 0;
@@ -187,19 +193,34 @@ static int check_slot(part *p, uint32_t slot, uint32_t npages, uint64_t budget,
     return v;
 }
 
-int lin_check_round(const lin_window *w, const lin_history *h, uint64_t budget,
+/* The worse of two verdicts (a violation outranks an inconclusive search). */
+static int worse(int a, int b)
+{
+    return a == WGL_VIOLATION || b == WGL_VIOLATION ? WGL_VIOLATION : a ? a : b;
+}
+
+int lin_check_round(const lin_window *w, const lin_history *h, uint64_t budget, int keep_going,
                     const char *label, lin_round_result *rr)
 {
     memset(rr, 0, sizeof *rr);
     part *parts = calloc(w->slots, sizeof *parts);
     int v = 0;
-    for (uint32_t t = 0; t < h->nthreads && !v; t++)
-        for (uint32_t i = 0; i < h->lens[t] && !v; i++)
-            v = place(w, parts, &h->recs[t][i], t, i);
-    for (uint32_t i = 0; i < h->naudit && !v; i++)
-        v = place(w, parts, &h->audit[i], h->nthreads, i);
-    for (uint32_t s = 0; s < w->slots && !v; s++)
-        v = check_slot(&parts[s], s, w->slot_pages, budget, label, rr);
+    for (uint32_t t = 0; t < h->nthreads && (!v || keep_going); t++)
+        for (uint32_t i = 0; i < h->lens[t] && (!v || keep_going); i++) {
+            int x = place(w, parts, &h->recs[t][i], t, i);
+            rr->violations += x == WGL_VIOLATION;
+            v = worse(v, x);
+        }
+    for (uint32_t i = 0; i < h->naudit && (!v || keep_going); i++) {
+        int x = place(w, parts, &h->audit[i], h->nthreads, i);
+        rr->violations += x == WGL_VIOLATION;
+        v = worse(v, x);
+    }
+    for (uint32_t s = 0; s < w->slots && (!v || keep_going); s++) {
+        int x = check_slot(&parts[s], s, w->slot_pages, budget, label, rr);
+        rr->violations += x == WGL_VIOLATION;
+        v = worse(v, x);
+    }
     for (uint32_t s = 0; s < w->slots; s++)
         free(parts[s].ops);
     free(parts);

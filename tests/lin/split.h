@@ -34,12 +34,14 @@ typedef struct lin_history {
 typedef struct lin_round_result {
     uint64_t steps;
     uint32_t max_part;
+    uint32_t violations; /* slots (and single calls) found violating */
 } lin_round_result;
 
 /* Splits the round's history by slot and checks every slot from an empty state. Returns 0,
- * WGL_VIOLATION or WGL_BUDGET (the first slot that failed is reported on stderr, tagged
+ * WGL_VIOLATION or WGL_BUDGET (keep_going: after checking every slot; else after the first
+ * that failed; each failure is reported on stderr, tagged
  * label-slotN; a violating slot's whole history goes to lin-history-<tag>.txt in $LIN_DUMP_DIR
  * or the current directory). */
-int lin_check_round(const lin_window *w, const lin_history *h, uint64_t budget,
+int lin_check_round(const lin_window *w, const lin_history *h, uint64_t budget, int keep_going,
                     const char *label, lin_round_result *rr);
 #endif
