@@ -127,6 +127,9 @@ void lin_gen_op(const lin_gen *g, uint64_t *s, const lin_hint *hints, lin_call *
     } else if (w < 680) {
         o->kind = RM_QUERY;
         o->val = (uint8_t)below(s, 256);
+        /* granule starts are where reservations land: a query there races with them */
+        if (below(s, 10) < 4)
+            p = p / RM_GRAN * RM_GRAN;
     } else if (w < 710) {
         o->kind = below(s, 2) ? RM_RESET : RM_RESET_UNDO;
         o->npages = count(s, sp - p);
