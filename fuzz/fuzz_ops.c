@@ -161,8 +161,8 @@ static void run_op(const uint8_t *d)
     case 0: /* reserve, in pages beyond the last granule too (rounding) */
     case 1:
         op.kind = RM_RESERVE;
-        op.type = MEM_RESERVE | (kind == 1 ? MEM_COMMIT : 0) |
-                  ((d[2] & 0x40) ? MEM_WRITE_WATCH : 0);
+        op.type =
+            MEM_RESERVE | (kind == 1 ? MEM_COMMIT : 0) | ((d[2] & 0x40) ? MEM_WRITE_WATCH : 0);
         if (kind == 0)
             op.npages += (d[3] >> 4) * 8u;
         if (p + op.npages > NPAGE)

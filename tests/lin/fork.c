@@ -18,7 +18,9 @@
 enum { FORK_OK, FORK_HUNG, FORK_CRASHED, FORK_CALLS_FAILED, FORK_PIPE };
 static const char *const failures[] = {
     "ok",
-    "the forked child did not finish within " "60" " s: deadlock (a winvmem lock held by "
+    "the forked child did not finish within "
+    "60"
+    " s: deadlock (a winvmem lock held by "
     "another thread at the fork?)",
     "the forked child died of a signal",
     "the forked child's own VirtualAlloc/VirtualQuery/VirtualFree failed",

@@ -19,15 +19,22 @@ static uint32_t below(uint64_t *s, uint32_t n)
 }
 
 /* Mostly valid protections; a few that every call must refuse (87). */
-static const uint32_t prots[] = {
-    WVM_PAGE_NOACCESS,         WVM_PAGE_READONLY,
-    WVM_PAGE_READWRITE,        WVM_PAGE_READWRITE,
-    WVM_PAGE_READWRITE,        WVM_PAGE_EXECUTE_READ,
-    WVM_PAGE_EXECUTE_READWRITE, WVM_PAGE_EXECUTE,
-    WVM_PAGE_READWRITE | WVM_PAGE_GUARD, WVM_PAGE_READONLY | WVM_PAGE_GUARD,
-    WVM_PAGE_EXECUTE_READ | WVM_PAGE_GUARD, WVM_PAGE_READWRITE | WVM_PAGE_GUARD,
-    0,                         WVM_PAGE_READONLY | WVM_PAGE_READWRITE,
-    WVM_PAGE_WRITECOPY,        WVM_PAGE_GUARD | WVM_PAGE_NOACCESS};
+static const uint32_t prots[] = {WVM_PAGE_NOACCESS,
+                                 WVM_PAGE_READONLY,
+                                 WVM_PAGE_READWRITE,
+                                 WVM_PAGE_READWRITE,
+                                 WVM_PAGE_READWRITE,
+                                 WVM_PAGE_EXECUTE_READ,
+                                 WVM_PAGE_EXECUTE_READWRITE,
+                                 WVM_PAGE_EXECUTE,
+                                 WVM_PAGE_READWRITE | WVM_PAGE_GUARD,
+                                 WVM_PAGE_READONLY | WVM_PAGE_GUARD,
+                                 WVM_PAGE_EXECUTE_READ | WVM_PAGE_GUARD,
+                                 WVM_PAGE_READWRITE | WVM_PAGE_GUARD,
+                                 0,
+                                 WVM_PAGE_READONLY | WVM_PAGE_READWRITE,
+                                 WVM_PAGE_WRITECOPY,
+                                 WVM_PAGE_GUARD | WVM_PAGE_NOACCESS};
 
 static uint32_t prot_for(const lin_gen *g, uint64_t *s, uint32_t page, uint32_t n)
 {

@@ -104,7 +104,8 @@ static uint32_t audit(lin_rec *recs, uint32_t cap)
             lin_call c = {s, -1, 0, {.kind = RM_QUERY, .page = p}};
             lin_rec *r = &recs[n++];
             run_call(UINT32_MAX, &c, r);
-            if (!r->res.ok || !r->abs_size || r->abs_base != (uintptr_t)lin_slot_base(&win, s) + (uint64_t)p * RM_PAGE)
+            if (!r->res.ok || !r->abs_size ||
+                r->abs_base != (uintptr_t)lin_slot_base(&win, s) + (uint64_t)p * RM_PAGE)
                 break; /* the check reports it */
             if (r->res.mbi.state != MEM_FREE && r->res.mbi.alloc_base >= 0 &&
                 r->res.mbi.alloc_base < (int64_t)win.slot_pages * RM_PAGE && nb < 64 &&
@@ -173,8 +174,8 @@ static void parse(int argc, char **argv)
             for (const char *k = argv[++i]; *k; k += strcspn(k, ","), k += *k == ',') {
                 unsigned j = 0;
                 size_t len = strcspn(k, ",");
-                while (j < RM_NKINDS && (strlen(rm_kind_name(j)) != len ||
-                                         strncmp(rm_kind_name(j), k, len)))
+                while (j < RM_NKINDS &&
+                       (strlen(rm_kind_name(j)) != len || strncmp(rm_kind_name(j), k, len)))
                     j++;
                 if (j == RM_NKINDS || j >= RM_FREECHECK)
                     usage();
@@ -191,28 +192,21 @@ static void parse(int argc, char **argv)
         if (*end || errno || d < 0)
             usage();
         uint64_t u = (uint64_t)d;
-        if (!strcmp(a, "--threads"))
-            o.threads = (uint32_t)u;
-        else if (!strcmp(a, "--ops"))
-            o.ops = (uint32_t)u;
-        else if (!strcmp(a, "--rounds"))
-            o.rounds = (uint32_t)u;
+        const struct {
+            const char *name;
+            uint32_t *v;
+        } nums[] = {{"--threads", &o.threads}, {"--ops", &o.ops},           {"--rounds", &o.rounds},
+                    {"--slots", &o.slots},     {"--granules", &o.granules}, {"--hot", &o.nhot},
+                    {"--extbuf", &o.extbuf},   {"--forks", &o.forks},       {"--locks", &o.locks}};
+        size_t k = 0;
+        while (k < sizeof nums / sizeof *nums && strcmp(a, nums[k].name))
+            k++;
+        if (k < sizeof nums / sizeof *nums)
+            *nums[k].v = (uint32_t)u;
         else if (!strcmp(a, "--seconds"))
             o.seconds = d;
         else if (!strcmp(a, "--seed"))
             o.seed = strtoull(v, NULL, 0);
-        else if (!strcmp(a, "--slots"))
-            o.slots = (uint32_t)u;
-        else if (!strcmp(a, "--granules"))
-            o.granules = (uint32_t)u;
-        else if (!strcmp(a, "--hot"))
-            o.nhot = (uint32_t)u;
-        else if (!strcmp(a, "--extbuf"))
-            o.extbuf = (uint32_t)u;
-        else if (!strcmp(a, "--forks"))
-            o.forks = (uint32_t)u;
-        else if (!strcmp(a, "--locks"))
-            o.locks = (uint32_t)u;
         else if (!strcmp(a, "--budget"))
             o.budget = u;
         else
@@ -233,8 +227,8 @@ int main(int argc, char **argv)
     lin_exec_init();
     lin_window_init(&win, o.slots, o.granules * RM_GRAN);
     uint32_t hot[64];
-    gen = (lin_gen){win.slots,  win.slot_pages, o.locks ? win.lock_pages : 0, hot, o.nhot,
-                    o.extbuf,   o.forks,        o.skip};
+    gen = (lin_gen){win.slots, win.slot_pages, o.locks ? win.lock_pages : 0, hot, o.nhot, o.extbuf,
+                    o.forks,   o.skip};
     worker *ws = calloc(o.threads, sizeof *ws);
     uint32_t audit_cap = win.slots * (win.slot_pages + 64);
     lin_rec *audit_recs = calloc(audit_cap, sizeof *audit_recs);
@@ -298,7 +292,9 @@ int main(int argc, char **argv)
         int v = lin_check_round(&win, &h, o.budget, o.keep_going, label, &rr);
         violations += rr.violations;
         inconclusive += v == WGL_BUDGET;
-        verdict = verdict == WGL_VIOLATION || v == WGL_VIOLATION ? WGL_VIOLATION : verdict ? verdict : v;
+        verdict = verdict == WGL_VIOLATION || v == WGL_VIOLATION ? WGL_VIOLATION
+                  : verdict                                      ? verdict
+                                                                 : v;
         total_ops += (uint64_t)o.threads * o.ops + na;
         if (v && !first_bad_round)
             first_bad_round = round + 1, first_bad_time = now() - t0, first_bad_ops = total_ops;
@@ -309,10 +305,10 @@ int main(int argc, char **argv)
             printf("round %u: %u partitions, largest %u ops, %llu steps\n", round, win.slots,
                    rr.max_part, (unsigned long long)rr.steps);
         if (v) {
-            fprintf(stderr, "lin_check: %s in round %u (seed %llu) after %.1f s and %llu operations\n",
-                    v == WGL_BUDGET ? "INCONCLUSIVE (search budget exhausted)" : "VIOLATION",
-                    round, (unsigned long long)o.seed, now() - t0,
-                    (unsigned long long)total_ops);
+            fprintf(stderr,
+                    "lin_check: %s in round %u (seed %llu) after %.1f s and %llu operations\n",
+                    v == WGL_BUDGET ? "INCONCLUSIVE (search budget exhausted)" : "VIOLATION", round,
+                    (unsigned long long)o.seed, now() - t0, (unsigned long long)total_ops);
             if (!o.keep_going) {
                 rerun();
                 break;
@@ -326,7 +322,8 @@ int main(int argc, char **argv)
         for (unsigned k = 0; k < RM_NKINDS; k++)
             if (kind_n[k])
                 printf("  %-10s %8llu calls, %5.1f%% succeeded\n", rm_kind_name(k),
-                       (unsigned long long)kind_n[k], 100.0 * (double)kind_ok[k] / (double)kind_n[k]);
+                       (unsigned long long)kind_n[k],
+                       100.0 * (double)kind_ok[k] / (double)kind_n[k]);
     if (verdict)
         printf("lin_check: %llu violations, %llu inconclusive rounds; the first in round %u, "
                "after %.1f s and %llu operations\n",
@@ -334,9 +331,9 @@ int main(int argc, char **argv)
                first_bad_round - 1, first_bad_time, (unsigned long long)first_bad_ops);
     printf("lin_check: %s: %u rounds, %llu operations, %llu search steps, largest partition "
            "history %llu ops, %.1f s\n",
-           verdict == 0 ? "all histories linearizable" : "FAILED", round + (verdict && !o.keep_going),
-           (unsigned long long)total_ops, (unsigned long long)steps,
-           (unsigned long long)max_part, now() - t0);
+           verdict == 0 ? "all histories linearizable" : "FAILED",
+           round + (verdict && !o.keep_going), (unsigned long long)total_ops,
+           (unsigned long long)steps, (unsigned long long)max_part, now() - t0);
     for (uint32_t t = 0; t < o.threads; t++) {
         free(ws[t].hints);
         free(ws[t].recs);

@@ -10,11 +10,11 @@ typedef struct lin_rec {
     uint64_t inv, resp; /* global counter just before the call and just after it returned */
     rm_op op;           /* pages relative to the slot */
     rm_res res;
-    uint32_t slot;      /* partition of the call */
-    int32_t buf_slot;   /* out-parameters placed in this slot's buffer page (-1: local) */
-    uint64_t abs_base;  /* RM_QUERY: BaseAddress and RegionSize as returned (absolute) */
+    uint32_t slot;     /* partition of the call */
+    int32_t buf_slot;  /* out-parameters placed in this slot's buffer page (-1: local) */
+    uint64_t abs_base; /* RM_QUERY: BaseAddress and RegionSize as returned (absolute) */
     uint64_t abs_size;
-    int32_t view;       /* RM_VIEW (fork): index of the child's regions in the view table */
+    int32_t view; /* RM_VIEW (fork): index of the child's regions in the view table */
 } lin_rec;
 
 /* One operation of one partition, ready for the search. */
@@ -29,9 +29,9 @@ typedef struct lin_pop {
 enum { WGL_OK, WGL_VIOLATION, WGL_BUDGET };
 
 typedef struct wgl_stats {
-    uint64_t steps;      /* model applications tried */
-    uint64_t cache;      /* distinct (linearized set, state) pairs seen */
-    uint32_t best;       /* the longest linearizable prefix found */
+    uint64_t steps; /* model applications tried */
+    uint64_t cache; /* distinct (linearized set, state) pairs seen */
+    uint32_t best;  /* the longest linearizable prefix found */
 } wgl_stats;
 
 /* Searches for an order of ops[0..n) that respects real time (resp < inv means before) and

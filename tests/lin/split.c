@@ -94,8 +94,7 @@ static int fail_now(const lin_rec *r, uint32_t thread, uint32_t seq, const char 
 {
     char b[600] = "";
     rm_describe(b, sizeof b, &r->op, &r->res);
-    fprintf(stderr, "lin: slot %u: VIOLATION: [t%u #%u] %s: %s\n", r->slot, thread, seq, b,
-            what);
+    fprintf(stderr, "lin: slot %u: VIOLATION: [t%u #%u] %s: %s\n", r->slot, thread, seq, b, what);
     return WGL_VIOLATION;
 }
 
@@ -114,7 +113,8 @@ static int split_free(const lin_window *w, part *parts, const lin_rec *r, uint32
         if (yb > e)
             break;
         lin_pop *o = add(&parts[y], r, thread, seq);
-        o->op = (rm_op){.kind = RM_FREECHECK, .page = 0,
+        o->op = (rm_op){.kind = RM_FREECHECK,
+                        .page = 0,
                         .npages = (uint32_t)(((e < ye ? e : ye) - yb) / RM_PAGE),
                         .type = e < ye};
         if (e < ye)
@@ -138,8 +138,7 @@ static uint64_t contested(const part *p, const lin_pop *g)
 }
 
 /* Adds one call (and its parts) to the slots' histories; non-zero: a violation found here. */
-static int place(const lin_window *w, part *parts, const lin_rec *r, uint32_t thread,
-                 uint32_t seq)
+static int place(const lin_window *w, part *parts, const lin_rec *r, uint32_t thread, uint32_t seq)
 {
     if (r->op.kind == RM_VIEW) {
         if (!r->res.ok)
@@ -167,8 +166,8 @@ static int place(const lin_window *w, part *parts, const lin_rec *r, uint32_t th
     return 0;
 }
 
-static int check_slot(part *p, uint32_t slot, uint32_t npages, uint64_t budget,
-                      const char *label, lin_round_result *rr)
+static int check_slot(part *p, uint32_t slot, uint32_t npages, uint64_t budget, const char *label,
+                      lin_round_result *rr)
 {
     for (uint32_t i = 0; i < p->n; i++)
         if (p->ops[i].op.kind == RM_WW_GET && !p->ops[i].res.unknown)
@@ -188,8 +187,7 @@ static int check_slot(part *p, uint32_t slot, uint32_t npages, uint64_t budget,
                 "lin: slot %u: INCONCLUSIVE: %u operations, the search stopped after %llu "
                 "steps (%llu states; longest explained prefix %u): nothing is proven for this "
                 "slot. Use fewer operations per round (--ops) or a larger --budget.\n",
-                slot, p->n, (unsigned long long)st.steps, (unsigned long long)st.cache,
-                st.best);
+                slot, p->n, (unsigned long long)st.steps, (unsigned long long)st.cache, st.best);
     return v;
 }
 

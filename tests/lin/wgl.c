@@ -117,8 +117,8 @@ static void print_op(FILE *f, const char *pfx, const lin_pop *o, const rm_res *r
 {
     char b[600] = "";
     rm_describe(b, sizeof b, &o->op, res);
-    fprintf(f, "%s[t%u #%u %llu..%llu] %s\n", pfx, o->thread, o->seq,
-            (unsigned long long)o->inv, (unsigned long long)o->resp, b);
+    fprintf(f, "%s[t%u #%u %llu..%llu] %s\n", pfx, o->thread, o->seq, (unsigned long long)o->inv,
+            (unsigned long long)o->resp, b);
 }
 
 /* Explains a violation: the longest linearizable prefix found, then why each operation that
@@ -130,8 +130,8 @@ static void explain(const lin_pop *ops, uint32_t n, const rm_state *init, const 
     rm_state *s = malloc(sz), *t = malloc(sz);
     memcpy(s, init, sz);
     char why[512];
-    fprintf(stderr, "lin: %s: NOT LINEARIZABLE (%u operations; longest explained prefix %u)\n",
-            tag, n, nbest);
+    fprintf(stderr, "lin: %s: NOT LINEARIZABLE (%u operations; longest explained prefix %u)\n", tag,
+            n, nbest);
     FILE *dump = NULL;
     char path[256];
     const char *dir = getenv("LIN_DUMP_DIR");
@@ -160,8 +160,9 @@ static void explain(const lin_pop *ops, uint32_t n, const rm_state *init, const 
         rm_apply_choice(s, &ops[best[i]].op, &ops[best[i]].res, bestch[i], why, sizeof why);
         done[best[i]] = 1;
         if (i + 12 >= nbest)
-            print_op(stderr, i + 1 == nbest ? "  last linearized: " : "  linearized:      ",
-                     &ops[best[i]], &ops[best[i]].res);
+            print_op(stderr,
+                     i + 1 == nbest ? "  last linearized: " : "  linearized:      ", &ops[best[i]],
+                     &ops[best[i]].res);
     }
     /* the earliest pending return bounds which calls may come next */
     uint64_t bound = UINT64_MAX;

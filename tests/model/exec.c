@@ -52,9 +52,8 @@ void lin_exec_thread_end(void)
 void lin_mbi_to_model(const MEMORY_BASIC_INFORMATION *m, const char *base, rm_mbi *out)
 {
     out->base = (int64_t)((uintptr_t)m->BaseAddress - (uintptr_t)base);
-    out->alloc_base = m->AllocationBase
-                          ? (int64_t)((uintptr_t)m->AllocationBase - (uintptr_t)base)
-                          : RM_NULL;
+    out->alloc_base =
+        m->AllocationBase ? (int64_t)((uintptr_t)m->AllocationBase - (uintptr_t)base) : RM_NULL;
     out->size = m->RegionSize;
     out->alloc_prot = m->AllocationProtect;
     out->state = m->State;

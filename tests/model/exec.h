@@ -16,7 +16,7 @@ void lin_exec_thread_end(void);
 
 /* Where an operation's out-parameters live: NULL = the calling thread's stack; else a buffer
  * (in a page other threads may decommit or protect) of at least LIN_BUF_BYTES. */
-#define LIN_BUF_BYTES 320
+#define LIN_BUF_BYTES  320
 #define LIN_WW_CAP_EXT 32 /* GetWriteWatch entries that fit in an external buffer */
 
 /* Runs op on the slot that starts at base; fills *res (addresses relative to base) and, for

@@ -8,25 +8,25 @@
 #include <string.h>
 
 /* Windows SDK values (the model does not include winvmem's headers). */
-#define NOACCESS 0x01u
-#define READONLY 0x02u
-#define READWRITE 0x04u
-#define WRITECOPY 0x08u
-#define EXECUTE 0x10u
-#define EXECUTE_READ 0x20u
-#define EXECUTE_READWRITE 0x40u
-#define EXECUTE_WRITECOPY 0x80u
-#define GUARD 0x100u
-#define M_COMMIT 0x1000u
-#define M_RESERVE 0x2000u
-#define M_FREE 0x10000u
-#define M_PRIVATE 0x20000u
-#define M_WRITE_WATCH 0x200000u
+#define NOACCESS            0x01u
+#define READONLY            0x02u
+#define READWRITE           0x04u
+#define WRITECOPY           0x08u
+#define EXECUTE             0x10u
+#define EXECUTE_READ        0x20u
+#define EXECUTE_READWRITE   0x40u
+#define EXECUTE_WRITECOPY   0x80u
+#define GUARD               0x100u
+#define M_COMMIT            0x1000u
+#define M_RESERVE           0x2000u
+#define M_FREE              0x10000u
+#define M_PRIVATE           0x20000u
+#define M_WRITE_WATCH       0x200000u
 #define E_INVALID_PARAMETER 87u
-#define E_NOT_LOCKED 158u
-#define E_INVALID_ADDRESS 487u
-#define E_NOACCESS 998u
-#define E_GUARD_PAGE 0x80000001u /* STATUS_GUARD_PAGE_VIOLATION as VirtualLock's last error */
+#define E_NOT_LOCKED        158u
+#define E_INVALID_ADDRESS   487u
+#define E_NOACCESS          998u
+#define E_GUARD_PAGE        0x80000001u /* STATUS_GUARD_PAGE_VIOLATION as VirtualLock's last error */
 
 #define NONE 0xFFFFu
 
@@ -58,8 +58,8 @@ int rm_valid_prot(uint32_t p)
 
 int rm_readable(uint32_t p)
 {
-    return !(p & GUARD) && (p == READONLY || p == READWRITE || p == EXECUTE ||
-                            p == EXECUTE_READ || p == EXECUTE_READWRITE);
+    return !(p & GUARD) && (p == READONLY || p == READWRITE || p == EXECUTE || p == EXECUTE_READ ||
+                            p == EXECUTE_READWRITE);
 }
 
 int rm_writable(uint32_t p)
@@ -68,9 +68,9 @@ int rm_writable(uint32_t p)
 }
 
 static const char *const names[RM_NKINDS] = {
-    "reserve", "commit", "decommit", "release", "protect", "query",     "reset",    "reset_undo",
-    "lock",    "unlock", "ww_get",   "ww_reset", "read",   "write",     "freecheck", "bufcheck",
-    "view"};
+    "reserve", "commit",     "decommit",  "release",  "protect", "query",
+    "reset",   "reset_undo", "lock",      "unlock",   "ww_get",  "ww_reset",
+    "read",    "write",      "freecheck", "bufcheck", "view"};
 
 const char *rm_kind_name(unsigned kind)
 {
@@ -118,10 +118,30 @@ static int committed(const rm_page *g)
     return g->state == RM_COMM;
 }
 
+/* Protection first (D: validated before the type is looked at), then the range must lie in
+ * one allocation (T, R): the checks of VirtualAlloc(MEM_COMMIT / MEM_RESET / MEM_RESET_UNDO). */
+static uint32_t prot_range_err(const rm_state *s, const rm_op *op)
+{
+    return !rm_valid_prot(op->prot)             ? E_INVALID_PARAMETER
+           : !in_alloc(s, op->page, op->npages) ? E_INVALID_ADDRESS
+                                                : 0;
+}
+
+/* A successful VirtualAlloc returned the page-rounded address of `page`. */
+static int returned(const rm_res *r, uint32_t page, char *why, size_t n)
+{
+    if (r->ret == (int64_t)page * RM_PAGE)
+        return 1;
+    say(why, n, "returned +0x%llx, model +0x%llx", (long long)r->ret, (long long)page * RM_PAGE);
+    return 0;
+}
+
 /* ---- reserve, commit, decommit, release, protect -------------------------------------------- */
 
-static int do_reserve(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_reserve(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                      size_t n)
 {
+    (void)choice;
     uint32_t b = op->page / RM_GRAN * RM_GRAN, end = op->page + op->npages;
     uint32_t err = 0;
     if (!rm_valid_prot(op->prot))
@@ -136,11 +156,8 @@ static int do_reserve(rm_state *s, const rm_op *op, const rm_res *r, char *why, 
     if (err)
         return 1;
     /* the base rounds down to the granule, the end up to the page (R: CheckSize) */
-    if (r->ret != (int64_t)b * RM_PAGE) {
-        say(why, n, "returned +0x%llx, model +0x%llx", (long long)r->ret,
-            (long long)b * RM_PAGE);
+    if (!returned(r, b, why, n))
         return 0;
-    }
     int commit = (op->type & M_COMMIT) != 0;
     rm_page pg = {commit ? RM_COMM : RM_RESV,
                   (op->type & M_WRITE_WATCH) ? RM_F_WW : 0,
@@ -155,20 +172,17 @@ static int do_reserve(rm_state *s, const rm_op *op, const rm_res *r, char *why, 
     return 1;
 }
 
-static int do_commit(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_commit(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                     size_t n)
 {
-    uint32_t err = !rm_valid_prot(op->prot)            ? E_INVALID_PARAMETER
-                   : !in_alloc(s, op->page, op->npages) ? E_INVALID_ADDRESS
-                                                        : 0;
+    (void)choice;
+    uint32_t err = prot_range_err(s, op);
     if (!outcome(r, err, why, n))
         return 0;
     if (err)
         return 1;
-    if (r->ret != (int64_t)op->page * RM_PAGE) {
-        say(why, n, "returned +0x%llx, model +0x%llx", (long long)r->ret,
-            (long long)op->page * RM_PAGE);
+    if (!returned(r, op->page, why, n))
         return 0;
-    }
     for (uint32_t i = op->page; i < op->page + op->npages; i++) {
         rm_page *g = &s->p[i];
         if (!committed(g)) { /* fresh pages read zero; committed ones keep data and locks */
@@ -190,8 +204,10 @@ static void decommit_page(rm_page *g)
     g->flags &= (uint8_t)~RM_F_LOCKED; /* Windows keeps the write-watch record (T) */
 }
 
-static int do_decommit(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_decommit(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                       size_t n)
 {
+    (void)choice;
     uint32_t p = op->page;
     int whole = op->npages == 0;
     uint16_t b = p < s->npages ? s->p[p].base : NONE;
@@ -212,8 +228,10 @@ static int do_decommit(rm_state *s, const rm_op *op, const rm_res *r, char *why,
     return 1;
 }
 
-static int do_release(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_release(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                      size_t n)
 {
+    (void)choice;
     uint32_t p = op->page;
     uint16_t b = p < s->npages ? s->p[p].base : NONE;
     uint32_t err = b == NONE || b != p ? E_INVALID_ADDRESS : 0; /* T2, R */
@@ -233,7 +251,7 @@ static int do_protect(rm_state *s, const rm_op *op, const rm_res *r, unsigned ch
      * memory, commit state */
     uint32_t b = op->prot & 0xFFu;
     int wc = (b == WRITECOPY || b == EXECUTE_WRITECOPY) && !(op->prot & ~(0xFFu | GUARD));
-    uint32_t err = !rm_valid_prot(op->prot) && !wc       ? E_INVALID_PARAMETER
+    uint32_t err = !rm_valid_prot(op->prot) && !wc      ? E_INVALID_PARAMETER
                    : !in_alloc(s, op->page, op->npages) ? E_INVALID_ADDRESS
                    : wc                                 ? E_INVALID_PARAMETER
                                                         : 0;
@@ -308,11 +326,11 @@ static void mbi_str(char *b, size_t n, const rm_mbi *m)
     if (m->alloc_base != RM_NULL)
         snprintf(ab, sizeof ab, "%s0x%llx", m->alloc_base < 0 ? "-" : "+",
                  (unsigned long long)(m->alloc_base < 0 ? -m->alloc_base : m->alloc_base));
-    snprintf(b, n, "{base %s0x%llx abase %s aprot 0x%x size 0x%llx state 0x%x prot 0x%x "
-                   "type 0x%x part %u}",
+    snprintf(b, n,
+             "{base %s0x%llx abase %s aprot 0x%x size 0x%llx state 0x%x prot 0x%x "
+             "type 0x%x part %u}",
              m->base < 0 ? "-" : "+", (unsigned long long)(m->base < 0 ? -m->base : m->base), ab,
-             m->alloc_prot, (unsigned long long)m->size, m->state, m->prot, m->type,
-             m->partition);
+             m->alloc_prot, (unsigned long long)m->size, m->state, m->prot, m->type, m->partition);
 }
 
 static int same_mbi(const rm_mbi *got, const rm_mbi *want, int open)
@@ -323,8 +341,10 @@ static int same_mbi(const rm_mbi *got, const rm_mbi *want, int open)
            (open ? got->size >= want->size : got->size == want->size);
 }
 
-static int do_query(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_query(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                    size_t n)
 {
+    (void)choice;
     if (r->unknown) /* buffer elsewhere: written or refused (998), RM_BUFCHECK checks which */
         return outcome(r, r->ok ? 0 : E_NOACCESS, why, n);
     if (!outcome(r, 0, why, n))
@@ -344,12 +364,11 @@ static int do_query(rm_state *s, const rm_op *op, const rm_res *r, char *why, si
 
 /* ---- MEM_RESET, MEM_RESET_UNDO -------------------------------------------------------------- */
 
-static int do_reset(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_reset(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                    size_t n)
 {
-    /* protection validated first (D), then the range must lie in one allocation (T) */
-    uint32_t err = !rm_valid_prot(op->prot)            ? E_INVALID_PARAMETER
-                   : !in_alloc(s, op->page, op->npages) ? E_INVALID_ADDRESS
-                                                        : 0;
+    (void)choice;
+    uint32_t err = prot_range_err(s, op);
     int undo = op->kind == RM_RESET_UNDO;
     int lost = 0;
     for (uint32_t i = op->page; !err && i < op->page + op->npages; i++)
@@ -372,11 +391,8 @@ static int do_reset(rm_state *s, const rm_op *op, const rm_res *r, char *why, si
     }
     if (err)
         return 1;
-    if (r->ok && r->ret != (int64_t)op->page * RM_PAGE) {
-        say(why, n, "returned +0x%llx, model +0x%llx", (long long)r->ret,
-            (long long)op->page * RM_PAGE);
+    if (r->ok && !returned(r, op->page, why, n))
         return 0;
-    }
     for (uint32_t i = op->page; i < op->page + op->npages; i++) {
         rm_page *g = &s->p[i];
         if (!undo) {
@@ -404,8 +420,10 @@ static int do_reset(rm_state *s, const rm_op *op, const rm_res *r, char *why, si
 
 /* ---- VirtualLock, VirtualUnlock ------------------------------------------------------------- */
 
-static int do_lock(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_lock(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                   size_t n)
 {
+    (void)choice;
     int lock = op->kind == RM_LOCK;
     uint32_t p = op->page, cnt = op->npages ? op->npages : 1, err = 0, guard = NONE;
     if (p < s->npages && s->p[p].state == RM_FREE) {
@@ -452,8 +470,10 @@ static int ww_range(const rm_state *s, uint32_t p, uint32_t cnt)
     return cnt && in_alloc(s, p, cnt) && (s->p[p].flags & RM_F_WW);
 }
 
-static int do_ww_get(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_ww_get(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                     size_t n)
 {
+    (void)choice;
     uint32_t err = !ww_range(s, op->page, op->npages) || !op->cap ? E_INVALID_PARAMETER : 0;
     int reset = op->type & 1;
     if (r->unknown) {
@@ -484,7 +504,7 @@ static int do_ww_get(rm_state *s, const rm_op *op, const rm_res *r, char *why, s
         int got = (int)((r->ww_mask >> i) & 1);
         if ((op->contested >> i) & 1 || (g->flags & RM_F_WMAYBE)) {
             if ((op->contested >> i) & 1)
-                g->flags |= RM_F_WMAYBE; /* a racing write may land before or after */
+                g->flags |= RM_F_WMAYBE;       /* a racing write may land before or after */
             else if (got || !full || i < last) /* the call decided this record */
                 g->flags = (uint8_t)((g->flags & ~RM_F_WMAYBE & ~RM_F_WRITTEN) |
                                      (got && !reset ? RM_F_WRITTEN : 0));
@@ -496,8 +516,8 @@ static int do_ww_get(rm_state *s, const rm_op *op, const rm_res *r, char *why, s
             return 0;
         }
         if (!got && written && (!full || i < last)) {
-            say(why, n, "did not return written page %u (count %u, cap %u)", op->page + i,
-                r->ww_n, op->cap);
+            say(why, n, "did not return written page %u (count %u, cap %u)", op->page + i, r->ww_n,
+                op->cap);
             return 0;
         }
         if (got && reset)
@@ -506,20 +526,24 @@ static int do_ww_get(rm_state *s, const rm_op *op, const rm_res *r, char *why, s
     return 1;
 }
 
-static int do_ww_reset(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_ww_reset(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                       size_t n)
 {
+    (void)choice;
     uint32_t err = !ww_range(s, op->page, op->npages) ? E_INVALID_PARAMETER : 0;
     if (!outcome(r, err, why, n))
         return 0;
     for (uint32_t i = 0; !err && i < op->npages; i++)
-        s->p[op->page + i].flags &= (uint8_t)~(RM_F_WRITTEN | RM_F_WMAYBE);
+        s->p[op->page + i].flags &= (uint8_t) ~(RM_F_WRITTEN | RM_F_WMAYBE);
     return 1;
 }
 
 /* ---- memory accesses ------------------------------------------------------------------------ */
 
-static int do_access(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_access(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                     size_t n)
 {
+    (void)choice;
     rm_page *g = &s->p[op->page];
     int write = op->kind == RM_WRITE;
     int want = RM_AV;
@@ -578,8 +602,10 @@ static int do_access(rm_state *s, const rm_op *op, const rm_res *r, char *why, s
 
 /* ---- parts of split operations -------------------------------------------------------------- */
 
-static int do_freecheck(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_freecheck(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                        size_t n)
 {
+    (void)choice;
     (void)r;
     for (uint32_t i = op->page; i < op->page + op->npages && i < s->npages; i++)
         if (s->p[i].state != RM_FREE) {
@@ -595,14 +621,16 @@ static int do_freecheck(rm_state *s, const rm_op *op, const rm_res *r, char *why
     return 1;
 }
 
-static int do_bufcheck(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_bufcheck(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                       size_t n)
 {
+    (void)choice;
     rm_page *g = &s->p[op->page];
     int can = committed(g) && rm_writable(g->prot) && !(g->prot & GUARD);
     if (can != r->ok) {
-        say(why, n, "out-parameter in page %u %s, model: page %s (state %u prot 0x%x)",
-            op->page, r->ok ? "written" : "refused (998)", can ? "writable" : "not writable",
-            g->state, g->prot);
+        say(why, n, "out-parameter in page %u %s, model: page %s (state %u prot 0x%x)", op->page,
+            r->ok ? "written" : "refused (998)", can ? "writable" : "not writable", g->state,
+            g->prot);
         return 0;
     }
     if (can && (g->flags & RM_F_WW)) /* the library's store is a write like any other */
@@ -610,8 +638,10 @@ static int do_bufcheck(rm_state *s, const rm_op *op, const rm_res *r, char *why,
     return 1;
 }
 
-static int do_view(rm_state *s, const rm_op *op, const rm_res *r, char *why, size_t n)
+static int do_view(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
+                   size_t n)
 {
+    (void)choice;
     (void)op;
     uint32_t p = 0, k = 0;
     for (; p < s->npages; k++) {
@@ -648,80 +678,73 @@ int rm_apply_choice(rm_state *s, const rm_op *op, const rm_res *r, unsigned choi
         say(why, n, "page %u outside the model (%u pages)", op->page, s->npages);
         return 0;
     }
-    switch (op->kind) {
-    case RM_RESERVE: return do_reserve(s, op, r, why, n);
-    case RM_COMMIT: return do_commit(s, op, r, why, n);
-    case RM_DECOMMIT: return do_decommit(s, op, r, why, n);
-    case RM_RELEASE: return do_release(s, op, r, why, n);
-    case RM_PROTECT: return do_protect(s, op, r, choice, why, n);
-    case RM_QUERY: return do_query(s, op, r, why, n);
-    case RM_RESET:
-    case RM_RESET_UNDO: return do_reset(s, op, r, why, n);
-    case RM_LOCK:
-    case RM_UNLOCK: return do_lock(s, op, r, why, n);
-    case RM_WW_GET: return do_ww_get(s, op, r, why, n);
-    case RM_WW_RESET: return do_ww_reset(s, op, r, why, n);
-    case RM_READ:
-    case RM_WRITE: return do_access(s, op, r, why, n);
-    case RM_FREECHECK: return do_freecheck(s, op, r, why, n);
-    case RM_BUFCHECK: return do_bufcheck(s, op, r, why, n);
-    case RM_VIEW: return do_view(s, op, r, why, n);
-    }
+    typedef int (*apply_fn)(rm_state *, const rm_op *, const rm_res *, unsigned, char *, size_t);
+    static const apply_fn fns[RM_NKINDS] = {
+        [RM_RESERVE] = do_reserve,   [RM_COMMIT] = do_commit,    [RM_DECOMMIT] = do_decommit,
+        [RM_RELEASE] = do_release,   [RM_PROTECT] = do_protect,  [RM_QUERY] = do_query,
+        [RM_RESET] = do_reset,       [RM_RESET_UNDO] = do_reset, [RM_LOCK] = do_lock,
+        [RM_UNLOCK] = do_lock,       [RM_WW_GET] = do_ww_get,    [RM_WW_RESET] = do_ww_reset,
+        [RM_READ] = do_access,       [RM_WRITE] = do_access,     [RM_FREECHECK] = do_freecheck,
+        [RM_BUFCHECK] = do_bufcheck, [RM_VIEW] = do_view};
+    if (op->kind < RM_NKINDS)
+        return fns[op->kind](s, op, r, choice, why, n);
     say(why, n, "unknown operation %u", op->kind);
     return 0;
 }
 
-void rm_describe(char *buf, size_t n, const rm_op *op, const rm_res *r)
+/* Appends to buf (NUL-terminated, capacity n). */
+static void app(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void app(char *buf, size_t n, const char *fmt, ...)
 {
     size_t l = strlen(buf);
-    if (l >= n)
+    if (l + 1 >= n)
         return;
-    buf += l;
-    n -= l;
-    int k = snprintf(buf, n, "%s(page %u, %u pages", rm_kind_name(op->kind), op->page,
-                     op->npages);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + l, n - l, fmt, ap);
+    va_end(ap);
+}
+
+void rm_describe(char *buf, size_t n, const rm_op *op, const rm_res *r)
+{
+    app(buf, n, "%s(page %u, %u pages", rm_kind_name(op->kind), op->page, op->npages);
     if (op->kind == RM_RESERVE || op->kind == RM_WW_GET || op->kind == RM_FREECHECK)
-        k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, ", type 0x%x", op->type);
+        app(buf, n, ", type 0x%x", op->type);
     if (op->prot)
-        k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, ", prot 0x%x", op->prot);
+        app(buf, n, ", prot 0x%x", op->prot);
     if (op->kind == RM_WRITE)
-        k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, ", 0x%x", op->val);
+        app(buf, n, ", 0x%x", op->val);
     if (op->kind == RM_WW_GET)
-        k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, ", cap %u contested 0x%llx",
-                      op->cap, (unsigned long long)op->contested);
-    k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, ")");
-    if (!r || (size_t)k >= n)
+        app(buf, n, ", cap %u contested 0x%llx", op->cap, (unsigned long long)op->contested);
+    app(buf, n, ")");
+    if (!r)
         return;
-    char *b = buf + k;
-    size_t m = n - (size_t)k;
+    if (!r->ok && op->kind != RM_READ && op->kind != RM_WRITE) {
+        app(buf, n, " -> error %u%s", r->err, r->unknown ? " (out-parameters elsewhere)" : "");
+        return;
+    }
+    char t[200];
     switch (op->kind) {
     case RM_QUERY:
-        if (r->ok) {
-            char t[200];
-            mbi_str(t, sizeof t, &r->mbi);
-            snprintf(b, m, " -> %s", t);
-        } else
-            snprintf(b, m, " -> error %u", r->err);
+        mbi_str(t, sizeof t, &r->mbi);
+        app(buf, n, " -> %s", r->unknown ? "ok (out-parameters elsewhere)" : t);
         break;
     case RM_READ:
     case RM_WRITE:
-        snprintf(b, m, " -> %s 0x%x", r->fault == RM_NOFAULT ? "ok" : r->fault == RM_AV ? "AV" : "GUARD",
-                 r->val);
+        app(buf, n, " -> %s 0x%x",
+            r->fault == RM_NOFAULT ? "ok"
+            : r->fault == RM_AV    ? "AV"
+                                   : "GUARD",
+            r->val);
         break;
     case RM_WW_GET:
-        if (r->ok)
-            snprintf(b, m, " -> %u pages mask 0x%llx%s", r->ww_n, (unsigned long long)r->ww_mask,
-                     r->unknown ? " (unread)" : "");
-        else
-            snprintf(b, m, " -> error %u", r->err);
+        app(buf, n, " -> %u pages mask 0x%llx%s", r->ww_n, (unsigned long long)r->ww_mask,
+            r->unknown ? " (out-parameters elsewhere)" : "");
         break;
     case RM_PROTECT:
-        snprintf(b, m, r->ok ? " -> ok, old 0x%x" : " -> error %u", r->ok ? r->old : r->err);
+        app(buf, n, r->nold ? " -> ok, old 0x%x" : " -> ok%.0x", r->old);
         break;
     default:
-        if (r->ok)
-            snprintf(b, m, " -> ok +0x%llx", (long long)r->ret);
-        else
-            snprintf(b, m, " -> error %u", r->err);
+        app(buf, n, " -> ok +0x%llx", (long long)r->ret);
     }
 }

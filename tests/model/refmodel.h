@@ -70,18 +70,18 @@ typedef struct rm_op {
 enum { RM_NOFAULT, RM_AV, RM_GUARDFAULT };
 
 typedef struct rm_res {
-    uint8_t ok;      /* the call reported success (non-NULL, TRUE, 0 for write watch) */
-    uint8_t fault;   /* RM_READ / RM_WRITE: RM_NOFAULT, RM_AV or RM_GUARDFAULT */
-    uint8_t val;     /* RM_READ: the byte read */
-    uint8_t unknown; /* RM_WW_GET: the addresses could not be read back (array in memory
-                      * that became inaccessible): only ok/err are checked */
-    uint32_t err;    /* last error after a failure */
-    int64_t ret;     /* RM_RESERVE/COMMIT/RESET*: the returned address as an offset */
-    uint32_t old;    /* RM_PROTECT: *lpflOldProtect; RM_WW_GET: granularity */
-    uint32_t nold;   /* RM_PROTECT: 0 when the old protection could not be read back */
-    uint64_t ww_mask; /* RM_WW_GET: pages returned (bit i = page+i) */
-    uint32_t ww_n;    /* RM_WW_GET: *lpdwCount */
-    rm_mbi mbi;       /* RM_QUERY */
+    uint8_t ok;         /* the call reported success (non-NULL, TRUE, 0 for write watch) */
+    uint8_t fault;      /* RM_READ / RM_WRITE: RM_NOFAULT, RM_AV or RM_GUARDFAULT */
+    uint8_t val;        /* RM_READ: the byte read */
+    uint8_t unknown;    /* RM_WW_GET: the addresses could not be read back (array in memory
+                         * that became inaccessible): only ok/err are checked */
+    uint32_t err;       /* last error after a failure */
+    int64_t ret;        /* RM_RESERVE/COMMIT/RESET*: the returned address as an offset */
+    uint32_t old;       /* RM_PROTECT: *lpflOldProtect; RM_WW_GET: granularity */
+    uint32_t nold;      /* RM_PROTECT: 0 when the old protection could not be read back */
+    uint64_t ww_mask;   /* RM_WW_GET: pages returned (bit i = page+i) */
+    uint32_t ww_n;      /* RM_WW_GET: *lpdwCount */
+    rm_mbi mbi;         /* RM_QUERY */
     const rm_mbi *view; /* RM_VIEW: the regions from offset 0 to the window's end, in order */
     uint32_t nview;
 } rm_res;
@@ -89,18 +89,18 @@ typedef struct rm_res {
 /* A page record. The model state is a header and one record per page (rm_state_size bytes,
  * no pointers: it may be copied, hashed and compared with memcpy/memcmp). */
 enum { RM_FREE, RM_RESV, RM_COMM };
-enum { /* what byte 0 of a committed page holds (MEM_RESET leaves it open) */
+enum {                   /* what byte 0 of a committed page holds (MEM_RESET leaves it open) */
        RM_V_KNOWN,       /* val */
        RM_V_RESET,       /* reset: val or 0; MEM_RESET_UNDO succeeds only if not lost */
        RM_V_RESET_LOST,  /* reset and seen zero (val is 0): MEM_RESET_UNDO must fail */
        RM_V_RESET_INDET, /* reset again after RM_V_INDET: val or 0, undo keeps it open */
        RM_V_INDET        /* a failed MEM_RESET_UNDO left val or 0; the next read decides */
 };
-enum { /* rm_page.flags */
-       RM_F_WW = 1,        /* the allocation has MEM_WRITE_WATCH */
-       RM_F_WRITTEN = 2,   /* write-watch record: written since the last reset */
-       RM_F_WMAYBE = 4,    /* the record is unknown (a GetWriteWatch raced with a write) */
-       RM_F_LOCKED = 8     /* VirtualLock */
+enum {                   /* rm_page.flags */
+       RM_F_WW = 1,      /* the allocation has MEM_WRITE_WATCH */
+       RM_F_WRITTEN = 2, /* write-watch record: written since the last reset */
+       RM_F_WMAYBE = 4,  /* the record is unknown (a GetWriteWatch raced with a write) */
+       RM_F_LOCKED = 8   /* VirtualLock */
 };
 typedef struct rm_page {
     uint8_t state, flags;
