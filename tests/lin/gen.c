@@ -38,7 +38,12 @@ static const uint32_t prots[] = {WVM_PAGE_NOACCESS,
 
 static uint32_t prot_for(const lin_gen *g, uint64_t *s, uint32_t page, uint32_t n)
 {
-    uint32_t p = below(s, 2) ? WVM_PAGE_READWRITE : prots[below(s, sizeof prots / sizeof *prots)];
+    static const uint32_t guarded[] = {WVM_PAGE_READWRITE | WVM_PAGE_GUARD,
+                                       WVM_PAGE_READONLY | WVM_PAGE_GUARD,
+                                       WVM_PAGE_EXECUTE_READ | WVM_PAGE_GUARD};
+    uint32_t p = g->guard_prots ? guarded[below(s, 3)]
+                 : below(s, 2)  ? WVM_PAGE_READWRITE
+                                : prots[below(s, sizeof prots / sizeof *prots)];
     /* no guard pages over the buffer page (README: out-parameters) */
     if ((p & WVM_PAGE_GUARD) && page + n > g->slot_pages - 1)
         p &= ~WVM_PAGE_GUARD;

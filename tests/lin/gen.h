@@ -12,7 +12,8 @@ typedef struct lin_gen {
     uint32_t nhot;
     uint32_t extbuf_permille; /* out-parameters placed in a slot's buffer page */
     uint32_t fork_permille;
-    uint32_t skip; /* bit per rm_kind: such calls become queries */
+    uint32_t skip;   /* bit per rm_kind: such calls become queries */
+    int guard_prots; /* commit/protect only with PAGE_GUARD protections (--guard-prots) */
 } lin_gen;
 
 typedef struct lin_call {

@@ -27,14 +27,24 @@ typedef struct opts {
     uint64_t seed, budget;
     double seconds; /* > 0: run rounds until this much time has passed */
     uint32_t extbuf, forks, locks;
-    int verbose, keep_going;
+    int verbose, keep_going, prefill;
     uint32_t skip; /* rm_kind bits replaced by queries (--no) */
 } opts;
 
-static opts o = {4, 400, 50, 16, 4, 2, 1, 20000000, 0, 150, 2, 1, 0, 0, 0};
+static opts o = {.threads = 4,
+                 .ops = 400,
+                 .rounds = 50,
+                 .slots = 16,
+                 .granules = 4,
+                 .nhot = 2,
+                 .seed = 1,
+                 .budget = 20000000,
+                 .extbuf = 150,
+                 .forks = 2,
+                 .locks = 1};
 static _Atomic uint64_t clk = 1;
 static lin_window win;
-static int trace;
+static int trace, guard_prots;
 static uint64_t kind_n[RM_NKINDS], kind_ok[RM_NKINDS];
 
 typedef struct worker {
@@ -95,6 +105,24 @@ static void *work(void *arg)
 /* Alone after the workers: one query per region of every slot, then the release of every
  * allocation found, so that the next round starts from empty slots. Both are recorded: they
  * come after every worker call in real time and pin down the round's final state. */
+/* --prefill: alone, before the workers, one committed read-write reservation over each slot
+ * (recorded), so that a round can run without reservations of its own. */
+static uint32_t prefill(lin_rec *recs)
+{
+    for (uint32_t s = 0; s < win.slots; s++) {
+        lin_call c = {s,
+                      -1,
+                      0,
+                      {.kind = RM_RESERVE,
+                       .page = 0,
+                       .npages = win.slot_pages,
+                       .type = MEM_RESERVE | MEM_COMMIT,
+                       .prot = PAGE_READWRITE}};
+        run_call(UINT32_MAX, &c, &recs[s]);
+    }
+    return win.slots;
+}
+
 static uint32_t audit(lin_rec *recs, uint32_t cap)
 {
     uint32_t n = 0;
@@ -152,7 +180,7 @@ static void usage(void)
             "                 [--seconds S (rounds until then)] [--seed N] [--slots N]\n"
             "                 [--granules N per slot, 1-4] [--hot N] [--extbuf PERMILLE]\n"
             "                 [--forks PERMILLE] [--locks 0|1] [--no KIND,...] [--budget STEPS]\n"
-            "                 [--keep-going] [--verbose]\n"
+            "                 [--keep-going] [--prefill] [--guard-prots] [--verbose]\n"
             "  KIND: reserve commit decommit release protect query reset reset_undo lock unlock\n"
             "        ww_get ww_reset read write (replaced by queries)\n");
     exit(2);
@@ -168,6 +196,14 @@ static void parse(int argc, char **argv)
         }
         if (!strcmp(a, "--keep-going")) {
             o.keep_going = 1;
+            continue;
+        }
+        if (!strcmp(a, "--prefill")) {
+            o.prefill = 1;
+            continue;
+        }
+        if (!strcmp(a, "--guard-prots")) {
+            guard_prots = 1;
             continue;
         }
         if (!strcmp(a, "--no") && i + 1 < argc) {
@@ -230,7 +266,7 @@ int main(int argc, char **argv)
     gen = (lin_gen){win.slots, win.slot_pages, o.locks ? win.lock_pages : 0, hot, o.nhot, o.extbuf,
                     o.forks,   o.skip};
     worker *ws = calloc(o.threads, sizeof *ws);
-    uint32_t audit_cap = win.slots * (win.slot_pages + 64);
+    uint32_t audit_cap = win.slots * (win.slot_pages + 65);
     lin_rec *audit_recs = calloc(audit_cap, sizeof *audit_recs);
     for (uint32_t t = 0; t < o.threads; t++) {
         ws[t].id = t;
@@ -258,6 +294,7 @@ int main(int argc, char **argv)
             lin_rand(&ws[t].seed);
         }
         lin_fork_round_start();
+        uint32_t np = o.prefill ? prefill(audit_recs) : 0;
         pthread_barrier_t start;
         pthread_barrier_init(&start, NULL, o.threads);
         for (uint32_t t = 0; t < o.threads; t++) {
@@ -270,7 +307,7 @@ int main(int argc, char **argv)
         for (uint32_t t = 0; t < o.threads; t++)
             pthread_join(ws[t].th, NULL);
         pthread_barrier_destroy(&start);
-        uint32_t na = audit(audit_recs, audit_cap);
+        uint32_t na = np + audit(audit_recs + np, audit_cap - np);
         lin_history h = {o.threads, NULL, NULL, audit_recs, na};
         const lin_rec *recs[64];
         uint32_t lens[64];
