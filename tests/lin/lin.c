@@ -263,8 +263,15 @@ int main(int argc, char **argv)
     lin_exec_init();
     lin_window_init(&win, o.slots, o.granules * RM_GRAN);
     uint32_t hot[64];
-    gen = (lin_gen){win.slots, win.slot_pages, o.locks ? win.lock_pages : 0, hot, o.nhot, o.extbuf,
-                    o.forks,   o.skip};
+    gen = (lin_gen){.slots = win.slots,
+                    .slot_pages = win.slot_pages,
+                    .lock_pages = o.locks ? win.lock_pages : 0,
+                    .hot = hot,
+                    .nhot = o.nhot,
+                    .extbuf_permille = o.extbuf,
+                    .fork_permille = o.forks,
+                    .skip = o.skip,
+                    .guard_prots = guard_prots};
     worker *ws = calloc(o.threads, sizeof *ws);
     uint32_t audit_cap = win.slots * (win.slot_pages + 65);
     lin_rec *audit_recs = calloc(audit_cap, sizeof *audit_recs);
