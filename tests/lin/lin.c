@@ -166,6 +166,19 @@ static void rerun(void)
     fprintf(stderr, "\n");
 }
 
+static double now(void);
+static double t_start;
+static uint32_t cur_round;
+
+static void on_crash(void)
+{
+    fprintf(stderr,
+            "lin_check: CRASHED in round %u (seed %llu) after %.1f s and about %llu calls\n",
+            cur_round, (unsigned long long)o.seed, now() - t_start,
+            (unsigned long long)atomic_load(&clk) / 2);
+    rerun();
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -261,6 +274,7 @@ int main(int argc, char **argv)
     trace = getenv("LIN_TRACE") != NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
     lin_exec_init();
+    lin_exec_crash_hook = on_crash;
     lin_window_init(&win, o.slots, o.granules * RM_GRAN);
     uint32_t hot[64];
     gen = (lin_gen){.slots = win.slots,
@@ -286,6 +300,7 @@ int main(int argc, char **argv)
            (unsigned long long)o.seed, o.threads, o.ops, win.slots, win.slot_pages, o.nhot,
            o.extbuf, o.forks);
     double t0 = now();
+    t_start = t0;
     uint64_t total_ops = 0, steps = 0, max_part = 0, violations = 0, inconclusive = 0;
     uint32_t first_bad_round = 0;
     double first_bad_time = 0;
@@ -293,6 +308,7 @@ int main(int argc, char **argv)
     int verdict = 0;
     uint32_t round = 0;
     for (; o.seconds > 0 ? now() - t0 < o.seconds : round < o.rounds; round++) {
+        cur_round = round;
         uint64_t rs = o.seed * 0x100000001b3ull + round;
         for (uint32_t h = 0; h < o.nhot; h++)
             hot[h] = (uint32_t)(lin_rand(&rs) % win.slots);

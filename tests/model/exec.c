@@ -3,6 +3,7 @@
  * differential test), one context per thread, and its answers translated back. */
 #include "exec.h"
 
+#include <execinfo.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,14 @@ static void on_crash(int sig, siginfo_t *si, void *uc_)
                        (unsigned long long)uc->uc_mcontext.gregs[REG_RIP], si->si_addr);
     if (len > 0 && write(2, msg, (size_t)len) < 0)
         len = 0;
+    void *frames[32];
+    backtrace_symbols_fd(frames, backtrace(frames, 32), 2);
+    if (lin_exec_crash_hook)
+        lin_exec_crash_hook();
     sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 }
+
+void (*lin_exec_crash_hook)(void);
 
 void lin_exec_init(void)
 {
@@ -37,7 +44,9 @@ void lin_exec_init(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &old_segv);
     sigaction(SIGBUS, &sa, &old_bus);
-    opl_init(); /* the probes' handler, then winvmem's dispatcher on top of it */
+    void *frame;
+    backtrace(&frame, 1); /* loads the unwinder now, not in the signal handler */
+    opl_init();           /* the probes' handler, then winvmem's dispatcher on top of it */
 }
 
 static __thread opl_ctx_t *ctx;

@@ -11,6 +11,9 @@
 /* Once, before anything makes winvmem install its fault dispatcher: the probes' handlers
  * (opl_init), and a last handler that reports a fault nobody claims before the process dies. */
 void lin_exec_init(void);
+/* Called (if set) when a fault nobody claims is about to kill the process, after the fault's
+ * place and a backtrace were printed: a last word from the program. */
+extern void (*lin_exec_crash_hook)(void);
 /* Frees the calling thread's op-language context (it releases nothing). */
 void lin_exec_thread_end(void);
 
