@@ -67,6 +67,25 @@ static uint32_t pick_slot(const lin_gen *g, uint64_t *s)
     return below(s, g->slots);
 }
 
+/* The default mix (per mille): what races most often gets the most calls. */
+const uint32_t lin_default_mix[RM_NKINDS] = {
+    [RM_RESERVE] = 100, [RM_COMMIT] = 120, [RM_DECOMMIT] = 80, [RM_RELEASE] = 40,
+    [RM_PROTECT] = 140, [RM_QUERY] = 200,  [RM_RESET] = 15,    [RM_RESET_UNDO] = 15,
+    [RM_LOCK] = 20,     [RM_UNLOCK] = 20,  [RM_WW_GET] = 37,   [RM_WW_RESET] = 13,
+    [RM_READ] = 100,    [RM_WRITE] = 100};
+
+static unsigned pick_kind(const lin_gen *g, uint64_t *s)
+{
+    uint32_t total = 0;
+    for (unsigned k = 0; k < RM_FREECHECK; k++)
+        total += g->mix[k];
+    uint32_t w = below(s, total);
+    unsigned k = 0;
+    while (w >= g->mix[k])
+        w -= g->mix[k++];
+    return k;
+}
+
 void lin_gen_learn(const lin_gen *g, lin_hint *hints, const lin_call *c, const rm_res *r)
 {
     lin_hint *h = &hints[c->slot];
@@ -93,20 +112,19 @@ void lin_gen_op(const lin_gen *g, uint64_t *s, const lin_hint *hints, lin_call *
     c->slot = pick_slot(g, s);
     c->buf_slot = -1;
     c->fork = 0;
-    uint32_t w = below(s, 1000);
     uint32_t p = below(s, sp);
     const lin_hint *h = &hints[c->slot];
     if (h->end > h->base && below(s, 10) < 7) { /* inside the allocation last seen there */
         p = h->base + below(s, (uint32_t)(h->end - h->base));
         sp = h->end;
     }
-    if (g->fork_permille && w < g->fork_permille) {
+    if (g->fork_permille && below(s, 1000) < g->fork_permille) {
         c->fork = 1;
         return;
     }
-    /* cumulative weights out of 1000 */
-    if (w < 100) {
-        o->kind = RM_RESERVE;
+    o->kind = (uint8_t)pick_kind(g, s);
+    switch (o->kind) {
+    case RM_RESERVE:
         sp = g->slot_pages;
         p = below(s, sp);
         if (below(s, 5))
@@ -115,53 +133,56 @@ void lin_gen_op(const lin_gen *g, uint64_t *s, const lin_hint *hints, lin_call *
         o->type = WVM_MEM_RESERVE | (below(s, 2) ? WVM_MEM_COMMIT : 0) |
                   (below(s, 10) < 4 ? WVM_MEM_WRITE_WATCH : 0);
         o->prot = prot_for(g, s, p / RM_GRAN * RM_GRAN, p + o->npages - p / RM_GRAN * RM_GRAN);
-    } else if (w < 220) {
-        o->kind = RM_COMMIT;
+        break;
+    case RM_COMMIT:
+    case RM_PROTECT:
         o->npages = count(s, sp - p);
         o->prot = prot_for(g, s, p, o->npages);
-    } else if (w < 300) {
-        o->kind = RM_DECOMMIT;
+        break;
+    case RM_DECOMMIT:
         if (below(s, 5) == 0) {
             p = p / RM_GRAN * RM_GRAN;
             o->npages = 0; /* the whole allocation */
         } else
             o->npages = count(s, sp - p);
-    } else if (w < 340) {
-        o->kind = RM_RELEASE;
+        break;
+    case RM_RELEASE:
         if (h->end > h->base && below(s, 10) < 7)
             p = h->base;
         else if (below(s, 10))
             p = p / RM_GRAN * RM_GRAN;
-    } else if (w < 480) {
-        o->kind = RM_PROTECT;
-        o->npages = count(s, sp - p);
-        o->prot = prot_for(g, s, p, o->npages);
-    } else if (w < 680) {
-        o->kind = RM_QUERY;
+        break;
+    case RM_QUERY:
         o->val = (uint8_t)below(s, 256);
         /* granule starts are where reservations land: a query there races with them */
         if (below(s, 10) < 4)
             p = p / RM_GRAN * RM_GRAN;
-    } else if (w < 710) {
-        o->kind = below(s, 2) ? RM_RESET : RM_RESET_UNDO;
+        break;
+    case RM_RESET:
+    case RM_RESET_UNDO:
         o->npages = count(s, sp - p);
         o->prot = below(s, 10) ? WVM_PAGE_READWRITE : WVM_PAGE_NOACCESS;
-    } else if (w < 750 && g->lock_pages) {
-        o->kind = below(s, 2) ? RM_LOCK : RM_UNLOCK;
+        break;
+    case RM_LOCK:
+    case RM_UNLOCK:
+        if (!g->lock_pages) {
+            o->kind = RM_QUERY;
+            break;
+        }
         p = below(s, g->lock_pages);
         o->npages = count(s, g->lock_pages - p);
-    } else if (w < 750) {
-        o->kind = RM_QUERY;
-    } else if (w < 800) {
-        o->kind = below(s, 4) ? RM_WW_GET : RM_WW_RESET;
+        break;
+    case RM_WW_GET:
+    case RM_WW_RESET:
         o->npages = count(s, sp - p < 64 ? sp - p : 64);
         o->type = below(s, 2);
         o->cap = 1 + below(s, o->npages + 2);
-    } else if (w < 900) {
-        o->kind = RM_READ;
-    } else {
-        o->kind = RM_WRITE;
+        break;
+    case RM_WRITE:
         o->val = (uint8_t)(1 + below(s, 255));
+        break;
+    default: /* RM_READ */
+        break;
     }
     o->page = p;
     if ((g->skip >> o->kind) & 1)

@@ -12,9 +12,12 @@ typedef struct lin_gen {
     uint32_t nhot;
     uint32_t extbuf_permille; /* out-parameters placed in a slot's buffer page */
     uint32_t fork_permille;
-    uint32_t skip;   /* bit per rm_kind: such calls become queries */
-    int guard_prots; /* commit/protect only with PAGE_GUARD protections (--guard-prots) */
+    uint32_t skip;           /* bit per rm_kind: such calls become queries */
+    int guard_prots;         /* commit/protect only with PAGE_GUARD protections (--guard-prots) */
+    uint32_t mix[RM_NKINDS]; /* relative weight of each kind (lin_default_mix, or --mix) */
 } lin_gen;
+
+extern const uint32_t lin_default_mix[RM_NKINDS];
 
 typedef struct lin_call {
     uint32_t slot;

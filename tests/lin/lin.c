@@ -28,7 +28,8 @@ typedef struct opts {
     double seconds; /* > 0: run rounds until this much time has passed */
     uint32_t extbuf, forks, locks;
     int verbose, keep_going, prefill;
-    uint32_t skip; /* rm_kind bits replaced by queries (--no) */
+    uint32_t skip;           /* rm_kind bits replaced by queries (--no) */
+    uint32_t mix[RM_NKINDS]; /* --mix, else lin_default_mix */
 } opts;
 
 static opts o = {.threads = 4,
@@ -193,7 +194,8 @@ static void usage(void)
             "                 [--seconds S (rounds until then)] [--seed N] [--slots N]\n"
             "                 [--granules N per slot, 1-4] [--hot N] [--extbuf PERMILLE]\n"
             "                 [--forks PERMILLE] [--locks 0|1] [--no KIND,...] [--budget STEPS]\n"
-            "                 [--keep-going] [--prefill] [--guard-prots] [--verbose]\n"
+            "                 [--mix KIND=WEIGHT,...] [--keep-going] [--prefill] [--guard-prots]\n"
+            "                 [--verbose]\n"
             "  KIND: reserve commit decommit release protect query reset reset_undo lock unlock\n"
             "        ww_get ww_reset read write (replaced by queries)\n");
     exit(2);
@@ -217,6 +219,20 @@ static void parse(int argc, char **argv)
         }
         if (!strcmp(a, "--guard-prots")) {
             guard_prots = 1;
+            continue;
+        }
+        if (!strcmp(a, "--mix") && i + 1 < argc) {
+            memset(o.mix, 0, sizeof o.mix);
+            for (const char *k = argv[++i]; *k; k += strcspn(k, ","), k += *k == ',') {
+                unsigned j = 0;
+                size_t len = strcspn(k, "=");
+                while (j < RM_FREECHECK &&
+                       (strlen(rm_kind_name(j)) != len || strncmp(rm_kind_name(j), k, len)))
+                    j++;
+                if (j == RM_FREECHECK || k[len] != '=')
+                    usage();
+                o.mix[j] = (uint32_t)strtoul(k + len + 1, NULL, 10);
+            }
             continue;
         }
         if (!strcmp(a, "--no") && i + 1 < argc) {
@@ -268,6 +284,7 @@ static void parse(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    memcpy(o.mix, lin_default_mix, sizeof o.mix);
     parse(argc, argv);
     g_argc = argc;
     g_argv = argv;
@@ -286,6 +303,7 @@ int main(int argc, char **argv)
                     .fork_permille = o.forks,
                     .skip = o.skip,
                     .guard_prots = guard_prots};
+    memcpy(gen.mix, o.mix, sizeof gen.mix);
     worker *ws = calloc(o.threads, sizeof *ws);
     uint32_t audit_cap = win.slots * (win.slot_pages + 65);
     lin_rec *audit_recs = calloc(audit_cap, sizeof *audit_recs);
