@@ -213,12 +213,12 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void 
                                                  EMemoryCriticalLevel eCriticalLevel, void **ppMem)
 {
     wvm_host *h = wvm__host_of(This);
+    if (!ppMem)
+        return E_POINTER;
+    *ppMem = NULL; /* [out]: NULL whenever the request is not satisfied */
     HRESULT hr = wvm__host_check(h);
     if (hr != S_OK)
         return hr;
-    if (!ppMem)
-        return E_POINTER;
-    *ppMem = NULL;
     if ((unsigned)eCriticalLevel > eProcessCritical || dwSize == 0)
         return E_INVALIDARG;
     if (wvm__host_failure_injected(h))
@@ -318,11 +318,12 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualQuery(IHostMemoryManager *This, void 
                                                  void *lpBuffer, size_t dwLength, size_t *pResult)
 {
     wvm_host *h = wvm__host_of(This);
+    if (!pResult || !lpBuffer)
+        return E_POINTER;
+    *pResult = 0;
     HRESULT hr = wvm__host_check(h);
     if (hr != S_OK)
         return hr;
-    if (!pResult || !lpBuffer)
-        return E_POINTER;
     *pResult = wvm_VirtualQuery(lpAddress, lpBuffer, dwLength);
     return *pResult ? S_OK : last_error();
 }
