@@ -4,6 +4,7 @@
 #ifndef WVM_HOST_HOOK_H
 #define WVM_HOST_HOOK_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,5 +28,7 @@ void wvm__prim_event_signal(int fd);
  * timeout, or a signal interrupted the wait). */
 int wvm__prim_pressure_wait(int wake_fd, int psi_fd, uint32_t timeout_ms, unsigned *events);
 void wvm__prim_fd_close(int fd);
+/* pthread_create with every signal blocked in the new thread (it takes no process signal). */
+int wvm__prim_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 #endif

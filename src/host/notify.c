@@ -7,8 +7,6 @@
  * a PSI event starts a hold of psi_hold_ms; when it ends the load level is reported again. So a
  * steady load with requests refused now and then stays Low instead of flapping Low, Neutral,
  * Low, and a Low that the load alone would not give is repeated at most once per hold. */
-#include <errno.h>
-#include <signal.h>
 #include <time.h>
 #include "host_internal.h"
 
@@ -162,11 +160,7 @@ int wvm__notify_start(wvm_host *h)
                                      &n->psi_cgroup))
             atomic_store(&n->psi_fd, fd);
     }
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the host thread takes no process signals */
-    err = pthread_create(&n->thread, NULL, notify_main, h);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    err = wvm__prim_thread_start(&n->thread, notify_main, h);
     if (err)
         return err;
     n->started = true;
@@ -230,8 +224,11 @@ void wvm__host_settle(IHostMemoryManager *host)
 {
     wvm_notifier *n = &wvm__host_of(host)->notify;
     pthread_mutex_lock(&n->eval_mu);
+    bool stopped = n->evaluations == UINT64_MAX;
     uint64_t target = n->evaluations + 2; /* one may be under way already */
     pthread_mutex_unlock(&n->eval_mu);
+    if (stopped)
+        return;
     wvm__notify_kick(wvm__host_of(host));
     pthread_mutex_lock(&n->eval_mu);
     while (n->evaluations < target)

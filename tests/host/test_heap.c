@@ -387,13 +387,6 @@ static void *heap_wait_alloc(void *arg)
     return NULL;
 }
 
-static void wait_for_waits(IHostMemoryManager *h, uint64_t n)
-{
-    wvm_host_stats s;
-    for (wvm_host_get_stats(h, &s); s.waits < n; wvm_host_get_stats(h, &s))
-        sched_yield();
-}
-
 Test(host_heap, waiter_and_task_critical_caller_on_one_heap)
 {
     wvm_host_config c = test_config(64 * MIB, 120000);
@@ -409,7 +402,7 @@ Test(host_heap, waiter_and_task_critical_caller_on_one_heap)
     hwaiter_t w = {.m = m, .size = 5000}; /* a class without a slab yet: the heap must grow */
     pthread_t t;
     pthread_create(&t, NULL, heap_wait_alloc, &w);
-    wait_for_waits(h, 1);
+    wait_for_waiters(h, 1);
     void *p = (void *)1;
     cr_assert_eq(m->lpVtbl->Alloc(m, 3000, eTaskCritical, &p), E_OUTOFMEMORY,
                  "task-critical growth fails at once");

@@ -1,10 +1,12 @@
-/* The host's pressure source and wake-up (declared in src/hook/host_hook.h): a Linux PSI trigger
+/* The host thread's system calls (declared in src/hook/host_hook.h): a Linux PSI trigger
  * (Documentation/accounting/psi.rst, Linux >= 5.2) on our cgroup v2's memory.pressure or on
- * /proc/pressure/memory, and an eventfd. */
+ * /proc/pressure/memory, an eventfd to wake the thread, and the thread's creation with every
+ * signal blocked. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -85,4 +87,14 @@ void wvm__prim_fd_close(int fd)
 {
     if (fd >= 0)
         close(fd);
+}
+
+int wvm__prim_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the mask */
+    int err = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }
