@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include "heap.h"
 
-#define CACHE_MAX 32 /* blocks per class in a thread cache */
-#define BATCH     16 /* blocks moved between a thread cache and a class list at a time */
+#define CACHE_MAX 16 /* blocks per class in a thread cache */
+#define BATCH     8  /* blocks moved between a thread cache and a class list at a time */
 
 /* S_OK while the heap's host lives; one load of a global while no host of the process died. */
 static inline HRESULT heap_check(const wvm_heap *hp)
@@ -27,6 +27,7 @@ static __thread __attribute__((tls_model("initial-exec"))) struct {
     wvm_heap *hp;
     void *head[WVM_NSMALL];
     uint8_t n[WVM_NSMALL];
+    uint8_t batch[WVM_NSMALL]; /* the next refill's size: grows from 2 to BATCH with use */
     bool registered;
 } tl;
 static pthread_key_t tl_key;
@@ -58,6 +59,7 @@ static void tl_flush(void)
     for (int c = 0; c < WVM_NSMALL; c++) {
         tl.head[c] = NULL;
         tl.n[c] = 0;
+        tl.batch[c] = 0;
     }
     tl.serial = 0;
     tl.hp = NULL;
@@ -190,11 +192,14 @@ static HRESULT alloc_small(wvm_heap *hp, size_t size, int level, void **out)
         *out = b;
         return S_OK;
     }
+    /* Slow start: a thread that uses a class a little holds few of its blocks (hundreds of
+     * threads on one heap), one that uses it a lot takes BATCH at a time. */
     void *got[BATCH];
-    uint32_t n;
-    HRESULT hr = wvm__class_take(hp, c, level, got, BATCH, &n);
+    uint32_t n, want = tl.batch[c] ? tl.batch[c] : 2;
+    HRESULT hr = wvm__class_take(hp, c, level, got, want, &n);
     if (hr != S_OK)
         return hr;
+    tl.batch[c] = (uint8_t)(want * 2 < BATCH ? want * 2 : BATCH);
     for (uint32_t i = 1; i < n; i++)
         cache_push(c, got[i]);
     *out = got[0];
