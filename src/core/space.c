@@ -64,6 +64,7 @@ static wvm_alloc *desc_get(void)
     free_descs = a->next;
     a->backend = NULL;
     a->ext = NULL;
+    atomic_store_explicit(&a->owner, 0, memory_order_relaxed);
     return a;
 }
 

@@ -1,12 +1,47 @@
-/* The narrow hooks the host memory manager (src/host/) stands on besides the public headers.
- * Not installed; src/host may include this header and <winvmem/...> only. Everything here is
- * exported from the library with a wvm__ name (hidden visibility). */
+/* The narrow hooks the host memory manager (src/host/) stands on besides the public headers:
+ * allocations tagged with an owner that report their commit delta (no shadow table in the
+ * host), and the host thread's system calls (behind prim). Not installed; src/host may
+ * include this header and <winvmem/...> only (tools/check-layers.sh). Everything here is
+ * defined in the library with a wvm__ name (hidden visibility), below src/host. */
 #ifndef WVM_HOST_HOOK_H
 #define WVM_HOST_HOOK_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* ---- owned allocations (src/api/owned.c) --------------------------------------------------
+ * The host keeps no table of its allocations: the core tags each allocation the host makes
+ * with the host's owner tag, refuses in-place operations on allocations with another tag, and
+ * reports what each call changed in the commit, which is what the host charges to its budget.
+ *
+ * Arguments, results and the thread's last error are those of wvm_VirtualAlloc/wvm_VirtualFree
+ * (Microsoft's documentation), with these differences:
+ *   - in-place operations (MEM_COMMIT, MEM_RESET, MEM_RESET_UNDO into an existing allocation;
+ *     MEM_DECOMMIT; MEM_RELEASE) act only inside an allocation tagged o->owner: any other
+ *     address fails with ERROR_INVALID_ADDRESS and sets o->foreign;
+ *   - an in-place MEM_COMMIT that would newly commit more than o->max_commit bytes changes
+ *     nothing and fails with ERROR_COMMITMENT_LIMIT, o->committed = the bytes it would commit
+ *     (> max_commit): the host charges that much (waiting for budget if it must, with no lock
+ *     held) and calls again; ERROR_COMMITMENT_LIMIT with o->committed <= max_commit is the
+ *     commit limit of the process itself;
+ *   - a MEM_RELEASE of an address inside (not at the base of) an owned allocation, or with a
+ *     size, fails with ERROR_INVALID_PARAMETER (the public call's ERROR_INVALID_ADDRESS for
+ *     the former cannot be told from a foreign address).
+ * Thread-safe; not for signal handlers (the C heap may be used). */
+typedef struct wvm_owned {
+    uintptr_t owner;     /* in: the tag, never 0 */
+    uint64_t max_commit; /* in: in-place MEM_COMMIT only, see above */
+    uint64_t committed;  /* out: bytes newly committed (alloc) or decommitted (free) */
+    uint64_t reserved;   /* out: the allocation's size (new reservation, release) */
+    bool foreign;        /* out: the address lies in no allocation tagged owner */
+} wvm_owned;
+
+void *wvm__owned_alloc(void *addr, size_t size, uint32_t type, uint32_t prot, wvm_owned *o);
+int wvm__owned_free(void *addr, size_t size, uint32_t type, wvm_owned *o);
+/* Releases every allocation tagged owner; adds their committed and reserved bytes. */
+void wvm__owned_release_all(uintptr_t owner, uint64_t *committed, uint64_t *reserved);
 
 /* ---- the pressure source and the wake-up (src/prim/linux/pressure.c) ----------------------
  * Return 0 or an errno, as every prim function. */

@@ -270,8 +270,8 @@ static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
     if (hr != S_OK)
         return hr;
     pthread_mutex_lock(&hp->dbg_mu);
-    int err = wvm__addrmap_put(&hp->debug, (uintptr_t)*ppMem, (uintptr_t)pszFileName,
-                               (uintptr_t)(intptr_t)iLineNo, cbSize);
+    int err = wvm__addrmap_put(&hp->debug, (uintptr_t)*ppMem,
+                               (wvm_addrmap_val){.size = cbSize, .file = pszFileName, .line = iLineNo});
     if (!err)
         atomic_fetch_add(&hp->ndebug, 1);
     pthread_mutex_unlock(&hp->dbg_mu);
@@ -286,7 +286,7 @@ static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
 static __attribute__((noinline)) void forget_debug(wvm_heap *hp, void *p)
 {
     pthread_mutex_lock(&hp->dbg_mu);
-    if (wvm__addrmap_del(&hp->debug, (uintptr_t)p, NULL, NULL))
+    if (wvm__addrmap_del(&hp->debug, (uintptr_t)p, NULL))
         atomic_fetch_sub(&hp->ndebug, 1);
     pthread_mutex_unlock(&hp->dbg_mu);
 }
@@ -420,8 +420,8 @@ WVM_API size_t wvm_host_heap_leak_report(IHostMalloc *heap, FILE *out)
     while ((e = wvm__addrmap_next(&hp->debug, &pos))) {
         n++;
         if (out)
-            fprintf(out, "%s:%d: %zu bytes at %p not freed\n", e->a ? (const char *)e->a : "?",
-                    (int)(intptr_t)e->b, (size_t)e->c, (void *)e->key);
+            fprintf(out, "%s:%d: %zu bytes at %p not freed\n", e->val.file ? e->val.file : "?",
+                    e->val.line, (size_t)e->val.size, (void *)e->key);
     }
     pthread_mutex_unlock(&hp->dbg_mu);
     return n;

@@ -48,24 +48,32 @@ static uint32_t commit_prot(const wvm_heap *hp)
     return (hp->type & MALLOC_EXECUTABLE) ? WVM_PAGE_EXECUTE_READWRITE : WVM_PAGE_READWRITE;
 }
 
-static char *mem_reserve(size_t size)
+/* Segments are allocations tagged with the heap's tag: the host's VirtualFree cannot touch
+ * them, and the host's final release leaves them to the heap. */
+static char *mem_reserve(const wvm_heap *hp, size_t size)
 {
-    return wvm_VirtualAlloc(NULL, size, WVM_MEM_RESERVE, WVM_PAGE_NOACCESS);
+    wvm_owned o = {.owner = hp->tag};
+    return wvm__owned_alloc(NULL, size, WVM_MEM_RESERVE, WVM_PAGE_NOACCESS, &o);
 }
 
-static bool mem_commit(const wvm_heap *hp, char *p, size_t size)
+/* Commits [p, p+size), of which `fresh` bytes were not committed (the heap's own count, which
+ * the core confirms: it refuses to commit more than that). */
+static bool mem_commit(const wvm_heap *hp, char *p, size_t size, uint64_t fresh)
 {
-    return wvm_VirtualAlloc(p, size, WVM_MEM_COMMIT, commit_prot(hp)) != NULL;
+    wvm_owned o = {.owner = hp->tag, .max_commit = fresh};
+    return wvm__owned_alloc(p, size, WVM_MEM_COMMIT, commit_prot(hp), &o) != NULL;
 }
 
-static bool mem_decommit(char *p, size_t size)
+static bool mem_decommit(const wvm_heap *hp, char *p, size_t size)
 {
-    return wvm_VirtualFree(p, size, WVM_MEM_DECOMMIT) != 0;
+    wvm_owned o = {.owner = hp->tag};
+    return wvm__owned_free(p, size, WVM_MEM_DECOMMIT, &o) != 0;
 }
 
-static void mem_release(char *p)
+static void mem_release(const wvm_heap *hp, char *p)
 {
-    wvm_VirtualFree(p, 0, WVM_MEM_RELEASE);
+    wvm_owned o = {.owner = hp->tag};
+    wvm__owned_free(p, 0, WVM_MEM_RELEASE, &o);
 }
 
 /* ---- segments (heap->mu) ------------------------------------------------------------------ */
@@ -87,7 +95,7 @@ static wvm_seg *seg_new(wvm_heap *hp, size_t size, size_t min, bool huge)
     }
     uint32_t n = (uint32_t)(size / WVM_SLAB);
     wvm_seg *seg = calloc(1, sizeof *seg + (size_t)n * sizeof(wvm_slab));
-    char *base = seg ? mem_reserve(size) : NULL;
+    char *base = seg ? mem_reserve(hp, size) : NULL;
     if (!base) {
         free(seg);
         wvm__aspace_uncharge(hp->host, size);
@@ -104,7 +112,7 @@ static wvm_seg *seg_new(wvm_heap *hp, size_t size, size_t min, bool huge)
     }
     if (!map_set(seg, true)) {
         map_set(seg, false);
-        mem_release(base);
+        mem_release(hp, base);
         free(seg);
         wvm__aspace_uncharge(hp->host, size);
         return NULL;
@@ -127,7 +135,7 @@ static wvm_seg *seg_new(wvm_heap *hp, size_t size, size_t min, bool huge)
 static void seg_free(wvm_heap *hp, wvm_seg *seg, uint64_t committed)
 {
     map_set(seg, false);
-    mem_release(seg->base);
+    mem_release(hp, seg->base);
     wvm__budget_uncharge(hp->host, committed);
     wvm__aspace_uncharge(hp->host, seg->size);
     atomic_fetch_sub(&hp->host->heap_arenas, 1);
@@ -254,7 +262,7 @@ HRESULT wvm__span_get(wvm_heap *hp, uint32_t n, int level, bool nowait, wvm_slab
      * lock held. */
     HRESULT hr = nowait ? (wvm__budget_try(hp->host, fresh, level) ? S_OK : S_FALSE)
                         : wvm__budget_charge(hp->host, fresh, level);
-    if (hr == S_OK && fresh && !mem_commit(hp, head->start, (size_t)n * WVM_SLAB)) {
+    if (hr == S_OK && fresh && !mem_commit(hp, head->start, (size_t)n * WVM_SLAB, fresh)) {
         wvm__budget_uncharge(hp->host, fresh);
         hr = E_OUTOFMEMORY;
     }
@@ -309,7 +317,7 @@ void wvm__span_put(wvm_heap *hp, wvm_slab *head)
     uint64_t freed = 0;
     if (keep < n) {
         size_t len = (size_t)(n - keep) * WVM_SLAB;
-        if (mem_decommit(head[keep].start, len)) {
+        if (mem_decommit(hp, head[keep].start, len)) {
             for (uint32_t i = keep; i < n; i++)
                 head[i].committed = false;
             freed = len;

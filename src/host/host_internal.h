@@ -1,10 +1,11 @@
-/* Internals of the host memory manager (src/host/). Built only on the public wvm_ API.
+/* Internals of the host memory manager (src/host/), built on the public wvm_ API and the
+ * narrow hooks of src/hook/host_hook.h only (its own CMake target sees nothing else).
  *
  * Concurrency: the budget is an atomic counter (fast path: one CAS); waiters sleep on a condition
- * variable under `budget.mu`. Allocation bookkeeping (base -> reserved/committed bytes) lives in
- * hash maps sharded by allocation base, whose locks are never held while waiting for budget.
- * VirtualQuery takes no lock of the host (the core's query is lock-free). Callbacks run on the
- * notification thread with no host lock held. */
+ * variable under `budget.mu`, holding no other lock. The host keeps no table of its
+ * allocations (the core tags them, see host_hook.h). VirtualQuery takes no lock of the host
+ * (the core's query is lock-free). Callbacks run on the notification thread with no host lock
+ * held. */
 #ifndef WVM_HOST_INTERNAL_H
 #define WVM_HOST_INTERNAL_H
 
@@ -18,13 +19,18 @@
 #define WVM_HOST_HIDDEN __attribute__((visibility("hidden")))
 
 #define WVM_HOST_LEVELS  3
-#define WVM_HOST_STRIPES 64
 
-/* ---- addrmap.c: open-addressing map uintptr_t key -> two words -------------------------- */
+/* ---- addrmap.c: open-addressing map, address -> the caller's value ------------------------ */
+
+typedef struct wvm_addrmap_val {
+    uintptr_t size;   /* AcquiredVirtualAddressSpace's size; a DebugAlloc block's size */
+    const char *file; /* DebugAlloc's file and line */
+    int line;
+} wvm_addrmap_val;
 
 typedef struct wvm_addrmap_entry {
     uintptr_t key; /* 0 = empty, 1 = deleted */
-    uintptr_t a, b, c;
+    wvm_addrmap_val val;
 } wvm_addrmap_entry;
 
 typedef struct wvm_addrmap {
@@ -32,10 +38,10 @@ typedef struct wvm_addrmap {
     size_t cap, count, used; /* used = count + tombstones */
 } wvm_addrmap;
 
-/* Return 0 or ENOMEM. Keys must be >= 2. */
-int wvm__addrmap_put(wvm_addrmap *m, uintptr_t key, uintptr_t a, uintptr_t b, uintptr_t c);
+/* The caller serialises access. Keys must be >= 2. put: 0 or ENOMEM. */
+int wvm__addrmap_put(wvm_addrmap *m, uintptr_t key, wvm_addrmap_val val);
 wvm_addrmap_entry *wvm__addrmap_get(wvm_addrmap *m, uintptr_t key);
-bool wvm__addrmap_del(wvm_addrmap *m, uintptr_t key, uintptr_t *a, uintptr_t *b);
+bool wvm__addrmap_del(wvm_addrmap *m, uintptr_t key, wvm_addrmap_val *val);
 void wvm__addrmap_free(wvm_addrmap *m);
 /* Iterates live entries: *pos starts at 0. NULL at the end. */
 wvm_addrmap_entry *wvm__addrmap_next(wvm_addrmap *m, size_t *pos);
@@ -123,13 +129,6 @@ typedef struct wvm_host {
     wvm_host_config cfg;
     wvm_budget budget;
     wvm_notifier notify;
-    /* The books, sharded by allocation base: base -> (reserved bytes, committed bytes). A
-     * shard's lock also serialises commit/decommit/release inside its allocations, so that the
-     * count of committed pages and the system call that changes it form one step. */
-    struct {
-        pthread_mutex_t mu;
-        wvm_addrmap allocs;
-    } shard[WVM_HOST_STRIPES];
     pthread_mutex_t as_mu; /* guards `acquired` */
     wvm_addrmap acquired;  /* AcquiredVirtualAddressSpace: start -> size */
     _Atomic uint64_t as_used;
@@ -175,7 +174,7 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualQuery(IHostMemoryManager *This, void 
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualProtect(IHostMemoryManager *This, void *lpAddress,
                                                    size_t dwSize, uint32_t flNewProtect,
                                                    uint32_t *pflOldProtect);
-/* Releases every allocation still tracked (final Release). */
+/* Releases every allocation the host still has (final Release). */
 void wvm__host_release_all(wvm_host *h);
 
 /* aspace.c */

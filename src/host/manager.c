@@ -156,8 +156,6 @@ static void destroy(wvm_host *h)
     wvm__addrmap_free(&h->acquired);
     wvm__notify_destroy(h);
     pthread_mutex_destroy(&h->as_mu);
-    for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_destroy(&h->shard[i].mu);
     wvm__budget_destroy(&h->budget);
     free(h);
 }
@@ -258,8 +256,6 @@ WVM_API HRESULT wvm_host_create(const wvm_host_config *config, IHostMemoryManage
         return E_OUTOFMEMORY;
     }
     pthread_mutex_init(&h->as_mu, NULL);
-    for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_init(&h->shard[i].mu, NULL);
     if (wvm__notify_start(h)) {
         destroy(h);
         return E_OUTOFMEMORY;

@@ -33,11 +33,10 @@ Test(host_internal, query_takes_no_host_lock)
     void *p;
     cr_assert_eq(halloc(h, 65536, eTaskCritical, &p), S_OK);
     wvm_host *hh = (wvm_host *)(void *)h;
-    for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_lock(&hh->shard[i].mu);
     pthread_mutex_lock(&hh->as_mu);
     pthread_mutex_lock(&hh->budget.mu);
     pthread_mutex_lock(&hh->notify.cb_mu);
+    pthread_mutex_lock(&hh->notify.eval_mu);
     query_t q = {.h = h, .addr = p, .hr = E_FAIL};
     pthread_t t;
     pthread_create(&t, NULL, query_thread, &q);
@@ -45,11 +44,10 @@ Test(host_internal, query_takes_no_host_lock)
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 10;
     int joined = pthread_timedjoin_np(t, NULL, &dl);
+    pthread_mutex_unlock(&hh->notify.eval_mu);
     pthread_mutex_unlock(&hh->notify.cb_mu);
     pthread_mutex_unlock(&hh->budget.mu);
     pthread_mutex_unlock(&hh->as_mu);
-    for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_unlock(&hh->shard[i].mu);
     if (joined)
         pthread_join(t, NULL);
     cr_assert_eq(joined, 0, "VirtualQuery waited for a host lock");
