@@ -339,8 +339,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_host: %s\n", mi_err);
         failed = 1;
     }
-    printf("host benchmark%s\n\n", quick ? " (QUICK MODE: counts reduced, timings meaningless)"
-                                         : "");
+    printf("host benchmark%s\n\n",
+           quick ? " (QUICK MODE: counts reduced, timings meaningless)" : "");
     printf("| operation | bare | host | ratio | target |\n|---|---|---|---|---|\n");
     size_t sizes[] = {4096, 65536, 1 << 20};
     for (int k = 0; k < 3; k++) {
@@ -395,8 +395,8 @@ int main(int argc, char **argv)
         if (!cross)
             snprintf(memtxt, sizeof memtxt, "%.0f / %.0f / %.0f", mem[GLIBC], mem[MIMALLOC],
                      mem[HOST]);
-        printf("| %d%s | %.1f | %.1f | %.1f | %.2fx | %.2fx | %s | %.1f / %.1f / %.1f | %s |\n",
-               nt, cross ? ", cross-thread frees" : "", best[GLIBC] / 1e6, best[MIMALLOC] / 1e6,
+        printf("| %d%s | %.1f | %.1f | %.1f | %.2fx | %.2fx | %s | %.1f / %.1f / %.1f | %s |\n", nt,
+               cross ? ", cross-thread frees" : "", best[GLIBC] / 1e6, best[MIMALLOC] / 1e6,
                best[HOST] / 1e6, ratio, best[MIMALLOC] > 0 ? best[HOST] / best[MIMALLOC] : 0,
                target, wall[GLIBC] / 1e6, wall[MIMALLOC] / 1e6, wall[HOST] / 1e6, memtxt);
         for (int v = 0; v < NVARIANT && !cross; v++)

@@ -3,6 +3,8 @@
 #   floor    bench/floor.c, the bare Linux system calls of each case
 #   winvmem  bench/bench.c against winvmem (release build, static library)
 #   Wine     bench/bench.c built with x86_64-w64-mingw32-gcc, run under wine
+# then the host memory manager's own table (bench/host_bench.c: IHostMalloc against glibc and
+# mimalloc at 1 to 256 threads, memory per thread; the host's VirtualAlloc against the bare one).
 # The variants run in turns, for several rounds, so that the machine's background load falls
 # on all three alike; each figure is the median over rounds of per-round medians.
 #
@@ -44,7 +46,7 @@ log="$build.log"
 mkdir -p "$(dirname "$build")"
 { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF \
       -DWVM_CHECK_INVARIANTS=OFF -DWVM_FAULT_INJECTION=OFF -DWVM_SANITIZE= &&
-  cmake --build "$build" --target bench_winvmem bench_floor -j 2; } >"$log" 2>&1 ||
+  cmake --build "$build" --target bench_winvmem bench_floor bench_host -j 2; } >"$log" 2>&1 ||
     { cat "$log" >&2; echo "build failed (log: $log)" >&2; exit 1; }
 
 wine_note=""
@@ -107,4 +109,11 @@ echo "winvmem $(git -C "$root" describe --always --dirty 2>/dev/null || echo '(n
 echo
 awk -f "$root/bench/table.awk" "$out"
 [ -z "$wine_note" ] || echo "- $wine_note"
+
+# The host memory manager: its own table (IHostMalloc against glibc and mimalloc, 1-256 threads).
+# bench_host fails (status 1) when mimalloc is missing: the comparison is part of the benchmark.
+echo
+host_rc=0
+"$build/bench/bench_host" $quick || host_rc=$?
+[ $host_rc = 0 ] || [ $host_rc = 2 ] || { echo "bench_host FAILED (exit $host_rc)" >&2; status=1; }
 exit $status

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building and testing winvmem needs on Debian 12 (root, or sudo).
+# Installs what building and testing winvmem needs on Debian 12 (root, or sudo). libmimalloc-dev:
+# the host benchmark's mimalloc column only (bench/host_bench.c); the library does not use it.
 set -euo pipefail
 pkgs=(cmake gcc g++ make pkg-config libcriterion-dev clang libclang-rt-14-dev clang-format
       valgrind wine64 gcc-mingw-w64-x86-64 scdoc libmimalloc-dev python3 file binutils)

@@ -57,8 +57,9 @@ void wvm__prim_event_signal(int fd);
 
 #define WVM_PRESSURE_WOKEN 0x1u /* wake_fd was signalled */
 #define WVM_PRESSURE_EVENT 0x2u /* the PSI trigger fired */
-#define WVM_PRESSURE_LOST  0x4u /* the PSI descriptor is in an error state (its cgroup was
-                                   removed, ...): close it, it will never fire again */
+#define WVM_PRESSURE_LOST                                                                          \
+    0x4u /* the PSI descriptor is in an error state (its cgroup was                                \
+            removed, ...): close it, it will never fire again */
 /* Waits up to timeout_ms for wake_fd or psi_fd (-1: none); *events says what happened (0: the
  * timeout, or a signal interrupted the wait). */
 int wvm__prim_pressure_wait(int wake_fd, int psi_fd, uint32_t timeout_ms, unsigned *events);

@@ -150,10 +150,8 @@ static uint32_t STDMETHODCALLTYPE Release(IHostMalloc *This)
     wvm__heap_release_segments(hp);
     wvm__addrmap_free(&hp->debug);
     atomic_store(&hp->ndebug, 0);
-    for (int c = 0; c < WVM_NCLASS; c++) {
-        hp->cls[c].list = NULL;
-        hp->cls[c].nlisted = 0;
-    }
+    for (int c = 0; c < WVM_NCLASS; c++)
+        hp->cls[c].list = (wvm_slab_list){0};
     wvm_host *h = hp->host;
     hp->host = NULL;
     pthread_mutex_lock(&pool_mu);
@@ -270,8 +268,9 @@ static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
     if (hr != S_OK)
         return hr;
     pthread_mutex_lock(&hp->dbg_mu);
-    int err = wvm__addrmap_put(&hp->debug, (uintptr_t)*ppMem,
-                               (wvm_addrmap_val){.size = cbSize, .file = pszFileName, .line = iLineNo});
+    int err =
+        wvm__addrmap_put(&hp->debug, (uintptr_t)*ppMem,
+                         (wvm_addrmap_val){.size = cbSize, .file = pszFileName, .line = iLineNo});
     if (!err)
         atomic_fetch_add(&hp->ndebug, 1);
     pthread_mutex_unlock(&hp->dbg_mu);
@@ -402,8 +401,7 @@ HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint3
     hp->type = dwMallocType;
     hp->host = h;
     pthread_rwlock_wrlock(&hp->life); /* stale caches that name this descriptor see the change */
-    atomic_store_explicit(&hp->serial, atomic_fetch_add(&heap_serial, 1) + 1,
-                          memory_order_relaxed);
+    atomic_store_explicit(&hp->serial, atomic_fetch_add(&heap_serial, 1) + 1, memory_order_relaxed);
     pthread_rwlock_unlock(&hp->life);
     hp->tag = (uintptr_t)serial_of(hp) << 1 | 1;
     wvm__host_addref(h);

@@ -62,6 +62,35 @@ typedef struct wvm_slab {
     bool retained;                /* free, committed, in the heap's retained list */
 } wvm_slab;
 
+/* The lists of slabs (a class's spans with free blocks; a heap's retained slabs): doubly
+ * linked through next/prev, with a count. The caller holds the list's lock. */
+typedef struct wvm_slab_list {
+    wvm_slab *first;
+    uint32_t n;
+} wvm_slab_list;
+
+static inline void wvm__slab_list_add(wvm_slab_list *l, wvm_slab *s)
+{
+    s->prev = NULL;
+    s->next = l->first;
+    if (l->first)
+        l->first->prev = s;
+    l->first = s;
+    l->n++;
+}
+
+static inline void wvm__slab_list_del(wvm_slab_list *l, wvm_slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        l->first = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    l->n--;
+}
+
 typedef struct wvm_seg {
     struct wvm_seg *next;
     char *base;
@@ -74,8 +103,7 @@ typedef struct wvm_seg {
 
 typedef struct wvm_class {
     pthread_mutex_t mu;
-    wvm_slab *list; /* spans of this class with free blocks */
-    uint32_t nlisted;
+    wvm_slab_list list; /* spans of this class with free blocks */
 } __attribute__((aligned(64))) wvm_class;
 
 typedef struct wvm_heap {
@@ -96,8 +124,7 @@ typedef struct wvm_heap {
     pthread_rwlock_t life;
     pthread_mutex_t mu;
     wvm_seg *segs;
-    wvm_slab *retained; /* free committed slabs kept for reuse */
-    uint32_t nretained;
+    wvm_slab_list retained; /* free committed slabs kept for reuse */
     uint64_t committed; /* bytes of slabs committed (heap->mu) */
     uint64_t reserved;  /* bytes of segments (heap->mu) */
     pthread_mutex_t dbg_mu;

@@ -47,34 +47,22 @@ void wvm__heap_classes_init(void)
 
 static void list_add(wvm_class *c, wvm_slab *s)
 {
-    s->prev = NULL;
-    s->next = c->list;
-    if (c->list)
-        c->list->prev = s;
-    c->list = s;
+    wvm__slab_list_add(&c->list, s);
     s->listed = true;
-    c->nlisted++;
 }
 
 static void list_del(wvm_class *c, wvm_slab *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        c->list = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    wvm__slab_list_del(&c->list, s);
     s->listed = false;
-    c->nlisted--;
 }
 
 /* Takes up to want blocks from the class's spans (class lock held). */
 static uint32_t take_listed(wvm_class *c, uint32_t cls, void **out, uint32_t want)
 {
     uint32_t n = 0, raw = wvm__class_info[cls].raw, cap = wvm__class_info[cls].cap;
-    while (n < want && c->list) {
-        wvm_slab *s = c->list;
+    while (n < want && c->list.first) {
+        wvm_slab *s = c->list.first;
         uint32_t before = n;
         while (n < want && s->free) {
             void *b = s->free;
@@ -148,7 +136,7 @@ void wvm__class_give(wvm_heap *hp, uint32_t cls, void *chain, uint32_t n)
         s->free = b;
         if (!s->listed)
             list_add(c, s);
-        if (++s->nfree == cap && c->nlisted > 1) { /* empty: back to the heap, keep one */
+        if (++s->nfree == cap && c->list.n > 1) { /* empty: back to the heap, keep one */
             list_del(c, s);
             s->next = empty;
             empty = s;

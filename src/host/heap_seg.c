@@ -146,26 +146,14 @@ static void seg_free(wvm_heap *hp, wvm_seg *seg, uint64_t committed)
 
 static void retained_unlink(wvm_heap *hp, wvm_slab *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        hp->retained = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    wvm__slab_list_del(&hp->retained, s);
     s->retained = false;
-    hp->nretained--;
 }
 
 static void retained_push(wvm_heap *hp, wvm_slab *s)
 {
-    s->prev = NULL;
-    s->next = hp->retained;
-    if (hp->retained)
-        hp->retained->prev = s;
-    hp->retained = s;
+    wvm__slab_list_add(&hp->retained, s);
     s->retained = true;
-    hp->nretained++;
 }
 
 /* The first run of n free slabs in a shared segment, or NULL. */
@@ -242,8 +230,8 @@ HRESULT wvm__span_get(wvm_heap *hp, uint32_t n, int level, bool nowait, wvm_slab
 {
     wvm_slab *head = NULL;
     pthread_mutex_lock(&hp->mu);
-    if (n == 1 && hp->retained)
-        head = hp->retained;
+    if (n == 1 && hp->retained.first)
+        head = hp->retained.first;
     else if (n <= wvm__span_max_shared(hp))
         head = find_run(hp, n);
     if (!head) {
@@ -312,7 +300,7 @@ void wvm__span_put(wvm_heap *hp, wvm_slab *head)
     /* Keep up to RETAIN_MAX committed slabs; decommit the rest (under the lock: a slab marked
      * free and uncommitted must not be committed by another thread before this decommit). */
     uint32_t keep = 0;
-    while (keep < n && hp->nretained < RETAIN_MAX)
+    while (keep < n && hp->retained.n < RETAIN_MAX)
         retained_push(hp, &head[keep++]);
     uint64_t freed = 0;
     if (keep < n) {
@@ -337,8 +325,7 @@ void wvm__heap_release_segments(wvm_heap *hp)
     wvm_seg *seg = hp->segs;
     hp->segs = NULL;
     atomic_store_explicit(&hp->nfast, 0, memory_order_relaxed);
-    hp->retained = NULL;
-    hp->nretained = 0;
+    hp->retained = (wvm_slab_list){0};
     uint64_t committed = hp->committed;
     hp->committed = hp->reserved = 0;
     pthread_mutex_unlock(&hp->mu);

@@ -18,7 +18,7 @@
 /* Hot globals read on the heap's fast path: hidden, so PIC code addresses them directly. */
 #define WVM_HOST_HIDDEN __attribute__((visibility("hidden")))
 
-#define WVM_HOST_LEVELS  3
+#define WVM_HOST_LEVELS 3
 
 /* ---- addrmap.c: open-addressing map, address -> the caller's value ------------------------ */
 
@@ -91,8 +91,8 @@ typedef struct wvm_notifier {
     uint32_t load_level;    /* the level the budget's use alone gives (host thread only) */
     pthread_mutex_t cb_mu;  /* guards cb, cb_fresh, closed; never held across a callback */
     ICLRMemoryNotificationCallback *cb;
-    bool cb_fresh; /* a newly registered callback gets the current level */
-    bool closed;   /* stopped: no callback may be registered any more */
+    bool cb_fresh;           /* a newly registered callback gets the current level */
+    bool closed;             /* stopped: no callback may be registered any more */
     pthread_mutex_t eval_mu; /* evaluations: a count and a condition, for wvm__host_settle */
     pthread_cond_t eval_cv;
     uint64_t evaluations;
@@ -100,7 +100,7 @@ typedef struct wvm_notifier {
     _Atomic uint64_t psi_events;
 } wvm_notifier;
 
-int wvm__notify_init(struct wvm_host *h);  /* 0 or errno; before start */
+int wvm__notify_init(struct wvm_host *h); /* 0 or errno; before start */
 void wvm__notify_destroy(struct wvm_host *h);
 int wvm__notify_start(struct wvm_host *h); /* 0 or errno */
 /* Stops the thread (joined unless called from it) and releases the callback; registering is

@@ -13,7 +13,7 @@ WVM_API const IID wvm_IID_IHostMalloc = {
 WVM_API const IID wvm_IID_ICLRMemoryNotificationCallback = {
     0x47EB8E57, 0x0846, 0x4546, {0xAF, 0x76, 0x6F, 0x42, 0xFC, 0xFC, 0x26, 0x49}};
 
-#define MIB             (1024ull * 1024ull)
+#define MIB              (1024ull * 1024ull)
 #define HEAP_SEGMENT_MIN MIB /* heap segments: 64 KiB slabs, at least 16 of them */
 
 bool wvm__iid_eq(const IID *a, const IID *b)
@@ -139,8 +139,8 @@ static bool config_resolve(const wvm_host_config *in, wvm_host_config *c)
            c->appdomain_ceiling_pct <= 100 && c->high_watermark_pct <= c->low_watermark_pct &&
            c->low_watermark_pct <= 100 && c->hysteresis_pct <= c->low_watermark_pct &&
            c->high_watermark_pct + c->hysteresis_pct <= 100 &&
-           c->heap_arena_size % (64 * 1024) == 0 &&
-           c->heap_arena_size >= HEAP_SEGMENT_MIN && c->poll_interval_ms < INT32_MAX;
+           c->heap_arena_size % (64 * 1024) == 0 && c->heap_arena_size >= HEAP_SEGMENT_MIN &&
+           c->poll_interval_ms < INT32_MAX;
 }
 
 uint32_t wvm__host_addref(wvm_host *h)

@@ -85,8 +85,7 @@ static void *notify_main(void *arg)
     bool low_sent = false;
     while (!atomic_load(&n->stop)) {
         unsigned ev = 0;
-        wvm__prim_pressure_wait(n->wake_fd, atomic_load(&n->psi_fd), h->cfg.poll_interval_ms,
-                                &ev);
+        wvm__prim_pressure_wait(n->wake_fd, atomic_load(&n->psi_fd), h->cfg.poll_interval_ms, &ev);
         if (atomic_load(&n->stop))
             break;
         if (ev & WVM_PRESSURE_LOST)

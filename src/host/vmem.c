@@ -57,8 +57,8 @@ static HRESULT alloc_fresh(wvm_host *h, void *addr, size_t size, uint32_t type, 
 /* Commits inside an allocation of this host: charges exactly the pages the call commits. The
  * core refuses a commit that would need more than we charged (nothing changes) and says how
  * much it needs; we charge that, waiting for budget with no lock held, and ask again. */
-static HRESULT commit_in_place(wvm_host *h, void *addr, size_t size, uint32_t type,
-                               uint32_t prot, int level, void **out)
+static HRESULT commit_in_place(wvm_host *h, void *addr, size_t size, uint32_t type, uint32_t prot,
+                               int level, void **out)
 {
     uint64_t charged = 0;
     for (;;) {
@@ -114,8 +114,7 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void 
         return alloc_fresh(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel, ppMem);
     if (dwSize > UINTPTR_MAX - (uintptr_t)pAddress - PAGE)
         return E_INVALIDARG;
-    return commit_in_place(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel,
-                           ppMem);
+    return commit_in_place(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel, ppMem);
 }
 
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualFree(IHostMemoryManager *This, void *lpAddress,

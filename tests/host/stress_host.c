@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "winvmem/host.h"
+#include "host_cb.h"
 
 #define MIB     ((size_t)1 << 20)
 #define THREADS 4
@@ -220,32 +220,17 @@ static void stale_caches(void)
 /* Callbacks registered and replaced while the host thread delivers, and a registration racing
  * with shutdown: every reference a host took is given back. */
 typedef struct {
-    ICLRMemoryNotificationCallback iface;
-    _Atomic uint32_t refs;
+    test_cb_base base;
     _Atomic int calls;
 } cb_t;
 
-static HRESULT STDMETHODCALLTYPE cb_qi(ICLRMemoryNotificationCallback *This, REFIID riid,
-                                       void **ppv)
-{
-    *ppv = NULL;
-    return E_NOINTERFACE;
-}
-static uint32_t STDMETHODCALLTYPE cb_addref(ICLRMemoryNotificationCallback *This)
-{
-    return atomic_fetch_add(&((cb_t *)This)->refs, 1) + 1;
-}
-static uint32_t STDMETHODCALLTYPE cb_release(ICLRMemoryNotificationCallback *This)
-{
-    return atomic_fetch_sub(&((cb_t *)This)->refs, 1) - 1;
-}
 static HRESULT STDMETHODCALLTYPE cb_on(ICLRMemoryNotificationCallback *This, EMemoryAvailable lv)
 {
     atomic_fetch_add(&((cb_t *)This)->calls, 1);
     return S_OK;
 }
 static const ICLRMemoryNotificationCallbackVtbl cb_vtbl = {cb_qi, cb_addref, cb_release, cb_on};
-static cb_t cbs[2] = {{{&cb_vtbl}, 1, 0}, {{&cb_vtbl}, 1, 0}};
+static cb_t cbs[2] = {{{{&cb_vtbl}, 1}, 0}, {{{&cb_vtbl}, 1}, 0}};
 static IHostMemoryManager *reg_host;
 
 static void *registrar(void *arg)
@@ -253,7 +238,7 @@ static void *registrar(void *arg)
     int id = (int)(intptr_t)arg;
     for (int i = 0; i < 300; i++) {
         HRESULT hr = reg_host->lpVtbl->RegisterMemoryNotificationCallback(
-            reg_host, i % 3 == 2 ? NULL : &cbs[(i + id) % 2].iface);
+            reg_host, i % 3 == 2 ? NULL : &cbs[(i + id) % 2].base.iface);
         if (hr != S_OK && hr != HOST_E_CLRNOTAVAILABLE)
             fail("Register", hr);
         void *p;
@@ -284,7 +269,7 @@ static void callbacks(void)
             pthread_join(t[i], NULL);
         reg_host->lpVtbl->Release(reg_host);
         for (int i = 0; i < 2; i++)
-            if (atomic_load(&cbs[i].refs) != 1)
+            if (atomic_load(&cbs[i].base.refs) != 1)
                 fail("callbacks: a reference was kept", round);
     }
 }

@@ -428,8 +428,8 @@ Test(host_heap, impossible_size_is_out_of_memory)
     size_t sizes[] = {SIZE_MAX, SIZE_MAX / 2, SIZE_MAX / 4 + 1, (size_t)1 << 47, 257 * MIB};
     for (unsigned i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         void *p = (void *)1;
-        cr_assert_eq(m->lpVtbl->Alloc(m, sizes[i], eProcessCritical, &p), E_OUTOFMEMORY,
-                     "size %zx", sizes[i]);
+        cr_assert_eq(m->lpVtbl->Alloc(m, sizes[i], eProcessCritical, &p), E_OUTOFMEMORY, "size %zx",
+                     sizes[i]);
         cr_assert_null(p);
         p = (void *)1;
         cr_assert_eq(m->lpVtbl->DebugAlloc(m, sizes[i], eTaskCritical, (char *)"t.c", 2, &p),

@@ -10,8 +10,8 @@
 Test(host_hook, tags_and_commit_deltas)
 {
     wvm_owned o = {.owner = A};
-    char *p = wvm__owned_alloc(NULL, 16 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
-                               WVM_PAGE_READWRITE, &o);
+    char *p =
+        wvm__owned_alloc(NULL, 16 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o);
     cr_assert_not_null(p);
     cr_assert_eq(o.reserved, 16 * PAGE);
     cr_assert_eq(o.committed, 16 * PAGE);
@@ -22,8 +22,8 @@ Test(host_hook, tags_and_commit_deltas)
 
     /* commit over 1 decommitted + 1 committed page: 4096 new bytes, refused under that */
     o = (wvm_owned){.owner = A, .max_commit = 0};
-    cr_assert_null(wvm__owned_alloc(p + 2 * PAGE, 2 * PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE,
-                                    &o));
+    cr_assert_null(
+        wvm__owned_alloc(p + 2 * PAGE, 2 * PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o));
     cr_assert_eq(wvm_GetLastError(), WVM_ERROR_COMMITMENT_LIMIT);
     cr_assert_eq(o.committed, PAGE, "what the call would commit");
     wvm_MEMORY_BASIC_INFORMATION mbi;
@@ -37,8 +37,7 @@ Test(host_hook, tags_and_commit_deltas)
     cr_assert_null(wvm__owned_alloc(p, 15 * PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o));
     cr_assert_eq(o.committed, PAGE, "page 1 is still decommitted");
     o.max_commit = PAGE;
-    cr_assert_not_null(
-        wvm__owned_alloc(p, 16 * PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o));
+    cr_assert_not_null(wvm__owned_alloc(p, 16 * PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o));
     cr_assert_eq(o.committed, PAGE);
     o.max_commit = 0;
     cr_assert_eq(wvm__owned_alloc(p, 16 * PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o), p,
@@ -56,7 +55,8 @@ Test(host_hook, tags_and_commit_deltas)
     cr_assert(ob.foreign);
     cr_assert_null(wvm__owned_alloc(p, PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE, &ob));
     cr_assert(ob.foreign);
-    void *plain = wvm_VirtualAlloc(NULL, PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    void *plain =
+        wvm_VirtualAlloc(NULL, PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
     cr_assert_eq(wvm__owned_free(plain, 0, WVM_MEM_RELEASE, &o), 0);
     cr_assert(o.foreign, "an allocation made without the hook has no owner");
     cr_assert(wvm_VirtualFree(plain, 0, WVM_MEM_RELEASE));
@@ -80,8 +80,8 @@ Test(host_hook, release_all_takes_only_the_owners)
     void *a[5], *b;
     for (int i = 0; i < 5; i++) {
         wvm_owned o = {.owner = A};
-        a[i] = wvm__owned_alloc(NULL, (size_t)(i + 1) * 65536, WVM_MEM_RESERVE, WVM_PAGE_NOACCESS,
-                                &o);
+        a[i] =
+            wvm__owned_alloc(NULL, (size_t)(i + 1) * 65536, WVM_MEM_RESERVE, WVM_PAGE_NOACCESS, &o);
         cr_assert_not_null(a[i]);
         o.max_commit = PAGE;
         cr_assert_not_null(wvm__owned_alloc(a[i], PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o));

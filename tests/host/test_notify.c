@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "host_cb.h"
 #include "host_test.h"
 
 typedef struct {
-    ICLRMemoryNotificationCallback iface;
-    _Atomic uint32_t refs;
+    test_cb_base base;
     _Atomic int n;
     _Atomic int levels[256];
     pthread_t thread;
@@ -21,20 +21,6 @@ typedef struct {
     _Atomic int inside; /* callbacks running now */
 } cb_t;
 
-static HRESULT STDMETHODCALLTYPE cb_qi(ICLRMemoryNotificationCallback *This, REFIID riid,
-                                       void **ppv)
-{
-    *ppv = NULL;
-    return E_NOINTERFACE;
-}
-static uint32_t STDMETHODCALLTYPE cb_addref(ICLRMemoryNotificationCallback *This)
-{
-    return atomic_fetch_add(&((cb_t *)This)->refs, 1) + 1;
-}
-static uint32_t STDMETHODCALLTYPE cb_release(ICLRMemoryNotificationCallback *This)
-{
-    return atomic_fetch_sub(&((cb_t *)This)->refs, 1) - 1;
-}
 static HRESULT STDMETHODCALLTYPE cb_on(ICLRMemoryNotificationCallback *This, EMemoryAvailable lv)
 {
     cb_t *c = (cb_t *)This;
@@ -60,8 +46,8 @@ static const ICLRMemoryNotificationCallbackVtbl cb_vtbl = {cb_qi, cb_addref, cb_
 static void cb_init(cb_t *c)
 {
     memset(c, 0, sizeof *c);
-    c->iface.lpVtbl = &cb_vtbl;
-    c->refs = 1;
+    c->base.iface.lpVtbl = &cb_vtbl;
+    c->base.refs = 1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
 }
@@ -112,6 +98,20 @@ static wvm_host_config notify_config(void)
     return c;
 }
 
+/* A host of notify_config() with the given hold, at pct % load, cb registered and its first
+ * notification delivered. */
+static IHostMemoryManager *host_with_cb(cb_t *cb, load_t *l, uint32_t hold_ms, int pct)
+{
+    wvm_host_config c = notify_config();
+    c.psi_hold_ms = hold_ms;
+    IHostMemoryManager *h = test_host(&c);
+    cb_init(cb);
+    set_load(h, l, pct);
+    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb->base.iface), S_OK);
+    wait_count(cb, 1);
+    return h;
+}
+
 Test(host_notify, from_host_thread_with_hysteresis)
 {
     wvm_host_config c = notify_config();
@@ -119,8 +119,8 @@ Test(host_notify, from_host_thread_with_hysteresis)
     cb_t cb;
     cb_init(&cb);
     load_t l = {0};
-    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
-    cr_assert_eq(atomic_load(&cb.refs), 2, "the host holds a reference");
+    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.base.iface), S_OK);
+    cr_assert_eq(atomic_load(&cb.base.refs), 2, "the host holds a reference");
     wait_count(&cb, 1);
     cr_assert(!pthread_equal(cb.thread, pthread_self()), "delivered on the host's thread");
     cr_assert_eq(last_level(&cb), eMemoryAvailableHigh);
@@ -134,7 +134,8 @@ Test(host_notify, from_host_thread_with_hysteresis)
         {48, eMemoryAvailableHigh, 1, 1},
         {86, eMemoryAvailableLow, 1, 2}, /* Neutral on the way when the thread looks then */
         {82, eMemoryAvailableLow, 0, 0}, /* above low - hysteresis: stays Low */
-        {79, eMemoryAvailableNeutral, 1, 1}, {84, eMemoryAvailableNeutral, 0, 0},
+        {79, eMemoryAvailableNeutral, 1, 1},
+        {84, eMemoryAvailableNeutral, 0, 0},
     };
     for (unsigned i = 0; i < sizeof steps / sizeof *steps; i++) {
         int before = atomic_load(&cb.n);
@@ -158,20 +159,14 @@ Test(host_notify, from_host_thread_with_hysteresis)
     cr_assert_eq(s.level, eMemoryAvailableNeutral);
     set_load(h, &l, 0);
     h->lpVtbl->Release(h);
-    cr_assert_eq(atomic_load(&cb.refs), 1, "released at shutdown");
+    cr_assert_eq(atomic_load(&cb.base.refs), 1, "released at shutdown");
 }
 
 Test(host_notify, low_when_a_request_does_not_fit_without_blocking_it)
 {
-    wvm_host_config c = notify_config();
-    c.psi_hold_ms = 200; /* the Low a refusal gives lasts this long */
-    IHostMemoryManager *h = test_host(&c);
     cb_t cb;
-    cb_init(&cb);
     load_t l = {0};
-    set_load(h, &l, 70);
-    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
-    wait_count(&cb, 1);
+    IHostMemoryManager *h = host_with_cb(&cb, &l, 200, 70);
     wvm__host_settle(h);
     cr_assert_eq(last_level(&cb), eMemoryAvailableNeutral);
     cb_gate(&cb, true); /* from now on a "garbage collection" that lasts until we say */
@@ -181,10 +176,10 @@ Test(host_notify, low_when_a_request_does_not_fit_without_blocking_it)
     wait_count(&cb, 2);
     cr_assert_eq(atomic_load(&cb.levels[1]), eMemoryAvailableLow);
     cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, NULL), S_OK);
-    cr_assert_eq(atomic_load(&cb.refs), 2, "the delivery in progress holds its own reference");
+    cr_assert_eq(atomic_load(&cb.base.refs), 2, "the delivery in progress holds its own reference");
     cb_gate(&cb, false);
     wvm__host_settle(h); /* the delivery has returned */
-    cr_assert_eq(atomic_load(&cb.refs), 1);
+    cr_assert_eq(atomic_load(&cb.base.refs), 1);
     cr_assert_eq(atomic_load(&cb.n), 2, "unregistered: nothing more arrives");
     set_load(h, &l, 0);
     h->lpVtbl->Release(h);
@@ -192,15 +187,9 @@ Test(host_notify, low_when_a_request_does_not_fit_without_blocking_it)
 
 Test(host_notify, back_to_the_load_level_when_the_hold_ends)
 {
-    wvm_host_config c = notify_config();
-    c.psi_hold_ms = 100;
-    IHostMemoryManager *h = test_host(&c);
     cb_t cb;
-    cb_init(&cb);
     load_t l = {0};
-    set_load(h, &l, 70);
-    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
-    wait_count(&cb, 1);
+    IHostMemoryManager *h = host_with_cb(&cb, &l, 100, 70);
     void *p;
     cr_assert_eq(halloc(h, 10 * MIB, eTaskCritical, &p), E_OUTOFMEMORY);
     wait_count(&cb, 3); /* Low, then Neutral once the hold is over and the load says so */
@@ -215,15 +204,9 @@ Test(host_notify, back_to_the_load_level_when_the_hold_ends)
  * by two evaluations of the host thread. */
 Test(host_notify, steady_load_with_refusals_does_not_flap)
 {
-    wvm_host_config c = notify_config();
-    c.psi_hold_ms = 60000;
-    IHostMemoryManager *h = test_host(&c);
     cb_t cb;
-    cb_init(&cb);
     load_t l = {0};
-    set_load(h, &l, 78);
-    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
-    wait_count(&cb, 1);
+    IHostMemoryManager *h = host_with_cb(&cb, &l, 60000, 78);
     wvm__host_settle(h);
     cr_assert_eq(last_level(&cb), eMemoryAvailableNeutral);
     for (int i = 0; i < 10; i++) {
@@ -253,7 +236,7 @@ typedef struct {
 static void *register_now(void *arg)
 {
     reg_t *r = arg;
-    r->hr = r->h->lpVtbl->RegisterMemoryNotificationCallback(r->h, &r->cb->iface);
+    r->hr = r->h->lpVtbl->RegisterMemoryNotificationCallback(r->h, &r->cb->base.iface);
     return NULL;
 }
 
@@ -272,7 +255,7 @@ Test(host_notify, registration_racing_shutdown_keeps_no_reference)
         pthread_join(t, NULL);
         cr_assert(r.hr == S_OK || r.hr == HOST_E_CLRNOTAVAILABLE, "hr %x", (unsigned)r.hr);
         refused += r.hr != S_OK;
-        cr_assert_eq(atomic_load(&cb.refs), 1, "round %d: a reference was kept", i);
+        cr_assert_eq(atomic_load(&cb.base.refs), 1, "round %d: a reference was kept", i);
         h->lpVtbl->Release(h);
     }
     cr_log_info("%d of 200 registrations came after the shutdown", refused);
@@ -284,17 +267,17 @@ Test(host_notify, failure_releases_the_callback)
     IHostMemoryManager *h = test_host(&c);
     cb_t cb;
     cb_init(&cb);
-    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
+    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.base.iface), S_OK);
     wait_count(&cb, 1);
     void *p;
     wvm__host_inject_failure(h);
     cr_assert_eq(halloc(h, 4096, eTaskCritical, &p), E_FAIL);
-    cr_assert_eq(atomic_load(&cb.refs), 1, "E_FAIL: the host let go of the callback");
+    cr_assert_eq(atomic_load(&cb.base.refs), 1, "E_FAIL: the host let go of the callback");
     cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, NULL), S_OK,
                  "the runtime's unregistration still succeeds");
-    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface),
+    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.base.iface),
                  HOST_E_CLRNOTAVAILABLE);
-    cr_assert_eq(atomic_load(&cb.refs), 1, "a refused registration keeps no reference");
+    cr_assert_eq(atomic_load(&cb.base.refs), 1, "a refused registration keeps no reference");
     h->lpVtbl->Release(h);
 }
 
@@ -304,10 +287,10 @@ Test(host_notify, shutdown_from_main_thread)
     IHostMemoryManager *h = test_host(&c);
     cb_t cb;
     cb_init(&cb);
-    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
+    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.base.iface), S_OK);
     wait_count(&cb, 1);
     wvm_host_shutdown(h);
-    cr_assert_eq(atomic_load(&cb.refs), 1);
+    cr_assert_eq(atomic_load(&cb.base.refs), 1);
     h->lpVtbl->Release(h);
 }
 
@@ -330,14 +313,14 @@ Test(host_notify, shutdown_from_inside_a_callback)
     shutdown_target = h;
     cb_t cb;
     cb_init(&cb);
-    cb.iface.lpVtbl = &cb_shutdown_vtbl;
-    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.iface), S_OK);
+    cb.base.iface.lpVtbl = &cb_shutdown_vtbl;
+    cr_assert_eq(h->lpVtbl->RegisterMemoryNotificationCallback(h, &cb.base.iface), S_OK);
     wait_count(&cb, 1);
     wvm__host_settle(h); /* the callback has returned: the thread stopped itself */
     void *p;
     cr_assert_eq(halloc(h, 4096, eTaskCritical, &p), HOST_E_CLRNOTAVAILABLE);
     h->lpVtbl->Release(h); /* joins the host thread, which stopped itself */
-    cr_assert_eq(atomic_load(&cb.refs), 1);
+    cr_assert_eq(atomic_load(&cb.base.refs), 1);
     cr_assert_eq(atomic_load(&cb.n), 1);
 }
 

@@ -140,7 +140,8 @@ static void run_case(void (*fn)(cgroup_case *), bool removal)
         if (may_skip)
             cr_skip_test("SKIPPED (WINVMEM_ALLOW_SKIP=1): %s", why);
         cr_assert_fail("%s (root and a writable cgroup2 hierarchy are needed; WINVMEM_ALLOW_SKIP=1 "
-                "skips on a developer machine)", why);
+                       "skips on a developer machine)",
+                       why);
         return;
     }
     char path[PATH_MAX + 128];
