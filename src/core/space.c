@@ -12,6 +12,7 @@
 #include "prim/linux/prim.h"
 
 static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t index_gen;
 static wvm_alloc *free_descs;
 static wvm_alloc live_head = {.prev = &live_head, .next = &live_head};
 static uint64_t reserved_bytes, reserved_peak, live_count;
@@ -64,7 +65,34 @@ static wvm_alloc *desc_get(void)
     free_descs = a->next;
     a->backend = NULL;
     a->ext = NULL;
+    a->cur = NULL;
+    a->staged = false;
     return a;
+}
+
+/* Ends a placement section that made an allocation be born or die (placement held).
+ *
+ * Why one counter suffices: sections are serialised by the placement lock and each ends here,
+ * so a reader that loads g, reads index entries and snapshot pointers (acquire), and loads g
+ * again, has seen the effects of at most one section it could observe half done: had it seen
+ * a store of the section after that one, it would also see this increment. Each section
+ * changes what readers see by one store (the snapshot pointer); its other stores concern
+ * pending entries, which readers treat as free. */
+static void gen_advance(void)
+{
+    atomic_store_explicit(&index_gen, atomic_load_explicit(&index_gen, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+uint64_t wvm__space_gen(void)
+{
+    return atomic_load_explicit(&index_gen, memory_order_acquire);
+}
+
+bool wvm__space_gen_is(uint64_t g)
+{
+    atomic_thread_fence(memory_order_acquire); /* the reads before stay before this load */
+    return atomic_load_explicit(&index_gen, memory_order_relaxed) == g;
 }
 
 static void quick_update(wvm_alloc *a, const wvm_snap *s);
@@ -250,9 +278,11 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
     a->footprint = footprint;
     a->backend = be;
+    a->cur = s;
     quick_update(a, s);
     atomic_store_explicit(&a->snap, s, memory_order_release);
     live_link(a, size);
+    gen_advance();
     pthread_mutex_unlock(&placement);
     err = be && be->on_reserve ? be->on_reserve(a) : 0;
     pthread_mutex_unlock(&a->lock);
@@ -363,9 +393,17 @@ bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
 
 void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
 {
-    quick_update(a, s);
-    wvm_snap *old = atomic_exchange_explicit(&a->snap, s, memory_order_acq_rel);
-    wvm__snap_retire(old);
+    wvm_snap *old = a->cur, *seen = atomic_load_explicit(&a->snap, memory_order_relaxed);
+    a->cur = s;
+    if (!a->staged) {
+        quick_update(a, s);
+        atomic_store_explicit(&a->snap, s, memory_order_release);
+        if (seen != old)
+            wvm__snap_retire(seen);
+        seen = s;
+    }
+    if (old != seen)
+        wvm__snap_retire(old);
 }
 
 static bool any_locked(const wvm_snap *s)
@@ -411,6 +449,7 @@ uint32_t wvm__space_release(uintptr_t base)
     live_unlink(a, size);
     if (in_arena)
         wvm__free_add(base, a->footprint);
+    gen_advance();
     wvm__alloc_locks_held--;
     pthread_mutex_unlock(&a->lock);
     desc_put(a);
@@ -424,7 +463,7 @@ const wvm_snap *wvm__space_lookup(uintptr_t addr)
     wvm_alloc *a = wvm__radix_get(addr);
     if (!a)
         return NULL;
-    const wvm_snap *s = wvm__alloc_snap(a);
+    const wvm_snap *s = wvm__alloc_visible(a);
     if (s && addr >= s->base && addr - s->base < s->size)
         return s;
     return NULL;
@@ -438,7 +477,7 @@ uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
         if (g >= limit)
             break;
         wvm_alloc *a = wvm__radix_get(g);
-        const wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
+        const wvm_snap *s = a ? wvm__alloc_visible(a) : NULL;
         if (s && s->base >= addr) {
             limit = s->base;
             break;
