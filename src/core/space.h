@@ -100,12 +100,14 @@ typedef struct wvm_backend {
 
 uint32_t wvm__err_from_errno(int err);
 
-/* Reserves [want, want+size) (want 64 KiB aligned), or anywhere when want == 0. size is a
- * multiple of the page size. type: WVM_MEM_TOP_DOWN and the allocation flags to record.
- * be: the backend (NULL: plain memory); its on_reserve has run when this returns 0. */
+/* Reserves [want, want+size) (want 64 KiB aligned), or anywhere when want == 0, and commits
+ * it whole with protection commit unless commit is 0: readers see the allocation appear
+ * reserved and committed at one instant. size is a multiple of the page size. type:
+ * WVM_MEM_TOP_DOWN and the allocation flags to record. be: the backend (NULL: plain memory);
+ * its on_reserve has run when this returns 0. *base receives the allocation's base. */
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                                 const wvm_backend *be, wvm_alloc **out);
-/* Releases the whole allocation whose base is base. */
+                                 uint32_t commit, const wvm_backend *be, uintptr_t *base);
+/* Releases the whole allocation whose base is base; readers see it whole until it is gone. */
 uint32_t wvm__space_release(uintptr_t base);
 
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
