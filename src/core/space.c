@@ -585,18 +585,24 @@ const wvm_snap *wvm__space_lookup(uintptr_t addr)
 uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
 {
     wvm__ebr_enter(); /* the snapshots read here stay valid */
-    for (;;) {
-        uintptr_t g = wvm__radix_next(addr, limit);
+    for (uintptr_t at = addr;;) {
+        uintptr_t g = wvm__radix_next(at, limit);
         if (g >= limit)
             break;
         wvm_alloc *a = wvm__radix_get(g);
         const wvm_snap *s = a ? wvm__alloc_visible(a) : NULL;
-        if (s && s->base >= addr) {
+        if (!s) { /* pending, or cleared meanwhile: free, as far as a's entries go */
+            at = a ? wvm__radix_next_other(g, limit, a) : g;
+            continue;
+        }
+        uintptr_t end = s->base + span_of(s->size);
+        if (g < s->base || g >= end)
+            continue; /* a was released and born again elsewhere since: read g again */
+        if (s->base >= addr) {
             limit = s->base;
             break;
         }
-        /* addr was inside an allocation's granule tail (or a race): look past it */
-        addr = (g | (WVM_GRAN - 1)) + 1;
+        at = end; /* addr lies inside s, or in the tail of its last granule */
     }
     wvm__ebr_exit();
     return limit;

@@ -152,7 +152,10 @@ bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
 const wvm_snap *wvm__space_lookup(uintptr_t addr);
 /* Whether addr lies in a winvmem allocation (takes care of the epoch itself). */
 bool wvm__space_owns(uintptr_t addr);
-/* Lowest allocation base >= addr and < limit, or limit. Lock-free. */
+/* Lowest base >= addr and < limit of a live allocation (born, not dead), or limit.
+ * Lock-free. Every descriptor it reads is checked against the entry it was found at (a
+ * descriptor may have died and been born again elsewhere meanwhile). One instant's answer
+ * only if the index generation did not move meanwhile (wvm__space_gen). */
 uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit);
 /* Whether addr lies in one of winvmem's arenas; if so, *end is that arena's end. Lock-free. */
 bool wvm__space_in_arena(uintptr_t addr, uintptr_t *end);
