@@ -29,10 +29,22 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
     uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
     if (wvm__space_query_quick(page, out))
         return 0;
-    wvm__ebr_enter();
-    const wvm_snap *s = wvm__space_lookup(page);
-    if (s)
-        wvm__query_snap(s, page, out);
-    wvm__ebr_exit();
-    return s ? 0 : wvm__query_foreign(page, out);
+    for (;;) {
+        uint64_t gen = wvm__space_gen();
+        wvm__ebr_enter();
+        const wvm_snap *s = wvm__space_lookup(page);
+        if (s)
+            wvm__query_snap(s, page, out);
+        wvm__ebr_exit();
+        if (s)
+            return 0;
+        /* Free space (or others' memory): "free" is decided from the index at one moment and
+         * the region measured from it at later ones; the answer is one state only if no
+         * allocation was born or died in between (else another thread may just have taken
+         * the page's granule: a free region of size 0). Lock-free: a retry means some other
+         * thread's reserve or release completed. */
+        uint32_t err = wvm__query_foreign(page, out);
+        if (err || wvm__space_gen_is(gen))
+            return err;
+    }
 }

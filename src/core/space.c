@@ -626,6 +626,12 @@ void wvm__space_stats(wvm_space_stats *out)
     wvm__arena_stats(&out->arenas, &out->arena_bytes, &out->chunks_guarded);
 }
 
+bool wvm__space_pending(uintptr_t addr)
+{
+    wvm_alloc *a = wvm__radix_get(addr);
+    return a && !wvm__alloc_visible(a);
+}
+
 bool wvm__space_owns(uintptr_t addr)
 {
     wvm__ebr_enter();

@@ -150,6 +150,9 @@ bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
 /* Lock-free lookup for readers: must be called between wvm__ebr_enter/exit. Returns the
  * snapshot of the allocation holding addr, or NULL. */
 const wvm_snap *wvm__space_lookup(uintptr_t addr);
+/* Whether addr's index entry belongs to an allocation being made or released (readers take
+ * it for free space, and its kernel mapping, if any, for none of someone else's). */
+bool wvm__space_pending(uintptr_t addr);
 /* Whether addr lies in a winvmem allocation (takes care of the epoch itself). */
 bool wvm__space_owns(uintptr_t addr);
 /* Lowest base >= addr and < limit of a live allocation (born, not dead), or limit.
