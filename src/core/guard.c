@@ -21,7 +21,7 @@ uint64_t wvm__guard_region_end(const wvm_snap *s, uint64_t page, uint32_t *visib
 {
     uint32_t i = wvm__snap_find(s, page);
     uint32_t vis = visible_at(s, i, page);
-    uint64_t p = page;
+    uint64_t p = page + 1; /* page's bit is read once: a fault may consume it meanwhile */
     *visible = vis;
     for (; i < s->nruns; i++) {
         uint64_t end = wvm__snap_run_end(s, i);

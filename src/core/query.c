@@ -33,11 +33,22 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
         uint64_t gen = wvm__space_gen();
         wvm__ebr_enter();
         const wvm_snap *s = wvm__space_lookup(page);
+        bool settled = true;
         if (s)
             wvm__query_snap(s, page, out);
+        if (s && s->guards) {
+            /* consumed guards are read page by page while faults consume more: the answer
+             * holds if a second reading agrees and s is still the allocation's state */
+            wvm_MEMORY_BASIC_INFORMATION again;
+            wvm__query_snap(s, page, &again);
+            settled = again.RegionSize == out->RegionSize && again.State == out->State &&
+                      again.Protect == out->Protect && wvm__space_lookup(page) == s;
+        }
         wvm__ebr_exit();
-        if (s)
+        if (s && settled)
             return 0;
+        if (s)
+            continue;
         /* Free space (or others' memory): "free" is decided from the index at one moment and
          * the region measured from it at later ones; the answer is one state only if no
          * allocation was born or died in between (else another thread may just have taken
