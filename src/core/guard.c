@@ -198,7 +198,7 @@ static bool allows(int prot, int access)
     }
 }
 
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access)
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe)
 {
     wvm_alloc *a = acquire_in_signal(addr);
     if (!a)
@@ -209,7 +209,7 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access)
     enum wvm_fault_kind kind = WVM_FAULT_VIOLATION;
     if (!wvm__attr_committed(attr)) {
         kind = WVM_FAULT_VIOLATION;
-    } else if ((attr & WVM_PAGE_GUARD) && s->guards) {
+    } else if ((attr & WVM_PAGE_GUARD) && s->guards && !probe) {
         int err = wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
                                         wvm__linux_prot(attr & ~WVM_PAGE_GUARD));
         if (!err) {

@@ -89,6 +89,8 @@ enum wvm_fault_kind {
     WVM_FAULT_VIOLATION, /* reserved, decommitted, or the protection forbids the access */
 };
 
-/* access: 0 read, 1 write, 8 execute (ExceptionInformation[0]). Async-signal-safe. */
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access);
+/* access: 0 read, 1 write, 8 execute (ExceptionInformation[0]). probe: the access was
+ * winvmem's own copy of an out-parameter, which an armed guard page refuses without losing
+ * its guard (WVM_FAULT_VIOLATION). Async-signal-safe. */
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe);
 #endif

@@ -59,3 +59,16 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
             return err;
     }
 }
+
+bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
+{
+    uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
+    if (wvm__space_query_quick(page, out))
+        return true;
+    wvm__ebr_enter();
+    const wvm_snap *s = wvm__space_lookup(page);
+    if (s)
+        wvm__query_snap(s, page, out);
+    wvm__ebr_exit();
+    return s != NULL;
+}

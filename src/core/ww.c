@@ -336,3 +336,19 @@ uint32_t wvm__ww_reset(uintptr_t start, uintptr_t end)
     wvm__space_unlock(a);
     return err;
 }
+
+void wvm__ww_mark_written(uintptr_t start, uintptr_t end, void *const *pages, uint64_t n)
+{
+    wvm_alloc *a = acquire_watched(start, end);
+    if (!a)
+        return;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    if (a->backend == wvm__wwp_backend()) {
+        wvm__wwp_mark_written(a, pages, n);
+    } else if (!ensure_bitmap(a->ext, s)) {
+        harvest h = {a->ext, s->base};
+        for (uint64_t i = 0; i < n; i++)
+            harvest_page(&h, (uintptr_t)pages[i]);
+    }
+    wvm__space_unlock(a);
+}

@@ -77,6 +77,14 @@ int wvm__prim_self_write(void *dst, const void *src, size_t n);
 int wvm__prim_self_read(void *dst, const void *src, size_t n);
 /* Checks that every page of [dst, dst+n) can be read and written, leaving it unchanged. */
 int wvm__prim_self_touch(void *dst, size_t n);
+/* The same without a system call (usercopy.c): a fault in the copy (or in the touch, an
+ * atomic no-op write to each page of [p, p+n), n > 0) returns EFAULT instead of crashing,
+ * provided winvmem's fault dispatcher is installed and gets the signal first; it asks
+ * wvm__prim_user_copy_fault. ENOSYS where the machine has no such copy (then
+ * wvm__prim_user_copy_available is false). Never counted by fault injection. */
+int wvm__prim_user_copy(void *dst, const void *src, size_t n);
+int wvm__prim_user_touch(void *p, size_t n);
+bool wvm__prim_user_copy_available(void);
 
 /* --- system figures ------------------------------------------------------------------------ */
 
