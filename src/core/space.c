@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/fork.h"
 #include "core/freespace.h"
 #include "core/guard.h"
 #include "core/ledger.h"
@@ -15,6 +16,14 @@
 static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t index_gen;
 static wvm_alloc *free_descs;
+
+/* Every slab of descriptors, newest first (for fork: all their locks). */
+enum { SLAB = 256 };
+typedef struct slab_node {
+    wvm_alloc *descs;
+    struct slab_node *next;
+} slab_node;
+static _Atomic(slab_node *) slabs;
 static wvm_alloc live_head = {.prev = &live_head, .next = &live_head};
 static uint64_t reserved_bytes, reserved_peak, live_count;
 
@@ -50,12 +59,17 @@ static uintptr_t span_of(size_t size)
 static wvm_alloc *desc_get(void)
 {
     if (!free_descs) {
-        enum { SLAB = 256 };
         wvm_alloc *slab = aligned_alloc(64, SLAB * sizeof *slab); /* quick copy: one line */
-        if (!slab)
+        slab_node *node = slab ? malloc(sizeof *node) : NULL;
+        if (!node) {
+            free(slab);
             return NULL;
+        }
         memset(slab, 0, SLAB * sizeof *slab);
-        wvm__meta_add(SLAB * sizeof *slab);
+        wvm__meta_add(SLAB * sizeof *slab + sizeof *node);
+        node->descs = slab;
+        node->next = atomic_load_explicit(&slabs, memory_order_relaxed);
+        atomic_store_explicit(&slabs, node, memory_order_release);
         for (int i = 0; i < SLAB; i++) {
             pthread_mutex_init(&slab[i].lock, NULL);
             slab[i].next = free_descs;
@@ -638,4 +652,38 @@ bool wvm__space_owns(uintptr_t addr)
     bool owned = wvm__space_lookup(addr) != NULL;
     wvm__ebr_exit();
     return owned;
+}
+
+static void each_desc(slab_node *from, slab_node *to, int (*op)(pthread_mutex_t *))
+{
+    for (slab_node *n = from; n != to; n = n->next)
+        for (int i = 0; i < SLAB; i++)
+            op(&n->descs[i].lock);
+}
+
+/* Before a fork: every descriptor's lock (the lock order: allocations first), then placement.
+ * A slab made meanwhile (under placement) is locked too before placement is kept. Waiting
+ * for a descriptor's lock waits for the operation its holder is in; none holds two. */
+static void fork_space(enum wvm_fork_phase phase)
+{
+    if (phase != WVM_FORK_PREPARE) {
+        pthread_mutex_unlock(&placement);
+        each_desc(atomic_load(&slabs), NULL, pthread_mutex_unlock);
+        return;
+    }
+    slab_node *top = NULL;
+    for (;;) {
+        slab_node *head = atomic_load_explicit(&slabs, memory_order_acquire);
+        each_desc(head, top, pthread_mutex_lock);
+        top = head;
+        pthread_mutex_lock(&placement);
+        if (atomic_load_explicit(&slabs, memory_order_relaxed) == top)
+            return;
+        pthread_mutex_unlock(&placement);
+    }
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+    wvm__fork_register(WVM_FORK_RANK_SPACE, fork_space);
 }

@@ -8,6 +8,7 @@
 #ifndef WVM_PRIM_H
 #define WVM_PRIM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +86,16 @@ int wvm__prim_self_touch(void *dst, size_t n);
 int wvm__prim_user_copy(void *dst, const void *src, size_t n);
 int wvm__prim_user_touch(void *p, size_t n);
 bool wvm__prim_user_copy_available(void);
+
+/* --- fork --------------------------------------------------------------------------------- */
+
+/* Called by core/fork.c around fork(): prepare takes prim's locks, parent and child release
+ * them; the child also forgets descriptors that name the parent (/proc/<pid>/maps). */
+enum { WVM_PRIM_FORK_PREPARE, WVM_PRIM_FORK_PARENT, WVM_PRIM_FORK_CHILD };
+void wvm__prim_fork_lock(pthread_mutex_t *lock, int phase); /* the lock-only case */
+void wvm__prim_uffd_fork(int phase);
+void wvm__prim_pagemap_fork(int phase);
+void wvm__prim_maps_fork(int phase);
 
 /* --- system figures ------------------------------------------------------------------------ */
 
