@@ -77,9 +77,10 @@ int wvm__prim_vma_next(uintptr_t addr, wvm_vma *out);
 
 /* --- the caller's memory ------------------------------------------------------------------ */
 
-/* Copies n bytes from src (ours) to dst (named by the caller), failing with EFAULT (or
- * ENOSYS/EPERM where process_vm_* is not allowed) instead of faulting. */
+/* Copies n bytes from src (ours) to dst (named by the caller) or the other way, failing with
+ * EFAULT (or ENOSYS/EPERM where process_vm_* is not allowed) instead of faulting. */
 int wvm__prim_self_write(void *dst, const void *src, size_t n);
+int wvm__prim_self_read(void *dst, const void *src, size_t n);
 /* Checks that every page of [dst, dst+n) can be read and written, leaving it unchanged. */
 int wvm__prim_self_touch(void *dst, size_t n);
 /* The same without a system call (usercopy.c): a fault in the copy (or in the touch, an
