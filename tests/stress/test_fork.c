@@ -56,7 +56,7 @@ static void *churn(void *arg)
         VirtualQuery(p + size + next_rand(&seed) % (1 << 20), &m, sizeof m); /* free space */
         VirtualUnlock(p + PG, PG);
         VirtualFree(p + 2 * PG, PG, MEM_DECOMMIT);
-        watched[(next_rand(&seed) % 16) * PG] = 1;
+        __atomic_store_n(&watched[(next_rand(&seed) % 16) * PG], 1, __ATOMIC_RELAXED);
         if (next_rand(&seed) % 4 == 0) {
             void *res[16];
             ULONG_PTR n = 16;
