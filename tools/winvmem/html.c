@@ -315,12 +315,12 @@ void cli_html_map(FILE *out, const char *heading, const cli_region *r, size_t n)
     fputs("<section class=\"map\"><h2>", out);
     esc(out, heading);
     fprintf(out,
-            "</h2>\n<p class=\"summary\">%zu regions. Committed %s (private %s, image %s, "
+            "</h2>\n<p class=\"summary\">%zu region%s. Committed %s (private %s, image %s, "
             "mapped %s); reserved %s. winvmem's allocations: committed %s, reserved %s.</p>\n",
-            n, size_text(t[0] + t[1] + t[2], a, sizeof a), size_text(t[0], b, sizeof b),
-            size_text(t[2], c, sizeof c), size_text(t[1], d, sizeof d),
-            size_text(t[3] + t[4] + t[5], e, sizeof e), size_text(own_c, f, sizeof f),
-            size_text(own_r, g, sizeof g));
+            n, n == 1 ? "" : "s", size_text(t[0] + t[1] + t[2], a, sizeof a),
+            size_text(t[0], b, sizeof b), size_text(t[2], c, sizeof c),
+            size_text(t[1], d, sizeof d), size_text(t[3] + t[4] + t[5], e, sizeof e),
+            size_text(own_c, f, sizeof f), size_text(own_r, g, sizeof g));
     if (!n) {
         fputs("<p class=\"empty\">No regions.</p></section>\n", out);
         return;
