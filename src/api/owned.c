@@ -176,7 +176,7 @@ static void collect(wvm_alloc *a, void *ctx)
         l->cap = cap;
     }
     wvm__ebr_enter(); /* the snapshot read here stays valid */
-    const wvm_snap *s = wvm__alloc_snap(a);
+    const wvm_snap *s = wvm__alloc_visible(a);
     if (s)
         l->bases[l->n++] = s->base;
     wvm__ebr_exit();
