@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <winvmem/version.h> /* WVM_VERSION_MAJOR, _MINOR, _PATCH, _STRING (generated) */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,6 +30,14 @@ extern "C" {
 #else
 #define WVM_API
 #endif
+
+/* ---- version ------------------------------------------------------------------------------ */
+
+/* The version of the library this program runs with: WVM_VERSION's number (MAJOR * 10000 +
+ * MINOR * 100 + PATCH) and WVM_VERSION_STRING's text. While the major version is 0, a program
+ * built against headers of another minor version may not work with this library (CHANGELOG.md). */
+WVM_API unsigned wvm_version(void);
+WVM_API const char *wvm_version_string(void);
 
 /* ---- numeric values of the Windows SDK (winnt.h, winerror.h) ---------------------------- */
 

@@ -8,6 +8,8 @@
 #include <winvmem.h>
 
 int cli_info(bool json);
+int cli_version(
+    void); /* "winvmem 0.1.0": the library's version (and the headers' if they differ) */
 int cli_run(const char *path, bool json, bool keep_going);
 
 /* names.c: Windows names for numbers and back */

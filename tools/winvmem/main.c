@@ -9,7 +9,8 @@ int wvm_diff_interp_main(int argc, char **argv); /* tests/diff/interp.c */
 
 static int usage(FILE *out, int rc)
 {
-    fputs("usage: winvmem info [--json]\n"
+    fputs("usage: winvmem --version\n"
+          "       winvmem info [--json]\n"
           "       winvmem run [--json] [--keep-going] FILE|-\n"
           "       winvmem run --transcript FILE|-\n"
           "       winvmem map [--json] [--all]\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
             keep_going = true;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return usage(stdout, 0);
+        else if (!strcmp(argv[i], "--version"))
+            return cli_version();
         else if (argv[i][0] == '-' && argv[i][1])
             return usage(stderr, 2);
         else if (!cmd)
