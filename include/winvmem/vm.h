@@ -151,10 +151,23 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
                                uint32_t *lpflOldProtect);
 WVM_API size_t wvm_VirtualQuery(const void *lpAddress, wvm_MEMORY_BASIC_INFORMATION *lpBuffer,
                                 size_t dwLength);
+/* The Ex variants act on the calling process only: hProcess must be wvm_GetCurrentProcess()
+ * (WVM_CURRENT_PROCESS); any other handle fails with ERROR_INVALID_HANDLE, checked before
+ * the other arguments. */
+WVM_API void *wvm_VirtualAllocEx(void *hProcess, void *lpAddress, size_t dwSize,
+                                 uint32_t flAllocationType, uint32_t flProtect);
+WVM_API int wvm_VirtualFreeEx(void *hProcess, void *lpAddress, size_t dwSize, uint32_t dwFreeType);
+WVM_API int wvm_VirtualProtectEx(void *hProcess, void *lpAddress, size_t dwSize,
+                                 uint32_t flNewProtect, uint32_t *lpflOldProtect);
+WVM_API size_t wvm_VirtualQueryEx(void *hProcess, const void *lpAddress,
+                                  wvm_MEMORY_BASIC_INFORMATION *lpBuffer, size_t dwLength);
 WVM_API void wvm_GetSystemInfo(wvm_SYSTEM_INFO *lpSystemInfo);
 WVM_API int wvm_GlobalMemoryStatusEx(wvm_MEMORYSTATUSEX *lpBuffer);
 WVM_API uint32_t wvm_GetLastError(void);
 WVM_API void wvm_SetLastError(uint32_t dwErrCode);
+/* The SDK's name of a Windows error code ("ERROR_COMMITMENT_LIMIT" for 1455), for every code
+ * winvmem sets; NULL for any other code. Not a Windows function. */
+WVM_API const char *wvm_error_name(uint32_t dwErrCode);
 
 /* ---- app-container variants: no executable pages (see doc/porting.md) ---------------------- */
 

@@ -18,4 +18,11 @@ for f in tests/diff/*.ops; do
     tests/diff/run_diff.sh "$bin" file "$f" || rc=1
 done
 tests/diff/run_diff.sh "$bin" "${WINVMEM_DIFF_COUNT:-3000}" 1 || rc=1
+# winvmem/win32.h's porting names: the program that runs natively as api_win32_names_c, built
+# against the real <windows.h> and run under Wine, must reach the same verdict
+x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Wpedantic -Wformat=2 -Werror -Iinclude \
+    tests/api/win32_names.c -o "$bin/win32_names.exe"
+out=$(WINEDEBUG=-all wine "$bin/win32_names.exe" 2>&1) || true
+echo "win32_names.exe under Wine: $(echo "$out" | tail -1)"
+[ "$(echo "$out" | tail -1)" = ok ] || { echo "$out"; rc=1; }
 exit $rc
