@@ -18,6 +18,8 @@ pkgs=(
   scdoc
   # the host's heaps (libmimalloc.so.2)
   libmimalloc-dev
+  # the HTML map: tests/ci.d/map_html.sh renders winvmem map --html
+  chromium
   # the README's first command on a machine without the optional packages (tests/ci.d)
   util-linux
 )
