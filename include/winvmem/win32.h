@@ -208,4 +208,6 @@ static inline ULONG RemoveVectoredExceptionHandler(PVOID h)
 #ifdef __cplusplus
 }
 #endif
+
+#include "win32_sections.h" /* file mappings, views, placeholders, VirtualAlloc2 */
 #endif

@@ -212,13 +212,14 @@ static void desc_give_back(wvm_alloc *a)
     pthread_mutex_unlock(&placement);
 }
 
-uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                                 const wvm_backend *be, wvm_alloc **out)
+uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, wvm_alloc **out)
 {
-    uintptr_t span = span_of(size), base = want, footprint = span;
+    const wvm_backend *be = r->be;
+    uintptr_t want = r->want, span = span_of(r->size), base = want, footprint = span;
+    size_t size = r->size;
     bool in_arena = true;
     int (*map)(uintptr_t, size_t, void **) = be ? be->map : NULL;
-    bool sparse = !want && !map && span >= WVM_SPARSE_MIN;
+    bool sparse = !want && !map && !r->no_sparse && span >= WVM_SPARSE_MIN;
     if (sparse)
         footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
     wvm_alloc *a = desc_take();
@@ -231,26 +232,42 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     else if (map)
         err = (in_arena = false, place_dedicated(size, map, &base));
     else if (sparse)
-        err = place_sparse(footprint, type & WVM_MEM_TOP_DOWN, &base);
+        err = place_sparse(footprint, r->type & WVM_MEM_TOP_DOWN, &base);
     else
-        err = place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
-    wvm_snap *s = err ? NULL : wvm__snap_new(base, size, prot, type & ~WVM_MEM_TOP_DOWN);
-    if (!err && (!s || wvm__radix_set(base, base + span, a))) {
-        wvm__snap_free(s);
+        err = place_anywhere(span, r->type & WVM_MEM_TOP_DOWN, &base);
+    /* indexed without a state (readers take it for free space, writers wait for its lock)
+     * while the caller's kernel part runs without the placement lock */
+    if (!err && wvm__radix_set(base, base + span, a)) {
         unplace(base, footprint, size, in_arena);
         err = WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
+    pthread_mutex_unlock(&placement);
+    wvm_snap *s = NULL;
+    if (!err) {
+        s = r->first ? r->first(r->ctx, base, size)
+                     : wvm__snap_new(base, size, r->prot, r->type & ~WVM_MEM_TOP_DOWN);
+        int e = !s ? ENOMEM : r->fill ? r->fill(r->ctx, base, size, in_arena) : 0;
+        if (e) {
+            wvm__snap_free(s);
+            pthread_mutex_lock(&placement);
+            wvm__radix_clear(base, base + span);
+            unplace(base, footprint, size, in_arena);
+            pthread_mutex_unlock(&placement);
+            err = wvm__err_from_errno(e);
+        }
+    }
     if (err) {
-        pthread_mutex_unlock(&placement);
         desc_give_back(a);
         return err;
     }
     a->in_arena = in_arena;
     a->sparse = sparse;
-    a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
+    a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
     a->footprint = footprint;
     a->backend = be;
+    a->ext = r->ext;
     quick_update(a, s);
+    pthread_mutex_lock(&placement);
     atomic_store_explicit(&a->snap, s, memory_order_release);
     live_link(a, size);
     pthread_mutex_unlock(&placement);
@@ -262,6 +279,13 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     }
     *out = a;
     return 0;
+}
+
+uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                                 const wvm_backend *be, wvm_alloc **out)
+{
+    wvm_reserve_req r = {.want = want, .size = size, .type = type, .prot = prot, .be = be};
+    return wvm__space_reserve_req(&r, out);
 }
 
 __thread int wvm__alloc_locks_held;
@@ -381,14 +405,22 @@ uint32_t wvm__space_release(uintptr_t base)
     wvm_alloc *a = wvm__space_acquire(base);
     if (!a)
         return WVM_ERROR_INVALID_ADDRESS;
-    wvm_snap *s = wvm__alloc_snap(a);
-    if (s->base != base) {
+    if (wvm__alloc_snap(a)->base != base) {
         wvm__space_unlock(a);
         return WVM_ERROR_INVALID_PARAMETER;
     }
+    return wvm__alloc_release(a);
+}
+
+uint32_t wvm__alloc_release(wvm_alloc *a)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    uintptr_t base = s->base;
     uint32_t err = 0;
-    if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
-        !wvm__prim_replace_none((void *)base, a->footprint))
+    if (a->backend && a->backend->unmap)
+        err = a->backend->unmap(a, s);
+    else if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
+             !wvm__prim_replace_none((void *)base, a->footprint))
         wvm__ledger_uncharge(s->committed * WVM_PAGE); /* one call instead of one per run */
     else if (s->committed)
         err = wvm__alloc_decommit(a, 0, wvm__snap_pages(s));
@@ -474,4 +506,99 @@ bool wvm__space_owns(uintptr_t addr)
     bool owned = wvm__space_lookup(addr) != NULL;
     wvm__ebr_exit();
     return owned;
+}
+
+uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, bool top_down,
+                         uintptr_t *out)
+{
+    uintptr_t span = span_of(size);
+    pthread_mutex_lock(&placement);
+    int err = wvm__free_find(lo, hi, span, align, top_down, out);
+    pthread_mutex_unlock(&placement);
+    if (!err)
+        return 0;
+    /* between the kernel's mappings (an arena is one of them), lowest or highest first */
+    uintptr_t best = 0, at = lo < WVM_MIN_ADDR ? WVM_MIN_ADDR : lo;
+    bool found = false;
+    while (at < hi) {
+        wvm_vma v;
+        uintptr_t gap_end = hi;
+        if (!wvm__prim_vma_next(at, &v))
+            gap_end = v.start < hi ? v.start : hi;
+        uintptr_t s = (at + align - 1) & ~(uintptr_t)(align - 1);
+        if (s >= at && gap_end > s && gap_end - s >= span) {
+            uintptr_t cand = top_down ? (gap_end - span) & ~(uintptr_t)(align - 1) : s;
+            best = cand;
+            found = true;
+            if (!top_down)
+                break;
+        }
+        if (gap_end >= hi || v.end <= at)
+            break;
+        at = v.end;
+    }
+    if (!found)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    *out = best;
+    return 0;
+}
+
+uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at, wvm_alloc **out)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    size_t head = at - s->base, tail = s->size - head;
+    wvm_alloc *b = desc_take();
+    if (!b)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    wvm_snap *sa = wvm__snap_new(s->base, head, s->alloc_prot, s->type);
+    wvm_snap *sb = wvm__snap_new(at, tail, s->alloc_prot, s->type);
+    pthread_mutex_lock(&placement);
+    if (!sa || !sb || wvm__radix_prepare(at, at + span_of(tail), a)) {
+        pthread_mutex_unlock(&placement);
+        wvm__snap_free(sa);
+        wvm__snap_free(sb);
+        desc_give_back(b);
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+    b->in_arena = a->in_arena;
+    b->sparse = false;
+    b->guard_mode = a->guard_mode;
+    b->footprint = a->footprint - head;
+    b->backend = NULL;
+    a->footprint = head;
+    quick_update(b, sb);
+    atomic_store_explicit(&b->snap, sb, memory_order_release);
+    wvm__radix_set(at, at + span_of(tail), b); /* prepared: cannot fail */
+    live_link(b, 0); /* the bytes moved from a to b */
+    pthread_mutex_unlock(&placement);
+    /* readers of [at, end) find b from here on; a shrinks last, so a reader of a's range sees
+     * either the whole placeholder or its first piece */
+    wvm__alloc_publish(a, sa);
+    wvm__alloc_locks_held++;
+    *out = b;
+    return 0;
+}
+
+uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b)
+{
+    wvm_snap *sa = wvm__alloc_snap(a), *sb = wvm__alloc_snap(b);
+    uintptr_t b_base = sb->base, b_end = b_base + span_of(sb->size);
+    wvm_snap *n = wvm__snap_new(sa->base, sa->size + sb->size, sa->alloc_prot, sa->type);
+    pthread_mutex_lock(&placement);
+    if (!n || wvm__radix_prepare(b_base, b_end, b)) {
+        pthread_mutex_unlock(&placement);
+        wvm__snap_free(n);
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+    /* a claims b's range before the index says so: a reader there still finds b, whole */
+    wvm__alloc_publish(a, n);
+    wvm__radix_set(b_base, b_end, a); /* prepared: cannot fail */
+    a->footprint += b->footprint;
+    wvm__alloc_publish(b, NULL);
+    live_unlink(b, 0);
+    wvm__alloc_locks_held--;
+    pthread_mutex_unlock(&b->lock);
+    desc_put(b);
+    pthread_mutex_unlock(&placement);
+    return 0;
 }

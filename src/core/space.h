@@ -88,7 +88,20 @@ typedef struct wvm_backend {
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
+    /* Set for views (core/view.c): the pages belong to a section (MEM_MAPPED), whose commit
+     * the section charged; VirtualFree refuses the allocation. */
+    bool mapped;
+    /* Set: release does not decommit page by page; this hook puts the allocation's range back
+     * the way unused address space of its kind is (a locked, s its state), before the range
+     * is given back (arena) or unmapped (dedicated). */
+    uint32_t (*unmap)(wvm_alloc *a, const wvm_snap *s);
 } wvm_backend;
+
+/* Internal kinds in wvm_snap.type, above every MEM_* allocation flag stored there. */
+#define WVM_TYPE_VIEW        0x80000000u /* a mapped view: MEM_MAPPED */
+#define WVM_TYPE_PLACEHOLDER 0x40000000u /* a placeholder (MEM_RESERVE_PLACEHOLDER) */
+#define WVM_TYPE_REPLACED    0x10000000u /* replaced a placeholder: may become one again */
+#define WVM_TYPE_KINDS       (WVM_TYPE_VIEW | WVM_TYPE_PLACEHOLDER | WVM_TYPE_REPLACED)
 
 uint32_t wvm__err_from_errno(int err);
 
@@ -97,8 +110,46 @@ uint32_t wvm__err_from_errno(int err);
  * be: the backend (NULL: plain memory); its on_reserve has run when this returns 0. */
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
                                  const wvm_backend *be, wvm_alloc **out);
-/* Releases the whole allocation whose base is base. */
+/* Releases the whole allocation whose base is base (views refused: ERROR_INVALID_PARAMETER,
+ * their own release is wvm__alloc_release). */
 uint32_t wvm__space_release(uintptr_t base);
+/* Releases the locked allocation a (found by wvm__space_acquire); unlocks it either way. */
+uint32_t wvm__alloc_release(wvm_alloc *a);
+
+/* A reservation whose kernel part and first state the caller makes (views, placeholders,
+ * address requirements). */
+typedef struct wvm_reserve_req {
+    uintptr_t want; /* exactly there (64 KiB aligned), or 0: anywhere */
+    size_t size;    /* a multiple of the page size */
+    uint32_t type, prot;
+    const wvm_backend *be;
+    bool no_sparse; /* placed like a small reservation even when huge (placeholders: pieces
+                     * of one may be released on their own, so it cannot own whole chunks) */
+    /* Runs after placement, before the allocation can be found (no lock held but the new
+     * allocation's): maps what the kind needs over [base, base+size), which is arena space
+     * (in_arena) or a dedicated PROT_NONE mapping. On failure the range is given back. */
+    int (*fill)(void *ctx, uintptr_t base, size_t size, bool in_arena);
+    /* The first snapshot (NULL: ENOMEM); unset: all pages reserved. */
+    wvm_snap *(*first)(void *ctx, uintptr_t base, size_t size);
+    void *ctx;
+    void *ext; /* the allocation's backend data, set before anyone can find it */
+} wvm_reserve_req;
+uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, wvm_alloc **out);
+
+/* A free range for a reservation of size bytes with address requirements: base a multiple of
+ * align (a power of two >= 64 KiB), [base, base+size) inside [lo, hi). Looks in the arenas
+ * first, then between the kernel's mappings. Only a candidate: reserving it may lose a race
+ * (ERROR_INVALID_ADDRESS), and the caller then asks again. ERROR_NOT_ENOUGH_MEMORY: none. */
+uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, bool top_down,
+                         uintptr_t *out);
+
+/* Placeholders (core/placeholder.c): a (locked, nothing committed, no backend) is split at
+ * at, a 64 KiB boundary strictly inside it: a keeps [base, at), *out receives the allocation
+ * for [at, end), locked. 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at, wvm_alloc **out);
+/* Joins b, the allocation right after a (both locked, both like a above), into a; b is gone
+ * (its lock released). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b);
 
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
 wvm_alloc *wvm__space_acquire(uintptr_t addr);
