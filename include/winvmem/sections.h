@@ -26,13 +26,13 @@ extern "C" {
 
 #define WVM_INVALID_HANDLE_VALUE ((void *)(intptr_t)-1)
 
-#define WVM_SEC_FILE          0x00800000u
-#define WVM_SEC_IMAGE         0x01000000u
-#define WVM_SEC_RESERVE       0x04000000u
-#define WVM_SEC_COMMIT        0x08000000u
-#define WVM_SEC_NOCACHE       0x10000000u
-#define WVM_SEC_WRITECOMBINE  0x40000000u
-#define WVM_SEC_LARGE_PAGES   0x80000000u
+#define WVM_SEC_FILE             0x00800000u
+#define WVM_SEC_IMAGE            0x01000000u
+#define WVM_SEC_RESERVE          0x04000000u
+#define WVM_SEC_COMMIT           0x08000000u
+#define WVM_SEC_NOCACHE          0x10000000u
+#define WVM_SEC_WRITECOMBINE     0x40000000u
+#define WVM_SEC_LARGE_PAGES      0x80000000u
 #define WVM_SEC_IMAGE_NO_EXECUTE 0x11000000u
 
 #define WVM_SECTION_QUERY                0x0001u
@@ -53,10 +53,10 @@ extern "C" {
 #define WVM_FILE_MAP_TARGETS_INVALID 0x40000000u
 #define WVM_FILE_MAP_RESERVE         0x80000000u
 
-#define WVM_MEM_COALESCE_PLACEHOLDERS     0x00000001u
-#define WVM_MEM_PRESERVE_PLACEHOLDER      0x00000002u
-#define WVM_MEM_REPLACE_PLACEHOLDER       0x00004000u
-#define WVM_MEM_RESERVE_PLACEHOLDER       0x00040000u
+#define WVM_MEM_COALESCE_PLACEHOLDERS      0x00000001u
+#define WVM_MEM_PRESERVE_PLACEHOLDER       0x00000002u
+#define WVM_MEM_REPLACE_PLACEHOLDER        0x00004000u
+#define WVM_MEM_RESERVE_PLACEHOLDER        0x00040000u
 #define WVM_MEM_UNMAP_WITH_TRANSIENT_BOOST 0x00000001u
 
 #define WVM_DUPLICATE_CLOSE_SOURCE 0x00000001u
@@ -161,8 +161,8 @@ WVM_API void *wvm_MapViewOfFile3(void *FileMapping, void *Process, void *BaseAdd
                                  wvm_MEM_EXTENDED_PARAMETER *ExtendedParameters,
                                  uint32_t ParameterCount);
 WVM_API void *wvm_MapViewOfFile3FromApp(void *FileMapping, void *Process, void *BaseAddress,
-                                        uint64_t Offset, size_t ViewSize,
-                                        uint32_t AllocationType, uint32_t PageProtection,
+                                        uint64_t Offset, size_t ViewSize, uint32_t AllocationType,
+                                        uint32_t PageProtection,
                                         wvm_MEM_EXTENDED_PARAMETER *ExtendedParameters,
                                         uint32_t ParameterCount);
 WVM_API int wvm_UnmapViewOfFile(const void *lpBaseAddress);

@@ -18,22 +18,21 @@ typedef const char *LPCSTR;
 typedef void **LPHANDLE;
 typedef uint64_t ULONG64;
 typedef uint64_t DWORD64;
-typedef wvm_SECURITY_ATTRIBUTES SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES,
-    *LPSECURITY_ATTRIBUTES;
+typedef wvm_SECURITY_ATTRIBUTES SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
 typedef wvm_MEM_EXTENDED_PARAMETER MEM_EXTENDED_PARAMETER, *PMEM_EXTENDED_PARAMETER;
 typedef wvm_MEM_ADDRESS_REQUIREMENTS MEM_ADDRESS_REQUIREMENTS, *PMEM_ADDRESS_REQUIREMENTS;
 typedef enum wvm_MEM_EXTENDED_PARAMETER_TYPE MEM_EXTENDED_PARAMETER_TYPE;
 
 #define INVALID_HANDLE_VALUE WVM_INVALID_HANDLE_VALUE
 
-#define MemExtendedParameterInvalidType        wvm_MemExtendedParameterInvalidType
+#define MemExtendedParameterInvalidType         wvm_MemExtendedParameterInvalidType
 #define MemExtendedParameterAddressRequirements wvm_MemExtendedParameterAddressRequirements
-#define MemExtendedParameterNumaNode           wvm_MemExtendedParameterNumaNode
-#define MemExtendedParameterPartitionHandle    wvm_MemExtendedParameterPartitionHandle
-#define MemExtendedParameterUserPhysicalHandle wvm_MemExtendedParameterUserPhysicalHandle
-#define MemExtendedParameterAttributeFlags     wvm_MemExtendedParameterAttributeFlags
-#define MemExtendedParameterImageMachine       wvm_MemExtendedParameterImageMachine
-#define MemExtendedParameterMax                wvm_MemExtendedParameterMax
+#define MemExtendedParameterNumaNode            wvm_MemExtendedParameterNumaNode
+#define MemExtendedParameterPartitionHandle     wvm_MemExtendedParameterPartitionHandle
+#define MemExtendedParameterUserPhysicalHandle  wvm_MemExtendedParameterUserPhysicalHandle
+#define MemExtendedParameterAttributeFlags      wvm_MemExtendedParameterAttributeFlags
+#define MemExtendedParameterImageMachine        wvm_MemExtendedParameterImageMachine
+#define MemExtendedParameterMax                 wvm_MemExtendedParameterMax
 
 #define SEC_FILE             WVM_SEC_FILE
 #define SEC_IMAGE            WVM_SEC_IMAGE
@@ -132,8 +131,8 @@ static inline PVOID MapViewOfFileFromApp(HANDLE h, ULONG access, ULONG64 offset,
     return wvm_MapViewOfFileFromApp(h, access, offset, n);
 }
 static inline PVOID MapViewOfFile3(HANDLE h, HANDLE process, PVOID base, ULONG64 offset,
-                                   SIZE_T size, ULONG type, ULONG prot,
-                                   MEM_EXTENDED_PARAMETER *ext, ULONG count)
+                                   SIZE_T size, ULONG type, ULONG prot, MEM_EXTENDED_PARAMETER *ext,
+                                   ULONG count)
 {
     return wvm_MapViewOfFile3(h, process, base, offset, size, type, prot, ext, count);
 }

@@ -15,7 +15,7 @@
 #include "fault/fault.h"
 
 #define EXEC_PROTS                                                                                 \
-    (WVM_PAGE_EXECUTE | WVM_PAGE_EXECUTE_READ | WVM_PAGE_EXECUTE_READWRITE |                    \
+    (WVM_PAGE_EXECUTE | WVM_PAGE_EXECUTE_READ | WVM_PAGE_EXECUTE_READWRITE |                       \
      WVM_PAGE_EXECUTE_WRITECOPY)
 
 uint32_t wvm__ext_params(const wvm_MEM_EXTENDED_PARAMETER *p, uint32_t n, bool view,
@@ -39,8 +39,8 @@ uint32_t wvm__ext_params(const wvm_MEM_EXTENDED_PARAMETER *p, uint32_t n, bool v
         const wvm_MEM_ADDRESS_REQUIREMENTS *a = p[i].Pointer;
         uintptr_t lo = (uintptr_t)a->LowestStartingAddress;
         uintptr_t hi = (uintptr_t)a->HighestEndingAddress, max = wvm__max_app_address();
-        if ((lo & (WVM_GRAN - 1)) || lo > max || (hi && ((hi + 1) & (WVM_PAGE - 1))) ||
-            hi > max || (hi && lo > hi) ||
+        if ((lo & (WVM_GRAN - 1)) || lo > max || (hi && ((hi + 1) & (WVM_PAGE - 1))) || hi > max ||
+            (hi && lo > hi) ||
             (a->Alignment && ((a->Alignment & (a->Alignment - 1)) || a->Alignment < WVM_GRAN)))
             return WVM_ERROR_INVALID_PARAMETER;
         out->set = lo || hi || a->Alignment;
@@ -123,8 +123,8 @@ static void *alloc2(void *Process, void *BaseAddress, size_t Size, uint32_t type
     }
     if (type & WVM_MEM_REPLACE_PLACEHOLDER) {
         uint32_t clean;
-        const uint32_t allowed = WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_REPLACE_PLACEHOLDER |
-                                 WVM_MEM_WRITE_WATCH;
+        const uint32_t allowed =
+            WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_REPLACE_PLACEHOLDER | WVM_MEM_WRITE_WATCH;
         if ((type & ~allowed) || !addr || !wvm__valid_prot(prot, false, &clean))
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
         if ((clean & WVM_PAGE_GUARD) && (err = wvm__fault_init()))

@@ -102,8 +102,8 @@ WVM_API void *wvm_CreateFileMappingA(void *hFile, wvm_SECURITY_ATTRIBUTES *lpFil
     uint32_t err = wvm__secname_a(lpName, &name);
     if (err == WVM_ERROR_FILENAME_EXCED_RANGE) /* kernel32 converts the name first */
         return WVM_FAIL(err, NULL);
-    void *h = create(hFile, flProtect, (uint64_t)dwMaximumSizeHigh << 32 | dwMaximumSizeLow,
-                     &name, err);
+    void *h =
+        create(hFile, flProtect, (uint64_t)dwMaximumSizeHigh << 32 | dwMaximumSizeLow, &name, err);
     wvm__secname_free(&name);
     return h;
 }
@@ -115,8 +115,8 @@ WVM_API void *wvm_CreateFileMappingW(void *hFile, wvm_SECURITY_ATTRIBUTES *lpFil
     (void)lpFileMappingAttributes;
     wvm_secname name;
     uint32_t err = wvm__secname_w(lpName, &name);
-    void *h = create(hFile, flProtect, (uint64_t)dwMaximumSizeHigh << 32 | dwMaximumSizeLow,
-                     &name, err);
+    void *h =
+        create(hFile, flProtect, (uint64_t)dwMaximumSizeHigh << 32 | dwMaximumSizeLow, &name, err);
     wvm__secname_free(&name);
     return h;
 }
@@ -164,8 +164,7 @@ static void *open_named(uint32_t access, const wvm_secname *name, uint32_t name_
     return err ? WVM_FAIL(err, NULL) : h;
 }
 
-WVM_API void *wvm_OpenFileMappingA(uint32_t dwDesiredAccess, int bInheritHandle,
-                                   const char *lpName)
+WVM_API void *wvm_OpenFileMappingA(uint32_t dwDesiredAccess, int bInheritHandle, const char *lpName)
 {
     (void)bInheritHandle; /* no child process inherits winvmem's handles */
     if (!lpName)

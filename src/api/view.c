@@ -8,11 +8,10 @@
  * address are multiples of 64 KiB (ERROR_MAPPED_ALIGNMENT; page multiples when replacing a
  * placeholder); a view may not reach past the section (ERROR_ACCESS_DENIED). */
 #include "api/api.h"
-#include "core/options.h"
 #include "core/view.h"
 
 #define EXEC_PROTS                                                                                 \
-    (WVM_PAGE_EXECUTE | WVM_PAGE_EXECUTE_READ | WVM_PAGE_EXECUTE_READWRITE |                    \
+    (WVM_PAGE_EXECUTE | WVM_PAGE_EXECUTE_READ | WVM_PAGE_EXECUTE_READWRITE |                       \
      WVM_PAGE_EXECUTE_WRITECOPY)
 
 static uint32_t prot_of_access(uint32_t access)
@@ -86,13 +85,16 @@ static uint32_t map(const map_args *m, void **out)
     if (!err && !size)
         size = s->size - m->offset;
     size = (size + WVM_PAGE - 1) & ~(uint64_t)(WVM_PAGE - 1);
-    if (!err && m->want &&
-        (m->want < WVM_MIN_ADDR || m->want + size - 1 > wvm__max_app_address()))
+    if (!err && m->want && (m->want < WVM_MIN_ADDR || m->want + size - 1 > wvm__max_app_address()))
         err = WVM_ERROR_INVALID_ADDRESS;
-    wvm_view_req r = {s, m->offset, size, m->prot, (m->prot & 0xFFu) == WVM_PAGE_WRITECOPY ||
-                                                        (m->prot & 0xFFu) ==
-                                                            WVM_PAGE_EXECUTE_WRITECOPY,
-                      m->want, m->replace};
+    wvm_view_req r = {s,
+                      m->offset,
+                      size,
+                      m->prot,
+                      (m->prot & 0xFFu) == WVM_PAGE_WRITECOPY ||
+                          (m->prot & 0xFFu) == WVM_PAGE_EXECUTE_WRITECOPY,
+                      m->want,
+                      m->replace};
     uintptr_t base = 0;
     for (int tries = 0; !err && tries < 16; tries++) {
         if (m->hi && (err = wvm__space_find(m->lo, m->hi, size, WVM_GRAN, false, &r.want)))
@@ -119,9 +121,14 @@ WVM_API void *wvm_MapViewOfFileEx(void *hFileMappingObject, uint32_t dwDesiredAc
                                   uint32_t dwFileOffsetHigh, uint32_t dwFileOffsetLow,
                                   size_t dwNumberOfBytesToMap, void *lpBaseAddress)
 {
-    map_args m = {hFileMappingObject, prot_of_access(dwDesiredAccess),
-                  (uint64_t)dwFileOffsetHigh << 32 | dwFileOffsetLow, dwNumberOfBytesToMap,
-                  (uintptr_t)lpBaseAddress, false, 0, 0};
+    map_args m = {hFileMappingObject,
+                  prot_of_access(dwDesiredAccess),
+                  (uint64_t)dwFileOffsetHigh << 32 | dwFileOffsetLow,
+                  dwNumberOfBytesToMap,
+                  (uintptr_t)lpBaseAddress,
+                  false,
+                  0,
+                  0};
     return map_view(&m);
 }
 
@@ -166,21 +173,21 @@ WVM_API void *wvm_MapViewOfFile3(void *FileMapping, void *Process, void *BaseAdd
     bool replace = AllocationType & WVM_MEM_REPLACE_PLACEHOLDER;
     if (replace && !BaseAddress)
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    map_args m = {FileMapping, PageProtection,   Offset, ViewSize, (uintptr_t)BaseAddress,
+    map_args m = {FileMapping, PageProtection,   Offset,          ViewSize, (uintptr_t)BaseAddress,
                   replace,     q.set ? q.lo : 0, q.set ? q.hi : 0};
     return map_view(&m);
 }
 
 WVM_API void *wvm_MapViewOfFile3FromApp(void *FileMapping, void *Process, void *BaseAddress,
-                                        uint64_t Offset, size_t ViewSize,
-                                        uint32_t AllocationType, uint32_t PageProtection,
+                                        uint64_t Offset, size_t ViewSize, uint32_t AllocationType,
+                                        uint32_t PageProtection,
                                         wvm_MEM_EXTENDED_PARAMETER *ExtendedParameters,
                                         uint32_t ParameterCount)
 {
     if (PageProtection & EXEC_PROTS) /* app containers get no executable views */
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    return wvm_MapViewOfFile3(FileMapping, Process, BaseAddress, Offset, ViewSize,
-                              AllocationType, PageProtection, ExtendedParameters, ParameterCount);
+    return wvm_MapViewOfFile3(FileMapping, Process, BaseAddress, Offset, ViewSize, AllocationType,
+                              PageProtection, ExtendedParameters, ParameterCount);
 }
 
 static int unmap(const void *addr, uint32_t flags)
@@ -214,8 +221,7 @@ WVM_API int wvm_UnmapViewOfFile2(void *Process, void *BaseAddress, uint32_t Unma
 WVM_API int wvm_FlushViewOfFile(const void *lpBaseAddress, size_t dwNumberOfBytesToFlush)
 {
     uintptr_t addr = (uintptr_t)lpBaseAddress;
-    uint32_t err = addr > wvm__max_app_address()
-                       ? WVM_ERROR_INVALID_ADDRESS
-                       : wvm__view_flush(addr, dwNumberOfBytesToFlush);
+    uint32_t err = addr > wvm__max_app_address() ? WVM_ERROR_INVALID_ADDRESS
+                                                 : wvm__view_flush(addr, dwNumberOfBytesToFlush);
     return err ? WVM_FAIL(err, 0) : 1;
 }

@@ -3,6 +3,7 @@
 #include "core/placeholder.h"
 #include "core/view.h"
 #include "prim/linux/prim.h"
+#include "prim/linux/prim_signal.h"
 
 #define GRAN_MASK ((uintptr_t)WVM_GRAN - 1)
 
@@ -68,7 +69,8 @@ uint32_t wvm__placeholder_replace(uintptr_t addr, size_t size, uint32_t type, ui
 }
 
 /* MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER on a placeholder: carves [start, end) out of it as a
- * placeholder of its own (a locked; unlocked on return). */
+ * placeholder of its own (a locked; unlocked on return). The tail is cut first, so that a keeps
+ * every piece's start and no second lock is needed. */
 static uint32_t split(wvm_alloc *a, uintptr_t start, uintptr_t end)
 {
     wvm_snap *s = wvm__alloc_snap(a);
@@ -78,49 +80,64 @@ static uint32_t split(wvm_alloc *a, uintptr_t start, uintptr_t end)
         err = WVM_ERROR_INVALID_ADDRESS;
     else if ((start & GRAN_MASK) || ((end & GRAN_MASK) && end != top))
         err = WVM_ERROR_NOT_SUPPORTED; /* inside a 64 KiB granule: see placeholder.h */
-    wvm_alloc *piece;
-    if (!err && start > base && !(err = wvm__space_split(a, start, &piece))) {
-        wvm__space_unlock(a);
-        a = piece;
-    }
+    if (!err && end < top)
+        err = wvm__space_split(a, end);
     /* (a failure here leaves two pieces instead of three: only on ENOMEM) */
-    if (!err && end < top && !(err = wvm__space_split(a, end, &piece)))
-        wvm__space_unlock(piece);
+    if (!err && start > base)
+        err = wvm__space_split(a, start);
     wvm__space_unlock(a);
     return err;
+}
+
+/* The next placeholder to join, at `at`: its lock is taken without waiting (the caller holds
+ * the one below it; every coalescer locks upward, so whoever holds this one never waits for
+ * ours), retrying while another thread holds it. */
+static wvm_alloc *acquire_next(uintptr_t at)
+{
+    for (;;) {
+        bool busy;
+        wvm_alloc *a = wvm__space_try_acquire(at, &busy);
+        if (a || !busy)
+            return a;
+        wvm__prim_yield();
+    }
 }
 
 /* The placeholders that exactly cover [start, end), joined into one. */
 static uint32_t coalesce(uintptr_t start, uintptr_t end)
 {
-    enum { MAX_LOCKED = 64 };
-    wvm_alloc *held[MAX_LOCKED];
-    size_t n = 0;
-    uint32_t err = 0;
-    for (uintptr_t at = start; !err && at < end;) {
-        wvm_alloc *a = n == MAX_LOCKED ? NULL : wvm__space_acquire(at);
-        wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
-        if (!a || s->base != at || !wvm__snap_is_placeholder(s) || s->base + s->size > end ||
-            (s->size & GRAN_MASK && s->base + s->size != end) ||
-            (n && held[0]->in_arena != a->in_arena)) {
-            err = n == MAX_LOCKED ? WVM_ERROR_NOT_SUPPORTED : WVM_ERROR_INVALID_ADDRESS;
-            if (a)
-                wvm__space_unlock(a);
-            break;
-        }
-        held[n++] = a; /* locked in ascending address order: no two coalescers deadlock */
-        at = s->base + s->size;
+    wvm_alloc *a = wvm__space_acquire(start);
+    wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
+    if (!a || s->base != start || !wvm__snap_is_placeholder(s) || s->base + s->size >= end) {
+        if (a)
+            wvm__space_unlock(a); /* one placeholder (or none) is nothing to coalesce */
+        return WVM_ERROR_INVALID_ADDRESS;
     }
-    if (!err && n < 2)
-        err = WVM_ERROR_INVALID_ADDRESS; /* one placeholder: nothing to coalesce */
-    size_t joined = 1;
-    for (; !err && joined < n; joined++)
-        err = wvm__space_join(held[0], held[joined]);
-    /* on a failure half way the pieces joined so far stay joined: each join is whole */
-    for (size_t i = err ? joined : n; i < n; i++)
-        wvm__space_unlock(held[i]);
-    if (n)
-        wvm__space_unlock(held[0]);
+    /* check the whole range first: a failure must leave every piece as it was */
+    uint32_t err = 0;
+    for (uintptr_t at = s->base + s->size; !err && at < end;) {
+        wvm_alloc *b = acquire_next(at);
+        wvm_snap *t = b ? wvm__alloc_snap(b) : NULL;
+        if (!b || t->base != at || !wvm__snap_is_placeholder(t) || t->base + t->size > end ||
+            b->in_arena != a->in_arena)
+            err = WVM_ERROR_INVALID_ADDRESS;
+        else
+            at = t->base + t->size;
+        if (b)
+            wvm__space_unlock(b);
+    }
+    /* then join piece by piece (a is held throughout: nobody can take the range apart) */
+    for (uintptr_t at; !err && (at = wvm__alloc_snap(a)->base + wvm__alloc_snap(a)->size) < end;) {
+        wvm_alloc *b = acquire_next(at);
+        wvm_snap *t = b ? wvm__alloc_snap(b) : NULL;
+        if (!b || !wvm__snap_is_placeholder(t) || t->base + t->size > end)
+            err = WVM_ERROR_INVALID_ADDRESS; /* changed meanwhile by a racing caller */
+        else if ((err = wvm__space_join(a, b)) == 0)
+            continue;
+        if (b)
+            wvm__space_unlock(b);
+    }
+    wvm__space_unlock(a);
     return err;
 }
 

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WVM_SECNAME_MAX    32767u /* UTF-16 code units: a UNICODE_STRING's limit */
-#define WVM_SECNAME_MAX_A  259u   /* an ANSI name converted through a MAX_PATH buffer */
-#define WVM_SECNAME_FILE   34u    /* "s" + 32 hex digits + NUL */
+#define WVM_SECNAME_MAX   32767u /* UTF-16 code units: a UNICODE_STRING's limit */
+#define WVM_SECNAME_MAX_A 259u   /* an ANSI name converted through a MAX_PATH buffer */
+#define WVM_SECNAME_FILE  34u    /* "s" + 32 hex digits + NUL */
 
 typedef struct wvm_secname {
     uint16_t *units; /* the final component, not terminated; NULL: unnamed */

@@ -177,8 +177,7 @@ static uint32_t create_anon(uint64_t size, uint32_t prot, uint32_t sec, wvm_sect
     s->prot = prot;
     s->attrs = sec;
     uint32_t err = 0;
-    if (bits_needed(sec) &&
-        !(s->bits = calloc((s->size / WVM_PAGE + 63) / 64, sizeof(uint64_t))))
+    if (bits_needed(sec) && !(s->bits = calloc((s->size / WVM_PAGE + 63) / 64, sizeof(uint64_t))))
         err = WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err && !(sec & WVM_SEC_RESERVE))
         err = charge(s, s->size);
@@ -306,8 +305,8 @@ static int adopt_header(wvm_section *s, const wvm_secname *name)
     bool bits = bits_needed(h.attrs);
     if (h.magic != HDR_MAGIC || h.version != HDR_VERSION || h.name_len != name->len ||
         h.size % WVM_PAGE || !h.size ||
-        h.data_off != header_bytes(h.name_len, h.size, bits, &bits_off) ||
-        h.bits_off != bits_off || h.data_off + h.size < h.size || info.size < h.data_off + h.size)
+        h.data_off != header_bytes(h.name_len, h.size, bits, &bits_off) || h.bits_off != bits_off ||
+        h.data_off + h.size < h.size || info.size < h.data_off + h.size)
         return EINVAL;
     if (h.data_off > WVM_PAGE) {
         wvm__prim_unmap(s->header, s->header_len);

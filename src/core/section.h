@@ -35,22 +35,22 @@ uint32_t wvm__file_new(int fd, wvm_file **out);
 struct wvm_view;
 
 typedef struct wvm_section {
-    wvm_object obj;       /* refs: handles + views in this process */
-    uint32_t handles;     /* open handles in this process (registry lock) */
+    wvm_object obj;   /* refs: handles + views in this process */
+    uint32_t handles; /* open handles in this process (registry lock) */
     int fd;
-    uint64_t data_off;    /* file offset of the section's first byte */
-    uint64_t size;        /* bytes: page-rounded for pagefile sections, exact for files */
-    uint32_t prot;        /* PAGE_* given at creation (base protection only) */
-    uint32_t attrs;       /* SEC_* as NtQuerySection reports them */
-    bool file;            /* the caller's file: views cannot be committed or decommitted */
-    _Atomic uint64_t *bits; /* SEC_RESERVE: committed pages; NULL when everything is */
-    uint64_t charged;     /* bytes this process charged to the ledger for it (lock) */
-    pthread_mutex_t lock; /* SEC_RESERVE commits, and views joining (held over mprotect) */
+    uint64_t data_off;         /* file offset of the section's first byte */
+    uint64_t size;             /* bytes: page-rounded for pagefile sections, exact for files */
+    uint32_t prot;             /* PAGE_* given at creation (base protection only) */
+    uint32_t attrs;            /* SEC_* as NtQuerySection reports them */
+    bool file;                 /* the caller's file: views cannot be committed or decommitted */
+    _Atomic uint64_t *bits;    /* SEC_RESERVE: committed pages; NULL when everything is */
+    uint64_t charged;          /* bytes this process charged to the ledger for it (lock) */
+    pthread_mutex_t lock;      /* SEC_RESERVE commits, and views joining (held over mprotect) */
     pthread_mutex_t list_lock; /* the list of views, never held while taking another lock */
     struct wvm_view *views;
     /* named sections */
-    wvm_secname name;     /* units NULL: unnamed */
-    void *header;         /* the file's header, mapped shared (named) */
+    wvm_secname name; /* units NULL: unnamed */
+    void *header;     /* the file's header, mapped shared (named) */
     size_t header_len;
     struct wvm_section *next_named;
 } wvm_section;

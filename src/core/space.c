@@ -290,13 +290,18 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
 
 __thread int wvm__alloc_locks_held;
 
-wvm_alloc *wvm__space_acquire(uintptr_t addr)
+static wvm_alloc *acquire(uintptr_t addr, bool *busy)
 {
     for (;;) {
         wvm_alloc *a = wvm__radix_get(addr);
         if (!a)
             return NULL;
-        pthread_mutex_lock(&a->lock);
+        if (!busy) {
+            pthread_mutex_lock(&a->lock);
+        } else if (pthread_mutex_trylock(&a->lock)) {
+            *busy = true;
+            return NULL;
+        }
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size) {
             wvm__alloc_locks_held++;
@@ -307,6 +312,17 @@ wvm_alloc *wvm__space_acquire(uintptr_t addr)
         if (wvm__radix_get(addr) == a)
             return NULL; /* the granule tail past the allocation's last page */
     }
+}
+
+wvm_alloc *wvm__space_acquire(uintptr_t addr)
+{
+    return acquire(addr, NULL);
+}
+
+wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy)
+{
+    *busy = false;
+    return acquire(addr, busy);
 }
 
 void wvm__space_unlock(wvm_alloc *a)
@@ -543,39 +559,37 @@ uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, 
     return 0;
 }
 
-uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at, wvm_alloc **out)
+uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     size_t head = at - s->base, tail = s->size - head;
-    wvm_alloc *b = desc_take();
-    if (!b)
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
     wvm_snap *sa = wvm__snap_new(s->base, head, s->alloc_prot, s->type);
     wvm_snap *sb = wvm__snap_new(at, tail, s->alloc_prot, s->type);
     pthread_mutex_lock(&placement);
-    if (!sa || !sb || wvm__radix_prepare(at, at + span_of(tail), a)) {
+    /* b is not locked: nobody can find it before the index says so, and then it is complete */
+    wvm_alloc *b = sa && sb ? desc_get() : NULL;
+    if (!b || wvm__radix_prepare(at, at + span_of(tail), a)) {
+        if (b)
+            desc_put(b);
         pthread_mutex_unlock(&placement);
         wvm__snap_free(sa);
         wvm__snap_free(sb);
-        desc_give_back(b);
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
     b->in_arena = a->in_arena;
     b->sparse = false;
     b->guard_mode = a->guard_mode;
     b->footprint = a->footprint - head;
-    b->backend = NULL;
     a->footprint = head;
     quick_update(b, sb);
     atomic_store_explicit(&b->snap, sb, memory_order_release);
     wvm__radix_set(at, at + span_of(tail), b); /* prepared: cannot fail */
-    live_link(b, 0); /* the bytes moved from a to b */
-    pthread_mutex_unlock(&placement);
-    /* readers of [at, end) find b from here on; a shrinks last, so a reader of a's range sees
-     * either the whole placeholder or its first piece */
+    live_link(b, 0);                           /* the bytes moved from a to b */
+    /* readers of [at, end) find b from here on; a shrinks right after (both under the
+     * placement lock, as the checker sees them), so a reader of a's range sees either the
+     * whole placeholder or its first piece */
     wvm__alloc_publish(a, sa);
-    wvm__alloc_locks_held++;
-    *out = b;
+    pthread_mutex_unlock(&placement);
     return 0;
 }
 

@@ -143,9 +143,9 @@ uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, 
                          uintptr_t *out);
 
 /* Placeholders (core/placeholder.c): a (locked, nothing committed, no backend) is split at
- * at, a 64 KiB boundary strictly inside it: a keeps [base, at), *out receives the allocation
- * for [at, end), locked. 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
-uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at, wvm_alloc **out);
+ * at, a 64 KiB boundary strictly inside it: a keeps [base, at), a new allocation (not locked)
+ * takes [at, end). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at);
 /* Joins b, the allocation right after a (both locked, both like a above), into a; b is gone
  * (its lock released). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
 uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b);
@@ -153,6 +153,9 @@ uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b);
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
 wvm_alloc *wvm__space_acquire(uintptr_t addr);
 void wvm__space_unlock(wvm_alloc *a);
+/* Like wvm__space_acquire, but never waits: NULL with *busy set when another thread holds the
+ * allocation's lock (for taking a second lock, which may not wait). */
+wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy);
 /* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
  * must not wait for a lock its own thread holds). */
 extern __thread int wvm__alloc_locks_held;

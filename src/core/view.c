@@ -272,9 +272,15 @@ uint32_t wvm__view_map(const wvm_view_req *r, uintptr_t *out)
         err = replace_placeholder(r, v);
     } else {
         map_ctx c = {v, 0};
-        wvm_reserve_req q = {.want = r->want, .size = r->size, .prot = r->prot,
-                             .be = &view_backend, .no_sparse = true, .fill = fill,
-                             .first = first, .ctx = &c, .ext = v};
+        wvm_reserve_req q = {.want = r->want,
+                             .size = r->size,
+                             .prot = r->prot,
+                             .be = &view_backend,
+                             .no_sparse = true,
+                             .fill = fill,
+                             .first = first,
+                             .ctx = &c,
+                             .ext = v};
         wvm_alloc *a = NULL;
         err = wvm__space_reserve_req(&q, &a);
         if (!err)
@@ -319,7 +325,7 @@ typedef struct vplan {
     wvm_view *v;
     uintptr_t base;
     const wvm_snap *to;
-    uint64_t first;  /* page of copied[0] */
+    uint64_t first;   /* page of copied[0] */
     uint64_t *copied; /* NULL: not needed (private view, or no copy-on-write involved) */
     vstep *steps;
     size_t n, cap;
@@ -365,8 +371,8 @@ static void plan_pages(vplan *p, uint64_t pg, uint64_t n, uint32_t from, uint32_
         uint64_t j = i + 1;
         while (j < pg + n && copied(p, j) == c)
             j++;
-        vstep s = {p->base + i * WVM_PAGE, (j - i) * WVM_PAGE, false, shared, shared,
-                   newp, oldp, file_off(p->v, i)};
+        vstep s = {p->base + i * WVM_PAGE, (j - i) * WVM_PAGE, false, shared, shared, newp, oldp,
+                   file_off(p->v, i)};
         /* a page of a shared view is private only while it is copy-on-write or a copy */
         if (shared && !c && wcf != wct) {
             s.remap = true;
@@ -647,8 +653,8 @@ uint32_t wvm__view_unmap(uintptr_t addr, bool preserve)
     /* back to the placeholder it replaced */
     wvm_snap *ph = wvm__snap_new(s->base, s->size, WVM_PAGE_NOACCESS, WVM_TYPE_PLACEHOLDER);
     uint32_t err = ph ? 0 : WVM_ERROR_NOT_ENOUGH_MEMORY;
-    if (!err && (err = wvm__err_from_errno(wvm__prim_restore_idle(
-                     (void *)s->base, s->size, arena_guarded(a->in_arena)))))
+    if (!err && (err = wvm__err_from_errno(
+                     wvm__prim_restore_idle((void *)s->base, s->size, arena_guarded(a->in_arena)))))
         wvm__snap_free(ph);
     if (!err) {
         struct wvm_guardmap *guards = s->guards;

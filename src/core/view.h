@@ -27,13 +27,13 @@
 #include "core/space.h"
 
 typedef struct wvm_view {
-    wvm_section *sec; /* one reference */
-    uint64_t offset;  /* bytes into the section */
-    uint32_t prot;    /* the view's protection (AllocationProtect) */
-    bool copy;        /* FILE_MAP_COPY: the whole view is MAP_PRIVATE */
-    uintptr_t base;   /* where it is mapped */
-    uint64_t size;    /* bytes (page multiple) */
-    uint64_t charged; /* ledger bytes (copy-on-write views are charged whole) */
+    wvm_section *sec;      /* one reference */
+    uint64_t offset;       /* bytes into the section */
+    uint32_t prot;         /* the view's protection (AllocationProtect) */
+    bool copy;             /* FILE_MAP_COPY: the whole view is MAP_PRIVATE */
+    uintptr_t base;        /* where it is mapped */
+    uint64_t size;         /* bytes (page multiple) */
+    uint64_t charged;      /* ledger bytes (copy-on-write views are charged whole) */
     struct wvm_view *next; /* the section's views (list_lock) */
 } wvm_view;
 

@@ -9,11 +9,11 @@
 
 #include "mbi.h"
 
-#define PAGE        ((SIZE_T)4096)
+#define PAGE         ((SIZE_T)4096)
 #define MAPPING_SIZE ((SIZE_T)0x100000)
 
-static const DWORD page_prots[] = {PAGE_NOACCESS, PAGE_READONLY,     PAGE_READWRITE,
-                                   PAGE_WRITECOPY, PAGE_EXECUTE,      PAGE_EXECUTE_READ,
+static const DWORD page_prots[] = {PAGE_NOACCESS,          PAGE_READONLY,         PAGE_READWRITE,
+                                   PAGE_WRITECOPY,         PAGE_EXECUTE,          PAGE_EXECUTE_READ,
                                    PAGE_EXECUTE_READWRITE, PAGE_EXECUTE_WRITECOPY};
 
 static HANDLE anon(DWORD prot, SIZE_T size)
@@ -73,8 +73,7 @@ Test(sections, sec_reserve_commits_through_a_view)
                   MEM_RESERVE, 0, MEM_MAPPED);
     p2[10] = 7;
     cr_assert_eq(p[10], 7);
-    cr_assert_eq(VirtualAlloc(p, MAPPING_SIZE, MEM_RESET, PAGE_READONLY), p, "%u",
-                 GetLastError());
+    cr_assert_eq(VirtualAlloc(p, MAPPING_SIZE, MEM_RESET, PAGE_READONLY), p, "%u", GetLastError());
     expect_error(VirtualFree(p, 0x10000, MEM_DECOMMIT), ERROR_INVALID_PARAMETER);
     /* a view mapped after the commit sees it too */
     char *p3 = MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
@@ -131,9 +130,9 @@ Test(sections, create_protection_table)
                          GetLastError());
         }
     }
-    expect_error(CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | PAGE_GUARD, 0,
-                                    PAGE, NULL),
-                 ERROR_INVALID_PARAMETER);
+    expect_error(
+        CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | PAGE_GUARD, 0, PAGE, NULL),
+        ERROR_INVALID_PARAMETER);
     expect_error(CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0, NULL),
                  ERROR_INVALID_PARAMETER);
 }
@@ -295,8 +294,8 @@ Test(sections, access_rules_pagefile)
 Test(sections, handle_access_limits_views)
 {
     HANDLE h = anon(PAGE_READWRITE, PAGE), ro, none;
-    cr_assert(DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &ro, FILE_MAP_READ,
-                              FALSE, 0));
+    cr_assert(
+        DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &ro, FILE_MAP_READ, FALSE, 0));
     expect_error(MapViewOfFile(ro, FILE_MAP_WRITE, 0, 0, PAGE), ERROR_ACCESS_DENIED);
     char *p = MapViewOfFile(ro, FILE_MAP_READ, 0, 0, PAGE);
     cr_assert_not_null(p);
@@ -404,8 +403,8 @@ Test(sections, named_open_and_access)
     HANDLE again = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 99, name);
     cr_assert_not_null(again);
     cr_assert_eq(GetLastError(), ERROR_ALREADY_EXISTS);
-    char *a = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0), *b = MapViewOfFile(again, FILE_MAP_READ,
-                                                                            0, 0, 0);
+    char *a = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0),
+         *b = MapViewOfFile(again, FILE_MAP_READ, 0, 0, 0);
     strcpy(a, "one object");
     cr_assert_str_eq(b, "one object");
     UnmapViewOfFile(a);
@@ -440,7 +439,8 @@ Test(sections, names_are_case_sensitive_and_local_is_the_default)
 Test(sections, closing_the_last_handle_drops_the_name_not_the_view)
 {
     const char *name = unique("close");
-    HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, MAPPING_SIZE, name);
+    HANDLE h =
+        CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, MAPPING_SIZE, name);
     char *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
     HANDLE o = OpenFileMappingA(FILE_MAP_READ, FALSE, name);
     cr_assert(o && p);
@@ -590,8 +590,8 @@ Test(sections, empty_file)
 Test(sections, writecopy_on_a_shared_view)
 {
     HANDLE h = anon(PAGE_READWRITE, 2 * PAGE);
-    char *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0), *q = MapViewOfFile(h, FILE_MAP_READ, 0,
-                                                                            0, 0);
+    char *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0),
+         *q = MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
     p[0] = 'a';
     p[PAGE] = 'b';
     DWORD old;

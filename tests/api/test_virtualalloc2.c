@@ -16,8 +16,8 @@
 
 static char *placeholder(SIZE_T size)
 {
-    char *p = VirtualAlloc2(NULL, NULL, size, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
-                            PAGE_NOACCESS, NULL, 0);
+    char *p = VirtualAlloc2(NULL, NULL, size, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, PAGE_NOACCESS,
+                            NULL, 0);
     cr_assert_not_null(p, "placeholder: %u", GetLastError());
     return p;
 }
@@ -31,9 +31,9 @@ Test(virtualalloc2, plain_allocations)
                       NULL, 0);
     cr_assert_not_null(p);
     cr_assert(VirtualFree(p, 0, MEM_RELEASE));
-    expect_error(VirtualAlloc2((HANDLE)(uintptr_t)0x1234, NULL, 0x1000, MEM_COMMIT,
-                               PAGE_READWRITE, NULL, 0),
-                 ERROR_INVALID_HANDLE);
+    expect_error(
+        VirtualAlloc2((HANDLE)(uintptr_t)0x1234, NULL, 0x1000, MEM_COMMIT, PAGE_READWRITE, NULL, 0),
+        ERROR_INVALID_HANDLE);
     expect_error(VirtualAlloc2(NULL, NULL, 0x1000, MEM_COMMIT, PAGE_READWRITE, NULL, 1),
                  ERROR_INVALID_PARAMETER);
 }
@@ -47,16 +47,14 @@ Test(virtualalloc2, placeholder_rules)
                  ERROR_INVALID_PARAMETER);
     char *p = placeholder(0x10000);
     expect_region(p, p, p, PAGE_NOACCESS, 0x10000, MEM_RESERVE, 0, MEM_PRIVATE);
-    cr_assert_eq(VirtualAlloc2(NULL, p, 0x10000, MEM_RESERVE | MEM_COMMIT |
-                                                     MEM_REPLACE_PLACEHOLDER,
+    cr_assert_eq(VirtualAlloc2(NULL, p, 0x10000, MEM_RESERVE | MEM_COMMIT | MEM_REPLACE_PLACEHOLDER,
                                PAGE_READWRITE, NULL, 0),
                  p, "%u", GetLastError());
     memset(p, 0xcc, 0x10000);
     cr_assert(VirtualFree(p, 0x10000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER), "%u",
               GetLastError());
     expect_region(p, p, p, PAGE_NOACCESS, 0x10000, MEM_RESERVE, 0, MEM_PRIVATE);
-    cr_assert_eq(VirtualAlloc2(NULL, p, 0x10000, MEM_RESERVE | MEM_COMMIT |
-                                                     MEM_REPLACE_PLACEHOLDER,
+    cr_assert_eq(VirtualAlloc2(NULL, p, 0x10000, MEM_RESERVE | MEM_COMMIT | MEM_REPLACE_PLACEHOLDER,
                                PAGE_READONLY, NULL, 0),
                  p);
     cr_assert_eq(*(unsigned *)p, 0, "a placeholder keeps no data");
@@ -114,8 +112,7 @@ Test(virtualalloc2, split_and_release)
                  ERROR_INVALID_PARAMETER);
     cr_assert(VirtualFree(p, SIZE, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
     expect_region(p, p, p, PAGE_NOACCESS, SIZE, MEM_RESERVE, 0, MEM_PRIVATE);
-    expect_region(p + SIZE, p + SIZE, p + SIZE, PAGE_NOACCESS, SIZE, MEM_RESERVE, 0,
-                  MEM_PRIVATE);
+    expect_region(p + SIZE, p + SIZE, p + SIZE, PAGE_NOACCESS, SIZE, MEM_RESERVE, 0, MEM_PRIVATE);
     cr_assert(VirtualFree(p, 0, MEM_RELEASE));
     cr_assert(VirtualFree(p + SIZE, 0, MEM_RELEASE));
 
@@ -162,8 +159,7 @@ Test(virtualalloc2, coalesce)
                  ERROR_INVALID_ADDRESS);
     expect_error(VirtualFree(p1, 0, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS),
                  ERROR_INVALID_PARAMETER);
-    cr_assert(VirtualFree(p1, size, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS), "%u",
-              GetLastError());
+    cr_assert(VirtualFree(p1, size, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS), "%u", GetLastError());
     check_region_size(p1, size);
     expect_region(p3, p3, p1, PAGE_NOACCESS, size / 2, MEM_RESERVE, 0, MEM_PRIVATE);
 
@@ -196,11 +192,11 @@ Test(virtualalloc2, views_replace_placeholders)
                  ERROR_INVALID_ADDRESS);
     cr_assert(UnmapViewOfFile2(GetCurrentProcess(), v, 0));
 
-    char *v1 = MapViewOfFile3(section, NULL, ph1, 0, SIZE, MEM_REPLACE_PLACEHOLDER,
-                              PAGE_READWRITE, NULL, 0);
+    char *v1 = MapViewOfFile3(section, NULL, ph1, 0, SIZE, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE,
+                              NULL, 0);
     cr_assert_eq(v1, ph1, "%u", GetLastError());
-    char *v2 = MapViewOfFile3(section, NULL, ph2, 0, SIZE, MEM_REPLACE_PLACEHOLDER,
-                              PAGE_READWRITE, NULL, 0);
+    char *v2 = MapViewOfFile3(section, NULL, ph2, 0, SIZE, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE,
+                              NULL, 0);
     cr_assert_eq(v2, ph2);
     expect_region(ph1, ph1, ph1, PAGE_READWRITE, SIZE, MEM_COMMIT, PAGE_READWRITE, MEM_MAPPED);
     expect_region(ph2, ph2, ph2, PAGE_READWRITE, SIZE, MEM_COMMIT, PAGE_READWRITE, MEM_MAPPED);
@@ -243,9 +239,9 @@ Test(virtualalloc2, map_view3_alignment)
     expect_error(MapViewOfFile3(m, GetCurrentProcess(), a + 0x1000, 0x1000, 0x1000, 0,
                                 PAGE_READWRITE, NULL, 0),
                  ERROR_MAPPED_ALIGNMENT);
-    expect_error(MapViewOfFile3(m, GetCurrentProcess(), a, 0x1000, 0x1000, 0, PAGE_READWRITE,
-                                NULL, 0),
-                 ERROR_MAPPED_ALIGNMENT);
+    expect_error(
+        MapViewOfFile3(m, GetCurrentProcess(), a, 0x1000, 0x1000, 0, PAGE_READWRITE, NULL, 0),
+        ERROR_MAPPED_ALIGNMENT);
     expect_error(MapViewOfFile3(m, GetCurrentProcess(), a + 0xfff, 0x1000, 0x1000,
                                 MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0),
                  ERROR_MAPPED_ALIGNMENT);
@@ -265,13 +261,13 @@ Test(virtualalloc2, address_requirements)
     SYSTEM_INFO si;
     GetSystemInfo(&si);
     memset(ext, 0, sizeof ext);
-    expect_error(VirtualAlloc2(NULL, NULL, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, ext,
-                               1),
-                 ERROR_INVALID_PARAMETER);
+    expect_error(
+        VirtualAlloc2(NULL, NULL, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, ext, 1),
+        ERROR_INVALID_PARAMETER);
     ext[0].Type = MemExtendedParameterMax;
-    expect_error(VirtualAlloc2(NULL, NULL, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, ext,
-                               1),
-                 ERROR_INVALID_PARAMETER);
+    expect_error(
+        VirtualAlloc2(NULL, NULL, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, ext, 1),
+        ERROR_INVALID_PARAMETER);
     memset(&a, 0, sizeof a);
     ext[0].Type = MemExtendedParameterAddressRequirements;
     ext[0].Pointer = &a;
@@ -279,9 +275,9 @@ Test(virtualalloc2, address_requirements)
     cr_assert_not_null(p);
     VirtualFree(p, 0, MEM_RELEASE);
     ext[1] = ext[0];
-    expect_error(VirtualAlloc2(NULL, NULL, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, ext,
-                               2),
-                 ERROR_INVALID_PARAMETER);
+    expect_error(
+        VirtualAlloc2(NULL, NULL, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, ext, 2),
+        ERROR_INVALID_PARAMETER);
     a.HighestEndingAddress = (void *)(0x20001000 + 1);
     expect_error(VirtualAlloc2(NULL, NULL, 0x10000, MEM_RESERVE, PAGE_READWRITE, ext, 1),
                  ERROR_INVALID_PARAMETER);
