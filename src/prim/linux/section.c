@@ -79,21 +79,24 @@ int wvm__prim_fd_grow(int fd, uint64_t size)
     return err_or(ftruncate(fd, (off_t)size));
 }
 
-int wvm__prim_memfd_section(uint64_t size, int *fd)
+/* A new file f (or -1 with errno) of size bytes into *fd; a size too large is ENOMEM. */
+static int sized(int f, uint64_t size, int *fd)
 {
-    int err = wvm__prim_fallible(WVM_SYS_OTHER);
-    if (err)
-        return err;
-    int f = memfd_create("winvmem-section", MFD_CLOEXEC);
     if (f < 0)
         return errno;
     if (ftruncate(f, (off_t)size)) {
-        err = errno;
+        int err = errno;
         close(f);
         return err == EFBIG || err == EINVAL ? ENOMEM : err;
     }
     *fd = f;
     return 0;
+}
+
+int wvm__prim_memfd_section(uint64_t size, int *fd)
+{
+    int err = wvm__prim_fallible(WVM_SYS_OTHER);
+    return err ? err : sized(memfd_create("winvmem-section", MFD_CLOEXEC), size, fd);
 }
 
 static int linux_mprot(int prot)
@@ -229,18 +232,7 @@ int wvm__prim_shm_dir(int *dirfd)
 int wvm__prim_shm_tmp(int dirfd, uint64_t size, int *fd)
 {
     int err = wvm__prim_fallible(WVM_SYS_OTHER);
-    if (err)
-        return err;
-    int f = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (f < 0)
-        return errno;
-    if (ftruncate(f, (off_t)size)) {
-        err = errno;
-        close(f);
-        return err == EFBIG || err == EINVAL ? ENOMEM : err;
-    }
-    *fd = f;
-    return 0;
+    return err ? err : sized(openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), size, fd);
 }
 
 int wvm__prim_shm_link(int dirfd, int fd, const char *name)
