@@ -91,5 +91,24 @@ for o in evil_mmap:core evil_lock:api evil_core:host evil_up:core evil_up2:prim;
     expect_fail "object $layer/$name" "$pattern" --root "$root" --objects "$tmp/list"
 done
 
+# A hook header makes its functions callable from the host, and only those.
+rm -rf "$tmp/tree"
+mkdir -p "$tmp/tree/tools" "$tmp/tree/src/hook"
+cp -r "$root/src/." "$tmp/tree/src/"
+cp "$root/tools/layers-pending.txt" "$tmp/tree/tools/"
+printf '%s\n' 'void *wvm__radix_get(unsigned long addr);' >"$tmp/tree/src/hook/test_hook.h"
+printf '%s\n' '#include "test_hook.h"' >>"$tmp/tree/src/host/budget.c"
+{ cat "$objs"; echo "$tmp/obj/winvmem_obj.dir/host/evil_core.c.o"; } >"$tmp/list"
+if "$check" --root "$tmp/tree" --objects "$tmp/list" >"$tmp/out" 2>&1; then
+    echo "ok: the host may include a hook header and call what it declares"
+else
+    cat "$tmp/out"
+    echo "FAIL: a hook header's function is refused"
+    failures=$((failures + 1))
+fi
+printf '%s\n' '#include "core/radix.h"' >>"$tmp/tree/src/host/budget.c"
+expect_fail "host includes core beside a hook" 'VIOLATION host-public: src/host/budget.c' \
+    --root "$tmp/tree" --objects "$tmp/list"
+
 [ $failures = 0 ] && echo "check-layers-test: ok" || echo "check-layers-test: $failures failures"
 [ $failures = 0 ]

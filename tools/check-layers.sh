@@ -9,9 +9,10 @@
 #                    sigaction, dlopen, ... see DENY below)
 #   core-up          src/core includes nothing from api/, host/ or fault/ and calls nothing
 #                    defined there
-#   host-public      src/host includes only public headers (<winvmem/...>), the C library and
-#                    its own headers, and calls no wvm__ function defined outside src/host
-#                    (HOST_HOOKS: the narrow internal hooks made for the host, when there are)
+#   host-public      src/host includes only public headers (<winvmem/...>), the C library, its
+#                    own headers and the hook headers of src/hook/ (the narrow internal interface
+#                    made for the host), and calls no wvm__ function defined outside src/host
+#                    but those the hook headers declare
 #   api-no-lock      src/api takes no core lock: no allocation lock, no wvm__space_acquire
 #   prim-up          src/prim includes nothing from core/, api/, host/ or fault/ and calls
 #                    nothing defined there
@@ -51,7 +52,6 @@ memfd_create ftruncate fallocate fstat stat lstat fopen fopen64 fdopen freopen o
 syscall sigaction signal sigprocmask pthread_sigmask raise kill tgkill sigaltstack prctl
 getrlimit setrlimit prlimit sysinfo process_vm_readv process_vm_writev dlopen dlsym dlclose
 fork vfork execve clone'
-HOST_HOOKS='' # e.g. 'hook.h' and symbol prefix 'wvm__hook_' once the host's hook exists
 
 pending="$root/tools/layers-pending.txt"
 tmp=$(mktemp -d)
@@ -65,8 +65,20 @@ violation() { printf '%s %s %s\n' "$1" "$2" "$3" >>"$tmp/violations"; }
 cd "$root"
 find src -name '*.c' -o -name '*.h' | sort >"$tmp/sources"
 find src/host -name '*.h' | sed 's|^src/host/||' >"$tmp/host_headers"
+# the hook headers, as "name.h" and "hook/name.h", and the wvm__ functions they declare
+: >"$tmp/hooks"
+: >"$tmp/hook_syms"
+if [ -d src/hook ]; then
+    for h in src/hook/*.h; do
+        [ -e "$h" ] || continue
+        echo "$(basename "$h")" >>"$tmp/hook_headers"
+        echo "hook/$(basename "$h")" >>"$tmp/hook_headers"
+        grep -o 'wvm__[A-Za-z0-9_]*[[:space:]]*(' "$h" | sed 's/[[:space:]]*($//' >>"$tmp/hook_syms"
+    done
+fi
+cat "$tmp/host_headers" "$tmp/hook_headers" 2>/dev/null >"$tmp/host_may_include" || true
 # shellcheck disable=SC2046
-awk -v hdrs="^($SYSCALL_HEADERS)\$" -v hooks=" $HOST_HOOKS " -v own="$tmp/host_headers" '
+awk -v hdrs="^($SYSCALL_HEADERS)\$" -v own="$tmp/host_may_include" '
 BEGIN { while ((getline h < own) > 0) host_own[h] = 1 }
 FNR == 1 { split(FILENAME, part, "/"); layer = part[2] }
 /^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]/ {
@@ -82,8 +94,7 @@ FNR == 1 { split(FILENAME, part, "/"); layer = part[2] }
         print "core-up", FILENAME, "#include \"" name "\""
     if (layer == "prim" && kind == "\"" && name ~ /^(core|api|host|fault)\/|host_internal\.h/)
         print "prim-up", FILENAME, "#include \"" name "\""
-    if (layer == "host" && kind == "\"" && !(name in host_own) && name !~ /^winvmem\// &&
-        index(hooks, " " name " ") == 0)
+    if (layer == "host" && kind == "\"" && !(name in host_own) && name !~ /^winvmem\//)
         print "host-public", FILENAME, "#include \"" name "\""
 }
 layer == "api" && /wvm__space_acquire|wvm__space_unlock|pthread_mutex_(lock|trylock)|->lock([^a-z_]|$)|wvm__alloc_locks_held/ {
@@ -99,12 +110,13 @@ if [ -n "$objs" ]; then
         >"$tmp/defined"
     # shellcheck disable=SC2046
     nm -A -u $(cat "$tmp/objects") | awk '{print $1, $NF}' >"$tmp/undefined"
-    awk -v deny="$DENY" '
+    awk -v deny="$DENY" -v hf="$tmp/hook_syms" -v df="$tmp/defined" '
     function rel(o) { sub(/:$/, "", o); sub(/^.*winvmem_obj\.dir\//, "", o); return o }
     function layer_of(r) { split(r, p, "/"); return p[1] }
     function src_of(r) { sub(/\.o$/, "", r); return "src/" r }
     BEGIN { n = split(deny, d, /[ \n]+/); for (i = 1; i <= n; i++) if (d[i] != "") denied[d[i]] = 1 }
-    FNR == NR { r = rel($1); if ($2 ~ /^wvm__/) def[$2] = layer_of(r); next }
+    FILENAME == hf { hook[$1] = 1; next }
+    FILENAME == df { r = rel($1); if ($2 ~ /^wvm__/) def[$2] = layer_of(r); next }
     {
         r = rel($1); l = layer_of(r); s = $2; sub(/@.*/, "", s)
         if (l != "prim" && (s in denied))
@@ -113,12 +125,11 @@ if [ -n "$objs" ]; then
             print "core-up", src_of(r), "calls " s
         if (l == "prim" && (s in def) && def[s] ~ /^(core|api|host|fault)$/)
             print "prim-up", src_of(r), "calls " s
-        if (l == "host" && s ~ /^wvm__/ && def[s] != "host" &&
-            !(hooks != "" && s ~ /^wvm__hook_/))
+        if (l == "host" && s ~ /^wvm__/ && def[s] != "host" && !(s in hook))
             print "host-public", src_of(r), "calls " s
         if (l == "api" && s ~ /^(pthread_mutex_(lock|trylock)|wvm__space_acquire|wvm__space_unlock)$/)
             print "api-no-lock", src_of(r), "calls " s
-    }' hooks="$HOST_HOOKS" "$tmp/defined" "$tmp/undefined" >>"$tmp/violations"
+    }' "$tmp/hook_syms" "$tmp/defined" "$tmp/undefined" >>"$tmp/violations"
 fi
 
 # Compare with the pending list: entries "rule path owner: reason", # comments.
