@@ -433,8 +433,9 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
     wvm_snap *s = wvm__alloc_snap(a);
     uintptr_t base = s->base;
     uint32_t err = 0;
-    if (a->backend && a->backend->unmap)
-        err = a->backend->unmap(a, s);
+    const wvm_backend *be = a->backend;
+    if (be && be->release_span)
+        err = wvm__err_from_errno(be->release_span(base, s->size, a->footprint, a->in_arena));
     else if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
              !wvm__prim_replace_none((void *)base, a->footprint))
         wvm__ledger_uncharge(s->committed * WVM_PAGE); /* one call instead of one per run */
@@ -451,7 +452,7 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
     size_t size = s->size;
     uintptr_t span = span_of(size);
     bool in_arena = a->in_arena;
-    if (!in_arena)
+    if (!in_arena && !(be && be->release_span))
         wvm__prim_unmap((void *)base, size);
     pthread_mutex_lock(&placement);
     wvm__radix_clear(base, base + span);

@@ -90,10 +90,11 @@ typedef struct wvm_backend {
     /* Set for views (core/view.c): the pages belong to a section (MEM_MAPPED), whose commit
      * the section charged; VirtualFree refuses the allocation. */
     bool mapped;
-    /* Set: release does not decommit page by page; this hook puts the allocation's range back
-     * the way unused address space of its kind is (a locked, s its state), before the range
-     * is given back (arena) or unmapped (dedicated). */
-    uint32_t (*unmap)(wvm_alloc *a, const wvm_snap *s);
+    /* Set: the kernel part of a release, instead of decommit (+ munmap of a dedicated
+     * mapping): [base, base+size) back the way unused address space of its kind is (in_arena:
+     * idle arena space, which then goes back to free space; else unmapped). 0 or an errno
+     * (nothing changed); allocation locked. */
+    int (*release_span)(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena);
 } wvm_backend;
 
 /* Internal kinds in wvm_snap.type, above every MEM_* allocation flag stored there. */

@@ -10,14 +10,14 @@
 
 static _Atomic uint64_t live_views, live_bytes, copy_charged;
 
-static uint32_t view_unmap_kernel(wvm_alloc *a, const wvm_snap *s);
+static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena);
 static uint32_t view_on_release(wvm_alloc *a, const wvm_snap *s);
 static uint32_t view_allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
 
 static const wvm_backend view_backend = {
     .name = "view",
     .mapped = true,
-    .unmap = view_unmap_kernel,
+    .release_span = release_span,
     .on_release = view_on_release,
     .allow = view_allow,
 };
@@ -176,12 +176,12 @@ static void view_free(wvm_view *v)
     free(v);
 }
 
-static uint32_t view_unmap_kernel(wvm_alloc *a, const wvm_snap *s)
+static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena)
 {
-    if (!a->in_arena) /* a dedicated mapping: release unmaps it */
-        return 0;
-    return wvm__err_from_errno(
-        wvm__prim_restore_idle((void *)s->base, s->size, arena_guarded(true)));
+    (void)footprint;
+    if (!in_arena)
+        return wvm__prim_unmap((void *)base, size);
+    return wvm__prim_restore_idle((void *)base, size, arena_guarded(true));
 }
 
 static uint32_t view_on_release(wvm_alloc *a, const wvm_snap *s)
