@@ -61,12 +61,12 @@ static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot, bool
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = WVM_ERROR_INVALID_ADDRESS;
     uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE;
-    if (end - s->base > s->size || wvm__snap_is_placeholder(s))
+    if (copy_on_write && !wvm__alloc_is_view(a))
+        err = WVM_ERROR_INVALID_PARAMETER;
+    else if (end - s->base > s->size || wvm__snap_is_placeholder(s))
         err = WVM_ERROR_INVALID_ADDRESS; /* a placeholder is replaced, never committed */
     else if (wvm__alloc_is_view(a))
         return wvm__view_commit(a, first, count, prot); /* it unlocks a */
-    else if (copy_on_write)
-        err = WVM_ERROR_INVALID_PARAMETER;
     else
         err = wvm__alloc_commit(a, first, count, prot);
     wvm__space_unlock(a);
