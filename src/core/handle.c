@@ -5,6 +5,7 @@
 #include <winvmem/vm.h>
 
 #include "core/ebr.h"
+#include "core/fork.h"
 #include "core/handle.h"
 
 #define CHUNK_SLOTS 1024u
@@ -19,23 +20,13 @@ typedef struct slot {
 } slot;
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static slot *chunks[MAX_CHUNKS];
 static uint32_t nslots, free_head, open_count;
 
-static void before_fork(void)
+/* a leaf: its holder takes no other lock */
+__attribute__((constructor)) static void register_fork(void)
 {
-    pthread_mutex_lock(&table_lock);
-}
-
-static void after_fork(void)
-{
-    pthread_mutex_unlock(&table_lock);
-}
-
-static void install_fork_handlers(void)
-{
-    pthread_atfork(before_fork, after_fork, after_fork);
+    wvm__fork_register_lock(WVM_FORK_RANK_HANDLES, &table_lock);
 }
 
 void wvm__object_unref(wvm_object *o)
@@ -92,7 +83,6 @@ static slot *lookup(void *h, uint32_t *at)
 
 uint32_t wvm__handle_new(wvm_object *o, uint32_t access, void **out)
 {
-    pthread_once(&fork_once, install_fork_handlers);
     pthread_mutex_lock(&table_lock);
     if (!free_head && grow()) {
         pthread_mutex_unlock(&table_lock);

@@ -5,7 +5,7 @@
  * Handle values are multiples of 4 like Windows' (never NULL, never the pseudo-handle -1),
  * with a generation in the high bits so that a closed handle is refused rather than naming a
  * new object. The table is under one mutex, held only for the table operation itself (never
- * across a system call); it survives fork (atfork handlers). */
+ * across a system call); it survives fork (core/fork.h). */
 #ifndef WVM_HANDLE_H
 #define WVM_HANDLE_H
 #include <stdatomic.h>

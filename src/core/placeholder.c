@@ -14,27 +14,32 @@ uint32_t wvm__placeholder_reserve(uintptr_t want, size_t size, bool top_down, ui
                          .type = WVM_TYPE_PLACEHOLDER | (top_down ? WVM_MEM_TOP_DOWN : 0),
                          .prot = WVM_PAGE_NOACCESS,
                          .no_sparse = true};
-    wvm_alloc *a;
-    uint32_t err = wvm__space_reserve_req(&r, &a);
-    if (!err)
-        *out = wvm__alloc_snap(a)->base;
-    return err;
+    return wvm__space_reserve_req(&r, out);
 }
 
-/* The placeholder state of the locked allocation a (it must hold nothing committed). */
+/* The placeholder state of the locked, staged allocation a (it must hold nothing committed):
+ * made visible, and its old guard map given up, once readers may see it. */
 static uint32_t become_placeholder(wvm_alloc *a)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     wvm_snap *ph = wvm__snap_new(s->base, s->size, WVM_PAGE_NOACCESS, WVM_TYPE_PLACEHOLDER);
     if (!ph)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    struct wvm_guardmap *guards = s->guards;
     a->backend = NULL;
     a->ext = NULL;
     a->guard_mode = a->in_arena && wvm__caps()->guard_markers;
     wvm__alloc_publish(a, ph);
-    wvm__guard_release(guards);
     return 0;
+}
+
+/* Ends a staged change of a: readers see its state from here on. guards: a guard map the
+ * change dropped, given up now that no new reader can find it. */
+static void unstage(wvm_alloc *a, struct wvm_guardmap *guards)
+{
+    a->staged = false;
+    wvm__alloc_publish(a, wvm__alloc_snap(a));
+    if (guards != wvm__alloc_snap(a)->guards)
+        wvm__guard_release(guards);
 }
 
 uint32_t wvm__placeholder_replace(uintptr_t addr, size_t size, uint32_t type, uint32_t prot,
@@ -54,16 +59,21 @@ uint32_t wvm__placeholder_replace(uintptr_t addr, size_t size, uint32_t type, ui
         wvm__space_unlock(a);
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
+    /* staged: readers see the placeholder until the replacement is whole (reserved and
+     * committed at one instant), or, on failure, never anything else */
+    a->staged = true;
     a->backend = be;
     wvm__alloc_publish(a, to);
     uint32_t err = be && be->on_reserve ? be->on_reserve(a) : 0;
     if (!err && (type & WVM_MEM_COMMIT))
         err = wvm__alloc_commit(a, 0, wvm__snap_pages(to), prot);
+    struct wvm_guardmap *guards = wvm__alloc_snap(a)->guards;
     if (err) {
         if (be && be->on_release)
             be->on_release(a, wvm__alloc_snap(a));
         become_placeholder(a); /* on ENOMEM the replaced state stays: nothing is committed */
     }
+    unstage(a, guards);
     wvm__space_unlock(a);
     return err;
 }
@@ -89,56 +99,71 @@ static uint32_t split(wvm_alloc *a, uintptr_t start, uintptr_t end)
     return err;
 }
 
-/* The next placeholder to join, at `at`: its lock is taken without waiting (the caller holds
- * the one below it; every coalescer locks upward, so whoever holds this one never waits for
- * ours), retrying while another thread holds it. */
-static wvm_alloc *acquire_next(uintptr_t at)
+/* A piece after the first, whose lock is taken without waiting: a thread holding two
+ * allocation locks may not wait (a fork takes every allocation's lock, one by one). NULL with
+ * *busy when another thread holds it: the caller lets go of everything and starts again. */
+static wvm_alloc *acquire_next(uintptr_t at, bool *busy)
 {
-    for (;;) {
-        bool busy;
-        wvm_alloc *a = wvm__space_try_acquire(at, &busy);
-        if (a || !busy)
-            return a;
-        wvm__prim_yield();
-    }
+    return wvm__space_try_acquire(at, busy);
 }
 
-/* The placeholders that exactly cover [start, end), joined into one. */
-static uint32_t coalesce(uintptr_t start, uintptr_t end)
+/* One attempt at coalescing (a, the first placeholder, locked; unlocked on return). *again:
+ * a lock was busy (the pieces joined so far stay joined). */
+static uint32_t coalesce_locked(wvm_alloc *a, uintptr_t end, bool *again)
 {
-    wvm_alloc *a = wvm__space_acquire(start);
-    wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
-    if (!a || s->base != start || !wvm__snap_is_placeholder(s) || s->base + s->size >= end) {
-        if (a)
-            wvm__space_unlock(a); /* one placeholder (or none) is nothing to coalesce */
-        return WVM_ERROR_INVALID_ADDRESS;
-    }
-    /* check the whole range first: a failure must leave every piece as it was */
+    wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = 0;
-    for (uintptr_t at = s->base + s->size; !err && at < end;) {
-        wvm_alloc *b = acquire_next(at);
+    bool busy = false;
+    /* check the whole range first: a failure must leave every piece as it was */
+    for (uintptr_t at = s->base + s->size; !err && !busy && at < end;) {
+        wvm_alloc *b = acquire_next(at, &busy);
         wvm_snap *t = b ? wvm__alloc_snap(b) : NULL;
-        if (!b || t->base != at || !wvm__snap_is_placeholder(t) || t->base + t->size > end ||
-            b->in_arena != a->in_arena)
+        if (!b && !busy)
             err = WVM_ERROR_INVALID_ADDRESS;
-        else
+        else if (b && (t->base != at || !wvm__snap_is_placeholder(t) || t->base + t->size > end ||
+                       b->in_arena != a->in_arena))
+            err = WVM_ERROR_INVALID_ADDRESS;
+        else if (b)
             at = t->base + t->size;
         if (b)
             wvm__space_unlock(b);
     }
     /* then join piece by piece (a is held throughout: nobody can take the range apart) */
-    for (uintptr_t at; !err && (at = wvm__alloc_snap(a)->base + wvm__alloc_snap(a)->size) < end;) {
-        wvm_alloc *b = acquire_next(at);
+    for (uintptr_t at;
+         !err && !busy && (at = wvm__alloc_snap(a)->base + wvm__alloc_snap(a)->size) < end;) {
+        wvm_alloc *b = acquire_next(at, &busy);
         wvm_snap *t = b ? wvm__alloc_snap(b) : NULL;
-        if (!b || !wvm__snap_is_placeholder(t) || t->base + t->size > end)
+        if (!b && !busy)
+            err = WVM_ERROR_INVALID_ADDRESS;
+        else if (b && (!wvm__snap_is_placeholder(t) || t->base + t->size > end))
             err = WVM_ERROR_INVALID_ADDRESS; /* changed meanwhile by a racing caller */
-        else if ((err = wvm__space_join(a, b)) == 0)
+        else if (b && (err = wvm__space_join(a, b)) == 0)
             continue;
         if (b)
             wvm__space_unlock(b);
     }
     wvm__space_unlock(a);
+    *again = busy;
     return err;
+}
+
+/* The placeholders that exactly cover [start, end), joined into one. */
+static uint32_t coalesce(uintptr_t start, uintptr_t end)
+{
+    for (;;) {
+        wvm_alloc *a = wvm__space_acquire(start);
+        wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
+        if (!a || s->base != start || !wvm__snap_is_placeholder(s) || s->base + s->size >= end) {
+            if (a)
+                wvm__space_unlock(a); /* one placeholder (or none) is nothing to coalesce */
+            return WVM_ERROR_INVALID_ADDRESS;
+        }
+        bool again;
+        uint32_t err = coalesce_locked(a, end, &again);
+        if (!again)
+            return err;
+        wvm__prim_yield(); /* (pieces joined before a busy lock stay joined: each join is whole) */
+    }
 }
 
 uint32_t wvm__virtual_release(uintptr_t addr, size_t size, uint32_t flags)
@@ -168,11 +193,19 @@ uint32_t wvm__virtual_release(uintptr_t addr, size_t size, uint32_t flags)
         return split(a, start, end);
     else if (!(s->type & WVM_TYPE_REPLACED) || start != s->base || end != s->base + s->size)
         err = WVM_ERROR_INVALID_ADDRESS;
-    else if (!(err = s->committed ? wvm__alloc_decommit(a, 0, wvm__snap_pages(s)) : 0) &&
-             a->backend && a->backend->on_release)
+    if (err) {
+        wvm__space_unlock(a);
+        return err;
+    }
+    /* back to the placeholder, staged: readers never see it half decommitted */
+    a->staged = true;
+    err = s->committed ? wvm__alloc_decommit(a, 0, wvm__snap_pages(s)) : 0;
+    if (!err && a->backend && a->backend->on_release)
         err = a->backend->on_release(a, wvm__alloc_snap(a));
-    if (!err && flags != WVM_MEM_RELEASE)
+    struct wvm_guardmap *guards = wvm__alloc_snap(a)->guards;
+    if (!err)
         err = become_placeholder(a);
+    unstage(a, guards); /* (on a failure half way: what did happen) */
     wvm__space_unlock(a);
     return err;
 }

@@ -7,6 +7,7 @@
 #include <winvmem/vm.h>
 
 #include "core/ebr.h"
+#include "core/fork.h"
 #include "core/ledger.h"
 #include "core/section.h"
 #include "core/space.h"
@@ -24,23 +25,19 @@ typedef struct hdr {
 } hdr;
 
 static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER; /* named sections, handles */
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static wvm_section *named_head;
 static _Atomic uint64_t charged_total, live_total;
 
-static void before_fork(void)
-{
-    pthread_mutex_lock(&registry);
-}
+/* The registry's holder takes no lock of another module (it makes system calls); the commit
+ * lock's holder takes allocation locks; the view lists' lock is taken under them. */
+pthread_mutex_t wvm__section_commit_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t wvm__section_views_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void after_fork(void)
+__attribute__((constructor)) static void register_fork(void)
 {
-    pthread_mutex_unlock(&registry);
-}
-
-static void install_fork_handlers(void)
-{
-    pthread_atfork(before_fork, after_fork, after_fork);
+    wvm__fork_register_lock(WVM_FORK_RANK_SECTIONS, &registry);
+    wvm__fork_register_lock(WVM_FORK_RANK_SECTION_COMMIT, &wvm__section_commit_lock);
+    wvm__fork_register_lock(WVM_FORK_RANK_SECTION_VIEWS, &wvm__section_views_lock);
 }
 
 static uint32_t from_errno(int err)
@@ -127,8 +124,6 @@ static void section_destroy(wvm_object *o)
         free((void *)s->bits);
     wvm__prim_fd_close(s->fd);
     wvm__secname_free(&s->name);
-    pthread_mutex_destroy(&s->lock);
-    pthread_mutex_destroy(&s->list_lock);
     atomic_fetch_sub(&live_total, 1);
     free(s);
 }
@@ -146,8 +141,6 @@ static wvm_section *section_new(void)
     s->obj.handle_closed = handle_closed;
     s->handles = 1;
     s->fd = -1;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_init(&s->list_lock, NULL);
     atomic_fetch_add(&live_total, 1);
     return s;
 }
@@ -462,7 +455,6 @@ static uint32_t lookup_named(const wvm_secname *name, wvm_section **out)
 uint32_t wvm__section_create(wvm_file *file, uint64_t size, uint32_t prot, uint32_t sec,
                              const wvm_secname *name, wvm_section **out, bool *existed)
 {
-    pthread_once(&fork_once, install_fork_handlers);
     *existed = false;
     if (!name->units)
         return file ? create_file(file, size, prot, sec, out) : create_anon(size, prot, sec, out);
@@ -506,7 +498,6 @@ uint32_t wvm__section_create(wvm_file *file, uint64_t size, uint32_t prot, uint3
 
 uint32_t wvm__section_open(const wvm_secname *name, wvm_section **out)
 {
-    pthread_once(&fork_once, install_fork_handlers);
     pthread_mutex_lock(&registry);
     uint32_t err = lookup_named(name, out);
     pthread_mutex_unlock(&registry);

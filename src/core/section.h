@@ -73,7 +73,13 @@ static inline bool wvm__section_committed(const wvm_section *s, uint64_t page)
     return !s->bits ||
            (atomic_load_explicit(&s->bits[page / 64], memory_order_acquire) >> (page % 64) & 1);
 }
-/* SEC_RESERVE commits, in two steps around the kernel's part (s->lock held): charge counts the
+/* SEC_RESERVE commits and views joining a SEC_RESERVE section's list: one lock for every
+ * section (rare, and fork-safe as one lock), taken before any allocation lock. The lists of
+ * views: one leaf lock, taken under an allocation lock, holding nothing else. */
+extern pthread_mutex_t wvm__section_commit_lock;
+extern pthread_mutex_t wvm__section_views_lock;
+
+/* SEC_RESERVE commits, in two steps around the kernel's part (commit lock held): charge counts the
  * pages of [first, first+count) not yet committed (*fresh) and charges them to the ledger
  * (0 or ERROR_COMMITMENT_LIMIT); mark sets their bits, giving back the charge of any page
  * another process committed meanwhile. uncharge undoes a charge whose kernel part failed. */

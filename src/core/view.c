@@ -144,21 +144,21 @@ static wvm_snap *first(void *ctx, uintptr_t base, size_t size)
 
 static void list_add(wvm_view *v)
 {
-    pthread_mutex_lock(&v->sec->list_lock);
+    pthread_mutex_lock(&wvm__section_views_lock);
     v->next = v->sec->views;
     v->sec->views = v;
-    pthread_mutex_unlock(&v->sec->list_lock);
+    pthread_mutex_unlock(&wvm__section_views_lock);
 }
 
 static void list_remove(wvm_view *v)
 {
-    pthread_mutex_lock(&v->sec->list_lock);
+    pthread_mutex_lock(&wvm__section_views_lock);
     wvm_view **p = &v->sec->views;
     while (*p && *p != v)
         p = &(*p)->next;
     if (*p)
         *p = v->next;
-    pthread_mutex_unlock(&v->sec->list_lock);
+    pthread_mutex_unlock(&wvm__section_views_lock);
 }
 
 /* Gives up everything v holds (the allocation is being released or turned into a
@@ -202,7 +202,7 @@ static uint32_t view_allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t c
 }
 
 /* Brings pages of the section committed by others (since v's first snapshot was made) into
- * the locked view a, and puts v on its section's list; sec->lock held. */
+ * the locked view a, and puts v on its section's list; commit lock held. */
 static uint32_t catch_up(wvm_alloc *a, wvm_view *v);
 
 static wvm_view *view_new(const wvm_view_req *r)
@@ -281,10 +281,7 @@ uint32_t wvm__view_map(const wvm_view_req *r, uintptr_t *out)
                              .first = first,
                              .ctx = &c,
                              .ext = v};
-        wvm_alloc *a = NULL;
-        err = wvm__space_reserve_req(&q, &a);
-        if (!err)
-            base = c.base;
+        err = wvm__space_reserve_req(&q, &base);
     }
     if (err) {
         view_abandon(v);
@@ -293,7 +290,7 @@ uint32_t wvm__view_map(const wvm_view_req *r, uintptr_t *out)
     atomic_fetch_add(&live_views, 1);
     atomic_fetch_add(&live_bytes, r->size);
     if (v->sec->bits) {
-        pthread_mutex_lock(&v->sec->lock);
+        pthread_mutex_lock(&wvm__section_commit_lock);
         wvm_alloc *a = wvm__space_acquire(base);
         if (a && a->ext == v)
             catch_up(a, v);
@@ -301,7 +298,7 @@ uint32_t wvm__view_map(const wvm_view_req *r, uintptr_t *out)
             list_add(v);
         if (a)
             wvm__space_unlock(a);
-        pthread_mutex_unlock(&v->sec->lock);
+        pthread_mutex_unlock(&wvm__section_commit_lock);
     } else {
         list_add(v);
     }
@@ -516,7 +513,7 @@ static uint32_t commit_attr(uint32_t old, void *ctx)
 }
 
 /* Pages of view w that the section has committed but w's state has not: committed with w's
- * own protection (a locked, sec->lock held). */
+ * own protection (a locked, commit lock held). */
 static uint32_t bring_along(wvm_alloc *a, wvm_view *w)
 {
     wvm_snap *s = wvm__alloc_snap(a);
@@ -541,11 +538,11 @@ static uint32_t catch_up(wvm_alloc *a, wvm_view *v)
     return bring_along(a, v);
 }
 
-/* The bases of sec's views other than v (sec->lock held), malloc'ed; *n their number. */
+/* The bases of sec's views other than v (commit lock held), malloc'ed; *n their number. */
 static uintptr_t *others(wvm_section *sec, const wvm_view *v, size_t *n)
 {
     size_t count = 0;
-    pthread_mutex_lock(&sec->list_lock);
+    pthread_mutex_lock(&wvm__section_views_lock);
     for (wvm_view *w = sec->views; w; w = w->next)
         count += w != v;
     uintptr_t *bases = malloc((count ? count : 1) * sizeof *bases);
@@ -553,13 +550,13 @@ static uintptr_t *others(wvm_section *sec, const wvm_view *v, size_t *n)
     for (wvm_view *w = sec->views; bases && w; w = w->next)
         if (w != v)
             bases[(*n)++] = w->base;
-    pthread_mutex_unlock(&sec->list_lock);
+    pthread_mutex_unlock(&wvm__section_views_lock);
     return bases;
 }
 
 /* The other views of sec in this process get the pages [sp, sp+count) of the section the
  * caller just committed (best effort: a view that cannot follow keeps them reserved until a
- * later commit through it). sec->lock held, no allocation lock. */
+ * later commit through it). commit lock held, no allocation lock. */
 static void commit_others(wvm_section *sec, const wvm_view *v, uint64_t sp, uint64_t count)
 {
     size_t n;
@@ -599,7 +596,7 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
     uint64_t sp = v->offset / WVM_PAGE + first, fresh = 0;
     wvm__object_ref(&sec->obj);
     wvm__space_unlock(a);
-    pthread_mutex_lock(&sec->lock);
+    pthread_mutex_lock(&wvm__section_commit_lock);
     err = WVM_ERROR_INVALID_ADDRESS; /* unmapped meanwhile */
     a = wvm__space_acquire(base);
     if (a && a->ext == v && !(err = wvm__section_charge(sec, sp, count, &fresh))) {
@@ -614,7 +611,7 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
         wvm__space_unlock(a);
     if (!err && fresh)
         commit_others(sec, v, sp, count);
-    pthread_mutex_unlock(&sec->lock);
+    pthread_mutex_unlock(&wvm__section_commit_lock);
     wvm__object_unref(&sec->obj);
     return err;
 }

@@ -34,7 +34,7 @@ typedef struct wvm_view {
     uintptr_t base;        /* where it is mapped */
     uint64_t size;         /* bytes (page multiple) */
     uint64_t charged;      /* ledger bytes (copy-on-write views are charged whole) */
-    struct wvm_view *next; /* the section's views (list_lock) */
+    struct wvm_view *next; /* the section's views (views lock) */
 } wvm_view;
 
 typedef struct wvm_view_req {
