@@ -30,8 +30,8 @@ uint32_t wvm__ext_params(const wvm_MEM_EXTENDED_PARAMETER *p, uint32_t n, bool v
         if (!type || type >= wvm_MemExtendedParameterMax || (seen & (1u << type)))
             return WVM_ERROR_INVALID_PARAMETER;
         seen |= 1u << type;
-        if (type == wvm_MemExtendedParameterNumaNode)
-            continue; /* one node here (doc/windows-semantics.md) */
+        if (type == wvm_MemExtendedParameterNumaNode && !p[i].ULong64)
+            continue; /* winvmem reports one node, 0 (doc/windows-semantics.md) */
         if (type == wvm_MemExtendedParameterAttributeFlags && !view && !p[i].ULong64)
             continue;
         if (type != wvm_MemExtendedParameterAddressRequirements || !p[i].Pointer)
@@ -65,6 +65,10 @@ static void *reserve_in(const wvm_addr_req *q, size_t size, uint32_t type, uint3
 {
     size_t align = q->align ? q->align : WVM_GRAN;
     size_t need = (size + WVM_PAGE - 1) & ~(size_t)(WVM_PAGE - 1);
+    if (need < size || need > q->hi - q->lo) {
+        *err = need < size ? WVM_ERROR_INVALID_PARAMETER : WVM_ERROR_NOT_ENOUGH_MEMORY;
+        return NULL;
+    }
     for (int tries = 0; tries < 16; tries++) {
         uintptr_t at;
         if ((*err = wvm__space_find(q->lo, q->hi, need, align, type & WVM_MEM_TOP_DOWN, &at)))
@@ -107,7 +111,9 @@ static void *alloc2(void *Process, void *BaseAddress, size_t Size, uint32_t type
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
         void *p = NULL;
         size_t need = (Size + WVM_PAGE - 1) & ~(size_t)(WVM_PAGE - 1);
-        if (q.set) {
+        if (need < Size || need > wvm__max_app_address() + 1 - WVM_MIN_ADDR) {
+            err = WVM_ERROR_INVALID_PARAMETER; /* larger than the user address space */
+        } else if (q.set) {
             p = reserve_in(&q, Size, type, prot, &err);
         } else if (addr && (addr < WVM_MIN_ADDR || addr + need - 1 > wvm__max_app_address())) {
             err = WVM_ERROR_INVALID_PARAMETER;

@@ -166,6 +166,21 @@ static uint32_t coalesce(uintptr_t start, uintptr_t end)
     }
 }
 
+static void count_one(wvm_alloc *a, void *ctx)
+{
+    const wvm_snap *s = wvm__alloc_visible(a);
+    *(uint64_t *)ctx += s && wvm__snap_is_placeholder(s);
+}
+
+uint64_t wvm__placeholder_count(void)
+{
+    uint64_t n = 0;
+    wvm__ebr_enter(); /* the snapshots read stay valid */
+    wvm__space_each(count_one, &n);
+    wvm__ebr_exit();
+    return n;
+}
+
 uint32_t wvm__virtual_release(uintptr_t addr, size_t size, uint32_t flags)
 {
     uintptr_t start = addr & ~(uintptr_t)(WVM_PAGE - 1), end = start;

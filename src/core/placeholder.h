@@ -24,6 +24,8 @@ uint32_t wvm__placeholder_reserve(uintptr_t want, size_t size, bool top_down, ui
  * protection prot with backend be. ERROR_INVALID_ADDRESS when there is no such placeholder. */
 uint32_t wvm__placeholder_replace(uintptr_t addr, size_t size, uint32_t type, uint32_t prot,
                                   const wvm_backend *be);
+/* Live placeholders (stats; walks the live allocations). */
+uint64_t wvm__placeholder_count(void);
 /* VirtualFree with MEM_RELEASE, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER or MEM_RELEASE |
  * MEM_COALESCE_PLACEHOLDERS (flags), Windows' errors. */
 uint32_t wvm__virtual_release(uintptr_t addr, size_t size, uint32_t flags);

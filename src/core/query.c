@@ -75,3 +75,13 @@ bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
     wvm__ebr_exit();
     return s != NULL;
 }
+
+uint32_t wvm__query_kind(uintptr_t addr, bool *ours)
+{
+    wvm__ebr_enter();
+    const wvm_snap *s = wvm__space_lookup(addr & ~(uintptr_t)(WVM_PAGE - 1));
+    uint32_t kind = s ? s->type & WVM_TYPE_KINDS : 0;
+    *ours = s != NULL;
+    wvm__ebr_exit();
+    return kind;
+}

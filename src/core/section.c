@@ -161,8 +161,14 @@ static bool bits_needed(uint32_t attrs)
 }
 
 /* A pagefile-backed section in a memfd. */
+/* The largest pagefile-backed section: the user address space (128 TiB); larger is
+ * STATUS_SECTION_TOO_BIG (ERROR_NOT_ENOUGH_MEMORY). */
+#define MAX_SECTION ((uint64_t)1 << 47)
+
 static uint32_t create_anon(uint64_t size, uint32_t prot, uint32_t sec, wvm_section **out)
 {
+    if (size > MAX_SECTION)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
     wvm_section *s = section_new();
     if (!s)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
@@ -248,7 +254,7 @@ static int map_header(wvm_section *s, size_t len)
 static int create_named(int dir, const wvm_secname *name, uint64_t size, uint32_t prot,
                         uint32_t sec, wvm_section **out)
 {
-    wvm_section *s = section_new();
+    wvm_section *s = size <= MAX_SECTION ? section_new() : NULL;
     if (!s)
         return ENOMEM;
     s->size = page_round(size);

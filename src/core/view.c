@@ -44,12 +44,23 @@ static uint32_t view_attr(const wvm_view *v)
     return a;
 }
 
-/* One past the last page of the run of equal commit state that starts at section page p. */
+/* One past the last page of the run of equal commit state that starts at section page p
+ * (whole words of equal bits at a time). */
 static uint64_t run_end(const wvm_section *sec, uint64_t p, uint64_t end, bool *committed)
 {
     *committed = wvm__section_committed(sec, p);
-    while (++p < end && wvm__section_committed(sec, p) == *committed)
-        ;
+    if (!sec->bits)
+        return end;
+    uint64_t same = *committed ? ~(uint64_t)0 : 0;
+    for (p++; p < end;) {
+        if (!(p % 64) && p + 64 <= end &&
+            atomic_load_explicit(&sec->bits[p / 64], memory_order_acquire) == same)
+            p += 64;
+        else if (wvm__section_committed(sec, p) == *committed)
+            p++;
+        else
+            break;
+    }
     return p;
 }
 
@@ -73,9 +84,8 @@ static int map_kernel(wvm_view *v, uintptr_t base, size_t size, bool in_arena)
         return err;
     uint64_t pages = size / WVM_PAGE, p0 = v->offset / WVM_PAGE;
     int prot = wvm__linux_prot(view_attr(v));
-    bool all;
-    run_end(v->sec, p0, p0 + pages, &all);
-    all = all && run_end(v->sec, p0, p0 + pages, &all) == p0 + pages;
+    bool first_committed;
+    bool all = run_end(v->sec, p0, p0 + pages, &first_committed) == p0 + pages && first_committed;
     if ((err = wvm__prim_map_fd((void *)base, size, all ? prot : WVM_P_NONE, !v->copy, v->sec->fd,
                                 file_off(v, 0))))
         return err;
