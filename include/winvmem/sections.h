@@ -92,11 +92,11 @@ enum wvm_MEM_EXTENDED_PARAMETER_TYPE {
     wvm_MemExtendedParameterMax
 };
 
+/* The SDK wraps Type and Reserved in an anonymous struct; as plain bit-fields they have the
+ * same layout and names, and stay ISO C++ (which has anonymous unions, not structs). */
 typedef struct __attribute__((aligned(8))) wvm_MEM_EXTENDED_PARAMETER {
-    struct {
-        uint64_t Type : 8;
-        uint64_t Reserved : 56;
-    };
+    uint64_t Type : 8;
+    uint64_t Reserved : 56;
     union {
         uint64_t ULong64;
         void *Pointer;

@@ -1,6 +1,6 @@
-/* The Windows names of winvmem/sections.h (included by winvmem/win32.h): file mappings, views,
- * placeholders, VirtualAlloc2. Static inline functions over the wvm_ exports, so that each has
- * an address. Wide strings are UTF-16 (WCHAR is 16 bits as on Windows; on Linux, L"" literals
+/* The Windows names of winvmem/sections.h (included by winvmem/win32.h, off Windows only):
+ * file mappings, views, placeholders, VirtualAlloc2. Static inline functions over the wvm_
+ * exports, so that each has an address. Wide strings are UTF-16 (WCHAR is 16 bits as on Windows; on Linux, L"" literals
  * are 32-bit wchar_t: use u"" or a conversion). */
 #ifndef WINVMEM_WIN32_SECTIONS_H
 #define WINVMEM_WIN32_SECTIONS_H
@@ -16,14 +16,10 @@ typedef const WCHAR *LPCWSTR;
 typedef const WCHAR *PCWSTR;
 typedef const char *LPCSTR;
 typedef void **LPHANDLE;
-typedef uint64_t ULONG64;
-typedef uint64_t DWORD64;
 typedef wvm_SECURITY_ATTRIBUTES SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
 typedef wvm_MEM_EXTENDED_PARAMETER MEM_EXTENDED_PARAMETER, *PMEM_EXTENDED_PARAMETER;
 typedef wvm_MEM_ADDRESS_REQUIREMENTS MEM_ADDRESS_REQUIREMENTS, *PMEM_ADDRESS_REQUIREMENTS;
 typedef enum wvm_MEM_EXTENDED_PARAMETER_TYPE MEM_EXTENDED_PARAMETER_TYPE;
-
-#define INVALID_HANDLE_VALUE WVM_INVALID_HANDLE_VALUE
 
 #define MemExtendedParameterInvalidType         wvm_MemExtendedParameterInvalidType
 #define MemExtendedParameterAddressRequirements wvm_MemExtendedParameterAddressRequirements

@@ -108,9 +108,11 @@ Test(stats, print_stats_table_and_json)
     wvm_print_stats(f, 0);
     wvm_print_stats(f, WVM_PRINT_JSON);
     fclose(f);
-    cr_expect(strstr(buf, "winvmem statistics\n"), "%s", buf);
-    char head[64];
-    snprintf(head, sizeof head, "{\"version\": %d, \"reserved_bytes\": ", WVM_STATS_VERSION);
+    cr_expect(strstr(buf, "winvmem statistics\n  version           " WVM_VERSION_STRING "\n"), "%s",
+              buf);
+    char head[96];
+    snprintf(head, sizeof head, "{\"version\": %d, \"winvmem_version\": \"%s\", \"reserved_bytes\": ",
+             WVM_STATS_VERSION, WVM_VERSION_STRING);
     cr_expect(strstr(buf, head), "%s", buf);
     cr_expect(strstr(buf, "\"mechanisms_in_use\": ["), "%s", buf);
     cr_expect(strstr(buf, "\"views_live\": "), "%s", buf);
