@@ -60,12 +60,6 @@ int wvm__prim_fd_dup(int fd, int *out)
     return 0;
 }
 
-void wvm__prim_fd_close(int fd)
-{
-    if (fd >= 0)
-        close(fd);
-}
-
 int wvm__prim_fd_grow(int fd, uint64_t size)
 {
     struct stat st;

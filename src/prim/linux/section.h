@@ -27,7 +27,7 @@ typedef struct wvm_fdinfo {
 int wvm__prim_fd_info(int fd, wvm_fdinfo *out);
 /* A close-on-exec duplicate of fd. */
 int wvm__prim_fd_dup(int fd, int *out);
-void wvm__prim_fd_close(int fd);
+void wvm__prim_fd_close(int fd); /* (defined in pressure.c, shared with the host's hook) */
 /* Grows a regular file to size bytes (never shrinks it). */
 int wvm__prim_fd_grow(int fd, uint64_t size);
 
