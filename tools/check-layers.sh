@@ -24,7 +24,7 @@
 #   --root     source tree (default: this script's repository)
 #   --objects  a file listing winvmem_obj's object files, one a line (the build writes
 #              build/<preset>/src/winvmem_objects.txt); each path's part after
-#              "winvmem_obj.dir/" names its source under src/
+#              "winvmem_<target>.dir/" names its source under src/
 #   --verbose  list every line behind each pending entry
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,7 +111,7 @@ if [ -n "$objs" ]; then
     # shellcheck disable=SC2046
     nm -A -u $(cat "$tmp/objects") | awk '{print $1, $NF}' >"$tmp/undefined"
     awk -v deny="$DENY" -v hf="$tmp/hook_syms" -v df="$tmp/defined" '
-    function rel(o) { sub(/:$/, "", o); sub(/^.*winvmem_obj\.dir\//, "", o); return o }
+    function rel(o) { sub(/:$/, "", o); sub(/^.*winvmem_[a-z]+\.dir\//, "", o); return o }
     function layer_of(r) { split(r, p, "/"); return p[1] }
     function src_of(r) { sub(/\.o$/, "", r); return "src/" r }
     BEGIN { n = split(deny, d, /[ \n]+/); for (i = 1; i <= n; i++) if (d[i] != "") denied[d[i]] = 1 }
