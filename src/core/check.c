@@ -86,7 +86,7 @@ static int check_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 static void check_alloc(wvm_alloc *a, void *ctx)
 {
     check_ctx *c = ctx;
-    const wvm_snap *s = wvm__alloc_snap(a);
+    const wvm_snap *s = wvm__alloc_visible(a);
     c->visited++;
     if (!s) {
         fail(c, "live allocation without state", 0);

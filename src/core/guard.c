@@ -14,6 +14,7 @@ static size_t map_bytes(uint64_t npages)
 
 typedef struct region {
     const wvm_snap *s;
+    uint64_t start; /* its bit is read once: a fault may consume it meanwhile */
     uint32_t visible;
     uint64_t end;
 } region;
@@ -22,7 +23,7 @@ static int region_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx
 {
     region *r = ctx;
     if ((attr & WVM_PAGE_GUARD) && r->s->guards) { /* page by page: some may be consumed */
-        for (uint64_t p = first; p < first + count; p++)
+        for (uint64_t p = first > r->start ? first : r->start + 1; p < first + count; p++)
             if ((wvm__guard_attr(r->s, attr, p) & WVM_ATTR_PROT_MASK) != r->visible) {
                 r->end = p;
                 return 1;
@@ -39,7 +40,8 @@ static int region_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx
 uint64_t wvm__guard_region_end(const wvm_snap *s, uint64_t page, uint32_t *visible)
 {
     uint64_t pages = wvm__snap_pages(s);
-    region r = {s, wvm__guard_attr(s, wvm__snap_attr(s, page), page) & WVM_ATTR_PROT_MASK, pages};
+    region r = {s, page, wvm__guard_attr(s, wvm__snap_attr(s, page), page) & WVM_ATTR_PROT_MASK,
+                pages};
     *visible = r.visible;
     wvm__snap_each(s, page, pages - page, region_piece, &r);
     return r.end;
@@ -216,7 +218,7 @@ static bool allows(int prot, int access)
     }
 }
 
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access)
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe)
 {
     wvm_alloc *a = acquire_in_signal(addr);
     if (!a)
@@ -227,7 +229,7 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access)
     enum wvm_fault_kind kind = WVM_FAULT_VIOLATION;
     if (!wvm__attr_committed(attr)) {
         kind = WVM_FAULT_VIOLATION;
-    } else if ((attr & WVM_PAGE_GUARD) && s->guards) {
+    } else if ((attr & WVM_PAGE_GUARD) && s->guards && !probe) {
         int err = wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
                                         wvm__linux_prot(attr & ~WVM_PAGE_GUARD));
         if (!err) {

@@ -1,5 +1,4 @@
 /* `winvmem info`: what this machine and kernel give winvmem. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -17,6 +16,62 @@ static const char *mech_state(const char *line, uint32_t bit, const wvm_stats *s
     if (s->mechanisms_available & bit)
         return "available";
     return strstr(line, ": not probed") ? "not probed" : "missing";
+}
+
+static const char *source_name(int source)
+{
+    switch (source) {
+    case WVM_OPTION_ENVIRONMENT:
+        return "environment";
+    case WVM_OPTION_REJECTED:
+        return "rejected";
+    case WVM_OPTION_SET_IN_PROCESS:
+        return "set in process";
+    default:
+        return "default";
+    }
+}
+
+/* The WINVMEM_* options: every one in JSON, those the environment sets in text. An invalid
+ * value is shown as rejected, never as in force. */
+static void options(bool json)
+{
+    wvm_option_info o;
+    int shown = 0;
+    if (!json)
+        printf("options\n");
+    for (unsigned i = 0; !wvm_option_get(i, &o); i++) {
+        if (json) {
+            printf(
+                "%s\n  {\"name\": \"%s\", \"value\": %lld, \"default\": %lld, \"source\": \"%s\", "
+                "\"text\": ",
+                i ? "," : "", o.name, (long long)o.value, (long long)o.default_value,
+                source_name(o.source));
+            opl_json_str(stdout, o.text);
+            putchar('}');
+            continue;
+        }
+        if (o.source == WVM_OPTION_DEFAULT)
+            continue;
+        shown++;
+        if (o.source == WVM_OPTION_REJECTED)
+            printf("  %s=%s  rejected, the default is in force (%s)\n", o.name, o.text, o.help);
+        else if (o.source == WVM_OPTION_ENVIRONMENT)
+            printf("  %s=%s  in force\n", o.name, o.text);
+        else
+            printf("  %s  set by the program to %lld\n", o.name, (long long)o.value);
+    }
+    if (!json && !shown)
+        printf("  no WINVMEM_* variable set: defaults\n");
+}
+
+static bool from_environment(const char *name)
+{
+    wvm_option_info o;
+    for (unsigned i = 0; !wvm_option_get(i, &o); i++)
+        if (!strcmp(o.name, name))
+            return o.source == WVM_OPTION_ENVIRONMENT;
+    return false;
 }
 
 int cli_info(bool json)
@@ -51,6 +106,8 @@ int cli_info(bool json)
             opl_json_str(stdout, lines[i]);
             putchar('}');
         }
+        printf("\n], \"options\": [");
+        options(true);
         printf("\n]}\n");
         return 0;
     }
@@ -61,9 +118,10 @@ int cli_info(bool json)
     printf("processors               %u\n", si.dwNumberOfProcessors);
     printf("physical memory          %llu MiB\n", (unsigned long long)(ms.ullTotalPhys >> 20));
     printf("commit limit             %llu MiB%s\n", (unsigned long long)(st.commit_limit >> 20),
-           getenv("WINVMEM_COMMIT_LIMIT") ? " (WINVMEM_COMMIT_LIMIT)" : "");
+           from_environment("WINVMEM_COMMIT_LIMIT") ? " (WINVMEM_COMMIT_LIMIT)" : "");
     printf("kernel mechanisms\n");
     for (int i = 0; i < NMECH; i++)
         printf("  %s\n", lines[i]);
+    options(false);
     return 0;
 }
