@@ -337,6 +337,7 @@ typedef struct vplan {
     vstep *steps;
     size_t n, cap;
     int err;
+    uint32_t from; /* the piece being planned (diff_piece) */
 } vplan;
 
 static void add(vplan *p, vstep s)
@@ -392,30 +393,33 @@ static void plan_pages(vplan *p, uint64_t pg, uint64_t n, uint32_t from, uint32_
     }
 }
 
+static int diff_to(uint64_t first, uint64_t count, uint32_t to, void *ctx)
+{
+    vplan *p = ctx;
+    plan_pages(p, first, count, p->from, to);
+    return p->err;
+}
+
 static int diff_piece(uint64_t first, uint64_t count, uint32_t from, void *ctx)
 {
     vplan *p = ctx;
-    uint64_t end = first + count;
-    for (uint32_t i = wvm__snap_find(p->to, first); first < end; i++) {
-        uint64_t to_end = wvm__snap_run_end(p->to, i), e = to_end < end ? to_end : end;
-        plan_pages(p, first, e - first, from, p->to->runs[i].attr);
-        first = e;
-    }
-    return p->err;
+    p->from = from; /* the target state may split this piece further */
+    return wvm__snap_each(p->to, first, count, diff_to, p);
+}
+
+static int piece_wc(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    (void)count;
+    (void)ctx;
+    return is_wc(attr);
 }
 
 /* Whether any page of [first, first+count) is or becomes copy-on-write. */
 static bool wc_involved(const wvm_snap *s, const wvm_snap *to, uint64_t first, uint64_t count)
 {
-    for (uint32_t i = wvm__snap_find(s, first); i < s->nruns && s->runs[i].first < first + count;
-         i++)
-        if (is_wc(s->runs[i].attr))
-            return true;
-    for (uint32_t i = wvm__snap_find(to, first); i < to->nruns && to->runs[i].first < first + count;
-         i++)
-        if (is_wc(to->runs[i].attr))
-            return true;
-    return false;
+    return wvm__snap_each(s, first, count, piece_wc, NULL) ||
+           wvm__snap_each(to, first, count, piece_wc, NULL);
 }
 
 /* Moves the kernel from a's state to `to` over [first, first+count) and publishes `to`
@@ -424,7 +428,7 @@ static uint32_t view_apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t 
 {
     wvm_view *v = a->ext;
     wvm_snap *s = wvm__alloc_snap(a);
-    vplan p = {v, s->base, to, first, NULL, NULL, 0, 0, 0};
+    vplan p = {v, s->base, to, first, NULL, NULL, 0, 0, 0, 0};
     if (wc_involved(s, to, first, count)) {
         p.copied = calloc((count + 63) / 64, sizeof *p.copied);
         if (!p.copied)
@@ -433,7 +437,10 @@ static uint32_t view_apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t 
             p.err = wvm__prim_pages_copied(s->base + first * WVM_PAGE, count, p.copied);
     }
     bool created = false;
-    uint32_t gerr = p.err ? 0 : wvm__guard_prepare(to, first, count, &created);
+    /* consumed guards are folded before any is re-armed (pages.c's apply says why) */
+    uint32_t gerr = p.err                   ? 0
+                    : wvm__guard_pending(s) ? WVM_ERROR_NOT_ENOUGH_MEMORY
+                                            : wvm__guard_prepare(to, first, count, &created);
     if (!p.err && !gerr)
         wvm__snap_each(s, first, count, diff_piece, &p);
     size_t done = 0;
@@ -635,7 +642,7 @@ uint32_t wvm__view_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
         return WVM_ERROR_INVALID_PARAMETER;
     if (wvm__snap_each(s, first, count, any_reserved, NULL))
         return WVM_ERROR_INVALID_ADDRESS;
-    uint32_t attr = s->runs[wvm__snap_find(s, first)].attr;
+    uint32_t attr = wvm__snap_attr(s, first);
     uint64_t bit = 0;
     if (is_wc(attr) && wvm__prim_pages_copied(s->base + first * WVM_PAGE, 1, &bit))
         bit = 0;
