@@ -35,10 +35,25 @@ void wvm__stats_at_exit(void);
 /* VirtualAlloc with MEM_RESET or MEM_RESET_UNDO (api/reset.c). */
 void *wvm__virtual_reset(void *addr, size_t size, uint32_t type, uint32_t prot);
 
-/* Out-parameters (userptr.c): false when the caller's pointer cannot be written (the call
- * then fails with ERROR_NOACCESS). probe checks without changing the bytes. */
+/* Out-parameters (userptr.c): false when the caller's pointer cannot be written (or read:
+ * the call then fails with ERROR_NOACCESS), also when another thread decommits or protects it
+ * meanwhile. probe checks without changing the bytes. Never call these holding an
+ * allocation lock: a write to a write-watch fallback page needs that page's lock. */
 bool wvm__user_write(void *dst, const void *src, size_t n);
+bool wvm__user_read(void *dst, const void *src, size_t n);
 bool wvm__user_probe(void *dst, size_t n);
+
+/* The MEM_EXTENDED_PARAMETERs of VirtualAlloc2 and MapViewOfFile3 (api/alloc2.c): at most one
+ * of each type; address requirements give [lo, hi) (hi exclusive) and an alignment (0 or a
+ * power of two >= 64 KiB). set: some requirement is not the default. view: MapViewOfFile3's
+ * set of types. 0 or ERROR_INVALID_PARAMETER. */
+typedef struct wvm_addr_req {
+    bool set;
+    uintptr_t lo, hi;
+    size_t align;
+} wvm_addr_req;
+uint32_t wvm__ext_params(const wvm_MEM_EXTENDED_PARAMETER *p, uint32_t n, bool view,
+                         wvm_addr_req *out);
 
 /* Debug builds (WVM_CHECK_INVARIANTS): checks the model after a public call; aborts on a
  * violation. Release builds: nothing. */

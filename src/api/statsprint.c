@@ -30,15 +30,16 @@ static void mech_list(FILE *out, uint32_t set, bool json)
 static void print_json(FILE *out, const wvm_stats *s)
 {
     fprintf(out,
-            "{\"version\": %u, \"reserved_bytes\": %llu, \"reserved_peak\": %llu, "
+            "{\"version\": %u, \"winvmem_version\": \"%s\", \"reserved_bytes\": %llu, "
+            "\"reserved_peak\": %llu, "
             "\"committed_bytes\": %llu, \"committed_peak\": %llu, \"commit_limit\": %llu, "
             "\"commit_refusals\": %llu, \"live_allocations\": %llu, "
             "\"kernel_mappings_created\": %llu, \"metadata_bytes\": %llu, \"syscalls\": {",
-            s->version, (unsigned long long)s->reserved_bytes, (unsigned long long)s->reserved_peak,
-            (unsigned long long)s->committed_bytes, (unsigned long long)s->committed_peak,
-            (unsigned long long)s->commit_limit, (unsigned long long)s->commit_refusals,
-            (unsigned long long)s->live_allocations, (unsigned long long)s->kernel_mappings_created,
-            (unsigned long long)s->metadata_bytes);
+            s->version, wvm_version_string(), (unsigned long long)s->reserved_bytes,
+            (unsigned long long)s->reserved_peak, (unsigned long long)s->committed_bytes,
+            (unsigned long long)s->committed_peak, (unsigned long long)s->commit_limit,
+            (unsigned long long)s->commit_refusals, (unsigned long long)s->live_allocations,
+            (unsigned long long)s->kernel_mappings_created, (unsigned long long)s->metadata_bytes);
     for (int k = 0; k < WVM_SYS_KINDS; k++)
         fprintf(out, "%s\"%s\": %llu", k ? ", " : "", sys_name[k],
                 (unsigned long long)s->syscalls[k]);
@@ -46,7 +47,12 @@ static void print_json(FILE *out, const wvm_stats *s)
     mech_list(out, s->mechanisms_available, true);
     fputs("], \"mechanisms_in_use\": [", out);
     mech_list(out, s->mechanisms_in_use, true);
-    fputs("]}\n", out);
+    fprintf(out,
+            "], \"sections_live\": %llu, \"views_live\": %llu, \"view_bytes\": %llu, "
+            "\"placeholders_live\": %llu, \"handles_open\": %llu}\n",
+            (unsigned long long)s->sections_live, (unsigned long long)s->views_live,
+            (unsigned long long)s->view_bytes, (unsigned long long)s->placeholders_live,
+            (unsigned long long)s->handles_open);
 }
 
 static void print_table(FILE *out, const wvm_stats *s)
@@ -54,13 +60,19 @@ static void print_table(FILE *out, const wvm_stats *s)
     char a[32], b[32], c[32];
     wvm__size_name(s->reserved_bytes, a, sizeof a);
     wvm__size_name(s->reserved_peak, b, sizeof b);
-    fprintf(out, "winvmem statistics\n  reserved          %s (peak %s)\n", a, b);
+    fprintf(out, "winvmem statistics\n  version           %s\n", wvm_version_string());
+    fprintf(out, "  reserved          %s (peak %s)\n", a, b);
     wvm__size_name(s->committed_bytes, a, sizeof a);
     wvm__size_name(s->committed_peak, b, sizeof b);
     wvm__size_name(s->commit_limit, c, sizeof c);
     fprintf(out, "  committed         %s (peak %s) of a limit of %s, %llu refused\n", a, b, c,
             (unsigned long long)s->commit_refusals);
     fprintf(out, "  allocations       %llu live\n", (unsigned long long)s->live_allocations);
+    wvm__size_name(s->view_bytes, a, sizeof a);
+    fprintf(out,
+            "  sections          %llu live, %llu views (%s), %llu placeholders, %llu handles\n",
+            (unsigned long long)s->sections_live, (unsigned long long)s->views_live, a,
+            (unsigned long long)s->placeholders_live, (unsigned long long)s->handles_open);
     fprintf(out, "  kernel mappings   %llu created\n",
             (unsigned long long)s->kernel_mappings_created);
     fprintf(out, "  metadata          %llu bytes\n", (unsigned long long)s->metadata_bytes);

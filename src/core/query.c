@@ -4,6 +4,7 @@
 #include "core/awe.h"
 #include "core/query.h"
 #include "core/space.h"
+#include "core/view.h"
 
 void wvm__query_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
 {
@@ -22,6 +23,8 @@ void wvm__query_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMA
     m->Type = WVM_MEM_PRIVATE;
     if (s->type & WVM_MEM_PHYSICAL) /* an AWE window: its state is which pages are mapped */
         wvm__awe_query(s, idx, m);
+    if (s->type & WVM_TYPE_VIEW)
+        wvm__view_query(s, idx, m);
 }
 
 uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
@@ -29,10 +32,56 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
     uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
     if (wvm__space_query_quick(page, out))
         return 0;
+    for (;;) {
+        uint64_t gen = wvm__space_gen();
+        wvm__ebr_enter();
+        const wvm_snap *s = wvm__space_lookup(page);
+        bool settled = true;
+        if (s)
+            wvm__query_snap(s, page, out);
+        if (s && s->guards) {
+            /* consumed guards are read page by page while faults consume more: the answer
+             * holds if a second reading agrees and s is still the allocation's state */
+            wvm_MEMORY_BASIC_INFORMATION again;
+            wvm__query_snap(s, page, &again);
+            settled = again.RegionSize == out->RegionSize && again.State == out->State &&
+                      again.Protect == out->Protect && wvm__space_lookup(page) == s;
+        }
+        wvm__ebr_exit();
+        if (s && settled)
+            return 0;
+        if (s)
+            continue;
+        /* Free space (or others' memory): "free" is decided from the index at one moment and
+         * the region measured from it at later ones; the answer is one state only if no
+         * allocation was born or died in between (else another thread may just have taken
+         * the page's granule: a free region of size 0). Lock-free: a retry means some other
+         * thread's reserve or release completed. */
+        uint32_t err = wvm__query_foreign(page, out);
+        if (err || wvm__space_gen_is(gen))
+            return err;
+    }
+}
+
+bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
+{
+    uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
+    if (wvm__space_query_quick(page, out))
+        return true;
     wvm__ebr_enter();
     const wvm_snap *s = wvm__space_lookup(page);
     if (s)
         wvm__query_snap(s, page, out);
     wvm__ebr_exit();
-    return s ? 0 : wvm__query_foreign(page, out);
+    return s != NULL;
+}
+
+uint32_t wvm__query_kind(uintptr_t addr, bool *ours)
+{
+    wvm__ebr_enter();
+    const wvm_snap *s = wvm__space_lookup(addr & ~(uintptr_t)(WVM_PAGE - 1));
+    uint32_t kind = s ? s->type & WVM_TYPE_KINDS : 0;
+    *ours = s != NULL;
+    wvm__ebr_exit();
+    return kind;
 }

@@ -5,7 +5,13 @@
  * operation; different allocations never contend). Placement and the index are under one
  * short placement lock that is never held across a system call except to grow an arena.
  * VirtualQuery takes no lock at all (snapshots + epochs).
- * Lock order: allocation lock, then chunk lock, then placement lock.
+ * Lock order: allocation lock, then placement lock, then chunk lock.
+ *
+ * What readers see: an allocation exists from the store of its first visible snapshot to the
+ * store of NULL (its birth and death), both made in a placement section that ends by
+ * advancing the index generation (wvm__space_gen). Index entries may point to a descriptor
+ * before its birth and after its death ("pending"): readers treat them as free. A reader that
+ * combines several index entries (free space) checks that the generation did not move.
  *
  * Errors: these functions return 0 or a Windows ERROR_* code; system errors from prim/ are
  * converted here (wvm__err_from_errno) and nowhere else. */
@@ -32,6 +38,9 @@ struct wvm_backend;
  * of two (descriptor, then snapshot): on this project's VMs a dependent cache miss costs
  * 400 ns. Readers never wait: an odd or changed counter sends them to the snapshot path. */
 #define WVM_QUICK_RUNS 4
+/* Allocations whose page tree is at most this deep (<= 32 MiB) keep a quick copy: finding out
+ * whether a larger one has few regions would walk its tree at every write. */
+#define WVM_QUICK_LEVEL 1
 typedef struct wvm_quick {
     _Atomic uint32_t seq;
     _Atomic uint32_t nruns; /* 0: not usable (too many runs, guard pages, or free) */
@@ -41,8 +50,10 @@ typedef struct wvm_quick {
 
 typedef struct wvm_alloc {
     wvm_quick quick;          /* first: the only line a query of a small allocation touches */
-    _Atomic(wvm_snap *) snap; /* NULL while free */
+    _Atomic(wvm_snap *) snap; /* what readers see: NULL while free, being made or released */
+    wvm_snap *cur;            /* the writers' state (lock held): snap, except while staged */
     pthread_mutex_t lock;
+    bool staged;   /* publishes stay private until the allocation's birth (or death) */
     bool in_arena; /* else a dedicated kernel mapping of exactly the allocation */
     /* Uncommitted pages are guard markers in a read-write mapping (arena.c), else PROT_NONE.
      * Sparse reservations (>= WVM_SPARSE_MIN, placed anywhere) use PROT_NONE: their commits
@@ -50,6 +61,9 @@ typedef struct wvm_alloc {
      * mprotect it saves. They own whole chunks, so release replaces their span at once. */
     bool guard_mode;
     bool sparse;
+    /* The tag of the host memory manager (or heap) that made the allocation through the host
+     * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */
+    _Atomic uintptr_t owner;
     uintptr_t footprint; /* address space taken from the arena */
     const struct wvm_backend *backend;
     void *ext;                     /* backend data (write watch, AWE, large pages) */
@@ -87,30 +101,100 @@ typedef struct wvm_backend {
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
+    /* Set for views (core/view.c): the pages belong to a section (MEM_MAPPED), whose commit
+     * the section charged; VirtualFree refuses the allocation. */
+    bool mapped;
+    /* Set: the kernel part of a release, instead of decommit (+ munmap of a dedicated
+     * mapping): [base, base+size) back the way unused address space of its kind is (in_arena:
+     * idle arena space, which then goes back to free space; else unmapped). 0 or an errno
+     * (nothing changed); allocation locked. */
+    int (*release_span)(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena);
 } wvm_backend;
+
+/* Internal kinds in wvm_snap.type, above every MEM_* allocation flag stored there. */
+#define WVM_TYPE_VIEW        0x80000000u /* a mapped view: MEM_MAPPED */
+#define WVM_TYPE_PLACEHOLDER 0x40000000u /* a placeholder (MEM_RESERVE_PLACEHOLDER) */
+#define WVM_TYPE_REPLACED    0x10000000u /* replaced a placeholder: may become one again */
+#define WVM_TYPE_KINDS       (WVM_TYPE_VIEW | WVM_TYPE_PLACEHOLDER | WVM_TYPE_REPLACED)
 
 uint32_t wvm__err_from_errno(int err);
 
-/* Reserves [want, want+size) (want 64 KiB aligned), or anywhere when want == 0. size is a
- * multiple of the page size. type: WVM_MEM_TOP_DOWN and the allocation flags to record.
- * be: the backend (NULL: plain memory); its on_reserve has run when this returns 0. */
+/* Reserves [want, want+size) (want 64 KiB aligned), or anywhere when want == 0, and commits
+ * it whole with protection commit unless commit is 0: readers see the allocation appear
+ * reserved and committed at one instant. size is a multiple of the page size. type:
+ * WVM_MEM_TOP_DOWN and the allocation flags to record. be: the backend (NULL: plain memory);
+ * its on_reserve has run when this returns 0. *base receives the allocation's base. */
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                                 const wvm_backend *be, wvm_alloc **out);
-/* Releases the whole allocation whose base is base. */
+                                 uint32_t commit, const wvm_backend *be, uintptr_t *base);
+/* A reservation whose kernel part and first state its caller makes (views, placeholders):
+ * wvm__space_reserve_with's parameters, and: */
+typedef struct wvm_reserve_req {
+    uintptr_t want; /* exactly there (64 KiB aligned), or 0: anywhere */
+    size_t size;    /* a multiple of the page size */
+    uint32_t type, prot, commit;
+    const wvm_backend *be;
+    bool no_sparse; /* placed like a small reservation even when huge (placeholders: pieces
+                     * of one may be released on their own, so it cannot own whole chunks) */
+    /* Runs before the birth (staged, index entries pending: readers see free space, writers
+     * wait for the new allocation's lock; no other lock held): maps what the kind needs over
+     * [base, base+size), arena space (in_arena) or a dedicated PROT_NONE mapping. On failure
+     * (an errno) the range must be as it was; it is given back. */
+    int (*fill)(void *ctx, uintptr_t base, size_t size, bool in_arena);
+    /* The first state (NULL: ENOMEM) instead of all pages reserved; placement held. */
+    wvm_snap *(*first)(void *ctx, uintptr_t base, size_t size);
+    void *ctx;
+    void *ext; /* the allocation's backend data, set before anyone can find it */
+} wvm_reserve_req;
+uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *base);
+
+/* Releases the whole allocation whose base is base; readers see it whole until it is gone. */
 uint32_t wvm__space_release(uintptr_t base);
+/* The same for the locked allocation a (found by wvm__space_acquire); unlocks it either way. */
+uint32_t wvm__alloc_release(wvm_alloc *a);
+
+/* A free range for a reservation of size bytes with address requirements: base a multiple of
+ * align (a power of two >= 64 KiB), [base, base+size) inside [lo, hi). Looks in the arenas
+ * first, then between the kernel's mappings. Only a candidate: reserving it may lose a race
+ * (ERROR_INVALID_ADDRESS), and the caller then asks again. ERROR_NOT_ENOUGH_MEMORY: none. */
+uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, bool top_down,
+                         uintptr_t *out);
+
+/* Placeholders (core/placeholder.c): a (locked, nothing committed, no backend) is split at
+ * at, a 64 KiB boundary strictly inside it: a keeps [base, at), a new allocation (not locked)
+ * takes [at, end). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at);
+/* Joins b, the allocation right after a (both locked, both like a above), into a; b dies
+ * (its lock released). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b);
 
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
 wvm_alloc *wvm__space_acquire(uintptr_t addr);
 void wvm__space_unlock(wvm_alloc *a);
+/* Like wvm__space_acquire, but never waits: NULL with *busy set when another thread holds the
+ * allocation's lock (a second lock may not be waited for: see fork.c). */
+wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy);
 /* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
  * must not wait for a lock its own thread holds). */
 extern __thread int wvm__alloc_locks_held;
+/* The allocation's state for its writers (a locked). */
 static inline wvm_snap *wvm__alloc_snap(wvm_alloc *a)
+{
+    return a->cur;
+}
+/* The state readers see (NULL: the descriptor holds no live allocation). Lock-free. */
+static inline wvm_snap *wvm__alloc_visible(wvm_alloc *a)
 {
     return atomic_load_explicit(&a->snap, memory_order_acquire);
 }
-/* Publishes s as a's state (a locked); the old snapshot is retired. */
+/* Makes s a's state (a locked): for readers too unless a is staged. A replaced snapshot is
+ * retired once no reader can see it. */
 void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s);
+
+/* The index generation: advanced at the end of every placement section that makes an
+ * allocation be born or die. A reader that saw g before and after reading several index
+ * entries saw at most one such section half done (see space.c). */
+uint64_t wvm__space_gen(void);
+bool wvm__space_gen_is(uint64_t g);
 
 /* Page operations on a locked allocation; [first, first+count) lies inside it. */
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
@@ -126,9 +210,15 @@ bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
 /* Lock-free lookup for readers: must be called between wvm__ebr_enter/exit. Returns the
  * snapshot of the allocation holding addr, or NULL. */
 const wvm_snap *wvm__space_lookup(uintptr_t addr);
+/* Whether addr's index entry belongs to an allocation being made or released (readers take
+ * it for free space, and its kernel mapping, if any, for none of someone else's). */
+bool wvm__space_pending(uintptr_t addr);
 /* Whether addr lies in a winvmem allocation (takes care of the epoch itself). */
 bool wvm__space_owns(uintptr_t addr);
-/* Lowest allocation base >= addr and < limit, or limit. Lock-free. */
+/* Lowest base >= addr and < limit of a live allocation (born, not dead), or limit.
+ * Lock-free. Every descriptor it reads is checked against the entry it was found at (a
+ * descriptor may have died and been born again elsewhere meanwhile). One instant's answer
+ * only if the index generation did not move meanwhile (wvm__space_gen). */
 uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit);
 /* Whether addr lies in one of winvmem's arenas; if so, *end is that arena's end. Lock-free. */
 bool wvm__space_in_arena(uintptr_t addr, uintptr_t *end);

@@ -72,8 +72,9 @@ static void handler(int sig, siginfo_t *si, void *ctx)
     uintptr_t addr = (uintptr_t)si->si_addr;
     int access = access_of(uc);
     /* si_code <= 0: sent by kill/tgkill/sigqueue, not by a fault */
+    bool copying = si->si_code > 0 && wvm__prim_user_copy_fault(uc);
     enum wvm_fault_kind kind =
-        si->si_code > 0 ? wvm__guard_fault(addr, access) : WVM_FAULT_NOT_OURS;
+        si->si_code > 0 ? wvm__guard_fault(addr, access, copying) : WVM_FAULT_NOT_OURS;
     if (kind == WVM_FAULT_RETRY) {
         if (retry_addr != addr)
             retries = 0;
@@ -85,6 +86,11 @@ static void handler(int sig, siginfo_t *si, void *ctx)
         kind = WVM_FAULT_VIOLATION;
     }
     retry_addr = 0;
+    if (copying) { /* winvmem's copy of an out-parameter: the call fails with ERROR_NOACCESS */
+        wvm__prim_user_copy_fail(uc);
+        errno = saved_errno;
+        return;
+    }
     if (kind != WVM_FAULT_NOT_OURS) {
         wvm_EXCEPTION_RECORD rec = {
             .ExceptionCode = kind == WVM_FAULT_GUARD ? WVM_STATUS_GUARD_PAGE_VIOLATION

@@ -25,7 +25,9 @@ check 2 "'--bogus' is not an option of 'map'" map --bogus
 check 2 "unexpected argument 'x' to 'stats'" stats x
 check 2 "run: missing FILE" run
 check 2 "no command given"
-check 2 "run: --json and --transcript exclude each other" run --json --transcript -
+check 2 "run: choose one of --json, --transcript and --html" run --json --transcript -
+check 2 "map: --from draws a saved map: it needs --html" map --from x.json
+check 2 "--from needs a FILE" map --html --from
 check 2 "/nonexistent.ops" run /nonexistent.ops
 
 # a rejected value is shown as rejected, never as in force
