@@ -3,7 +3,8 @@
 # combination other than the default one (tools/mechanisms.sh; the default one is covered by
 # diff.sh and the debug/ASan/TSan stages; fuzz.sh covers all eight itself):
 #   - the hand-written tests/diff/*.ops and WINVMEM_MATRIX_DIFF_COUNT (400) generated sequences
-#     against Wine per combination (a missing Wine or mingw-w64 fails the stage); not yet on the
+#     against Wine per combination (a missing Wine or mingw-w64 fails the stage, see
+#     tools/require.sh); not yet on the
 #     combinations without userfaultfd: open finding (c) (MEM_WRITE_WATCH at a free arena
 #     address fails with 487 on the mprotect fallback; tests/lin/README.md, "Log") fails them;
 #   - every stress_* test of the release build per combination.
@@ -12,6 +13,8 @@
 set -eu
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$root"
+. tools/require.sh
+require mechanisms "Wine and mingw-w64 (the differential test)" wine x86_64-w64-mingw32-gcc
 . tools/mechanisms.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 >/dev/null
