@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034
 # Kernel-mechanism combinations a user can be left with (issue 11), for the test scripts that
 # run a tier on each (sourced: fuzz/run_fuzz.sh, tests/ci.d/lin.sh, tests/ci.d/mechanisms.sh).
 #
@@ -32,4 +33,23 @@ mech_show() {
         awk '/guard-markers:|uffd-wp-async:|procmap-query:/ {
                  n = $1; sub(":", "", n); s = ($2 == "in") ? "on" : "off"; printf "%s %s=%s", sep, n, s; sep = "," }')
     echo "mechanisms $1 ($(mech_env "$1")):${_line:- (winvmem info failed)}"
+}
+
+# mech_check WHO WHAT CMD...: runs CMD with its output kept; prints "WHAT: " and its last line,
+# or on failure its whole output and "WHO: WHAT FAILED (exit N)", and sets mech_failed=1
+mech_failed=0
+mech_check() {
+    _who=$1 _what=$2
+    shift 2
+    _log=$(mktemp)
+    _st=0
+    "$@" >"$_log" 2>&1 || _st=$?
+    if [ $_st -eq 0 ]; then
+        echo "$_what: $(tail -1 "$_log")"
+    else
+        cat "$_log"
+        echo "$_who: $_what FAILED (exit $_st)"
+        mech_failed=1
+    fi
+    rm -f "$_log"
 }

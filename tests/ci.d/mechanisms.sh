@@ -19,23 +19,6 @@ require mechanisms "Wine and mingw-w64 (the differential test)" wine x86_64-w64-
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 >/dev/null
 bin=build/release/tests/diff
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-rc=0
-# run WHAT CMD...: runs CMD, prints its last line, and on failure its whole output
-run() {
-    what=$1
-    shift
-    st=0
-    "$@" >"$log" 2>&1 || st=$?
-    if [ $st -eq 0 ]; then
-        tail -1 "$log"
-    else
-        cat "$log"
-        echo "mechanisms: $what FAILED (exit $st)"
-        rc=1
-    fi
-}
 i=0
 for c in $WVM_COMBOS; do
     i=$((i + 1))
@@ -45,12 +28,13 @@ for c in $WVM_COMBOS; do
         echo "mechanisms $c: differential test not run: open finding (c)"
     else
         for f in tests/diff/*.ops; do
-            run "$c: differential test of $f" mech_run "$c" tests/diff/run_diff.sh "$bin" file "$f"
+            mech_check mechanisms "$c: differential test of $f" \
+                mech_run "$c" tests/diff/run_diff.sh "$bin" file "$f"
         done
-        run "$c: differential test" mech_run "$c" tests/diff/run_diff.sh "$bin" \
+        mech_check mechanisms "$c: differential test" mech_run "$c" tests/diff/run_diff.sh "$bin" \
             "${WINVMEM_MATRIX_DIFF_COUNT:-400}" "$i"
     fi
-    run "$c: stress tests" mech_run "$c" ctest --test-dir build/release -R '^stress_' \
-        --output-on-failure
+    mech_check mechanisms "$c: stress tests" \
+        mech_run "$c" ctest --test-dir build/release -R '^stress_' --output-on-failure
 done
-exit $rc
+exit $mech_failed

@@ -130,8 +130,9 @@ void lin_gen_op(const lin_gen *g, uint64_t *s, const lin_hint *hints, lin_call *
         if (below(s, 5))
             p = p / RM_GRAN * RM_GRAN;
         o->npages = below(s, 2) ? count(s, sp - p) : sp - p - below(s, sp - p);
-        o->type = WVM_MEM_RESERVE | (below(s, 2) ? WVM_MEM_COMMIT : 0) |
-                  (below(s, 10) < 4 ? WVM_MEM_WRITE_WATCH : 0);
+        o->type = WVM_MEM_RESERVE | (below(s, 2) ? WVM_MEM_COMMIT : 0);
+        if (below(s, 10) < 4 && !g->no_write_watch) /* drawn either way: same stream */
+            o->type |= WVM_MEM_WRITE_WATCH;
         o->prot = prot_for(g, s, p / RM_GRAN * RM_GRAN, p + o->npages - p / RM_GRAN * RM_GRAN);
         break;
     case RM_COMMIT:

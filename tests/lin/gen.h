@@ -14,6 +14,7 @@ typedef struct lin_gen {
     uint32_t fork_permille;
     uint32_t skip;           /* bit per rm_kind: such calls become queries */
     int guard_prots;         /* commit/protect only with PAGE_GUARD protections (--guard-prots) */
+    int no_write_watch;      /* reservations without MEM_WRITE_WATCH (--no-write-watch) */
     uint32_t mix[RM_NKINDS]; /* relative weight of each kind (lin_default_mix, or --mix) */
 } lin_gen;
 

@@ -45,7 +45,7 @@ static opts o = {.threads = 4,
                  .locks = 1};
 static _Atomic uint64_t clk = 1;
 static lin_window win;
-static int trace, guard_prots;
+static int trace, guard_prots, no_write_watch;
 static uint64_t kind_n[RM_NKINDS], kind_ok[RM_NKINDS];
 
 typedef struct worker {
@@ -195,6 +195,7 @@ static void usage(void)
             "                 [--granules N per slot, 1-4] [--hot N] [--extbuf PERMILLE]\n"
             "                 [--forks PERMILLE] [--locks 0|1] [--no KIND,...] [--budget STEPS]\n"
             "                 [--mix KIND=WEIGHT,...] [--keep-going] [--prefill] [--guard-prots]\n"
+            "                 [--no-write-watch (reservations never MEM_WRITE_WATCH)]\n"
             "                 [--verbose]\n"
             "  KIND: reserve commit decommit release protect query reset reset_undo lock unlock\n"
             "        ww_get ww_reset read write (replaced by queries)\n");
@@ -219,6 +220,10 @@ static void parse(int argc, char **argv)
         }
         if (!strcmp(a, "--guard-prots")) {
             guard_prots = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-write-watch")) {
+            no_write_watch = 1;
             continue;
         }
         if (!strcmp(a, "--mix") && i + 1 < argc) {
@@ -302,7 +307,8 @@ int main(int argc, char **argv)
                     .extbuf_permille = o.extbuf,
                     .fork_permille = o.forks,
                     .skip = o.skip,
-                    .guard_prots = guard_prots};
+                    .guard_prots = guard_prots,
+                    .no_write_watch = no_write_watch};
     memcpy(gen.mix, o.mix, sizeof gen.mix);
     worker *ws = calloc(o.threads, sizeof *ws);
     uint32_t audit_cap = win.slots * (win.slot_pages + 65);
