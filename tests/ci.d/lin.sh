@@ -1,6 +1,6 @@
 #!/bin/sh
 # CI stage: the linearizability checker (tests/lin/README.md) in the strictest mode main passes,
-# fixed seeds, bounded time (about 3 minutes):
+# fixed seeds, bounded time (about 2.5 minutes):
 #   1. release build, each of the eight kernel-mechanism combinations (tools/mechanisms.sh):
 #      - one thread, every kind of call but VirtualLock/Unlock and MEM_RESET_UNDO (open findings
 #        (a), (b), (e), (f)), WINVMEM_LIN_SEQ_ROUNDS (10) rounds of 1500 calls;
@@ -8,8 +8,11 @@
 #        (open findings (d), (g), (g2), (h): an access racing with a page operation),
 #        VirtualLock/Unlock and MEM_RESET_UNDO; fork() included;
 #      on the combinations without userfaultfd reservations are never MEM_WRITE_WATCH (open
-#      finding (c));
-#   2. ThreadSanitizer, default mechanisms, the four-thread mode, WINVMEM_LIN_TSAN_SECONDS (40) s.
+#      finding (c)).
+# Not yet under ThreadSanitizer: on main it reports a data race within a second (open finding
+# (i): space.c desc_get resets a reused descriptor's fields under the placement lock only, while
+# a thread that found the descriptor through a stale index entry reads them under its lock);
+# the TSan run joins when (i) is fixed (tests/lin/README.md, "In CI").
 # Any violation, inconclusive search (exit 3), crash, hung fork child or sanitizer report fails
 # the stage; the violating slot's whole history is kept in build/lin-histories/. Each option
 # below that leaves something out goes when its finding is fixed (tests/lin/README.md, "Log").
@@ -20,8 +23,6 @@ cd "$root"
 . tools/mechanisms.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target lin_check winvmem_cli >/dev/null
-cmake --preset tsan >/dev/null
-cmake --build --preset tsan -j2 --target lin_check >/dev/null
 export LIN_DUMP_DIR="$root/build/lin-histories"
 mkdir -p "$LIN_DUMP_DIR"
 seq_mode="--threads 1 --ops 1500 --locks 0 --no reset_undo"
@@ -39,8 +40,4 @@ for c in $WVM_COMBOS; do
     mech_check lin "$c 4 threads" mech_run "$c" build/release/tests/lin/lin_check $conc_mode $ww \
         --seconds "${WINVMEM_LIN_SECONDS:-12}" --seed "$i"
 done
-# shellcheck disable=SC2086
-mech_check lin "tsan 4 threads" env TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    build/tsan/tests/lin/lin_check $conc_mode --ops 300 \
-    --seconds "${WINVMEM_LIN_TSAN_SECONDS:-40}" --seed 9
 exit $mech_failed
