@@ -1,5 +1,10 @@
 #!/bin/sh
-# CI stage: the differential test and the stress programs on every kernel-mechanism
+# NOT a CI stage yet (tests/ci.d/ runs every script there): on main 9fc6ee4..b9136ba it fails
+# for two open findings: the differential test diverges from Wine on VirtualFree(MEM_RELEASE |
+# MEM_COALESCE_PLACEHOLDERS) of a plain allocation (487 here, 87 on Wine, since sections
+# landed: 4ebc13d), and stress_fork's child hung once on combination 011 (guard markers off).
+# It moves to tests/ci.d/ when both are fixed (tests/lin/README.md, "In CI").
+# The differential test and the stress programs on every kernel-mechanism
 # combination other than the default one (tools/mechanisms.sh; the default one is covered by
 # diff.sh and the debug/ASan/TSan stages; fuzz.sh covers all eight itself):
 #   - the hand-written tests/diff/*.ops and WINVMEM_MATRIX_DIFF_COUNT (400) generated sequences
@@ -8,7 +13,7 @@
 #     combinations without userfaultfd: open finding (c) (MEM_WRITE_WATCH at a free arena
 #     address fails with 487 on the mprotect fallback; tests/lin/README.md, "Log") fails them;
 #   - every stress_* test of the release build per combination.
-#   tests/ci.d/mechanisms.sh [ROOT]
+#   tools/mechanisms-matrix.sh [ROOT]
 # The long run of every combination: tests/lin/README.md ("Long runs").
 set -eu
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
