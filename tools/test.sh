@@ -47,7 +47,9 @@ ctest_preset() {
   notrun=$(sed -n '/tests did not run:/,/^$/p' "$out" | grep -o '[A-Za-z0-9_]* (Skipped)' || true)
   cases=$(grep -h '\[SKIP\]' "$log" 2>/dev/null | sed 's/^.*\[SKIP\] //' | sort | uniq -c || true)
   rm -f "$out"
-  [ -z "$notrun$cases" ] || printf '::: skipped in %s:\n%s\n%s\n' "$1" "$notrun" "$cases"
+  [ -z "$notrun$cases" ] || echo "::: skipped in $1 (tests, then Criterion cases with their count):"
+  [ -z "$notrun" ] || echo "$notrun"
+  [ -z "$cases" ] || echo "$cases"
   # a skipped ctest test (SKIP_RETURN_CODE) is a check that did not run
   if [ -n "$notrun" ] && [ "$allow_skip" != 1 ]; then return 1; fi
   return $rc
