@@ -8,7 +8,7 @@
 
 #include "api/api.h"
 #include "core/check.h"
-#include "core/ebr.h"
+#include "core/meta.h"
 #include "core/ledger.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/hugetlb.h"

@@ -1,6 +1,6 @@
-#include <stdlib.h>
 #include <string.h>
 
+#include "core/meta.h"
 #include "core/snap.h"
 
 static size_t bytes_for(uint32_t nruns)
@@ -10,9 +10,9 @@ static size_t bytes_for(uint32_t nruns)
 
 static wvm_snap *alloc_snap(uint32_t nruns)
 {
-    wvm_snap *s = malloc(bytes_for(nruns));
+    wvm_snap *s = wvm__meta_alloc(bytes_for(nruns));
     if (s)
-        wvm__meta_add((ptrdiff_t)bytes_for(nruns));
+        s->cap = nruns;
     return s;
 }
 
@@ -21,7 +21,7 @@ wvm_snap *wvm__snap_new(uintptr_t base, size_t size, uint32_t alloc_prot, uint32
     wvm_snap *s = alloc_snap(1);
     if (!s)
         return NULL;
-    memset(s, 0, sizeof *s);
+    memset(s, 0, offsetof(wvm_snap, cap));
     s->base = base;
     s->size = size;
     s->alloc_prot = alloc_prot;
@@ -33,16 +33,14 @@ wvm_snap *wvm__snap_new(uintptr_t base, size_t size, uint32_t alloc_prot, uint32
 
 void wvm__snap_free(wvm_snap *s)
 {
-    if (!s)
-        return;
-    wvm__meta_add(-(ptrdiff_t)bytes_for(s->nruns));
-    free(s);
+    if (s)
+        wvm__meta_free(s, bytes_for(s->cap));
 }
 
 void wvm__snap_retire(wvm_snap *s)
 {
     if (s)
-        wvm__ebr_retire(&s->hdr, bytes_for(s->nruns));
+        wvm__ebr_retire(&s->hdr, bytes_for(s->cap));
 }
 
 uint32_t wvm__snap_find(const wvm_snap *s, uint64_t page)
@@ -66,16 +64,24 @@ static void push(wvm_snap *d, uint64_t first, uint32_t attr)
     d->runs[d->nruns++] = (wvm_run){first, attr, 0};
 }
 
+/* Snapshots of up to this many runs are built on the stack and copied into a block of
+ * their exact size (metadata stays the size of the state, without a realloc). */
+enum { STACK_RUNS = 32 };
+
 wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_attr_fn f, void *ctx)
 {
     uint64_t end = first + count;
     uint32_t a = wvm__snap_find(s, first), b = wvm__snap_find(s, end - 1);
     /* at most: runs before a, a split head, the mapped runs, a split tail, runs after b */
     uint32_t cap = s->nruns + 2;
-    wvm_snap *d = alloc_snap(cap);
+    union {
+        wvm_snap snap;
+        char bytes[sizeof(wvm_snap) + STACK_RUNS * sizeof(wvm_run)];
+    } local;
+    wvm_snap *d = cap <= STACK_RUNS ? &local.snap : alloc_snap(cap);
     if (!d)
         return NULL;
-    memcpy(d, s, sizeof *d);
+    memcpy(d, s, offsetof(wvm_snap, cap));
     d->nruns = 0;
     for (uint32_t i = 0; i < a; i++)
         push(d, s->runs[i].first, s->runs[i].attr);
@@ -94,14 +100,14 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
         if (wvm__attr_committed(d->runs[i].attr))
             committed += wvm__snap_run_end(d, i) - d->runs[i].first;
     d->committed = committed;
-    if (d->nruns < cap) { /* keep the accounting exact: shrink to fit */
-        wvm_snap *fit = realloc(d, bytes_for(d->nruns));
-        if (fit)
-            d = fit;
-        /* accounted by logical size, as wvm__snap_free and the retire path count it */
-        wvm__meta_add(-(ptrdiff_t)(bytes_for(cap) - bytes_for(d->nruns)));
+    if (d != &local.snap)
+        return d;
+    wvm_snap *fit = alloc_snap(d->nruns);
+    if (fit) {
+        memcpy(fit, d, offsetof(wvm_snap, cap));
+        memcpy(fit->runs, d->runs, d->nruns * sizeof(wvm_run));
     }
-    return d;
+    return fit;
 }
 
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx)

@@ -37,6 +37,7 @@ typedef struct wvm_snap {
     struct wvm_guardmap *guards; /* PAGE_GUARD pages consumed by faults (core/guard.h); shared
                                   * by every snapshot of the allocation; NULL until needed */
     uint32_t nruns;
+    uint32_t cap;   /* runs the block was allocated for (core/meta.h: sized free) */
     wvm_run runs[]; /* runs[0].first == 0; ascending; neighbours differ */
 } wvm_snap;
 

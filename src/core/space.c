@@ -1,12 +1,12 @@
 /* Allocations: descriptors, arenas, placement, and the address index. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/freespace.h"
 #include "core/guard.h"
 #include "core/ledger.h"
+#include "core/meta.h"
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -49,11 +49,11 @@ static wvm_alloc *desc_get(void)
 {
     if (!free_descs) {
         enum { SLAB = 256 };
-        wvm_alloc *slab = aligned_alloc(64, SLAB * sizeof *slab); /* quick copy: one line */
+        /* a large block: page-aligned, so that each quick copy is one cache line */
+        _Static_assert(SLAB * sizeof(wvm_alloc) > WVM_META_MAX_SMALL, "alignment");
+        wvm_alloc *slab = wvm__meta_zalloc(SLAB * sizeof *slab);
         if (!slab)
             return NULL;
-        memset(slab, 0, SLAB * sizeof *slab);
-        wvm__meta_add(SLAB * sizeof *slab);
         for (int i = 0; i < SLAB; i++) {
             pthread_mutex_init(&slab[i].lock, NULL);
             slab[i].next = free_descs;
@@ -264,7 +264,7 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     return 0;
 }
 
-__thread int wvm__alloc_locks_held;
+WVM_THREAD int wvm__alloc_locks_held;
 
 wvm_alloc *wvm__space_acquire(uintptr_t addr)
 {

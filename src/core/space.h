@@ -18,6 +18,7 @@
 
 #include <winvmem/vm.h>
 
+#include "core/meta.h"
 #include "core/snap.h"
 
 #define WVM_PAGE       4096u
@@ -105,7 +106,7 @@ wvm_alloc *wvm__space_acquire(uintptr_t addr);
 void wvm__space_unlock(wvm_alloc *a);
 /* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
  * must not wait for a lock its own thread holds). */
-extern __thread int wvm__alloc_locks_held;
+extern WVM_THREAD int wvm__alloc_locks_held;
 static inline wvm_snap *wvm__alloc_snap(wvm_alloc *a)
 {
     return atomic_load_explicit(&a->snap, memory_order_acquire);

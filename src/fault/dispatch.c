@@ -8,7 +8,11 @@
 #include <ucontext.h>
 
 #include "core/guard.h"
+#include "core/ledger.h"
+#include "core/meta.h"
+#include "core/options.h"
 #include "fault/fault.h"
+#include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
 
 static struct sigaction prev_segv, prev_bus;
@@ -19,8 +23,8 @@ static uint32_t install_error;
  * row at one address; then it is reported as an access violation (the kernel and the model
  * disagree, e.g. an execute-only page read on a CPU that enforces it). */
 enum { MAX_RETRIES = 64 };
-static __thread uintptr_t retry_addr;
-static __thread unsigned retries;
+static WVM_THREAD uintptr_t retry_addr;
+static WVM_THREAD unsigned retries;
 
 /* ExceptionInformation[0]: 0 read, 1 write, 8 execute, from the page-fault error code. */
 static int access_of(const ucontext_t *uc)
@@ -65,46 +69,58 @@ static void chain(int sig, siginfo_t *si, void *uc, bool consumed)
         p->sa_handler(sig);
 }
 
-static void handler(int sig, siginfo_t *si, void *ctx)
+/* Turns a fault into a Windows exception for the vectored handlers. true: handled, the
+ * access is retried; false: not on winvmem's memory, or no handler took it (*consumed: a
+ * guard was consumed, so a retry would no longer fault). */
+static bool dispatch(siginfo_t *si, ucontext_t *uc, bool *consumed)
 {
-    int saved_errno = errno;
-    ucontext_t *uc = ctx;
     uintptr_t addr = (uintptr_t)si->si_addr;
     int access = access_of(uc);
     /* si_code <= 0: sent by kill/tgkill/sigqueue, not by a fault */
     enum wvm_fault_kind kind =
         si->si_code > 0 ? wvm__guard_fault(addr, access) : WVM_FAULT_NOT_OURS;
+    *consumed = false;
     if (kind == WVM_FAULT_RETRY) {
         if (retry_addr != addr)
             retries = 0;
         retry_addr = addr;
-        if (++retries <= MAX_RETRIES) {
-            errno = saved_errno;
-            return;
-        }
+        if (++retries <= MAX_RETRIES)
+            return true;
         kind = WVM_FAULT_VIOLATION;
     }
     retry_addr = 0;
-    if (kind != WVM_FAULT_NOT_OURS) {
-        wvm_EXCEPTION_RECORD rec = {
-            .ExceptionCode = kind == WVM_FAULT_GUARD ? WVM_STATUS_GUARD_PAGE_VIOLATION
-                                                     : WVM_STATUS_ACCESS_VIOLATION,
-            .ExceptionAddress = pc_of(uc),
-            .NumberParameters = 2,
-            .ExceptionInformation = {(uintptr_t)access, addr},
-        };
-        wvm_EXCEPTION_POINTERS ep = {&rec, uc};
-        if (wvm__veh_dispatch(&ep) == WVM_EXCEPTION_CONTINUE_EXECUTION) {
-            errno = saved_errno;
-            return;
-        }
-    }
-    chain(sig, si, uc, kind == WVM_FAULT_GUARD);
+    if (kind == WVM_FAULT_NOT_OURS)
+        return false;
+    *consumed = kind == WVM_FAULT_GUARD;
+    wvm_EXCEPTION_RECORD rec = {
+        .ExceptionCode =
+            kind == WVM_FAULT_GUARD ? WVM_STATUS_GUARD_PAGE_VIOLATION : WVM_STATUS_ACCESS_VIOLATION,
+        .ExceptionAddress = pc_of(uc),
+        .NumberParameters = 2,
+        .ExceptionInformation = {(uintptr_t)access, addr},
+    };
+    wvm_EXCEPTION_POINTERS ep = {&rec, uc};
+    return wvm__veh_dispatch(&ep) == WVM_EXCEPTION_CONTINUE_EXECUTION;
+}
+
+static void handler(int sig, siginfo_t *si, void *ctx)
+{
+    int saved_errno = errno;
+    bool consumed;
+    wvm__signal_depth++;
+    if (!dispatch(si, ctx, &consumed))
+        chain(sig, si, ctx, consumed);
+    wvm__signal_depth--;
     errno = saved_errno;
 }
 
 static void install(void)
 {
+    /* What the calls a vectored handler may make would set up on first use, set up now in
+     * normal context: kernel probes, options (a bad value is reported with stdio), ledger. */
+    wvm__caps();
+    wvm__option(WVM_OPT_VERBOSE);
+    wvm__ledger_limit();
     int err = wvm__prim_sig_install(SIGSEGV, handler, &prev_segv);
     if (!err)
         err = wvm__prim_sig_install(SIGBUS, handler, &prev_bus);

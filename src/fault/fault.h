@@ -7,14 +7,25 @@
  * nobody handles, and every fault outside winvmem's memory, goes to the handler that was
  * installed before winvmem's, or to the default action (the process dies as it would have).
  *
- * What a vectored handler may do: it runs inside a signal handler. It may read and write
- * memory, change *ContextRecord (a ucontext_t), and call winvmem's VirtualAlloc,
- * VirtualProtect, VirtualFree, VirtualQuery and Get/SetLastError (they take only winvmem's
- * per-allocation locks, never held by code that touches user memory). It must not call
- * functions that are not async-signal-safe (malloc, printf, locks the interrupted code may
- * hold). Memory the kernel touches on the program's behalf (read(2) into a guard page, futex
- * words) does not raise an exception: the system call fails with EFAULT and, for a guard
- * page, the guard stays armed. */
+ * What a vectored handler may do: it runs inside a signal handler, on the faulting thread. It
+ * may read and write memory, change *ContextRecord (a ucontext_t), and call winvmem's
+ * VirtualAlloc (reserve, commit, both; plain, write-watch, AWE and large-page allocations),
+ * VirtualProtect, VirtualFree, VirtualQuery, VirtualLock/Unlock, GetWriteWatch/ResetWriteWatch,
+ * Add/RemoveVectoredExceptionHandler and Get/SetLastError -- also when the fault interrupted
+ * malloc or another libc function. Those paths take only winvmem's own locks, which no thread
+ * holds while it runs code that can fault on winvmem's memory, and never call the malloc family:
+ * winvmem's bookkeeping comes from core/meta.c, and libc functions that may allocate
+ * (pthread_setspecific, pthread_getattr_np) are avoided in signal context.
+ * tests/fault/stress_signal_context.c holds this to account (it interposes malloc).
+ * Not covered: the host API (src/host), the wvm_print_* functions (stdio). Limit: a thread
+ * whose winvmem calls all come from handlers keeps a 32-byte epoch record after it exits
+ * (releasing it at thread exit needs pthread_setspecific).
+ * A handler itself must not call what is not async-signal-safe (malloc, printf, locks the
+ * interrupted code may hold).
+ *
+ * Memory the kernel touches on the program's behalf (read(2) into a guard page, futex words)
+ * does not raise an exception: the system call fails with EFAULT and, for a guard page, the
+ * guard stays armed. */
 #ifndef WVM_FAULT_H
 #define WVM_FAULT_H
 #include <winvmem/vm.h>

@@ -3,8 +3,8 @@
  * dispatcher on another thread may be standing on one); they are few and small. */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 
+#include "core/meta.h"
 #include "fault/fault.h"
 
 typedef struct veh {
@@ -18,7 +18,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void *wvm__veh_add(int first, wvm_PVECTORED_EXCEPTION_HANDLER fn)
 {
-    veh *v = malloc(sizeof *v);
+    veh *v = wvm__meta_alloc(sizeof *v);
     if (!v)
         return NULL;
     v->fn = fn;
