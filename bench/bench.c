@@ -166,6 +166,20 @@ static long check_queries(char **regions, long n)
     return bad;
 }
 
+/* Library memory: winvmem's own count of its metadata; for Wine the resident set beyond the
+ * pages the case touched. */
+static int64_t library_memory(void)
+{
+#ifdef _WIN32
+    return (int64_t)bh_rss_bytes();
+#else
+    wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
+    if (wvm_stats_get(&st) != 0)
+        return -1;
+    return (int64_t)st.metadata_bytes;
+#endif
+}
+
 /* n live 64 KiB reservations, each with its first page committed: create them, query random
  * addresses among them, walk the whole address space, release them. */
 static void case_regions(long n, const char *tag)
@@ -180,6 +194,9 @@ static void case_regions(long n, const char *tag)
     snprintf(key[1], sizeof key[1], "query_%s", tag);
     snprintf(key[2], sizeof key[2], "walk_%s", tag);
 
+    memset(regions, 0, sizeof(char *) * (size_t)n); /* resident before the memory is measured */
+    uint64_t rss0 = bh_rss_bytes();
+    int64_t pte0 = bh_pte_bytes(), meta0 = library_memory();
     snapshot(&s);
     uint64_t t0 = bh_now_ns();
     for (; made < n; made++) {
@@ -200,6 +217,14 @@ static void case_regions(long n, const char *tag)
     } else {
         bh_result(key[0], (double)(bh_now_ns() - t0) / (double)n, "ns");
         note_syscalls(key[0], &s, (double)n);
+        bh_region_memory(tag, n, rss0, pte0);
+#ifndef _WIN32
+        char mkey[32];
+        snprintf(mkey, sizeof mkey, "meta_%s", tag);
+        bh_result(mkey, (double)(library_memory() - meta0) / (double)n, "B");
+#else
+        (void)meta0;
+#endif
 
         long bad = check_queries(regions, n);
         if (bad)
@@ -225,20 +250,6 @@ static void case_regions(long n, const char *tag)
         VirtualFree(regions[i], 0, MEM_RELEASE);
     free(regions);
     free(addrs);
-}
-
-/* Library memory: winvmem's own count of its metadata; for Wine the resident set beyond the
- * pages the case touched. */
-static int64_t library_memory(void)
-{
-#ifdef _WIN32
-    return (int64_t)bh_rss_bytes();
-#else
-    wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
-    if (wvm_stats_get(&st) != 0)
-        return -1;
-    return (int64_t)st.metadata_bytes;
-#endif
 }
 
 /* 16 x 64 GiB reserved, 1,000 scattered pages committed and touched, each queried, all
@@ -296,12 +307,54 @@ static void case_tib(void)
     free(pages);
 }
 
+/* A fragmented heap (issue 14): n one-page islands committed and written across a 2 GiB
+ * reservation, every other one then made read-only when alternate (every protection boundary
+ * is a kernel mapping split where protections are mprotect's); then a random page between two
+ * islands is committed, touched and decommitted. A heap in this state is what a garbage
+ * collector works on after a while; the cost must not grow with the number of islands. */
+static void case_islands(long n, int alternate, const char *key)
+{
+    char *r = VirtualAlloc(NULL, BH_ISLAND_SPAN, MEM_RESERVE, PAGE_NOACCESS);
+    size_t stride = BH_ISLAND_SPAN / (size_t)n;
+    uint64_t seed = BH_SEED;
+    syscall_snapshot s;
+    long made = 0;
+    if (!r)
+        die("VirtualAlloc", key);
+    for (; made < n; made++) {
+        char *pg = r + (size_t)made * stride;
+        DWORD old;
+        if (!VirtualAlloc(pg, BH_PAGE, MEM_COMMIT, PAGE_READWRITE))
+            break;
+        *(volatile char *)pg = 1;
+        if (alternate && (made & 1) && !VirtualProtect(pg, BH_PAGE, PAGE_READONLY, &old))
+            break;
+    }
+    if (made < n) {
+        bh_note(key, "setting up the islands failed (error %lu) after %ld",
+                (unsigned long)GetLastError(), made);
+        bh_fail(key, made);
+    } else {
+        snapshot(&s);
+        BH_TIMED(key, bh_reps(101), 20, {
+            char *pg = r + bh_island_gap(&seed, n, stride);
+            if (!VirtualAlloc(pg, BH_PAGE, MEM_COMMIT, PAGE_READWRITE))
+                die("VirtualAlloc", key);
+            *(volatile char *)pg = 1;
+            if (!VirtualFree(pg, BH_PAGE, MEM_DECOMMIT))
+                die("VirtualFree", key);
+        });
+        note_syscalls(key, &s, bh_reps(101) * 20.0);
+    }
+    VirtualFree(r, 0, MEM_RELEASE);
+}
+
 int main(int argc, char **argv)
 {
     if (bh_parse_args(argc, argv) != 0)
         return 2;
     static const bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
-                                   case_regions,  case_tib,       cycle64k};
+                                   case_regions,  case_tib,       cycle64k,        case_islands};
     bh_run_cases(&cases);
 #ifndef _WIN32
     syscall_snapshot st;

@@ -53,6 +53,8 @@ function label(op) {
     if (op == "op_protect") return "VirtualProtect 1 page (in 64 MiB)"
     if (op == "op_query") return "VirtualQuery, 10,000 regions"
     if (op == "op_query_foreign") return "VirtualQuery of memory winvmem did not allocate"
+    if (op == "op_isl_few") return "commit + decommit 1 page between 256 alternating islands"
+    if (op == "op_isl_many") return "commit + decommit 1 page between 16,384 alternating islands"
     return op
 }
 FNR == NR { if ($1 == "C") { calls[$2] = $3; order[++n] = $2 } next }

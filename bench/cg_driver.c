@@ -49,6 +49,18 @@ NOINL SIZE_T op_query_foreign(const void *p, MEMORY_BASIC_INFORMATION *m)
     return VirtualQuery(p, m, sizeof *m);
 }
 
+/* commit + decommit of one page between islands (bench.c's case_islands) */
+NOINL void op_isl_few(char *pg)
+{
+    if (VirtualAlloc(pg, PAGE, MEM_COMMIT, PAGE_READWRITE))
+        VirtualFree(pg, PAGE, MEM_DECOMMIT);
+}
+NOINL void op_isl_many(char *pg)
+{
+    if (VirtualAlloc(pg, PAGE, MEM_COMMIT, PAGE_READWRITE))
+        VirtualFree(pg, PAGE, MEM_DECOMMIT);
+}
+
 static void check(int ok, const char *what)
 {
     if (!ok) {
@@ -63,6 +75,26 @@ static uint64_t rnd(uint64_t *s)
     *s ^= *s >> 7;
     *s ^= *s << 17;
     return *s;
+}
+
+/* n one-page islands across 2 GiB, alternately read-only and read-write; ISL_OPS cycles of
+ * op between them. */
+#define ISL_OPS 200
+static void islands(long n, void (*op)(char *), const char *name, uint64_t *seed)
+{
+    size_t span = (size_t)2 << 30, stride = span / (size_t)n;
+    char *r = VirtualAlloc(NULL, span, MEM_RESERVE, PAGE_NOACCESS);
+    DWORD old;
+    check(r != NULL, "reserve 2 GiB");
+    for (long i = 0; i < n; i++) {
+        check(VirtualAlloc(r + i * stride, PAGE, MEM_COMMIT, PAGE_READWRITE) != NULL, "island");
+        if (i & 1)
+            check(VirtualProtect(r + i * stride, PAGE, PAGE_READONLY, &old), "island protect");
+    }
+    for (int i = 0; i < ISL_OPS; i++)
+        op(r + rnd(seed) % (uint64_t)n * stride + (1 + rnd(seed) % (stride / PAGE - 1)) * PAGE);
+    printf("C %s %d\n", name, ISL_OPS);
+    VirtualFree(r, 0, MEM_RELEASE);
 }
 
 int main(void)
@@ -130,6 +162,8 @@ int main(void)
 
     for (int i = 0; i < REGIONS; i++)
         VirtualFree(regions[i], 0, MEM_RELEASE);
+    islands(256, op_isl_few, "op_isl_few", &seed);
+    islands(16384, op_isl_many, "op_isl_many", &seed);
     VirtualFree(blk, 0, MEM_RELEASE);
     VirtualFree(big, 0, MEM_RELEASE);
     return 0;

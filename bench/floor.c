@@ -183,6 +183,9 @@ static void case_regions(long n, const char *tag)
     snprintf(key[1], sizeof key[1], "query_%s", tag);
     snprintf(key[2], sizeof key[2], "walk_%s", tag);
 
+    memset(regions, 0, sizeof(char *) * (size_t)n); /* resident before the memory is measured */
+    uint64_t rss0 = bh_rss_bytes();
+    int64_t pte0 = bh_pte_bytes();
     uint64_t t0 = bh_now_ns();
     for (; made < n; made++) {
         char *p =
@@ -201,6 +204,7 @@ static void case_regions(long n, const char *tag)
             bh_fail(key[k], made);
     } else {
         bh_result(key[0], (double)(bh_now_ns() - t0) / (double)n, "ns");
+        bh_region_memory(tag, n, rss0, pte0);
         for (int i = 0; i < BH_QUERY_ADDRS; i++) {
             size_t off = bh_rand(&seed) % BH_REGION;
             addrs[i] = (uintptr_t)regions[bh_rand(&seed) % (uint64_t)n] + off;
@@ -267,6 +271,59 @@ static void case_tib(void)
     free(pages);
 }
 
+/* The fragmented heap of bench.c's case_islands with the cheapest kernel calls: with guard
+ * markers (Linux >= 6.13) the 2 GiB is one read-write mapping whose uncommitted pages carry
+ * markers, an island is a MADV_GUARD_REMOVE, and the cycle is GUARD_REMOVE + touch +
+ * GUARD_INSTALL (which drops the contents): no split for uniform islands. Read-only islands
+ * need mprotect, and each splits the mapping: alternating islands meet vm.max_map_count. Without
+ * markers: mprotect islands in a PROT_NONE mapping and commitpage's three-call cycle. */
+static void case_islands(long n, int alternate, const char *key)
+{
+    size_t stride = BH_ISLAND_SPAN / (size_t)n;
+    uint64_t seed = BH_SEED;
+    long made = 0;
+    char *r = mmap(NULL, BH_ISLAND_SPAN, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        die("mmap", key);
+    int markers = madvise(r, BH_ISLAND_SPAN, MADV_GUARD_INSTALL) == 0;
+    if (!markers && mprotect(r, BH_ISLAND_SPAN, PROT_NONE))
+        die("mprotect", key);
+    for (; made < n; made++) {
+        char *pg = r + (size_t)made * stride;
+        if (markers ? madvise(pg, BH_PAGE, MADV_GUARD_REMOVE)
+                    : mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
+            break;
+        *(volatile char *)pg = 1;
+        if (alternate && (made & 1) && mprotect(pg, BH_PAGE, PROT_READ))
+            break;
+    }
+    if (made < n) {
+        bh_note(key, "setting up the islands failed (%s) after %ld", strerror(errno), made);
+        bh_fail(key, made);
+    } else {
+        bh_note(key, "%s", markers ? "guard markers" : "mprotect");
+        BH_TIMED(key, bh_reps(101), 20, {
+            char *pg = r + bh_island_gap(&seed, n, stride);
+            if (markers) {
+                if (madvise(pg, BH_PAGE, MADV_GUARD_REMOVE))
+                    die("madvise", key);
+                *(volatile char *)pg = 1;
+                if (madvise(pg, BH_PAGE, MADV_GUARD_INSTALL))
+                    die("madvise", key);
+            } else {
+                if (mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
+                    die("mprotect", key);
+                *(volatile char *)pg = 1;
+                madvise(pg, BH_PAGE, MADV_DONTNEED);
+                if (mprotect(pg, BH_PAGE, PROT_NONE))
+                    die("mprotect", key);
+            }
+        });
+    }
+    munmap(r, BH_ISLAND_SPAN);
+}
+
 int main(int argc, char **argv)
 {
     struct bench_procmap_query q;
@@ -280,7 +337,7 @@ int main(int argc, char **argv)
         bh_note("variant", "floor");
     }
     bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
-                      case_regions,  case_tib,       cycle64k};
+                      case_regions,  case_tib,       cycle64k,        case_islands};
     if (maps_fd < 0) /* the query cases have no floor without PROCMAP_QUERY */
         cases.regions = NULL, cases.tib = NULL;
     bh_run_cases(&cases);

@@ -42,14 +42,15 @@
 #define BH_QUERY_ADDRS  65536         /* random query addresses, cycled                 */
 #define BH_TIB_COUNT    16            /* 16 x 64 GiB = 1 TiB reserved                   */
 #define BH_TIB_SIZE     ((size_t)64 << 30)
-#define BH_TIB_PAGES    1000 /* scattered pages committed, touched, queried    */
-#define BH_THREAD_OPS   2000 /* per thread and sample                          */
+#define BH_TIB_PAGES    1000         /* scattered pages committed, touched, queried    */
+#define BH_THREAD_OPS   2000         /* per thread and sample                          */
+#define BH_ISLAND_SPAN  (2 * BH_GIB) /* fragmented heap: one-page islands across it */
 
 /* Full mode by default; --quick divides every repetition count (and drops the 1M-region case)
  * so that a run takes seconds: CI uses it to check the programs work, never their timings. */
 static int bh_quick;
 /* --only a,b,...: run only these cases (alloc64k reserve1m commitpage protect 10k 100k 1m tib
- * threads2), e.g. to profile one of them with perf. */
+ * threads2 islands), e.g. to profile one of them with perf. */
 static const char *bh_only;
 
 static inline int bh_parse_args(int argc, char **argv)
@@ -239,6 +240,30 @@ static inline void bh_region_cases(void (*run)(long n, const char *tag))
         run(1000000, "1m");
 }
 
+/* The fragmented-heap cases (issue 14): 256, 16,384 and 131,072 committed one-page islands
+ * spread evenly over a BH_ISLAND_SPAN reservation, all read-write ("isl_N") or alternately
+ * read-only and read-write ("islalt_N"). */
+static inline void bh_island_cases(void (*run)(long n, int alternate, const char *key))
+{
+    static const long counts[] = {256, 16384, 131072};
+    static const char *const tags[] = {"256", "16k", "128k"};
+    if (!bh_want("islands"))
+        return;
+    for (int alt = 0; alt < 2; alt++)
+        for (int i = 0; i < 3; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "%s_%s", alt ? "islalt" : "isl", tags[i]);
+            run(counts[i], alt, key);
+        }
+}
+
+/* A random page strictly between island i and island i + 1 (stride bytes apart). */
+static inline size_t bh_island_gap(uint64_t *seed, long n, size_t stride)
+{
+    size_t island = bh_rand(seed) % (uint64_t)n;
+    return island * stride + (1 + bh_rand(seed) % (stride / BH_PAGE - 1)) * BH_PAGE;
+}
+
 /* The two-thread case: cycle() BH_THREAD_OPS times on each of two threads at once; reports the
  * median wall time per operation (the operations of both threads counted). */
 static void (*bh_cycle)(void);
@@ -270,6 +295,7 @@ typedef struct bh_cases {
     void (*regions)(long n, const char *tag); /* NULL: no query cases in this variant */
     void (*tib)(void);                        /* NULL: likewise */
     void (*cycle64k)(void);                   /* one alloc64k cycle, run on two threads */
+    void (*islands)(long n, int alternate, const char *key);
 } bh_cases;
 
 static inline void bh_run_cases(const bh_cases *c)
@@ -287,6 +313,8 @@ static inline void bh_run_cases(const bh_cases *c)
     if (c->tib && bh_want("tib"))
         c->tib();
     bh_case_threads2(c->cycle64k);
+    if (c->islands)
+        bh_island_cases(c->islands);
 }
 
 /* ---- memory ---------------------------------------------------------------------------------- */
@@ -311,6 +339,39 @@ static inline uint64_t bh_rss_bytes(void)
     fclose(f);
     return kib * 1024;
 #endif
+}
+
+/* Bytes of page tables (VmPTE), or -1 where the system does not say (Wine). */
+static inline int64_t bh_pte_bytes(void)
+{
+#ifdef _WIN32
+    return -1;
+#else
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kib = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmPTE: %lld", &kib) == 1)
+            break;
+    fclose(f);
+    return kib < 0 ? -1 : kib * 1024;
+#endif
+}
+
+/* Memory per region after n regions were made (rss0, pte0: before): the resident set's growth
+ * ("rss_<tag>") and the page tables' ("pte_<tag>"), in bytes per region. */
+static inline void bh_region_memory(const char *tag, long n, uint64_t rss0, int64_t pte0)
+{
+    char key[32];
+    snprintf(key, sizeof key, "rss_%s", tag);
+    bh_result(key, (double)((int64_t)bh_rss_bytes() - (int64_t)rss0) / (double)n, "B");
+    int64_t pte = bh_pte_bytes();
+    if (pte >= 0 && pte0 >= 0) {
+        snprintf(key, sizeof key, "pte_%s", tag);
+        bh_result(key, (double)(pte - pte0) / (double)n, "B");
+    }
 }
 
 #endif

@@ -38,7 +38,9 @@ function ratio(a, b, key,    r) {
     return sprintf(r < 0.1 ? "%.2g×" : "%.2f×", r)
 }
 
-# target: "floor:R" = winvmem/floor <= R; "max:V" = winvmem <= V (in the case's unit)
+# target: "floor:R" = winvmem/floor <= R; "max:V" = winvmem <= V (in the case's unit);
+# "wine:R" = winvmem/Wine <= R (met when Wine fails the case); "rel:KEY:R" = winvmem <= R x
+# winvmem's figure for case KEY
 function verdict(key, target,    t, w) {
     if (target == "") return ""
     if (!(("winvmem", key) in vals)) return "no data"
@@ -48,6 +50,15 @@ function verdict(key, target,    t, w) {
         if (!(("floor", key) in vals)) return "no floor"
         return w <= t[2] * med["floor", key] ? "yes" : "**NO**"
     }
+    if (t[1] == "wine") {
+        if (("wine", key) in failed) return "yes (Wine fails)"
+        if (!(("wine", key) in vals)) return "no Wine"
+        return w <= t[2] * med["wine", key] ? "yes" : "**NO**"
+    }
+    if (t[1] == "rel") {
+        if (!(("winvmem", t[2]) in vals)) return "no data"
+        return w <= t[3] * med["winvmem", t[2]] ? "yes" : "**NO**"
+    }
     return w <= t[2] + 0 ? "yes" : "**NO**"
 }
 
@@ -55,6 +66,8 @@ function target_text(target, unit_,    t) {
     if (target == "") return ""
     split(target, t, ":")
     if (t[1] == "floor") return "≤ " t[2] "× floor"
+    if (t[1] == "wine") return "≤ " t[2] "× Wine"
+    if (t[1] == "rel") return "≤ " t[3] "× " t[2]
     return "≤ " human(t[2], unit_)
 }
 
@@ -107,10 +120,22 @@ END {
         row("query_" tags[i], "VirtualQuery, random address among " names[i] " regions",
             i == 1 ? "" : qtarget[i - 1])
         row("walk_" tags[i], "walk 0 … lpMaximumApplicationAddress, " names[i] " regions", "")
+        row("rss_" tags[i], "… resident memory per region (" names[i] ")", i == 1 ? "" : "max:64")
+        row("meta_" tags[i], "… winvmem's own metadata count per region (" names[i] ")", "")
+        row("pte_" tags[i], "… page-table bytes per region (" names[i] ")", "")
     }
     row("tib_time", "reserve 16 × 64 GiB, commit+touch 1,000 pages, query, release: time", "max:20000000")
     row("tib_mem", "… library memory at the peak", "max:1048576")
     row("threads2", "2 threads × 64 KiB cycle, wall time per op", "floor:1.0")
+    split("256 16k 128k", itags, " ")
+    split("256 16,384 131,072", inames, " ")
+    for (a = 0; a < 2; a++)
+        for (i = 1; i <= 3; i++) {
+            k = (a ? "islalt_" : "isl_") itags[i]
+            row(k, "commit+touch+decommit 1 page between " inames[i] \
+                (a ? " alternating read-only/read-write" : " read-write") " islands of 2 GiB",
+                i == 1 ? "" : i == 2 ? "wine:1.0" : "rel:" (a ? "islalt_" : "isl_") "256:1.5")
+        }
     print ""
     printf "Reference floors (cheaper kernel sequences for the page cycle): "
     printf "mprotect + mmap(MAP_FIXED, PROT_NONE) %s; MADV_GUARD_REMOVE + MADV_GUARD_INSTALL %s.\n",

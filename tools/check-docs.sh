@@ -19,7 +19,7 @@ for f in $(nm -D --defined-only "$lib" | awk '$2 == "T" {print $3}' | sed 's/@.*
         status=1
     fi
 done
-opts=$(grep -o '"WINVMEM_[A-Z_]*"' "$src/src/core/options.c" | tr -d '"' | sort -u)
+opts=$(grep -o '"WINVMEM_[A-Z_]*"' "$src/src/prim/options.c" | tr -d '"' | sort -u)
 for o in $opts; do
     for doc in doc/options.md doc/man/winvmem.7.scd; do
         grep -q "$o" "$src/$doc" || { echo "check-docs: $o is not documented in $doc"; status=1; }

@@ -5,7 +5,7 @@
  * codeGeneration capability: WINVMEM_DYNAMIC_CODE=1 or wvm_set_dynamic_code_allowed(1)).
  * Refusals answer ERROR_INVALID_PARAMETER; success leaves the last error alone. */
 #include "api/api.h"
-#include "core/options.h"
+#include "prim/options.h"
 
 #define EXEC_RW (WVM_PAGE_EXECUTE_READWRITE | WVM_PAGE_EXECUTE_WRITECOPY)
 #define EXEC_RO (WVM_PAGE_EXECUTE | WVM_PAGE_EXECUTE_READ)

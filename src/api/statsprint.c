@@ -1,11 +1,10 @@
 /* wvm_print_stats, and WINVMEM_SHOW_STATS=1: statistics on stderr when the process exits. */
 #include <stdio.h>
-#include <unistd.h>
 
 #include <winvmem/stats.h>
 
 #include "api/api.h"
-#include "core/options.h"
+#include "prim/options.h"
 #include "prim/linux/prim.h"
 
 static const char *const sys_name[WVM_SYS_KINDS] = {"mmap",    "munmap", "mprotect",
@@ -92,7 +91,7 @@ WVM_API void wvm_print_stats(FILE *out, unsigned flags)
 void wvm__stats_at_exit(void)
 {
     if (wvm__options_loaded() && wvm__option(WVM_OPT_SHOW_STATS)) {
-        fprintf(stderr, "winvmem: statistics at exit (pid %ld)\n", (long)getpid());
+        fprintf(stderr, "winvmem: statistics at exit (pid %ld)\n", wvm__prim_pid());
         wvm_print_stats(stderr, 0);
     }
 }

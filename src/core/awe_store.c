@@ -3,7 +3,7 @@
 #include <pthread.h>
 
 #include "core/awe_store.h"
-#include "core/options.h"
+#include "prim/options.h"
 #include "core/space.h"
 #include "prim/linux/awe.h"
 #include "prim/linux/memfd.h"

@@ -8,7 +8,7 @@
 #include <errno.h>
 
 #include "core/largepage.h"
-#include "core/options.h"
+#include "prim/options.h"
 #include "prim/linux/hugetlb.h"
 
 /* a->ext is NULL until the initial commit has happened, then SETTLED */

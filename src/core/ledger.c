@@ -4,7 +4,7 @@
 #include <winvmem/vm.h>
 
 #include "core/ledger.h"
-#include "core/options.h"
+#include "prim/options.h"
 #include "prim/linux/prim.h"
 
 static _Atomic uint64_t committed, peak, refusals, limit;

@@ -13,30 +13,6 @@
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
 
-int wvm__linux_prot(uint32_t attr)
-{
-    if (attr & WVM_PAGE_GUARD)
-        return WVM_P_NONE; /* the fault dispatcher turns the first access into the exception */
-    switch (attr & 0xFFu) {
-    case WVM_PAGE_READONLY:
-        return WVM_P_READ;
-    case WVM_PAGE_READWRITE:
-    case WVM_PAGE_WRITECOPY:
-        return WVM_P_RW;
-    case WVM_PAGE_EXECUTE:
-        /* x64 page tables cannot express execute-only, so Windows pages are readable;
-         * Linux would make PROT_EXEC alone execute-only with a protection key (PKU). */
-        return WVM_P_READ | WVM_P_EXEC;
-    case WVM_PAGE_EXECUTE_READ:
-        return WVM_P_READ | WVM_P_EXEC;
-    case WVM_PAGE_EXECUTE_READWRITE:
-    case WVM_PAGE_EXECUTE_WRITECOPY:
-        return WVM_P_RW | WVM_P_EXEC;
-    default:
-        return WVM_P_NONE;
-    }
-}
-
 enum step_kind { STEP_PROTECT, STEP_GUARD_REMOVE, STEP_GUARD_INSTALL, STEP_DISCARD, STEP_UNLOCK };
 
 typedef struct step {

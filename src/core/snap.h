@@ -10,6 +10,9 @@
 
 #include "core/ebr.h"
 
+/* The page the model counts in: x86-64's (prim's wvm__caps()->page_size is the same). */
+#define WVM_PAGE 4096u
+
 /* A page attribute: bits 0-10 the Windows protection (0 = not committed, i.e. reserved);
  * the bits above are page flags that later features own. */
 #define WVM_ATTR_PROT_MASK 0x7FFu
@@ -47,7 +50,7 @@ void wvm__snap_retire(wvm_snap *s); /* was published */
 
 static inline uint64_t wvm__snap_pages(const wvm_snap *s)
 {
-    return s->size >> 12;
+    return s->size / WVM_PAGE;
 }
 /* Index of the run holding page. */
 uint32_t wvm__snap_find(const wvm_snap *s, uint64_t page);

@@ -21,7 +21,6 @@
 #include "core/meta.h"
 #include "core/snap.h"
 
-#define WVM_PAGE       4096u
 #define WVM_GRAN       65536u
 #define WVM_SPARSE_MIN ((size_t)4 << 30)
 #define WVM_CHUNK      (2u << 20) /* unit in which arena memory is switched to guard-marker mode */
@@ -144,7 +143,4 @@ typedef struct wvm_space_stats {
     uint64_t arenas, arena_bytes, chunks_guarded;
 } wvm_space_stats;
 void wvm__space_stats(wvm_space_stats *out);
-
-/* Linux protection for a committed page attribute. */
-int wvm__linux_prot(uint32_t attr);
 #endif

@@ -10,7 +10,7 @@
 #include "core/guard.h"
 #include "core/ledger.h"
 #include "core/meta.h"
-#include "core/options.h"
+#include "prim/options.h"
 #include "fault/fault.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"

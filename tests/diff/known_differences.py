@@ -102,11 +102,14 @@ class Line:
         return self.ret == "0" and self.err is not None
 
 
+ALIASES = {"ww": "watch", "resetww": "resetwatch"}  # older spellings (tools/oplang/README.md)
+
+
 def parse_op(src):
     t = src.split()
     if len(t) > 2 and t[1] == "=":
         t = t[2:]
-    return t[0], t[1:]
+    return ALIASES.get(t[0], t[0]), t[1:]
 
 
 def explain(src, n, w, modifiers=False, wrote_reserved=False):
@@ -122,12 +125,12 @@ def explain(src, n, w, modifiers=False, wrote_reserved=False):
     diverged = N.failed != W.failed
     if W.ret == "unsupported":
         return 22, True
-    if op in ("ww", "resetww") and N.err == 87 and not W.failed and len(a) > 1 and \
+    if op in ("watch", "resetwatch") and N.err == 87 and not W.failed and len(a) > 1 and \
             int(a[1], 0) >= 1 << 47:
         return 6, False
-    if op == "resetww" and N.err == 87 and len(a) > 1 and a[1] in ("0", "0x0"):
+    if op == "resetwatch" and N.err == 87 and len(a) > 1 and a[1] in ("0", "0x0"):
         return 25, False
-    if op == "ww":
+    if op == "watch":
         nl = n.split("->", 1)[1].split()[3:] if "count=" in n else None
         wl = w.split("->", 1)[1].split()[3:] if "count=" in w else None
         if wrote_reserved and nl is not None and wl is not None and set(nl) <= set(wl):

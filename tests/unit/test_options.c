@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
-#include "core/options.h"
+#include "prim/options.h"
 
 static void env(void)
 {

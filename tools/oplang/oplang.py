@@ -1,6 +1,6 @@
 """The op language of winvmem's differential test: a seeded generator of random but
 meaningful sequences, and a shrinker. The format is described in tools/oplang/README.md and
-interpreted by tests/diff/interp.c.
+run by the op-language module (tools/oplang/*.c: `winvmem run`, tests/diff/interp.c).
 
 Layout rules that keep a sequence deterministic on any address-space layout:
   * allocations with a NULL address come first (their neighbourhood is unknown, so only offsets
@@ -90,15 +90,25 @@ class Gen:
             return self.r.randint(0, max(0, hi))
         return size if beyond else 0
 
+    @staticmethod
+    def inside(size, in_hole, off):
+        """Offsets from a NULL allocation stay inside its own granules: what lies after them
+        depends on the layout (another allocation, the hole, or nothing)."""
+        if in_hole:
+            return off
+        return min(off, max(GRAN, (size + GRAN - 1) // GRAN * GRAN) - PAGE)
+
     def addr(self, beyond=True):
         """An address relative to a live allocation (or H), page-aligned mostly."""
         live = self.live()
         if self.hole and (not live or self.r.random() < 0.15):
+            self.last_addr = (HOLE, True, 0)
             return "H+" + hex(self.r.randrange(0, HOLE, PAGE))
         if not live:
             return None
         name, size, in_hole = self.r.choice(live)
-        off = self.offset(size, beyond and in_hole)
+        off = self.inside(size, in_hole, self.offset(size, beyond and in_hole))
+        self.last_addr = (size, in_hole, off)
         if in_hole and beyond and self.r.random() < 0.05:
             back = self.r.choice([PAGE, GRAN])
             if self.hole_off.get(name, 0) >= 2 * GRAN:  # stays inside H
@@ -164,7 +174,14 @@ class Gen:
             typ = self.r.choice(["RESERVE", "COMMIT|RESERVE", "COMMIT|WRITE_WATCH",
                                  "RESET", "RESET_UNDO", "COMMIT|TOP_DOWN"] + BAD_TYPES[:6])
         name = self.newname()
-        self.emit("%s = alloc @%s %s %s %s" % (name, a, self.size(0x30000), typ, self.prot()))
+        size = self.size(0x30000)
+        base_size, in_hole, off = self.last_addr
+        if "RESERVE" in typ and not in_hole:
+            # a reservation at a NULL allocation's address stays inside its granules
+            room = max(GRAN, (base_size + GRAN - 1) // GRAN * GRAN) - off
+            if int(size, 16) > room:
+                size = hex(room)
+        self.emit("%s = alloc @%s %s %s %s" % (name, a, size, typ, self.prot()))
 
     def op_free(self):
         live = self.live()
@@ -245,13 +262,13 @@ class Gen:
         if not pool:
             return
         name, size, in_hole = self.r.choice(pool)
-        off = self.offset(size, in_hole)
+        off = self.inside(size, in_hole, self.offset(size, in_hole))
         a = "%s+%s" % (name, hex(off))
         n = hex(max(PAGE, size - off)) if self.r.random() < 0.5 else self.size(0x30000)
         if self.r.random() < 0.25:
-            self.emit("resetww %s %s" % (a, n))
+            self.emit("resetwatch %s %s" % (a, n))
         else:
-            self.emit("ww %s %s%s" % (a, n, " reset" if self.r.random() < 0.3 else ""))
+            self.emit("watch %s %s%s" % (a, n, " reset" if self.r.random() < 0.3 else ""))
 
     def after_alloc(self):
         """Names maybe released become stale once another allocation could reuse them."""

@@ -48,7 +48,7 @@ int cli_info(bool json)
         for (int i = 0; i < NMECH; i++) {
             printf("%s\n  {\"name\": \"%s\", \"state\": \"%s\", \"explanation\": ", i ? "," : "",
                    mech_names[i], mech_state(lines[i], 1u << i, &st));
-            cli_json_str(stdout, lines[i]);
+            opl_json_str(stdout, lines[i]);
             putchar('}');
         }
         printf("\n]}\n");

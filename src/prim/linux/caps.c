@@ -8,7 +8,7 @@
 
 #include <winvmem/stats.h>
 
-#include "core/options.h"
+#include "prim/options.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/sysfiles.h"
 
@@ -54,6 +54,11 @@ static void probe(void)
     caps.procmap_query = choose(WVM_MECH_PROCMAP_QUERY, wvm__prim_procmap_probe(),
                                 WVM_OPT_PROCMAP_QUERY, "disabled by WINVMEM_PROCMAP_QUERY=0");
     wvm__sysfiles_memory(&caps.total_ram, &caps.total_swap, &caps.cgroup_limit);
+}
+
+long wvm__prim_pid(void)
+{
+    return (long)getpid();
 }
 
 const wvm_caps *wvm__caps(void)

@@ -9,7 +9,7 @@
 
 #include <winvmem/stats.h>
 
-#include "core/options.h"
+#include "prim/options.h"
 #include "prim/linux/prim.h"
 
 #define NMECH 7

@@ -19,6 +19,11 @@
 #define WVM_P_EXEC  4
 #define WVM_P_RW    (WVM_P_READ | WVM_P_WRITE)
 
+/* The Linux protection of a committed page whose Windows protection is prot (PAGE_* with
+ * modifiers; other bits are ignored). PAGE_GUARD pages are PROT_NONE until the fault
+ * dispatcher consumes the guard. */
+int wvm__linux_prot(uint32_t prot);
+
 typedef struct wvm_caps {
     size_t page_size;      /* the kernel's page size: 4096 on x86-64 */
     bool guard_markers;    /* MADV_GUARD_INSTALL works (Linux >= 6.13), and not disabled */
@@ -77,15 +82,16 @@ int wvm__prim_vma_next(uintptr_t addr, wvm_vma *out);
 
 /* --- the caller's memory ------------------------------------------------------------------ */
 
-/* Copies n bytes from src (ours) to dst (named by the caller) or the other way, failing with
- * EFAULT (or ENOSYS/EPERM where process_vm_* is not allowed) instead of faulting. */
+/* Copies n bytes from src (ours) to dst (named by the caller), failing with EFAULT (or
+ * ENOSYS/EPERM where process_vm_* is not allowed) instead of faulting. */
 int wvm__prim_self_write(void *dst, const void *src, size_t n);
-int wvm__prim_self_read(void *dst, const void *src, size_t n);
 /* Checks that every page of [dst, dst+n) can be read and written, leaving it unchanged. */
 int wvm__prim_self_touch(void *dst, size_t n);
 
 /* --- system figures ------------------------------------------------------------------------ */
 
+/* This process's id. */
+long wvm__prim_pid(void);
 /* Available physical memory in bytes (MemAvailable). */
 int wvm__prim_avail_ram(uint64_t *out);
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <winvmem/stats.h>
 
-#include "core/options.h"
+#include "prim/options.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/uffd.h"
 

@@ -28,7 +28,6 @@ typedef struct wvm_option_desc {
 int64_t wvm__option(enum wvm_option opt);
 /* Overrides an option in-process (tests, wvm_host); returns the previous value. */
 int64_t wvm__option_set(enum wvm_option opt, int64_t value);
-const wvm_option_desc *wvm__option_desc(enum wvm_option opt);
 /* Whether the options have been read, i.e. winvmem has been used in this process. */
 bool wvm__options_loaded(void);
 #endif

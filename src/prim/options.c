@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/options.h"
+#include "prim/options.h"
 
 static const wvm_option_desc table[WVM_OPT_COUNT] = {
     [WVM_OPT_COMMIT_LIMIT] = {"WINVMEM_COMMIT_LIMIT", 0, 1,
@@ -101,9 +101,4 @@ int64_t wvm__option_set(enum wvm_option opt, int64_t value)
 {
     pthread_once(&once, load);
     return atomic_exchange(&values[opt], value);
-}
-
-const wvm_option_desc *wvm__option_desc(enum wvm_option opt)
-{
-    return &table[opt];
 }

@@ -1,0 +1,466 @@
+/* The op language's parser: one line into an opl_op_t, a script into ops with every name
+ * checked. Errors name the line, the column, the token and the reason. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oplang_int.h"
+
+/* Argument kinds, in the order an op takes them. */
+enum arg { A_ADDR, A_SIZE, A_TYPE, A_PROT, A_BYTE, A_COUNT, A_LEN, A_WORD_NOOLD, A_WORD_RESET };
+
+typedef struct opdesc {
+    const char *name;
+    opl_kind_t kind;
+    int defines;    /* 1: may have "NAME =", 2: must */
+    int nreq, nopt; /* required / optional arguments */
+    enum arg args[5];
+    const char *usage;
+} opdesc;
+
+static const opdesc ops[] = {
+    {"alloc",
+     OPL_ALLOC,
+     1,
+     4,
+     0,
+     {A_ADDR, A_SIZE, A_TYPE, A_PROT},
+     "[NAME =] alloc ADDR SIZE TYPE PROT"},
+    {"allocapp",
+     OPL_ALLOCAPP,
+     1,
+     4,
+     0,
+     {A_ADDR, A_SIZE, A_TYPE, A_PROT},
+     "[NAME =] allocapp ADDR SIZE TYPE PROT"},
+    {"hole", OPL_HOLE, 2, 1, 0, {A_SIZE}, "NAME = hole SIZE"},
+    {"free", OPL_FREE, 0, 3, 0, {A_ADDR, A_SIZE, A_TYPE}, "free ADDR SIZE TYPE"},
+    {"protect",
+     OPL_PROTECT,
+     0,
+     3,
+     1,
+     {A_ADDR, A_SIZE, A_PROT, A_WORD_NOOLD},
+     "protect ADDR SIZE PROT [noold]"},
+    {"protectapp",
+     OPL_PROTECTAPP,
+     0,
+     3,
+     1,
+     {A_ADDR, A_SIZE, A_PROT, A_WORD_NOOLD},
+     "protectapp ADDR SIZE PROT [noold]"},
+    {"query", OPL_QUERY, 0, 1, 1, {A_ADDR, A_LEN}, "query ADDR [LEN]"},
+    {"scan", OPL_SCAN, 0, 1, 0, {A_ADDR}, "scan ADDR"},
+    {"write", OPL_WRITE, 0, 2, 0, {A_ADDR, A_BYTE}, "write ADDR BYTE"},
+    {"read", OPL_READ, 0, 1, 1, {A_ADDR, A_COUNT}, "read ADDR [N]"},
+    {"access", OPL_ACCESS, 0, 2, 0, {A_ADDR, A_SIZE}, "access ADDR SIZE"},
+    {"lock", OPL_LOCK, 0, 2, 0, {A_ADDR, A_SIZE}, "lock ADDR SIZE"},
+    {"unlock", OPL_UNLOCK, 0, 2, 0, {A_ADDR, A_SIZE}, "unlock ADDR SIZE"},
+    {"watch", OPL_WATCH, 0, 2, 1, {A_ADDR, A_SIZE, A_WORD_RESET}, "watch ADDR SIZE [reset]"},
+    {"resetwatch", OPL_RESETWATCH, 0, 2, 0, {A_ADDR, A_SIZE}, "resetwatch ADDR SIZE"},
+    {"map", OPL_MAP, 0, 0, 0, {0}, "map"},
+    {"stats", OPL_STATS, 0, 0, 0, {0}, "stats"},
+    {"---", OPL_END, 0, 0, 0, {0}, "---"},
+};
+enum { NOPS = sizeof ops / sizeof ops[0] };
+
+/* Older spellings, still read (scripts in the wild); transcripts print the one spelling. */
+static const struct {
+    const char *alias, *name;
+} aliases[] = {{"ww", "watch"}, {"resetww", "resetwatch"}};
+
+static const char *const arg_names[] = {"ADDR", "SIZE", "TYPE",  "PROT", "BYTE",
+                                        "N",    "LEN",  "noold", "reset"};
+
+const char *opl_kind_name(opl_kind_t k)
+{
+    for (int i = 0; i < NOPS; i++)
+        if (ops[i].kind == k)
+            return ops[i].name;
+    return "?";
+}
+
+static const opdesc *desc_of(opl_kind_t k)
+{
+    for (int i = 0; i < NOPS; i++)
+        if (ops[i].kind == k)
+            return &ops[i];
+    return NULL;
+}
+
+typedef struct tok {
+    const char *s;
+    size_t len;
+    unsigned col;
+} tok;
+
+static int fail(opl_error_t *e, unsigned line, const tok *t, const char *fmt, ...) OPL_PRINTF(4, 5);
+static int fail(opl_error_t *e, unsigned line, const tok *t, const char *fmt, ...)
+{
+    e->line = line;
+    e->col = t ? t->col : 0;
+    snprintf(e->token, sizeof e->token, "%.*s", t ? (int)t->len : 0, t ? t->s : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->reason, sizeof e->reason, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int valid_name(const char *s, size_t n)
+{
+    if (!n || n >= OPL_NAME_MAX || !(s[0] == '_' || ((s[0] | 32) >= 'a' && (s[0] | 32) <= 'z')))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!(s[i] == '_' || (s[i] >= '0' && s[i] <= '9') ||
+              ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'z')))
+            return 0;
+    return 1;
+}
+
+static const char number_help[] = "not a number (decimal, or hexadecimal after 0x; no sign, no "
+                                  "leading zeros)";
+
+static int parse_addr(const char *s, opl_addr_t *a, opl_error_t *e, unsigned line, const tok *t)
+{
+    memset(a, 0, sizeof *a);
+    if (*s == '@')
+        s++;
+    if (*s >= '0' && *s <= '9') {
+        if (opl_parse_u64(s, &a->off))
+            return fail(e, line, t, "ADDR: %s", number_help);
+        return 0;
+    }
+    size_t n = strcspn(s, "+-");
+    if (!valid_name(s, n))
+        return fail(e, line, t,
+                    "ADDR: a number, NAME, NAME+OFF or NAME-OFF (a NAME is a letter or _ then up "
+                    "to %d letters, digits or _)",
+                    OPL_NAME_MAX - 2);
+    memcpy(a->name, s, n);
+    a->name[n] = 0;
+    if (!s[n])
+        return 0;
+    a->neg = s[n] == '-';
+    if (opl_parse_u64(s + n + 1, &a->off))
+        return fail(e, line, t, "ADDR: the offset after %c is %s", s[n], number_help);
+    return 0;
+}
+
+static int parse_arg(enum arg k, const char *s, opl_op_t *op, opl_error_t *e, unsigned line,
+                     const tok *t)
+{
+    uint64_t v;
+    const char *bad;
+    size_t badlen;
+    char words[256];
+    switch (k) {
+    case A_ADDR:
+        return parse_addr(s, &op->addr, e, line, t);
+    case A_SIZE:
+    case A_LEN:
+        if (opl_parse_u64(s, &op->size))
+            return fail(e, line, t, "%s: %s", arg_names[k], number_help);
+        if (k == A_LEN)
+            op->flags |= OPL_F_LEN;
+        return 0;
+    case A_BYTE:
+        if (opl_parse_u64(s, &v) || v > 0xff)
+            return fail(e, line, t, "BYTE: a number from 0 to 0xff");
+        op->size = v;
+        return 0;
+    case A_COUNT:
+        if (opl_parse_u64(s, &v) || v < 1 || v > OPL_READ_MAX)
+            return fail(e, line, t, "N: a number of bytes from 1 to %d", OPL_READ_MAX);
+        op->size = v;
+        return 0;
+    case A_TYPE:
+    case A_PROT:
+        if (!(k == A_TYPE ? opl_parse_mem(s, &op->type, &bad, &badlen)
+                          : opl_parse_prot(s, &op->prot, &bad, &badlen)))
+            return 0;
+        opl__flag_words(k == A_PROT, words, sizeof words);
+        return fail(e, line, t,
+                    "%s: '%.*s' is not a %s flag (%s, with or without %s, or a number, "
+                    "joined by |)",
+                    arg_names[k], (int)badlen, bad, k == A_TYPE ? "MEM_" : "PAGE_", words,
+                    k == A_TYPE ? "MEM_" : "PAGE_");
+    case A_WORD_NOOLD:
+    case A_WORD_RESET:
+        if (strcmp(s, arg_names[k]))
+            return fail(e, line, t, "expected the word '%s' or the end of the line", arg_names[k]);
+        op->flags |= k == A_WORD_NOOLD ? OPL_F_NOOLD : OPL_F_RESET;
+        return 0;
+    }
+    return -1;
+}
+
+#define MAX_TOK 12
+
+static int parse_line(const char *text, unsigned line, opl_op_t *op, opl_error_t *e,
+                      unsigned *addr_col)
+{
+    memset(op, 0, sizeof *op);
+    op->line = line;
+    tok t[MAX_TOK];
+    int nt = 0;
+    for (const char *p = text;;) {
+        p += strspn(p, " \t\r\n");
+        if (!*p || *p == '#')
+            break;
+        size_t n = strcspn(p, " \t\r\n");
+        if (nt == MAX_TOK) {
+            tok x = {p, n, (unsigned)(p - text) + 1};
+            return fail(e, line, &x, "too many words on one line");
+        }
+        t[nt++] = (tok){p, n, (unsigned)(p - text) + 1};
+        p += n;
+    }
+    if (!nt)
+        return 0;
+    char w[MAX_TOK][96];
+    for (int i = 0; i < nt; i++) {
+        if (t[i].len >= sizeof w[i])
+            return fail(e, line, &t[i], "a word longer than %zu characters", sizeof w[i] - 1);
+        memcpy(w[i], t[i].s, t[i].len);
+        w[i][t[i].len] = 0;
+    }
+    int k = 0;
+    if (nt >= 2 && !strcmp(w[1], "=")) {
+        if (!valid_name(w[0], t[0].len))
+            return fail(e, line, &t[0],
+                        "not a NAME (a letter or _ then up to %d letters, digits or _)",
+                        OPL_NAME_MAX - 2);
+        memcpy(op->def, w[0], t[0].len + 1);
+        k = 2;
+        if (nt == 2)
+            return fail(e, line, NULL, "missing the op after '%s =' (alloc, allocapp or hole)",
+                        op->def);
+    }
+    const char *opname = w[k];
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (!strcmp(opname, aliases[i].alias))
+            opname = aliases[i].name;
+    const opdesc *d = NULL;
+    for (int i = 0; i < NOPS; i++)
+        if (!strcmp(ops[i].name, opname))
+            d = &ops[i];
+    if (!d)
+        return fail(e, line, &t[k],
+                    "unknown op (alloc allocapp hole free protect protectapp query scan write "
+                    "read access lock unlock watch resetwatch map stats ---)");
+    op->kind = d->kind;
+    if (op->def[0] && !d->defines)
+        return fail(e, line, &t[0], "only alloc, allocapp and hole define a NAME (usage: %s)",
+                    d->usage);
+    if (!op->def[0] && d->defines == 2)
+        return fail(e, line, &t[k], "needs a NAME (usage: %s)", d->usage);
+    int na = nt - k - 1;
+    if (na < d->nreq)
+        return fail(e, line, NULL, "%s: missing %s (usage: %s)", d->name, arg_names[d->args[na]],
+                    d->usage);
+    if (na > d->nreq + d->nopt)
+        return fail(e, line, &t[k + 1 + d->nreq + d->nopt],
+                    "more arguments than %s takes (usage: %s)", d->name, d->usage);
+    if (op->kind == OPL_READ)
+        op->size = 1;
+    for (int i = 0; i < na; i++) {
+        if (d->args[i] == A_ADDR)
+            *addr_col = t[k + 1 + i].col + (w[k + 1 + i][0] == '@');
+        if (parse_arg(d->args[i], w[k + 1 + i], op, e, line, &t[k + 1 + i]))
+            return -1;
+    }
+    return 1;
+}
+
+int opl_parse_line(const char *text, unsigned line, opl_op_t *op, opl_error_t *err)
+{
+    unsigned col;
+    return parse_line(text, line, op, err, &col);
+}
+
+/* ---- scripts --------------------------------------------------------------------------- */
+
+typedef struct vec {
+    void *p;
+    size_t n, cap, size;
+} vec;
+
+static void *vec_push(vec *v)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        void *p = realloc(v->p, cap * v->size);
+        if (!p)
+            return NULL;
+        v->p = p;
+        v->cap = cap;
+    }
+    return (char *)v->p + v->size * v->n++;
+}
+
+static int defined(char (*names)[OPL_NAME_MAX], size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], id))
+            return 1;
+    return 0;
+}
+
+int opl_script_parse(FILE *in, opl_script_t *out)
+{
+    vec ops_v = {.size = sizeof(opl_op_t)}, errs_v = {.size = sizeof(opl_error_t)};
+    vec names_v = {.size = OPL_NAME_MAX}, src_v = {.size = sizeof(char *)};
+    char buf[1024];
+    unsigned line = 0;
+    int rc = 0, continued = 0;
+    while (fgets(buf, sizeof buf, in)) {
+        size_t len = strlen(buf);
+        int whole = len && buf[len - 1] == '\n';
+        if (continued) { /* the rest of a line that was too long */
+            continued = !whole && !feof(in);
+            continue;
+        }
+        line++;
+        opl_op_t op;
+        opl_error_t err;
+        unsigned addr_col = 0;
+        int r;
+        memset(&op, 0, sizeof op);
+        if (!whole && !feof(in)) {
+            continued = 1;
+            r = fail(&err, line, NULL, "a line longer than %zu characters", sizeof buf - 2);
+        } else {
+            r = parse_line(buf, line, &op, &err, &addr_col);
+        }
+        if (r == 1 && op.addr.name[0] && !defined(names_v.p, names_v.n, op.addr.name)) {
+            tok t = {op.addr.name, strlen(op.addr.name), addr_col};
+            r = fail(&err, line, &t, "unknown name (no '%s = ...' earlier in this sequence)",
+                     op.addr.name);
+        }
+        if (r == 1 && op.kind == OPL_END)
+            names_v.n = 0;
+        /* a line with an error still defines its NAME: one mistake, one message */
+        if (r && op.def[0] && !defined(names_v.p, names_v.n, op.def)) {
+            char *slot = vec_push(&names_v);
+            if (!slot) {
+                rc = -1;
+                break;
+            }
+            memcpy(slot, op.def, OPL_NAME_MAX);
+        }
+        if (r == 1) {
+            opl_op_t *slot = vec_push(&ops_v);
+            char **src = vec_push(&src_v);
+            if (src) {
+                buf[strcspn(buf, "\r\n")] = 0;
+                *src = strdup(buf + strspn(buf, " \t"));
+            }
+            if (!slot || !src || !*src) {
+                rc = -1;
+                break;
+            }
+            *slot = op;
+        } else if (r == -1) {
+            opl_error_t *slot = vec_push(&errs_v);
+            if (!slot) {
+                rc = -1;
+                break;
+            }
+            *slot = err;
+        }
+    }
+    if (ferror(in))
+        rc = -1;
+    free(names_v.p);
+    out->ops = ops_v.p;
+    out->src = src_v.p;
+    out->nops = ops_v.n < src_v.n ? ops_v.n : src_v.n;
+    out->errs = errs_v.p;
+    out->nerrs = errs_v.n;
+    return rc;
+}
+
+void opl_script_free(opl_script_t *s)
+{
+    for (size_t i = 0; s->src && i < s->nops; i++)
+        free(s->src[i]);
+    free(s->src);
+    free(s->ops);
+    free(s->errs);
+    memset(s, 0, sizeof *s);
+}
+
+void opl_error_print(FILE *out, const char *file, const opl_error_t *e)
+{
+    if (e->token[0])
+        fprintf(out, "%s:%u:%u: '%s': %s\n", file, e->line, e->col, e->token, e->reason);
+    else
+        fprintf(out, "%s:%u: %s\n", file, e->line, e->reason);
+}
+
+/* ---- formatting an op back into its source form ---------------------------------------- */
+
+static size_t fmt_addr(const opl_addr_t *a, char *buf, size_t cap)
+{
+    if (!a->name[0])
+        return (size_t)snprintf(buf, cap, "0x%llx", (unsigned long long)a->off);
+    if (!a->off)
+        return (size_t)snprintf(buf, cap, "%s", a->name);
+    return (size_t)snprintf(buf, cap, "%s%c0x%llx", a->name, a->neg ? '-' : '+',
+                            (unsigned long long)a->off);
+}
+
+void opl_op_format(const opl_op_t *op, char *buf, size_t cap)
+{
+    const opdesc *d = desc_of(op->kind);
+    size_t n = 0;
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (n < cap)                                                                               \
+            n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__);                                  \
+    } while (0)
+    buf[0] = 0;
+    if (!d)
+        return;
+    if (op->def[0])
+        ADD("%s = ", op->def);
+    ADD("%s", d->name);
+    for (int i = 0; i < d->nreq + d->nopt; i++) {
+        char f[128];
+        switch (d->args[i]) {
+        case A_ADDR:
+            if (n < cap)
+                ADD(" ");
+            if (n < cap)
+                n += fmt_addr(&op->addr, buf + n, cap - n);
+            break;
+        case A_SIZE:
+        case A_BYTE:
+            ADD(" 0x%llx", (unsigned long long)op->size);
+            break;
+        case A_COUNT:
+        case A_LEN:
+            if (d->args[i] == A_COUNT || (op->flags & OPL_F_LEN))
+                ADD(" %llu", (unsigned long long)op->size);
+            break;
+        case A_TYPE:
+            opl_mem_flags(op->type, f, sizeof f);
+            ADD(" %s", f);
+            break;
+        case A_PROT:
+            opl_prot_flags(op->prot, f, sizeof f);
+            ADD(" %s", f);
+            break;
+        case A_WORD_NOOLD:
+            if (op->flags & OPL_F_NOOLD)
+                ADD(" noold");
+            break;
+        case A_WORD_RESET:
+            if (op->flags & OPL_F_RESET)
+                ADD(" reset");
+            break;
+        }
+    }
+#undef ADD
+}
