@@ -42,8 +42,8 @@ static void make_key(void)
 }
 
 /* pthread_setspecific may calloc (glibc, keys >= 32): in signal context the record is taken
- * but keyed later, by the thread's next call in normal context (a thread that exits before
- * that keeps its record taken: one small record, never a wrong one). */
+ * without it, only for the section (wvm__ebr_exit gives it back), since nothing would give it
+ * back at thread exit. The thread's next section in normal context keys one. */
 static reader *register_reader(void)
 {
     pthread_once(&key_once, make_key);
@@ -84,8 +84,14 @@ void wvm__ebr_enter(void)
 
 void wvm__ebr_exit(void)
 {
-    if (!--self->depth)
-        atomic_store_explicit(&self->epoch, 0, memory_order_release);
+    reader *r = self;
+    if (--r->depth)
+        return;
+    atomic_store_explicit(&r->epoch, 0, memory_order_release);
+    if (__builtin_expect(!keyed, 0)) { /* taken in signal context: see register_reader */
+        self = NULL;
+        atomic_store_explicit(&r->taken, 0, memory_order_release);
+    }
 }
 
 static void free_bag(wvm_retired *list)

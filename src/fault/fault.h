@@ -17,9 +17,7 @@
  * winvmem's bookkeeping comes from core/meta.c, and libc functions that may allocate
  * (pthread_setspecific, pthread_getattr_np) are avoided in signal context.
  * tests/fault/stress_signal_context.c holds this to account (it interposes malloc).
- * Not covered: the host API (src/host), the wvm_print_* functions (stdio). Limit: a thread
- * whose winvmem calls all come from handlers keeps a 32-byte epoch record after it exits
- * (releasing it at thread exit needs pthread_setspecific).
+ * Not covered: the host API (src/host), the wvm_print_* functions (stdio).
  * A handler itself must not call what is not async-signal-safe (malloc, printf, locks the
  * interrupted code may hold).
  *
