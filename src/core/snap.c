@@ -68,19 +68,12 @@ static void push(wvm_snap *d, uint64_t first, uint32_t attr)
  * their exact size (metadata stays the size of the state, without a realloc). */
 enum { STACK_RUNS = 32 };
 
-wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_attr_fn f, void *ctx)
+/* Fills d (room for s->nruns + 2 runs) with s mapped over [first, first+count). */
+static void map_into(wvm_snap *d, const wvm_snap *s, uint64_t first, uint64_t count, wvm_attr_fn f,
+                     void *ctx)
 {
     uint64_t end = first + count;
     uint32_t a = wvm__snap_find(s, first), b = wvm__snap_find(s, end - 1);
-    /* at most: runs before a, a split head, the mapped runs, a split tail, runs after b */
-    uint32_t cap = s->nruns + 2;
-    union {
-        wvm_snap snap;
-        char bytes[sizeof(wvm_snap) + STACK_RUNS * sizeof(wvm_run)];
-    } local;
-    wvm_snap *d = cap <= STACK_RUNS ? &local.snap : alloc_snap(cap);
-    if (!d)
-        return NULL;
     memcpy(d, s, offsetof(wvm_snap, cap));
     d->nruns = 0;
     for (uint32_t i = 0; i < a; i++)
@@ -100,12 +93,27 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
         if (wvm__attr_committed(d->runs[i].attr))
             committed += wvm__snap_run_end(d, i) - d->runs[i].first;
     d->committed = committed;
-    if (d != &local.snap)
+}
+
+wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_attr_fn f, void *ctx)
+{
+    /* at most: runs before the range, a split head, the mapped runs, a split tail, the rest */
+    uint32_t cap = s->nruns + 2;
+    if (cap > STACK_RUNS) {
+        wvm_snap *d = alloc_snap(cap);
+        if (d)
+            map_into(d, s, first, count, f, ctx);
         return d;
-    wvm_snap *fit = alloc_snap(d->nruns);
+    }
+    union {
+        wvm_snap snap;
+        char bytes[sizeof(wvm_snap) + STACK_RUNS * sizeof(wvm_run)];
+    } local;
+    map_into(&local.snap, s, first, count, f, ctx);
+    wvm_snap *fit = alloc_snap(local.snap.nruns);
     if (fit) {
-        memcpy(fit, d, offsetof(wvm_snap, cap));
-        memcpy(fit->runs, d->runs, d->nruns * sizeof(wvm_run));
+        memcpy(fit, &local.snap, offsetof(wvm_snap, cap));
+        memcpy(fit->runs, local.snap.runs, local.snap.nruns * sizeof(wvm_run));
     }
     return fit;
 }

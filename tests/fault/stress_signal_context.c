@@ -77,17 +77,21 @@ static void resolve(void)
     resolving = 0;
 }
 
+static _Atomic int ready; /* main has started: sanitizer runtimes and the loader are done */
+
 /* Entering the wrapper: a call from inside the wrapper or the handler is a violation (with a
- * real allocator it would deadlock or corrupt the heap). Returns whether the lock was taken. */
+ * real allocator it would deadlock or corrupt the heap). Returns what leave() must undo:
+ * 0 nothing (before main), 1 the nesting count, 2 the count and the lock. */
 static int enter(void)
 {
-    if (in_wrapper || in_handler) {
+    if (!ready)
+        return 0;
+    in_wrapper++;
+    if (in_wrapper > 1 || in_handler) {
         if (atomic_fetch_add(&violations, 1) == 0 && !atomic_exchange(&tracing, 1))
             violation_depth = backtrace(violation_trace, 32);
-        in_wrapper++;
-        return 0;
+        return 1;
     }
-    in_wrapper++;
     pthread_mutex_lock(&heap_lock);
     volatile char *a = armed;
     if (a) { /* fault now, inside "malloc", holding its lock */
@@ -97,14 +101,15 @@ static int enter(void)
         else
             (void)*a;
     }
-    return 1;
+    return 2;
 }
 
-static void leave(int locked)
+static void leave(int how)
 {
-    if (locked)
+    if (how == 2)
         pthread_mutex_unlock(&heap_lock);
-    in_wrapper--;
+    if (how)
+        in_wrapper--;
 }
 
 void *malloc(size_t n)
@@ -328,6 +333,7 @@ static char *target(void)
 }
 
 static _Atomic int faults_missed;
+static void *(*volatile call_malloc)(size_t) = malloc;
 
 /* Faults on page `which` of t from inside malloc; the handler must have run and fixed it. */
 static void fault_in_malloc(char *t, int which, int write)
@@ -335,7 +341,7 @@ static void fault_in_malloc(char *t, int which, int write)
     int before = handler_calls;
     armed_write = write;
     armed = t + (size_t)which * PAGE;
-    void *p = malloc(24);
+    void *p = call_malloc(24); /* a call the compiler cannot drop */
     if (armed || handler_calls == before)
         faults_missed++;
     armed = NULL;
@@ -408,6 +414,7 @@ int main(void)
 {
     void *warm[1];
     backtrace(warm, 1); /* loads the unwinder now, not inside a violation */
+    ready = 1;
     wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
     void *probe =
         wvm_VirtualAlloc(NULL, GRAN, WVM_MEM_RESERVE | WVM_MEM_WRITE_WATCH, WVM_PAGE_READWRITE);
