@@ -64,7 +64,7 @@ _Static_assert(WVM_META_CLASSES == 36, "initialiser above");
     X(3584) X(4096) X(5120) X(6144) X(7168) X(8192) X(10240) X(12288) X(14336) X(16384)
 /* A thread caches up to 16 KiB of a class: at least 2 blocks, at most 64. */
 #define SIZE_OF(s)  s,
-#define LIMIT_OF(s) (16384 / (s) > 64 ? 64 : 16384 / (s) < 2 ? 2 : 16384 / (s)),
+#define LIMIT_OF(s) ((s) <= 256 ? 64 : (s) > 8192 ? 2 : 16384 / (s)),
 static const uint16_t class_bytes[WVM_META_CLASSES] = {CLASS_SIZES(SIZE_OF)};
 static const uint8_t cache_limit[WVM_META_CLASSES] = {CLASS_SIZES(LIMIT_OF)};
 /* clang-format on */
