@@ -66,7 +66,7 @@ _Static_assert(WVM_META_CLASSES == 36, "initialiser above");
 #define SIZE_OF(s)  s,
 #define LIMIT_OF(s) ((s) <= 256 ? 64 : (s) > 8192 ? 2 : 16384 / (s)),
 static const uint16_t class_bytes[WVM_META_CLASSES] = {CLASS_SIZES(SIZE_OF)};
-static const uint8_t cache_limit[WVM_META_CLASSES] = {CLASS_SIZES(LIMIT_OF)};
+static const uint16_t cache_limit[WVM_META_CLASSES] = {CLASS_SIZES(LIMIT_OF)};
 /* clang-format on */
 
 static pthread_mutex_t seg_lock = PTHREAD_MUTEX_INITIALIZER;
