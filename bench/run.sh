@@ -10,7 +10,8 @@
 #   --quick      a few seconds, small counts: checks that everything runs (CI); no timings
 #                should be read from it
 #   --rounds N   rounds of the three variants (default 3; quick: 1)
-#   --no-wine    skip the Wine variant (also skipped, with a note, when wine or mingw is missing)
+#   --no-wine    leave out the Wine variant; without this option a missing wine or mingw-w64
+#                fails the run (WINVMEM_ALLOW_SKIP=1: the column is left out, with a note)
 #   --fallback   add a column: winvmem on its mprotect fallback (WINVMEM_GUARD_MARKERS=0), what
 #                kernels older than 6.13 get
 #   --raw FILE   keep the raw result lines
@@ -53,8 +54,15 @@ if [ $wine_wanted = 1 ]; then
         x86_64-w64-mingw32-gcc -O2 -static -o "$build/bench/bench.exe" "$root/bench/bench.c" \
             -lpsapi
     else
+        # a missing oracle fails (tools/require.sh); with WINVMEM_ALLOW_SKIP=1 the column is left
+        # out and the run ends with exit 77 (skipped) when everything else passed
+        rc=0
+        (. "$root/tools/require.sh"
+         require bench "mingw-w64 (Debian: gcc-mingw-w64-x86-64)" x86_64-w64-mingw32-gcc
+         require bench "Wine (Debian: wine)" wine) >&2 || rc=$?
+        [ $rc = 77 ] || exit 1
         wine_wanted=0
-        wine_note="Wine column skipped: wine or x86_64-w64-mingw32-gcc not installed"
+        wine_note="Wine column left out (WINVMEM_ALLOW_SKIP=1): wine or x86_64-w64-mingw32-gcc not installed"
     fi
 fi
 
@@ -107,4 +115,5 @@ echo "winvmem $(git -C "$root" describe --always --dirty 2>/dev/null || echo '(n
 echo
 awk -f "$root/bench/table.awk" "$out"
 [ -z "$wine_note" ] || echo "- $wine_note"
+[ $status != 0 ] || [ -z "$wine_note" ] || exit 77
 exit $status

@@ -1,20 +1,20 @@
-/* libFuzzer target: bytes -> a sequence of VirtualAlloc / VirtualFree / VirtualProtect /
- * VirtualQuery / memory accesses inside a private window of address space, each checked
+/* libFuzzer target: bytes -> a sequence of op-language ops (tools/oplang: VirtualAlloc /
+ * VirtualFree / VirtualProtect / VirtualQuery / memory touches) inside a private window of
+ * address space, run through the op-language executor, each checked
  *   1. against a small reference model of page states (one record per page: free / reserved /
  *      committed, protection, allocation; nothing shared with the library's data structures),
  *   2. against the kernel: every committed readable page can be read (writable: written) and
  *      holds what the model says; every reserved, decommitted, free or NOACCESS page faults;
  *      /proc/self/maps gives every committed page at least the access its protection needs.
- * Any disagreement aborts with a description. Build: fuzz/run_fuzz.sh. */
-#include <errno.h>
-#include <signal.h>
+ * Any disagreement aborts with a description and the input as an op-language script (the
+ * window is `W = hole 0x400000`) that `winvmem run` replays. Build: fuzz/run_fuzz.sh. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ucontext.h>
-#include <stdarg.h>
 #include <winvmem/stats.h>
-#include <winvmem/win32.h>
+
+#include "oplang.h"
 
 #define PG    4096u
 #define NPAGE 1024u /* the window: 4 MiB = 64 granules */
@@ -35,6 +35,11 @@ static page model[NPAGE];
 static int alloc_end[NPAGE]; /* for an allocation base: one past its last page */
 static char *win;
 
+/* The executor, and the ops of the current input (replayed on a mismatch). */
+static opl_ctx_t *ctx;
+static opl_op_t history[1024]; /* state changes only: queries are left out */
+static unsigned nhistory;
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
@@ -44,7 +49,46 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    fprintf(stderr, "fuzz_ops: the input as a script (winvmem run):\nW = hole 0x%x\n", NPAGE * PG);
+    for (unsigned i = 0; i < nhistory; i++) {
+        char line[256];
+        opl_op_format(&history[i], line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+    if (nhistory == sizeof history / sizeof history[0])
+        fprintf(stderr, "# (history truncated)\n");
     abort();
+}
+
+static opl_op_t make(opl_kind_t kind, unsigned p, size_t size, unsigned type, unsigned prot)
+{
+    opl_op_t op;
+    memset(&op, 0, sizeof op);
+    op.kind = kind;
+    strcpy(op.addr.name, "W");
+    op.addr.off = (uint64_t)p * PG;
+    op.size = size;
+    op.type = type;
+    op.prot = prot;
+    return op;
+}
+
+static void remember(const opl_op_t *op)
+{
+    if (nhistory < sizeof history / sizeof history[0])
+        history[nhistory++] = *op;
+}
+
+/* Runs one op on page p of the window (as W+offset) through the executor. */
+static opl_result_t run(opl_kind_t kind, unsigned p, size_t size, unsigned type, unsigned prot)
+{
+    opl_op_t op = make(kind, p, size, type, prot);
+    if (kind != OPL_QUERY)
+        remember(&op);
+    opl_result_t r;
+    if (opl_exec(ctx, &op, &r) != OPL_DONE)
+        die("the executor did not run %s (status %d)", opl_kind_name(kind), (int)r.status);
+    return r;
 }
 
 static int valid_prot(unsigned p)
@@ -73,56 +117,6 @@ static const unsigned prots[] = {PAGE_NOACCESS,
                                  PAGE_READWRITE,
                                  PAGE_EXECUTE_READ | PAGE_GUARD};
 
-/* ---- probes (fault-catching single-byte accesses, as in tests/diff/interp.c) --------------- */
-
-extern const char fz_rd_insn[], fz_wr_insn[];
-static volatile int probe_fault;
-
-__attribute__((noinline)) static unsigned probe_read(const volatile unsigned char *p)
-{
-    unsigned v = 0;
-    __asm__ volatile(".globl fz_rd_insn\nfz_rd_insn: movb (%%rdi), %%al"
-                     : "+a"(v)
-                     : "D"(p)
-                     : "memory");
-    return v & 0xff;
-}
-__attribute__((noinline)) static void probe_write(volatile unsigned char *p, unsigned v)
-{
-    __asm__ volatile(".globl fz_wr_insn\nfz_wr_insn: movb %%al, (%%rdi)"
-                     :
-                     : "a"(v), "D"(p)
-                     : "memory");
-}
-
-static struct sigaction old_segv;
-static void on_segv(int sig, siginfo_t *si, void *uc_)
-{
-    ucontext_t *uc = uc_;
-    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    if (pc == (uintptr_t)fz_rd_insn || pc == (uintptr_t)fz_wr_insn) {
-        probe_fault = 1;
-        uc->uc_mcontext.gregs[REG_RIP] += 2;
-        return;
-    }
-    sigaction(SIGSEGV, &old_segv, NULL);
-    (void)sig;
-    (void)si;
-}
-
-/* winvmem's vectored handlers see faults on its own memory first: guard-page violations
- * (probe_fault 2) and access violations (1). */
-static int32_t on_exception(EXCEPTION_POINTERS *ep)
-{
-    ucontext_t *uc = ep->ContextRecord;
-    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-    if (pc != (uintptr_t)fz_rd_insn && pc != (uintptr_t)fz_wr_insn)
-        return EXCEPTION_CONTINUE_SEARCH;
-    probe_fault = ep->ExceptionRecord->ExceptionCode == STATUS_GUARD_PAGE_VIOLATION ? 2 : 1;
-    uc->uc_mcontext.gregs[REG_RIP] += 2;
-    return EXCEPTION_CONTINUE_EXECUTION;
-}
-
 /* ---- kernel checks ------------------------------------------------------------------------ */
 
 static int readable(unsigned p)
@@ -139,31 +133,30 @@ static int writable(unsigned p)
 static void check_kernel_page(unsigned i)
 {
     page *m = &model[i];
-    unsigned char *p = (unsigned char *)win + (size_t)i * PG;
-    probe_fault = 0;
-    unsigned v = probe_read(p);
+    unsigned char *p = (unsigned char *)win + (size_t)i * PG, v = 0;
+    char fault = opl_probe_read(p, &v);
     if (m->state == COMM && (m->prot & PAGE_GUARD)) {
         /* one guard-page violation, then the page has its plain protection (Windows docs) */
-        if (probe_fault != 2)
+        opl_op_t touch = make(OPL_READ, i, 1, 0, 0); /* consumed the guard: part of the history */
+        remember(&touch);
+        if (fault != 'g')
             die("page %u (prot 0x%x): first read gives %s, not a guard-page violation", i, m->prot,
-                probe_fault ? "an access violation" : "no exception");
+                fault ? "an access violation" : "no exception");
         m->prot &= ~(unsigned)PAGE_GUARD;
-        probe_fault = 0;
-        v = probe_read(p);
+        fault = opl_probe_read(p, &v);
     }
     int should = m->state == COMM && readable(m->prot);
-    if (probe_fault == 2)
+    if (fault == 'g')
         die("page %u (state %d prot 0x%x): unexpected guard-page violation", i, m->state, m->prot);
-    if (should == probe_fault)
+    if (should == !!fault)
         die("page %u (state %d prot 0x%x): read %s", i, m->state, m->prot,
-            probe_fault ? "faults" : "succeeds");
+            fault ? "faults" : "succeeds");
     if (should && v != m->val)
         die("page %u: reads 0x%x, model 0x%x", i, v, m->val);
     if (should) {
-        probe_fault = 0;
-        probe_write(p, v);
-        if (probe_fault == writable(m->prot))
-            die("page %u (prot 0x%x): write %s", i, m->prot, probe_fault ? "faults" : "succeeds");
+        fault = opl_probe_write(p, v);
+        if (!!fault == writable(m->prot))
+            die("page %u (prot 0x%x): write %s", i, m->prot, fault ? "faults" : "succeeds");
     }
 }
 
@@ -200,9 +193,10 @@ static void check_maps(void)
 /* VirtualQuery at page i against the model's run. */
 static void check_query(unsigned i)
 {
-    MEMORY_BASIC_INFORMATION mb;
-    if (VirtualQuery(win + (size_t)i * PG + 123, &mb, sizeof mb) != sizeof mb)
-        die("query page %u failed (%lu)", i, (unsigned long)GetLastError());
+    opl_result_t r = run(OPL_QUERY, i, 0, 0, 0);
+    MEMORY_BASIC_INFORMATION mb = r.mbi;
+    if (r.ret != sizeof mb)
+        die("query page %u failed (%lu)", i, (unsigned long)r.error);
     const page *m = &model[i];
     unsigned j = i;
     while (j < NPAGE && model[j].state == m->state && model[j].base == m->base &&
@@ -235,9 +229,10 @@ static void check_query(unsigned i)
 
 static unsigned cur_p, cur_n, cur_prot;
 
-static void expect(int ok, int want_ok, unsigned want_err, const char *what)
+static void expect(const opl_result_t *r, int want_ok, unsigned want_err, const char *what)
 {
-    DWORD e = GetLastError();
+    int ok = !r->failed;
+    DWORD e = r->error;
     if (ok != want_ok)
         die("%s(page %u, %u pages, prot 0x%x): %s (error %lu), model says %s (error %u)", what,
             cur_p, cur_n, cur_prot, ok ? "succeeds" : "fails", (unsigned long)e,
@@ -263,13 +258,13 @@ static void op_reserve(unsigned p, unsigned n, unsigned prot, int commit)
         free_ &= model[i].state == FREE;
     int want = valid_prot(prot) && free_;
     unsigned err = !valid_prot(prot) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
-    void *r = VirtualAlloc(win + (size_t)p * PG, (size_t)n * PG,
-                           MEM_RESERVE | (commit ? MEM_COMMIT : 0), prot);
-    expect(r != NULL, want, err, "reserve");
-    if (!r)
+    opl_result_t r =
+        run(OPL_ALLOC, p, (size_t)n * PG, MEM_RESERVE | (commit ? MEM_COMMIT : 0), prot);
+    expect(&r, want, err, "reserve");
+    if (r.failed)
         return;
-    if (r != win + (size_t)b * PG)
-        die("reserve at page %u returned %p, want page %u", p, r, b);
+    if (r.ret != (uintptr_t)(win + (size_t)b * PG))
+        die("reserve at page %u returned %p, want page %u", p, (void *)(uintptr_t)r.ret, b);
     alloc_end[b] = (int)end;
     for (unsigned i = b; i < end; i++)
         model[i] = (page){commit ? COMM : RESV, commit ? prot : 0, (int)b, prot, 0};
@@ -279,9 +274,9 @@ static void op_commit(unsigned p, unsigned n, unsigned prot)
 {
     int want = valid_prot(prot) && range_in_alloc(p, n);
     unsigned err = !valid_prot(prot) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
-    void *r = VirtualAlloc(win + (size_t)p * PG, (size_t)n * PG, MEM_COMMIT, prot);
-    expect(r != NULL, want, err, "commit");
-    if (!r)
+    opl_result_t r = run(OPL_ALLOC, p, (size_t)n * PG, MEM_COMMIT, prot);
+    expect(&r, want, err, "commit");
+    if (r.failed)
         return;
     for (unsigned i = p; i < p + n; i++) {
         if (model[i].state != COMM)
@@ -297,9 +292,9 @@ static void op_decommit(unsigned p, unsigned n)
     int whole = n == 0;
     int want = b >= 0 && (whole ? (unsigned)b == p : p + n <= (unsigned)alloc_end[b]);
     unsigned err = b < 0 || whole ? ERROR_INVALID_ADDRESS : ERROR_INVALID_PARAMETER;
-    BOOL r = VirtualFree(win + (size_t)p * PG, (size_t)n * PG, MEM_DECOMMIT);
-    expect(r, want, err, "decommit");
-    if (!r)
+    opl_result_t r = run(OPL_FREE, p, (size_t)n * PG, MEM_DECOMMIT, 0);
+    expect(&r, want, err, "decommit");
+    if (r.failed)
         return;
     unsigned end = whole ? (unsigned)alloc_end[b] : p + n;
     for (unsigned i = p; i < end; i++) {
@@ -313,9 +308,9 @@ static void op_release(unsigned p)
 {
     int b = model[p].base;
     int want = b >= 0 && (unsigned)b == p;
-    BOOL r = VirtualFree(win + (size_t)p * PG, 0, MEM_RELEASE);
-    expect(r, want, ERROR_INVALID_ADDRESS, "release");
-    if (!r)
+    opl_result_t r = run(OPL_FREE, p, 0, MEM_RELEASE, 0);
+    expect(&r, want, ERROR_INVALID_ADDRESS, "release");
+    if (r.failed)
         return;
     for (unsigned i = p; i < (unsigned)alloc_end[b]; i++)
         model[i] = (page){FREE, 0, -1, 0, 0};
@@ -331,13 +326,12 @@ static void op_protect(unsigned p, unsigned n, unsigned prot)
         return; /* winvmem accepts WRITECOPY here: divergence D2 (tests/diff/divergences.md) */
     for (unsigned i = p; want && i < p + n; i++)
         want = model[i].state == COMM;
-    DWORD old = 0;
-    BOOL r = VirtualProtect(win + (size_t)p * PG, (size_t)n * PG, prot, &old);
-    expect(r, want, err, "protect");
-    if (!r)
+    opl_result_t r = run(OPL_PROTECT, p, (size_t)n * PG, 0, prot);
+    expect(&r, want, err, "protect");
+    if (r.failed)
         return;
-    if (old != model[p].prot)
-        die("protect page %u: old 0x%lx, model 0x%x", p, (unsigned long)old, model[p].prot);
+    if (r.old_prot != model[p].prot)
+        die("protect page %u: old 0x%lx, model 0x%x", p, (unsigned long)r.old_prot, model[p].prot);
     for (unsigned i = p; i < p + n; i++)
         model[i].prot = prot;
 }
@@ -347,33 +341,38 @@ static void op_write(unsigned p, unsigned char v)
     const page *m = &model[p];
     if (m->state != COMM || !writable(m->prot) || (m->prot & PAGE_GUARD))
         return;
-    win[(size_t)p * PG] = (char)v;
+    opl_result_t r = run(OPL_WRITE, p, v, 0, 0);
+    if (r.fault)
+        die("write page %u (prot 0x%x): %s", p, m->prot,
+            r.fault == 'g' ? "guard-page violation" : "access violation");
     model[p].val = v;
 }
 
 static void reset(void)
 {
     for (unsigned i = 0; i < NPAGE; i++)
-        if (model[i].base == (int)i && !VirtualFree(win + (size_t)i * PG, 0, MEM_RELEASE))
-            die("reset: release of page %u failed (%lu)", i, (unsigned long)GetLastError());
+        if (model[i].base == (int)i) {
+            opl_result_t r = run(OPL_FREE, i, 0, MEM_RELEASE, 0);
+            if (r.failed)
+                die("reset: release of page %u failed (%lu)", i, (unsigned long)r.error);
+        }
     for (unsigned i = 0; i < NPAGE; i++)
         model[i] = (page){FREE, 0, -1, 0, 0};
+    nhistory = 0;
 }
 
 static void init(void)
 {
+    /* call-only: every op is one Windows call, the checks query what they need. First, so
+     * that the probes' handlers are in place before winvmem installs its dispatcher. */
+    ctx = opl_ctx_new(OPL_CTX_CALL_ONLY);
     win = VirtualAlloc(NULL, (size_t)NPAGE * PG, MEM_RESERVE, PAGE_NOACCESS);
     if (!win || !VirtualFree(win, 0, MEM_RELEASE))
         die("cannot make the window");
     for (unsigned i = 0; i < NPAGE; i++)
         model[i] = (page){FREE, 0, -1, 0, 0};
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_segv;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigaction(SIGSEGV, &sa, &old_segv);
-    if (!AddVectoredExceptionHandler(1, on_exception))
-        die("AddVectoredExceptionHandler failed (%lu)", (unsigned long)GetLastError());
+    if (!ctx || opl_name_set(ctx, "W", (uintptr_t)win, (uintptr_t)NPAGE * PG))
+        die("cannot make the executor's context");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -67,12 +67,34 @@ WVM_API void wvm_print_stats(FILE *out, unsigned flags);
 
 /* Explains one mechanism (a single WVM_MECH_* bit) in words: in use, available but not used
  * and why, missing and what fails (with the errno name) and what replaces it, or not probed
- * yet (a mechanism no feature in this build probes). Probes the mechanism first if needed. Writes one NUL-terminated line into buf; returns the mechanism's short name, or NULL
- * for an unknown bit. */
+ * yet (a mechanism no feature in this build probes). Probes the mechanism first if needed. Writes
+ * one NUL-terminated line into buf; returns the mechanism's short name, or NULL for an unknown bit.
+ */
 WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap);
 
 /* Prints the regions VirtualQuery reports for [from, to), one line each. */
 WVM_API void wvm_print_range(FILE *out, const void *from, const void *to);
+
+/* How a WINVMEM_* option is in force (wvm_option_get). */
+#define WVM_OPTION_DEFAULT     0 /* not set in the environment: the default */
+#define WVM_OPTION_ENVIRONMENT 1 /* the environment's value */
+#define WVM_OPTION_REJECTED    2 /* the environment's value was invalid: the default */
+#define WVM_OPTION_SET_IN_PROCESS                                                                  \
+    3 /* changed by the program since (wvm_set_dynamic_code_allowed) */
+
+typedef struct wvm_option_info {
+    const char *name;      /* "WINVMEM_COMMIT_LIMIT" */
+    const char *help;      /* what the values mean */
+    int64_t value;         /* the value in force */
+    int64_t default_value; /* (WINVMEM_COMMIT_LIMIT: 0 = the computed default) */
+    int source;            /* WVM_OPTION_* */
+    char text[64];         /* the environment's value as read, truncated; "" when unset */
+} wvm_option_info;
+
+/* Describes option number index (0, 1, ... up to the last; the order is fixed within a
+ * version). Reads the environment first if winvmem has not yet. Returns 0, or -1 when index is
+ * past the last option or out is NULL. */
+WVM_API int wvm_option_get(unsigned index, wvm_option_info *out);
 
 /* Runs the internal invariant checker; returns 0 when consistent, else prints the first
  * violation to stderr and returns -1. Debug builds run it after every public call. */

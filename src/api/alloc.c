@@ -80,23 +80,11 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
         }
         end = (size + WVM_PAGE - 1) & ~(size_t)(WVM_PAGE - 1);
     }
-    wvm_alloc *a;
-    *err = wvm__space_reserve_with(base, end - base, type, prot, be, &a);
+    uintptr_t got;
+    uint32_t commit = (type & WVM_MEM_COMMIT) ? prot : 0;
+    *err = wvm__space_reserve_with(base, end - base, type, prot, commit, be, &got);
     if (*err)
         return NULL;
-    /* read before committing: the commit publishes a new snapshot and retires this one */
-    wvm_snap *s = wvm__alloc_snap(a);
-    uintptr_t got = s->base;
-    uint64_t pages = wvm__snap_pages(s);
-    if (type & WVM_MEM_COMMIT) {
-        pthread_mutex_lock(&a->lock);
-        *err = wvm__alloc_commit(a, 0, pages, prot);
-        pthread_mutex_unlock(&a->lock);
-        if (*err) {
-            wvm__space_release(got);
-            return NULL;
-        }
-    }
     return (void *)got;
 }
 

@@ -35,9 +35,12 @@ void wvm__stats_at_exit(void);
 /* VirtualAlloc with MEM_RESET or MEM_RESET_UNDO (api/reset.c). */
 void *wvm__virtual_reset(void *addr, size_t size, uint32_t type, uint32_t prot);
 
-/* Out-parameters (userptr.c): false when the caller's pointer cannot be written (the call
- * then fails with ERROR_NOACCESS). probe checks without changing the bytes. */
+/* Out-parameters (userptr.c): false when the caller's pointer cannot be written (or read:
+ * the call then fails with ERROR_NOACCESS), also when another thread decommits or protects it
+ * meanwhile. probe checks without changing the bytes. Never call these holding an
+ * allocation lock: a write to a write-watch fallback page needs that page's lock. */
 bool wvm__user_write(void *dst, const void *src, size_t n);
+bool wvm__user_read(void *dst, const void *src, size_t n);
 bool wvm__user_probe(void *dst, size_t n);
 
 /* Debug builds (WVM_CHECK_INVARIANTS): checks the model after a public call; aborts on a

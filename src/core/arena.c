@@ -5,6 +5,7 @@
 #include "core/arena.h"
 #include "core/freespace.h"
 #include "core/meta.h"
+#include "core/fork.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
 
@@ -167,4 +168,9 @@ void wvm__arena_stats(uint64_t *count, uint64_t *bytes, uint64_t *guarded)
     *count = n;
     *bytes = total;
     *guarded = atomic_load(&chunks_guarded);
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+    wvm__fork_register_lock(WVM_FORK_RANK_CHUNKS, &chunk_lock);
 }

@@ -10,6 +10,7 @@
 
 #include "core/awe.h"
 #include "core/awe_store.h"
+#include "core/fork.h"
 #include "core/ledger.h"
 #include "core/meta.h"
 #include "core/radix.h"
@@ -349,4 +350,9 @@ bool wvm__awe_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATIO
     m->State = mapped ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
     m->Protect = mapped ? WVM_PAGE_READWRITE : 0;
     return true;
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+    wvm__fork_register_lock(WVM_FORK_RANK_AWE, &pool);
 }

@@ -52,7 +52,7 @@ static void check_kernel(check_ctx *c, uintptr_t start, uintptr_t end, int prot)
 static void check_alloc(wvm_alloc *a, void *ctx)
 {
     check_ctx *c = ctx;
-    const wvm_snap *s = wvm__alloc_snap(a);
+    const wvm_snap *s = wvm__alloc_visible(a);
     c->visited++;
     if (!s) {
         fail(c, "live allocation without state", 0);

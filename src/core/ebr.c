@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "core/ebr.h"
+#include "core/fork.h"
 #include "core/meta.h"
 
 typedef struct reader {
@@ -129,4 +130,27 @@ void wvm__ebr_retire(wvm_retired *obj, size_t bytes)
     if (++retired_since_advance >= 32)
         try_advance();
     pthread_mutex_unlock(&bag_lock);
+}
+
+/* The child has one thread: the records of the others are free again (one of them may have
+ * been inside a section at the fork, which would hold the epoch back for good). */
+static void fork_epochs(enum wvm_fork_phase phase)
+{
+    if (phase == WVM_FORK_PREPARE) {
+        pthread_mutex_lock(&bag_lock);
+        return;
+    }
+    if (phase == WVM_FORK_CHILD)
+        for (reader *r = atomic_load(&readers); r; r = r->next)
+            if (r != self) {
+                r->depth = 0;
+                atomic_store(&r->epoch, 0);
+                atomic_store(&r->taken, 0);
+            }
+    pthread_mutex_unlock(&bag_lock);
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+    wvm__fork_register(WVM_FORK_RANK_EPOCHS, fork_epochs);
 }

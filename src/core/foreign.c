@@ -86,7 +86,7 @@ static bool same_region(const region *a, const region *b)
 }
 
 /* The lowest address >= from that something occupies: a winvmem allocation or a mapping
- * outside the arenas. */
+ * outside the arenas that is not a winvmem allocation being made or released. */
 static uintptr_t next_occupied(uintptr_t from)
 {
     uintptr_t limit = wvm__space_next(from, user_end());
@@ -96,6 +96,10 @@ static uintptr_t next_occupied(uintptr_t from)
         uintptr_t start = v.start > cursor ? v.start : cursor;
         if (wvm__space_in_arena(start, &arena_end)) {
             cursor = arena_end;
+            continue;
+        }
+        if (wvm__space_pending(start)) {
+            cursor = v.end;
             continue;
         }
         return start;
@@ -118,7 +122,8 @@ static void fill(wvm_MEMORY_BASIC_INFORMATION *m, uintptr_t page, uintptr_t end,
 uint32_t wvm__query_foreign(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out)
 {
     wvm_vma v;
-    if (!wvm__space_in_arena(page, NULL) && !wvm__prim_vma_next(page, &v) && v.start <= page) {
+    if (!wvm__space_in_arena(page, NULL) && !wvm__space_pending(page) &&
+        !wvm__prim_vma_next(page, &v) && v.start <= page) {
         region r, next_r;
         describe(&v, &r);
         uintptr_t end = v.end;

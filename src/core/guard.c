@@ -21,7 +21,7 @@ uint64_t wvm__guard_region_end(const wvm_snap *s, uint64_t page, uint32_t *visib
 {
     uint32_t i = wvm__snap_find(s, page);
     uint32_t vis = visible_at(s, i, page);
-    uint64_t p = page;
+    uint64_t p = page + 1; /* page's bit is read once: a fault may consume it meanwhile */
     *visible = vis;
     for (; i < s->nruns; i++) {
         uint64_t end = wvm__snap_run_end(s, i);
@@ -196,7 +196,7 @@ static bool allows(int prot, int access)
     }
 }
 
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access)
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe)
 {
     wvm_alloc *a = acquire_in_signal(addr);
     if (!a)
@@ -207,7 +207,7 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access)
     enum wvm_fault_kind kind = WVM_FAULT_VIOLATION;
     if (!wvm__attr_committed(attr)) {
         kind = WVM_FAULT_VIOLATION;
-    } else if ((attr & WVM_PAGE_GUARD) && s->guards) {
+    } else if ((attr & WVM_PAGE_GUARD) && s->guards && !probe) {
         int err = wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
                                         wvm__linux_prot(attr & ~WVM_PAGE_GUARD));
         if (!err) {

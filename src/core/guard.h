@@ -51,7 +51,10 @@ static inline uint32_t wvm__guard_attr(const wvm_snap *s, uint32_t run_attr, uin
 }
 
 /* One past the last page of the region (equal visible protection) that starts at page;
- * *visible receives the region's protection bits. Lock-free (readers). */
+ * *visible receives the region's protection bits. Lock-free (readers); each page's consumed
+ * bit is read once. While s is the allocation's visible snapshot its guard pages' bits only
+ * go from armed to consumed (a writer folds consumed guards into a new snapshot before it
+ * re-arms any), so two equal answers of two calls were both true between the calls. */
 uint64_t wvm__guard_region_end(const wvm_snap *s, uint64_t page, uint32_t *visible);
 
 /* Whether consumed guards wait to be folded (the kernel then differs from the snapshot). */
@@ -86,6 +89,8 @@ enum wvm_fault_kind {
     WVM_FAULT_VIOLATION, /* reserved, decommitted, or the protection forbids the access */
 };
 
-/* access: 0 read, 1 write, 8 execute (ExceptionInformation[0]). Async-signal-safe. */
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access);
+/* access: 0 read, 1 write, 8 execute (ExceptionInformation[0]). probe: the access was
+ * winvmem's own copy of an out-parameter, which an armed guard page refuses without losing
+ * its guard (WVM_FAULT_VIOLATION). Async-signal-safe. */
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe);
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fork.h"
 #include "core/meta.h"
 #include "prim/linux/prim.h"
 
@@ -471,7 +472,7 @@ size_t wvm__meta_held(void)
 
 /* ---- fork ------------------------------------------------------------------------------ */
 
-void wvm__meta_fork_prepare(void)
+static void fork_prepare(void)
 {
     pthread_mutex_lock(&tc_lock);
     for (unsigned c = 0; c < WVM_META_CLASSES; c++)
@@ -480,7 +481,7 @@ void wvm__meta_fork_prepare(void)
     pthread_mutex_lock(&seg_lock);
 }
 
-void wvm__meta_fork_parent(void)
+static void fork_parent(void)
 {
     pthread_mutex_unlock(&seg_lock);
     pthread_mutex_unlock(&large_lock);
@@ -492,17 +493,25 @@ void wvm__meta_fork_parent(void)
 /* Only the forking thread lives on: the caches of the others go back to the shared lists. A
  * thread stopped half way through a cache operation leaves its lists well-formed (a block it
  * was moving is lost, not shared). */
-void wvm__meta_fork_child(void)
+static void fork_child(void)
 {
-    wvm__meta_fork_parent();
+    fork_parent();
     for (tcache *t = atomic_load(&all_caches); t; t = t->all)
         if (t != tc && t->live)
             cache_release(t);
 }
 
-/* Until the process-wide fork handlers call these in order, registered here: a constructor
- * runs before any other winvmem code registers a handler, so this prepare runs last. */
+static void fork_meta(enum wvm_fork_phase phase)
+{
+    if (phase == WVM_FORK_PREPARE)
+        fork_prepare();
+    else if (phase == WVM_FORK_PARENT)
+        fork_parent();
+    else
+        fork_child();
+}
+
 __attribute__((constructor)) static void register_fork(void)
 {
-    pthread_atfork(wvm__meta_fork_prepare, wvm__meta_fork_parent, wvm__meta_fork_child);
+    wvm__fork_register(WVM_FORK_RANK_META, fork_meta);
 }

@@ -22,9 +22,9 @@
  * handlers, provided the signal did not interrupt this allocator on the same thread (the
  * dispatcher handles synchronous faults; winvmem never touches caller memory from in here).
  *
- * Fork: the locks are leaves (nothing else is locked while one is held). wvm__meta_fork_*
- * take them all before fork and release them after; the child also reclaims the caches of
- * the threads that did not survive the fork. */
+ * Fork (core/fork.h, WVM_FORK_RANK_META): the locks are leaves (nothing else is locked while
+ * one is held), taken last before a fork and released first after it; the child also gives
+ * the caches of the threads that did not survive the fork back to the shared lists. */
 #ifndef WVM_META_H
 #define WVM_META_H
 #include <stdbool.h>
@@ -49,12 +49,6 @@ size_t wvm__meta_held(void);
 #define WVM_META_MAX_SMALL 16384u
 unsigned wvm__meta_class(size_t bytes); /* bytes <= WVM_META_MAX_SMALL */
 size_t wvm__meta_class_size(unsigned cls);
-
-/* Called by the process-wide fork handlers: prepare last (after every other winvmem lock),
- * parent and child afterwards. */
-void wvm__meta_fork_prepare(void);
-void wvm__meta_fork_parent(void);
-void wvm__meta_fork_child(void);
 
 /* winvmem's thread-local variables. Initial-exec: in a libwinvmem.so loaded with dlopen, the
  * default model would have glibc allocate a thread's block with malloc on its first access,

@@ -244,7 +244,11 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     plan_init(&p, a, to);
     diff_ctx d = {&p, to};
     bool new_map;
-    uint32_t gerr = wvm__guard_prepare(to, first, count, &new_map);
+    /* consumed guards must be folded before any is re-armed: readers of the visible snapshot
+     * rely on its guard bits only going from armed to consumed (guard.h) */
+    uint32_t gerr = wvm__guard_pending(wvm__alloc_snap(a))
+                        ? WVM_ERROR_NOT_ENOUGH_MEMORY
+                        : wvm__guard_prepare(to, first, count, &new_map);
     if (gerr) {
         plan_free(&p);
         wvm__snap_free(to);

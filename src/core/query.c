@@ -29,10 +29,46 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
     uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
     if (wvm__space_query_quick(page, out))
         return 0;
+    for (;;) {
+        uint64_t gen = wvm__space_gen();
+        wvm__ebr_enter();
+        const wvm_snap *s = wvm__space_lookup(page);
+        bool settled = true;
+        if (s)
+            wvm__query_snap(s, page, out);
+        if (s && s->guards) {
+            /* consumed guards are read page by page while faults consume more: the answer
+             * holds if a second reading agrees and s is still the allocation's state */
+            wvm_MEMORY_BASIC_INFORMATION again;
+            wvm__query_snap(s, page, &again);
+            settled = again.RegionSize == out->RegionSize && again.State == out->State &&
+                      again.Protect == out->Protect && wvm__space_lookup(page) == s;
+        }
+        wvm__ebr_exit();
+        if (s && settled)
+            return 0;
+        if (s)
+            continue;
+        /* Free space (or others' memory): "free" is decided from the index at one moment and
+         * the region measured from it at later ones; the answer is one state only if no
+         * allocation was born or died in between (else another thread may just have taken
+         * the page's granule: a free region of size 0). Lock-free: a retry means some other
+         * thread's reserve or release completed. */
+        uint32_t err = wvm__query_foreign(page, out);
+        if (err || wvm__space_gen_is(gen))
+            return err;
+    }
+}
+
+bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
+{
+    uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
+    if (wvm__space_query_quick(page, out))
+        return true;
     wvm__ebr_enter();
     const wvm_snap *s = wvm__space_lookup(page);
     if (s)
         wvm__query_snap(s, page, out);
     wvm__ebr_exit();
-    return s ? 0 : wvm__query_foreign(page, out);
+    return s != NULL;
 }

@@ -3,6 +3,7 @@
  * kernel reports it), and free space between them. */
 #ifndef WVM_QUERY_H
 #define WVM_QUERY_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <winvmem/vm.h>
@@ -11,6 +12,9 @@ struct wvm_snap;
 
 /* addr < the user limit. Returns 0 or a Windows error. Takes no lock. */
 uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out);
+/* The answer for addr when it lies in a winvmem allocation (false otherwise), without the
+ * consistency checks of wvm__query: a hint for out-parameter copies. Lock-free. */
+bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out);
 /* The answer for page, which lies in snapshot s (the reference the quick path must match). */
 void wvm__query_snap(const struct wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m);
 /* Memory not in any winvmem allocation: free space or another mapping. */

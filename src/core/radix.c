@@ -85,8 +85,9 @@ struct wvm_alloc *wvm__radix_get(uintptr_t addr)
     return (struct wvm_alloc *)(e & ~(uintptr_t)1);
 }
 
-/* First non-empty granule in [addr, limit) below node; limit if none. */
-static uintptr_t next_level(entry *node, int level, uintptr_t addr, uintptr_t limit)
+/* First granule in [addr, limit) below node whose entry is neither empty nor skip; limit if
+ * none. */
+static uintptr_t next_level(entry *node, int level, uintptr_t addr, uintptr_t limit, uintptr_t skip)
 {
     int shift = shift_of[level];
     uintptr_t unit = (uintptr_t)1 << shift;
@@ -94,11 +95,11 @@ static uintptr_t next_level(entry *node, int level, uintptr_t addr, uintptr_t li
     for (uintptr_t u = addr & ~(unit - 1); u < limit; u += unit) {
         uintptr_t e = atomic_load_explicit(&node[(u >> shift) & mask], memory_order_acquire);
         uintptr_t from = u > addr ? u : addr;
-        if (is_terminal(e))
+        if (is_terminal(e) && e != skip)
             return from;
-        if (e) {
+        if (e && !is_terminal(e)) {
             uintptr_t hi = u + unit < limit ? u + unit : limit;
-            uintptr_t found = next_level((entry *)e, level + 1, from, hi);
+            uintptr_t found = next_level((entry *)e, level + 1, from, hi, skip);
             if (found < hi)
                 return found;
         }
@@ -108,13 +109,19 @@ static uintptr_t next_level(entry *node, int level, uintptr_t addr, uintptr_t li
     return limit;
 }
 
-uintptr_t wvm__radix_next(uintptr_t addr, uintptr_t limit)
+uintptr_t wvm__radix_next_other(uintptr_t addr, uintptr_t limit, const struct wvm_alloc *skip)
 {
     uintptr_t top = (uintptr_t)1 << (L1_SHIFT + L1_BITS);
     if (limit > top)
         limit = top;
     if (addr >= limit)
         return limit;
-    uintptr_t r = next_level(root, 0, addr & ~(((uintptr_t)1 << G_SHIFT) - 1), limit);
+    uintptr_t r = next_level(root, 0, addr & ~(((uintptr_t)1 << G_SHIFT) - 1), limit,
+                             skip ? (uintptr_t)skip | 1 : 0);
     return r < addr ? addr : r;
+}
+
+uintptr_t wvm__radix_next(uintptr_t addr, uintptr_t limit)
+{
+    return wvm__radix_next_other(addr, limit, NULL);
 }

@@ -16,4 +16,6 @@ void wvm__radix_clear(uintptr_t start, uintptr_t end);
 struct wvm_alloc *wvm__radix_get(uintptr_t addr);
 /* Lowest granule address >= addr, below limit, whose entry is non-empty; limit if none. */
 uintptr_t wvm__radix_next(uintptr_t addr, uintptr_t limit);
+/* The same, skipping entries of skip as if they were empty (skip NULL: radix_next). */
+uintptr_t wvm__radix_next_other(uintptr_t addr, uintptr_t limit, const struct wvm_alloc *skip);
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/fork.h"
 #include "core/freespace.h"
 #include "core/guard.h"
 #include "core/ledger.h"
@@ -10,9 +11,19 @@
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
+#include "prim/linux/prim_signal.h"
 
 static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t index_gen;
 static wvm_alloc *free_descs;
+
+/* Every slab of descriptors, newest first (for fork: all their locks). */
+enum { SLAB = 256 };
+typedef struct slab_node {
+    wvm_alloc *descs;
+    struct slab_node *next;
+} slab_node;
+static _Atomic(slab_node *) slabs;
 static wvm_alloc live_head = {.prev = &live_head, .next = &live_head};
 static uint64_t reserved_bytes, reserved_peak, live_count;
 
@@ -48,12 +59,17 @@ static uintptr_t span_of(size_t size)
 static wvm_alloc *desc_get(void)
 {
     if (!free_descs) {
-        enum { SLAB = 256 };
         /* a large block: page-aligned, so that each quick copy is one cache line */
         _Static_assert(SLAB * sizeof(wvm_alloc) > WVM_META_MAX_SMALL, "alignment");
         wvm_alloc *slab = wvm__meta_zalloc(SLAB * sizeof *slab);
-        if (!slab)
+        slab_node *node = slab ? wvm__meta_alloc(sizeof *node) : NULL;
+        if (!node) {
+            wvm__meta_free(slab, SLAB * sizeof *slab);
             return NULL;
+        }
+        node->descs = slab;
+        node->next = atomic_load_explicit(&slabs, memory_order_relaxed);
+        atomic_store_explicit(&slabs, node, memory_order_release);
         for (int i = 0; i < SLAB; i++) {
             pthread_mutex_init(&slab[i].lock, NULL);
             slab[i].next = free_descs;
@@ -64,7 +80,34 @@ static wvm_alloc *desc_get(void)
     free_descs = a->next;
     a->backend = NULL;
     a->ext = NULL;
+    a->cur = NULL;
+    a->staged = false;
     return a;
+}
+
+/* Ends a placement section that made an allocation be born or die (placement held).
+ *
+ * Why one counter suffices: sections are serialised by the placement lock and each ends here,
+ * so a reader that loads g, reads index entries and snapshot pointers (acquire), and loads g
+ * again, has seen the effects of at most one section it could observe half done: had it seen
+ * a store of the section after that one, it would also see this increment. Each section
+ * changes what readers see by one store (the snapshot pointer); its other stores concern
+ * pending entries, which readers treat as free. */
+static void gen_advance(void)
+{
+    atomic_store_explicit(&index_gen, atomic_load_explicit(&index_gen, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+uint64_t wvm__space_gen(void)
+{
+    return atomic_load_explicit(&index_gen, memory_order_acquire);
+}
+
+bool wvm__space_gen_is(uint64_t g)
+{
+    atomic_thread_fence(memory_order_acquire); /* the reads before stay before this load */
+    return atomic_load_explicit(&index_gen, memory_order_relaxed) == g;
 }
 
 static void quick_update(wvm_alloc *a, const wvm_snap *s);
@@ -141,14 +184,40 @@ static int map_none_at(uintptr_t want, size_t size, void **out)
     return wvm__prim_map_none((void *)want, size, true, out);
 }
 
+/* Placement's answer when [start, end) is taken only by allocations not born yet or dying:
+ * their writers will be done soon, and then the range is free or not. */
+#define TAKEN_FOR_NOW 1u
+
+/* Whether every index entry over [start, end) belongs to an allocation readers do not see
+ * (pending: being made or released). Placement held: entries and births are stable. */
+static bool only_pending(uintptr_t start, uintptr_t end)
+{
+    bool any = false;
+    for (uintptr_t g = wvm__radix_next(start, end); g < end;) {
+        wvm_alloc *b = wvm__radix_get(g);
+        if (wvm__alloc_visible(b))
+            return false;
+        any = true;
+        g = wvm__radix_next_other(g, end, b);
+    }
+    return any;
+}
+
+static uint32_t taken(uintptr_t start, uintptr_t end)
+{
+    return only_pending(start, end) ? TAKEN_FOR_NOW : WVM_ERROR_INVALID_ADDRESS;
+}
+
 /* Places [want, want+span): in an arena's free space, or as a dedicated mapping of size
- * bytes outside every arena (made by map when the backend has one). Placement lock held on
- * entry and exit; dropped around mmap. */
-static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size,
-                         int (*map)(uintptr_t, size_t, void **), bool *in_arena)
+ * bytes outside every arena (made by map when the backend has one). A dedicated mapping's
+ * index entries (pending: a is not born) are set before the mapping exists (*indexed), so
+ * that no reader takes it for someone else's memory. Placement lock held on entry and exit;
+ * dropped around mmap. */
+static uint32_t place_at(wvm_alloc *a, uintptr_t want, uintptr_t span, size_t size,
+                         int (*map)(uintptr_t, size_t, void **), bool *in_arena, bool *indexed)
 {
     if (wvm__radix_next(want, want + span) < want + span)
-        return WVM_ERROR_INVALID_ADDRESS;
+        return taken(want, want + span);
     if (wvm__arena_overlaps(want, want + span)) {
         if (map) /* a dedicated mapping cannot replace part of an arena (documented limit) */
             return WVM_ERROR_INVALID_ADDRESS;
@@ -157,20 +226,23 @@ static uint32_t place_at(uintptr_t want, uintptr_t span, size_t size,
         return err == ENOENT ? WVM_ERROR_INVALID_ADDRESS : wvm__err_from_errno(err);
     }
     *in_arena = false;
+    if (wvm__radix_set(want, want + span, a))
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
     void *got;
     pthread_mutex_unlock(&placement);
     int err = (map ? map : map_none_at)(want, size, &got);
     pthread_mutex_lock(&placement);
-    if (err)
+    if (err) {
+        wvm__radix_clear(want, want + span);
         return wvm__err_from_errno(err);
-    if (wvm__radix_next(want, want + span) < want + span) { /* lost a race for the tail */
-        wvm__prim_unmap(got, size);
-        return WVM_ERROR_INVALID_ADDRESS;
     }
+    *indexed = true;
     return 0;
 }
 
-/* A dedicated mapping anywhere (the kernel picks an address outside the arenas). */
+/* A dedicated mapping anywhere (the kernel picks an address outside the arenas). Until its
+ * pending index entries are set, a reader may take the new mapping for someone else's
+ * reservation (documented: doc/porting.md). */
 static uint32_t place_dedicated(size_t size, int (*map)(uintptr_t, size_t, void **),
                                 uintptr_t *base)
 {
@@ -180,16 +252,9 @@ static uint32_t place_dedicated(size_t size, int (*map)(uintptr_t, size_t, void 
     pthread_mutex_lock(&placement);
     if (err)
         return wvm__err_from_errno(err);
-    *base = (uintptr_t)got;
+    uintptr_t b = (uintptr_t)got;
+    *base = b;
     return 0;
-}
-
-static void unplace(uintptr_t base, uintptr_t footprint, size_t size, bool in_arena)
-{
-    if (in_arena)
-        wvm__free_add(base, footprint);
-    else
-        wvm__prim_unmap((void *)base, size);
 }
 
 /* A descriptor, locked, not yet reachable by address. The lock is taken before the placement
@@ -212,32 +277,89 @@ static void desc_give_back(wvm_alloc *a)
     pthread_mutex_unlock(&placement);
 }
 
-uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                                 const wvm_backend *be, wvm_alloc **out)
+/* The allocation's birth: readers see it, in state s, from the store of its snapshot on.
+ * Placement held. */
+static void born(wvm_alloc *a, wvm_snap *s)
 {
-    uintptr_t span = span_of(size), base = want, footprint = span;
-    bool in_arena = true;
+    a->staged = false;
+    quick_update(a, s);
+    atomic_store_explicit(&a->snap, s, memory_order_release);
+    live_link(a, s->size);
+    gen_advance();
+}
+
+/* Gives back a staged allocation that was never born: its backend's setup (set_up: the hook
+ * ran), its place, its pending index entries, its descriptor. Nothing of it is committed. */
+static void unstage(wvm_alloc *a, bool set_up)
+{
+    wvm_snap *s = a->cur;
+    uintptr_t base = s->base;
+    if (set_up && a->backend->on_release)
+        a->backend->on_release(a, s);
+    if (!a->in_arena) /* first: a mapping without index entries would look foreign */
+        wvm__prim_unmap((void *)base, s->size);
+    pthread_mutex_lock(&placement);
+    wvm__radix_clear(base, base + span_of(s->size));
+    if (a->in_arena)
+        wvm__free_add(base, a->footprint);
+    a->cur = NULL;
+    a->staged = false;
+    pthread_mutex_unlock(&a->lock);
+    desc_put(a);
+    pthread_mutex_unlock(&placement);
+    wvm__guard_release(s->guards);
+    wvm__snap_free(s);
+}
+
+/* Placement of one attempt; placement held. TAKEN_FOR_NOW: try again later. */
+static uint32_t place(wvm_alloc *a, uintptr_t want, uintptr_t span, size_t size, uint32_t type,
+                      int (*map)(uintptr_t, size_t, void **), uintptr_t footprint, bool sparse,
+                      uintptr_t *base, bool *in_arena, bool *indexed)
+{
+    *in_arena = true;
+    *indexed = false;
+    *base = want;
+    if (want)
+        return place_at(a, want, span, size, map, in_arena, indexed);
+    if (map)
+        return *in_arena = false, place_dedicated(size, map, base);
+    if (sparse)
+        return place_sparse(footprint, type & WVM_MEM_TOP_DOWN, base);
+    return place_anywhere(span, type & WVM_MEM_TOP_DOWN, base);
+}
+
+uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                                 uint32_t commit, const wvm_backend *be, uintptr_t *out)
+{
+    uintptr_t span = span_of(size), base, footprint = span;
+    bool in_arena, indexed;
     int (*map)(uintptr_t, size_t, void **) = be ? be->map : NULL;
     bool sparse = !want && !map && span >= WVM_SPARSE_MIN;
+    bool set_up = be && be->on_reserve;
     if (sparse)
         footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
-    wvm_alloc *a = desc_take();
-    if (!a)
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    pthread_mutex_lock(&placement);
+    wvm_alloc *a;
     uint32_t err;
-    if (want)
-        err = place_at(want, span, size, map, &in_arena);
-    else if (map)
-        err = (in_arena = false, place_dedicated(size, map, &base));
-    else if (sparse)
-        err = place_sparse(footprint, type & WVM_MEM_TOP_DOWN, &base);
-    else
-        err = place_anywhere(span, type & WVM_MEM_TOP_DOWN, &base);
+    for (;;) {
+        if (!(a = desc_take()))
+            return WVM_ERROR_NOT_ENOUGH_MEMORY;
+        pthread_mutex_lock(&placement);
+        err = place(a, want, span, size, type, map, footprint, sparse, &base, &in_arena, &indexed);
+        if (err != TAKEN_FOR_NOW)
+            break;
+        pthread_mutex_unlock(&placement);
+        desc_give_back(a); /* no lock held while the other writer finishes */
+        wvm__prim_yield();
+    }
     wvm_snap *s = err ? NULL : wvm__snap_new(base, size, prot, type & ~WVM_MEM_TOP_DOWN);
-    if (!err && (!s || wvm__radix_set(base, base + span, a))) {
+    if (!err && (!s || (!indexed && wvm__radix_set(base, base + span, a)))) {
+        if (!in_arena) /* unmapped before its entries go: never seen as foreign */
+            wvm__prim_unmap((void *)base, size);
+        if (indexed)
+            wvm__radix_clear(base, base + span);
+        if (in_arena)
+            wvm__free_add(base, footprint);
         wvm__snap_free(s);
-        unplace(base, footprint, size, in_arena);
         err = WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
     if (err) {
@@ -250,17 +372,30 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
     a->footprint = footprint;
     a->backend = be;
-    quick_update(a, s);
-    atomic_store_explicit(&a->snap, s, memory_order_release);
-    live_link(a, size);
+    a->cur = s;
+    a->staged = true;
+    if (!commit && !set_up) { /* nothing to set up: born in the same section */
+        born(a, s);
+        pthread_mutex_unlock(&placement);
+        pthread_mutex_unlock(&a->lock);
+        *out = base;
+        return 0;
+    }
     pthread_mutex_unlock(&placement);
-    err = be && be->on_reserve ? be->on_reserve(a) : 0;
-    pthread_mutex_unlock(&a->lock);
+    /* staged: the backend's setup and the commit stay invisible until the birth, so the
+     * allocation appears reserved and committed at one instant, or not at all */
+    err = set_up ? be->on_reserve(a) : 0;
+    if (!err && commit)
+        err = wvm__alloc_commit(a, 0, wvm__snap_pages(s), commit);
     if (err) {
-        wvm__space_release(base);
+        unstage(a, set_up);
         return err;
     }
-    *out = a;
+    pthread_mutex_lock(&placement);
+    born(a, a->cur);
+    pthread_mutex_unlock(&placement);
+    pthread_mutex_unlock(&a->lock);
+    *out = base;
     return 0;
 }
 
@@ -363,9 +498,17 @@ bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
 
 void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
 {
-    quick_update(a, s);
-    wvm_snap *old = atomic_exchange_explicit(&a->snap, s, memory_order_acq_rel);
-    wvm__snap_retire(old);
+    wvm_snap *old = a->cur, *seen = atomic_load_explicit(&a->snap, memory_order_relaxed);
+    a->cur = s;
+    if (!a->staged) {
+        quick_update(a, s);
+        atomic_store_explicit(&a->snap, s, memory_order_release);
+        if (seen != old)
+            wvm__snap_retire(seen);
+        seen = s;
+    }
+    if (old != seen)
+        wvm__snap_retire(old);
 }
 
 static bool any_locked(const wvm_snap *s)
@@ -374,6 +517,19 @@ static bool any_locked(const wvm_snap *s)
         if (s->runs[i].attr & WVM_ATTR_LOCKED)
             return true;
     return false;
+}
+
+/* The allocation's death (placement held): readers stop seeing it at the store of NULL. */
+static void died(wvm_alloc *a)
+{
+    quick_update(a, NULL);
+    wvm_snap *seen = atomic_exchange_explicit(&a->snap, NULL, memory_order_acq_rel);
+    wvm__snap_retire(seen);
+    if (a->cur != seen)
+        wvm__snap_retire(a->cur);
+    a->cur = NULL;
+    a->staged = false;
+    gen_advance();
 }
 
 uint32_t wvm__space_release(uintptr_t base)
@@ -386,6 +542,8 @@ uint32_t wvm__space_release(uintptr_t base)
         wvm__space_unlock(a);
         return WVM_ERROR_INVALID_PARAMETER;
     }
+    /* staged: readers see the allocation as it was until it dies, never half decommitted */
+    a->staged = true;
     uint32_t err = 0;
     if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
         !wvm__prim_replace_none((void *)base, a->footprint))
@@ -394,7 +552,9 @@ uint32_t wvm__space_release(uintptr_t base)
         err = wvm__alloc_decommit(a, 0, wvm__snap_pages(s));
     if (!err && a->backend && a->backend->on_release)
         err = a->backend->on_release(a, wvm__alloc_snap(a));
-    if (err) {
+    if (err) { /* what did happen (a hook's refusal after the decommit) becomes visible */
+        a->staged = false;
+        wvm__alloc_publish(a, wvm__alloc_snap(a));
         wvm__space_unlock(a);
         return err;
     }
@@ -403,14 +563,21 @@ uint32_t wvm__space_release(uintptr_t base)
     size_t size = s->size;
     uintptr_t span = span_of(size);
     bool in_arena = a->in_arena;
-    if (!in_arena)
-        wvm__prim_unmap((void *)base, size);
     pthread_mutex_lock(&placement);
-    wvm__radix_clear(base, base + span);
-    wvm__alloc_publish(a, NULL);
+    died(a);
     live_unlink(a, size);
-    if (in_arena)
+    if (in_arena) {
+        wvm__radix_clear(base, base + span);
         wvm__free_add(base, a->footprint);
+    } else {
+        /* the entries stay (pending) until the mapping is gone: a mapping without them
+         * would look like someone else's to readers, and its address could be reused by
+         * another dedicated mapping before they are cleared */
+        pthread_mutex_unlock(&placement);
+        wvm__prim_unmap((void *)base, size);
+        pthread_mutex_lock(&placement);
+        wvm__radix_clear(base, base + span);
+    }
     wvm__alloc_locks_held--;
     pthread_mutex_unlock(&a->lock);
     desc_put(a);
@@ -424,7 +591,7 @@ const wvm_snap *wvm__space_lookup(uintptr_t addr)
     wvm_alloc *a = wvm__radix_get(addr);
     if (!a)
         return NULL;
-    const wvm_snap *s = wvm__alloc_snap(a);
+    const wvm_snap *s = wvm__alloc_visible(a);
     if (s && addr >= s->base && addr - s->base < s->size)
         return s;
     return NULL;
@@ -433,18 +600,24 @@ const wvm_snap *wvm__space_lookup(uintptr_t addr)
 uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
 {
     wvm__ebr_enter(); /* the snapshots read here stay valid */
-    for (;;) {
-        uintptr_t g = wvm__radix_next(addr, limit);
+    for (uintptr_t at = addr;;) {
+        uintptr_t g = wvm__radix_next(at, limit);
         if (g >= limit)
             break;
         wvm_alloc *a = wvm__radix_get(g);
-        const wvm_snap *s = a ? wvm__alloc_snap(a) : NULL;
-        if (s && s->base >= addr) {
+        const wvm_snap *s = a ? wvm__alloc_visible(a) : NULL;
+        if (!s) { /* pending, or cleared meanwhile: free, as far as a's entries go */
+            at = a ? wvm__radix_next_other(g, limit, a) : g;
+            continue;
+        }
+        uintptr_t end = s->base + span_of(s->size);
+        if (g < s->base || g >= end)
+            continue; /* a was released and born again elsewhere since: read g again */
+        if (s->base >= addr) {
             limit = s->base;
             break;
         }
-        /* addr was inside an allocation's granule tail (or a race): look past it */
-        addr = (g | (WVM_GRAN - 1)) + 1;
+        at = end; /* addr lies inside s, or in the tail of its last granule */
     }
     wvm__ebr_exit();
     return limit;
@@ -468,10 +641,50 @@ void wvm__space_stats(wvm_space_stats *out)
     wvm__arena_stats(&out->arenas, &out->arena_bytes, &out->chunks_guarded);
 }
 
+bool wvm__space_pending(uintptr_t addr)
+{
+    wvm_alloc *a = wvm__radix_get(addr);
+    return a && !wvm__alloc_visible(a);
+}
+
 bool wvm__space_owns(uintptr_t addr)
 {
     wvm__ebr_enter();
     bool owned = wvm__space_lookup(addr) != NULL;
     wvm__ebr_exit();
     return owned;
+}
+
+static void each_desc(slab_node *from, slab_node *to, int (*op)(pthread_mutex_t *))
+{
+    for (slab_node *n = from; n != to; n = n->next)
+        for (int i = 0; i < SLAB; i++)
+            op(&n->descs[i].lock);
+}
+
+/* Before a fork: every descriptor's lock (the lock order: allocations first), then placement.
+ * A slab made meanwhile (under placement) is locked too before placement is kept. Waiting
+ * for a descriptor's lock waits for the operation its holder is in; none holds two. */
+static void fork_space(enum wvm_fork_phase phase)
+{
+    if (phase != WVM_FORK_PREPARE) {
+        pthread_mutex_unlock(&placement);
+        each_desc(atomic_load(&slabs), NULL, pthread_mutex_unlock);
+        return;
+    }
+    slab_node *top = NULL;
+    for (;;) {
+        slab_node *head = atomic_load_explicit(&slabs, memory_order_acquire);
+        each_desc(head, top, pthread_mutex_lock);
+        top = head;
+        pthread_mutex_lock(&placement);
+        if (atomic_load_explicit(&slabs, memory_order_relaxed) == top)
+            return;
+        pthread_mutex_unlock(&placement);
+    }
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+    wvm__fork_register(WVM_FORK_RANK_SPACE, fork_space);
 }

@@ -5,7 +5,13 @@
  * operation; different allocations never contend). Placement and the index are under one
  * short placement lock that is never held across a system call except to grow an arena.
  * VirtualQuery takes no lock at all (snapshots + epochs).
- * Lock order: allocation lock, then chunk lock, then placement lock.
+ * Lock order: allocation lock, then placement lock, then chunk lock.
+ *
+ * What readers see: an allocation exists from the store of its first visible snapshot to the
+ * store of NULL (its birth and death), both made in a placement section that ends by
+ * advancing the index generation (wvm__space_gen). Index entries may point to a descriptor
+ * before its birth and after its death ("pending"): readers treat them as free. A reader that
+ * combines several index entries (free space) checks that the generation did not move.
  *
  * Errors: these functions return 0 or a Windows ERROR_* code; system errors from prim/ are
  * converted here (wvm__err_from_errno) and nowhere else. */
@@ -42,8 +48,10 @@ typedef struct wvm_quick {
 
 typedef struct wvm_alloc {
     wvm_quick quick;          /* first: the only line a query of a small allocation touches */
-    _Atomic(wvm_snap *) snap; /* NULL while free */
+    _Atomic(wvm_snap *) snap; /* what readers see: NULL while free, being made or released */
+    wvm_snap *cur;            /* the writers' state (lock held): snap, except while staged */
     pthread_mutex_t lock;
+    bool staged;   /* publishes stay private until the allocation's birth (or death) */
     bool in_arena; /* else a dedicated kernel mapping of exactly the allocation */
     /* Uncommitted pages are guard markers in a read-write mapping (arena.c), else PROT_NONE.
      * Sparse reservations (>= WVM_SPARSE_MIN, placed anywhere) use PROT_NONE: their commits
@@ -92,12 +100,14 @@ typedef struct wvm_backend {
 
 uint32_t wvm__err_from_errno(int err);
 
-/* Reserves [want, want+size) (want 64 KiB aligned), or anywhere when want == 0. size is a
- * multiple of the page size. type: WVM_MEM_TOP_DOWN and the allocation flags to record.
- * be: the backend (NULL: plain memory); its on_reserve has run when this returns 0. */
+/* Reserves [want, want+size) (want 64 KiB aligned), or anywhere when want == 0, and commits
+ * it whole with protection commit unless commit is 0: readers see the allocation appear
+ * reserved and committed at one instant. size is a multiple of the page size. type:
+ * WVM_MEM_TOP_DOWN and the allocation flags to record. be: the backend (NULL: plain memory);
+ * its on_reserve has run when this returns 0. *base receives the allocation's base. */
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                                 const wvm_backend *be, wvm_alloc **out);
-/* Releases the whole allocation whose base is base. */
+                                 uint32_t commit, const wvm_backend *be, uintptr_t *base);
+/* Releases the whole allocation whose base is base; readers see it whole until it is gone. */
 uint32_t wvm__space_release(uintptr_t base);
 
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
@@ -106,12 +116,25 @@ void wvm__space_unlock(wvm_alloc *a);
 /* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
  * must not wait for a lock its own thread holds). */
 extern WVM_THREAD int wvm__alloc_locks_held;
+/* The allocation's state for its writers (a locked). */
 static inline wvm_snap *wvm__alloc_snap(wvm_alloc *a)
+{
+    return a->cur;
+}
+/* The state readers see (NULL: the descriptor holds no live allocation). Lock-free. */
+static inline wvm_snap *wvm__alloc_visible(wvm_alloc *a)
 {
     return atomic_load_explicit(&a->snap, memory_order_acquire);
 }
-/* Publishes s as a's state (a locked); the old snapshot is retired. */
+/* Makes s a's state (a locked): for readers too unless a is staged. A replaced snapshot is
+ * retired once no reader can see it. */
 void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s);
+
+/* The index generation: advanced at the end of every placement section that makes an
+ * allocation be born or die. A reader that saw g before and after reading several index
+ * entries saw at most one such section half done (see space.c). */
+uint64_t wvm__space_gen(void);
+bool wvm__space_gen_is(uint64_t g);
 
 /* Page operations on a locked allocation; [first, first+count) lies inside it. */
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
@@ -127,9 +150,15 @@ bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
 /* Lock-free lookup for readers: must be called between wvm__ebr_enter/exit. Returns the
  * snapshot of the allocation holding addr, or NULL. */
 const wvm_snap *wvm__space_lookup(uintptr_t addr);
+/* Whether addr's index entry belongs to an allocation being made or released (readers take
+ * it for free space, and its kernel mapping, if any, for none of someone else's). */
+bool wvm__space_pending(uintptr_t addr);
 /* Whether addr lies in a winvmem allocation (takes care of the epoch itself). */
 bool wvm__space_owns(uintptr_t addr);
-/* Lowest allocation base >= addr and < limit, or limit. Lock-free. */
+/* Lowest base >= addr and < limit of a live allocation (born, not dead), or limit.
+ * Lock-free. Every descriptor it reads is checked against the entry it was found at (a
+ * descriptor may have died and been born again elsewhere meanwhile). One instant's answer
+ * only if the index generation did not move meanwhile (wvm__space_gen). */
 uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit);
 /* Whether addr lies in one of winvmem's arenas; if so, *end is that arena's end. Lock-free. */
 bool wvm__space_in_arena(uintptr_t addr, uintptr_t *end);

@@ -12,12 +12,14 @@
 #include <string.h>
 
 #include "core/meta.h"
+#include "core/fork.h"
 #include "core/ww.h"
 #include "prim/linux/uffd.h"
 
 typedef struct ww_ext {
     uint64_t *sticky; /* one bit per page; NULL while no page is sticky */
     uint64_t nsticky;
+    uint32_t fork_gen; /* the process the range is registered in (core/fork.h) */
 } ww_ext;
 
 static bool sticky_get(const ww_ext *w, uint64_t page)
@@ -68,8 +70,27 @@ static uint32_t on_reserve(wvm_alloc *a)
     if (!w)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     a->ext = w;
+    w->fork_gen = wvm__fork_generation();
     int err = wvm__prim_ww_register((void *)s->base, s->size);
     return err ? wvm__err_from_errno(err) : 0;
+}
+
+/* An allocation inherited through fork lost its registration (the child's copy of the range
+ * is not registered with any userfaultfd, and the parent's descriptor speaks for the parent):
+ * it is registered again with the child's, at its first use there. Its pages then carry no
+ * write protection: every committed page that holds data reads as written until reset (the
+ * child cannot tell which the parent had written since its last reset). a locked. */
+static uint32_t rebind(wvm_alloc *a)
+{
+    ww_ext *w = a->ext;
+    uint32_t gen = wvm__fork_generation();
+    if (w->fork_gen == gen)
+        return 0;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    int err = wvm__prim_ww_register((void *)s->base, s->size);
+    if (!err)
+        w->fork_gen = gen;
+    return wvm__err_from_errno(err);
 }
 
 static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
@@ -77,8 +98,8 @@ static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
     ww_ext *w = a->ext;
     if (w) {
         /* the arena's mapping must lose the registration to merge back; a dedicated one is
-         * unmapped anyway */
-        if (a->in_arena)
+         * unmapped anyway (a range inherited through fork and never used is not registered) */
+        if (a->in_arena && w->fork_gen == wvm__fork_generation())
             wvm__prim_ww_unregister((void *)s->base, s->size);
         wvm__meta_free(w->sticky, sticky_bytes(s));
         wvm__meta_free(w, sizeof *w);
@@ -142,7 +163,9 @@ static uint32_t before_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
     ww_ext *w = a->ext;
-    uint32_t err = ensure_bitmap(w, s);
+    uint32_t err = rebind(a);
+    if (!err)
+        err = ensure_bitmap(w, s);
     if (err)
         return err;
     harvest h = {w, s->base};
@@ -169,7 +192,9 @@ static int protect_fresh(uint64_t first, uint64_t count, uint32_t attr, void *ct
 
 static uint32_t after_commit(wvm_alloc *a, const wvm_snap *old, uint64_t first, uint64_t count)
 {
-    (void)a;
+    uint32_t err = rebind(a);
+    if (err)
+        return err;
     fresh_ctx f = {old->base, 0};
     wvm__snap_each(old, first, count, protect_fresh, &f);
     return wvm__err_from_errno(f.err);
@@ -202,6 +227,21 @@ static wvm_alloc *acquire_watched(uintptr_t start, uintptr_t end)
         return NULL;
     }
     return a;
+}
+
+/* The same, and bound to this process's userfaultfd. */
+static uint32_t acquire_bound(uintptr_t start, uintptr_t end, wvm_alloc **out)
+{
+    wvm_alloc *a = acquire_watched(start, end);
+    if (!a)
+        return WVM_ERROR_INVALID_PARAMETER;
+    uint32_t err = a->backend == &ww_backend ? rebind(a) : 0;
+    if (err) {
+        wvm__space_unlock(a);
+        return err;
+    }
+    *out = a;
+    return 0;
 }
 
 typedef struct collect {
@@ -292,13 +332,13 @@ static uint32_t get_merged(wvm_alloc *a, uint64_t first, uint64_t count, bool re
 
 uint32_t wvm__ww_get(uintptr_t start, uintptr_t end, bool reset, void **out, uint64_t *count)
 {
-    wvm_alloc *a = acquire_watched(start, end);
-    if (!a)
-        return WVM_ERROR_INVALID_PARAMETER;
+    wvm_alloc *a;
+    uint32_t err = acquire_bound(start, end, &a);
+    if (err)
+        return err;
     const wvm_snap *s = wvm__alloc_snap(a);
     ww_ext *w = a->ext;
     uint64_t first = (start - s->base) / WVM_PAGE, pages = (end - start) / WVM_PAGE;
-    uint32_t err;
     if (a->backend == wvm__wwp_backend())
         err = wvm__wwp_get(a, first, pages, reset, out, count);
     else if (w->nsticky && sticky_next(w, first, first + pages) < first + pages) {
@@ -327,12 +367,12 @@ static int reset_range(uintptr_t start, uintptr_t end, void *ctx)
 
 uint32_t wvm__ww_reset(uintptr_t start, uintptr_t end)
 {
-    wvm_alloc *a = acquire_watched(start, end);
-    if (!a)
-        return WVM_ERROR_INVALID_PARAMETER;
+    wvm_alloc *a;
+    uint32_t err = acquire_bound(start, end, &a);
+    if (err)
+        return err;
     const wvm_snap *s = wvm__alloc_snap(a);
     uint64_t first = (start - s->base) / WVM_PAGE, pages = (end - start) / WVM_PAGE;
-    uint32_t err;
     if (a->backend == wvm__wwp_backend()) {
         err = wvm__wwp_reset(a, first, pages);
     } else {
@@ -341,4 +381,20 @@ uint32_t wvm__ww_reset(uintptr_t start, uintptr_t end)
     }
     wvm__space_unlock(a);
     return err;
+}
+
+void wvm__ww_mark_written(uintptr_t start, uintptr_t end, void *const *pages, uint64_t n)
+{
+    wvm_alloc *a = acquire_watched(start, end);
+    if (!a)
+        return;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    if (a->backend == wvm__wwp_backend()) {
+        wvm__wwp_mark_written(a, pages, n);
+    } else if (!ensure_bitmap(a->ext, s)) {
+        harvest h = {a->ext, s->base};
+        for (uint64_t i = 0; i < n; i++)
+            harvest_page(&h, (uintptr_t)pages[i]);
+    }
+    wvm__space_unlock(a);
 }

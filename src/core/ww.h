@@ -27,4 +27,10 @@ uint32_t wvm__wwp_reset(wvm_alloc *a, uint64_t first, uint64_t count);
 uint32_t wvm__ww_get(uintptr_t start, uintptr_t end, bool reset, void **out, uint64_t *count);
 /* ResetWriteWatch over [start, end). */
 uint32_t wvm__ww_reset(uintptr_t start, uintptr_t end);
+/* Marks pages[0..n) (addresses inside [start, end)) written again, as if GetWriteWatch had not
+ * reset them (it reset them but could not hand them to the caller). Best effort: nothing when
+ * the allocation is gone or memory is short. */
+void wvm__ww_mark_written(uintptr_t start, uintptr_t end, void *const *pages, uint64_t n);
+/* The fallback's half of it (a locked, of that backend). */
+void wvm__wwp_mark_written(wvm_alloc *a, void *const *pages, uint64_t n);
 #endif

@@ -171,3 +171,13 @@ uint32_t wvm__wwp_reset(wvm_alloc *a, uint64_t first, uint64_t count)
         set_written(a->ext, p, false);
     return 0;
 }
+
+void wvm__wwp_mark_written(wvm_alloc *a, void *const *pages, uint64_t n)
+{
+    const wvm_snap *s = wvm__alloc_snap(a);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t p = ((uintptr_t)pages[i] - s->base) / WVM_PAGE;
+        set_written(a->ext, p, true);
+        arm(a, p, 1); /* its own protection again: the next write is not a first one */
+    }
+}

@@ -77,8 +77,9 @@ static bool dispatch(siginfo_t *si, ucontext_t *uc, bool *consumed)
     uintptr_t addr = (uintptr_t)si->si_addr;
     int access = access_of(uc);
     /* si_code <= 0: sent by kill/tgkill/sigqueue, not by a fault */
+    bool copying = si->si_code > 0 && wvm__prim_user_copy_fault(uc);
     enum wvm_fault_kind kind =
-        si->si_code > 0 ? wvm__guard_fault(addr, access) : WVM_FAULT_NOT_OURS;
+        si->si_code > 0 ? wvm__guard_fault(addr, access, copying) : WVM_FAULT_NOT_OURS;
     *consumed = false;
     if (kind == WVM_FAULT_RETRY) {
         if (retry_addr != addr)
@@ -89,6 +90,10 @@ static bool dispatch(siginfo_t *si, ucontext_t *uc, bool *consumed)
         kind = WVM_FAULT_VIOLATION;
     }
     retry_addr = 0;
+    if (copying) { /* winvmem's copy of an out-parameter: the call fails with ERROR_NOACCESS */
+        wvm__prim_user_copy_fail(uc);
+        return true;
+    }
     if (kind == WVM_FAULT_NOT_OURS)
         return false;
     *consumed = kind == WVM_FAULT_GUARD;

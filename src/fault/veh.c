@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "core/meta.h"
+#include "core/fork.h"
 #include "fault/fault.h"
 
 typedef struct veh {
@@ -61,4 +62,9 @@ int32_t wvm__veh_dispatch(wvm_EXCEPTION_POINTERS *ep)
             return WVM_EXCEPTION_CONTINUE_EXECUTION;
     }
     return WVM_EXCEPTION_CONTINUE_SEARCH;
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+    wvm__fork_register_lock(WVM_FORK_RANK_VEH, &lock);
 }

@@ -29,6 +29,9 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];
+/* how each value came to be (WVM_OPTION_*) and the environment's text, as read at load */
+static _Atomic int sources[WVM_OPT_COUNT];
+static char texts[WVM_OPT_COUNT][WVM_OPT_TEXT_MAX];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Atomic bool loaded;
 
@@ -77,11 +80,16 @@ static void load(void)
         const wvm_option_desc *d = &table[i];
         int64_t v = d->default_value;
         const char *s = getenv(d->env);
+        int source = s && *s ? WVM_OPT_SRC_ENVIRONMENT : WVM_OPT_SRC_DEFAULT;
         if (s && *s && parse(d, s, &v)) {
             fprintf(stderr, "winvmem: ignoring %s=%s (%s)\n", d->env, s, d->help);
             v = d->default_value;
+            source = WVM_OPT_SRC_REJECTED;
         }
+        if (s)
+            snprintf(texts[i], sizeof texts[i], "%s", s);
         atomic_store(&values[i], v);
+        atomic_store(&sources[i], source);
     }
     atomic_store(&loaded, true);
 }
@@ -100,5 +108,21 @@ int64_t wvm__option(enum wvm_option opt)
 int64_t wvm__option_set(enum wvm_option opt, int64_t value)
 {
     pthread_once(&once, load);
-    return atomic_exchange(&values[opt], value);
+    int64_t old = atomic_exchange(&values[opt], value);
+    if (old != value)
+        atomic_store(&sources[opt], WVM_OPT_SRC_SET);
+    return old;
+}
+
+int wvm__option_describe(unsigned i, const wvm_option_desc **desc, int64_t *value, int *source,
+                         const char **text)
+{
+    if (i >= WVM_OPT_COUNT)
+        return -1;
+    pthread_once(&once, load);
+    *desc = &table[i];
+    *value = atomic_load(&values[i]);
+    *source = atomic_load(&sources[i]);
+    *text = texts[i];
+    return 0;
 }

@@ -30,4 +30,19 @@ int64_t wvm__option(enum wvm_option opt);
 int64_t wvm__option_set(enum wvm_option opt, int64_t value);
 /* Whether the options have been read, i.e. winvmem has been used in this process. */
 bool wvm__options_loaded(void);
+
+/* Where an option's value comes from (the public WVM_OPTION_* have the same numbers). */
+enum wvm_option_source {
+    WVM_OPT_SRC_DEFAULT,     /* not set in the environment */
+    WVM_OPT_SRC_ENVIRONMENT, /* the environment's value is in force */
+    WVM_OPT_SRC_REJECTED,    /* the environment's value was invalid: the default is in force */
+    WVM_OPT_SRC_SET          /* changed in-process since (wvm_set_dynamic_code_allowed, ...) */
+};
+#define WVM_OPT_TEXT_MAX 64
+
+/* How option i (an enum wvm_option) is in force: its description, value, source and the
+ * environment's text ("" when unset, truncated to WVM_OPT_TEXT_MAX - 1 bytes). Returns 0, or -1
+ * past the last option. */
+int wvm__option_describe(unsigned i, const wvm_option_desc **desc, int64_t *value, int *source,
+                         const char **text);
 #endif

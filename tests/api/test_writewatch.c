@@ -11,6 +11,7 @@
 #include <winvmem/stats.h>
 
 #include "writewatch_check.h"
+#include "skip.h"
 
 #define SIZE 0x10000u
 
@@ -35,7 +36,7 @@ static bool supported(void)
 #define NEED_WW()                                                                                  \
     do {                                                                                           \
         if (!supported())                                                                          \
-            cr_skip_test("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN), and "     \
+            wvm_cannot_run("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN), and "     \
                          "not WINVMEM_USERFAULTFD=0");                                             \
     } while (0)
 
@@ -344,4 +345,55 @@ Test(writewatch, fallback_path)
     cr_expect(strstr(why, "in use") != NULL, "%s", why);
     cr_expect(wvm_FreeUserPhysicalPages(wvm_GetCurrentProcess(), &n, &pfn));
     cr_expect(wvm_VirtualFree(w, 0, WVM_MEM_RELEASE));
+}
+
+/* The address array and the count may lie in the watched allocation itself, in pages not
+ * written yet: winvmem collects under the allocation's lock and writes the caller's memory
+ * after (on the mprotect fallback, that first write needs the same lock). The results are
+ * stored like any other write: the next call reports their pages. */
+Test(writewatch, results_into_the_watched_allocation)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    void **res = (void **)(b + 8 * PG);
+    uintptr_t *n = (uintptr_t *)(b + 12 * PG);
+    uint32_t g;
+    b[0] = 1;
+    *n = 4;
+    cr_assert_eq(wvm_GetWriteWatch(WVM_WRITE_WATCH_FLAG_RESET, b, SIZE, res, n, &g), 0, "error %u",
+                 wvm_GetLastError());
+    cr_assert_eq(*n, 2);
+    cr_expect_eq(res[0], b);
+    cr_expect_eq(res[1], b + 12 * PG);
+    void *again[16];
+    uintptr_t m = 16;
+    cr_assert_eq(wvm_GetWriteWatch(0, b, SIZE, again, &m, &g), 0);
+    cr_assert_eq(m, 2, "%lu pages", (unsigned long)m);
+    cr_expect_eq(again[0], b + 8 * PG);
+    cr_expect_eq(again[1], b + 12 * PG);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+/* A result array the caller cannot write: ERROR_NOACCESS, and the reset did not happen. */
+Test(writewatch, unwritable_results_change_nothing)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    char *ro = wvm_VirtualAlloc(NULL, PG, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READONLY);
+    cr_assert_not_null(ro);
+    b[0] = 1;
+    b[3 * PG] = 1;
+    uintptr_t n = 4;
+    uint32_t g;
+    wvm_SetLastError(0);
+    cr_expect_eq(wvm_GetWriteWatch(WVM_WRITE_WATCH_FLAG_RESET, b, SIZE, (void **)ro, &n, &g), ~0u);
+    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_NOACCESS);
+    void *res[16];
+    n = 16;
+    cr_assert_eq(wvm_GetWriteWatch(0, b, SIZE, res, &n, &g), 0);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(res[0], b);
+    cr_expect_eq(res[1], b + 3 * PG);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+    cr_expect(wvm_VirtualFree(ro, 0, WVM_MEM_RELEASE));
 }

@@ -130,3 +130,45 @@ Test(options, verbose_explains_mechanisms_once)
     cr_expect_eq(count_of(err, "winvmem"), 0, "%s", err); /* (sanitizers may add lines) */
     free(err);
 }
+
+/* wvm_option_get: where each value comes from; a rejected value is never reported in force */
+static int sources_as_set(void)
+{
+    wvm_option_info o, by[16];
+    unsigned n = 0;
+    while (n < 16 && !wvm_option_get(n, &o))
+        by[n++] = o;
+    if (n < 8 || wvm_option_get(n, &o) != -1 || wvm_option_get(0, NULL) != -1)
+        return 1;
+    int seen = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (!strcmp(by[i].name, "WINVMEM_COMMIT_LIMIT")) {
+            if (by[i].source != WVM_OPTION_REJECTED || strcmp(by[i].text, "12Q") ||
+                by[i].value != by[i].default_value)
+                return 2;
+            seen |= 1;
+        } else if (!strcmp(by[i].name, "WINVMEM_GUARD_MARKERS")) {
+            if (by[i].source != WVM_OPTION_ENVIRONMENT || by[i].value != 0 ||
+                strcmp(by[i].text, "0"))
+                return 3;
+            seen |= 2;
+        } else if (!strcmp(by[i].name, "WINVMEM_DYNAMIC_CODE")) {
+            if (by[i].source != WVM_OPTION_DEFAULT || by[i].text[0])
+                return 4;
+            wvm_set_dynamic_code_allowed(1);
+            if (wvm_option_get(i, &o) || o.source != WVM_OPTION_SET_IN_PROCESS || o.value != 1)
+                return 5;
+            seen |= 4;
+        }
+    }
+    return seen == 7 ? 0 : 6;
+}
+
+Test(options, option_get_reports_sources)
+{
+    int st;
+    const char *env[] = {"WINVMEM_COMMIT_LIMIT", "12Q", "WINVMEM_GUARD_MARKERS", "0", NULL};
+    char *err = run_child(env, sources_as_set, &st);
+    cr_expect_eq(st, 0, "child failed step %d; stderr: %s", st, err);
+    free(err);
+}

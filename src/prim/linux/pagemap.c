@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "prim/linux/prim.h"
 #include "prim/linux/uffd.h"
 
 #ifndef PAGEMAP_SCAN
@@ -50,6 +51,11 @@ static int pagemap_fd(void)
     }
     pthread_mutex_unlock(&pm_lock);
     return fd;
+}
+
+void wvm__prim_pagemap_fork(int phase)
+{
+    wvm__prim_fork_lock(&pm_lock, phase);
 }
 
 static int scan_once(int fd, struct pm_scan_arg *arg)

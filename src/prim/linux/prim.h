@@ -8,6 +8,7 @@
 #ifndef WVM_PRIM_H
 #define WVM_PRIM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -82,11 +83,30 @@ int wvm__prim_vma_next(uintptr_t addr, wvm_vma *out);
 
 /* --- the caller's memory ------------------------------------------------------------------ */
 
-/* Copies n bytes from src (ours) to dst (named by the caller), failing with EFAULT (or
- * ENOSYS/EPERM where process_vm_* is not allowed) instead of faulting. */
+/* Copies n bytes from src (ours) to dst (named by the caller) or the other way, failing with
+ * EFAULT (or ENOSYS/EPERM where process_vm_* is not allowed) instead of faulting. */
 int wvm__prim_self_write(void *dst, const void *src, size_t n);
+int wvm__prim_self_read(void *dst, const void *src, size_t n);
 /* Checks that every page of [dst, dst+n) can be read and written, leaving it unchanged. */
 int wvm__prim_self_touch(void *dst, size_t n);
+/* The same without a system call (usercopy.c): a fault in the copy (or in the touch, an
+ * atomic no-op write to each page of [p, p+n), n > 0) returns EFAULT instead of crashing,
+ * provided winvmem's fault dispatcher is installed and gets the signal first; it asks
+ * wvm__prim_user_copy_fault. ENOSYS where the machine has no such copy (then
+ * wvm__prim_user_copy_available is false). Never counted by fault injection. */
+int wvm__prim_user_copy(void *dst, const void *src, size_t n);
+int wvm__prim_user_touch(void *p, size_t n);
+bool wvm__prim_user_copy_available(void);
+
+/* --- fork --------------------------------------------------------------------------------- */
+
+/* Called by core/fork.c around fork(): prepare takes prim's locks, parent and child release
+ * them; the child also forgets descriptors that name the parent (/proc/<pid>/maps). */
+enum { WVM_PRIM_FORK_PREPARE, WVM_PRIM_FORK_PARENT, WVM_PRIM_FORK_CHILD };
+void wvm__prim_fork_lock(pthread_mutex_t *lock, int phase); /* the lock-only case */
+void wvm__prim_uffd_fork(int phase);
+void wvm__prim_pagemap_fork(int phase);
+void wvm__prim_maps_fork(int phase);
 
 /* --- system figures ------------------------------------------------------------------------ */
 

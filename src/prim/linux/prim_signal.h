@@ -4,6 +4,7 @@
 #ifndef WVM_PRIM_SIGNAL_H
 #define WVM_PRIM_SIGNAL_H
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef void (*wvm_sig_fn)(int sig, siginfo_t *info, void *ucontext);
@@ -20,4 +21,8 @@ void wvm__prim_sig_raise(int sig);
 int wvm__prim_sig_protect(void *addr, size_t size, int prot);
 /* Signal context: sched_yield. */
 void wvm__prim_yield(void);
+/* Signal context: whether the fault ucontext describes happened inside wvm__prim_user_copy
+ * or wvm__prim_user_touch; _fail makes that copy return EFAULT when the handler returns. */
+bool wvm__prim_user_copy_fault(void *ucontext);
+void wvm__prim_user_copy_fail(void *ucontext);
 #endif

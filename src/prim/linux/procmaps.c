@@ -56,6 +56,23 @@ static int open_maps(void)
     return fd;
 }
 
+void wvm__prim_fork_lock(pthread_mutex_t *lock, int phase)
+{
+    if (phase == WVM_PRIM_FORK_PREPARE)
+        pthread_mutex_lock(lock);
+    else
+        pthread_mutex_unlock(lock);
+}
+
+void wvm__prim_maps_fork(int phase)
+{
+    int fd = atomic_load(&maps_fd);
+    if (phase == WVM_PRIM_FORK_CHILD && fd >= 0) { /* it names the parent's address space */
+        atomic_store(&maps_fd, -1);
+        close(fd);
+    }
+}
+
 static int query_ioctl(uintptr_t addr, wvm_vma *out)
 {
     int fd = open_maps();

@@ -7,17 +7,28 @@
 
 #include "prim/linux/prim.h"
 
-int wvm__prim_self_write(void *dst, const void *src, size_t n)
+static int transfer(void *local, void *remote, size_t n, bool write)
 {
-    struct iovec l = {(void *)src, n}, r = {dst, n};
+    struct iovec l = {local, n}, r = {remote, n};
     for (;;) {
-        ssize_t got = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
+        ssize_t got = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
+                            : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
         if (got == (ssize_t)n)
             return 0;
         if (got < 0 && errno == EINTR)
             continue;
         return got < 0 ? errno : EFAULT; /* a short copy: the rest is not accessible */
     }
+}
+
+int wvm__prim_self_write(void *dst, const void *src, size_t n)
+{
+    return transfer((void *)src, dst, n, true);
+}
+
+int wvm__prim_self_read(void *dst, const void *src, size_t n)
+{
+    return transfer(dst, (void *)src, n, false);
 }
 
 /* Reads one byte of every page of [dst, dst+n) and writes it back, up to 512 pages a call:

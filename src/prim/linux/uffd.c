@@ -118,6 +118,11 @@ static int the_uffd(void)
     return uffd;
 }
 
+void wvm__prim_uffd_fork(int phase)
+{
+    wvm__prim_fork_lock(&reopen_lock, phase);
+}
+
 bool wvm__prim_ww_available(void)
 {
     pthread_once(&once, open_uffd);
