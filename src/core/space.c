@@ -252,7 +252,15 @@ static uint32_t place_dedicated(size_t size, int (*map)(uintptr_t, size_t, void 
     pthread_mutex_lock(&placement);
     if (err)
         return wvm__err_from_errno(err);
-    uintptr_t b = (uintptr_t)got;
+    /* The kernel may hand out the range of a dedicated allocation being released, whose
+     * pending entries go only after its munmap (or of a fixed-address one whose mmap will now
+     * fail): wait until they are gone; the range is ours. */
+    uintptr_t b = (uintptr_t)got, end = b + span_of(size);
+    while (wvm__radix_next(b, end) < end) {
+        pthread_mutex_unlock(&placement);
+        wvm__prim_yield();
+        pthread_mutex_lock(&placement);
+    }
     *base = b;
     return 0;
 }
