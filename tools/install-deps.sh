@@ -16,7 +16,7 @@ pkgs=(
   wine wine64 gcc-mingw-w64-x86-64
   # manual pages
   scdoc
-  # the host's heaps (libmimalloc.so.2)
+  # the host benchmark's mimalloc column (bench/host_bench.c; the library does not use it)
   libmimalloc-dev
   # the HTML map: tests/ci.d/map_html.sh renders winvmem map --html
   chromium

@@ -82,6 +82,7 @@ static wvm_alloc *desc_get(void)
     a->ext = NULL;
     a->cur = NULL;
     a->staged = false;
+    atomic_store_explicit(&a->owner, 0, memory_order_relaxed);
     return a;
 }
 

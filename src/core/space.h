@@ -59,6 +59,9 @@ typedef struct wvm_alloc {
      * mprotect it saves. They own whole chunks, so release replaces their span at once. */
     bool guard_mode;
     bool sparse;
+    /* The tag of the host memory manager (or heap) that made the allocation through the host
+     * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */
+    _Atomic uintptr_t owner;
     uintptr_t footprint; /* address space taken from the arena */
     const struct wvm_backend *backend;
     void *ext;                     /* backend data (write watch, AWE, large pages) */
