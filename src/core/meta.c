@@ -267,8 +267,10 @@ static tcache *cache_get(void)
         spare_caches = t->spare;
     pthread_mutex_unlock(&tc_lock);
     if (!t) {
-        if (!(t = shared_alloc(wvm__meta_class(sizeof *t), sizeof *t)))
+        unsigned c = wvm__meta_class(sizeof *t);
+        if (!(t = shared_alloc(c, sizeof *t)))
             return NULL;
+        used_add(NULL, -(int64_t)class_bytes[c]); /* the allocator's own: counted as held */
         memset(t, 0, sizeof *t);
         pthread_mutex_lock(&tc_lock);
         t->all = atomic_load_explicit(&all_caches, memory_order_relaxed);

@@ -40,7 +40,8 @@ void wvm__meta_free(void *p, size_t bytes);
 void *wvm__meta_realloc(void *p, size_t old_bytes, size_t bytes);
 
 /* Bytes in blocks handed out (class sizes; pages for large blocks), and bytes mapped from the
- * kernel for them (segments, large blocks). Approximate while other threads allocate. */
+ * kernel (segments, large blocks; free blocks and the thread caches' own records included).
+ * Approximate while other threads allocate. */
 size_t wvm__meta_bytes(void);
 size_t wvm__meta_held(void);
 

@@ -39,6 +39,9 @@ struct wvm_backend;
  * of two (descriptor, then snapshot): on this project's VMs a dependent cache miss costs
  * 400 ns. Readers never wait: an odd or changed counter sends them to the snapshot path. */
 #define WVM_QUICK_RUNS 4
+/* Allocations whose page tree is at most this deep (<= 32 MiB) keep a quick copy: finding out
+ * whether a larger one has few regions would walk its tree at every write. */
+#define WVM_QUICK_LEVEL 1
 typedef struct wvm_quick {
     _Atomic uint32_t seq;
     _Atomic uint32_t nruns; /* 0: not usable (too many runs, guard pages, or free) */
