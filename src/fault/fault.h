@@ -17,7 +17,9 @@
  * winvmem's bookkeeping comes from core/meta.c, and libc functions that may allocate
  * (pthread_setspecific, pthread_getattr_np) are avoided in signal context.
  * tests/fault/stress_signal_context.c holds this to account (it interposes malloc).
- * Not covered: the host API (src/host), the wvm_print_* functions (stdio).
+ * Not covered: the host API (src/host), the wvm_print_* functions (stdio), and, until their
+ * records move to core/meta.c, file mappings: CreateFileMapping, MapViewOfFile and these calls
+ * on a view (tools/no-heap-pending.txt).
  * A handler itself must not call what is not async-signal-safe (malloc, printf, locks the
  * interrupted code may hold).
  *
