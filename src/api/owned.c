@@ -51,7 +51,7 @@ static void *commit(void *addr, size_t size, uint32_t flprot, wvm_owned *o)
     if (!size || !wvm__valid_prot(flprot, false, &prot) ||
         !wvm__page_range((uintptr_t)addr, size, &start, &end))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_init()))
+    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_need()))
         return WVM_FAIL(err, NULL);
     wvm_alloc *a = acquire_owned(start, o);
     if (!a)

@@ -23,15 +23,32 @@
  * A handler itself must not call what is not async-signal-safe (malloc, printf, locks the
  * interrupted code may hold).
  *
+ * Another runtime's handler installed after ours replaces it; it then gives each fault to
+ * wvm_handle_fault (winvmem/fault.h) first, which does what our handler does. When one of the
+ * two chains to the other, a fault the vectored handlers declined is not offered to them a
+ * second time (dispatch.c). wvm__fault_handler_state asks the kernel whether ours is still
+ * installed.
+ *
  * Memory the kernel touches on the program's behalf (read(2) into a guard page, futex words)
  * does not raise an exception: the system call fails with EFAULT and, for a guard page, the
  * guard stays armed. */
 #ifndef WVM_FAULT_H
 #define WVM_FAULT_H
+#include <signal.h>
 #include <winvmem/vm.h>
 
 /* Installs the dispatcher once (thread-safe). Returns 0 or a Windows error. */
 uint32_t wvm__fault_init(void);
+/* The same, from a feature that needs the dispatcher to work (PAGE_GUARD, a vectored handler,
+ * the write-watch fallback): also checks that it is still the installed handler. */
+uint32_t wvm__fault_need(void);
+/* WVM_FAULT_HANDLER_* (winvmem/stats.h), asking the kernel (sigaction) whether winvmem's
+ * handler is still installed for SIGSEGV and SIGBUS; the first time it is not, one line under
+ * WINVMEM_VERBOSE. Faults handled, and of those through wvm_handle_fault. */
+uint32_t wvm__fault_handler_state(void);
+void wvm__fault_counts(uint64_t *handled, uint64_t *via_entry);
+/* wvm_handle_fault (winvmem/fault.h). Async-signal-safe. */
+int wvm__fault_entry(int sig, siginfo_t *info, void *ucontext);
 
 /* Vectored handlers, first to last. Async-signal-safe. */
 int32_t wvm__veh_dispatch(wvm_EXCEPTION_POINTERS *ep);
