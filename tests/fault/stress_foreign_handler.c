@@ -5,13 +5,15 @@
  *   - installed before winvmem's (winvmem on top, chaining to it): the same;
  *   - either way, a fault no vectored handler takes is offered to them exactly once, though
  *     it passes through both handlers, and then kills the process as it would without the
- *     runtime (a consumed guard page included).
+ *     runtime (a consumed guard page included);
+ *   - WINVMEM_VERBOSE=1 says once that winvmem's handler was replaced.
  * A plain program (run under TSan too); the second order and the deaths run in children. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -196,9 +198,25 @@ static int runtime_after(void)
 {
     CHECK(AddVectoredExceptionHandler(1, veh));
     CHECK(stats().fault_handler == WVM_FAULT_HANDLER_INSTALLED);
+    /* WINVMEM_VERBOSE=1 (main): one line on stderr when winvmem finds its handler replaced */
+    FILE *said = tmpfile();
+    int err = dup(2);
+    CHECK(said && err >= 0 && dup2(fileno(said), 2) == 2);
     install_runtime();
+    int displaced = stats().fault_handler == WVM_FAULT_HANDLER_DISPLACED;
+    stats(); /* said once */
+    dup2(err, 2);
+    close(err);
+    char text[1024] = "";
+    rewind(said);
+    size_t n = fread(text, 1, sizeof text - 1, said);
+    text[n] = 0;
+    fclose(said);
     CHECK(below_segv.sa_flags & SA_SIGINFO); /* winvmem's handler */
-    CHECK(stats().fault_handler == WVM_FAULT_HANDLER_DISPLACED);
+    CHECK(displaced);
+    const char *line = "another SIGSEGV and SIGBUS handler replaced winvmem's";
+    char *first = strstr(text, line);
+    CHECK(first && !strstr(first + 1, line));
     uint64_t via0 = stats().faults_via_entry;
     if (common())
         return 1;
@@ -223,6 +241,7 @@ static int runtime_before(void)
 
 int main(void)
 {
+    setenv("WINVMEM_VERBOSE", "1", 1);
     shared_calls = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     own = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (shared_calls == MAP_FAILED || own == MAP_FAILED)
