@@ -12,6 +12,7 @@
  *   foreign_runtime */
 #include <setjmp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,12 +64,16 @@ struct node {
     long value;
 };
 
-/* "Compiled code": no explicit null test, the load of n->value traps on a null n. */
+/* "Compiled code": no explicit null test, the load of n->value traps on a null n (the address
+ * is computed as an integer, as generated code would: C itself has no null member access). */
 static long __attribute__((noinline)) sum(const struct node *n, int count)
 {
     long s = 0;
-    for (int i = 0; i < count; i++, n = n->next)
-        s += *(volatile const long *)&n->value;
+    for (int i = 0; i < count; i++) {
+        uintptr_t value = (uintptr_t)n + offsetof(struct node, value);
+        s += *(volatile const long *)value;
+        n = n->next;
+    }
     return s;
 }
 
