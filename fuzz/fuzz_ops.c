@@ -1,10 +1,10 @@
-/* libFuzzer target: bytes -> a sequence of Windows memory operations inside a private window of
- * address space (VirtualAlloc / VirtualFree / VirtualProtect / VirtualQuery, MEM_RESET and
- * MEM_RESET_UNDO, VirtualLock / VirtualUnlock, GetWriteWatch / ResetWriteWatch, reads and
- * writes that may hit guard pages), each checked
- *   1. against the reference model of page states shared with the linearizability checker
- *      (tests/model/refmodel.h: one record per page, nothing shared with the library's data
- *      structures), through the same executor (tests/model/exec.h);
+/* libFuzzer target: bytes -> a sequence of op-language ops (tools/oplang: VirtualAlloc /
+ * VirtualFree / VirtualProtect / VirtualQuery / memory touches, and views of a section:
+ * MapViewOfFileEx / UnmapViewOfFile) inside a private window of address space, run through the
+ * op-language executor, each checked
+ *   1. against a small reference model of page states (one record per page: free / reserved /
+ *      committed, protection, allocation, the section page a view shows; the section's
+ *      contents; nothing shared with the library's data structures),
  *   2. against the kernel: every committed readable page can be read (writable: written) and
  *      holds what the model says; every reserved, decommitted, free or NOACCESS page faults;
  *      /proc/self/maps gives every committed page at least the access its protection needs.
@@ -15,24 +15,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <winvmem/stats.h>
-#include <winvmem/win32.h>
 
-#include "exec.h"
-#include "refmodel.h"
+#include "oplang.h"
 
-#define NPAGE      1024u /* the window: 4 MiB = 64 granules */
-#define LOCK_PAGES 256u  /* VirtualLock only here: 256 pages stay under RLIMIT_MEMLOCK (8 MiB) */
+#define PG    4096u
+#define NPAGE 1024u /* the window: 4 MiB = 64 granules */
+#define GRAN  16u   /* pages per 64 KiB granule */
+#define SPAGE 128u  /* the section S of each input: 512 KiB, SEC_COMMIT, PAGE_READWRITE */
 
-static rm_state *model;
+/* ---- the reference model ------------------------------------------------------------------- */
+
+enum { FREE, RESV, COMM };
+typedef struct page {
+    unsigned char state;
+    unsigned prot;     /* committed pages: the page protection */
+    int base;          /* allocation base page, -1 when free */
+    unsigned aprot;    /* the allocation's protection */
+    unsigned char val; /* byte 0 of the page (a view's page: sval[spage]) */
+    int spage;         /* a view's page: the section page it shows; -1 private memory */
+} page;
+
+static page model[NPAGE];
+static unsigned char sval[SPAGE]; /* byte 0 of each page of the section S */
+#define FREE_PAGE ((page){FREE, 0, -1, 0, 0, -1})
+static int alloc_end[NPAGE]; /* for an allocation base: one past its last page */
 static char *win;
-/* WINVMEM_FUZZ_SKIP=name,name: operations (rm_kind_name) replaced by queries, for open findings
- * that would stop every run (run_fuzz.sh says which and why) */
-static unsigned char skip[RM_NKINDS];
-static int skip_ww; /* "write_watch": reservations without MEM_WRITE_WATCH */
 
-/* The ops of the current input that change state or touch memory (queries left out),
- * replayed as a script on a mismatch. */
-static rm_op history[4096];
+/* The executor, and the ops of the current input (replayed on a mismatch). */
+static opl_ctx_t *ctx;
+static opl_op_t history[1024]; /* state changes only: queries are left out */
 static unsigned nhistory;
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -44,11 +55,10 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    fprintf(stderr, "fuzz_ops: the input as a script (winvmem run):\nW = hole 0x%x\n",
-            NPAGE * RM_PAGE);
+    fprintf(stderr, "fuzz_ops: the input as a script (winvmem run):\nW = hole 0x%x\n", NPAGE * PG);
     for (unsigned i = 0; i < nhistory; i++) {
         char line[256];
-        lin_exec_format("W", &history[i], line, sizeof line);
+        opl_op_format(&history[i], line, sizeof line);
         fprintf(stderr, "%s\n", line);
     }
     if (nhistory == sizeof history / sizeof history[0])
@@ -56,80 +66,45 @@ static void die(const char *fmt, ...)
     abort();
 }
 
-/* Runs op and checks the answer against the model (which then moves on). */
-static void step(rm_op op)
+static opl_op_t make(opl_kind_t kind, unsigned p, size_t size, unsigned type, unsigned prot)
 {
-    if (op.kind != RM_QUERY && nhistory < sizeof history / sizeof history[0])
-        history[nhistory++] = op;
-    rm_res r;
-    uint64_t abs_base, abs_size;
-    lin_exec(win, &op, NULL, &r, &abs_base, &abs_size);
-    char why[512];
-    if (!rm_apply(model, &op, &r, why, sizeof why)) {
-        char d[600] = "";
-        rm_describe(d, sizeof d, &op, &r);
-        die("%s: %s", d, why);
-    }
+    opl_op_t op;
+    memset(&op, 0, sizeof op);
+    op.kind = kind;
+    strcpy(op.addr.name, "W");
+    op.addr.off = (uint64_t)p * PG;
+    op.size = size;
+    op.type = type;
+    op.prot = prot;
+    return op;
 }
 
-static const rm_page *page_of(unsigned i)
+static void remember(const opl_op_t *op)
 {
-    return &model->p[i];
+    if (nhistory < sizeof history / sizeof history[0])
+        history[nhistory++] = *op;
 }
 
-/* ---- kernel checks ------------------------------------------------------------------------ */
-
-/* Reads page i (a guard page: the guard fires once, then the plain protection holds); if it
- * is readable, writes back what it holds (the write must fault exactly when not writable). */
-static void check_kernel_page(unsigned i)
+/* Runs one op on page p of the window (as W+offset) through the executor. */
+static opl_result_t run(opl_kind_t kind, unsigned p, size_t size, unsigned type, unsigned prot)
 {
-    const rm_page *m = page_of(i);
-    int guard = m->state == RM_COMM && (m->prot & WVM_PAGE_GUARD);
-    step((rm_op){.kind = RM_READ, .page = i});
-    if (guard)
-        step((rm_op){.kind = RM_READ, .page = i});
-    if (m->state == RM_COMM && rm_readable(m->prot) && m->vstate == RM_V_KNOWN)
-        step((rm_op){.kind = RM_WRITE, .page = i, .val = m->val});
+    opl_op_t op = make(kind, p, size, type, prot);
+    if (kind != OPL_QUERY)
+        remember(&op);
+    opl_result_t r;
+    if (opl_exec(ctx, &op, &r) != OPL_DONE)
+        die("the executor did not run %s (status %d)", opl_kind_name(kind), (int)r.status);
+    return r;
 }
 
-/* Every committed page must lie in a mapping with the access its protection needs. */
-static void check_maps(void)
+static int valid_prot(unsigned p)
 {
-    FILE *f = fopen("/proc/self/maps", "r");
-    if (!f)
-        return;
-    static unsigned char have[NPAGE];
-    memset(have, 0, sizeof have);
-    uintptr_t lo = (uintptr_t)win, hi = lo + (uintptr_t)NPAGE * RM_PAGE, s, e;
-    char perm[8];
-    char line[512];
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%lx-%lx %4s", &s, &e, perm) == 3 && e > lo && s < hi)
-            for (uintptr_t a = s > lo ? s : lo; a < e && a < hi; a += RM_PAGE)
-                have[(a - lo) / RM_PAGE] =
-                    0x80 | (perm[0] == 'r') | (perm[1] == 'w') << 1 | (perm[2] == 'x') << 2;
-    fclose(f);
-    for (unsigned i = 0; i < NPAGE; i++) {
-        const rm_page *m = page_of(i);
-        if (m->state != RM_COMM || (m->prot & WVM_PAGE_GUARD) || m->prot == WVM_PAGE_NOACCESS)
-            continue;
-        /* write watch on the mprotect fallback keeps unwritten pages read-only */
-        unsigned need = (rm_readable(m->prot) ? 1 : 0) |
-                        (rm_writable(m->prot) && !(m->flags & RM_F_WW) ? 2 : 0) |
-                        (m->prot >= WVM_PAGE_EXECUTE ? 4 : 0);
-        if (!(have[i] & 0x80) || (have[i] & need) != need)
-            die("/proc/self/maps: page %u (prot 0x%x) has %s%s%s%s", i, m->prot,
-                have[i] & 0x80 ? "" : "no mapping ", have[i] & 1 ? "r" : "-",
-                have[i] & 2 ? "w" : "-", have[i] & 4 ? "x" : "-");
-    }
+    unsigned base = p & ~(unsigned)PAGE_GUARD;
+    if (base != PAGE_NOACCESS && base != PAGE_READONLY && base != PAGE_READWRITE &&
+        base != PAGE_EXECUTE && base != PAGE_EXECUTE_READ && base != PAGE_EXECUTE_READWRITE)
+        return 0;
+    return !(p & PAGE_GUARD) || base != PAGE_NOACCESS;
 }
-
-static void check_query(unsigned i)
-{
-    step((rm_op){.kind = RM_QUERY, .page = i, .val = 7}); /* 112 bytes into the page */
-}
-
-/* ---- ops ---------------------------------------------------------------------------------- */
 
 static const unsigned prots[] = {PAGE_NOACCESS,
                                  PAGE_READONLY,
@@ -148,105 +123,359 @@ static const unsigned prots[] = {PAGE_NOACCESS,
                                  PAGE_READWRITE,
                                  PAGE_EXECUTE_READ | PAGE_GUARD};
 
-/* Decodes one 4-byte op. The first nine kinds are the original op set (the seed corpus was
- * made for it); the rest reach MEM_RESET, locks, write watch and plain reads. */
-static void run_op(const uint8_t *d)
+/* ---- kernel checks ------------------------------------------------------------------------ */
+
+static int readable(unsigned p)
 {
-    unsigned kind = d[0] % 16, p = (unsigned)(d[1] * 4) % NPAGE;
-    unsigned n = 1 + d[2] % 48, prot = prots[d[3] % 16];
-    if (p + n > NPAGE)
-        n = NPAGE - p;
-    rm_op op = {.page = p, .npages = n, .prot = prot};
-    switch (kind) {
-    case 0: /* reserve, in pages beyond the last granule too (rounding) */
-    case 1:
-        op.kind = RM_RESERVE;
-        op.type =
-            MEM_RESERVE | (kind == 1 ? MEM_COMMIT : 0) | ((d[2] & 0x40) ? MEM_WRITE_WATCH : 0);
-        if (kind == 0)
-            op.npages += (d[3] >> 4) * 8u;
-        if (p + op.npages > NPAGE)
-            return;
-        break;
-    case 2:
-    case 3:
-        op.kind = RM_COMMIT;
-        break;
-    case 4:
-        op.kind = RM_DECOMMIT;
-        if (d[2] & 0x80)
-            op.npages = 0; /* the whole allocation */
-        break;
-    case 5:
-        op.kind = RM_RELEASE;
-        op.npages = 0;
-        break;
-    case 6:
-        op.kind = RM_PROTECT;
-        break;
-    case 7:
-        op.kind = RM_WRITE;
-        op.val = d[3] | 1;
-        break;
-    case 8:
-        op.kind = RM_QUERY;
-        break;
-    case 9:
-    case 10:
-        op.kind = kind == 9 ? RM_RESET : RM_RESET_UNDO;
-        op.prot = (d[3] & 1) ? PAGE_READWRITE : prot;
-        break;
-    case 11:
-    case 12:
-        op.kind = kind == 11 ? RM_LOCK : RM_UNLOCK;
-        op.page = p % LOCK_PAGES;
-        op.npages = 1 + d[2] % 8;
-        if (op.page + op.npages > LOCK_PAGES)
-            op.npages = LOCK_PAGES - op.page;
-        break;
-    case 13:
-        op.kind = (d[3] & 0x80) ? RM_WW_RESET : RM_WW_GET;
-        op.type = d[3] & 1;
-        op.cap = 1 + (d[3] >> 1) % 48;
-        break;
-    default:
-        op.kind = RM_READ;
-        break;
+    /* x64 page tables cannot express execute-only: PAGE_EXECUTE reads on Windows */
+    return !(p & PAGE_GUARD) && (p == PAGE_READONLY || p == PAGE_READWRITE || p == PAGE_EXECUTE ||
+                                 p == PAGE_EXECUTE_READ || p == PAGE_EXECUTE_READWRITE);
+}
+static int writable(unsigned p)
+{
+    return p == PAGE_READWRITE || p == PAGE_EXECUTE_READWRITE;
+}
+
+static void check_kernel_page(unsigned i)
+{
+    page *m = &model[i];
+    unsigned char *p = (unsigned char *)win + (size_t)i * PG, v = 0;
+    char fault = opl_probe_read(p, &v);
+    if (m->state == COMM && (m->prot & PAGE_GUARD)) {
+        /* one guard-page violation, then the page has its plain protection (Windows docs) */
+        opl_op_t touch = make(OPL_READ, i, 1, 0, 0); /* consumed the guard: part of the history */
+        remember(&touch);
+        if (fault != 'g')
+            die("page %u (prot 0x%x): first read gives %s, not a guard-page violation", i, m->prot,
+                fault ? "an access violation" : "no exception");
+        m->prot &= ~(unsigned)PAGE_GUARD;
+        fault = opl_probe_read(p, &v);
     }
-    if (skip[op.kind])
-        op = (rm_op){.kind = RM_QUERY, .page = p};
-    if (skip_ww)
-        op.type &= ~(uint32_t)MEM_WRITE_WATCH;
-    step(op);
+    int should = m->state == COMM && readable(m->prot);
+    unsigned char want = m->spage >= 0 ? sval[m->spage] : m->val;
+    if (fault == 'g')
+        die("page %u (state %d prot 0x%x): unexpected guard-page violation", i, m->state, m->prot);
+    if (should == !!fault)
+        die("page %u (state %d prot 0x%x): read %s", i, m->state, m->prot,
+            fault ? "faults" : "succeeds");
+    if (should && v != want)
+        die("page %u: reads 0x%x, model 0x%x", i, v, want);
+    if (should) {
+        fault = opl_probe_write(p, v);
+        if (!!fault == writable(m->prot))
+            die("page %u (prot 0x%x): write %s", i, m->prot, fault ? "faults" : "succeeds");
+    }
+}
+
+/* Every committed page must lie in a mapping with the access its protection needs. */
+static void check_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return;
+    static unsigned char have[NPAGE];
+    memset(have, 0, sizeof have);
+    uintptr_t lo = (uintptr_t)win, hi = lo + (uintptr_t)NPAGE * PG, s, e;
+    char perm[8];
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx %4s", &s, &e, perm) == 3 && e > lo && s < hi)
+            for (uintptr_t a = s > lo ? s : lo; a < e && a < hi; a += PG)
+                have[(a - lo) / PG] =
+                    0x80 | (perm[0] == 'r') | (perm[1] == 'w') << 1 | (perm[2] == 'x') << 2;
+    fclose(f);
+    for (unsigned i = 0; i < NPAGE; i++) {
+        const page *m = &model[i];
+        if (m->state != COMM || (m->prot & PAGE_GUARD) || m->prot == PAGE_NOACCESS)
+            continue;
+        unsigned need = (readable(m->prot) ? 1 : 0) | (writable(m->prot) ? 2 : 0) |
+                        (m->prot >= PAGE_EXECUTE ? 4 : 0);
+        if (!(have[i] & 0x80) || (have[i] & need) != need)
+            die("/proc/self/maps: page %u (prot 0x%x) has %s%s%s%s", i, m->prot,
+                have[i] & 0x80 ? "" : "no mapping ", have[i] & 1 ? "r" : "-",
+                have[i] & 2 ? "w" : "-", have[i] & 4 ? "x" : "-");
+    }
+}
+
+/* VirtualQuery at page i against the model's run. */
+static void check_query(unsigned i)
+{
+    opl_result_t r = run(OPL_QUERY, i, 0, 0, 0);
+    MEMORY_BASIC_INFORMATION mb = r.mbi;
+    if (r.ret != sizeof mb)
+        die("query page %u failed (%lu)", i, (unsigned long)r.error);
+    const page *m = &model[i];
+    unsigned j = i;
+    while (j < NPAGE && model[j].state == m->state && model[j].base == m->base &&
+           (m->state != COMM || model[j].prot == m->prot))
+        j++;
+    if (mb.BaseAddress != win + (size_t)i * PG)
+        die("query page %u: BaseAddress %p", i, mb.BaseAddress);
+    if (m->state == FREE) {
+        if (mb.State != MEM_FREE || mb.AllocationBase || mb.Protect != PAGE_NOACCESS)
+            die("query page %u: free page reported state 0x%lx prot 0x%lx", i,
+                (unsigned long)mb.State, (unsigned long)mb.Protect);
+        if (j < NPAGE ? mb.RegionSize != (size_t)(j - i) * PG : mb.RegionSize < (j - i) * PG)
+            die("query page %u: free RegionSize 0x%zx, model %u pages", i, mb.RegionSize, j - i);
+        return;
+    }
+    unsigned want_state = m->state == COMM ? MEM_COMMIT : MEM_RESERVE;
+    unsigned want_prot = m->state == COMM ? m->prot : 0;
+    unsigned want_type = m->spage >= 0 ? MEM_MAPPED : MEM_PRIVATE;
+    if (mb.AllocationBase != win + (size_t)m->base * PG || mb.State != want_state ||
+        mb.Protect != want_prot || mb.AllocationProtect != m->aprot || mb.Type != want_type ||
+        mb.RegionSize != (size_t)(j - i) * PG)
+        die("query page %u: {abase +%ld aprot 0x%lx size 0x%zx state 0x%lx prot 0x%lx type "
+            "0x%lx}, model {abase +%d aprot 0x%x size 0x%x state 0x%x prot 0x%x}",
+            i, (long)((char *)mb.AllocationBase - win) / (long)PG,
+            (unsigned long)mb.AllocationProtect, mb.RegionSize, (unsigned long)mb.State,
+            (unsigned long)mb.Protect, (unsigned long)mb.Type, m->base, m->aprot, (j - i) * PG,
+            want_state, want_prot);
+}
+
+/* ---- ops ---------------------------------------------------------------------------------- */
+
+static unsigned cur_p, cur_n, cur_prot;
+
+static void expect(const opl_result_t *r, int want_ok, unsigned want_err, const char *what)
+{
+    int ok = !r->failed;
+    DWORD e = r->error;
+    if (ok != want_ok)
+        die("%s(page %u, %u pages, prot 0x%x): %s (error %lu), model says %s (error %u)", what,
+            cur_p, cur_n, cur_prot, ok ? "succeeds" : "fails", (unsigned long)e,
+            want_ok ? "success" : "failure", want_err);
+    if (!ok && e != want_err)
+        die("%s(page %u, %u pages, prot 0x%x): error %lu, model %u", what, cur_p, cur_n, cur_prot,
+            (unsigned long)e, want_err);
+}
+
+static int range_in_alloc(unsigned p, unsigned n)
+{
+    int b = model[p].base;
+    return b >= 0 && p + n <= (unsigned)alloc_end[b];
+}
+
+static void op_reserve(unsigned p, unsigned n, unsigned prot, int commit)
+{
+    unsigned b = p / GRAN * GRAN, end = p + n;
+    if (end > NPAGE)
+        return;
+    int free_ = 1;
+    for (unsigned i = b; i < end; i++)
+        free_ &= model[i].state == FREE;
+    int want = valid_prot(prot) && free_;
+    unsigned err = !valid_prot(prot) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
+    opl_result_t r =
+        run(OPL_ALLOC, p, (size_t)n * PG, MEM_RESERVE | (commit ? MEM_COMMIT : 0), prot);
+    expect(&r, want, err, "reserve");
+    if (r.failed)
+        return;
+    if (r.ret != (uintptr_t)(win + (size_t)b * PG))
+        die("reserve at page %u returned %p, want page %u", p, (void *)(uintptr_t)r.ret, b);
+    alloc_end[b] = (int)end;
+    for (unsigned i = b; i < end; i++)
+        model[i] = (page){commit ? COMM : RESV, commit ? prot : 0, (int)b, prot, 0, -1};
+}
+
+static int is_view(unsigned p)
+{
+    return model[p].spage >= 0;
+}
+
+static int touches_view(unsigned p, unsigned n)
+{
+    for (unsigned i = p; i < p + n && i < NPAGE; i++)
+        if (is_view(i))
+            return 1;
+    return 0;
+}
+
+static void op_commit(unsigned p, unsigned n, unsigned prot)
+{
+    if (touches_view(p, n))
+        return; /* VirtualAlloc(MEM_COMMIT) on a view: as VirtualProtect; not modelled */
+    int want = valid_prot(prot) && range_in_alloc(p, n);
+    unsigned err = !valid_prot(prot) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
+    opl_result_t r = run(OPL_ALLOC, p, (size_t)n * PG, MEM_COMMIT, prot);
+    expect(&r, want, err, "commit");
+    if (r.failed)
+        return;
+    for (unsigned i = p; i < p + n; i++) {
+        if (model[i].state != COMM)
+            model[i].val = 0;
+        model[i].state = COMM;
+        model[i].prot = prot;
+    }
+}
+
+static void op_decommit(unsigned p, unsigned n)
+{
+    int b = model[p].base;
+    int whole = n == 0;
+    int want = b >= 0 && (whole ? (unsigned)b == p : p + n <= (unsigned)alloc_end[b]);
+    unsigned err = b < 0 || whole ? ERROR_INVALID_ADDRESS : ERROR_INVALID_PARAMETER;
+    if (is_view(p)) /* VirtualFree refuses views: 87; size 0 away from the base: 487 first */
+        want = 0, err = whole && (unsigned)b != p ? ERROR_INVALID_ADDRESS : ERROR_INVALID_PARAMETER;
+    opl_result_t r = run(OPL_FREE, p, (size_t)n * PG, MEM_DECOMMIT, 0);
+    expect(&r, want, err, "decommit");
+    if (r.failed)
+        return;
+    unsigned end = whole ? (unsigned)alloc_end[b] : p + n;
+    for (unsigned i = p; i < end; i++) {
+        model[i].state = RESV;
+        model[i].prot = 0;
+        model[i].val = 0;
+    }
+}
+
+static void op_release(unsigned p)
+{
+    int b = model[p].base;
+    int want = b >= 0 && (unsigned)b == p && !is_view(p);
+    opl_result_t r = run(OPL_FREE, p, 0, MEM_RELEASE, 0);
+    expect(&r, want, is_view(p) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS, "release");
+    if (r.failed)
+        return;
+    for (unsigned i = p; i < (unsigned)alloc_end[b]; i++)
+        model[i] = FREE_PAGE;
+}
+
+static void op_protect(unsigned p, unsigned n, unsigned prot)
+{
+    /* Order (doc/windows-semantics.md): protection, range, WRITECOPY on private, commit. */
+    int wc = (prot & 0xff) == PAGE_WRITECOPY || (prot & 0xff) == PAGE_EXECUTE_WRITECOPY;
+    int want = (valid_prot(prot) || wc) && range_in_alloc(p, n);
+    unsigned err = !(valid_prot(prot) || wc) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
+    if (wc)
+        return; /* winvmem accepts WRITECOPY here: divergence D2 (tests/diff/divergences.md) */
+    if (want && is_view(p)) {
+        /* a view: only what its access allows (S is PAGE_READWRITE; a READ view: no write);
+         * no view is executable here */
+        unsigned base = prot & 0xff;
+        if (base >= PAGE_EXECUTE || (writable(base) && !writable(model[p].aprot)))
+            want = 0, err = ERROR_INVALID_PARAMETER;
+    } else if (!range_in_alloc(p, n) && is_view(p)) {
+        return; /* which of 87 and 487 wins is not modelled */
+    }
+    for (unsigned i = p; want && i < p + n; i++)
+        want = model[i].state == COMM;
+    opl_result_t r = run(OPL_PROTECT, p, (size_t)n * PG, 0, prot);
+    expect(&r, want, err, "protect");
+    if (r.failed)
+        return;
+    if (r.old_prot != model[p].prot)
+        die("protect page %u: old 0x%lx, model 0x%x", p, (unsigned long)r.old_prot, model[p].prot);
+    for (unsigned i = p; i < p + n; i++)
+        model[i].prot = prot;
+}
+
+static void op_write(unsigned p, unsigned char v)
+{
+    const page *m = &model[p];
+    if (m->state != COMM || !writable(m->prot) || (m->prot & PAGE_GUARD))
+        return;
+    opl_result_t r = run(OPL_WRITE, p, v, 0, 0);
+    if (r.fault)
+        die("write page %u (prot 0x%x): %s", p, m->prot,
+            r.fault == 'g' ? "guard-page violation" : "access violation");
+    if (m->spage >= 0)
+        sval[m->spage] = v; /* every view of that section page shows it */
+    else
+        model[p].val = v;
+}
+
+/* ---- views of the section S ------------------------------------------------------------- */
+
+/* S = CreateFileMapping(INVALID_HANDLE_VALUE, PAGE_READWRITE | SEC_COMMIT, 512 KiB). */
+static void make_section(void)
+{
+    opl_op_t op = make(OPL_SECTION, 0, (size_t)SPAGE * PG, 0, PAGE_READWRITE);
+    op.addr.name[0] = 0;
+    op.addr.off = 0;
+    op.attrs = SEC_COMMIT;
+    strcpy(op.def, "S");
+    remember(&op);
+    opl_result_t r;
+    if (opl_exec(ctx, &op, &r) != OPL_DONE || r.failed)
+        die("CreateFileMapping failed (%lu)", (unsigned long)r.error);
+    memset(sval, 0, sizeof sval);
+}
+
+/* MapViewOfFileEx(S, access, offset o granules, n granules, at granule g of the window). */
+static void op_view(unsigned g, unsigned o, unsigned n, int write)
+{
+    unsigned p = g * GRAN, np = n * GRAN;
+    if (p + np > NPAGE)
+        return;
+    int free_ = 1;
+    for (unsigned i = p; i < p + np; i++)
+        free_ &= model[i].state == FREE;
+    int past = (o + n) * GRAN > SPAGE; /* STATUS_INVALID_VIEW_SIZE, checked before the range */
+    opl_op_t op = make(OPL_VIEW, p, (size_t)np * PG, 0, 0);
+    strcpy(op.handle, "S");
+    op.access = write ? FILE_MAP_WRITE : FILE_MAP_READ;
+    op.offset = (uint64_t)o * GRAN * PG;
+    remember(&op);
+    opl_result_t r;
+    if (opl_exec(ctx, &op, &r) != OPL_DONE)
+        die("the executor did not run view (status %d)", (int)r.status);
+    cur_p = p, cur_n = np, cur_prot = op.access;
+    expect(&r, !past && free_, past ? ERROR_ACCESS_DENIED : ERROR_INVALID_ADDRESS, "view");
+    if (r.failed)
+        return;
+    if (r.ret != (uintptr_t)(win + (size_t)p * PG))
+        die("view at page %u returned %p", p, (void *)(uintptr_t)r.ret);
+    unsigned prot = write ? PAGE_READWRITE : PAGE_READONLY;
+    alloc_end[p] = (int)(p + np);
+    for (unsigned i = 0; i < np; i++)
+        model[p + i] = (page){COMM, prot, (int)p, prot, 0, (int)(o * GRAN + i)};
+}
+
+/* UnmapViewOfFile at page p: any address inside a view unmaps the whole view; else 487. */
+static void op_unmap(unsigned p)
+{
+    int b = model[p].base;
+    opl_result_t r = run(OPL_UNMAP, p, 0, 0, 0);
+    expect(&r, is_view(p), ERROR_INVALID_ADDRESS, "unmap");
+    if (r.failed)
+        return;
+    for (unsigned i = (unsigned)b; i < (unsigned)alloc_end[b]; i++)
+        model[i] = FREE_PAGE;
 }
 
 static void reset(void)
 {
     for (unsigned i = 0; i < NPAGE; i++)
-        if (page_of(i)->base == i)
-            step((rm_op){.kind = RM_RELEASE, .page = i});
+        if (model[i].base == (int)i) {
+            opl_result_t r =
+                run(is_view(i) ? OPL_UNMAP : OPL_FREE, i, 0, is_view(i) ? 0 : MEM_RELEASE, 0);
+            if (r.failed)
+                die("reset: release of page %u failed (%lu)", i, (unsigned long)r.error);
+        }
+    opl_op_t close = make(OPL_CLOSE, 0, 0, 0, 0);
+    close.addr.name[0] = 0;
+    strcpy(close.handle, "S");
+    opl_result_t r;
+    if (opl_exec(ctx, &close, &r) != OPL_DONE || r.failed)
+        die("reset: CloseHandle(S) failed (%lu)", (unsigned long)r.error);
+    for (unsigned i = 0; i < NPAGE; i++)
+        model[i] = FREE_PAGE;
+    nhistory = 0;
 }
 
 static void init(void)
 {
-    win = VirtualAlloc(NULL, (size_t)NPAGE * RM_PAGE, MEM_RESERVE, PAGE_NOACCESS);
+    /* call-only: every op is one Windows call, the checks query what they need. First, so
+     * that the probes' handlers are in place before winvmem installs its dispatcher. */
+    ctx = opl_ctx_new(OPL_CTX_CALL_ONLY);
+    win = VirtualAlloc(NULL, (size_t)NPAGE * PG, MEM_RESERVE, PAGE_NOACCESS);
     if (!win || !VirtualFree(win, 0, MEM_RELEASE))
         die("cannot make the window");
-    model = malloc(rm_state_size(NPAGE));
-    rm_init(model, NPAGE);
-    lin_exec_init();
-    const char *sk = getenv("WINVMEM_FUZZ_SKIP");
-    skip_ww = sk && strstr(sk, "write_watch") != NULL;
-    for (unsigned k = 0; sk && k < RM_NKINDS; k++) {
-        const char *name = rm_kind_name(k), *at = sk;
-        size_t len = strlen(name);
-        while ((at = strstr(at, name)))
-            if ((at == sk || at[-1] == ',') && (at[len] == ',' || !at[len])) {
-                skip[k] = 1;
-                break;
-            } else
-                at += len;
-    }
+    for (unsigned i = 0; i < NPAGE; i++)
+        model[i] = FREE_PAGE;
+    if (!ctx || opl_name_set(ctx, "W", (uintptr_t)win, (uintptr_t)NPAGE * PG))
+        die("cannot make the executor's context");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -256,21 +485,59 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init();
         ready = 1;
     }
-    nhistory = 0;
+    make_section();
     for (size_t k = 0; k + 4 <= size && k < 4 * 64; k += 4) {
-        run_op(data + k);
-        unsigned p = (unsigned)(data[k + 1] * 4) % NPAGE, n = 1 + data[k + 2] % 48;
+        unsigned kind = data[k] % 11, p = (unsigned)(data[k + 1] * 4) % NPAGE;
+        unsigned n = 1 + data[k + 2] % 48, prot = prots[data[k + 3] % 16];
+        if (p + n > NPAGE)
+            n = NPAGE - p;
+        cur_p = p;
+        cur_n = n;
+        cur_prot = prot;
+        switch (kind) {
+        case 0:
+            op_reserve(p, n + (data[k + 3] >> 4) * 8, prot, 0);
+            break;
+        case 1:
+            op_reserve(p, n, prot, 1);
+            break;
+        case 2:
+        case 3:
+            op_commit(p, n, prot);
+            break;
+        case 4:
+            op_decommit(p, data[k + 2] & 0x80 ? 0 : n);
+            break;
+        case 5:
+            op_release(p);
+            break;
+        case 6:
+            op_protect(p, n, prot);
+            break;
+        case 7:
+            op_write(p, data[k + 3]);
+            break;
+        case 8: /* granule, offset 0-7 granules, 1-4 granules (some past S's end), access */
+            op_view(p / GRAN, data[k + 2] & 7, 1 + (data[k + 2] >> 3 & 3), data[k + 3] & 1);
+            break;
+        case 9:
+            op_unmap(p);
+            break;
+        default:
+            check_query(p);
+            break;
+        }
         check_query(p);
-        if (page_of(p)->base != UINT16_MAX)
-            check_query(page_of(p)->base);
+        if (model[p].base >= 0)
+            check_query((unsigned)model[p].base);
         /* the pages the op addressed, one granule either side */
-        unsigned lo = p / RM_GRAN * RM_GRAN, hi = p + n + RM_GRAN;
-        lo = lo >= RM_GRAN ? lo - RM_GRAN : 0;
+        unsigned lo = p / GRAN * GRAN, hi = p + n + GRAN;
+        lo = lo >= GRAN ? lo - GRAN : 0;
         for (unsigned i = lo; i < hi && i < NPAGE; i++)
             check_kernel_page(i);
     }
     for (unsigned i = 0; i < NPAGE; i++)
-        if (page_of(i)->state != RM_FREE || (i % RM_GRAN) == 0)
+        if (model[i].state != FREE || (i % GRAN) == 0)
             check_kernel_page(i);
     for (unsigned i = 0; i < NPAGE; i += 7)
         check_query(i);

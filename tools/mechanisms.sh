@@ -1,6 +1,6 @@
 # shellcheck shell=sh disable=SC2034
 # Kernel-mechanism combinations a user can be left with (issue 11), for the test scripts that
-# run a tier on each (sourced: fuzz/run_fuzz.sh, tests/ci.d/lin.sh, tools/mechanisms-matrix.sh).
+# run a tier on each (sourced: tests/ci.d/lin.sh, tools/mechanisms-matrix.sh).
 #
 # A combination is three digits, each 1 (use the mechanism when the kernel has it) or 0 (never):
 #   1st  WINVMEM_GUARD_MARKERS   guard markers for uncommitted pages (Linux >= 6.13), else mprotect

@@ -1,6 +1,6 @@
 /* Runs one model operation against winvmem and records the answer, through the op-language
- * module's executor (tools/oplang), for the linearizability checker (tests/lin) and the fuzzer
- * (fuzz/). Callable from many threads at once (one op-language context per thread). */
+ * module's executor (tools/oplang), for the linearizability checker (tests/lin). Callable from many
+ * threads at once (one op-language context per thread). */
 #ifndef WVM_LIN_EXEC_H
 #define WVM_LIN_EXEC_H
 #include <stdint.h>

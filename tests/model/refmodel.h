@@ -1,5 +1,5 @@
-/* The reference model of Windows page states, shared by the fuzzer (fuzz/fuzz_ops.c) and the
- * linearizability checker (tests/lin). It knows nothing of winvmem's data structures: it is a
+/* The reference model of Windows page states, for the linearizability checker (tests/lin) and
+ * (once it knows views of sections) the fuzzer. It knows nothing of winvmem's data structures: it is a
  * plain array of page records over a window of `npages` pages (64 KiB granules of 16 pages),
  * written from Microsoft's documentation and the Windows-verified rows of
  * doc/windows-semantics.md.
