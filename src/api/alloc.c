@@ -2,6 +2,7 @@
 #include "api/api.h"
 #include "core/awe.h"
 #include "core/largepage.h"
+#include "core/range.h"
 #include "core/ww.h"
 #include "fault/fault.h"
 
@@ -49,20 +50,6 @@ static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t
     return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
 }
 
-/* Commits [start, end), which must lie inside one allocation. */
-static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot)
-{
-    wvm_alloc *a = wvm__space_acquire(start);
-    if (!a)
-        return WVM_ERROR_INVALID_ADDRESS;
-    wvm_snap *s = wvm__alloc_snap(a);
-    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
-    if (end - s->base <= s->size)
-        err = wvm__alloc_commit(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE, prot);
-    wvm__space_unlock(a);
-    return err;
-}
-
 static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, uint32_t *err)
 {
     const wvm_backend *be;
@@ -82,7 +69,7 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
     }
     uintptr_t got;
     uint32_t commit = (type & WVM_MEM_COMMIT) ? prot : 0;
-    *err = wvm__space_reserve_with(base, end - base, type, prot, commit, be, &got);
+    *err = wvm__range_reserve(base, end - base, type, prot, commit, be, NULL, &got);
     if (*err)
         return NULL;
     return (void *)got;
@@ -110,7 +97,7 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
         uintptr_t start, end;
         if (!wvm__page_range(addr, dwSize, &start, &end))
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-        err = commit_range(start, end, prot);
+        err = wvm__range_commit(start, end, prot, NULL);
         result = err ? NULL : (void *)start;
     }
     wvm__after_call();

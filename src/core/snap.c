@@ -336,6 +336,35 @@ uint64_t wvm__snap_run_end(const wvm_snap *s, uint64_t page, uint32_t mask)
     return r.end;
 }
 
+typedef struct pred_ctx {
+    wvm_pred p;
+    bool any; /* stop at the first page */
+    uint64_t n;
+} pred_ctx;
+
+static int pred_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    pred_ctx *c = ctx;
+    if (((attr & c->p.mask) == c->p.want) != c->p.equal)
+        return 0;
+    c->n += count;
+    return c->any;
+}
+
+uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p)
+{
+    pred_ctx c = {p, false, 0};
+    wvm__snap_each(s, first, count, pred_piece, &c);
+    return c.n;
+}
+
+bool wvm__snap_any(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p)
+{
+    pred_ctx c = {p, true, 0};
+    return wvm__snap_each(s, first, count, pred_piece, &c) != 0;
+}
+
 /* ---- writing ------------------------------------------------------------------------------ */
 
 typedef struct mapper {

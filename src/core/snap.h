@@ -38,6 +38,7 @@
 /* A page attribute: bits 0-10 the Windows protection (0 = not committed, i.e. reserved);
  * the bits above are page flags that later features own. */
 #define WVM_ATTR_PROT_MASK 0x7FFu
+#define WVM_ATTR_GUARD     0x100u   /* PAGE_GUARD, inside the protection bits */
 #define WVM_ATTR_LOCKED    0x10000u /* VirtualLock */
 #define WVM_ATTR_RESET     0x20000u /* MEM_RESET: contents may be discarded */
 
@@ -92,6 +93,20 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
  * order. Stops and returns f's result when non-zero. */
 typedef int (*wvm_piece_fn)(uint64_t first, uint64_t count, uint32_t attr, void *ctx);
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx);
+
+/* A page predicate: (attr & mask) == want, or != want when !equal. */
+typedef struct wvm_pred {
+    uint32_t mask, want;
+    bool equal;
+} wvm_pred;
+#define WVM_UNCOMMITTED ((wvm_pred){WVM_ATTR_PROT_MASK, 0, true})
+#define WVM_COMMITTED   ((wvm_pred){WVM_ATTR_PROT_MASK, 0, false})
+#define WVM_LOCKED      ((wvm_pred){WVM_ATTR_LOCKED, WVM_ATTR_LOCKED, true})
+#define WVM_GUARDED     ((wvm_pred){WVM_ATTR_GUARD, WVM_ATTR_GUARD, true})
+/* Pages of [first, first+count) for which p holds. */
+uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p);
+/* Whether p holds for some page of [first, first+count) (stops at the first). */
+bool wvm__snap_any(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p);
 
 /* Checks the tree's shape (runs ascending and distinct, nodes collapsed, counts positive, the
  * committed count); returns NULL or what is wrong. For the invariant checker and tests. */

@@ -329,7 +329,8 @@ static uint32_t place(wvm_alloc *a, uintptr_t want, uintptr_t span, size_t size,
 }
 
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                                 uint32_t commit, const wvm_backend *be, uintptr_t *out)
+                                 uint32_t commit, const wvm_backend *be, uintptr_t owner,
+                                 uintptr_t *out)
 {
     uintptr_t span = span_of(size), base, footprint = span;
     bool in_arena, indexed;
@@ -372,6 +373,7 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
     a->footprint = footprint;
     a->backend = be;
+    atomic_store_explicit(&a->owner, owner, memory_order_relaxed);
     a->cur = s;
     a->staged = true;
     if (!commit && !set_up) { /* nothing to set up: born in the same section */
@@ -524,19 +526,6 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
         wvm__snap_retire(old);
 }
 
-static int locked_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)first;
-    (void)count;
-    (void)ctx;
-    return (attr & WVM_ATTR_LOCKED) != 0;
-}
-
-static bool any_locked(const wvm_snap *s)
-{
-    return wvm__snap_each(s, 0, wvm__snap_pages(s), locked_piece, NULL);
-}
-
 /* The allocation's death (placement held): readers stop seeing it at the store of NULL. */
 static void died(wvm_alloc *a)
 {
@@ -550,9 +539,14 @@ static void died(wvm_alloc *a)
     gen_advance();
 }
 
-uint32_t wvm__space_release(uintptr_t base)
+uint32_t wvm__space_release(uintptr_t base, uintptr_t owner, uint64_t *committed,
+                            uint64_t *reserved)
 {
     wvm_alloc *a = wvm__space_acquire(base);
+    if (a && owner && atomic_load_explicit(&a->owner, memory_order_relaxed) != owner) {
+        wvm__space_unlock(a);
+        a = NULL;
+    }
     if (!a)
         return WVM_ERROR_INVALID_ADDRESS;
     wvm_snap *s = wvm__alloc_snap(a);
@@ -560,10 +554,12 @@ uint32_t wvm__space_release(uintptr_t base)
         wvm__space_unlock(a);
         return WVM_ERROR_INVALID_PARAMETER;
     }
+    uint64_t was_committed = s->committed * WVM_PAGE, was_reserved = s->size;
     /* staged: readers see the allocation as it was until it dies, never half decommitted */
     a->staged = true;
     uint32_t err = 0;
-    if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
+    if (s->committed && a->sparse && !a->backend &&
+        !wvm__snap_any(s, 0, wvm__snap_pages(s), WVM_LOCKED) &&
         !wvm__prim_replace_none((void *)base, a->footprint))
         wvm__ledger_uncharge(s->committed * WVM_PAGE); /* one call instead of one per run */
     else if (s->committed)
@@ -601,6 +597,10 @@ uint32_t wvm__space_release(uintptr_t base)
     desc_put(a);
     pthread_mutex_unlock(&placement);
     wvm__guard_release(guards);
+    if (committed)
+        *committed = was_committed;
+    if (reserved)
+        *reserved = was_reserved;
     return 0;
 }
 

@@ -109,11 +109,17 @@ uint32_t wvm__err_from_errno(int err);
  * it whole with protection commit unless commit is 0: readers see the allocation appear
  * reserved and committed at one instant. size is a multiple of the page size. type:
  * WVM_MEM_TOP_DOWN and the allocation flags to record. be: the backend (NULL: plain memory);
- * its on_reserve has run when this returns 0. *base receives the allocation's base. */
+ * its on_reserve has run when this returns 0. owner: the allocation's owner tag (0: none),
+ * set before readers see it. *base receives the allocation's base. */
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                                 uint32_t commit, const wvm_backend *be, uintptr_t *base);
-/* Releases the whole allocation whose base is base; readers see it whole until it is gone. */
-uint32_t wvm__space_release(uintptr_t base);
+                                 uint32_t commit, const wvm_backend *be, uintptr_t owner,
+                                 uintptr_t *base);
+/* Releases the whole allocation whose base is base (of owner, unless owner is 0: else
+ * ERROR_INVALID_ADDRESS); readers see it whole until it is gone. ERROR_INVALID_PARAMETER:
+ * base lies inside an allocation but is not its base. On success *committed and *reserved
+ * (when not NULL) receive the bytes it had committed and reserved. */
+uint32_t wvm__space_release(uintptr_t base, uintptr_t owner, uint64_t *committed,
+                            uint64_t *reserved);
 
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
 wvm_alloc *wvm__space_acquire(uintptr_t addr);
