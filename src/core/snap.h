@@ -79,10 +79,6 @@ static inline uint64_t wvm__snap_pages(const wvm_snap *s)
 /* The attribute of page. Lock-free and async-signal-safe (the fault dispatcher calls it). */
 uint32_t wvm__snap_attr(const wvm_snap *s, uint64_t page);
 
-/* One past the last page of the run that starts at page: the pages from page on whose
- * attribute, masked with mask, equals page's. */
-uint64_t wvm__snap_run_end(const wvm_snap *s, uint64_t page, uint32_t mask);
-
 /* A new snapshot equal to s except that every page in [first, first+count) has attribute
  * f(old, ctx). NULL on ENOMEM. s must be current or never published. */
 typedef uint32_t (*wvm_attr_fn)(uint32_t old, void *ctx);
