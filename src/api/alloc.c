@@ -3,6 +3,8 @@
 #include "core/awe.h"
 #include "core/largepage.h"
 #include "core/range.h"
+#include "core/placeholder.h"
+#include "core/view.h"
 #include "core/ww.h"
 #include "fault/fault.h"
 
@@ -82,8 +84,9 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
     uint32_t type = flAllocationType, prot, err = 0;
     if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO))
         return wvm__virtual_reset(lpAddress, dwSize, type, flProtect); /* api/reset.c */
+    bool commit_only = !(type & WVM_MEM_RESERVE) && addr; /* a view may be copy-on-write */
     if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
-        !wvm__valid_prot(flProtect, false, &prot) ||
+        !wvm__valid_prot(flProtect, commit_only, &prot) ||
         ((type & FEATURE_TYPES) && !(type & WVM_MEM_RESERVE)))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
     if (addr && (addr < WVM_MIN_ADDR || addr > wvm__max_app_address()))

@@ -2,6 +2,7 @@
  * their page first: releasing at base + 0x10 releases the allocation at base, as on Windows. */
 #include "api/api.h"
 #include "core/range.h"
+#include "core/placeholder.h"
 
 static uint32_t decommit(uintptr_t addr, size_t size)
 {
@@ -20,7 +21,10 @@ WVM_API int wvm_VirtualFree(void *lpAddress, size_t dwSize, uint32_t dwFreeType)
     if (dwFreeType == WVM_MEM_RELEASE) {
         if (dwSize)
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-        err = wvm__range_release(addr & ~(uintptr_t)(WVM_PAGE - 1), NULL);
+        err = wvm__virtual_release(addr, 0, WVM_MEM_RELEASE); /* views: ERROR_INVALID_PARAMETER */
+    } else if (dwFreeType == (WVM_MEM_RELEASE | WVM_MEM_PRESERVE_PLACEHOLDER) ||
+               dwFreeType == (WVM_MEM_RELEASE | WVM_MEM_COALESCE_PLACEHOLDERS)) {
+        err = wvm__virtual_release(addr, dwSize, dwFreeType);
     } else if (dwFreeType == WVM_MEM_DECOMMIT) {
         err = decommit(addr, dwSize);
     } else {
