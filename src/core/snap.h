@@ -104,9 +104,20 @@ uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_
 /* Whether p holds for some page of [first, first+count) (stops at the first). */
 bool wvm__snap_any(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p);
 
-/* Checks the tree's shape (runs ascending and distinct, nodes collapsed, counts positive, the
- * committed count); returns NULL or what is wrong. For the invariant checker and tests. */
-const char *wvm__snap_check(const wvm_snap *s);
+/* What wvm__snap_check may assume about the nodes' reference counts, which belong to the
+ * allocation's writers: a reader without the allocation's lock must not look at them (a writer
+ * may retire the snapshot it is reading, taking the nodes only it held to 0 while they still
+ * wait for the epochs, or share them with its new snapshot meanwhile). */
+typedef enum wvm_refs_seen {
+    WVM_REFS_UNSEEN, /* not examined: the caller may race with the writers */
+    WVM_REFS_SHARED, /* at least 1: other unretired snapshots may share nodes with s */
+    WVM_REFS_SOLE,   /* exactly 1: s is the only unretired snapshot of its tree (an
+                      * allocation's current one, its lock held, no write under way) */
+} wvm_refs_seen;
+/* Checks the tree's shape (runs ascending and distinct, nodes collapsed, the committed count)
+ * and the reference counts as refs says; returns NULL or what is wrong. For the invariant
+ * checker and tests. */
+const char *wvm__snap_check(const wvm_snap *s, wvm_refs_seen refs);
 /* Nodes and bytes of s's tree outside the snapshot itself (tests, stats). */
 void wvm__snap_tree_size(const wvm_snap *s, uint64_t *nodes, uint64_t *bytes);
 #endif

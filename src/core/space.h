@@ -24,6 +24,7 @@
 
 #include <winvmem/vm.h>
 
+#include "core/meta.h"
 #include "core/snap.h"
 
 #define WVM_GRAN       65536u
@@ -174,9 +175,13 @@ void wvm__space_unlock(wvm_alloc *a);
 /* Like wvm__space_acquire, but never waits: NULL with *busy set when another thread holds the
  * allocation's lock (a second lock may not be waited for: see fork.c). */
 wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy);
+/* Locks a (a live allocation found otherwise, e.g. on the live list) if that needs no wait;
+ * unlock with wvm__space_unlock. Unlike wvm__space_acquire it changes nothing (consumed guards
+ * stay unfolded): for the invariant checker, which holds placement and so may not wait. */
+bool wvm__alloc_trylock(wvm_alloc *a);
 /* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
  * must not wait for a lock its own thread holds). */
-extern __thread int wvm__alloc_locks_held;
+extern WVM_THREAD int wvm__alloc_locks_held;
 /* The allocation's state for its writers (a locked). */
 static inline wvm_snap *wvm__alloc_snap(wvm_alloc *a)
 {
