@@ -52,7 +52,8 @@ static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t
     return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
 }
 
-static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, uint32_t *err)
+static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, wvm_acct *acct,
+                     uint32_t *err)
 {
     const wvm_backend *be;
     if ((*err = backend_for(addr, size, type, prot, &be)))
@@ -71,19 +72,19 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
     }
     uintptr_t got;
     uint32_t commit = (type & WVM_MEM_COMMIT) ? prot : 0;
-    *err = wvm__range_reserve(base, end - base, type, prot, commit, be, NULL, &got);
+    *err = wvm__range_reserve(base, end - base, type, prot, commit, be, acct, &got);
     if (*err)
         return NULL;
     return (void *)got;
 }
 
-WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
-                               uint32_t flProtect)
+void *wvm__virtual_alloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
+                         uint32_t flProtect, wvm_acct *acct)
 {
     uintptr_t addr = (uintptr_t)lpAddress;
     uint32_t type = flAllocationType, prot, err = 0;
     if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO))
-        return wvm__virtual_reset(lpAddress, dwSize, type, flProtect); /* api/reset.c */
+        return wvm__virtual_reset(lpAddress, dwSize, type, flProtect, acct); /* api/reset.c */
     bool commit_only = !(type & WVM_MEM_RESERVE) && addr; /* a view may be copy-on-write */
     if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
         !wvm__valid_prot(flProtect, commit_only, &prot) ||
@@ -95,14 +96,20 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
         return WVM_FAIL(err, NULL);
     void *result;
     if ((type & WVM_MEM_RESERVE) || !addr) {
-        result = reserve(addr, dwSize, type, prot, &err);
+        result = reserve(addr, dwSize, type, prot, acct, &err);
     } else {
         uintptr_t start, end;
         if (!wvm__page_range(addr, dwSize, &start, &end))
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-        err = wvm__range_commit(start, end, prot, NULL);
+        err = wvm__range_commit(start, end, prot, acct);
         result = err ? NULL : (void *)start;
     }
     wvm__after_call();
     return err ? WVM_FAIL(err, NULL) : result;
+}
+
+WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
+                               uint32_t flProtect)
+{
+    return wvm__virtual_alloc(lpAddress, dwSize, flAllocationType, flProtect, NULL);
 }

@@ -4,12 +4,12 @@
 #include "core/range.h"
 #include "core/placeholder.h"
 
-static uint32_t decommit(uintptr_t addr, size_t size)
+uint32_t wvm__virtual_decommit(uintptr_t addr, size_t size, wvm_acct *acct)
 {
     uintptr_t start = addr & ~(uintptr_t)(WVM_PAGE - 1), end = 0;
     if (size && !wvm__page_range(addr, size, &start, &end))
         return WVM_ERROR_INVALID_PARAMETER; /* the range is checked before the address space */
-    return wvm__range_decommit(start, end, NULL); /* size 0: the whole allocation */
+    return wvm__range_decommit(start, end, acct); /* size 0: the whole allocation */
 }
 
 WVM_API int wvm_VirtualFree(void *lpAddress, size_t dwSize, uint32_t dwFreeType)
@@ -26,7 +26,7 @@ WVM_API int wvm_VirtualFree(void *lpAddress, size_t dwSize, uint32_t dwFreeType)
                dwFreeType == (WVM_MEM_RELEASE | WVM_MEM_COALESCE_PLACEHOLDERS)) {
         err = wvm__virtual_release(addr, dwSize, dwFreeType);
     } else if (dwFreeType == WVM_MEM_DECOMMIT) {
-        err = decommit(addr, dwSize);
+        err = wvm__virtual_decommit(addr, dwSize, NULL);
     } else {
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
     }

@@ -8,7 +8,8 @@
 #include "api/api.h"
 #include "core/range.h"
 
-void *wvm__virtual_reset(void *lpAddress, size_t dwSize, uint32_t type, uint32_t flProtect)
+void *wvm__virtual_reset(void *lpAddress, size_t dwSize, uint32_t type, uint32_t flProtect,
+                         wvm_acct *acct)
 {
     uintptr_t start, end;
     uint32_t prot;
@@ -16,7 +17,7 @@ void *wvm__virtual_reset(void *lpAddress, size_t dwSize, uint32_t type, uint32_t
         !wvm__valid_prot(flProtect, false, &prot) ||
         !wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    uint32_t err = wvm__range_reset(start, end, type == WVM_MEM_RESET_UNDO, NULL);
+    uint32_t err = wvm__range_reset(start, end, type == WVM_MEM_RESET_UNDO, acct);
     wvm__after_call();
     return err ? WVM_FAIL(err, NULL) : (void *)start;
 }
