@@ -18,6 +18,7 @@
 #define WVM_ATTR_PROT_MASK 0x7FFu
 #define WVM_ATTR_LOCKED    0x10000u /* VirtualLock */
 #define WVM_ATTR_RESET     0x20000u /* MEM_RESET: contents may be discarded */
+#define WVM_ATTR_OFFERED   0x80000u /* OfferVirtualMemory (core/offer.c) */
 
 static inline bool wvm__attr_committed(uint32_t attr)
 {
