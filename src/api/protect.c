@@ -1,5 +1,6 @@
 /* VirtualProtect: change the protection of committed pages. */
 #include "api/api.h"
+#include "core/view.h"
 #include "fault/fault.h"
 
 /* The caching modifiers belong to the memory, not to the call: VirtualProtect keeps the page's
@@ -44,11 +45,13 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE;
     uint32_t err = WVM_ERROR_INVALID_ADDRESS, old = 0;
     bool copy_on_write = prot & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY);
-    if (end - s->base <= s->size && copy_on_write) {
+    if (end - s->base <= s->size && wvm__alloc_is_view(a)) {
+        err = wvm__view_protect(a, first, count, prot, &old); /* Windows' rules for views */
+    } else if (end - s->base <= s->size && copy_on_write) {
         err = WVM_ERROR_INVALID_PARAMETER; /* private memory has no copy-on-write */
     } else if (end - s->base <= s->size &&
                !wvm__snap_each(s, first, count, any_uncommitted, NULL)) {
-        old = s->runs[wvm__snap_find(s, first)].attr & WVM_ATTR_PROT_MASK;
+        old = wvm__snap_attr(s, first) & WVM_ATTR_PROT_MASK;
         err = wvm__alloc_protect_with(a, first, count, keep_caching, &prot);
     }
     wvm__space_unlock(a);
