@@ -1,6 +1,7 @@
 /* VirtualAlloc: reserve, commit, or both. */
 #include "api/api.h"
 #include "core/awe.h"
+#include "core/numa.h"
 #include "core/largepage.h"
 #include "core/placeholder.h"
 #include "core/view.h"
@@ -73,7 +74,9 @@ static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot, bool
     return err;
 }
 
-static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, uint32_t *err)
+/* node: VirtualAllocExNuma's preferred node for the new allocation, or -1 (core/numa.h). */
+static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, int node,
+                     uint32_t *err)
 {
     const wvm_backend *be;
     if ((*err = backend_for(addr, size, type, prot, &be)))
@@ -92,7 +95,14 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
     }
     uintptr_t got;
     uint32_t commit = (type & WVM_MEM_COMMIT) ? prot : 0;
-    *err = wvm__space_reserve_with(base, end - base, type, prot, commit, be, &got);
+    wvm_reserve_req r = {.want = base, .size = end - base, .type = type, .prot = prot,
+                         .commit = commit, .be = be};
+    if (node >= 0) {
+        r.type |= WVM_TYPE_NUMA;
+        r.fill = wvm__numa_fill;
+        r.ctx = wvm__numa_ctx((uint32_t)node);
+    }
+    *err = wvm__space_reserve_req(&r, &got);
     if (*err)
         return NULL;
     return (void *)got;
@@ -100,6 +110,12 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
 
 WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
                                uint32_t flProtect)
+{
+    return wvm__virtual_alloc(lpAddress, dwSize, flAllocationType, flProtect, -1);
+}
+
+void *wvm__virtual_alloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
+                         uint32_t flProtect, int node)
 {
     uintptr_t addr = (uintptr_t)lpAddress;
     uint32_t type = flAllocationType, prot, err = 0;
@@ -116,7 +132,7 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
         return WVM_FAIL(err, NULL);
     void *result;
     if ((type & WVM_MEM_RESERVE) || !addr) {
-        result = reserve(addr, dwSize, type, prot, &err);
+        result = reserve(addr, dwSize, type, prot, node, &err);
     } else {
         uintptr_t start, end;
         if (!wvm__page_range(addr, dwSize, &start, &end))

@@ -32,6 +32,9 @@ void wvm__size_name(uint64_t bytes, char *buf, size_t cap);
 /* WINVMEM_SHOW_STATS=1: prints the statistics on stderr; called once, at exit. */
 void wvm__stats_at_exit(void);
 
+/* VirtualAlloc; node >= 0: a new allocation prefers that NUMA node (api/numa.c). */
+void *wvm__virtual_alloc(void *addr, size_t size, uint32_t type, uint32_t prot, int node);
+
 /* VirtualAlloc with MEM_RESET or MEM_RESET_UNDO (api/reset.c). */
 void *wvm__virtual_reset(void *addr, size_t size, uint32_t type, uint32_t prot);
 

@@ -9,38 +9,31 @@
 #include "api/api.h"
 #include "core/offer.h"
 
-typedef uint32_t (*range_op)(wvm_alloc *a, uint64_t first, uint64_t count);
+typedef uint32_t (*range_op)(uintptr_t start, uintptr_t end);
 
 static uint32_t run(const void *addr, size_t size, range_op op)
 {
     uintptr_t start = (uintptr_t)addr, end;
     if (!size || start % WVM_PAGE || size % WVM_PAGE || !wvm__page_range(start, size, &start, &end))
         return WVM_ERROR_INVALID_PARAMETER;
-    wvm_alloc *a = wvm__space_acquire(start);
-    if (!a)
-        return WVM_ERROR_INVALID_ADDRESS;
-    wvm_snap *s = wvm__alloc_snap(a);
-    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
-    if (end - s->base <= s->size)
-        err = op(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE);
-    wvm__space_unlock(a);
+    uint32_t err = op(start, end);
     wvm__after_call();
     return err;
 }
 
 WVM_API uint32_t wvm_DiscardVirtualMemory(void *VirtualAddress, size_t Size)
 {
-    return run(VirtualAddress, Size, wvm__alloc_discard);
+    return run(VirtualAddress, Size, wvm__range_discard);
 }
 
 WVM_API uint32_t wvm_OfferVirtualMemory(void *VirtualAddress, size_t Size, uint32_t Priority)
 {
     if (Priority < WVM_VM_OFFER_PRIORITY_VERY_LOW || Priority > WVM_VM_OFFER_PRIORITY_NORMAL)
         return WVM_ERROR_INVALID_PARAMETER;
-    return run(VirtualAddress, Size, wvm__alloc_offer);
+    return run(VirtualAddress, Size, wvm__range_offer);
 }
 
 WVM_API uint32_t wvm_ReclaimVirtualMemory(const void *VirtualAddress, size_t Size)
 {
-    return run(VirtualAddress, Size, wvm__alloc_reclaim);
+    return run(VirtualAddress, Size, wvm__range_reclaim);
 }

@@ -23,6 +23,7 @@
 #include <errno.h>
 
 #include "core/offer.h"
+#include "core/space.h"
 #include "core/residency.h"
 #include "core/ww.h"
 #include "prim/linux/prim.h"
@@ -72,7 +73,7 @@ static int discard_piece(uint64_t first, uint64_t count, uint32_t attr, void *ct
     return d->err != 0;
 }
 
-uint32_t wvm__alloc_discard(wvm_alloc *a, uint64_t first, uint64_t count)
+static uint32_t discard(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     uint32_t err = check_range(a, first, count, WVM_PAGE_READWRITE);
     if (err)
@@ -93,7 +94,7 @@ static uint32_t to_offered(uint32_t old, void *ctx)
     return (old & ~(WVM_ATTR_PROT_MASK | WVM_ATTR_LOCKED)) | WVM_PAGE_NOACCESS | WVM_ATTR_OFFERED;
 }
 
-uint32_t wvm__alloc_offer(wvm_alloc *a, uint64_t first, uint64_t count)
+static uint32_t offer(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     uint32_t err = check_range(a, first, count, WVM_PAGE_READWRITE);
     if (err)
@@ -120,7 +121,7 @@ static uint32_t to_reclaimed(uint32_t old, void *ctx)
     return (old & ~(WVM_ATTR_PROT_MASK | WVM_ATTR_OFFERED)) | WVM_PAGE_READWRITE;
 }
 
-uint32_t wvm__alloc_reclaim(wvm_alloc *a, uint64_t first, uint64_t count)
+static uint32_t reclaim(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     uint32_t err = check_range(a, first, count, 0);
     if (err)
@@ -133,4 +134,34 @@ uint32_t wvm__alloc_reclaim(wvm_alloc *a, uint64_t first, uint64_t count)
     if ((err = wvm__alloc_protect_with(a, first, count, to_reclaimed, NULL)))
         return err;
     return lost ? WVM_ERROR_BUSY : 0;
+}
+
+typedef uint32_t (*range_op)(wvm_alloc *a, uint64_t first, uint64_t count);
+
+static uint32_t on_range(uintptr_t start, uintptr_t end, range_op op)
+{
+    wvm_alloc *a = wvm__space_acquire(start);
+    if (!a)
+        return WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
+    if (end - s->base <= s->size)
+        err = op(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE);
+    wvm__space_unlock(a);
+    return err;
+}
+
+uint32_t wvm__range_discard(uintptr_t start, uintptr_t end)
+{
+    return on_range(start, end, discard);
+}
+
+uint32_t wvm__range_offer(uintptr_t start, uintptr_t end)
+{
+    return on_range(start, end, offer);
+}
+
+uint32_t wvm__range_reclaim(uintptr_t start, uintptr_t end)
+{
+    return on_range(start, end, reclaim);
 }

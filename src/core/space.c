@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/numa.h"
 #include "core/arena.h"
 #include "core/fork.h"
 #include "core/freespace.h"
@@ -296,6 +297,7 @@ static void unstage(wvm_alloc *a, bool set_up)
     uintptr_t base = s->base;
     if (set_up && a->backend->on_release)
         a->backend->on_release(a, s);
+    wvm__numa_forget(s, a->in_arena);
     if (!a->in_arena) /* first: a mapping without index entries would look foreign */
         wvm__prim_unmap((void *)base, s->size);
     pthread_mutex_lock(&placement);
@@ -626,6 +628,7 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
     size_t size = s->size;
     uintptr_t span = span_of(size);
     bool in_arena = a->in_arena;
+    wvm__numa_forget(s, in_arena);
     pthread_mutex_lock(&placement);
     died(a);
     live_unlink(a, size);
