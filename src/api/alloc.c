@@ -95,8 +95,8 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
     }
     uintptr_t got;
     uint32_t commit = (type & WVM_MEM_COMMIT) ? prot : 0;
-    wvm_reserve_req r = {.want = base, .size = end - base, .type = type, .prot = prot,
-                         .commit = commit, .be = be};
+    wvm_reserve_req r = {
+        .want = base, .size = end - base, .type = type, .prot = prot, .commit = commit, .be = be};
     if (node >= 0) {
         r.type |= WVM_TYPE_NUMA;
         r.fill = wvm__numa_fill;

@@ -53,8 +53,7 @@ static bool conflicting(uint32_t flags)
         WVM_QUOTA_LIMITS_HARDWS_MIN_ENABLE | WVM_QUOTA_LIMITS_HARDWS_MIN_DISABLE;
     const uint32_t max_both =
         WVM_QUOTA_LIMITS_HARDWS_MAX_ENABLE | WVM_QUOTA_LIMITS_HARDWS_MAX_DISABLE;
-    return (flags & ~ALL_FLAGS) || (flags & min_both) == min_both ||
-           (flags & max_both) == max_both;
+    return (flags & ~ALL_FLAGS) || (flags & min_both) == min_both || (flags & max_both) == max_both;
 }
 
 WVM_API int wvm_SetProcessWorkingSetSizeEx(void *hProcess, size_t dwMinimumWorkingSetSize,

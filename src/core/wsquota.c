@@ -19,7 +19,8 @@
 
 static pthread_mutex_t ws_lock = PTHREAD_MUTEX_INITIALIZER; /* writers, and readers of all three */
 static uint64_t ws_min = UNSET, ws_max;
-static uint32_t ws_flags = WVM_QUOTA_LIMITS_HARDWS_MIN_DISABLE | WVM_QUOTA_LIMITS_HARDWS_MAX_DISABLE;
+static uint32_t ws_flags =
+    WVM_QUOTA_LIMITS_HARDWS_MIN_DISABLE | WVM_QUOTA_LIMITS_HARDWS_MAX_DISABLE;
 static _Atomic uint64_t quota = UNSET; /* bytes; UNSET: follow RLIMIT_MEMLOCK */
 
 __attribute__((constructor)) static void register_fork(void)

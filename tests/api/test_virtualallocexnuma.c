@@ -118,8 +118,7 @@ Test(numa, no_preferred_node_is_virtualallocex)
 static int highest_node(void)
 {
     unsigned long mask[16] = {0};
-    cr_assert_eq(syscall(SYS_get_mempolicy, NULL, mask, 16 * 64UL, NULL, 4 /* MEMS_ALLOWED */),
-                 0);
+    cr_assert_eq(syscall(SYS_get_mempolicy, NULL, mask, 16 * 64UL, NULL, 4 /* MEMS_ALLOWED */), 0);
     int high = -1;
     for (int i = 0; i < 16 * 64; i++)
         if (mask[i / 64] >> (i % 64) & 1)
@@ -148,8 +147,7 @@ Test(numa, argument_rules)
     cr_assert_null(wvm_VirtualAllocExNuma(SELF, NULL, 0x10000, WVM_MEM_RESERVE, 0, 0));
     cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
     char *p = wvm_VirtualAlloc(NULL, 0x10000, WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
-    cr_assert_null(wvm_VirtualAllocExNuma(SELF, p, 0x10000, WVM_MEM_RESERVE, WVM_PAGE_READWRITE,
-                                          0),
+    cr_assert_null(wvm_VirtualAllocExNuma(SELF, p, 0x10000, WVM_MEM_RESERVE, WVM_PAGE_READWRITE, 0),
                    "reserving a reserved range");
     cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_ADDRESS);
     int node;

@@ -84,8 +84,8 @@ static size_t lock_until_refused(char *p, size_t pages)
 
 Test(workingsetsize, minimum_is_the_lock_quota)
 {
-    char *p = wvm_VirtualAlloc(NULL, 64 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
-                               WVM_PAGE_READWRITE);
+    char *p =
+        wvm_VirtualAlloc(NULL, 64 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
     cr_assert_not_null(p);
     cr_assert(wvm_SetProcessWorkingSetSize(SELF, OVERHEAD + 24 * PAGE, 1 << 20));
     cr_assert_eq(lock_until_refused(p, 64), 24, "minimum minus the overhead");
@@ -110,8 +110,8 @@ Test(workingsetsize, a_higher_minimum_raises_rlimit_memlock)
     r.rlim_cur = 1 << 20; /* the soft limit lowered, the hard one kept */
     cr_assert_eq(setrlimit(RLIMIT_MEMLOCK, &r), 0);
     size_t want = (size_t)r.rlim_max;
-    cr_assert(wvm_SetProcessWorkingSetSize(SELF, want + OVERHEAD, want + OVERHEAD),
-              "error %u", wvm_GetLastError());
+    cr_assert(wvm_SetProcessWorkingSetSize(SELF, want + OVERHEAD, want + OVERHEAD), "error %u",
+              wvm_GetLastError());
     cr_assert_eq(memlock_soft(), want, "the kernel's mlock limit follows the quota");
 }
 
@@ -229,8 +229,8 @@ Test(workingsetsize, minus_one_twice_trims_the_working_set)
     for (int i = 0; i < 4; i++)
         cr_assert_eq(f[i * PAGE], 0x21);
     cr_assert_eq(ws_flags((char *)f) & 1, 1, "in the working set before");
-    char *p = wvm_VirtualAlloc(NULL, 2 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
-                               WVM_PAGE_READWRITE);
+    char *p =
+        wvm_VirtualAlloc(NULL, 2 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
     memset(p, 0x44, 2 * PAGE);
     cr_assert(wvm_VirtualLock(p, PAGE));
     size_t min0, max0, min, max;
