@@ -3,13 +3,14 @@
  * mapping them: as Microsoft documents, the pages are cached in physical memory but not added
  * to the working set (MADV_POPULATE_READ would add them, so it is not used). A hint: pages
  * that are not committed, free, or not backed by anything that could be read are skipped
- * without an error.
+ * without an error (as Wine 8 does; Microsoft: ranges "may cover any part of the process
+ * address space").
  *
  * Arguments: Flags is reserved and must be 0, NumberOfEntries must not be 0 (both
  * ERROR_INVALID_PARAMETER; Wine 8 accepts any Flags); the array is read as an in-parameter
- * (ERROR_NOACCESS when it cannot be); an entry whose range wraps or passes the highest user
- * address is ERROR_INVALID_PARAMETER (entries before it may have been prefetched); an entry of
- * zero bytes names nothing and is skipped. */
+ * (ERROR_NOACCESS when it cannot be); an entry of zero bytes (Wine 8 refuses it, the only
+ * answer found) or whose range wraps or passes the highest user address is
+ * ERROR_INVALID_PARAMETER (entries before it may have been prefetched). */
 #include "api/api.h"
 #include "prim/linux/prim_ws.h"
 
@@ -30,9 +31,8 @@ WVM_API int wvm_PrefetchVirtualMemory(void *hProcess, uintptr_t NumberOfEntries,
             return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
         for (size_t i = 0; i < k; i++) {
             uintptr_t start, end;
-            if (!e[i].NumberOfBytes)
-                continue;
-            if (!wvm__page_range((uintptr_t)e[i].VirtualAddress, e[i].NumberOfBytes, &start, &end))
+            if (!e[i].NumberOfBytes ||
+                !wvm__page_range((uintptr_t)e[i].VirtualAddress, e[i].NumberOfBytes, &start, &end))
                 return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
             /* ENOMEM: holes in the range; others: mappings that cannot be read ahead */
             (void)wvm__prim_prefetch((void *)start, end - start);

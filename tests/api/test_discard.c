@@ -1,22 +1,7 @@
 /* DiscardVirtualMemory: the pages stay committed read-write, their contents go (the RAM is
  * given back at once: the pages leave the working set). */
+#include "neighbours.h"
 #include "veh_record.h"
-
-static char *filled(size_t pages)
-{
-    char *p =
-        wvm_VirtualAlloc(NULL, pages * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
-    cr_assert_not_null(p);
-    memset(p, 0x5A, pages * PAGE);
-    return p;
-}
-
-static uint64_t ws_flags(void *p)
-{
-    wvm_PSAPI_WORKING_SET_EX_INFORMATION e = {p, {0}};
-    cr_assert(wvm_QueryWorkingSetEx(wvm_GetCurrentProcess(), &e, sizeof e));
-    return e.VirtualAttributes.Flags;
-}
 
 Test(discard, contents_go_pages_stay_committed)
 {

@@ -3,21 +3,13 @@
  * real, not only ERROR_SUCCESS. */
 #include <sys/mman.h>
 
+#include "neighbours.h"
 #include "veh_record.h"
 #include "skip.h"
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
 #endif
-
-static char *filled(size_t pages)
-{
-    char *p =
-        wvm_VirtualAlloc(NULL, pages * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
-    cr_assert_not_null(p);
-    memset(p, 0x5A, pages * PAGE);
-    return p;
-}
 
 static void force_drop(char *p, size_t len)
 {
@@ -37,13 +29,6 @@ static void expect_region(const void *p, size_t size, uint32_t state, uint32_t p
     cr_assert_eq(m.State, state);
     cr_assert_eq(m.Protect, prot, "protect %#x", m.Protect);
     cr_assert_eq(m.Type, WVM_MEM_PRIVATE);
-}
-
-static uint64_t ws_flags(void *p)
-{
-    wvm_PSAPI_WORKING_SET_EX_INFORMATION e = {p, {0}};
-    cr_assert(wvm_QueryWorkingSetEx(wvm_GetCurrentProcess(), &e, sizeof e));
-    return e.VirtualAttributes.Flags;
 }
 
 Test(offer, offered_pages_are_inaccessible_until_reclaimed_intact)

@@ -240,3 +240,22 @@ Test(queryworkingsetex, image_pages_are_shared)
     cr_assert_eq(f & ~(VALID | SHARED | COUNT_MASK | NODE_MASK | PROT(0x7FF) | LOCKED), 0,
                  "no other bit: %#llx", (unsigned long long)f);
 }
+
+Test(queryworkingsetex, views_of_a_section_are_shared)
+{
+    void *h = wvm_CreateFileMappingA(WVM_INVALID_HANDLE_VALUE, NULL, WVM_PAGE_READWRITE, 0, 0x10000,
+                                     NULL);
+    cr_assert_not_null(h, "error %u", wvm_GetLastError());
+    volatile char *v1 = wvm_MapViewOfFile(h, WVM_FILE_MAP_WRITE, 0, 0, 0x10000);
+    volatile char *v2 = wvm_MapViewOfFile(h, WVM_FILE_MAP_READ, 0, 0, 0x10000);
+    cr_assert(v1 && v2);
+    expect_flags((char *)v1, SHARED, "a view, not resident: only Shared");
+    v1[0] = 3;
+    expect_valid((char *)v1, WVM_PAGE_READWRITE, SHARED | COUNT(1), "one view maps the page");
+    cr_assert_eq(v2[0], 3);
+    expect_valid((char *)v1, WVM_PAGE_READWRITE, SHARED | COUNT(2), "both views map it");
+    expect_valid((char *)v2, WVM_PAGE_READONLY, SHARED | COUNT(2), "the read-only view");
+    cr_assert(wvm_UnmapViewOfFile((char *)v2));
+    cr_assert(wvm_UnmapViewOfFile((char *)v1));
+    cr_assert(wvm_CloseHandle(h));
+}

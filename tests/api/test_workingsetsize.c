@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "neighbours.h"
 #include "veh_record.h"
 #include "skip.h"
 
@@ -205,25 +206,10 @@ Test(workingsetsize, argument_rules)
     cr_assert_eq(wvm_GetLastError(), WVM_ERROR_NOACCESS);
 }
 
-static uint64_t ws_flags(const void *p)
-{
-    wvm_PSAPI_WORKING_SET_EX_INFORMATION e = {(void *)p, {0}};
-    cr_assert(wvm_QueryWorkingSetEx(SELF, &e, sizeof e));
-    return e.VirtualAttributes.Flags;
-}
-
 Test(workingsetsize, minus_one_twice_trims_the_working_set)
 {
     /* clean file pages can always leave the working set (anonymous ones need swap) */
-    char path[] = "/tmp/wvm_trim_XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    unlink(path);
-    char buf[PAGE];
-    memset(buf, 0x21, sizeof buf);
-    for (int i = 0; i < 4; i++)
-        cr_assert_eq(write(fd, buf, sizeof buf), (ssize_t)sizeof buf);
-    cr_assert_eq(fsync(fd), 0);
+    int fd = clean_file(4, 0x21);
     volatile char *f = mmap(NULL, 4 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
     cr_assert_neq((void *)f, MAP_FAILED);
     for (int i = 0; i < 4; i++)

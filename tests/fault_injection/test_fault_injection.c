@@ -17,7 +17,7 @@
 extern void wvm__prim_inject_after(uint64_t n, int err);
 extern uint64_t wvm__prim_calls(void);
 
-enum kind { NEW, AT, FIXED, FREE, PROTECT, TOUCH, LOCK, UNLOCK };
+enum kind { NEW, AT, FIXED, FREE, PROTECT, TOUCH, LOCK, UNLOCK, NUMA, OFFER, RECLAIM, DISCARD };
 typedef struct op {
     enum kind k;
     int slot;   /* NEW/FIXED: slot that receives the result; others: slot addressed */
@@ -71,6 +71,16 @@ static const op fixed_script[] = {
     {TOUCH, 6, 2 * PG, 20 * PG, 0, 0},
     {PROTECT, 6, 4 * PG, 4 * PG, 0, PAGE_READONLY},
     {FREE, 6, 3 * PG, 2 * PG, MEM_DECOMMIT, 0},
+    {FREE, 6, 0, 0, MEM_RELEASE, 0},
+    /* the neighbours: a NUMA allocation born whole or not at all; offered pages made
+     * inaccessible, or left as they were (the reset undone); reclaimed, or left offered */
+    {NUMA, 6, 0, 16 * PG, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE},
+    {TOUCH, 6, 0, 16 * PG, 0, 0},
+    {OFFER, 6, 2 * PG, 6 * PG, 0, 0},
+    {RECLAIM, 6, 0, 16 * PG, 0, 0},
+    {DISCARD, 6, 8 * PG, 4 * PG, 0, 0},
+    {OFFER, 1, 0, 0x12000, 0, 0},
+    {RECLAIM, 1, PG, 0x10000, 0, 0},
     {FREE, 6, 0, 0, MEM_RELEASE, 0},
     {FREE, 1, 0, 0, MEM_RELEASE, 0},
     {FREE, 0, 0, 0, MEM_RELEASE, 0},
@@ -230,6 +240,24 @@ static int run(size_t k)
         return VirtualLock(slot[o->slot] + o->off, o->size);
     case UNLOCK:
         return VirtualUnlock(slot[o->slot] + o->off, o->size);
+    case NUMA: {
+        void *p = VirtualAllocExNuma(GetCurrentProcess(), NULL, o->size, o->type, o->prot, 0);
+        if (p) {
+            slot[o->slot] = p;
+            slot_size[o->slot] = o->size;
+        }
+        return p != NULL;
+    }
+    case OFFER:
+    case RECLAIM:
+    case DISCARD: { /* these return the error; the harness reads it as the last error */
+        char *a = slot[o->slot] + o->off;
+        DWORD e = o->k == OFFER     ? OfferVirtualMemory(a, o->size, VmOfferPriorityNormal)
+                  : o->k == RECLAIM ? ReclaimVirtualMemory(a, o->size)
+                                    : DiscardVirtualMemory(a, o->size);
+        SetLastError(e);
+        return e == ERROR_SUCCESS;
+    }
     }
     return 0;
 }

@@ -138,9 +138,12 @@ Test(hostile_neighbours, prefetch)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         ROW("PrefetchVirtualMemory(range past the user address space)",
             PrefetchVirtualMemory(GetCurrentProcess(), 1, &bad[i], 0), 0, ERROR_INVALID_PARAMETER);
-    WIN32_MEMORY_RANGE_ENTRY fine[] = {{canary, 16 * PG}, {NULL, PG}, {WILD, 0}, {NULL, 0x10000}};
-    ROW("PrefetchVirtualMemory(canary, page 0, empty, the null granule)",
-        PrefetchVirtualMemory(GetCurrentProcess(), 4, fine, 0), 1, 0);
+    WIN32_MEMORY_RANGE_ENTRY empty[] = {{canary, 16 * PG}, {WILD, 0}};
+    ROW("PrefetchVirtualMemory(an entry of zero bytes)",
+        PrefetchVirtualMemory(GetCurrentProcess(), 2, empty, 0), 0, ERROR_INVALID_PARAMETER);
+    WIN32_MEMORY_RANGE_ENTRY fine[] = {{canary, 16 * PG}, {NULL, PG}, {NULL, 0x10000}};
+    ROW("PrefetchVirtualMemory(canary, page 0, the null granule)",
+        PrefetchVirtualMemory(GetCurrentProcess(), 3, fine, 0), 1, 0);
 }
 
 Test(hostile_neighbours, query_working_set_ex)
