@@ -44,6 +44,13 @@ typedef enum opl_kind {
     OPL_MAP,        /* map                  every region of every allocation named so far */
     OPL_STATS,      /* stats                winvmem's statistics (winvmem only) */
     OPL_END,        /* ---                  ends a sequence: releases what it made */
+    /* the neighbours of VirtualAlloc (after OPL_END: the values above stay as they were) */
+    OPL_DISCARD,   /* discard ADDR SIZE                        DiscardVirtualMemory */
+    OPL_OFFER,     /* offer ADDR SIZE PRIORITY                 OfferVirtualMemory */
+    OPL_RECLAIM,   /* reclaim ADDR SIZE                        ReclaimVirtualMemory */
+    OPL_PREFETCH,  /* prefetch ADDR SIZE                       PrefetchVirtualMemory, one range */
+    OPL_WSQUERY,   /* wsquery ADDR                             QueryWorkingSetEx, one page */
+    OPL_ALLOCNUMA, /* [NAME =] allocnuma ADDR SIZE TYPE PROT NODE   VirtualAllocExNuma */
     OPL_KINDS
 } opl_kind_t;
 
@@ -88,6 +95,7 @@ typedef struct opl_op {
     uint32_t flags; /* OPL_F_* */
     unsigned line;  /* source line, 1-based (0: made by a program) */
     opl_out_t out;  /* caller-placed out-parameters, or NULLs */
+    uint32_t arg;   /* offer: the priority; allocnuma: the node */
 } opl_op_t;
 
 /* ---- parsing --------------------------------------------------------------------------- */
@@ -157,7 +165,8 @@ typedef struct opl_result {
     opl_kind_t kind;
     enum opl_status status;
     uintptr_t addr; /* the address the op used, names resolved */
-    uint64_t ret;   /* the call's return value: pointer, BOOL, SIZE_T or UINT */
+    uint64_t ret;   /* the call's return value: pointer, BOOL, SIZE_T, UINT or an error code
+                     * (discard, offer, reclaim) */
     uint32_t error; /* GetLastError() after the call (set to 0 before it) */
     int failed;     /* the call reported failure (NULL, FALSE, 0, nonzero UINT) */
     char range;     /* failed alloc/free/protect/lock: where the range lies, queried after
@@ -166,6 +175,8 @@ typedef struct opl_result {
     uint64_t t_call, t_return; /* monotonic ns right before / after the Windows call */
 
     char out_fault; /* copying a caller-placed out-parameter faulted ('f' or 'g'), else 0 */
+    /* wsquery: the PSAPI_WORKING_SET_EX_BLOCK of the page (its Flags word) */
+    uint64_t ws;
     /* protect*: *lpflOldProtect after the call (0xdeadbeef when it stayed untouched) */
     uint32_t old_prot;
     /* query: the buffer after the call (bytes it did not write stay 0x5a) */

@@ -4,6 +4,7 @@
 #define OPLANG_WIN_H
 #ifdef _WIN32
 #include <windows.h>
+#include <psapi.h> /* QueryWorkingSetEx */
 #else
 #include <winvmem/win32.h>
 #endif

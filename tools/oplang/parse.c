@@ -7,7 +7,19 @@
 #include "oplang_int.h"
 
 /* Argument kinds, in the order an op takes them. */
-enum arg { A_ADDR, A_SIZE, A_TYPE, A_PROT, A_BYTE, A_COUNT, A_LEN, A_WORD_NOOLD, A_WORD_RESET };
+enum arg {
+    A_ADDR,
+    A_SIZE,
+    A_TYPE,
+    A_PROT,
+    A_BYTE,
+    A_COUNT,
+    A_LEN,
+    A_WORD_NOOLD,
+    A_WORD_RESET,
+    A_PRIO,
+    A_NODE
+};
 
 typedef struct opdesc {
     const char *name;
@@ -61,6 +73,18 @@ static const opdesc ops[] = {
     {"map", OPL_MAP, 0, 0, 0, {0}, "map"},
     {"stats", OPL_STATS, 0, 0, 0, {0}, "stats"},
     {"---", OPL_END, 0, 0, 0, {0}, "---"},
+    {"discard", OPL_DISCARD, 0, 2, 0, {A_ADDR, A_SIZE}, "discard ADDR SIZE"},
+    {"offer", OPL_OFFER, 0, 3, 0, {A_ADDR, A_SIZE, A_PRIO}, "offer ADDR SIZE PRIORITY"},
+    {"reclaim", OPL_RECLAIM, 0, 2, 0, {A_ADDR, A_SIZE}, "reclaim ADDR SIZE"},
+    {"prefetch", OPL_PREFETCH, 0, 2, 0, {A_ADDR, A_SIZE}, "prefetch ADDR SIZE"},
+    {"wsquery", OPL_WSQUERY, 0, 1, 0, {A_ADDR}, "wsquery ADDR"},
+    {"allocnuma",
+     OPL_ALLOCNUMA,
+     1,
+     5,
+     0,
+     {A_ADDR, A_SIZE, A_TYPE, A_PROT, A_NODE},
+     "[NAME =] allocnuma ADDR SIZE TYPE PROT NODE"},
 };
 enum { NOPS = sizeof ops / sizeof ops[0] };
 
@@ -69,8 +93,11 @@ static const struct {
     const char *alias, *name;
 } aliases[] = {{"ww", "watch"}, {"resetww", "resetwatch"}};
 
-static const char *const arg_names[] = {"ADDR", "SIZE", "TYPE",  "PROT", "BYTE",
-                                        "N",    "LEN",  "noold", "reset"};
+static const char *const arg_names[] = {"ADDR", "SIZE",  "TYPE",  "PROT",     "BYTE", "N",
+                                        "LEN",  "noold", "reset", "PRIORITY", "NODE"};
+
+/* OFFER_PRIORITY by name (VmOfferPriority...) */
+static const char *const prio_names[] = {"VERYLOW", "LOW", "BELOWNORMAL", "NORMAL"};
 
 const char *opl_kind_name(opl_kind_t k)
 {
@@ -185,6 +212,26 @@ static int parse_arg(enum arg k, const char *s, opl_op_t *op, opl_error_t *e, un
                     "joined by |)",
                     arg_names[k], (int)badlen, bad, k == A_TYPE ? "MEM_" : "PAGE_", words,
                     k == A_TYPE ? "MEM_" : "PAGE_");
+    case A_PRIO:
+        for (uint32_t i = 0; i < 4; i++)
+            if (!strcmp(s, prio_names[i])) {
+                op->arg = i + 1;
+                return 0;
+            }
+        if (opl_parse_u64(s, &v) || v > 0xFFFFFFFFu)
+            return fail(e, line, t,
+                        "PRIORITY: VERYLOW LOW BELOWNORMAL NORMAL, or a number up to 0xffffffff");
+        op->arg = (uint32_t)v;
+        return 0;
+    case A_NODE:
+        if (!strcmp(s, "NONE")) { /* NUMA_NO_PREFERRED_NODE */
+            op->arg = 0xFFFFFFFFu;
+            return 0;
+        }
+        if (opl_parse_u64(s, &v) || v > 0xFFFFFFFFu)
+            return fail(e, line, t, "NODE: NONE, or a number up to 0xffffffff");
+        op->arg = (uint32_t)v;
+        return 0;
     case A_WORD_NOOLD:
     case A_WORD_RESET:
         if (strcmp(s, arg_names[k]))
@@ -234,7 +281,8 @@ static int parse_line(const char *text, unsigned line, opl_op_t *op, opl_error_t
         memcpy(op->def, w[0], t[0].len + 1);
         k = 2;
         if (nt == 2)
-            return fail(e, line, NULL, "missing the op after '%s =' (alloc, allocapp or hole)",
+            return fail(e, line, NULL,
+                        "missing the op after '%s =' (alloc, allocapp, allocnuma or hole)",
                         op->def);
     }
     const char *opname = w[k];
@@ -248,11 +296,12 @@ static int parse_line(const char *text, unsigned line, opl_op_t *op, opl_error_t
     if (!d)
         return fail(e, line, &t[k],
                     "unknown op (alloc allocapp hole free protect protectapp query scan write "
-                    "read access lock unlock watch resetwatch map stats ---)");
+                    "read access lock unlock watch resetwatch map stats discard offer reclaim "
+                    "prefetch wsquery allocnuma ---)");
     op->kind = d->kind;
     if (op->def[0] && !d->defines)
-        return fail(e, line, &t[0], "only alloc, allocapp and hole define a NAME (usage: %s)",
-                    d->usage);
+        return fail(e, line, &t[0],
+                    "only alloc, allocapp, allocnuma and hole define a NAME (usage: %s)", d->usage);
     if (!op->def[0] && d->defines == 2)
         return fail(e, line, &t[k], "needs a NAME (usage: %s)", d->usage);
     int na = nt - k - 1;
@@ -459,6 +508,18 @@ void opl_op_format(const opl_op_t *op, char *buf, size_t cap)
         case A_WORD_RESET:
             if (op->flags & OPL_F_RESET)
                 ADD(" reset");
+            break;
+        case A_PRIO:
+            if (op->arg >= 1 && op->arg <= 4)
+                ADD(" %s", prio_names[op->arg - 1]);
+            else
+                ADD(" %lu", (unsigned long)op->arg);
+            break;
+        case A_NODE:
+            if (op->arg == 0xFFFFFFFFu)
+                ADD(" NONE");
+            else
+                ADD(" %lu", (unsigned long)op->arg);
             break;
         }
     }
