@@ -33,7 +33,7 @@ expect_err 'alloc 0 0x1000 COMMIT' "1: alloc: missing PROT (usage: [NAME =] allo
 expect_err 'scan 0 0' "1:8: '0': more arguments than scan takes (usage: scan ADDR)"
 expect_err 'A =' "1: missing the op after 'A =' (alloc, allocapp, allocnuma or hole)"
 expect_err 'offer 0 0x1000 HIGH' "1:16: 'HIGH': PRIORITY: VERYLOW LOW BELOWNORMAL NORMAL, or a number up to 0xffffffff"
-expect_err 'allocnuma 0 0x1000 RESERVE READWRITE ANY' "1:37: 'ANY': NODE: NONE, or a number up to 0xffffffff"
+expect_err 'allocnuma 0 0x1000 RESERVE READWRITE ANY' "1:38: 'ANY': NODE: NONE, or a number up to 0xffffffff"
 expect_err 'discard 0' "1: discard: missing SIZE (usage: discard ADDR SIZE)"
 expect_err 'write 0 0x100' "1:9: '0x100': BYTE: a number from 0 to 0xff"
 expect_err 'protect 0 0x1000 READ' "1:18: 'READ': PROT: 'READ' is not a PAGE_ flag (NOACCESS READONLY READWRITE WRITECOPY EXECUTE EXECUTE_READ EXECUTE_READWRITE EXECUTE_WRITECOPY GUARD NOCACHE WRITECOMBINE TARGETS_INVALID, with or without PAGE_, or a number, joined by |)"
