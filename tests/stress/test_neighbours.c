@@ -63,8 +63,7 @@ static void *churn(void *arg)
 
 static void *quota(void *arg)
 {
-    (void)arg;
-    char *own = VirtualAlloc(NULL, 64 * PG, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    char *own = arg;
     for (unsigned i = 0; !atomic_load(&stop); i++) {
         SIZE_T mn, mx;
         DWORD fl;
@@ -91,14 +90,16 @@ static int allowed(DWORD r, int reclaim)
 
 int main(void)
 {
+    /* the quota thread's pages are made before slot is given back: they cannot land on it */
+    char *own = VirtualAlloc(NULL, 64 * PG, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     slot = VirtualAlloc(NULL, 0x10000, MEM_RESERVE, PAGE_READWRITE);
-    if (!slot || !VirtualFree(slot, 0, MEM_RELEASE)) {
+    if (!own || !slot || !VirtualFree(slot, 0, MEM_RELEASE)) {
         printf("FAIL: setup\n");
         return 1;
     }
     pthread_t c, q;
     pthread_create(&c, NULL, churn, NULL);
-    pthread_create(&q, NULL, quota, NULL);
+    pthread_create(&q, NULL, quota, own);
     unsigned ok = 0;
     for (unsigned r = 0; r < ROUNDS; r++) {
         DWORD d = DiscardVirtualMemory(slot, PAGES * PG);
