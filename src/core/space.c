@@ -81,7 +81,9 @@ static wvm_alloc *desc_get(void)
     free_descs = a->next;
     a->backend = NULL;
     a->ext = NULL;
-    a->cur = NULL;
+    /* a->cur is NULL already (every path that frees a descriptor clears it under its lock) and
+     * is not written here: a reader that found this descriptor through a stale index entry
+     * may be reading it in acquire(), under the allocation lock that is not held here */
     a->staged = false;
     atomic_store_explicit(&a->owner, 0, memory_order_relaxed);
     return a;
