@@ -90,3 +90,30 @@ Test(discard, is_not_a_write_to_write_watch)
     cr_assert_eq(count, 1);
     cr_assert_eq(addrs[0], p + PAGE);
 }
+
+/* Views of a section (winvmem's choice, doc/windows-semantics.md: Microsoft is silent): a
+ * read-write view's pages are discarded from this mapping only (the section keeps its data, so
+ * the contents stay: "undefined" includes unchanged); read-only and copy-on-write views are
+ * refused (not PAGE_READWRITE in the model). */
+Test(discard, views_of_a_section)
+{
+    void *h = wvm_CreateFileMappingA(WVM_INVALID_HANDLE_VALUE, NULL, WVM_PAGE_READWRITE, 0, 0x10000,
+                                     NULL);
+    cr_assert_not_null(h);
+    char *rw = wvm_MapViewOfFile(h, WVM_FILE_MAP_WRITE, 0, 0, 0x10000);
+    char *ro = wvm_MapViewOfFile(h, WVM_FILE_MAP_READ, 0, 0, 0x10000);
+    char *cow = wvm_MapViewOfFile(h, WVM_FILE_MAP_COPY, 0, 0, 0x10000);
+    cr_assert(rw && ro && cow);
+    rw[0] = 5;
+    cr_assert_eq(wvm_DiscardVirtualMemory(rw, PAGE), WVM_ERROR_SUCCESS);
+    cr_assert_eq(ws_flags(rw), (uint64_t)1 << 15, "out of the working set, shared");
+    cr_assert_eq(rw[0], 5, "the section keeps its data");
+    cr_assert_eq(ro[0], 5);
+    cr_assert_eq(wvm_DiscardVirtualMemory(ro, PAGE), WVM_ERROR_INVALID_PARAMETER);
+    cow[0] = 9;
+    cr_assert_eq(wvm_DiscardVirtualMemory(cow, PAGE), WVM_ERROR_INVALID_PARAMETER);
+    cr_assert_eq(cow[0], 9, "a refused discard changes nothing");
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_UnmapViewOfFile(cow) && wvm_UnmapViewOfFile(ro) && wvm_UnmapViewOfFile(rw));
+    cr_assert(wvm_CloseHandle(h));
+}

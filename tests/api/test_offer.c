@@ -176,3 +176,36 @@ Test(offer, awe_windows_are_refused)
                  WVM_ERROR_INVALID_PARAMETER);
     cr_assert_eq(wvm_DiscardVirtualMemory(w, PAGE), WVM_ERROR_INVALID_PARAMETER);
 }
+
+/* A read-write view of a section (winvmem's choice, doc/windows-semantics.md): offered pages
+ * are inaccessible until reclaimed; the section's pages are shared, never dropped by the
+ * offer, so Reclaim answers ERROR_SUCCESS with the data intact. Copy-on-write views are
+ * refused like read-only ones. */
+Test(offer, views_of_a_section)
+{
+    void *h = wvm_CreateFileMappingA(WVM_INVALID_HANDLE_VALUE, NULL, WVM_PAGE_READWRITE, 0, 0x10000,
+                                     NULL);
+    cr_assert_not_null(h);
+    char *rw = wvm_MapViewOfFile(h, WVM_FILE_MAP_WRITE, 0, 0, 0x10000);
+    char *cow = wvm_MapViewOfFile(h, WVM_FILE_MAP_COPY, 0, 0, 0x10000);
+    cr_assert(rw && cow);
+    memset(rw, 0x6B, 2 * PAGE);
+    cr_assert_eq(wvm_OfferVirtualMemory(rw, 2 * PAGE, WVM_VM_OFFER_PRIORITY_LOW), 0);
+    wvm_MEMORY_BASIC_INFORMATION m;
+    cr_assert_eq(wvm_VirtualQuery(rw, &m, sizeof m), sizeof m);
+    cr_assert_eq(m.Protect, WVM_PAGE_NOACCESS);
+    cr_assert_eq(m.RegionSize, 2 * PAGE);
+    cr_assert_eq(m.Type, WVM_MEM_MAPPED);
+    cr_assert_eq(cow[0], 0x6B, "the section's data is still there");
+    cr_assert_eq(wvm_ReclaimVirtualMemory(rw, 2 * PAGE), WVM_ERROR_SUCCESS);
+    cr_assert_eq(wvm_VirtualQuery(rw, &m, sizeof m), sizeof m);
+    cr_assert_eq(m.Protect, WVM_PAGE_READWRITE);
+    cr_assert_eq(m.RegionSize, 0x10000);
+    for (size_t i = 0; i < 2 * PAGE; i += 512)
+        cr_assert_eq(rw[i], 0x6B, "reclaimed intact: byte %zu", i);
+    cr_assert_eq(wvm_OfferVirtualMemory(cow, PAGE, WVM_VM_OFFER_PRIORITY_LOW),
+                 WVM_ERROR_INVALID_PARAMETER);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_UnmapViewOfFile(cow) && wvm_UnmapViewOfFile(rw));
+    cr_assert(wvm_CloseHandle(h));
+}
