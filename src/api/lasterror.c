@@ -1,7 +1,8 @@
 /* The thread's last error: per thread, as on Windows; and the names of the error codes. */
 #include "api/api.h"
+#include "core/meta.h"
 
-static __thread uint32_t last_error;
+static WVM_THREAD uint32_t last_error;
 
 void wvm__set_error(uint32_t err)
 {
