@@ -21,5 +21,5 @@ WVM_API void *wvm_VirtualAllocExNuma(void *hProcess, void *lpAddress, size_t dwS
     bool fresh = (flAllocationType & WVM_MEM_RESERVE) || !lpAddress;
     const uint32_t no_node = WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_PHYSICAL;
     int node = preferred && fresh && !(flAllocationType & no_node) ? (int)nndPreferred : -1;
-    return wvm__virtual_alloc(lpAddress, dwSize, flAllocationType, flProtect, node);
+    return wvm__virtual_alloc(lpAddress, dwSize, flAllocationType, flProtect, node, NULL);
 }

@@ -99,7 +99,7 @@ static uint32_t offer(wvm_alloc *a, uint64_t first, uint64_t count)
     uint32_t err = check_range(a, first, count, WVM_PAGE_READWRITE);
     if (err)
         return err;
-    uint64_t locked = wvm__locked_pages(wvm__alloc_snap(a), first, count);
+    uint64_t locked = wvm__snap_count(wvm__alloc_snap(a), first, count, WVM_LOCKED);
     /* locked pages are left out of the reset (MADV_FREE refuses them): they stay intact */
     if ((err = wvm__alloc_reset(a, first, count)))
         return err;
