@@ -6,12 +6,14 @@
  * cannot be locked."), the first armed guard page with STATUS_GUARD_PAGE_VIOLATION as the
  * last error, and that page's guard is consumed. Unlocking pages that are not all locked:
  * ERROR_NOT_LOCKED. Locks beyond RLIMIT_MEMLOCK: ERROR_WORKING_SET_QUOTA. The range must lie
- * in one winvmem allocation (else ERROR_INVALID_ADDRESS); memory winvmem did not allocate is
- * locked with plain mlock/munlock (no ERROR_NOT_LOCKED check: the kernel keeps no per-page
- * answer we could ask cheaply). Decommit and release drop the locks of their pages. */
+ * in one winvmem allocation (else ERROR_INVALID_ADDRESS); free space in winvmem's arenas is
+ * free address space (ERROR_NOACCESS, nothing locked, as at NULL); memory winvmem did not
+ * allocate is locked with plain mlock/munlock (no ERROR_NOT_LOCKED check: the kernel keeps no
+ * per-page answer we could ask cheaply). Decommit and release drop the locks of their pages. */
 #include <errno.h>
 
 #include "api/api.h"
+#include "core/arena.h"
 #include "core/residency.h"
 #include "prim/linux/prim_residency.h"
 
@@ -43,6 +45,11 @@ static int run(void *lpAddress, size_t dwSize, lock_op op, int lock)
     if (!a) {
         if (wvm__space_next(start, end) < end) /* runs into a winvmem allocation */
             return WVM_FAIL(WVM_ERROR_INVALID_ADDRESS, 0);
+        /* Free space in winvmem's arenas is free address space, as at NULL: nothing can be
+         * locked or unlocked there. (mlock would also leave the range VM_LOCKED after its
+         * ENOMEM, for the next allocation at those addresses to inherit.) */
+        if (wvm__arena_overlaps(start, end))
+            return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
         return foreign(start, end, lock);
     }
     wvm_snap *s = wvm__alloc_snap(a);
