@@ -18,6 +18,9 @@
 #define WVM_ATTR_PROT_MASK 0x7FFu
 #define WVM_ATTR_LOCKED    0x10000u /* VirtualLock */
 #define WVM_ATTR_RESET     0x20000u /* MEM_RESET: contents may be discarded */
+/* An uncommitted page (guard-marker mode) whose mapping under its marker may not be
+ * read-write (a decommit could not widen it back): its next commit sets the protection. */
+#define WVM_ATTR_UNDER 0x40000u
 
 static inline bool wvm__attr_committed(uint32_t attr)
 {

@@ -561,13 +561,14 @@ uint32_t wvm__space_release(uintptr_t base)
     wvm_guardmap *guards = s->guards;
     size_t size = s->size;
     uintptr_t span = span_of(size);
-    bool in_arena = a->in_arena;
+    bool in_arena = a->in_arena, reusable = !a->guard_mode || wvm__alloc_widen_under(a);
     pthread_mutex_lock(&placement);
     died(a);
     live_unlink(a, size);
     if (in_arena) {
         wvm__radix_clear(base, base + span);
-        wvm__free_add(base, a->footprint);
+        if (reusable) /* else lost to free space: its next owner would inherit protections */
+            wvm__free_add(base, a->footprint);
     } else {
         /* the entries stay (pending) until the mapping is gone: a mapping without them
          * would look like someone else's to readers, and its address could be reused by

@@ -138,6 +138,10 @@ bool wvm__space_gen_is(uint64_t g);
 /* Page operations on a locked allocation; [first, first+count) lies inside it. */
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
 uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
+/* Before a released allocation's span goes back to free space (guard-marker mode): widens
+ * the mappings of its UNDER pages to read-write; false when one stays otherwise (the span is
+ * then kept out of free space: a new allocation must inherit nothing of it). */
+bool wvm__alloc_widen_under(wvm_alloc *a);
 /* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
  * kernel follows). The general form behind protect, used by guard pages and locking too. */
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
