@@ -5,9 +5,11 @@
  * a signal per first write; every written/unwritten boundary splits a kernel mapping, so
  * scattered writes over > ~32k pages hit vm.max_map_count and re-arming then fails with
  * ERROR_NOT_ENOUGH_MEMORY; the kernel's own writes (read(2) into an unwritten page) fail with
- * EFAULT instead of being recorded. The allocation is a dedicated mapping (its protections
- * must not be shared with an arena chunk); the record is one bit per page, which decommit
- * keeps (as Windows does). */
+ * EFAULT instead of being recorded. The allocation is placed like any other (in an arena, at
+ * any address a caller may pick); its protections differ from the model's only on committed
+ * pages, and a decommit puts the mapping under its guard markers back to read-write (pages.c)
+ * so that no later allocation there inherits them. The record is one bit per page, which
+ * decommit keeps (as Windows does). */
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -39,13 +41,6 @@ static int want_prot(wwp *w, uint64_t p, uint32_t attr)
 {
     int prot = wvm__linux_prot(attr);
     return written(w, p) ? prot : prot & ~WVM_P_WRITE;
-}
-
-static int map(uintptr_t want, size_t size, void **out)
-{
-    if (want)
-        return wvm__prim_map_none((void *)want, size, true, out);
-    return wvm__prim_map_none_aligned(size, WVM_GRAN, out);
 }
 
 static uint32_t on_reserve(wvm_alloc *a)
@@ -121,7 +116,6 @@ static bool write_fault(wvm_alloc *a, uint64_t page, uint32_t attr)
 
 static const wvm_backend wwp_backend = {
     .name = "write-watch-mprotect",
-    .map = map,
     .on_reserve = on_reserve,
     .on_release = on_release,
     .after_change = arm,

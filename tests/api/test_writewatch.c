@@ -396,3 +396,43 @@ Test(writewatch, unwritable_results_change_nothing)
     cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
     cr_expect(wvm_VirtualFree(ro, 0, WVM_MEM_RELEASE));
 }
+
+/* An address in winvmem's free space (inside its arena), for every backend: the write-watch
+ * fallback once needed a mapping of its own and failed there with ERROR_INVALID_ADDRESS. */
+Test(writewatch, at_a_free_address_inside_the_arena)
+{
+    NEED_WW();
+    char *p = wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
+    cr_assert_not_null(p);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    char *b = wvm_VirtualAlloc(p, SIZE, WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH,
+                               WVM_PAGE_READWRITE);
+    cr_assert_eq(b, p, "error %u", wvm_GetLastError());
+    b[2 * PG] = 1;
+    EXPECT_PAGES(0, b, b, SIZE, 2);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+/* Issue 11: a new allocation inherits nothing from the previous life of its addresses. This
+ * history (failed locks, a no-access commit, a release, a lock of the free range) once left
+ * the range locked in the kernel, and the write-watch allocation made there next reported its
+ * never-written first page after a protection round trip. */
+Test(writewatch, nothing_inherited_from_a_previous_life)
+{
+    NEED_WW();
+    char *p = wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
+    cr_assert_not_null(p);
+    cr_expect_not(wvm_VirtualLock(p, PG)); /* reserved */
+    cr_assert_not_null(wvm_VirtualAlloc(p, PG, WVM_MEM_COMMIT, WVM_PAGE_NOACCESS));
+    cr_expect_not(wvm_VirtualLock(p, PG)); /* no access */
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    cr_expect_not(wvm_VirtualLock(p, 3 * PG)); /* free */
+    char *b = wvm_VirtualAlloc(p, SIZE, WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH,
+                               WVM_PAGE_READWRITE);
+    cr_assert_eq(b, p, "error %u", wvm_GetLastError());
+    uint32_t old;
+    cr_assert(wvm_VirtualProtect(b, 3 * PG, WVM_PAGE_READONLY, &old));
+    cr_assert(wvm_VirtualProtect(b, 3 * PG, WVM_PAGE_READWRITE, &old));
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
