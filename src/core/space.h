@@ -92,6 +92,12 @@ typedef struct wvm_backend {
      * (the access is retried); false: an ordinary fault. Set: the backend keeps the kernel's
      * protection of committed pages different from the model (the checker skips them). */
     bool (*write_fault)(wvm_alloc *a, uint64_t page, uint32_t attr);
+    /* MEM_RESET_UNDO pins each reset page by writing to it (core/reset.c). A backend whose
+     * pages record writes makes [first, first+count) writable without a record or a fault
+     * first (before_pin), and puts its records and protections back after (after_pin). A write
+     * of the program racing the undo on those pages may go unrecorded. a locked. */
+    uint32_t (*before_pin)(wvm_alloc *a, uint64_t first, uint64_t count);
+    void (*after_pin)(wvm_alloc *a, uint64_t first, uint64_t count);
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);

@@ -436,3 +436,25 @@ Test(writewatch, nothing_inherited_from_a_previous_life)
     EXPECT_PAGES(0, b, b, SIZE, NONE);
     cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
 }
+
+/* MEM_RESET_UNDO pins a page by writing to it (reset.c): that write is winvmem's, not the
+ * program's, and writes nothing. The write watch does not see it (a page written before the
+ * last reset stays unwritten, a written one stays written), the undo does not take it for a
+ * lost page, and on the fallback it does not fault (it once crashed the process there). */
+Test(writewatch, reset_undo_writes_nothing)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    b[8 * PG] = 5;
+    b[9 * PG] = 6;
+    cr_assert_eq(wvm_ResetWriteWatch(b, SIZE), 0);
+    b[9 * PG + 1] = 7; /* written again after the reset */
+    cr_assert_eq(wvm_VirtualAlloc(b + 8 * PG, 2 * PG, WVM_MEM_RESET, WVM_PAGE_READWRITE),
+                 b + 8 * PG);
+    cr_assert_eq(wvm_VirtualAlloc(b + 8 * PG, 2 * PG, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE),
+                 b + 8 * PG, "error %u", wvm_GetLastError());
+    cr_expect_eq(b[8 * PG], 5);
+    cr_expect_eq(b[9 * PG + 1], 7);
+    EXPECT_PAGES(0, b, b, SIZE, 9);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
