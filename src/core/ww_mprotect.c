@@ -62,14 +62,29 @@ static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
     return 0;
 }
 
-/* Sets the kernel protection of every committed writable page of [first, first+count) to
- * want_prot, one mprotect per run of equal protection. */
+/* What arm_range makes the kernel protection of each committed writable page. */
+enum arm_mode {
+    ARM_WANT,   /* want_prot: read-only while unwritten */
+    ARM_ALL,    /* read-only, written or not (a reset, before it forgets) */
+    ARM_DISARM, /* the page's own protection, written or not (MEM_RESET_UNDO's pin) */
+};
+
+/* Sets the kernel protection of every committed writable page of [first, first+count) as
+ * mode says, one mprotect per run of equal protection. */
 typedef struct arm_ctx {
     wwp *w;
     uintptr_t base;
-    bool all; /* arm every page, written or not (a reset, before it forgets) */
+    enum arm_mode mode;
     int err;
 } arm_ctx;
+
+static int prot_for(const arm_ctx *c, uint64_t p, uint32_t attr)
+{
+    int prot = wvm__linux_prot(attr);
+    return c->mode == ARM_WANT  ? want_prot(c->w, p, attr)
+           : c->mode == ARM_ALL ? prot & ~WVM_P_WRITE
+                                : prot;
+}
 
 static int arm_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
@@ -78,10 +93,9 @@ static int arm_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
         !(wvm__linux_prot(attr) & WVM_P_WRITE))
         return 0;
     for (uint64_t p = first, end = first + count; p < end;) {
-        int armed = wvm__linux_prot(attr) & ~WVM_P_WRITE;
-        int prot = c->all ? armed : want_prot(c->w, p, attr);
+        int prot = prot_for(c, p, attr);
         uint64_t q = p + 1;
-        while (q < end && (c->all ? armed : want_prot(c->w, q, attr)) == prot)
+        while (q < end && prot_for(c, q, attr) == prot)
             q++;
         int err = wvm__prim_protect((void *)(c->base + p * WVM_PAGE), (q - p) * WVM_PAGE, prot);
         if (err && !c->err)
@@ -91,17 +105,31 @@ static int arm_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     return 0;
 }
 
-static uint32_t arm_range(wvm_alloc *a, uint64_t first, uint64_t count, bool all)
+static uint32_t arm_range(wvm_alloc *a, uint64_t first, uint64_t count, enum arm_mode mode)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    arm_ctx c = {a->ext, s->base, all, 0};
+    arm_ctx c = {a->ext, s->base, mode, 0};
     wvm__snap_each(s, first, count, arm_piece, &c);
     return wvm__err_from_errno(c.err);
 }
 
 static uint32_t arm(wvm_alloc *a, uint64_t first, uint64_t count)
 {
-    return arm_range(a, first, count, false);
+    return arm_range(a, first, count, ARM_WANT);
+}
+
+/* MEM_RESET_UNDO's pin writes unwritten pages: they are writable meanwhile, unrecorded. */
+static uint32_t before_pin(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    uint32_t err = arm_range(a, first, count, ARM_DISARM);
+    if (err)
+        arm(a, first, count);
+    return err;
+}
+
+static void after_pin(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    arm(a, first, count);
 }
 
 static bool write_fault(wvm_alloc *a, uint64_t page, uint32_t attr)
@@ -119,6 +147,8 @@ static const wvm_backend wwp_backend = {
     .on_reserve = on_reserve,
     .on_release = on_release,
     .after_change = arm,
+    .before_pin = before_pin,
+    .after_pin = after_pin,
     .write_fault = write_fault,
 };
 
@@ -142,7 +172,7 @@ uint32_t wvm__wwp_get(wvm_alloc *a, uint64_t first, uint64_t count, bool reset, 
     uint32_t err = 0;
     for (uint64_t i = 0; reset && i < got && !err; i++) {
         uint64_t p = ((uintptr_t)out[i] - s->base) / WVM_PAGE;
-        if (!(err = arm_range(a, p, 1, true)))
+        if (!(err = arm_range(a, p, 1, ARM_ALL)))
             set_written(w, p, false);
     }
     return err;
@@ -150,7 +180,7 @@ uint32_t wvm__wwp_get(wvm_alloc *a, uint64_t first, uint64_t count, bool reset, 
 
 uint32_t wvm__wwp_reset(wvm_alloc *a, uint64_t first, uint64_t count)
 {
-    uint32_t err = arm_range(a, first, count, true);
+    uint32_t err = arm_range(a, first, count, ARM_ALL);
     if (err) { /* protections are partly armed: put the written pages back as they were */
         arm(a, first, count);
         return err;
