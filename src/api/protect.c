@@ -1,4 +1,6 @@
-/* VirtualProtect: change the protection of committed pages. */
+/* VirtualProtect: change the protection of committed pages. A failure leaves
+ * *lpflOldProtect alone, except for a range that runs past the allocation: PAGE_NOACCESS
+ * (Wine's conformance test of VirtualProtectFromApp, run on Windows, checks it). */
 #include "api/api.h"
 #include "fault/fault.h"
 
@@ -44,6 +46,7 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE;
     uint32_t err = WVM_ERROR_INVALID_ADDRESS, old = 0;
     bool copy_on_write = prot & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY);
+    bool past = end - s->base > s->size;
     if (end - s->base <= s->size && copy_on_write) {
         err = WVM_ERROR_INVALID_PARAMETER; /* private memory has no copy-on-write */
     } else if (end - s->base <= s->size &&
@@ -53,6 +56,10 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     }
     wvm__space_unlock(a);
     wvm__after_call();
+    if (err && past) { /* Windows answers PAGE_NOACCESS for a range past the allocation */
+        old = WVM_PAGE_NOACCESS;
+        wvm__user_write(lpflOldProtect, &old, sizeof old);
+    }
     if (err)
         return WVM_FAIL(err, 0);
     if (!wvm__user_write(lpflOldProtect, &old, sizeof old))
