@@ -144,13 +144,22 @@ static void mark(wvm_guardmap *g, uint64_t page)
     atomic_fetch_add(&g->pending, 1);
 }
 
+/* The kernel protection of committed page `page` once its guard is gone: its own, or what
+ * the backend keeps there (the write-watch fallback: read-only until written). a locked. */
+static int unguarded_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
+{
+    attr &= ~WVM_PAGE_GUARD;
+    return a->backend && a->backend->page_prot ? a->backend->page_prot(a, page, attr)
+                                               : wvm__linux_prot(attr);
+}
+
 void wvm__guard_consume_locked(wvm_alloc *a, uint64_t page)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t attr = s->runs[wvm__snap_find(s, page)].attr;
     /* the kernel first: a refused mprotect leaves the guard armed in both views */
     if (!wvm__prim_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
-                           wvm__linux_prot(attr & ~WVM_PAGE_GUARD)))
+                           unguarded_prot(a, page, attr)))
         mark(s->guards, page);
     wvm__guard_fold(a);
 }
@@ -211,7 +220,7 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe)
         kind = WVM_FAULT_VIOLATION;
     } else if ((attr & WVM_PAGE_GUARD) && s->guards && !probe) {
         int err = wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
-                                        wvm__linux_prot(attr & ~WVM_PAGE_GUARD));
+                                        unguarded_prot(a, page, attr));
         if (!err) {
             mark(s->guards, page);
             kind = WVM_FAULT_GUARD;

@@ -92,6 +92,10 @@ typedef struct wvm_backend {
      * (the access is retried); false: an ordinary fault. Set: the backend keeps the kernel's
      * protection of committed pages different from the model (the checker skips them). */
     bool (*write_fault)(wvm_alloc *a, uint64_t page, uint32_t attr);
+    /* Set with write_fault. Signal context too, a locked, async-signal-safe: the kernel
+     * protection committed page `page` with attribute attr (no guard) is to have (a consumed
+     * guard leaves the page to the backend, not read-write). */
+    int (*page_prot)(wvm_alloc *a, uint64_t page, uint32_t attr);
     /* MEM_RESET_UNDO pins each reset page by writing to it (core/reset.c). A backend whose
      * pages record writes makes [first, first+count) writable without a record or a fault
      * first (before_pin), and puts its records and protections back after (after_pin). A write

@@ -142,6 +142,11 @@ static bool write_fault(wvm_alloc *a, uint64_t page, uint32_t attr)
     return !wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE, prot);
 }
 
+static int page_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
+{
+    return want_prot(a->ext, page, attr);
+}
+
 static const wvm_backend wwp_backend = {
     .name = "write-watch-mprotect",
     .on_reserve = on_reserve,
@@ -150,6 +155,7 @@ static const wvm_backend wwp_backend = {
     .before_pin = before_pin,
     .after_pin = after_pin,
     .write_fault = write_fault,
+    .page_prot = page_prot,
 };
 
 const wvm_backend *wvm__wwp_backend(void)
