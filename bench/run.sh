@@ -3,6 +3,8 @@
 #   floor    bench/floor.c, the bare Linux system calls of each case
 #   winvmem  bench/bench.c against winvmem (release build, static library)
 #   Wine     bench/bench.c built with x86_64-w64-mingw32-gcc, run under wine
+# then the host memory manager's own table (bench/host_bench.c: IHostMalloc against glibc and
+# mimalloc at 1 to 256 threads, memory per thread; the host's VirtualAlloc against the bare one).
 # The variants run in turns, for several rounds, so that the machine's background load falls
 # on all three alike; each figure is the median over rounds of per-round medians.
 #
@@ -10,7 +12,8 @@
 #   --quick      a few seconds, small counts: checks that everything runs (CI); no timings
 #                should be read from it
 #   --rounds N   rounds of the three variants (default 3; quick: 1)
-#   --no-wine    skip the Wine variant (also skipped, with a note, when wine or mingw is missing)
+#   --no-wine    leave out the Wine variant; without this option a missing wine or mingw-w64
+#                fails the run (WINVMEM_ALLOW_SKIP=1: the column is left out, with a note)
 #   --fallback   add a column: winvmem on its mprotect fallback (WINVMEM_GUARD_MARKERS=0), what
 #                kernels older than 6.13 get
 #   --raw FILE   keep the raw result lines
@@ -44,7 +47,7 @@ log="$build.log"
 mkdir -p "$(dirname "$build")"
 { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWVM_BUILD_TESTS=OFF \
       -DWVM_CHECK_INVARIANTS=OFF -DWVM_FAULT_INJECTION=OFF -DWVM_SANITIZE= &&
-  cmake --build "$build" --target bench_winvmem bench_floor -j 2; } >"$log" 2>&1 ||
+  cmake --build "$build" --target bench_winvmem bench_floor bench_host -j 2; } >"$log" 2>&1 ||
     { cat "$log" >&2; echo "build failed (log: $log)" >&2; exit 1; }
 
 wine_note=""
@@ -53,8 +56,15 @@ if [ $wine_wanted = 1 ]; then
         x86_64-w64-mingw32-gcc -O2 -static -o "$build/bench/bench.exe" "$root/bench/bench.c" \
             -lpsapi
     else
+        # a missing oracle fails (tools/require.sh); with WINVMEM_ALLOW_SKIP=1 the column is left
+        # out and the run ends with exit 77 (skipped) when everything else passed
+        rc=0
+        (. "$root/tools/require.sh"
+         require bench "mingw-w64 (Debian: gcc-mingw-w64-x86-64)" x86_64-w64-mingw32-gcc
+         require bench "Wine (Debian: wine)" wine) >&2 || rc=$?
+        [ $rc = 77 ] || exit 1
         wine_wanted=0
-        wine_note="Wine column skipped: wine or x86_64-w64-mingw32-gcc not installed"
+        wine_note="Wine column left out (WINVMEM_ALLOW_SKIP=1): wine or x86_64-w64-mingw32-gcc not installed"
     fi
 fi
 
@@ -107,4 +117,16 @@ echo "winvmem $(git -C "$root" describe --always --dirty 2>/dev/null || echo '(n
 echo
 awk -f "$root/bench/table.awk" "$out"
 [ -z "$wine_note" ] || echo "- $wine_note"
+
+# The host memory manager: its own table (IHostMalloc against glibc and mimalloc, 1-256 threads).
+# bench_host fails (1) when mimalloc is missing, or says 77 (skipped) with WINVMEM_ALLOW_SKIP=1.
+echo
+host_rc=0
+"$build/bench/bench_host" $quick || host_rc=$?
+case $host_rc in
+0 | 2) ;;
+77) wine_note="${wine_note:+$wine_note; }mimalloc column left out (WINVMEM_ALLOW_SKIP=1)" ;;
+*) echo "bench_host FAILED (exit $host_rc)" >&2; status=1 ;;
+esac
+[ $status != 0 ] || [ -z "$wine_note" ] || exit 77
 exit $status

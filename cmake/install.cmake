@@ -1,9 +1,10 @@
 # Installation: headers, static + shared library, pkg-config file, CMake package (winvmem::).
-include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
+install(FILES ${PROJECT_BINARY_DIR}/include/winvmem/version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/winvmem)
 
 # Consumers of the static library see WVM_STATIC (vm.h then marks the API default-visible).
 target_compile_definitions(winvmem_static INTERFACE $<INSTALL_INTERFACE:WVM_STATIC>)
@@ -17,8 +18,14 @@ install(EXPORT winvmemTargets NAMESPACE winvmem:: DESTINATION ${WVM_CMAKE_DIR}
         FILE winvmemTargets.cmake)
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/winvmemConfig.cmake.in
   ${PROJECT_BINARY_DIR}/winvmemConfig.cmake INSTALL_DESTINATION ${WVM_CMAKE_DIR})
+# 0.x: a minor release may break compatibility (CHANGELOG.md), so 0.1 satisfies only 0.1.*
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(WVM_COMPAT SameMinorVersion)
+else()
+  set(WVM_COMPAT SameMajorVersion)
+endif()
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/winvmemConfigVersion.cmake
-  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+  VERSION ${PROJECT_VERSION} COMPATIBILITY ${WVM_COMPAT})
 install(FILES ${PROJECT_BINARY_DIR}/winvmemConfig.cmake
               ${PROJECT_BINARY_DIR}/winvmemConfigVersion.cmake DESTINATION ${WVM_CMAKE_DIR})
 
@@ -42,6 +49,20 @@ else()
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/winvmem.pc.in ${PROJECT_BINARY_DIR}/winvmem.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/winvmem.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# Documentation under share/doc/winvmem: README, CHANGELOG, LICENSE, the guides of doc/, the
+# example programs, the `winvmem run` scripts and the op language they are written in. The
+# manual pages name these installed paths (tools/check-install.sh checks that each exists).
+set(S ${PROJECT_SOURCE_DIR})
+install(FILES ${S}/README.md ${S}/CHANGELOG.md ${S}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY ${S}/doc/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
+        FILES_MATCHING PATTERN "*.md" PATTERN man EXCLUDE)
+install(DIRECTORY ${S}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
+        FILES_MATCHING PATTERN "*.c" PATTERN "*.md")
+install(DIRECTORY ${S}/tools/winvmem/scripts/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/scripts
+        FILES_MATCHING PATTERN "*.ops")
+install(FILES ${S}/tests/diff/regress.ops DESTINATION ${CMAKE_INSTALL_DOCDIR}/scripts)
+install(FILES ${S}/tools/oplang/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME oplang.md)
 
 # Manual pages (doc/man/*.scd; needs scdoc).
 add_subdirectory(${PROJECT_SOURCE_DIR}/doc/man ${PROJECT_BINARY_DIR}/doc/man)

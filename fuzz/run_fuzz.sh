@@ -4,15 +4,18 @@
 # seed corpus fuzz/corpus (new inputs go to a scratch copy).
 #   fuzz/run_fuzz.sh [SECONDS]        default 150; CI uses the default
 # Exit 0: ran clean for SECONDS; non-zero: a mismatch or sanitizer report (crash-* file kept in
-# build/fuzz/artifacts). Exit 0 with "SKIPPED" when clang-14 / libFuzzer are missing.
+# build/fuzz/artifacts). Without clang and libFuzzer (Debian: clang, libclang-rt-14-dev) it
+# fails; exit 77 (skipped) only with WINVMEM_ALLOW_SKIP=1 (tools/require.sh).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-150}
+. "$root/tools/require.sh"
 cc=$(command -v clang-14 || command -v clang || true)
-if [ -z "$cc" ]; then
-    echo "run_fuzz: SKIPPED: clang-14 not installed"
-    exit 0
-fi
+[ -n "$cc" ] || cannot_run run_fuzz "clang missing (Debian: clang, libclang-rt-14-dev)"
+# libFuzzer's runtime is a separate package: a missing one is named, not a link error
+# (-print-file-name prints the bare name when the file is not found).
+[ -e "$("$cc" -print-file-name=libclang_rt.fuzzer-x86_64.a)" ] ||
+    cannot_run run_fuzz "libFuzzer missing (Debian: libclang-rt-14-dev)"
 b=$root/build/fuzz
 CC=$cc cmake -S "$root" -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWVM_FUZZ=ON \
     -DWVM_SANITIZE=address,undefined -DWVM_BUILD_TESTS=OFF >/dev/null

@@ -22,9 +22,10 @@
 #
 # usage: tools/check-layers.sh [--root DIR] [--objects LIST] [--verbose]
 #   --root     source tree (default: this script's repository)
-#   --objects  a file listing winvmem_obj's object files, one a line (the build writes
+#   --objects  a file listing the library's object files, one a line (the build writes
 #              build/<preset>/src/winvmem_objects.txt); each path's part after
-#              "winvmem_obj.dir/" names its source under src/
+#              "winvmem_obj.dir/" (or "winvmem_host.dir/", src/host's own target) names its
+#              source under src/
 #   --verbose  list every line behind each pending entry
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,7 +112,7 @@ if [ -n "$objs" ]; then
     # shellcheck disable=SC2046
     nm -A -u $(cat "$tmp/objects") | awk '{print $1, $NF}' >"$tmp/undefined"
     awk -v deny="$DENY" -v hf="$tmp/hook_syms" -v df="$tmp/defined" '
-    function rel(o) { sub(/:$/, "", o); sub(/^.*winvmem_obj\.dir\//, "", o); return o }
+    function rel(o) { sub(/:$/, "", o); sub(/^.*winvmem_(obj|host)\.dir\//, "", o); return o }
     function layer_of(r) { split(r, p, "/"); return p[1] }
     function src_of(r) { sub(/\.o$/, "", r); return "src/" r }
     BEGIN { n = split(deny, d, /[ \n]+/); for (i = 1; i <= n; i++) if (d[i] != "") denied[d[i]] = 1 }

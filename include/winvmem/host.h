@@ -287,12 +287,14 @@ typedef struct wvm_host_config {
     uint32_t poll_interval_ms;      /* the notification thread re-evaluates this often [100] */
     uint32_t psi_stall_us;          /* PSI trigger: stall time "some" ... [200000] */
     uint32_t psi_window_us;         /* ... within this window [2000000] */
-    uint32_t psi_hold_ms;           /* Low stays at least this long after a PSI event [1000] */
+    uint32_t psi_hold_ms;           /* Low stays at least this long after a PSI event or a
+                                       request refused for lack of budget [1000] */
     uint64_t address_space_budget;  /* bytes of address space for reservations and
                                        Acquired/NeedsVirtualAddressSpace [the user address
                                        space] */
-    uint64_t heap_arena_size;       /* IHostMalloc heaps grow by arenas of this size, a multiple
-                                       of 32 MiB [32 MiB] */
+    uint64_t heap_arena_size;       /* IHostMalloc heaps reserve address space in segments of
+                                       this size, a multiple of 64 KiB, at least 1 MiB [32 MiB];
+                                       they commit it (and are charged) 64 KiB at a time */
 } wvm_host_config;
 
 WVM_API void wvm_host_config_init(wvm_host_config *config);
@@ -307,7 +309,8 @@ WVM_API HRESULT wvm_host_create(const wvm_host_config *config, IHostMemoryManage
 WVM_API void wvm_host_shutdown(IHostMemoryManager *host);
 
 /* The source of system memory-pressure events: "psi-cgroup" (a PSI trigger on our cgroup v2's
- * memory.pressure), "psi" (on /proc/pressure/memory), "poll" (none: budget watermarks only). */
+ * memory.pressure, a container's own), "psi" (on /proc/pressure/memory), "poll" (none, or the
+ * trigger went into an error state: budget watermarks only). */
 WVM_API const char *wvm_host_pressure_source(IHostMemoryManager *host);
 
 typedef struct wvm_host_stats {
@@ -324,7 +327,7 @@ typedef struct wvm_host_stats {
     uint64_t notifications[4];   /* callbacks delivered, by EMemoryAvailable (index 1..3) */
     uint64_t psi_events;         /* PSI triggers seen */
     uint32_t level;              /* current EMemoryAvailable, 0 before the first evaluation */
-    uint32_t heap_arenas;        /* heap arenas in use by this host's IHostMalloc heaps */
+    uint32_t heap_arenas;        /* segments of address space held by this host's heaps */
 } wvm_host_stats;
 
 WVM_API void wvm_host_get_stats(IHostMemoryManager *host, wvm_host_stats *out);

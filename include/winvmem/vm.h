@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <winvmem/version.h> /* WVM_VERSION_MAJOR, _MINOR, _PATCH, _STRING (generated) */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,6 +30,14 @@ extern "C" {
 #else
 #define WVM_API
 #endif
+
+/* ---- version ------------------------------------------------------------------------------ */
+
+/* The version of the library this program runs with: WVM_VERSION's number (MAJOR * 10000 +
+ * MINOR * 100 + PATCH) and WVM_VERSION_STRING's text. While the major version is 0, a program
+ * built against headers of another minor version may not work with this library (CHANGELOG.md). */
+WVM_API unsigned wvm_version(void);
+WVM_API const char *wvm_version_string(void);
 
 /* ---- numeric values of the Windows SDK (winnt.h, winerror.h) ---------------------------- */
 
@@ -141,10 +151,23 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
                                uint32_t *lpflOldProtect);
 WVM_API size_t wvm_VirtualQuery(const void *lpAddress, wvm_MEMORY_BASIC_INFORMATION *lpBuffer,
                                 size_t dwLength);
+/* The Ex variants act on the calling process only: hProcess must be wvm_GetCurrentProcess()
+ * (WVM_CURRENT_PROCESS); any other handle fails with ERROR_INVALID_HANDLE, checked before
+ * the other arguments. */
+WVM_API void *wvm_VirtualAllocEx(void *hProcess, void *lpAddress, size_t dwSize,
+                                 uint32_t flAllocationType, uint32_t flProtect);
+WVM_API int wvm_VirtualFreeEx(void *hProcess, void *lpAddress, size_t dwSize, uint32_t dwFreeType);
+WVM_API int wvm_VirtualProtectEx(void *hProcess, void *lpAddress, size_t dwSize,
+                                 uint32_t flNewProtect, uint32_t *lpflOldProtect);
+WVM_API size_t wvm_VirtualQueryEx(void *hProcess, const void *lpAddress,
+                                  wvm_MEMORY_BASIC_INFORMATION *lpBuffer, size_t dwLength);
 WVM_API void wvm_GetSystemInfo(wvm_SYSTEM_INFO *lpSystemInfo);
 WVM_API int wvm_GlobalMemoryStatusEx(wvm_MEMORYSTATUSEX *lpBuffer);
 WVM_API uint32_t wvm_GetLastError(void);
 WVM_API void wvm_SetLastError(uint32_t dwErrCode);
+/* The SDK's name of a Windows error code ("ERROR_COMMITMENT_LIMIT" for 1455), for every code
+ * winvmem sets; NULL for any other code. Not a Windows function. */
+WVM_API const char *wvm_error_name(uint32_t dwErrCode);
 
 /* ---- app-container variants: no executable pages (see doc/porting.md) ---------------------- */
 

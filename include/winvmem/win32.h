@@ -1,37 +1,61 @@
 /* Opt-in Windows names for winvmem: types, constants and functions spelled as in the Windows
- * SDK, so that code written for memoryapi.h compiles unchanged. Everything here is a typedef,
- * a macro or a static inline wrapper over the wvm_ functions of winvmem/vm.h; the library
- * exports no unprefixed symbol. Include it in translation units that want the Windows
- * spelling, and nowhere else (the names are short and may clash with other code). */
+ * SDK, so that code written for windows.h / memoryapi.h compiles unchanged. Everything here is
+ * a typedef, a macro or a static inline wrapper over the wvm_ functions of winvmem/vm.h; the
+ * library exports no unprefixed symbol. Include it in translation units that want the Windows
+ * spelling, and nowhere else (the names are short and may clash with other code).
+ *
+ * Built for Windows (_WIN32, e.g. mingw-w64), this header is <windows.h>: the same source then
+ * calls the real API, which is how the differential tests run one program on both.
+ *
+ * Layout, one section per SDK header, so that new functions go where Windows keeps them:
+ *   1. types (windef.h, basetsd.h, winnt.h)       4. errors (winerror.h)
+ *   2. memory constants (winnt.h)                 5. functions: memoryapi.h, then sysinfoapi.h,
+ *   3. structures (winnt.h, sysinfoapi.h)            errhandlingapi.h, processthreadsapi.h
+ * Integer types have the SDK's widths; DWORD is 32 bits (unsigned int here, unsigned long on
+ * Windows): doc/porting.md says how to print them portably. */
 #ifndef WINVMEM_WIN32_H
 #define WINVMEM_WIN32_H
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+
+#include <string.h>
 
 #include "vm.h"
 
 #ifdef __cplusplus
 extern "C" {
+#define WVM_WIN32_ASSERT static_assert
+#else
+#define WVM_WIN32_ASSERT _Static_assert
 #endif
 
-typedef uint32_t DWORD;
-typedef uint16_t WORD;
-typedef uint8_t BYTE;
-typedef int BOOL;
+/* ---- 1. types (windef.h, basetsd.h, winnt.h) ---------------------------------------------- */
+
+typedef uint8_t BYTE, *PBYTE, *LPBYTE;
+typedef uint16_t WORD, *PWORD, *LPWORD;
+typedef uint32_t DWORD, *PDWORD, *LPDWORD;
+typedef unsigned long long ULONGLONG, DWORDLONG, ULONG64, DWORD64, *PULONGLONG, *PDWORDLONG;
+typedef long long LONGLONG, LONG64, *PLONGLONG;
+typedef char CHAR;
+typedef unsigned char UCHAR;
+typedef short SHORT;
+typedef unsigned short USHORT;
+typedef int INT, BOOL, *PBOOL, *LPBOOL;
 typedef unsigned int UINT;
-typedef uint64_t DWORDLONG;
-typedef uint64_t ULONG64;
-typedef size_t SIZE_T;
-typedef uintptr_t ULONG_PTR;
-typedef uintptr_t DWORD_PTR;
-typedef intptr_t LONG_PTR;
-typedef int32_t LONG;
-typedef uint32_t ULONG;
-typedef ULONG *PULONG;
-typedef void *PVOID;
-typedef void *LPVOID;
+typedef int32_t LONG, *PLONG;
+typedef uint32_t ULONG, *PULONG;
+typedef BYTE BOOLEAN, *PBOOLEAN;
+typedef size_t SIZE_T, *PSIZE_T;
+typedef intptr_t SSIZE_T, INT_PTR, LONG_PTR, *PINT_PTR, *PLONG_PTR;
+typedef uintptr_t UINT_PTR, ULONG_PTR, DWORD_PTR, *PUINT_PTR, *PULONG_PTR, *PDWORD_PTR;
+#ifndef VOID
+#define VOID void
+#endif
+typedef void *PVOID, *LPVOID;
 typedef const void *LPCVOID;
-typedef void *HANDLE;
-typedef DWORD *PDWORD;
-typedef ULONG_PTR *PULONG_PTR;
+typedef void *HANDLE, **PHANDLE;
 
 #ifndef TRUE
 #define TRUE 1
@@ -41,16 +65,14 @@ typedef ULONG_PTR *PULONG_PTR;
 #endif
 #define WINAPI
 #define NTAPI
+#define INVALID_HANDLE_VALUE ((HANDLE)(LONG_PTR)-1)
 
-typedef wvm_MEMORY_BASIC_INFORMATION MEMORY_BASIC_INFORMATION, *PMEMORY_BASIC_INFORMATION;
-typedef wvm_SYSTEM_INFO SYSTEM_INFO, *LPSYSTEM_INFO;
-typedef wvm_MEMORYSTATUSEX MEMORYSTATUSEX, *LPMEMORYSTATUSEX;
-typedef wvm_EXCEPTION_RECORD EXCEPTION_RECORD, *PEXCEPTION_RECORD;
-typedef wvm_EXCEPTION_POINTERS EXCEPTION_POINTERS, *PEXCEPTION_POINTERS;
-typedef wvm_PVECTORED_EXCEPTION_HANDLER PVECTORED_EXCEPTION_HANDLER;
+#define ZeroMemory(dst, len)      ((void)memset((dst), 0, (len)))
+#define FillMemory(dst, len, val) ((void)memset((dst), (val), (len)))
+#define CopyMemory(dst, src, len) ((void)memcpy((dst), (src), (len)))
+#define MoveMemory(dst, src, len) ((void)memmove((dst), (src), (len)))
 
-/* Field names of SYSTEM_INFO's anonymous union, as the SDK spells them. */
-#define wProcessorArchitecture u.s.wProcessorArchitecture
+/* ---- 2. memory constants (winnt.h) ---------------------------------------------------------- */
 
 #define PAGE_NOACCESS          WVM_PAGE_NOACCESS
 #define PAGE_READONLY          WVM_PAGE_READONLY
@@ -83,6 +105,82 @@ typedef wvm_PVECTORED_EXCEPTION_HANDLER PVECTORED_EXCEPTION_HANDLER;
 
 #define WRITE_WATCH_FLAG_RESET WVM_WRITE_WATCH_FLAG_RESET
 
+#define STATUS_GUARD_PAGE_VIOLATION WVM_STATUS_GUARD_PAGE_VIOLATION
+#define STATUS_ACCESS_VIOLATION     WVM_STATUS_ACCESS_VIOLATION
+#define EXCEPTION_GUARD_PAGE        WVM_STATUS_GUARD_PAGE_VIOLATION
+#define EXCEPTION_ACCESS_VIOLATION  WVM_STATUS_ACCESS_VIOLATION
+
+#define EXCEPTION_MAXIMUM_PARAMETERS WVM_EXCEPTION_MAXIMUM_PARAMETERS
+#define EXCEPTION_CONTINUE_EXECUTION WVM_EXCEPTION_CONTINUE_EXECUTION
+#define EXCEPTION_CONTINUE_SEARCH    WVM_EXCEPTION_CONTINUE_SEARCH
+
+#define PROCESSOR_ARCHITECTURE_AMD64 WVM_PROCESSOR_ARCHITECTURE_AMD64
+#define PROCESSOR_ARCHITECTURE_ARM64 WVM_PROCESSOR_ARCHITECTURE_ARM64
+#define PROCESSOR_AMD_X8664          WVM_PROCESSOR_AMD_X8664
+
+/* ---- 3. structures (winnt.h, sysinfoapi.h) ----------------------------------------------------
+ */
+
+typedef wvm_MEMORY_BASIC_INFORMATION MEMORY_BASIC_INFORMATION, *PMEMORY_BASIC_INFORMATION;
+typedef wvm_EXCEPTION_RECORD EXCEPTION_RECORD, *PEXCEPTION_RECORD;
+typedef wvm_EXCEPTION_POINTERS EXCEPTION_POINTERS, *PEXCEPTION_POINTERS;
+typedef wvm_PVECTORED_EXCEPTION_HANDLER PVECTORED_EXCEPTION_HANDLER;
+
+/* SYSTEM_INFO and MEMORYSTATUSEX as the SDK declares them: an anonymous union (si.dwOemId,
+ * si.wProcessorArchitecture) and DWORDLONG fields. Laid out exactly like wvm_SYSTEM_INFO and
+ * wvm_MEMORYSTATUSEX (checked below), which the wrappers hand them to. */
+typedef struct _SYSTEM_INFO {
+    union {
+        DWORD dwOemId;
+        __extension__ struct {
+            WORD wProcessorArchitecture;
+            WORD wReserved;
+        };
+    };
+    DWORD dwPageSize;
+    LPVOID lpMinimumApplicationAddress;
+    LPVOID lpMaximumApplicationAddress;
+    DWORD_PTR dwActiveProcessorMask;
+    DWORD dwNumberOfProcessors;
+    DWORD dwProcessorType;
+    DWORD dwAllocationGranularity;
+    WORD wProcessorLevel;
+    WORD wProcessorRevision;
+} SYSTEM_INFO, *LPSYSTEM_INFO;
+
+typedef struct _MEMORYSTATUSEX {
+    DWORD dwLength;
+    DWORD dwMemoryLoad;
+    DWORDLONG ullTotalPhys;
+    DWORDLONG ullAvailPhys;
+    DWORDLONG ullTotalPageFile;
+    DWORDLONG ullAvailPageFile;
+    DWORDLONG ullTotalVirtual;
+    DWORDLONG ullAvailVirtual;
+    DWORDLONG ullAvailExtendedVirtual;
+} MEMORYSTATUSEX, *LPMEMORYSTATUSEX, *PMEMORYSTATUSEX;
+
+#define WVM_WIN32_SAME(t, w, f)                                                                    \
+    WVM_WIN32_ASSERT(offsetof(t, f) == offsetof(w, f) &&                                           \
+                         sizeof(((t *)0)->f) == sizeof(((w *)0)->f),                               \
+                     #t "." #f " is laid out as in " #w)
+WVM_WIN32_ASSERT(sizeof(SYSTEM_INFO) == sizeof(wvm_SYSTEM_INFO), "SYSTEM_INFO's size");
+WVM_WIN32_ASSERT(offsetof(SYSTEM_INFO, wProcessorArchitecture) ==
+                     offsetof(wvm_SYSTEM_INFO, u.s.wProcessorArchitecture),
+                 "SYSTEM_INFO.wProcessorArchitecture");
+WVM_WIN32_SAME(SYSTEM_INFO, wvm_SYSTEM_INFO, dwPageSize);
+WVM_WIN32_SAME(SYSTEM_INFO, wvm_SYSTEM_INFO, lpMaximumApplicationAddress);
+WVM_WIN32_SAME(SYSTEM_INFO, wvm_SYSTEM_INFO, dwActiveProcessorMask);
+WVM_WIN32_SAME(SYSTEM_INFO, wvm_SYSTEM_INFO, dwAllocationGranularity);
+WVM_WIN32_SAME(SYSTEM_INFO, wvm_SYSTEM_INFO, wProcessorRevision);
+WVM_WIN32_ASSERT(sizeof(MEMORYSTATUSEX) == sizeof(wvm_MEMORYSTATUSEX), "MEMORYSTATUSEX's size");
+WVM_WIN32_SAME(MEMORYSTATUSEX, wvm_MEMORYSTATUSEX, ullTotalPhys);
+WVM_WIN32_SAME(MEMORYSTATUSEX, wvm_MEMORYSTATUSEX, ullAvailExtendedVirtual);
+#undef WVM_WIN32_SAME
+
+/* ---- 4. errors (winerror.h); wvm_error_name(code) gives the name ------------------------------
+ */
+
 #define ERROR_SUCCESS             WVM_ERROR_SUCCESS
 #define ERROR_INVALID_HANDLE      WVM_ERROR_INVALID_HANDLE
 #define ERROR_NOT_SUPPORTED       WVM_ERROR_NOT_SUPPORTED
@@ -98,19 +196,9 @@ typedef wvm_PVECTORED_EXCEPTION_HANDLER PVECTORED_EXCEPTION_HANDLER;
 #define ERROR_WORKING_SET_QUOTA   WVM_ERROR_WORKING_SET_QUOTA
 #define ERROR_COMMITMENT_LIMIT    WVM_ERROR_COMMITMENT_LIMIT
 
-#define STATUS_GUARD_PAGE_VIOLATION WVM_STATUS_GUARD_PAGE_VIOLATION
-#define STATUS_ACCESS_VIOLATION     WVM_STATUS_ACCESS_VIOLATION
-#define EXCEPTION_GUARD_PAGE        WVM_STATUS_GUARD_PAGE_VIOLATION
-#define EXCEPTION_ACCESS_VIOLATION  WVM_STATUS_ACCESS_VIOLATION
+/* ---- 5. functions --------------------------------------------------------------------------- */
 
-#define EXCEPTION_MAXIMUM_PARAMETERS WVM_EXCEPTION_MAXIMUM_PARAMETERS
-#define EXCEPTION_CONTINUE_EXECUTION WVM_EXCEPTION_CONTINUE_EXECUTION
-#define EXCEPTION_CONTINUE_SEARCH    WVM_EXCEPTION_CONTINUE_SEARCH
-
-#define PROCESSOR_ARCHITECTURE_AMD64 WVM_PROCESSOR_ARCHITECTURE_AMD64
-#define PROCESSOR_ARCHITECTURE_ARM64 WVM_PROCESSOR_ARCHITECTURE_ARM64
-#define PROCESSOR_AMD_X8664          WVM_PROCESSOR_AMD_X8664
-
+/* memoryapi.h: allocation, protection, query */
 static inline LPVOID VirtualAlloc(LPVOID a, SIZE_T s, DWORD t, DWORD p)
 {
     return wvm_VirtualAlloc(a, s, t, p);
@@ -127,25 +215,23 @@ static inline SIZE_T VirtualQuery(LPCVOID a, PMEMORY_BASIC_INFORMATION b, SIZE_T
 {
     return wvm_VirtualQuery(a, b, n);
 }
-static inline void GetSystemInfo(LPSYSTEM_INFO i)
+/* The Ex variants act on the calling process only: hProcess is GetCurrentProcess(); any other
+ * handle fails with ERROR_INVALID_HANDLE. */
+static inline LPVOID VirtualAllocEx(HANDLE h, LPVOID a, SIZE_T s, DWORD t, DWORD p)
 {
-    wvm_GetSystemInfo(i);
+    return wvm_VirtualAllocEx(h, a, s, t, p);
 }
-static inline void GetNativeSystemInfo(LPSYSTEM_INFO i)
+static inline BOOL VirtualFreeEx(HANDLE h, LPVOID a, SIZE_T s, DWORD t)
 {
-    wvm_GetSystemInfo(i);
+    return wvm_VirtualFreeEx(h, a, s, t);
 }
-static inline BOOL GlobalMemoryStatusEx(LPMEMORYSTATUSEX m)
+static inline BOOL VirtualProtectEx(HANDLE h, LPVOID a, SIZE_T s, DWORD p, PDWORD old)
 {
-    return wvm_GlobalMemoryStatusEx(m);
+    return wvm_VirtualProtectEx(h, a, s, p, old);
 }
-static inline DWORD GetLastError(void)
+static inline SIZE_T VirtualQueryEx(HANDLE h, LPCVOID a, PMEMORY_BASIC_INFORMATION b, SIZE_T n)
 {
-    return wvm_GetLastError();
-}
-static inline void SetLastError(DWORD e)
-{
-    wvm_SetLastError(e);
+    return wvm_VirtualQueryEx(h, a, b, n);
 }
 static inline PVOID VirtualAllocFromApp(PVOID a, SIZE_T s, ULONG t, ULONG p)
 {
@@ -155,6 +241,8 @@ static inline BOOL VirtualProtectFromApp(PVOID a, SIZE_T s, ULONG p, PULONG old)
 {
     return wvm_VirtualProtectFromApp(a, s, p, old);
 }
+
+/* memoryapi.h: locking, write watch, large pages, AWE */
 static inline BOOL VirtualLock(LPVOID a, SIZE_T s)
 {
     return wvm_VirtualLock(a, s);
@@ -162,14 +250,6 @@ static inline BOOL VirtualLock(LPVOID a, SIZE_T s)
 static inline BOOL VirtualUnlock(LPVOID a, SIZE_T s)
 {
     return wvm_VirtualUnlock(a, s);
-}
-static inline HANDLE GetCurrentProcess(void)
-{
-    return wvm_GetCurrentProcess();
-}
-static inline BOOL FlushInstructionCache(HANDLE h, LPCVOID a, SIZE_T s)
-{
-    return wvm_FlushInstructionCache(h, a, s);
 }
 static inline UINT GetWriteWatch(DWORD f, PVOID a, SIZE_T s, PVOID *addrs, ULONG_PTR *count,
                                  ULONG *gran)
@@ -196,6 +276,30 @@ static inline BOOL FreeUserPhysicalPages(HANDLE h, PULONG_PTR n, PULONG_PTR pfns
 {
     return wvm_FreeUserPhysicalPages(h, n, pfns);
 }
+
+/* sysinfoapi.h */
+static inline void GetSystemInfo(LPSYSTEM_INFO i)
+{
+    wvm_GetSystemInfo((wvm_SYSTEM_INFO *)(void *)i);
+}
+static inline void GetNativeSystemInfo(LPSYSTEM_INFO i)
+{
+    wvm_GetSystemInfo((wvm_SYSTEM_INFO *)(void *)i);
+}
+static inline BOOL GlobalMemoryStatusEx(LPMEMORYSTATUSEX m)
+{
+    return wvm_GlobalMemoryStatusEx((wvm_MEMORYSTATUSEX *)(void *)m);
+}
+
+/* errhandlingapi.h */
+static inline DWORD GetLastError(void)
+{
+    return wvm_GetLastError();
+}
+static inline void SetLastError(DWORD e)
+{
+    wvm_SetLastError(e);
+}
 static inline PVOID AddVectoredExceptionHandler(ULONG first, PVECTORED_EXCEPTION_HANDLER h)
 {
     return wvm_AddVectoredExceptionHandler(first, h);
@@ -205,7 +309,19 @@ static inline ULONG RemoveVectoredExceptionHandler(PVOID h)
     return wvm_RemoveVectoredExceptionHandler(h);
 }
 
+/* processthreadsapi.h */
+static inline HANDLE GetCurrentProcess(void)
+{
+    return wvm_GetCurrentProcess();
+}
+static inline BOOL FlushInstructionCache(HANDLE h, LPCVOID a, SIZE_T s)
+{
+    return wvm_FlushInstructionCache(h, a, s);
+}
+
+#undef WVM_WIN32_ASSERT
 #ifdef __cplusplus
 }
 #endif
+#endif /* !_WIN32 */
 #endif

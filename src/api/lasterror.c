@@ -1,4 +1,4 @@
-/* The thread's last error: per thread, as on Windows. */
+/* The thread's last error: per thread, as on Windows; and the names of the error codes. */
 #include "api/api.h"
 
 static __thread uint32_t last_error;
@@ -23,4 +23,30 @@ WVM_API void wvm_SetLastError(uint32_t dwErrCode)
 __attribute__((destructor)) static void at_exit(void)
 {
     wvm__stats_at_exit();
+}
+
+/* One entry per WVM_ERROR_* of winvmem/vm.h (tests/api/test_lasterror.c reads the header and
+ * checks that every one is here). */
+static const struct {
+    uint32_t code;
+    const char *name;
+} error_names[] = {
+#define E(n)                                                                                       \
+    {                                                                                              \
+        WVM_##n, #n                                                                                \
+    }
+    E(ERROR_SUCCESS),           E(ERROR_INVALID_HANDLE),     E(ERROR_NOT_ENOUGH_MEMORY),
+    E(ERROR_OUTOFMEMORY),       E(ERROR_BAD_LENGTH),         E(ERROR_NOT_SUPPORTED),
+    E(ERROR_INVALID_PARAMETER), E(ERROR_NOT_LOCKED),         E(ERROR_INVALID_ADDRESS),
+    E(ERROR_NOACCESS),          E(ERROR_PRIVILEGE_NOT_HELD), E(ERROR_NO_SYSTEM_RESOURCES),
+    E(ERROR_WORKING_SET_QUOTA), E(ERROR_COMMITMENT_LIMIT),
+#undef E
+};
+
+WVM_API const char *wvm_error_name(uint32_t dwErrCode)
+{
+    for (size_t i = 0; i < sizeof error_names / sizeof *error_names; i++)
+        if (error_names[i].code == dwErrCode)
+            return error_names[i].name;
+    return NULL;
 }

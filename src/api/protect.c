@@ -51,7 +51,7 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
         err = WVM_ERROR_INVALID_PARAMETER; /* private memory has no copy-on-write */
     } else if (end - s->base <= s->size &&
                !wvm__snap_each(s, first, count, any_uncommitted, NULL)) {
-        old = s->runs[wvm__snap_find(s, first)].attr & WVM_ATTR_PROT_MASK;
+        old = wvm__snap_attr(s, first) & WVM_ATTR_PROT_MASK;
         err = wvm__alloc_protect_with(a, first, count, keep_caching, &prot);
     }
     wvm__space_unlock(a);

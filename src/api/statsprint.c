@@ -30,15 +30,16 @@ static void mech_list(FILE *out, uint32_t set, bool json)
 static void print_json(FILE *out, const wvm_stats *s)
 {
     fprintf(out,
-            "{\"version\": %u, \"reserved_bytes\": %llu, \"reserved_peak\": %llu, "
+            "{\"version\": %u, \"winvmem_version\": \"%s\", \"reserved_bytes\": %llu, "
+            "\"reserved_peak\": %llu, "
             "\"committed_bytes\": %llu, \"committed_peak\": %llu, \"commit_limit\": %llu, "
             "\"commit_refusals\": %llu, \"live_allocations\": %llu, "
             "\"kernel_mappings_created\": %llu, \"metadata_bytes\": %llu, \"syscalls\": {",
-            s->version, (unsigned long long)s->reserved_bytes, (unsigned long long)s->reserved_peak,
-            (unsigned long long)s->committed_bytes, (unsigned long long)s->committed_peak,
-            (unsigned long long)s->commit_limit, (unsigned long long)s->commit_refusals,
-            (unsigned long long)s->live_allocations, (unsigned long long)s->kernel_mappings_created,
-            (unsigned long long)s->metadata_bytes);
+            s->version, wvm_version_string(), (unsigned long long)s->reserved_bytes,
+            (unsigned long long)s->reserved_peak, (unsigned long long)s->committed_bytes,
+            (unsigned long long)s->committed_peak, (unsigned long long)s->commit_limit,
+            (unsigned long long)s->commit_refusals, (unsigned long long)s->live_allocations,
+            (unsigned long long)s->kernel_mappings_created, (unsigned long long)s->metadata_bytes);
     for (int k = 0; k < WVM_SYS_KINDS; k++)
         fprintf(out, "%s\"%s\": %llu", k ? ", " : "", sys_name[k],
                 (unsigned long long)s->syscalls[k]);
@@ -54,7 +55,8 @@ static void print_table(FILE *out, const wvm_stats *s)
     char a[32], b[32], c[32];
     wvm__size_name(s->reserved_bytes, a, sizeof a);
     wvm__size_name(s->reserved_peak, b, sizeof b);
-    fprintf(out, "winvmem statistics\n  reserved          %s (peak %s)\n", a, b);
+    fprintf(out, "winvmem statistics\n  version           %s\n", wvm_version_string());
+    fprintf(out, "  reserved          %s (peak %s)\n", a, b);
     wvm__size_name(s->committed_bytes, a, sizeof a);
     wvm__size_name(s->committed_peak, b, sizeof b);
     wvm__size_name(s->commit_limit, c, sizeof c);

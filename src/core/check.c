@@ -1,6 +1,7 @@
 /* The invariant checker: the model agrees with itself and with the kernel.
- *   - every snapshot's runs start at 0, ascend, differ from their neighbours, lie inside;
- *   - its committed count matches its runs; the ledger equals the sum over allocations;
+ *   - every snapshot's page tree is well formed (wvm__snap_check: runs ascend and differ from
+ *     their neighbours, nodes collapsed) and its committed count matches its pages; the
+ *     ledger equals the sum over allocations;
  *   - allocations do not overlap and the index finds each at its base;
  *   - the kernel's protection of every committed run matches (mprotect fallback mode, and
  *     for pages whose protection is not read-write in guard-marker mode). */
@@ -49,6 +50,39 @@ static void check_kernel(check_ctx *c, uintptr_t start, uintptr_t end, int prot)
     }
 }
 
+typedef struct piece_ctx {
+    check_ctx *c;
+    wvm_alloc *a;
+    const wvm_snap *s;
+} piece_ctx;
+
+/* One piece of equal attribute: the kernel agrees, and the quick copy answers like the
+ * snapshot at its first page. */
+static int check_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    piece_ctx *p = ctx;
+    check_ctx *c = p->c;
+    const wvm_snap *s = p->s;
+    bool own_prot = p->a->backend && p->a->backend->write_fault; /* the backend's protections */
+    if (wvm__attr_committed(attr)) {
+        int prot = wvm__linux_prot(attr);
+        bool unfolded = (attr & WVM_PAGE_GUARD) && wvm__guard_pending(s);
+        if (c->kernel && !unfolded && !own_prot && (!p->a->guard_mode || prot != WVM_P_RW))
+            check_kernel(c, s->base + first * WVM_PAGE, s->base + (first + count) * WVM_PAGE,
+                         prot);
+    }
+    uintptr_t page = s->base + first * WVM_PAGE;
+    wvm_MEMORY_BASIC_INFORMATION quick, slow;
+    memset(&quick, 0, sizeof quick); /* padding too: compared with memcmp */
+    memset(&slow, 0, sizeof slow);
+    if (c->kernel && wvm__space_query_quick(page, &quick)) {
+        wvm__query_snap(s, page, &slow);
+        if (memcmp(&quick, &slow, sizeof quick))
+            fail(c, "quick query copy differs from the snapshot", page);
+    }
+    return 0;
+}
+
 static void check_alloc(wvm_alloc *a, void *ctx)
 {
     check_ctx *c = ctx;
@@ -58,42 +92,16 @@ static void check_alloc(wvm_alloc *a, void *ctx)
         fail(c, "live allocation without state", 0);
         return;
     }
-    if (s->base % WVM_GRAN || s->size % WVM_PAGE || !s->size || s->nruns == 0 ||
-        s->runs[0].first != 0)
+    const char *bad = wvm__snap_check(s);
+    if (bad)
+        fail(c, bad, s->base);
+    if (s->base % WVM_GRAN || s->size % WVM_PAGE || !s->size)
         fail(c, "malformed allocation", s->base);
     if (wvm__radix_get(s->base) != a || wvm__radix_get(s->base + s->size - 1) != a)
         fail(c, "index does not find the allocation", s->base);
-    uint64_t committed = 0;
-    bool guard_mode = a->guard_mode;
-    bool own_prot = a->backend && a->backend->write_fault; /* the backend's protections */
-    for (uint32_t i = 0; i < s->nruns; i++) {
-        uint64_t end = wvm__snap_run_end(s, i);
-        if (end <= s->runs[i].first)
-            fail(c, "empty or descending run", s->base + s->runs[i].first * WVM_PAGE);
-        if (i && s->runs[i].attr == s->runs[i - 1].attr)
-            fail(c, "equal neighbouring runs", s->base + s->runs[i].first * WVM_PAGE);
-        if (!wvm__attr_committed(s->runs[i].attr))
-            continue;
-        committed += end - s->runs[i].first;
-        int prot = wvm__linux_prot(s->runs[i].attr);
-        bool unfolded = (s->runs[i].attr & WVM_PAGE_GUARD) && wvm__guard_pending(s);
-        if (c->kernel && !unfolded && !own_prot && (!guard_mode || prot != WVM_P_RW))
-            check_kernel(c, s->base + s->runs[i].first * WVM_PAGE, s->base + end * WVM_PAGE, prot);
-    }
-    for (uint32_t i = 0; i < s->nruns; i++) { /* the quick copy answers like the snapshot */
-        uintptr_t page = s->base + s->runs[i].first * WVM_PAGE;
-        wvm_MEMORY_BASIC_INFORMATION quick, slow;
-        memset(&quick, 0, sizeof quick); /* padding too: compared with memcmp */
-        memset(&slow, 0, sizeof slow);
-        if (c->kernel && wvm__space_query_quick(page, &quick)) {
-            wvm__query_snap(s, page, &slow);
-            if (memcmp(&quick, &slow, sizeof quick))
-                fail(c, "quick query copy differs from the snapshot", page);
-        }
-    }
-    if (committed != s->committed)
-        fail(c, "committed count differs from runs", s->base);
-    c->committed_pages += committed;
+    piece_ctx p = {c, a, s};
+    wvm__snap_each(s, 0, wvm__snap_pages(s), check_piece, &p);
+    c->committed_pages += s->committed;
 }
 
 int wvm__check(bool after_call)

@@ -12,31 +12,39 @@ static size_t map_bytes(uint64_t npages)
     return sizeof(wvm_guardmap) + 2 * ((npages + 63) / 64) * sizeof(uint64_t);
 }
 
-static uint32_t visible_at(const wvm_snap *s, uint32_t run, uint64_t page)
+typedef struct region {
+    const wvm_snap *s;
+    uint64_t start; /* its bit is read once: a fault may consume it meanwhile */
+    uint32_t visible;
+    uint64_t end;
+} region;
+
+static int region_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
-    return wvm__guard_attr(s, s->runs[run].attr, page) & WVM_ATTR_PROT_MASK;
+    region *r = ctx;
+    if ((attr & WVM_PAGE_GUARD) && r->s->guards) { /* page by page: some may be consumed */
+        for (uint64_t p = first > r->start ? first : r->start + 1; p < first + count; p++)
+            if ((wvm__guard_attr(r->s, attr, p) & WVM_ATTR_PROT_MASK) != r->visible) {
+                r->end = p;
+                return 1;
+            }
+        return 0;
+    }
+    if ((attr & WVM_ATTR_PROT_MASK) != r->visible) {
+        r->end = first;
+        return 1;
+    }
+    return 0;
 }
 
 uint64_t wvm__guard_region_end(const wvm_snap *s, uint64_t page, uint32_t *visible)
 {
-    uint32_t i = wvm__snap_find(s, page);
-    uint32_t vis = visible_at(s, i, page);
-    uint64_t p = page + 1; /* page's bit is read once: a fault may consume it meanwhile */
-    *visible = vis;
-    for (; i < s->nruns; i++) {
-        uint64_t end = wvm__snap_run_end(s, i);
-        if ((s->runs[i].attr & WVM_PAGE_GUARD) && s->guards) {
-            while (p < end && visible_at(s, i, p) == vis)
-                p++;
-            if (p < end)
-                return p;
-        } else {
-            if ((s->runs[i].attr & WVM_ATTR_PROT_MASK) != vis)
-                return p;
-            p = end;
-        }
-    }
-    return p;
+    uint64_t pages = wvm__snap_pages(s);
+    region r = {s, page, wvm__guard_attr(s, wvm__snap_attr(s, page), page) & WVM_ATTR_PROT_MASK,
+                pages};
+    *visible = r.visible;
+    wvm__snap_each(s, page, pages - page, region_piece, &r);
+    return r.end;
 }
 
 bool wvm__guard_pending(const wvm_snap *s)
@@ -104,38 +112,50 @@ static uint32_t clear_guard(uint32_t old, void *ctx)
     return old & ~WVM_PAGE_GUARD;
 }
 
+typedef struct fold {
+    const wvm_snap *s; /* read: the published state */
+    wvm_snap *cur;     /* built: s with consumed guards cleared (unpublished unless == s) */
+} fold;
+
+static int fold_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    fold *f = ctx;
+    if (!(attr & WVM_PAGE_GUARD))
+        return 0;
+    for (uint64_t p = first, end = first + count; p < end;) {
+        if (!wvm__guard_consumed(f->s, p)) {
+            p++;
+            continue;
+        }
+        uint64_t q = p;
+        while (q < end && wvm__guard_consumed(f->s, q))
+            q++;
+        wvm_snap *next = wvm__snap_map(f->cur, p, q - p, clear_guard, NULL);
+        if (!next)
+            return 1;
+        if (f->cur != f->s)
+            wvm__snap_free(f->cur);
+        f->cur = next;
+        p = q;
+    }
+    return 0;
+}
+
 void wvm__guard_fold(wvm_alloc *a)
 {
-    wvm_snap *s = wvm__alloc_snap(a), *cur = s;
+    wvm_snap *s = wvm__alloc_snap(a);
     if (!wvm__guard_pending(s))
         return;
     atomic_store(&s->guards->pending, 0); /* we hold the lock: no fault marks meanwhile */
-    for (uint32_t i = 0; i < s->nruns; i++) {
-        if (!(s->runs[i].attr & WVM_PAGE_GUARD))
-            continue;
-        for (uint64_t p = s->runs[i].first, end = wvm__snap_run_end(s, i); p < end;) {
-            if (!wvm__guard_consumed(s, p)) {
-                p++;
-                continue;
-            }
-            uint64_t q = p;
-            while (q < end && wvm__guard_consumed(s, q))
-                q++;
-            wvm_snap *next = wvm__snap_map(cur, p, q - p, clear_guard, NULL);
-            if (!next) {
-                if (cur != s)
-                    wvm__snap_free(cur);
-                atomic_store(&s->guards->pending, 1);
-                return;
-            }
-            if (cur != s)
-                wvm__snap_free(cur);
-            cur = next;
-            p = q;
-        }
+    fold f = {s, s};
+    if (wvm__snap_each(s, 0, wvm__snap_pages(s), fold_piece, &f)) {
+        if (f.cur != s)
+            wvm__snap_free(f.cur);
+        atomic_store(&s->guards->pending, 1);
+        return;
     }
-    if (cur != s)
-        wvm__alloc_publish(a, cur);
+    if (f.cur != s)
+        wvm__alloc_publish(a, f.cur);
 }
 
 static void mark(wvm_guardmap *g, uint64_t page)
@@ -156,7 +176,7 @@ static int unguarded_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
 void wvm__guard_consume_locked(wvm_alloc *a, uint64_t page)
 {
     wvm_snap *s = wvm__alloc_snap(a);
-    uint32_t attr = s->runs[wvm__snap_find(s, page)].attr;
+    uint32_t attr = wvm__snap_attr(s, page);
     /* the kernel first: a refused mprotect leaves the guard armed in both views */
     if (!wvm__prim_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
                            unguarded_prot(a, page, attr)))
@@ -214,7 +234,7 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe)
         return WVM_FAULT_NOT_OURS;
     wvm_snap *s = wvm__alloc_snap(a);
     uint64_t page = (addr - s->base) / WVM_PAGE;
-    uint32_t attr = wvm__guard_attr(s, s->runs[wvm__snap_find(s, page)].attr, page);
+    uint32_t attr = wvm__guard_attr(s, wvm__snap_attr(s, page), page);
     enum wvm_fault_kind kind = WVM_FAULT_VIOLATION;
     if (!wvm__attr_committed(attr)) {
         kind = WVM_FAULT_VIOLATION;

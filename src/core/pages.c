@@ -249,23 +249,20 @@ static int plan_run(plan *p)
 typedef struct diff_ctx {
     plan *p;
     const wvm_snap *to;
+    uint32_t from; /* the old attribute of the piece being split by the target */
 } diff_ctx;
+
+static int diff_to(uint64_t first, uint64_t count, uint32_t to, void *ctx)
+{
+    diff_ctx *d = ctx;
+    return plan_piece(d->p, d->p->base + first * WVM_PAGE, count * WVM_PAGE, d->from, to);
+}
 
 static int diff_piece(uint64_t first, uint64_t count, uint32_t from, void *ctx)
 {
     diff_ctx *d = ctx;
-    /* the target snapshot may split this piece further */
-    uint64_t end = first + count;
-    for (uint32_t i = wvm__snap_find(d->to, first); first < end; i++) {
-        uint64_t to_end = wvm__snap_run_end(d->to, i);
-        uint64_t piece_end = to_end < end ? to_end : end;
-        int err = plan_piece(d->p, d->p->base + first * WVM_PAGE, (piece_end - first) * WVM_PAGE,
-                             from, d->to->runs[i].attr);
-        if (err)
-            return err;
-        first = piece_end;
-    }
-    return 0;
+    d->from = from; /* the target snapshot may split this piece further */
+    return wvm__snap_each(d->to, first, count, diff_to, d);
 }
 
 static uint32_t clear_under(uint32_t old, void *ctx)
@@ -279,7 +276,7 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
 {
     plan p;
     plan_init(&p, a, to);
-    diff_ctx d = {&p, to};
+    diff_ctx d = {&p, to, 0};
     bool new_map;
     /* consumed guards must be folded before any is re-armed: readers of the visible snapshot
      * rely on its guard bits only going from armed to consumed (guard.h) */
@@ -343,19 +340,43 @@ static uint32_t allowed(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t coun
     return a->backend && a->backend->allow ? a->backend->allow(a, op, first, count) : 0;
 }
 
-static uint32_t keep_attr(uint32_t old, void *ctx)
+static uint32_t set_attr(uint32_t old, void *ctx)
 {
-    (void)ctx;
-    return old;
+    (void)old;
+    return *(uint32_t *)ctx;
+}
+
+typedef struct rebuild {
+    const wvm_snap *now; /* the published state */
+    wvm_snap *cur;       /* it with the pieces of the old state put back (unpublished) */
+} rebuild;
+
+static int rebuild_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    rebuild *r = ctx;
+    wvm_snap *next = wvm__snap_map(r->cur, first, count, set_attr, &attr);
+    if (!next)
+        return 1;
+    if (r->cur != r->now)
+        wvm__snap_free(r->cur);
+    r->cur = next;
+    return 0;
 }
 
 /* Puts [first, first+count) back as `before` had it, after a backend hook refused a change
- * that was already published. before stays valid: the caller is inside an epoch section.
- * Returns 0 when the kernel and the snapshot are back. */
+ * that was already published. before is retired but still readable (the caller is inside an
+ * epoch section); the new state is built from the published one, which alone may be a
+ * source of writes (snap.h). Returns 0 when the kernel and the snapshot are back. */
 static uint32_t restore(wvm_alloc *a, const wvm_snap *before, uint64_t first, uint64_t count)
 {
-    wvm_snap *back = wvm__snap_map(before, first, count, keep_attr, NULL);
-    return back ? apply(a, back, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    wvm_snap *now = wvm__alloc_snap(a);
+    rebuild r = {now, now};
+    if (wvm__snap_each(before, first, count, rebuild_piece, &r)) {
+        if (r.cur != now)
+            wvm__snap_free(r.cur);
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+    return r.cur == now ? 0 : apply(a, r.cur, first, count);
 }
 
 /* Uncommitted pages in [first, first+count). */

@@ -1,33 +1,165 @@
+/* Snapshots and their page tree (see snap.h for the design).
+ *
+ * Slots: a run is (first page relative to its container) | attr << 32; an entry is a node
+ * pointer (8-byte aligned, low bit clear) or attr << 32 | 1, the whole child uniform. A
+ * container (the root or a node) covers [lo, top): top is the end of its span or of the
+ * allocation, whichever comes first, so the last container of a level holds fewer slots and no
+ * slot ever describes pages past the end. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/snap.h"
 
-static size_t bytes_for(uint32_t nruns)
+struct wvm_pnode {
+    wvm_retired hdr;
+    uint32_t refs; /* entries pointing here; writers only */
+    uint8_t level; /* 0: a leaf of runs */
+    uint8_t pad;
+    uint16_t n;
+    uint64_t slot[];
+};
+
+#define UNIFORM(attr) ((uint64_t)(attr) << 32 | 1)
+
+static inline bool is_uniform(uint64_t e)
 {
-    return sizeof(wvm_snap) + nruns * sizeof(wvm_run);
+    return e & 1;
 }
 
-static wvm_snap *alloc_snap(uint32_t nruns)
+static inline uint32_t slot_attr(uint64_t x)
 {
-    wvm_snap *s = malloc(bytes_for(nruns));
+    return (uint32_t)(x >> 32);
+}
+
+/* Runs and entries never share a container, so a run's odd first page is no uniform tag. */
+static inline uint32_t run_first(uint64_t x)
+{
+    return (uint32_t)x;
+}
+
+/* Pages covered by a container of `level`. */
+static inline uint64_t span(unsigned level)
+{
+    return (uint64_t)WVM_LEAF_PAGES << (WVM_FANOUT_LOG * level);
+}
+
+static inline uint64_t run(uint64_t first, uint32_t attr)
+{
+    return first | (uint64_t)attr << 32;
+}
+
+/* ---- memory ------------------------------------------------------------------------------ */
+
+static size_t snap_bytes(uint32_t cap)
+{
+    return sizeof(wvm_snap) + cap * sizeof(uint64_t);
+}
+
+static size_t node_bytes(uint32_t n)
+{
+    return sizeof(wvm_pnode) + n * sizeof(uint64_t);
+}
+
+static void *block_alloc(size_t bytes)
+{
+    void *p = malloc(bytes);
+    if (p)
+        wvm__meta_add((ptrdiff_t)bytes);
+    return p;
+}
+
+static void block_free(void *p, size_t bytes)
+{
+    wvm__meta_add(-(ptrdiff_t)bytes);
+    free(p);
+}
+
+static wvm_snap *snap_alloc(uint32_t cap)
+{
+    wvm_snap *s = block_alloc(snap_bytes(cap));
     if (s)
-        wvm__meta_add((ptrdiff_t)bytes_for(nruns));
+        s->cap = (uint16_t)cap;
     return s;
+}
+
+static wvm_pnode *node_alloc(unsigned level, uint32_t n, const uint64_t *slots)
+{
+    wvm_pnode *nd = block_alloc(node_bytes(n));
+    if (!nd)
+        return NULL;
+    nd->refs = 1;
+    nd->level = (uint8_t)level;
+    nd->pad = 0;
+    nd->n = (uint16_t)n;
+    memcpy(nd->slot, slots, n * sizeof *slots);
+    return nd;
+}
+
+/* Drops one reference to entry e's node; a node nobody references any more releases its
+ * children and is freed now (now) or after the readers (the epochs). */
+static void release(uint64_t e, bool now)
+{
+    if (is_uniform(e))
+        return;
+    wvm_pnode *nd = (wvm_pnode *)(uintptr_t)e;
+    if (--nd->refs)
+        return;
+    for (uint32_t i = 0; nd->level && i < nd->n; i++)
+        release(nd->slot[i], now);
+    if (now)
+        block_free(nd, node_bytes(nd->n));
+    else
+        wvm__ebr_retire(&nd->hdr, node_bytes(nd->n));
+}
+
+static void retain(uint64_t e)
+{
+    if (!is_uniform(e))
+        ((wvm_pnode *)(uintptr_t)e)->refs++;
+}
+
+static void release_root(wvm_snap *s, bool now)
+{
+    for (uint32_t i = 0; s->level && i < s->n; i++)
+        release(s->slot[i], now);
+}
+
+/* ---- creation and release ----------------------------------------------------------------- */
+
+/* The level of the root of an allocation of `pages`: 0 (runs) when it fits one leaf. */
+static unsigned root_level(uint64_t pages)
+{
+    unsigned level = 0;
+    while (span(level) < pages)
+        level++;
+    return level;
+}
+
+/* Slots of a container of `level` covering [lo, top). */
+static uint32_t children(unsigned level, uint64_t lo, uint64_t top)
+{
+    uint64_t cs = span(level - 1);
+    return (uint32_t)((top - lo + cs - 1) / cs);
 }
 
 wvm_snap *wvm__snap_new(uintptr_t base, size_t size, uint32_t alloc_prot, uint32_t type)
 {
-    wvm_snap *s = alloc_snap(1);
+    uint64_t pages = size / WVM_PAGE;
+    unsigned level = root_level(pages);
+    uint32_t n = level ? children(level, 0, pages) : 1;
+    wvm_snap *s = snap_alloc(n);
     if (!s)
         return NULL;
     memset(s, 0, sizeof *s);
+    s->cap = (uint16_t)n;
     s->base = base;
     s->size = size;
     s->alloc_prot = alloc_prot;
     s->type = type;
-    s->nruns = 1;
-    s->runs[0] = (wvm_run){0, 0, 0};
+    s->level = (uint8_t)level;
+    s->n = n;
+    for (uint32_t i = 0; i < n; i++)
+        s->slot[i] = level ? UNIFORM(0) : run(0, 0);
     return s;
 }
 
@@ -35,22 +167,28 @@ void wvm__snap_free(wvm_snap *s)
 {
     if (!s)
         return;
-    wvm__meta_add(-(ptrdiff_t)bytes_for(s->nruns));
-    free(s);
+    release_root(s, true);
+    block_free(s, snap_bytes(s->cap));
 }
 
 void wvm__snap_retire(wvm_snap *s)
 {
-    if (s)
-        wvm__ebr_retire(&s->hdr, bytes_for(s->nruns));
+    if (!s)
+        return;
+    s->retired = true;
+    release_root(s, false);
+    wvm__ebr_retire(&s->hdr, snap_bytes(s->cap));
 }
 
-uint32_t wvm__snap_find(const wvm_snap *s, uint64_t page)
+/* ---- reading ------------------------------------------------------------------------------ */
+
+/* Index of the run of runs[0..n) holding offset off. */
+static uint32_t find_run(const uint64_t *runs, uint32_t n, uint64_t off)
 {
-    uint32_t lo = 0, hi = s->nruns; /* answer in [lo, hi) */
+    uint32_t lo = 0, hi = n; /* answer in [lo, hi) */
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->runs[mid].first <= page)
+        if (run_first(runs[mid]) <= off)
             lo = mid;
         else
             hi = mid;
@@ -58,63 +196,370 @@ uint32_t wvm__snap_find(const wvm_snap *s, uint64_t page)
     return lo;
 }
 
-/* Appends a run unless it continues the previous one. */
-static void push(wvm_snap *d, uint64_t first, uint32_t attr)
+uint32_t wvm__snap_attr(const wvm_snap *s, uint64_t page)
 {
-    if (d->nruns && d->runs[d->nruns - 1].attr == attr)
-        return;
-    d->runs[d->nruns++] = (wvm_run){first, attr, 0};
+    unsigned level = s->level;
+    const uint64_t *slot = s->slot;
+    uint32_t n = s->n;
+    uint64_t off = page;
+    while (level) {
+        uint64_t cs = span(level - 1), e = slot[off / cs];
+        off %= cs;
+        if (is_uniform(e))
+            return slot_attr(e);
+        const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
+        level = nd->level;
+        slot = nd->slot;
+        n = nd->n;
+    }
+    return slot_attr(slot[find_run(slot, n, off)]);
 }
 
-wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_attr_fn f, void *ctx)
+/* In-order walk over [first, end) that merges equal neighbours into one piece before calling
+ * f (pieces of one run may come from several leaves). */
+typedef struct walker {
+    uint64_t first, end;
+    wvm_piece_fn f;
+    void *ctx;
+    bool pending;
+    uint64_t p_first, p_count;
+    uint32_t p_attr;
+    int result;
+} walker;
+
+static int emit(walker *w, uint64_t first, uint64_t count, uint32_t attr)
 {
-    uint64_t end = first + count;
-    uint32_t a = wvm__snap_find(s, first), b = wvm__snap_find(s, end - 1);
-    /* at most: runs before a, a split head, the mapped runs, a split tail, runs after b */
-    uint32_t cap = s->nruns + 2;
-    wvm_snap *d = alloc_snap(cap);
-    if (!d)
-        return NULL;
-    memcpy(d, s, sizeof *d);
-    d->nruns = 0;
-    for (uint32_t i = 0; i < a; i++)
-        push(d, s->runs[i].first, s->runs[i].attr);
-    if (s->runs[a].first < first)
-        push(d, s->runs[a].first, s->runs[a].attr);
-    for (uint32_t i = a; i <= b; i++) {
-        uint64_t from = s->runs[i].first > first ? s->runs[i].first : first;
-        push(d, from, f(s->runs[i].attr, ctx));
+    if (w->pending && w->p_attr == attr && w->p_first + w->p_count == first) {
+        w->p_count += count;
+        return 0;
     }
-    if (end < wvm__snap_run_end(s, b))
-        push(d, end, s->runs[b].attr);
-    for (uint32_t i = b + 1; i < s->nruns; i++)
-        push(d, s->runs[i].first, s->runs[i].attr);
-    uint64_t committed = 0;
-    for (uint32_t i = 0; i < d->nruns; i++)
-        if (wvm__attr_committed(d->runs[i].attr))
-            committed += wvm__snap_run_end(d, i) - d->runs[i].first;
-    d->committed = committed;
-    if (d->nruns < cap) { /* keep the accounting exact: shrink to fit */
-        wvm_snap *fit = realloc(d, bytes_for(d->nruns));
-        if (fit)
-            d = fit;
-        /* accounted by logical size, as wvm__snap_free and the retire path count it */
-        wvm__meta_add(-(ptrdiff_t)(bytes_for(cap) - bytes_for(d->nruns)));
+    if (w->pending && (w->result = w->f(w->p_first, w->p_count, w->p_attr, w->ctx)))
+        return w->result;
+    w->pending = true;
+    w->p_first = first;
+    w->p_count = count;
+    w->p_attr = attr;
+    return 0;
+}
+
+static int piece(walker *w, uint64_t from, uint64_t to, uint32_t attr)
+{
+    if (from < w->first)
+        from = w->first;
+    if (to > w->end)
+        to = w->end;
+    return from < to ? emit(w, from, to - from, attr) : 0;
+}
+
+static int walk(walker *w, unsigned level, uint32_t n, const uint64_t *slot, uint64_t lo,
+                uint64_t top)
+{
+    if (!level) {
+        uint32_t i = w->first > lo ? find_run(slot, n, w->first - lo) : 0;
+        for (; i < n && lo + run_first(slot[i]) < w->end; i++) {
+            uint64_t to = i + 1 < n ? lo + run_first(slot[i + 1]) : top;
+            if (piece(w, lo + run_first(slot[i]), to, slot_attr(slot[i])))
+                return 1;
+        }
+        return 0;
     }
-    return d;
+    uint64_t cs = span(level - 1);
+    for (uint32_t i = w->first > lo ? (uint32_t)((w->first - lo) / cs) : 0;
+         i < n && lo + i * cs < w->end; i++) {
+        uint64_t cl = lo + i * cs, e = slot[i];
+        if (is_uniform(e)) {
+            while (i + 1 < n && slot[i + 1] == e && lo + (i + 1) * cs < w->end)
+                i++; /* equal neighbours: one piece */
+            uint64_t ch = lo + (i + 1) * cs < top ? lo + (i + 1) * cs : top;
+            if (piece(w, cl, ch, slot_attr(e)))
+                return 1;
+        } else {
+            uint64_t ch = cl + cs < top ? cl + cs : top;
+            const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
+            if (walk(w, nd->level, nd->n, nd->slot, cl, ch))
+                return 1;
+        }
+    }
+    return 0;
 }
 
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx)
 {
-    uint64_t end = first + count;
-    for (uint32_t i = wvm__snap_find(s, first); i < s->nruns && s->runs[i].first < end; i++) {
-        uint64_t from = s->runs[i].first > first ? s->runs[i].first : first;
-        uint64_t to = wvm__snap_run_end(s, i);
-        if (to > end)
-            to = end;
-        int r = f(from, to - from, s->runs[i].attr, ctx);
-        if (r)
-            return r;
+    if (!count)
+        return 0;
+    uint64_t end = first + count, lo = 0, top = wvm__snap_pages(s);
+    unsigned level = s->level;
+    uint32_t n = s->n;
+    const uint64_t *slot = s->slot;
+    /* descend while the range lies inside one child: a point operation's range is one piece
+     * or one leaf's runs, found like wvm__snap_attr finds a page */
+    while (level) {
+        uint64_t cs = span(level - 1), i = (first - lo) / cs;
+        if (i != (end - 1 - lo) / cs)
+            break;
+        uint64_t e = slot[i];
+        if (is_uniform(e))
+            return f(first, count, slot_attr(e), ctx);
+        const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
+        lo += i * cs;
+        top = lo + cs < top ? lo + cs : top;
+        level = nd->level;
+        n = nd->n;
+        slot = nd->slot;
+    }
+    walker w = {first, end, f, ctx, false, 0, 0, 0, 0};
+    if (walk(&w, level, n, slot, lo, top))
+        return w.result;
+    return w.pending ? f(w.p_first, w.p_count, w.p_attr, ctx) : 0;
+}
+
+typedef struct run_end_ctx {
+    uint32_t mask, want;
+    uint64_t end;
+} run_end_ctx;
+
+static int run_end_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    run_end_ctx *r = ctx;
+    if ((attr & r->mask) != r->want) {
+        r->end = first;
+        return 1;
     }
     return 0;
+}
+
+uint64_t wvm__snap_run_end(const wvm_snap *s, uint64_t page, uint32_t mask)
+{
+    uint64_t pages = wvm__snap_pages(s);
+    run_end_ctx r = {mask, wvm__snap_attr(s, page) & mask, pages};
+    wvm__snap_each(s, page, pages - page, run_end_piece, &r);
+    return r.end;
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+typedef struct mapper {
+    uint64_t first, end;
+    wvm_attr_fn f;
+    void *ctx;
+    int64_t delta; /* committed pages gained */
+} mapper;
+
+static void count_change(mapper *m, uint64_t pages, uint32_t from, uint32_t to)
+{
+    m->delta += (int64_t)pages * ((int)wvm__attr_committed(to) - (int)wvm__attr_committed(from));
+}
+
+/* Appends a run (offset off) unless it continues the previous one. */
+static void push(uint64_t *out, uint32_t *n, uint64_t off, uint32_t attr)
+{
+    if (*n && slot_attr(out[*n - 1]) == attr)
+        return;
+    out[(*n)++] = run(off, attr);
+}
+
+/* The runs of a container [lo, top) after mapping; src: its runs (n of them). out has room for
+ * n + 2. The runs before and after the mapped range are copied as they are. */
+static uint32_t map_runs(mapper *m, const uint64_t *src, uint32_t n, uint64_t lo, uint64_t top,
+                         uint64_t *out)
+{
+    uint64_t a = m->first > lo ? m->first - lo : 0;
+    uint64_t b = m->end - lo < top - lo ? m->end - lo : top - lo;
+    uint32_t i = find_run(src, n, a), k = i;
+    memcpy(out, src, i * sizeof *out);
+    for (; i < n && run_first(src[i]) < b; i++) {
+        uint64_t rs = run_first(src[i]), re = i + 1 < n ? run_first(src[i + 1]) : top - lo;
+        uint32_t attr = slot_attr(src[i]);
+        if (rs < a)
+            push(out, &k, rs, attr);
+        uint64_t from = rs > a ? rs : a, to = re < b ? re : b;
+        uint32_t now = m->f(attr, m->ctx);
+        count_change(m, to - from, attr, now);
+        push(out, &k, from, now);
+        if (re > b)
+            push(out, &k, b, attr);
+    }
+    if (i < n) { /* the rest, unless its first run continues the last one */
+        if (slot_attr(out[k - 1]) == slot_attr(src[i]))
+            i++;
+        memcpy(out + k, src + i, (n - i) * sizeof *out);
+        k += n - i;
+    }
+    return k;
+}
+
+static uint64_t map_entry(mapper *m, uint64_t e, unsigned level, uint64_t lo, uint64_t top);
+
+/* The new children of a container of `level` (n of them, the old ones in src) covering
+ * [lo, top): mapped where they meet the range, shared (retained) elsewhere. false on ENOMEM,
+ * with nothing retained or made. */
+static bool map_children(mapper *m, const uint64_t *src, uint32_t n, unsigned level, uint64_t lo,
+                         uint64_t top, uint64_t *out)
+{
+    uint64_t cs = span(level - 1);
+    uint32_t a = m->first > lo ? (uint32_t)((m->first - lo) / cs) : 0;
+    uint32_t b = (uint32_t)((m->end - 1 - lo) / cs) + 1; /* children [a, b) meet the range */
+    if (b > n)
+        b = n;
+    for (uint32_t i = a; i < b; i++) {
+        uint64_t cl = lo + i * cs, ch = cl + cs < top ? cl + cs : top;
+        if (!(out[i] = map_entry(m, src[i], level - 1, cl, ch))) {
+            while (i-- > a)
+                release(out[i], true);
+            return false;
+        }
+    }
+    for (uint32_t i = 0; i < a; i++)
+        retain(out[i] = src[i]);
+    for (uint32_t i = b; i < n; i++)
+        retain(out[i] = src[i]);
+    return true;
+}
+
+static uint64_t made_or_release(unsigned level, uint32_t k, const uint64_t *slots)
+{
+    wvm_pnode *made = node_alloc(level, k, slots);
+    if (made)
+        return (uint64_t)(uintptr_t)made;
+    for (uint32_t i = 0; level && i < k; i++)
+        release(slots[i], true);
+    return 0;
+}
+
+/* map_entry for a leaf: its runs mapped; uniform when one run is left. */
+static uint64_t map_leaf(mapper *m, uint64_t e, uint64_t lo, uint64_t top)
+{
+    const wvm_pnode *nd = is_uniform(e) ? NULL : (const wvm_pnode *)(uintptr_t)e;
+    uint64_t buf[WVM_LEAF_PAGES + 2], one = run(0, slot_attr(e));
+    uint32_t k =
+        nd ? map_runs(m, nd->slot, nd->n, lo, top, buf) : map_runs(m, &one, 1, lo, top, buf);
+    return k == 1 ? UNIFORM(slot_attr(buf[0])) : made_or_release(0, k, buf);
+}
+
+/* The new entry for e, a child of `level` covering [lo, top) that meets the mapped range:
+ * uniform when the result is, else a new node (refs 1). 0 on ENOMEM. */
+static uint64_t map_entry(mapper *m, uint64_t e, unsigned level, uint64_t lo, uint64_t top)
+{
+    if (is_uniform(e) && m->first <= lo && top <= m->end) {
+        uint32_t now = m->f(slot_attr(e), m->ctx);
+        count_change(m, top - lo, slot_attr(e), now);
+        return UNIFORM(now);
+    }
+    if (!level)
+        return map_leaf(m, e, lo, top);
+    const wvm_pnode *nd = is_uniform(e) ? NULL : (const wvm_pnode *)(uintptr_t)e;
+    uint64_t buf[WVM_FANOUT], same[WVM_FANOUT];
+    uint32_t k = children(level, lo, top);
+    if (!nd) /* a uniform child splits: its children are all e before the mapping */
+        for (uint32_t i = 0; i < k; i++)
+            same[i] = e;
+    if (!map_children(m, nd ? nd->slot : same, k, level, lo, top, buf))
+        return 0;
+    uint32_t i = 1;
+    while (i < k && buf[i] == buf[0] && is_uniform(buf[0]))
+        i++;
+    if (i == k && is_uniform(buf[0]))
+        return buf[0]; /* every child one attribute: collapse (nothing was retained) */
+    return made_or_release(level, k, buf);
+}
+
+wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_attr_fn f, void *ctx)
+{
+    if (s->retired)
+        abort(); /* its replaced nodes may already wait to be freed (snap.h) */
+    mapper m = {first, first + count, f, ctx, 0};
+    uint64_t pages = wvm__snap_pages(s);
+    wvm_snap *d;
+    if (!s->level) {
+        uint64_t buf[WVM_LEAF_PAGES + 2];
+        uint32_t k = map_runs(&m, s->slot, s->n, 0, pages, buf);
+        if (!(d = snap_alloc(k)))
+            return NULL;
+        memcpy(d, s, sizeof *d);
+        memcpy(d->slot, buf, k * sizeof *buf);
+        d->n = k;
+        d->cap = (uint16_t)k;
+    } else {
+        if (!(d = snap_alloc(s->n)))
+            return NULL;
+        memcpy(d, s, sizeof *d);
+        d->cap = (uint16_t)s->n;
+        if (!map_children(&m, s->slot, s->n, s->level, 0, pages, d->slot)) {
+            block_free(d, snap_bytes(d->cap));
+            return NULL;
+        }
+    }
+    d->retired = false;
+    d->committed = (uint64_t)((int64_t)s->committed + m.delta);
+    return d;
+}
+
+/* ---- checking ----------------------------------------------------------------------------- */
+
+typedef struct checker {
+    const char *error;
+    uint64_t committed, nodes, bytes;
+} checker;
+
+static void check_container(checker *c, unsigned level, uint32_t n, const uint64_t *slot,
+                            uint64_t lo, uint64_t top, bool root)
+{
+    if (!level) {
+        if (!n || run_first(slot[0]) != 0)
+            c->error = "runs do not start at the container's first page";
+        if (!root && n < 2)
+            c->error = "a leaf with one run (should be a uniform entry)";
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t rs = run_first(slot[i]), re = i + 1 < n ? run_first(slot[i + 1]) : top - lo;
+            if (re <= rs)
+                c->error = "empty or descending run";
+            if (i && slot_attr(slot[i]) == slot_attr(slot[i - 1]))
+                c->error = "equal neighbouring runs";
+            if (wvm__attr_committed(slot_attr(slot[i])))
+                c->committed += re - rs;
+        }
+        return;
+    }
+    if (n != children(level, lo, top))
+        c->error = "wrong number of entries";
+    uint64_t cs = span(level - 1);
+    bool all_same = !root;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t cl = lo + i * cs, ch = cl + cs < top ? cl + cs : top, e = slot[i];
+        if (!is_uniform(e) || e != slot[0])
+            all_same = false;
+        if (is_uniform(e)) {
+            if (wvm__attr_committed(slot_attr(e)))
+                c->committed += ch - cl;
+            continue;
+        }
+        const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
+        if (nd->level != level - 1 || !nd->refs)
+            c->error = "node of the wrong level or without references";
+        c->nodes++;
+        c->bytes += node_bytes(nd->n);
+        check_container(c, nd->level, nd->n, nd->slot, cl, ch, false);
+    }
+    if (all_same)
+        c->error = "a node whose children are all one attribute (should be a uniform entry)";
+}
+
+const char *wvm__snap_check(const wvm_snap *s)
+{
+    checker c = {0};
+    uint64_t pages = wvm__snap_pages(s);
+    if (s->level != root_level(pages))
+        return "root level does not fit the size";
+    check_container(&c, s->level, s->n, s->slot, 0, pages, true);
+    if (!c.error && c.committed != s->committed)
+        c.error = "committed count differs from the pages";
+    return c.error;
+}
+
+void wvm__snap_tree_size(const wvm_snap *s, uint64_t *nodes, uint64_t *bytes)
+{
+    checker c = {0};
+    check_container(&c, s->level, s->n, s->slot, 0, wvm__snap_pages(s), true);
+    *nodes = c.nodes;
+    *bytes = c.bytes;
 }

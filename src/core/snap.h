@@ -1,7 +1,26 @@
-/* The state of one allocation, as an immutable snapshot: the allocation's fixed facts and its
- * pages as runs of equal attributes. Writers build a new snapshot and publish it; readers use
- * whichever one they loaded (see ebr.h). A snapshot's size is proportional to the number of
- * runs, never to the size of the allocation. */
+/* The state of one allocation, as an immutable snapshot: the allocation's fixed facts and the
+ * attribute of every page. Writers build a new snapshot and publish it; readers use whichever
+ * one they loaded (see ebr.h).
+ *
+ * Pages are kept as a persistent tree over page indices, so that a write costs the same in a
+ * fragmented allocation as in an empty one:
+ *   - a leaf covers WVM_LEAF_PAGES pages (2 MiB) as runs of equal attributes;
+ *   - an internal node covers WVM_FANOUT children; an entry is a child node, or one attribute
+ *     for the whole child ("uniform": untouched address space costs no node at all);
+ *   - the root is embedded in the snapshot: runs when the allocation fits one leaf (an
+ *     allocation of <= 2 MiB is one block, as small as a plain run list), else entries.
+ * A write (wvm__snap_map) copies the root and the nodes on the paths to the pages it changes,
+ * and shares every other node with the snapshot it started from: O(depth x fan-out + runs of
+ * the leaves it touches + pieces it changes), never O(runs of the allocation). `committed` is
+ * carried as a delta. A node whose children are all one attribute collapses into a uniform
+ * entry, so regions spanning many leaves are found in O(depth x fan-out).
+ *
+ * Nodes are shared between snapshots and counted: refs is the number of entries (in nodes or
+ * in roots) that point to a node. Counts change only with the allocation's lock held; readers
+ * never touch them (they are protected by the epochs). Releasing a published snapshot hands the
+ * nodes only it held to the epochs; freeing one that was never published frees them at once.
+ * Only the current snapshot of an allocation (or one never published) may be the source of a
+ * write: the nodes of a retired one may already wait to be freed. */
 #ifndef WVM_SNAP_H
 #define WVM_SNAP_H
 #include <stdbool.h>
@@ -11,7 +30,10 @@
 #include "core/ebr.h"
 
 /* The page the model counts in: x86-64's (prim's wvm__caps()->page_size is the same). */
-#define WVM_PAGE 4096u
+#define WVM_PAGE       4096u
+#define WVM_LEAF_PAGES 512u /* pages of one leaf: 2 MiB */
+#define WVM_FANOUT_LOG 4
+#define WVM_FANOUT     (1u << WVM_FANOUT_LOG) /* children of an internal node */
 
 /* A page attribute: bits 0-10 the Windows protection (0 = not committed, i.e. reserved);
  * the bits above are page flags that later features own. */
@@ -27,11 +49,8 @@ static inline bool wvm__attr_committed(uint32_t attr)
     return (attr & WVM_ATTR_PROT_MASK) != 0;
 }
 
-typedef struct wvm_run {
-    uint64_t first; /* first page index of the run */
-    uint32_t attr;
-    uint32_t pad;
-} wvm_run;
+/* A node of the page tree (snap.c). */
+typedef struct wvm_pnode wvm_pnode;
 
 typedef struct wvm_snap {
     wvm_retired hdr;
@@ -42,34 +61,44 @@ typedef struct wvm_snap {
     uint64_t committed;  /* committed pages */
     struct wvm_guardmap *guards; /* PAGE_GUARD pages consumed by faults (core/guard.h); shared
                                   * by every snapshot of the allocation; NULL until needed */
-    uint32_t nruns;
-    wvm_run runs[]; /* runs[0].first == 0; ascending; neighbours differ */
+    uint8_t level;               /* of the root: 0 = runs, else entries of level-1 nodes */
+    bool retired;                /* published and replaced: no longer a source for writes */
+    uint16_t cap;                /* slots allocated */
+    uint32_t n;                  /* slots used */
+    uint64_t slot[];             /* level 0: runs, first page | attr << 32, ascending from page 0,
+                                  * neighbours differ; else entries (snap.c) */
 } wvm_snap;
 
 wvm_snap *wvm__snap_new(uintptr_t base, size_t size, uint32_t alloc_prot, uint32_t type);
-void wvm__snap_free(wvm_snap *s);   /* never published */
-void wvm__snap_retire(wvm_snap *s); /* was published */
+void wvm__snap_free(wvm_snap *s);   /* never published: its own nodes are freed now */
+void wvm__snap_retire(wvm_snap *s); /* was published: its own nodes go to the epochs */
 
 static inline uint64_t wvm__snap_pages(const wvm_snap *s)
 {
     return s->size / WVM_PAGE;
 }
-/* Index of the run holding page. */
-uint32_t wvm__snap_find(const wvm_snap *s, uint64_t page);
-/* One past the last page of run i. */
-static inline uint64_t wvm__snap_run_end(const wvm_snap *s, uint32_t i)
-{
-    return i + 1 < s->nruns ? s->runs[i + 1].first : wvm__snap_pages(s);
-}
+
+/* The attribute of page. Lock-free and async-signal-safe (the fault dispatcher calls it). */
+uint32_t wvm__snap_attr(const wvm_snap *s, uint64_t page);
+
+/* One past the last page of the run that starts at page: the pages from page on whose
+ * attribute, masked with mask, equals page's. */
+uint64_t wvm__snap_run_end(const wvm_snap *s, uint64_t page, uint32_t mask);
 
 /* A new snapshot equal to s except that every page in [first, first+count) has attribute
- * f(old, ctx). NULL on ENOMEM. */
+ * f(old, ctx). NULL on ENOMEM. s must be current or never published. */
 typedef uint32_t (*wvm_attr_fn)(uint32_t old, void *ctx);
 wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_attr_fn f,
                         void *ctx);
 
-/* Calls f for each maximal piece of [first, first+count) with one attribute. Stops and
- * returns f's result when non-zero. */
+/* Calls f for each maximal piece of [first, first+count) with one attribute, in ascending
+ * order. Stops and returns f's result when non-zero. */
 typedef int (*wvm_piece_fn)(uint64_t first, uint64_t count, uint32_t attr, void *ctx);
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx);
+
+/* Checks the tree's shape (runs ascending and distinct, nodes collapsed, counts positive, the
+ * committed count); returns NULL or what is wrong. For the invariant checker and tests. */
+const char *wvm__snap_check(const wvm_snap *s);
+/* Nodes and bytes of s's tree outside the snapshot itself (tests, stats). */
+void wvm__snap_tree_size(const wvm_snap *s, uint64_t *nodes, uint64_t *bytes);
 #endif

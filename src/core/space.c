@@ -82,6 +82,7 @@ static wvm_alloc *desc_get(void)
     a->ext = NULL;
     a->cur = NULL;
     a->staged = false;
+    atomic_store_explicit(&a->owner, 0, memory_order_relaxed);
     return a;
 }
 
@@ -425,24 +426,37 @@ void wvm__space_unlock(wvm_alloc *a)
     pthread_mutex_unlock(&a->lock);
 }
 
+typedef struct quick_runs {
+    uint64_t runs[WVM_QUICK_RUNS];
+    uint32_t n, pieces;
+} quick_runs;
+
+/* Collects the regions (runs of equal visible protection) of a small allocation; stops (1)
+ * when they do not fit, or when too many hidden flags split them to look further. */
+static int quick_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)count;
+    quick_runs *q = ctx;
+    uint32_t visible = attr & WVM_ATTR_PROT_MASK;
+    if ((visible & WVM_PAGE_GUARD) || ++q->pieces > 4 * WVM_QUICK_RUNS)
+        return 1; /* consumed guards live in the guard map: snapshot path */
+    if (q->n && (uint32_t)q->runs[q->n - 1] == visible)
+        return 0; /* hidden page flags do not split a region */
+    if (q->n == WVM_QUICK_RUNS)
+        return 1;
+    q->runs[q->n++] = first << 32 | visible;
+    return 0;
+}
+
 /* Refreshes a's quick copy from s (allocation locked, or not yet visible). */
 static void quick_update(wvm_alloc *a, const wvm_snap *s)
 {
-    uint64_t runs[WVM_QUICK_RUNS];
-    uint32_t n = 0;
+    quick_runs qr = {{0}, 0, 0};
     /* backends may describe their memory differently: they take the snapshot path */
-    bool usable = s && !a->backend && wvm__snap_pages(s) < ((uint64_t)1 << 32);
-    for (uint32_t i = 0; usable && i < s->nruns; i++) {
-        uint32_t visible = s->runs[i].attr & WVM_ATTR_PROT_MASK;
-        if (visible & WVM_PAGE_GUARD)
-            usable = false; /* consumed guards live in the guard map: snapshot path */
-        else if (n && (uint32_t)runs[n - 1] == visible)
-            continue; /* hidden page flags do not split a region */
-        else if (n == WVM_QUICK_RUNS)
-            usable = false;
-        else
-            runs[n++] = s->runs[i].first << 32 | visible;
-    }
+    bool usable = s && !a->backend && s->level <= WVM_QUICK_LEVEL &&
+                  !wvm__snap_each(s, 0, wvm__snap_pages(s), quick_piece, &qr);
+    uint64_t *runs = qr.runs;
+    uint32_t n = qr.n;
     wvm_quick *q = &a->quick;
     uint32_t seq = atomic_load_explicit(&q->seq, memory_order_relaxed);
     atomic_store_explicit(&q->seq, seq + 1, memory_order_relaxed);
@@ -510,12 +524,17 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
         wvm__snap_retire(old);
 }
 
+static int locked_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    (void)count;
+    (void)ctx;
+    return (attr & WVM_ATTR_LOCKED) != 0;
+}
+
 static bool any_locked(const wvm_snap *s)
 {
-    for (uint32_t i = 0; i < s->nruns; i++)
-        if (s->runs[i].attr & WVM_ATTR_LOCKED)
-            return true;
-    return false;
+    return wvm__snap_each(s, 0, wvm__snap_pages(s), locked_piece, NULL);
 }
 
 /* The allocation's death (placement held): readers stop seeing it at the store of NULL. */

@@ -38,6 +38,9 @@ struct wvm_backend;
  * of two (descriptor, then snapshot): on this project's VMs a dependent cache miss costs
  * 400 ns. Readers never wait: an odd or changed counter sends them to the snapshot path. */
 #define WVM_QUICK_RUNS 4
+/* Allocations whose page tree is at most this deep (<= 32 MiB) keep a quick copy: finding out
+ * whether a larger one has few regions would walk its tree at every write. */
+#define WVM_QUICK_LEVEL 1
 typedef struct wvm_quick {
     _Atomic uint32_t seq;
     _Atomic uint32_t nruns; /* 0: not usable (too many runs, guard pages, or free) */
@@ -58,6 +61,9 @@ typedef struct wvm_alloc {
      * mprotect it saves. They own whole chunks, so release replaces their span at once. */
     bool guard_mode;
     bool sparse;
+    /* The tag of the host memory manager (or heap) that made the allocation through the host
+     * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */
+    _Atomic uintptr_t owner;
     uintptr_t footprint; /* address space taken from the arena */
     const struct wvm_backend *backend;
     void *ext;                     /* backend data (write watch, AWE, large pages) */

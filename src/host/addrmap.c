@@ -1,5 +1,6 @@
-/* A small open-addressing hash map keyed by address (linear probing, tombstones). The caller
- * serialises access. Uses the C heap: never called from VirtualQuery. */
+/* A small open-addressing hash map keyed by address (linear probing, tombstones): the
+ * address-space reports of AcquiredVirtualAddressSpace and the DebugAlloc blocks of a heap. The
+ * caller serialises access. Uses the C heap: never called from VirtualQuery. */
 #include <errno.h>
 #include <stdlib.h>
 #include "host_internal.h"
@@ -49,13 +50,11 @@ wvm_addrmap_entry *wvm__addrmap_get(wvm_addrmap *m, uintptr_t key)
     }
 }
 
-int wvm__addrmap_put(wvm_addrmap *m, uintptr_t key, uintptr_t a, uintptr_t b, uintptr_t c)
+int wvm__addrmap_put(wvm_addrmap *m, uintptr_t key, wvm_addrmap_val val)
 {
     wvm_addrmap_entry *e = wvm__addrmap_get(m, key);
     if (e) {
-        e->a = a;
-        e->b = b;
-        e->c = c;
+        e->val = val;
         return 0;
     }
     if ((m->used + 1) * 2 > m->cap) {
@@ -68,20 +67,18 @@ int wvm__addrmap_put(wvm_addrmap *m, uintptr_t key, uintptr_t a, uintptr_t b, ui
         i = (i + 1) & (m->cap - 1);
     if (m->slots[i].key == EMPTY)
         m->used++;
-    m->slots[i] = (wvm_addrmap_entry){key, a, b, c};
+    m->slots[i] = (wvm_addrmap_entry){key, val};
     m->count++;
     return 0;
 }
 
-bool wvm__addrmap_del(wvm_addrmap *m, uintptr_t key, uintptr_t *a, uintptr_t *b)
+bool wvm__addrmap_del(wvm_addrmap *m, uintptr_t key, wvm_addrmap_val *val)
 {
     wvm_addrmap_entry *e = wvm__addrmap_get(m, key);
     if (!e)
         return false;
-    if (a)
-        *a = e->a;
-    if (b)
-        *b = e->b;
+    if (val)
+        *val = e->val;
     e->key = DELETED;
     m->count--;
     return true;

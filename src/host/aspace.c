@@ -38,7 +38,7 @@ HRESULT STDMETHODCALLTYPE wvm__host_Acquired(IHostMemoryManager *This, void *sta
     pthread_mutex_lock(&h->as_mu);
     if (wvm__addrmap_get(&h->acquired, (uintptr_t)start))
         hr = E_INVALIDARG; /* already reported and not released */
-    else if (wvm__addrmap_put(&h->acquired, (uintptr_t)start, size, 0, 0))
+    else if (wvm__addrmap_put(&h->acquired, (uintptr_t)start, (wvm_addrmap_val){.size = size}))
         hr = E_OUTOFMEMORY;
     else /* a report of a fact: counted even past the budget */
         atomic_fetch_add(&h->as_used, size);
@@ -52,12 +52,12 @@ HRESULT STDMETHODCALLTYPE wvm__host_Released(IHostMemoryManager *This, void *sta
     HRESULT hr = wvm__host_check(h);
     if (hr != S_OK)
         return hr;
-    uintptr_t size = 0;
+    wvm_addrmap_val v;
     pthread_mutex_lock(&h->as_mu);
-    bool found = wvm__addrmap_del(&h->acquired, (uintptr_t)start, &size, NULL);
+    bool found = wvm__addrmap_del(&h->acquired, (uintptr_t)start, &v);
     pthread_mutex_unlock(&h->as_mu);
     if (!found)
         return HOST_E_INVALIDOPERATION;
-    wvm__aspace_uncharge(h, size);
+    wvm__aspace_uncharge(h, v.size);
     return S_OK;
 }

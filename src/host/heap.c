@@ -1,47 +1,10 @@
-/* IHostMalloc: heaps whose memory is charged to the host's budget arena by arena, with the
- * same critical-level rules as VirtualAlloc. Blocks come from mimalloc (mi.c). */
+/* IHostMalloc: the COM object, the per-thread cache in front of the class lists, big blocks,
+ * DebugAlloc, and the pool of heap descriptors. The engine: heap.h. */
 #include <stdlib.h>
-#include "host_internal.h"
+#include "heap.h"
 
-#define HEAP_MAX_ARENAS 16
-#define UNIT            ((uint64_t)32 << 20)
-
-#if defined(__SANITIZE_THREAD__)
-#define WVM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define WVM_TSAN 1
-#endif
-#endif
-#ifdef WVM_TSAN
-/* mimalloc is not instrumented: tell TSan that a Free happens before the Alloc that reuses
- * the block. */
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_ACQUIRE(p) __tsan_acquire(p)
-#define TSAN_RELEASE(p) __tsan_release(p)
-#else
-#define TSAN_ACQUIRE(p) ((void)0)
-#define TSAN_RELEASE(p) ((void)0)
-#endif
-
-typedef struct wvm_heap {
-    IHostMalloc iface;
-    /* read on every Alloc/Free: together at the start */
-    _Atomic int narenas;
-    uint64_t serial; /* unique per heap in the process: keys the per-thread cache */
-    wvm_host *host;
-    _Atomic size_t ndebug;
-    struct {
-        const char *lo, *hi;
-    } range[HEAP_MAX_ARENAS]; /* copies of the arenas' bounds, for Free */
-    /* the rest */
-    _Atomic uint32_t refs;
-    uint32_t type;
-    pthread_mutex_t mu; /* growth and the DebugAlloc table */
-    wvm_mi_arena *arenas[HEAP_MAX_ARENAS];
-    wvm_addrmap debug; /* block -> (file, line, size) */
-} wvm_heap;
+#define CACHE_MAX 16 /* blocks per class in a thread cache */
+#define BATCH     8  /* blocks moved between a thread cache and a class list at a time */
 
 /* S_OK while the heap's host lives; one load of a global while no host of the process died. */
 static inline HRESULT heap_check(const wvm_heap *hp)
@@ -52,65 +15,59 @@ static inline HRESULT heap_check(const wvm_heap *hp)
 }
 
 static _Atomic uint64_t heap_serial;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static wvm_heap *pool;
 
-/* Every block carries a 16-byte header (the alignment Windows heaps give): its size class and a
- * tag made of the heap's serial and the block's address. The tag rejects pointers the heap did
- * not hand out (interior pointers, other heaps' blocks, double frees) before mimalloc sees them.
- *
- * In front of mimalloc each thread keeps a small cache of freed blocks per size class (16-byte
- * classes up to 1 KiB, CACHE_MAX blocks each) for one heap at a time, like glibc's tcache: a
- * block freed by any thread is reused by that thread without an atomic operation. Switching
- * heaps or exiting flushes the cache back to mimalloc. */
-#define HDR       16
-#define NCLASS    64
-#define SMALL_MAX (NCLASS * 16)
-#define CACHE_MAX 32
-
-typedef struct {
-    uint32_t cls; /* < NCLASS: cached size class; NCLASS: a big block */
-    uint32_t tag; /* tag_of(heap, block); 0 while the block sits in a thread cache */
-    uint64_t unused;
-} blk_hdr;
-
-static uint32_t tag_of(const wvm_heap *hp, const void *user)
-{
-    uint32_t t = (uint32_t)(hp->serial * 0x9E3779B1u) ^ (uint32_t)((uintptr_t)user >> 4);
-    return t ? t : 1;
-}
-
-static blk_hdr *hdr_of(void *user)
-{
-    return (blk_hdr *)((char *)user - HDR);
-}
-
-/* The heap this thread allocates from now: its mimalloc heap and its cache of freed blocks. */
+/* The heap this thread allocates from now, and its cache of free blocks per small class, like
+ * glibc's tcache: a block freed by any thread is reused by that thread without a lock. Switching
+ * heaps or exiting returns the cached blocks to their class lists. Initial-exec TLS: see
+ * doc/host.md for what this means for late dlopen. */
 static __thread __attribute__((tls_model("initial-exec"))) struct {
     uint64_t serial;
-    void *mh;
-    void *head[NCLASS];
-    uint8_t n[NCLASS];
+    wvm_heap *hp;
+    void *head[WVM_NSMALL];
+    uint8_t n[WVM_NSMALL];
+    uint8_t batch[WVM_NSMALL]; /* the next refill's size: grows from 2 to BATCH with use */
     bool registered;
 } tl;
 static pthread_key_t tl_key;
 static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 
+static inline uint64_t serial_of(const wvm_heap *hp)
+{
+    return atomic_load_explicit(&hp->serial, memory_order_relaxed);
+}
+
+/* Returns the cached blocks to their heap, unless the heap was released meanwhile (its memory
+ * is gone: the blocks are only forgotten). */
 static void tl_flush(void)
 {
-    for (int c = 0; c < NCLASS; c++) {
-        while (tl.head[c]) {
-            void *b = tl.head[c];
-            tl.head[c] = *(void **)b;
-            TSAN_RELEASE(b);
-            wvm__mi_free(hdr_of(b));
+    wvm_heap *hp = tl.hp;
+    if (hp) {
+        bool any = false;
+        for (int c = 0; c < WVM_NSMALL && !any; c++)
+            any = tl.n[c] != 0;
+        if (any) {
+            pthread_rwlock_rdlock(&hp->life);
+            if (serial_of(hp) == tl.serial)
+                for (int c = 0; c < WVM_NSMALL; c++)
+                    if (tl.n[c])
+                        wvm__class_give(hp, (uint32_t)c, tl.head[c], tl.n[c]);
+            pthread_rwlock_unlock(&hp->life);
         }
-        tl.n[c] = 0;
     }
+    for (int c = 0; c < WVM_NSMALL; c++) {
+        tl.head[c] = NULL;
+        tl.n[c] = 0;
+        tl.batch[c] = 0;
+    }
+    tl.serial = 0;
+    tl.hp = NULL;
 }
 
 static void tl_exit(void *unused)
 {
     tl_flush();
-    tl.serial = 0;
 }
 
 static void tl_key_create(void)
@@ -118,35 +75,35 @@ static void tl_key_create(void)
     pthread_key_create(&tl_key, tl_exit);
 }
 
-/* Makes hp this thread's current heap (flushing the previous heap's cache). */
-static void tl_bind(wvm_heap *hp, void *mh)
+/* Makes hp this thread's cached heap (returning the previous heap's blocks). */
+static void tl_bind(wvm_heap *hp)
 {
-    if (tl.serial != hp->serial) {
-        tl_flush();
-        tl.serial = hp->serial;
-        if (!tl.registered) {
-            pthread_once(&tl_once, tl_key_create);
-            pthread_setspecific(tl_key, &tl);
-            tl.registered = true;
-        }
+    tl_flush();
+    if (!tl.registered) {
+        pthread_once(&tl_once, tl_key_create);
+        pthread_setspecific(tl_key, &tl);
+        tl.registered = true;
     }
-    tl.mh = mh;
+    tl.hp = hp;
+    tl.serial = serial_of(hp);
 }
 
-static void *finish_block(wvm_heap *hp, void *raw, size_t size)
+static inline void cache_push(uint32_t c, void *b)
 {
-    blk_hdr *h = raw;
-    void *user = (char *)raw + HDR;
-    h->cls = size <= SMALL_MAX ? (uint32_t)((size - 1) >> 4) : NCLASS;
-    h->tag = tag_of(hp, user);
-    TSAN_ACQUIRE(user);
-    return user;
+    *(void **)b = tl.head[c];
+    tl.head[c] = b;
+    tl.n[c]++;
 }
 
-/* Bytes to ask mimalloc for: the header plus the whole size class. */
-static size_t raw_size(size_t size)
+/* Returns the older half of a full cache list to the class. */
+static void cache_spill(wvm_heap *hp, uint32_t c)
 {
-    return HDR + (size <= SMALL_MAX ? ((size + 15) & ~(size_t)15) : size);
+    void *first = tl.head[c], *last = first;
+    for (int i = 1; i < BATCH; i++)
+        last = *(void **)last;
+    tl.head[c] = *(void **)last;
+    tl.n[c] -= BATCH;
+    wvm__class_give(hp, c, first, BATCH);
 }
 
 static wvm_heap *heap_of(IHostMalloc *i)
@@ -179,126 +136,122 @@ static uint32_t STDMETHODCALLTYPE Release(IHostMalloc *This)
     uint32_t left = atomic_fetch_sub(&hp->refs, 1) - 1;
     if (left)
         return left;
-    int n = atomic_load(&hp->narenas);
-    for (int i = 0; i < n; i++) {
-        wvm__budget_uncharge(hp->host, hp->arenas[i]->size);
-        wvm__mi_arena_put(hp->arenas[i]);
+    if (tl.hp == hp) { /* our own cache: forget it, the memory goes with the heap */
+        for (int c = 0; c < WVM_NSMALL; c++) {
+            tl.head[c] = NULL;
+            tl.n[c] = 0;
+        }
+        tl.hp = NULL;
+        tl.serial = 0;
     }
-    atomic_fetch_sub(&hp->host->heap_arenas, (uint32_t)n);
+    pthread_rwlock_wrlock(&hp->life); /* waits for threads flushing their caches into it */
+    atomic_store_explicit(&hp->serial, 0, memory_order_relaxed);
+    pthread_rwlock_unlock(&hp->life);
+    wvm__heap_release_segments(hp);
     wvm__addrmap_free(&hp->debug);
-    pthread_mutex_destroy(&hp->mu);
-    wvm__host_release(hp->host);
-    free(hp);
+    atomic_store(&hp->ndebug, 0);
+    for (int c = 0; c < WVM_NCLASS; c++)
+        hp->cls[c].list = (wvm_slab_list){0};
+    wvm_host *h = hp->host;
+    hp->host = NULL;
+    pthread_mutex_lock(&pool_mu);
+    hp->pool_next = pool;
+    pool = hp;
+    pthread_mutex_unlock(&pool_mu);
+    wvm__host_release(h);
     return 0;
 }
 
-/* Adds an arena big enough for size; the caller saw `seen` arenas. */
-static HRESULT grow(wvm_heap *hp, int seen, size_t size, int level)
+/* A block with a span of its own. */
+static HRESULT alloc_large(wvm_heap *hp, size_t size, int level, void **out)
 {
-    HRESULT hr = S_OK;
-    pthread_mutex_lock(&hp->mu);
-    if (atomic_load(&hp->narenas) != seen)
-        goto out; /* another thread grew the heap: retry */
-    if (seen == HEAP_MAX_ARENAS) {
-        hr = E_OUTOFMEMORY;
-        goto out;
-    }
-    uint64_t want = hp->host->cfg.heap_arena_size;
-    if (size > want / 2)
-        want = ((uint64_t)size + UNIT + UNIT - 1) / UNIT * UNIT;
-    wvm_mi_arena *a = wvm__mi_arena_get(want, hp->type & MALLOC_EXECUTABLE);
-    if (!a) {
-        hr = E_OUTOFMEMORY;
-        goto out;
-    }
-    hr = wvm__budget_charge(hp->host, a->size, level);
-    if (hr != S_OK) {
-        wvm__mi_arena_put(a);
-        goto out;
-    }
-    hp->arenas[seen] = a;
-    hp->range[seen].lo = a->base;
-    hp->range[seen].hi = a->base + a->size;
-    atomic_fetch_add(&hp->host->heap_arenas, 1);
-    atomic_store_explicit(&hp->narenas, seen + 1, memory_order_release);
-out:
-    pthread_mutex_unlock(&hp->mu);
-    return hr;
+    size_t slabs = (size + WVM_HDR + WVM_SLAB - 1) / WVM_SLAB;
+    if (slabs > UINT32_MAX)
+        return E_OUTOFMEMORY;
+    wvm_slab *s;
+    HRESULT hr = wvm__span_get(hp, (uint32_t)slabs, level, false, &s);
+    if (hr != S_OK)
+        return hr;
+    wvm__span_label(s, WVM_CLS_LARGE, 0);
+    *(wvm_blk_hdr *)(void *)s->start = (wvm_blk_hdr){.cls = WVM_CLS_LARGE};
+    *out = s->start + WVM_HDR;
+    return S_OK;
 }
 
-/* A block from this thread's cache, or NULL. */
-static inline void *cache_pop(wvm_heap *hp, size_t size)
+static HRESULT alloc_small(wvm_heap *hp, size_t size, int level, void **out)
 {
-    if (tl.serial != hp->serial || size - 1 >= SMALL_MAX)
-        return NULL;
-    unsigned c = (unsigned)((size - 1) >> 4);
-    void *b = tl.head[c];
-    if (b) {
+    uint32_t c = wvm__heap_class_of(size);
+    if (tl.hp != hp || tl.serial != serial_of(hp))
+        tl_bind(hp);
+    if (tl.head[c]) {
+        void *b = tl.head[c];
         tl.head[c] = *(void **)b;
         tl.n[c]--;
-        hdr_of(b)->tag = tag_of(hp, b);
+        *out = b;
+        return S_OK;
     }
-    return b;
-}
-
-static HRESULT heap_alloc_slow(wvm_heap *hp, size_t size, int level, void **out)
-{
-    for (;;) {
-        int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
-        for (int i = n - 1; i >= 0; i--) { /* newest first: older arenas filled up */
-            void *mh = wvm__mi_thread_heap(hp->arenas[i]);
-            void *raw = mh ? wvm__mi_heap_malloc(mh, raw_size(size)) : NULL;
-            if (raw) {
-                tl_bind(hp, mh);
-                *out = finish_block(hp, raw, size);
-                return S_OK;
-            }
-        }
-        HRESULT hr = grow(hp, n, raw_size(size), level);
-        if (hr != S_OK)
-            return hr;
-    }
+    /* Slow start: a thread that uses a class a little holds few of its blocks (hundreds of
+     * threads on one heap), one that uses it a lot takes BATCH at a time. */
+    void *got[BATCH];
+    uint32_t n, want = tl.batch[c] ? tl.batch[c] : 2;
+    HRESULT hr = wvm__class_take(hp, c, level, got, want, &n);
+    if (hr != S_OK)
+        return hr;
+    tl.batch[c] = (uint8_t)(want * 2 < BATCH ? want * 2 : BATCH);
+    for (uint32_t i = 1; i < n; i++)
+        cache_push(c, got[i]);
+    *out = got[0];
+    return S_OK;
 }
 
 static __attribute__((noinline)) HRESULT heap_alloc(wvm_heap *hp, size_t size, int level,
                                                     void **out)
 {
-    HRESULT hr = heap_check(hp);
-    if (hr != S_OK)
-        return hr;
     if (!out)
         return E_POINTER;
     *out = NULL;
-    if ((unsigned)level > eProcessCritical || size > (SIZE_MAX >> 2))
+    HRESULT hr = heap_check(hp);
+    if (hr != S_OK)
+        return hr;
+    if ((unsigned)level > eProcessCritical)
         return E_INVALIDARG;
     if (size == 0)
         size = 1;
-    if (__builtin_expect(tl.serial == hp->serial, 1)) {
-        void *b = cache_pop(hp, size);
-        if (b) {
-            *out = b;
-            return S_OK;
-        }
-        size_t rs = raw_size(size);
-        void *raw = rs <= WVM_MI_SMALL_MAX ? wvm__mi_heap_malloc_small(tl.mh, rs)
-                                           : wvm__mi_heap_malloc(tl.mh, rs);
-        if (raw) {
-            *out = finish_block(hp, raw, size);
-            return S_OK;
-        }
+    /* A size no budget can hold is "not enough memory" (the documented result), not an
+     * invalid argument. */
+    if (size > hp->host->cfg.budget || size > hp->host->cfg.address_space_budget)
+        return E_OUTOFMEMORY;
+    void *b;
+    if (size <= WVM_SMALL_MAX) {
+        hr = alloc_small(hp, size, level, &b);
+    } else if (size <= WVM_MED_MAX) {
+        uint32_t got;
+        hr = wvm__class_take(hp, wvm__heap_class_of(size), level, &b, 1, &got);
+    } else {
+        hr = alloc_large(hp, size, level, &b);
     }
-    return heap_alloc_slow(hp, size, level, out);
+    if (hr != S_OK)
+        return hr;
+    wvm__hdr_of(b)->tag = wvm__tag_of(serial_of(hp), b);
+    *out = b;
+    return S_OK;
 }
 
 static HRESULT STDMETHODCALLTYPE Alloc(IHostMalloc *This, size_t cbSize,
                                        EMemoryCriticalLevel eCriticalLevel, void **ppMem)
 {
     wvm_heap *hp = heap_of(This);
+    /* Fast path: a small block from this thread's cache of this heap. */
     if (__builtin_expect(atomic_load_explicit(&wvm__hosts_dead, memory_order_acquire) == 0 &&
-                             ppMem && (unsigned)eCriticalLevel <= eProcessCritical,
+                             ppMem && (unsigned)eCriticalLevel <= eProcessCritical &&
+                             tl.serial == serial_of(hp) && cbSize - 1 < WVM_SMALL_MAX,
                          1)) {
-        void *b = cache_pop(hp, cbSize);
+        unsigned c = (unsigned)((cbSize - 1) >> 4);
+        void *b = tl.head[c];
         if (b) {
+            tl.head[c] = *(void **)b;
+            tl.n[c]--;
+            wvm__hdr_of(b)->tag = wvm__tag_of(tl.serial, b);
             *ppMem = b;
             return S_OK;
         }
@@ -314,15 +267,15 @@ static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
     HRESULT hr = heap_alloc(hp, cbSize, eCriticalLevel, ppMem);
     if (hr != S_OK)
         return hr;
-    pthread_mutex_lock(&hp->mu);
-    int err = wvm__addrmap_put(&hp->debug, (uintptr_t)*ppMem, (uintptr_t)pszFileName,
-                               (uintptr_t)(intptr_t)iLineNo, cbSize);
+    pthread_mutex_lock(&hp->dbg_mu);
+    int err =
+        wvm__addrmap_put(&hp->debug, (uintptr_t)*ppMem,
+                         (wvm_addrmap_val){.size = cbSize, .file = pszFileName, .line = iLineNo});
     if (!err)
         atomic_fetch_add(&hp->ndebug, 1);
-    pthread_mutex_unlock(&hp->mu);
+    pthread_mutex_unlock(&hp->dbg_mu);
     if (err) {
-        TSAN_RELEASE(*ppMem);
-        wvm__mi_free(hdr_of(*ppMem));
+        This->lpVtbl->Free(This, *ppMem);
         *ppMem = NULL;
         return E_OUTOFMEMORY;
     }
@@ -331,64 +284,72 @@ static HRESULT STDMETHODCALLTYPE DebugAlloc(IHostMalloc *This, size_t cbSize,
 
 static __attribute__((noinline)) void forget_debug(wvm_heap *hp, void *p)
 {
-    pthread_mutex_lock(&hp->mu);
-    if (wvm__addrmap_del(&hp->debug, (uintptr_t)p, NULL, NULL))
+    pthread_mutex_lock(&hp->dbg_mu);
+    if (wvm__addrmap_del(&hp->debug, (uintptr_t)p, NULL))
         atomic_fetch_sub(&hp->ndebug, 1);
-    pthread_mutex_unlock(&hp->mu);
+    pthread_mutex_unlock(&hp->dbg_mu);
 }
 
-/* The arena holding the block and its header, or false. */
-static inline bool owns_block(const wvm_heap *hp, const void *p)
+/* The slab of a live block of hp at p, or NULL (not a block this heap handed out: another
+ * heap's, a freed one, an interior pointer, memory of no heap). Reads nothing at p before the
+ * granule map says p lies in one of hp's segments. */
+static inline wvm_slab *live_block(const wvm_heap *hp, void *p)
 {
-    int n = atomic_load_explicit(&hp->narenas, memory_order_acquire);
-    for (int i = 0; i < n; i++)
-        if ((const char *)p - HDR >= hp->range[i].lo && (const char *)p < hp->range[i].hi)
-            return true;
-    return false;
+    wvm_slab *s = wvm__heap_slab_of(hp, p);
+    if (!s || s->heap != hp)
+        return NULL;
+    uintptr_t off = (uintptr_t)p - WVM_HDR - (uintptr_t)s->start;
+    if (s->cls < WVM_NCLASS) {
+        if (off >= s->limit || (((uint64_t)off * s->recip) >> 32) * s->raw != off)
+            return NULL;
+    } else if (s->cls != WVM_CLS_LARGE || off != 0) {
+        return NULL;
+    }
+    return wvm__hdr_of(p)->tag == wvm__tag_of(serial_of(hp), p) ? s : NULL;
 }
 
-static __attribute__((noinline)) HRESULT heap_free(wvm_heap *hp, void *pMem)
+static __attribute__((noinline)) HRESULT heap_free(wvm_heap *hp, void *p)
 {
     HRESULT hr = heap_check(hp);
     if (hr != S_OK)
         return hr;
-    if (!pMem)
+    if (!p)
         return S_OK;
-    blk_hdr *h = hdr_of(pMem);
-    if (!owns_block(hp, pMem) || h->tag != tag_of(hp, pMem))
-        return HOST_E_INVALIDOPERATION; /* not a live block of this heap */
+    wvm_slab *s = live_block(hp, p);
+    if (!s)
+        return HOST_E_INVALIDOPERATION;
     if (atomic_load_explicit(&hp->ndebug, memory_order_relaxed) != 0)
-        forget_debug(hp, pMem);
-    uint32_t c = h->cls;
-    h->tag = 0;
-    if (c < NCLASS && tl.serial == hp->serial && tl.n[c] < CACHE_MAX) {
-        *(void **)pMem = tl.head[c];
-        tl.head[c] = pMem;
-        tl.n[c]++;
-        return S_OK;
+        forget_debug(hp, p);
+    uint32_t c = s->cls;
+    wvm__hdr_of(p)->tag = 0;
+    if (c == WVM_CLS_LARGE) {
+        wvm__span_put(hp, s->head);
+    } else if (c < WVM_NSMALL && tl.hp == hp && tl.serial == serial_of(hp)) {
+        if (tl.n[c] >= CACHE_MAX)
+            cache_spill(hp, c);
+        cache_push(c, p);
+    } else {
+        wvm__class_give(hp, c, p, 1);
     }
-    TSAN_RELEASE(pMem);
-    wvm__mi_free(h);
     return S_OK;
 }
 
 static HRESULT STDMETHODCALLTYPE Free(IHostMalloc *This, void *pMem)
 {
     wvm_heap *hp = heap_of(This);
-    /* Fast path: a live small block of this thread's current heap, room in the cache. */
+    /* Fast path: a live small block of this thread's cached heap, room in the cache. */
     if (__builtin_expect(atomic_load_explicit(&wvm__hosts_dead, memory_order_acquire) == 0 &&
-                             tl.serial == hp->serial && pMem &&
-                             atomic_load_explicit(&hp->ndebug, memory_order_relaxed) == 0 &&
-                             owns_block(hp, pMem),
+                             tl.serial == serial_of(hp) && pMem &&
+                             atomic_load_explicit(&hp->ndebug, memory_order_relaxed) == 0,
                          1)) {
-        blk_hdr *h = hdr_of(pMem);
-        uint32_t c = h->cls;
-        if (h->tag == tag_of(hp, pMem) && c < NCLASS && tl.n[c] < CACHE_MAX) {
-            h->tag = 0;
-            *(void **)pMem = tl.head[c];
-            tl.head[c] = pMem;
-            tl.n[c]++;
-            return S_OK;
+        wvm_slab *s = live_block(hp, pMem);
+        if (s) {
+            uint32_t c = s->cls;
+            if (c < WVM_NSMALL && tl.n[c] < CACHE_MAX) {
+                wvm__hdr_of(pMem)->tag = 0;
+                cache_push(c, pMem);
+                return S_OK;
+            }
         }
     }
     return heap_free(hp, pMem);
@@ -398,29 +359,51 @@ static const IHostMallocVtbl heap_vtbl = {
     QueryInterface, AddRef, Release, Alloc, DebugAlloc, Free,
 };
 
+/* A descriptor from the pool, or a new one with its locks made. */
+static wvm_heap *heap_new(void)
+{
+    pthread_mutex_lock(&pool_mu);
+    wvm_heap *hp = pool;
+    if (hp)
+        pool = hp->pool_next;
+    pthread_mutex_unlock(&pool_mu);
+    if (hp)
+        return hp;
+    wvm__heap_classes_init();
+    if (posix_memalign((void **)&hp, 64, sizeof *hp))
+        return NULL;
+    *hp = (wvm_heap){0};
+    pthread_rwlock_init(&hp->life, NULL);
+    pthread_mutex_init(&hp->mu, NULL);
+    pthread_mutex_init(&hp->dbg_mu, NULL);
+    for (int c = 0; c < WVM_NCLASS; c++)
+        pthread_mutex_init(&hp->cls[c].mu, NULL);
+    return hp;
+}
+
 HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint32_t dwMallocType,
                                                  IHostMalloc **ppMalloc)
 {
     wvm_host *h = wvm__host_of(This);
-    HRESULT hr = wvm__host_check(h);
-    if (hr != S_OK)
-        return hr;
     if (!ppMalloc)
         return E_POINTER;
     *ppMalloc = NULL;
+    HRESULT hr = wvm__host_check(h);
+    if (hr != S_OK)
+        return hr;
     if (dwMallocType & ~(uint32_t)(MALLOC_THREADSAFE | MALLOC_EXECUTABLE))
         return E_INVALIDARG;
-    if (!wvm__mi_available())
-        return WVM_HRESULT_FROM_WIN32(126u); /* ERROR_MOD_NOT_FOUND: no libmimalloc.so.2 */
-    wvm_heap *hp = calloc(1, sizeof *hp);
+    wvm_heap *hp = heap_new();
     if (!hp)
         return E_OUTOFMEMORY;
     hp->iface.lpVtbl = &heap_vtbl;
     atomic_init(&hp->refs, 1);
     hp->type = dwMallocType;
-    hp->serial = atomic_fetch_add(&heap_serial, 1) + 1;
-    pthread_mutex_init(&hp->mu, NULL);
     hp->host = h;
+    pthread_rwlock_wrlock(&hp->life); /* stale caches that name this descriptor see the change */
+    atomic_store_explicit(&hp->serial, atomic_fetch_add(&heap_serial, 1) + 1, memory_order_relaxed);
+    pthread_rwlock_unlock(&hp->life);
+    hp->tag = (uintptr_t)serial_of(hp) << 1 | 1;
     wvm__host_addref(h);
     *ppMalloc = &hp->iface;
     return S_OK;
@@ -429,15 +412,15 @@ HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint3
 WVM_API size_t wvm_host_heap_leak_report(IHostMalloc *heap, FILE *out)
 {
     wvm_heap *hp = heap_of(heap);
-    pthread_mutex_lock(&hp->mu);
+    pthread_mutex_lock(&hp->dbg_mu);
     size_t pos = 0, n = 0;
     wvm_addrmap_entry *e;
     while ((e = wvm__addrmap_next(&hp->debug, &pos))) {
         n++;
         if (out)
-            fprintf(out, "%s:%d: %zu bytes at %p not freed\n", e->a ? (const char *)e->a : "?",
-                    (int)(intptr_t)e->b, (size_t)e->c, (void *)e->key);
+            fprintf(out, "%s:%d: %zu bytes at %p not freed\n", e->val.file ? e->val.file : "?",
+                    e->val.line, (size_t)e->val.size, (void *)e->key);
     }
-    pthread_mutex_unlock(&hp->mu);
+    pthread_mutex_unlock(&hp->dbg_mu);
     return n;
 }

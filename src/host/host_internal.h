@@ -1,10 +1,11 @@
-/* Internals of the host memory manager (src/host/). Built only on the public wvm_ API.
+/* Internals of the host memory manager (src/host/), built on the public wvm_ API and the
+ * narrow hooks of src/hook/host_hook.h only (its own CMake target sees nothing else).
  *
  * Concurrency: the budget is an atomic counter (fast path: one CAS); waiters sleep on a condition
- * variable under `budget.mu`. Allocation bookkeeping (base -> reserved/committed bytes) lives in
- * hash maps sharded by allocation base, whose locks are never held while waiting for budget.
- * VirtualQuery takes no lock of the host (the core's query is lock-free). Callbacks run on the
- * notification thread with no host lock held. */
+ * variable under `budget.mu`, holding no other lock. The host keeps no table of its
+ * allocations (the core tags them, see host_hook.h). VirtualQuery takes no lock of the host
+ * (the core's query is lock-free). Callbacks run on the notification thread with no host lock
+ * held. */
 #ifndef WVM_HOST_INTERNAL_H
 #define WVM_HOST_INTERNAL_H
 
@@ -12,18 +13,24 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include "winvmem/host.h"
+#include "host_hook.h"
 
 /* Hot globals read on the heap's fast path: hidden, so PIC code addresses them directly. */
 #define WVM_HOST_HIDDEN __attribute__((visibility("hidden")))
 
-#define WVM_HOST_LEVELS  3
-#define WVM_HOST_STRIPES 64
+#define WVM_HOST_LEVELS 3
 
-/* ---- addrmap.c: open-addressing map uintptr_t key -> two words -------------------------- */
+/* ---- addrmap.c: open-addressing map, address -> the caller's value ------------------------ */
+
+typedef struct wvm_addrmap_val {
+    uintptr_t size;   /* AcquiredVirtualAddressSpace's size; a DebugAlloc block's size */
+    const char *file; /* DebugAlloc's file and line */
+    int line;
+} wvm_addrmap_val;
 
 typedef struct wvm_addrmap_entry {
     uintptr_t key; /* 0 = empty, 1 = deleted */
-    uintptr_t a, b, c;
+    wvm_addrmap_val val;
 } wvm_addrmap_entry;
 
 typedef struct wvm_addrmap {
@@ -31,10 +38,10 @@ typedef struct wvm_addrmap {
     size_t cap, count, used; /* used = count + tombstones */
 } wvm_addrmap;
 
-/* Return 0 or ENOMEM. Keys must be >= 2. */
-int wvm__addrmap_put(wvm_addrmap *m, uintptr_t key, uintptr_t a, uintptr_t b, uintptr_t c);
+/* The caller serialises access. Keys must be >= 2. put: 0 or ENOMEM. */
+int wvm__addrmap_put(wvm_addrmap *m, uintptr_t key, wvm_addrmap_val val);
 wvm_addrmap_entry *wvm__addrmap_get(wvm_addrmap *m, uintptr_t key);
-bool wvm__addrmap_del(wvm_addrmap *m, uintptr_t key, uintptr_t *a, uintptr_t *b);
+bool wvm__addrmap_del(wvm_addrmap *m, uintptr_t key, wvm_addrmap_val *val);
 void wvm__addrmap_free(wvm_addrmap *m);
 /* Iterates live entries: *pos starts at 0. NULL at the end. */
 wvm_addrmap_entry *wvm__addrmap_next(wvm_addrmap *m, size_t *pos);
@@ -73,21 +80,31 @@ void wvm__budget_abandon(wvm_budget *b);
 typedef struct wvm_notifier {
     pthread_t thread;
     bool started;
-    int wake_fd;     /* eventfd: kicks from allocating threads and shutdown */
-    int psi_fd;      /* -1 when polling */
-    bool psi_cgroup; /* psi_fd watches our cgroup v2, not the whole system */
+    int wake_fd;           /* eventfd: kicks from allocating threads and shutdown */
+    _Atomic int psi_fd;    /* -1 when polling (or once the trigger was lost) */
+    bool psi_cgroup;       /* psi_fd watches our cgroup v2, not the whole system */
+    _Atomic bool psi_lost; /* the PSI descriptor went into an error state and was closed */
     _Atomic bool stop;
     _Atomic bool low_requested;
     _Atomic bool kick_pending;
-    _Atomic uint32_t level; /* EMemoryAvailable, 0 = not yet evaluated */
-    pthread_mutex_t cb_mu;  /* guards `cb` only; never held across a callback */
+    _Atomic uint32_t level; /* EMemoryAvailable reported, 0 = not yet evaluated */
+    uint32_t load_level;    /* the level the budget's use alone gives (host thread only) */
+    pthread_mutex_t cb_mu;  /* guards cb, cb_fresh, closed; never held across a callback */
     ICLRMemoryNotificationCallback *cb;
-    bool cb_fresh; /* a newly registered callback gets the current level */
+    bool cb_fresh;           /* a newly registered callback gets the current level */
+    bool closed;             /* stopped: no callback may be registered any more */
+    pthread_mutex_t eval_mu; /* evaluations: a count and a condition, for wvm__host_settle */
+    pthread_cond_t eval_cv;
+    uint64_t evaluations;
     _Atomic uint64_t delivered[4];
     _Atomic uint64_t psi_events;
 } wvm_notifier;
 
+int wvm__notify_init(struct wvm_host *h); /* 0 or errno; before start */
+void wvm__notify_destroy(struct wvm_host *h);
 int wvm__notify_start(struct wvm_host *h); /* 0 or errno */
+/* Stops the thread (joined unless called from it) and releases the callback; registering is
+ * refused from then on. */
 void wvm__notify_stop(struct wvm_host *h);
 /* Joins a thread that was stopped from inside its own callback (final Release). */
 void wvm__notify_join(struct wvm_host *h);
@@ -95,19 +112,9 @@ void wvm__notify_join(struct wvm_host *h);
 void wvm__notify_request_low(struct wvm_host *h);
 void wvm__notify_kick(struct wvm_host *h);
 HRESULT wvm__notify_register(struct wvm_host *h, ICLRMemoryNotificationCallback *cb);
-
-/* ---- psi.c: Linux pressure-stall information ------------------------------------------- */
-
-/* Opens a PSI trigger on the cgroup's memory.pressure (*cgroup = true) or /proc/pressure/memory:
- * returns an fd to poll for POLLPRI, or -1 with *err set (ENOENT: no PSI in this kernel;
- * EOPNOTSUPP/EINVAL/EACCES: triggers refused). */
-int wvm__psi_open(uint32_t stall_us, uint32_t window_us, bool *cgroup, int *err);
-int wvm__event_open(void);      /* eventfd, -1 on failure */
-void wvm__event_signal(int fd); /* never blocks */
-void wvm__event_drain(int fd);
-/* Waits up to timeout_ms for wake_fd or a PSI event. Returns a bit set: 1 = woken, 2 = PSI. */
-int wvm__pressure_wait(int wake_fd, int psi_fd, uint32_t timeout_ms);
-void wvm__fd_close(int fd);
+/* Test hook: returns once the host thread has finished an evaluation that began after the
+ * call (or the thread stopped). */
+void wvm__host_settle(IHostMemoryManager *host);
 
 /* ---- the manager ------------------------------------------------------------------------ */
 
@@ -122,13 +129,6 @@ typedef struct wvm_host {
     wvm_host_config cfg;
     wvm_budget budget;
     wvm_notifier notify;
-    /* The books, sharded by allocation base: base -> (reserved bytes, committed bytes). A
-     * shard's lock also serialises commit/decommit/release inside its allocations, so that the
-     * count of committed pages and the system call that changes it form one step. */
-    struct {
-        pthread_mutex_t mu;
-        wvm_addrmap allocs;
-    } shard[WVM_HOST_STRIPES];
     pthread_mutex_t as_mu; /* guards `acquired` */
     wvm_addrmap acquired;  /* AcquiredVirtualAddressSpace: start -> size */
     _Atomic uint64_t as_used;
@@ -174,7 +174,7 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualQuery(IHostMemoryManager *This, void 
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualProtect(IHostMemoryManager *This, void *lpAddress,
                                                    size_t dwSize, uint32_t flNewProtect,
                                                    uint32_t *pflOldProtect);
-/* Releases every allocation still tracked (final Release). */
+/* Releases every allocation the host still has (final Release). */
 void wvm__host_release_all(wvm_host *h);
 
 /* aspace.c */
@@ -187,30 +187,5 @@ void wvm__aspace_uncharge(wvm_host *h, uint64_t n);
 /* heap.c */
 HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint32_t dwMallocType,
                                                  IHostMalloc **ppMalloc);
-
-/* mi.c: the heap engine (mimalloc 2.x, loaded with dlopen so that its malloc override stays
- * out of the process), and the process-wide pool of arenas. */
-typedef struct wvm_mi_arena {
-    char *base;
-    size_t size;
-    int id;    /* mimalloc arena id */
-    bool exec; /* PAGE_EXECUTE_READWRITE */
-    bool busy; /* owned by a live heap */
-} wvm_mi_arena;
-
-bool wvm__mi_available(void);
-/* A free pooled arena of at least size bytes with the given kind, or a new one (committed
- * through wvm_VirtualAlloc). NULL when no memory or mimalloc has no arena slot left. */
-wvm_mi_arena *wvm__mi_arena_get(size_t size, bool exec);
-void wvm__mi_arena_put(wvm_mi_arena *a);
-/* The calling thread's mimalloc heap bound to the arena (NULL: out of memory). */
-void *wvm__mi_thread_heap(const wvm_mi_arena *a);
-/* mi_heap_malloc and mi_free, resolved once wvm__mi_available() returned true. */
-extern WVM_HOST_HIDDEN void *(*wvm__mi_heap_malloc)(void *mi_heap, size_t size);
-extern WVM_HOST_HIDDEN void *(*wvm__mi_heap_malloc_small)(void *mi_heap,
-                                                          size_t size); /* size <= 1024 */
-#define WVM_MI_SMALL_MAX 1024
-extern WVM_HOST_HIDDEN void (*wvm__mi_free)(void *p);
-size_t wvm__mi_usable(const void *p);
 
 #endif

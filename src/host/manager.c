@@ -13,8 +13,8 @@ WVM_API const IID wvm_IID_IHostMalloc = {
 WVM_API const IID wvm_IID_ICLRMemoryNotificationCallback = {
     0x47EB8E57, 0x0846, 0x4546, {0xAF, 0x76, 0x6F, 0x42, 0xFC, 0xFC, 0x26, 0x49}};
 
-#define MIB             (1024ull * 1024ull)
-#define HEAP_ARENA_UNIT (32 * MIB) /* mimalloc 2.x segment alignment and arena block size */
+#define MIB              (1024ull * 1024ull)
+#define HEAP_SEGMENT_MIN MIB /* heap segments: 64 KiB slabs, at least 16 of them */
 
 bool wvm__iid_eq(const IID *a, const IID *b)
 {
@@ -53,11 +53,21 @@ bool wvm__host_mark_dead(wvm_host *h)
     return true;
 }
 
+/* Shutdown and failure alike: waiters get HOST_E_ABANDONED, the host thread stops and the
+ * callback is released (so a runtime that got E_FAIL need not unregister it). Once. */
+static void host_stop(wvm_host *h)
+{
+    if (atomic_exchange(&h->shut, true))
+        return;
+    wvm__budget_abandon(&h->budget);
+    wvm__notify_stop(h);
+}
+
 HRESULT wvm__host_fail(wvm_host *h)
 {
     if (!wvm__host_mark_dead(h))
         return HOST_E_CLRNOTAVAILABLE;
-    wvm__budget_abandon(&h->budget);
+    host_stop(h);
     return E_FAIL;
 }
 
@@ -94,7 +104,7 @@ void wvm_host_config_init(wvm_host_config *c)
         .psi_hold_ms = 1000,
         .address_space_budget = (uint64_t)((uintptr_t)si.lpMaximumApplicationAddress -
                                            (uintptr_t)si.lpMinimumApplicationAddress + 1),
-        .heap_arena_size = HEAP_ARENA_UNIT,
+        .heap_arena_size = 32 * MIB,
     };
 }
 
@@ -129,7 +139,8 @@ static bool config_resolve(const wvm_host_config *in, wvm_host_config *c)
            c->appdomain_ceiling_pct <= 100 && c->high_watermark_pct <= c->low_watermark_pct &&
            c->low_watermark_pct <= 100 && c->hysteresis_pct <= c->low_watermark_pct &&
            c->high_watermark_pct + c->hysteresis_pct <= 100 &&
-           c->heap_arena_size % HEAP_ARENA_UNIT == 0 && c->poll_interval_ms < INT32_MAX;
+           c->heap_arena_size % (64 * 1024) == 0 && c->heap_arena_size >= HEAP_SEGMENT_MIN &&
+           c->poll_interval_ms < INT32_MAX;
 }
 
 uint32_t wvm__host_addref(wvm_host *h)
@@ -143,12 +154,8 @@ static void destroy(wvm_host *h)
     wvm__notify_join(h);
     wvm__host_release_all(h);
     wvm__addrmap_free(&h->acquired);
-    wvm__fd_close(h->notify.wake_fd);
-    wvm__fd_close(h->notify.psi_fd);
-    pthread_mutex_destroy(&h->notify.cb_mu);
+    wvm__notify_destroy(h);
     pthread_mutex_destroy(&h->as_mu);
-    for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_destroy(&h->shard[i].mu);
     wvm__budget_destroy(&h->budget);
     free(h);
 }
@@ -189,11 +196,13 @@ static HRESULT STDMETHODCALLTYPE GetMemoryLoad(IHostMemoryManager *This, uint32_
                                                size_t *pAvail)
 {
     wvm_host *h = wvm__host_of(This);
+    if (!pLoad || !pAvail)
+        return E_POINTER;
+    *pLoad = 0;
+    *pAvail = 0;
     HRESULT hr = wvm__host_check(h);
     if (hr != S_OK)
         return hr;
-    if (!pLoad || !pAvail)
-        return E_POINTER;
     uint64_t used = atomic_load(&h->budget.used);
     uint64_t pct = used / (h->budget.total / 100);
     *pLoad = (uint32_t)(pct > 100 ? 100 : pct);
@@ -206,9 +215,9 @@ static HRESULT STDMETHODCALLTYPE Register(IHostMemoryManager *This,
 {
     wvm_host *h = wvm__host_of(This);
     HRESULT hr = wvm__host_check(h);
-    if (hr != S_OK)
+    if (hr != S_OK && cb)
         return hr;
-    return wvm__notify_register(h, cb);
+    return wvm__notify_register(h, cb); /* unregistering works in any state */
 }
 
 static const IHostMemoryManagerVtbl vtbl = {
@@ -242,15 +251,11 @@ WVM_API HRESULT wvm_host_create(const wvm_host_config *config, IHostMemoryManage
     atomic_init(&h->refs, 1);
     h->cfg = c;
     h->as_budget = c.address_space_budget;
-    h->notify.wake_fd = h->notify.psi_fd = -1;
-    if (wvm__budget_init(&h->budget, &c)) {
+    if (wvm__budget_init(&h->budget, &c) || wvm__notify_init(h)) {
         free(h);
         return E_OUTOFMEMORY;
     }
     pthread_mutex_init(&h->as_mu, NULL);
-    pthread_mutex_init(&h->notify.cb_mu, NULL);
-    for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_init(&h->shard[i].mu, NULL);
     if (wvm__notify_start(h)) {
         destroy(h);
         return E_OUTOFMEMORY;
@@ -264,17 +269,14 @@ WVM_API void wvm_host_shutdown(IHostMemoryManager *host)
     if (!host)
         return;
     wvm_host *h = wvm__host_of(host);
-    if (atomic_exchange(&h->shut, true))
-        return;
     wvm__host_mark_dead(h);
-    wvm__budget_abandon(&h->budget);
-    wvm__notify_stop(h);
+    host_stop(h);
 }
 
 WVM_API const char *wvm_host_pressure_source(IHostMemoryManager *host)
 {
     const wvm_notifier *n = &wvm__host_of(host)->notify;
-    return n->psi_fd < 0 ? "poll" : n->psi_cgroup ? "psi-cgroup" : "psi";
+    return atomic_load(&n->psi_fd) < 0 ? "poll" : n->psi_cgroup ? "psi-cgroup" : "psi";
 }
 
 WVM_API void wvm_host_get_stats(IHostMemoryManager *host, wvm_host_stats *s)

@@ -1,6 +1,7 @@
 /* IHostMemoryManager::VirtualAlloc / VirtualFree / VirtualQuery / VirtualProtect over the wvm_
- * API, with the host's own account of the bytes each allocation has committed. */
-#include <errno.h>
+ * API. The host keeps no table of its allocations: they carry its owner tag in the core, and
+ * each call reports what it changed in the commit (src/hook/host_hook.h), which is what the
+ * budget is charged or credited. */
 #include "host_internal.h"
 
 #define PAGE ((uintptr_t)WVM_PAGE_SIZE)
@@ -11,99 +12,16 @@ static uintptr_t down(uintptr_t a, uintptr_t g)
     return a & ~(g - 1);
 }
 
-static unsigned shard_of(uintptr_t base)
+static uintptr_t tag_of(const wvm_host *h)
 {
-    return (unsigned)((base >> 16) % WVM_HOST_STRIPES);
+    return (uintptr_t)h; /* even; heaps use odd tags */
 }
 
-static void lock_shard(wvm_host *h, uintptr_t base)
+/* The HRESULT of a failed owned call: HOST_E_INVALIDOPERATION for memory that is not the
+ * host's, else the wvm_ error's. */
+static HRESULT failed(const wvm_owned *o)
 {
-    pthread_mutex_lock(&h->shard[shard_of(base)].mu);
-}
-
-static void unlock_shard(wvm_host *h, uintptr_t base)
-{
-    pthread_mutex_unlock(&h->shard[shard_of(base)].mu);
-}
-
-/* The entry of the allocation at base; the caller holds its shard. */
-static wvm_addrmap_entry *entry(wvm_host *h, uintptr_t base)
-{
-    return wvm__addrmap_get(&h->shard[shard_of(base)].allocs, base);
-}
-
-/* Committed bytes in [start, end) (page-aligned). */
-static uint64_t committed_in(uintptr_t start, uintptr_t end)
-{
-    uint64_t n = 0;
-    while (start < end) {
-        wvm_MEMORY_BASIC_INFORMATION mbi;
-        if (!wvm_VirtualQuery((void *)start, &mbi, sizeof mbi))
-            break;
-        uintptr_t rend = (uintptr_t)mbi.BaseAddress + mbi.RegionSize;
-        if (rend > end || rend <= start)
-            rend = end;
-        if (mbi.State == WVM_MEM_COMMIT)
-            n += rend - start;
-        start = rend;
-    }
-    return n;
-}
-
-/* Reserved and committed bytes of the allocation at base. */
-static void measure(uintptr_t base, uint64_t *reserved, uint64_t *committed)
-{
-    uintptr_t a = base;
-    *reserved = *committed = 0;
-    for (;;) {
-        wvm_MEMORY_BASIC_INFORMATION mbi;
-        if (!wvm_VirtualQuery((void *)a, &mbi, sizeof mbi) ||
-            (uintptr_t)mbi.AllocationBase != base || mbi.State == WVM_MEM_FREE)
-            return;
-        *reserved += mbi.RegionSize;
-        if (mbi.State == WVM_MEM_COMMIT)
-            *committed += mbi.RegionSize;
-        a = (uintptr_t)mbi.BaseAddress + mbi.RegionSize;
-    }
-}
-
-/* The base of the host allocation containing addr, or 0. */
-static uintptr_t owner_of(const void *addr)
-{
-    wvm_MEMORY_BASIC_INFORMATION mbi;
-    if (!wvm_VirtualQuery(addr, &mbi, sizeof mbi) || mbi.State == WVM_MEM_FREE)
-        return 0;
-    return (uintptr_t)mbi.AllocationBase;
-}
-
-/* The caller holds base's shard. */
-static bool tracked(wvm_host *h, uintptr_t base, uint64_t *reserved)
-{
-    wvm_addrmap_entry *e = entry(h, base);
-    if (e && reserved)
-        *reserved = e->a;
-    return e != NULL;
-}
-
-static void add_committed(wvm_host *h, uintptr_t base, int64_t delta)
-{
-    wvm_addrmap_entry *e = entry(h, base);
-    if (e)
-        e->b = (uintptr_t)((int64_t)e->b + delta);
-}
-
-/* Takes base's shard to look it up. */
-static bool tracked_unlocked(wvm_host *h, uintptr_t base)
-{
-    lock_shard(h, base);
-    bool r = entry(h, base) != NULL;
-    unlock_shard(h, base);
-    return r;
-}
-
-static HRESULT last_error(void)
-{
-    return wvm__host_hresult(wvm_GetLastError());
+    return o->foreign ? HOST_E_INVALIDOPERATION : wvm__host_hresult(wvm_GetLastError());
 }
 
 static HRESULT alloc_fresh(wvm_host *h, void *addr, size_t size, uint32_t type, uint32_t prot,
@@ -122,89 +40,46 @@ static HRESULT alloc_fresh(wvm_host *h, void *addr, size_t size, uint32_t type, 
         wvm__aspace_uncharge(h, span);
         return hr;
     }
-    void *p = wvm_VirtualAlloc(addr, size, type, prot);
+    wvm_owned o = {.owner = tag_of(h), .max_commit = commit};
+    void *p = wvm__owned_alloc(addr, size, type, prot, &o);
     if (!p) {
-        hr = last_error();
         wvm__budget_uncharge(h, commit);
         wvm__aspace_uncharge(h, span);
-        return hr;
+        return failed(&o);
     }
-    uint64_t reserved = span, committed = commit;
-    if (a) { /* the rounding rules of a placed reservation: measure instead of predicting */
-        measure((uintptr_t)p, &reserved, &committed);
-        wvm__aspace_uncharge(h, span - reserved);
-        wvm__budget_uncharge(h, commit - committed);
-    }
-    lock_shard(h, (uintptr_t)p);
-    int err = wvm__addrmap_put(&h->shard[shard_of((uintptr_t)p)].allocs, (uintptr_t)p, reserved,
-                               committed, 0);
-    unlock_shard(h, (uintptr_t)p);
-    if (err) {
-        wvm_VirtualFree(p, 0, WVM_MEM_RELEASE);
-        wvm__budget_uncharge(h, committed);
-        wvm__aspace_uncharge(h, reserved);
-        return E_OUTOFMEMORY;
-    }
+    /* A placed reservation's rounding is the core's to decide: charge what it did. */
+    wvm__aspace_uncharge(h, span - o.reserved);
+    wvm__budget_uncharge(h, commit - o.committed);
     *out = p;
     return S_OK;
 }
 
-/* Commits inside an allocation of this host: charges only the pages not yet committed. */
+/* Commits inside an allocation of this host: charges exactly the pages the call commits. The
+ * core refuses a commit that would need more than we charged (nothing changes) and says how
+ * much it needs; we charge that, waiting for budget with no lock held, and ask again. */
 static HRESULT commit_in_place(wvm_host *h, void *addr, size_t size, uint32_t type, uint32_t prot,
                                int level, void **out)
 {
-    uintptr_t a = (uintptr_t)addr, base = owner_of(addr);
-    if (!base)
-        return HOST_E_INVALIDOPERATION;
-    if (size == 0 || size > UINTPTR_MAX - a - PAGE)
-        return E_INVALIDARG;
-    uintptr_t start = down(a, PAGE), end = down(a + size + PAGE - 1, PAGE);
-    lock_shard(h, base);
-    uint64_t reserved;
-    HRESULT hr = S_OK;
-    if (!tracked(h, base, &reserved)) {
-        hr = HOST_E_INVALIDOPERATION;
-        goto out;
-    }
-    if (end > base + reserved) {
-        hr = E_INVALIDARG;
-        goto out;
-    }
-    uint64_t need = (end - start) - committed_in(start, end);
-    if (!wvm__budget_try(h, need, level)) {
-        /* Wait without holding the shard, then count again: others may have committed or
-         * decommitted pages of the range meanwhile. */
-        unlock_shard(h, base);
-        hr = wvm__budget_charge(h, need, level);
-        if (hr != S_OK)
+    uint64_t charged = 0;
+    for (;;) {
+        wvm_owned o = {.owner = tag_of(h), .max_commit = charged};
+        void *p = wvm__owned_alloc(addr, size, type, prot, &o);
+        if (p) {
+            wvm__budget_uncharge(h, charged - o.committed);
+            *out = p;
+            return S_OK;
+        }
+        if (wvm_GetLastError() != WVM_ERROR_COMMITMENT_LIMIT || o.committed <= charged) {
+            wvm__budget_uncharge(h, charged);
+            return failed(&o);
+        }
+        HRESULT hr = wvm__budget_charge(h, o.committed - charged, level);
+        if (hr != S_OK) {
+            wvm__budget_uncharge(h, charged);
             return hr;
-        lock_shard(h, base);
-        if (!tracked(h, base, NULL)) {
-            wvm__budget_uncharge(h, need);
-            hr = HOST_E_INVALIDOPERATION;
-            goto out;
         }
-        uint64_t now = (end - start) - committed_in(start, end);
-        if (now < need) {
-            wvm__budget_uncharge(h, need - now);
-        } else if (now > need && !wvm__budget_try(h, now - need, level)) {
-            wvm__budget_uncharge(h, need);
-            hr = E_OUTOFMEMORY;
-            goto out;
-        }
-        need = now;
+        charged = o.committed;
     }
-    void *p = wvm_VirtualAlloc(addr, size, type, prot);
-    if (!p) {
-        hr = last_error();
-        wvm__budget_uncharge(h, need);
-        goto out;
-    }
-    add_committed(h, base, (int64_t)need);
-    *out = p;
-out:
-    unlock_shard(h, base);
-    return hr;
 }
 
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void *pAddress,
@@ -213,26 +88,23 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void 
                                                  EMemoryCriticalLevel eCriticalLevel, void **ppMem)
 {
     wvm_host *h = wvm__host_of(This);
+    if (!ppMem)
+        return E_POINTER;
+    *ppMem = NULL; /* [out]: NULL whenever the request is not satisfied */
     HRESULT hr = wvm__host_check(h);
     if (hr != S_OK)
         return hr;
-    if (!ppMem)
-        return E_POINTER;
-    *ppMem = NULL;
     if ((unsigned)eCriticalLevel > eProcessCritical || dwSize == 0)
         return E_INVALIDARG;
     if (wvm__host_failure_injected(h))
         return wvm__host_fail(h);
-    const uint32_t reset = WVM_MEM_RESET | WVM_MEM_RESET_UNDO;
-    if (flAllocationType & reset) {
+    if (flAllocationType & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO)) {
         if (!pAddress)
             return E_INVALIDARG;
-        uintptr_t base = owner_of(pAddress);
-        if (!base || !tracked_unlocked(h, base))
-            return HOST_E_INVALIDOPERATION;
-        void *p = wvm_VirtualAlloc(pAddress, dwSize, flAllocationType, flProtect);
+        wvm_owned o = {.owner = tag_of(h)};
+        void *p = wvm__owned_alloc(pAddress, dwSize, flAllocationType, flProtect, &o);
         if (!p)
-            return last_error();
+            return failed(&o);
         *ppMem = p;
         return S_OK;
     }
@@ -240,61 +112,9 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualAlloc(IHostMemoryManager *This, void 
         return E_INVALIDARG;
     if (!pAddress || (flAllocationType & WVM_MEM_RESERVE))
         return alloc_fresh(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel, ppMem);
-    return commit_in_place(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel, ppMem);
-}
-
-static HRESULT release(wvm_host *h, void *addr, size_t size)
-{
-    uintptr_t base = (uintptr_t)addr;
-    lock_shard(h, base);
-    uintptr_t reserved = 0, committed = 0;
-    wvm_addrmap *m = &h->shard[shard_of(base)].allocs;
-    bool found = size == 0 && wvm__addrmap_del(m, base, &reserved, &committed);
-    bool exists = found || (size != 0 && wvm__addrmap_get(m, base));
-    unlock_shard(h, base); /* off the books: nobody else can reach the allocation now */
-    if (found) {
-        if (!wvm_VirtualFree(addr, 0, WVM_MEM_RELEASE) || wvm__host_failure_injected(h))
-            return wvm__host_fail(h); /* our books and the address space disagree */
-        wvm__budget_uncharge(h, committed);
-        wvm__aspace_uncharge(h, reserved);
-        return S_OK;
-    }
-    if (exists)
-        return E_INVALIDARG; /* MEM_RELEASE needs dwSize 0 */
-    uintptr_t owner = owner_of(addr);
-    return owner && owner != base && tracked_unlocked(h, owner) ? E_INVALIDARG
-                                                                : HOST_E_INVALIDOPERATION;
-}
-
-static HRESULT decommit(wvm_host *h, void *addr, size_t size)
-{
-    uintptr_t a = (uintptr_t)addr, base = owner_of(addr);
-    if (!base)
-        return HOST_E_INVALIDOPERATION;
-    if (size > UINTPTR_MAX - a - PAGE)
+    if (dwSize > UINTPTR_MAX - (uintptr_t)pAddress - PAGE)
         return E_INVALIDARG;
-    lock_shard(h, base);
-    uint64_t reserved;
-    HRESULT hr = S_OK;
-    if (!tracked(h, base, &reserved)) {
-        hr = HOST_E_INVALIDOPERATION;
-        goto out;
-    }
-    uintptr_t start = size ? down(a, PAGE) : base;
-    uintptr_t end = size ? down(a + size + PAGE - 1, PAGE) : base + reserved;
-    if (end > base + reserved)
-        end = base + reserved;
-    uint64_t before = committed_in(start, end);
-    if (!wvm_VirtualFree(addr, size, WVM_MEM_DECOMMIT)) {
-        hr = last_error();
-        goto out;
-    }
-    uint64_t freed = before - committed_in(start, end);
-    add_committed(h, base, -(int64_t)freed);
-    wvm__budget_uncharge(h, freed);
-out:
-    unlock_shard(h, base);
-    return hr;
+    return commit_in_place(h, pAddress, dwSize, flAllocationType, flProtect, eCriticalLevel, ppMem);
 }
 
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualFree(IHostMemoryManager *This, void *lpAddress,
@@ -304,13 +124,22 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualFree(IHostMemoryManager *This, void *
     HRESULT hr = wvm__host_check(h);
     if (hr != S_OK)
         return hr;
-    if (!lpAddress)
+    if (!lpAddress || (dwFreeType != WVM_MEM_RELEASE && dwFreeType != WVM_MEM_DECOMMIT))
         return E_INVALIDARG;
-    if (dwFreeType == WVM_MEM_RELEASE)
-        return release(h, lpAddress, dwSize);
-    if (dwFreeType == WVM_MEM_DECOMMIT)
-        return decommit(h, lpAddress, dwSize);
-    return E_INVALIDARG;
+    wvm_owned o = {.owner = tag_of(h)};
+    if (!wvm__owned_free(lpAddress, dwSize, dwFreeType, &o)) {
+        /* A release the core refuses for an allocation of ours: our books and the address
+         * space disagree (only the failure-injection hook gets here today). */
+        if (dwFreeType == WVM_MEM_RELEASE && !o.foreign &&
+            wvm_GetLastError() != WVM_ERROR_INVALID_PARAMETER)
+            return wvm__host_fail(h);
+        return failed(&o);
+    }
+    wvm__budget_uncharge(h, o.committed);
+    wvm__aspace_uncharge(h, o.reserved);
+    if (dwFreeType == WVM_MEM_RELEASE && wvm__host_failure_injected(h))
+        return wvm__host_fail(h);
+    return S_OK;
 }
 
 /* No lock of the host here: the CLR calls this while other threads are suspended anywhere. */
@@ -318,13 +147,14 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualQuery(IHostMemoryManager *This, void 
                                                  void *lpBuffer, size_t dwLength, size_t *pResult)
 {
     wvm_host *h = wvm__host_of(This);
+    if (!pResult || !lpBuffer)
+        return E_POINTER;
+    *pResult = 0;
     HRESULT hr = wvm__host_check(h);
     if (hr != S_OK)
         return hr;
-    if (!pResult || !lpBuffer)
-        return E_POINTER;
     *pResult = wvm_VirtualQuery(lpAddress, lpBuffer, dwLength);
-    return *pResult ? S_OK : last_error();
+    return *pResult ? S_OK : wvm__host_hresult(wvm_GetLastError());
 }
 
 HRESULT STDMETHODCALLTYPE wvm__host_VirtualProtect(IHostMemoryManager *This, void *lpAddress,
@@ -337,21 +167,15 @@ HRESULT STDMETHODCALLTYPE wvm__host_VirtualProtect(IHostMemoryManager *This, voi
         return hr;
     if (!pflOldProtect)
         return E_POINTER;
-    return wvm_VirtualProtect(lpAddress, dwSize, flNewProtect, pflOldProtect) ? S_OK : last_error();
+    return wvm_VirtualProtect(lpAddress, dwSize, flNewProtect, pflOldProtect)
+               ? S_OK
+               : wvm__host_hresult(wvm_GetLastError());
 }
 
 void wvm__host_release_all(wvm_host *h)
 {
-    for (int i = 0; i < WVM_HOST_STRIPES; i++) {
-        pthread_mutex_lock(&h->shard[i].mu);
-        size_t pos = 0;
-        wvm_addrmap_entry *e;
-        while ((e = wvm__addrmap_next(&h->shard[i].allocs, &pos))) {
-            wvm_VirtualFree((void *)e->key, 0, WVM_MEM_RELEASE);
-            wvm__budget_uncharge(h, e->b);
-            wvm__aspace_uncharge(h, e->a);
-        }
-        wvm__addrmap_free(&h->shard[i].allocs);
-        pthread_mutex_unlock(&h->shard[i].mu);
-    }
+    uint64_t committed = 0, reserved = 0;
+    wvm__owned_release_all(tag_of(h), &committed, &reserved);
+    wvm__budget_uncharge(h, committed);
+    wvm__aspace_uncharge(h, reserved);
 }

@@ -14,6 +14,7 @@
 
 #include <criterion/criterion.h>
 #include <winvmem.h>
+#include "skip.h"
 
 #define PG 4096u
 
@@ -24,7 +25,7 @@ static char *window(size_t size)
 {
     char *w = wvm_VirtualAlloc(NULL, size, WVM_MEM_RESERVE | WVM_MEM_PHYSICAL, WVM_PAGE_READWRITE);
     if (!w && wvm_GetLastError() == WVM_ERROR_NOT_SUPPORTED)
-        cr_skip_test("AWE needs UFFDIO_MOVE (Linux >= 6.8) or memfd_create");
+        wvm_cannot_run("AWE needs UFFDIO_MOVE (Linux >= 6.8) or memfd_create");
     cr_assert_not_null(w, "VirtualAlloc(MEM_PHYSICAL): %u", wvm_GetLastError());
     return w;
 }
@@ -193,7 +194,7 @@ Test(awe, handles_and_pointers)
     n = 64;
     if (!wvm_AllocateUserPhysicalPages(ME, &n, many)) {
         cr_expect_eq(wvm_GetLastError(), WVM_ERROR_NOT_SUPPORTED);
-        cr_skip_test("AWE not supported here");
+        wvm_cannot_run("AWE not supported here");
     }
     wvm_stats_get(&s1);
     cr_expect_eq(s1.committed_bytes - s0.committed_bytes, 64 * PG);

@@ -2,20 +2,26 @@
  * Microsoft's documentation ("Large-Page Support", VirtualAlloc): size and address multiples of
  * the minimum, MEM_RESERVE | MEM_COMMIT in one call, memory resident from the start, and a
  * shortage reported by VirtualAlloc. As root the tests give the hugetlb pool a few pages for
- * their duration (vm.nr_hugepages, restored afterwards); otherwise they skip visibly. */
+ * their duration (vm.nr_hugepages, restored afterwards); without root they cannot run (skip.h).
+ * The pool is one per machine: every test here holds an exclusive lock on HUGETLB_LOCK while it
+ * reads, grows or uses the pool, so that concurrent runs (other ctest jobs, other checkouts on
+ * the same machine) never see each other's pages. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <winvmem.h>
+#include "skip.h"
 
 #define PG 4096u
 
-#define NR_PATH "/proc/sys/vm/nr_hugepages"
+#define NR_PATH      "/proc/sys/vm/nr_hugepages"
+#define HUGETLB_LOCK "/tmp/winvmem-hugetlb.lock"
 
 static long saved_nr = -1;
 
@@ -54,7 +60,9 @@ static long pool_free(void)
     return v;
 }
 
-/* Makes the pool hold `extra` more free pages than now; false when that is impossible. */
+/* Makes the pool hold `extra` more free pages than now; false when that is impossible. The
+ * kernel grows the pool only as far as it finds free huge pages: when memory is fragmented it
+ * gets one compaction before the answer counts. */
 static bool grow_pool(long extra)
 {
     if (geteuid() != 0)
@@ -62,7 +70,19 @@ static bool grow_pool(long extra)
     saved_nr = read_long(NR_PATH);
     if (saved_nr < 0 || write_long(NR_PATH, saved_nr + extra))
         return false;
+    if (read_long(NR_PATH) != saved_nr + extra) {
+        write_long("/proc/sys/vm/compact_memory", 1);
+        write_long(NR_PATH, saved_nr + extra);
+    }
     return read_long(NR_PATH) == saved_nr + extra;
+}
+
+/* Held until the test's process exits (Criterion runs each test in its own process). */
+static void lock_pool(void)
+{
+    int fd = open(HUGETLB_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    cr_assert_geq(fd, 0, "open %s", HUGETLB_LOCK);
+    cr_assert_eq(flock(fd, LOCK_EX), 0, "flock %s", HUGETLB_LOCK);
 }
 
 static void restore_pool(void)
@@ -75,12 +95,12 @@ static void restore_pool(void)
 #define NEED_POOL(n)                                                                               \
     do {                                                                                           \
         if (!wvm_GetLargePageMinimum())                                                            \
-            cr_skip_test("no hugetlb support in this kernel");                                     \
+            wvm_cannot_run("no hugetlb support in this kernel");                                   \
         if (!grow_pool(n))                                                                         \
-            cr_skip_test("needs root to give the hugetlb pool %d pages", n);                       \
+            wvm_cannot_run("needs root to give the hugetlb pool %d pages", n);                     \
     } while (0)
 
-TestSuite(largepages, .fini = restore_pool);
+TestSuite(largepages, .init = lock_pool, .fini = restore_pool);
 
 Test(largepages, minimum_is_the_hugetlb_page_size)
 {
@@ -104,7 +124,7 @@ Test(largepages, argument_rules)
 {
     size_t min = wvm_GetLargePageMinimum();
     if (!min)
-        cr_skip_test("no hugetlb support in this kernel");
+        wvm_cannot_run("no hugetlb support in this kernel");
     const uint32_t lp = WVM_MEM_LARGE_PAGES, rw = WVM_PAGE_READWRITE;
     struct {
         void *addr;
@@ -130,7 +150,7 @@ Test(largepages, shortage_fails_the_call)
 {
     size_t min = wvm_GetLargePageMinimum();
     if (!min)
-        cr_skip_test("no hugetlb support in this kernel");
+        wvm_cannot_run("no hugetlb support in this kernel");
     long free_pages = pool_free();
     cr_assert_geq(free_pages, 0);
     size_t size = (size_t)(free_pages + 1) * min; /* one more than the pool holds */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "veh_record.h"
+#include "skip.h"
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
@@ -27,7 +28,7 @@ static char *filled(size_t pages, uint32_t prot)
 static void force_drop(char *p, size_t len)
 {
     if (madvise(p, len, MADV_PAGEOUT))
-        cr_skip_test("MADV_PAGEOUT unavailable: cannot make the kernel drop pages");
+        wvm_cannot_run("MADV_PAGEOUT unavailable: cannot make the kernel drop pages");
 }
 
 Test(reset, keeps_state_and_protection_ignores_prot_argument)

@@ -11,6 +11,7 @@
 #include <winvmem/stats.h>
 
 #include "writewatch_check.h"
+#include "skip.h"
 
 #define SIZE 0x10000u
 
@@ -35,7 +36,7 @@ static bool supported(void)
 #define NEED_WW()                                                                                  \
     do {                                                                                           \
         if (!supported())                                                                          \
-            cr_skip_test("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN), and "     \
+            wvm_cannot_run("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN), and "     \
                          "not WINVMEM_USERFAULTFD=0");                                             \
     } while (0)
 

@@ -4,16 +4,13 @@
 # and the bar's colours for committed and reserved private memory (png-check.py decodes the
 # PNG with Python's zlib). The page's content is checked against its JSON by ctest
 # (cli_map_html); this stage checks that a browser draws it. Without chromium the stage FAILS
-# (tools/install-deps.sh installs Debian's `chromium`).
+# (tools/require.sh; tools/install-deps.sh installs Debian's `chromium`).
 set -eu
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$root"
-browser=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$browser" ]; then
-    echo "map_html: FAILED: chromium is not installed (Debian: apt-get install chromium;" \
-         "tools/install-deps.sh installs it)"
-    exit 1
-fi
+. tools/require.sh
+require map_html "Chromium (Debian: chromium)" chromium
+browser=$(command -v chromium)
 cmake --preset release >/dev/null
 cmake --build --preset release -j2 --target winvmem_cli demo >/dev/null
 tmp=$(mktemp -d)

@@ -4,13 +4,15 @@
 
 #include <criterion/criterion.h>
 #include <stdatomic.h>
-#include <time.h>
+#include <sched.h>
 #include "winvmem/host.h"
 
 #define MIB ((size_t)1 << 20)
 
-/* Test hook of src/host (internal): the next fallible step reports an internal failure. */
+/* Test hooks of src/host (internal): the next fallible step reports an internal failure;
+ * wait until the host thread has finished an evaluation that began after the call. */
 void wvm__host_inject_failure(IHostMemoryManager *host);
+void wvm__host_settle(IHostMemoryManager *host);
 
 static inline wvm_host_config test_config(uint64_t budget, uint32_t timeout_ms)
 {
@@ -38,11 +40,13 @@ static inline uint64_t host_used(IHostMemoryManager *h)
     return s.used;
 }
 
-static inline double now_s(void)
+/* Tests synchronise on events, never on time: this waits (without a deadline: ctest's timeout
+ * is the bound) until n requests have started waiting for budget. */
+static inline void wait_for_waiters(IHostMemoryManager *h, uint64_t n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    wvm_host_stats s;
+    for (wvm_host_get_stats(h, &s); s.waits < n; wvm_host_get_stats(h, &s))
+        sched_yield();
 }
 
 static inline HRESULT halloc(IHostMemoryManager *h, size_t size, int level, void **p)

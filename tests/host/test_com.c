@@ -98,7 +98,10 @@ Test(host_com, factory_arguments)
     c.high_watermark_pct = 90; /* above the low watermark */
     cr_assert_eq(wvm_host_create(&c, &h), E_INVALIDARG);
     c = test_config(64 * MIB, 100);
-    c.heap_arena_size = 40 * MIB;
+    c.heap_arena_size = 40 * MIB + 4096; /* not a multiple of the 64 KiB slab */
+    cr_assert_eq(wvm_host_create(&c, &h), E_INVALIDARG);
+    c = test_config(64 * MIB, 100);
+    c.heap_arena_size = 512 * 1024; /* below the 1 MiB minimum */
     cr_assert_eq(wvm_host_create(&c, &h), E_INVALIDARG);
     c = test_config(64 * MIB, 100);
     cr_assert_eq(wvm_host_create(&c, &h), S_OK);

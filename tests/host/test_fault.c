@@ -3,6 +3,8 @@
  * returns an HRESULT and leaves the budget and the address-space count as they were. */
 #include <errno.h>
 #include <pthread.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include "host_test.h"
 #include "host/host_internal.h"
 #include "prim/linux/prim.h"
@@ -31,11 +33,10 @@ Test(host_internal, query_takes_no_host_lock)
     void *p;
     cr_assert_eq(halloc(h, 65536, eTaskCritical, &p), S_OK);
     wvm_host *hh = (wvm_host *)(void *)h;
-    for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_lock(&hh->shard[i].mu);
     pthread_mutex_lock(&hh->as_mu);
     pthread_mutex_lock(&hh->budget.mu);
     pthread_mutex_lock(&hh->notify.cb_mu);
+    pthread_mutex_lock(&hh->notify.eval_mu);
     query_t q = {.h = h, .addr = p, .hr = E_FAIL};
     pthread_t t;
     pthread_create(&t, NULL, query_thread, &q);
@@ -43,11 +44,10 @@ Test(host_internal, query_takes_no_host_lock)
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 10;
     int joined = pthread_timedjoin_np(t, NULL, &dl);
+    pthread_mutex_unlock(&hh->notify.eval_mu);
     pthread_mutex_unlock(&hh->notify.cb_mu);
     pthread_mutex_unlock(&hh->budget.mu);
     pthread_mutex_unlock(&hh->as_mu);
-    for (int i = 0; i < WVM_HOST_STRIPES; i++)
-        pthread_mutex_unlock(&hh->shard[i].mu);
     if (joined)
         pthread_join(t, NULL);
     cr_assert_eq(joined, 0, "VirtualQuery waited for a host lock");
@@ -55,6 +55,44 @@ Test(host_internal, query_takes_no_host_lock)
     cr_assert_eq(q.n, sizeof(wvm_MEMORY_BASIC_INFORMATION));
     cr_assert_eq(hfree(h, p), S_OK);
     h->lpVtbl->Release(h);
+}
+
+/* Issue 16 #4: a PSI descriptor in an error state (POLLHUP, POLLERR, POLLNVAL) is dropped: the
+ * host falls back to polling instead of spinning, and the errors are not pressure. The error
+ * states are made with pipes and a closed descriptor put in the trigger's place (test_pressure.c
+ * makes the real one: a trigger whose cgroup is removed). */
+static void psi_error_state(int fd, const char *what)
+{
+    wvm_host_config c = test_config(64 * MIB, 50);
+    c.flags = WVM_HOST_NO_PSI; /* no real trigger: the test installs the broken one */
+    IHostMemoryManager *h = test_host(&c);
+    wvm_host *hh = (wvm_host *)(void *)h;
+    atomic_store(&hh->notify.psi_fd, fd);
+    cr_assert_str_eq(wvm_host_pressure_source(h), "psi", "%s", what);
+    wvm__host_settle(h);
+    wvm__host_settle(h);
+    cr_assert_str_eq(wvm_host_pressure_source(h), "poll", "%s: the descriptor was dropped", what);
+    cr_assert(atomic_load(&hh->notify.psi_lost), "%s", what);
+    wvm_host_stats s;
+    wvm_host_get_stats(h, &s);
+    cr_assert_eq(s.psi_events, 0, "%s: an error state is not pressure", what);
+    cr_assert_eq(s.notifications[eMemoryAvailableLow], 0, "%s", what);
+    h->lpVtbl->Release(h);
+}
+
+Test(host_internal, psi_error_states_fall_back_to_polling)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    close(p[1]);
+    psi_error_state(p[0], "POLLHUP (a pipe whose writer is gone)"); /* the host closes p[0] */
+    cr_assert_eq(pipe(p), 0);
+    close(p[0]);
+    psi_error_state(p[1], "POLLERR (a pipe whose reader is gone)");
+    int closed = 900; /* a number no descriptor has (the host's own may reuse low ones) */
+    while (fcntl(closed, F_GETFD) != -1)
+        closed++;
+    psi_error_state(closed, "POLLNVAL (a closed descriptor)");
 }
 
 #ifdef WVM_FAULT_INJECTION

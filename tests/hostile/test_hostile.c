@@ -9,6 +9,7 @@
 #include <string.h>
 #include <winvmem/stats.h>
 #include <winvmem/win32.h>
+#include "skip.h"
 
 #define PG   0x1000u
 #define ANY  0xFFFFFFFFu
@@ -384,7 +385,7 @@ Test(hostile, writewatch_wild_array)
     char *ww =
         VirtualAlloc(NULL, 16 * PG, MEM_RESERVE | MEM_COMMIT | MEM_WRITE_WATCH, PAGE_READWRITE);
     if (!ww)
-        cr_skip_test("MEM_WRITE_WATCH not supported here (error %lu)",
+        wvm_cannot_run("MEM_WRITE_WATCH not supported here (error %lu)",
                      (unsigned long)GetLastError());
     ww[0] = 1;
     take(&before);

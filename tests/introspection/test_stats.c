@@ -107,8 +107,11 @@ Test(stats, print_stats_table_and_json)
     wvm_print_stats(f, 0);
     wvm_print_stats(f, WVM_PRINT_JSON);
     fclose(f);
-    cr_expect(strstr(buf, "winvmem statistics\n"), "%s", buf);
-    cr_expect(strstr(buf, "{\"version\": 1, \"reserved_bytes\": "), "%s", buf);
+    cr_expect(strstr(buf, "winvmem statistics\n  version           " WVM_VERSION_STRING "\n"), "%s",
+              buf);
+    cr_expect(strstr(buf, "{\"version\": 1, \"winvmem_version\": \"" WVM_VERSION_STRING
+                          "\", \"reserved_bytes\": "),
+              "%s", buf);
     cr_expect(strstr(buf, "\"mechanisms_in_use\": ["), "%s", buf);
     free(buf);
 }

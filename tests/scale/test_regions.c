@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "mbi.h"
+#include "skip.h"
 
 #define REGIONS 1000000
 
@@ -24,7 +25,7 @@ Test(scale, million_regions_one_committed_page_each, .timeout = 600)
     wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
     wvm_stats_get(&st);
     if (!(st.mechanisms_in_use & WVM_MECH_GUARD_MARKERS))
-        cr_skip_test("guard markers unavailable: the mprotect fallback splits one mapping per "
+        wvm_cannot_run("guard markers unavailable: the mprotect fallback splits one mapping per "
                      "commit and is bounded by vm.max_map_count");
     char **p = malloc(REGIONS * sizeof *p);
     for (long i = 0; i < REGIONS; i++) {

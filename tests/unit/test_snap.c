@@ -1,4 +1,13 @@
+/* The snapshot's page tree (core/snap.c) against a plain array of attributes: random writes on
+ * allocations of every shape (one leaf, a few leaves, deep trees), every reader checked after
+ * every write, old snapshots unchanged by later writes, memory returned, and the cost of a
+ * write bounded whatever the fragmentation. */
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <winvmem/vm.h>
 
 #include "core/snap.h"
 
@@ -8,25 +17,239 @@ static uint32_t set_to(uint32_t old, void *ctx)
     return *(uint32_t *)ctx;
 }
 
+static uint32_t toggle_locked(uint32_t old, void *ctx)
+{
+    (void)ctx;
+    return wvm__attr_committed(old) ? old ^ WVM_ATTR_LOCKED : old;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
 Test(snap, map_splits_and_merges)
 {
     wvm_snap *s = wvm__snap_new(0x10000, 16 * 4096, 4, 0);
     uint32_t rw = 4, ro = 2, none = 0;
     wvm_snap *t = wvm__snap_map(s, 2, 3, set_to, &rw);
-    cr_assert_eq(t->nruns, 3);
+    cr_assert_eq(t->n, 3);
     cr_expect_eq(t->committed, 3);
     wvm_snap *u = wvm__snap_map(t, 3, 1, set_to, &ro);
-    cr_assert_eq(u->nruns, 5);
+    cr_assert_eq(u->n, 5);
     wvm_snap *v = wvm__snap_map(u, 3, 1, set_to, &rw);
-    cr_expect_eq(v->nruns, 3);
+    cr_expect_eq(v->n, 3);
     wvm_snap *w = wvm__snap_map(v, 0, 16, set_to, &none);
-    cr_expect_eq(w->nruns, 1);
+    cr_expect_eq(w->n, 1);
     cr_expect_eq(w->committed, 0);
-    cr_expect_eq(wvm__snap_find(u, 3), 2);
-    cr_expect_eq(wvm__snap_run_end(u, 2), 4);
+    cr_expect_eq(wvm__snap_attr(u, 3), ro);
+    cr_expect_eq(wvm__snap_run_end(u, 3, ~0u), 4);
+    cr_expect_eq(wvm__snap_run_end(u, 3, 0), 16);
     wvm__snap_free(s);
     wvm__snap_free(t);
     wvm__snap_free(u);
     wvm__snap_free(v);
     wvm__snap_free(w);
+}
+
+/* ---- the differential test ------------------------------------------------------------------ */
+
+typedef struct piece_list {
+    uint64_t n, cap;
+    uint64_t *first, *count;
+    uint32_t *attr;
+} piece_list;
+
+static int collect(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    piece_list *p = ctx;
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->first = realloc(p->first, p->cap * sizeof *p->first);
+        p->count = realloc(p->count, p->cap * sizeof *p->count);
+        p->attr = realloc(p->attr, p->cap * sizeof *p->attr);
+    }
+    p->first[p->n] = first;
+    p->count[p->n] = count;
+    p->attr[p->n] = attr;
+    p->n++;
+    return 0;
+}
+
+/* Every reader of s agrees with ref over [lo, hi) (pieces maximal and exact). */
+static void agree(const wvm_snap *s, const uint32_t *ref, uint64_t lo, uint64_t hi)
+{
+    piece_list p = {0};
+    wvm__snap_each(s, lo, hi - lo, collect, &p);
+    uint64_t at = lo;
+    for (uint64_t i = 0; i < p.n; i++) {
+        cr_assert_eq(p.first[i], at, "piece %lu starts at %lu, not %lu", (unsigned long)i,
+                     (unsigned long)p.first[i], (unsigned long)at);
+        cr_assert(p.count[i] > 0);
+        for (uint64_t k = 0; k < p.count[i]; k++)
+            cr_assert_eq(ref[at + k], p.attr[i], "page %lu: %#x, reference %#x",
+                         (unsigned long)(at + k), p.attr[i], ref[at + k]);
+        if (i)
+            cr_assert_neq(p.attr[i], p.attr[i - 1], "pieces not maximal at %lu", (unsigned long)at);
+        at += p.count[i];
+    }
+    cr_assert_eq(at, hi);
+    free(p.first);
+    free(p.count);
+    free(p.attr);
+}
+
+static void check_points(const wvm_snap *s, const uint32_t *ref, uint64_t pages, uint64_t *seed)
+{
+    for (int i = 0; i < 64; i++) {
+        uint64_t p = rnd(seed) % pages;
+        cr_assert_eq(wvm__snap_attr(s, p), ref[p], "attr of page %lu", (unsigned long)p);
+        uint32_t mask = i & 1 ? WVM_ATTR_PROT_MASK : ~0u;
+        uint64_t end = p + 1, limit = p + 20000; /* long runs: checked up to limit */
+        while (end < pages && end < limit && (ref[end] & mask) == (ref[p] & mask))
+            end++;
+        uint64_t got = wvm__snap_run_end(s, p, mask);
+        if (end < limit)
+            cr_assert_eq(got, end, "run end from page %lu", (unsigned long)p);
+        else
+            cr_assert_geq(got, limit, "run end from page %lu", (unsigned long)p);
+    }
+}
+
+static void differential(uint64_t pages, int ops, uint64_t seed)
+{
+    static const uint32_t attrs[] = {0, WVM_PAGE_READWRITE, WVM_PAGE_READONLY,
+                                     WVM_PAGE_READWRITE | WVM_PAGE_GUARD,
+                                     WVM_PAGE_READWRITE | WVM_ATTR_LOCKED};
+    size_t meta0 = wvm__meta_bytes();
+    uint32_t *ref = calloc(pages, sizeof *ref), *old_ref = malloc(pages * sizeof *ref);
+    uint64_t committed = 0;
+    wvm_snap *s = wvm__snap_new(0x10000, pages * WVM_PAGE, 4, 0), *kept = NULL;
+    cr_assert(s);
+    for (int op = 0; op < ops; op++) {
+        /* mostly short ranges (fragmentation), sometimes long ones (merging, collapse) */
+        uint64_t first = rnd(&seed) % pages;
+        uint64_t len = rnd(&seed) % 8 ? 1 + rnd(&seed) % 8 : 1 + rnd(&seed) % pages;
+        if (len > pages - first)
+            len = pages - first;
+        uint32_t to = attrs[rnd(&seed) % 5];
+        bool tog = rnd(&seed) % 6 == 0;
+        wvm_snap *t = tog ? wvm__snap_map(s, first, len, toggle_locked, NULL)
+                          : wvm__snap_map(s, first, len, set_to, &to);
+        cr_assert(t);
+        for (uint64_t p = first; p < first + len; p++) {
+            uint32_t now = tog ? toggle_locked(ref[p], NULL) : to;
+            committed += wvm__attr_committed(now) - wvm__attr_committed(ref[p]);
+            ref[p] = now;
+        }
+        const char *err = wvm__snap_check(t);
+        cr_assert_null(err, "after op %d: %s", op, err ? err : "");
+        cr_assert_eq(t->committed, committed);
+        check_points(t, ref, pages, &seed);
+        uint64_t end = first + len, lo = first > 3 ? first - 3 : 0;
+        if (len <= 10000) {
+            agree(t, ref, lo, end + 3 < pages ? end + 3 : pages);
+        } else { /* both edges of a long range */
+            agree(t, ref, lo, first + 3);
+            agree(t, ref, end - 3, end + 3 < pages ? end + 3 : pages);
+        }
+        if (op % 97 == 0 && pages <= 100000)
+            agree(t, ref, 0, pages);
+        /* keep one old snapshot alive across later writes: it must not change */
+        if (op % (pages > 100000 ? 200 : 50) == 10) {
+            if (kept) {
+                agree(kept, old_ref, 0, pages);
+                wvm__snap_free(kept);
+            }
+            kept = s;
+            memcpy(old_ref, ref, pages * sizeof *ref);
+            for (uint64_t p = first; p < first + len; p++) /* s is the state before t */
+                old_ref[p] = wvm__snap_attr(s, p);
+        } else {
+            wvm__snap_free(s);
+        }
+        s = t;
+    }
+    if (kept) {
+        agree(kept, old_ref, 0, pages);
+        wvm__snap_free(kept);
+    }
+    wvm__snap_free(s);
+    cr_expect_eq(wvm__meta_bytes(), meta0, "snapshot memory not returned");
+    free(ref);
+    free(old_ref);
+}
+
+Test(snap, one_leaf)
+{
+    differential(16, 3000, 1);
+    differential(512, 3000, 2);
+}
+
+Test(snap, a_few_leaves)
+{
+    differential(513, 3000, 3);
+    differential(3000, 3000, 4);
+}
+
+Test(snap, two_levels)
+{
+    differential(40000, 2000, 5);
+}
+
+Test(snap, deep)
+{
+    differential((uint64_t)1 << 22, 400, 6); /* 16 GiB: three levels */
+}
+
+/* A write in a heavily fragmented allocation allocates one path and one leaf, not a copy of
+ * the allocation's runs. */
+Test(snap, write_cost_bounded)
+{
+    uint64_t pages = (uint64_t)1 << 19; /* 2 GiB */
+    uint32_t rw = WVM_PAGE_READWRITE, ro = WVM_PAGE_READONLY;
+    wvm_snap *s = wvm__snap_new(0x10000, pages * WVM_PAGE, 4, 0);
+    for (uint64_t i = 0; i < pages; i += 4) { /* 131,072 islands, alternating */
+        wvm_snap *t = wvm__snap_map(s, i, 1, set_to, i & 4 ? &ro : &rw);
+        wvm__snap_free(s);
+        s = t;
+    }
+    cr_assert_eq(s->committed, pages / 4);
+    uint64_t nodes, bytes;
+    wvm__snap_tree_size(s, &nodes, &bytes);
+    size_t before = wvm__meta_bytes();
+    wvm_snap *t = wvm__snap_map(s, 4097, 1, set_to, &rw);
+    size_t made = wvm__meta_bytes() - before;
+    cr_expect(made <= 8192, "one write allocated %zu bytes (tree: %lu nodes, %lu bytes)", made,
+              (unsigned long)nodes, (unsigned long)bytes);
+    cr_expect(bytes > 100 * made, "the tree (%lu bytes) is not much larger than a write (%zu)",
+              (unsigned long)bytes, made);
+    cr_expect_eq(t->committed, pages / 4 + 1);
+    wvm__snap_free(s);
+    wvm__snap_free(t);
+}
+
+/* Reserving a huge allocation costs one block: untouched space is uniform entries. */
+Test(snap, untouched_space_is_free)
+{
+    size_t before = wvm__meta_bytes();
+    wvm_snap *s = wvm__snap_new(0x10000, (size_t)1 << 46, 4, 0); /* 64 TiB */
+    cr_assert(s);
+    cr_expect(wvm__meta_bytes() - before < 1024);
+    uint64_t nodes, bytes;
+    wvm__snap_tree_size(s, &nodes, &bytes);
+    cr_expect_eq(nodes, 0);
+    cr_expect_eq(wvm__snap_run_end(s, 12345, ~0u), wvm__snap_pages(s));
+    wvm__snap_free(s);
+}
+
+Test(snap, no_write_from_a_retired_snapshot, .signal = SIGABRT)
+{
+    uint32_t rw = WVM_PAGE_READWRITE;
+    wvm_snap *s = wvm__snap_new(0x10000, 16 * WVM_PAGE, 4, 0);
+    wvm__snap_retire(s);
+    wvm__snap_map(s, 0, 1, set_to, &rw);
 }

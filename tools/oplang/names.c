@@ -10,6 +10,8 @@ typedef struct sym {
     uint32_t value;
 } sym;
 
+#ifdef _WIN32
+/* Natively wvm_error_name knows them; Windows has no such call. */
 static const sym errors[] = {{"ERROR_SUCCESS", ERROR_SUCCESS},
                              {"ERROR_INVALID_HANDLE", ERROR_INVALID_HANDLE},
                              {"ERROR_NOT_SUPPORTED", ERROR_NOT_SUPPORTED},
@@ -24,8 +26,8 @@ static const sym errors[] = {{"ERROR_SUCCESS", ERROR_SUCCESS},
                              {"ERROR_NO_SYSTEM_RESOURCES", ERROR_NO_SYSTEM_RESOURCES},
                              {"ERROR_WORKING_SET_QUOTA", ERROR_WORKING_SET_QUOTA},
                              {"ERROR_COMMITMENT_LIMIT", ERROR_COMMITMENT_LIMIT},
-                             {"STATUS_GUARD_PAGE_VIOLATION", STATUS_GUARD_PAGE_VIOLATION},
                              {NULL, 0}};
+#endif
 
 static const sym mem[] = {{"COMMIT", MEM_COMMIT},
                           {"RESERVE", MEM_RESERVE},
@@ -55,10 +57,17 @@ static const sym prot[] = {{"NOACCESS", PAGE_NOACCESS},
 
 const char *opl_error_name(uint32_t err)
 {
+    /* VirtualLock's last error on an armed guard page: a status, not an ERROR_ */
+    if (err == STATUS_GUARD_PAGE_VIOLATION)
+        return "STATUS_GUARD_PAGE_VIOLATION";
+#ifdef _WIN32
     for (const sym *s = errors; s->name; s++)
         if (s->value == err)
             return s->name;
     return NULL;
+#else
+    return wvm_error_name(err);
+#endif
 }
 
 static void flags(const sym *tab, const char *prefix, uint32_t v, char *buf, size_t cap)

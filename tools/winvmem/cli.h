@@ -8,6 +8,8 @@
 #include "oplang.h"
 
 int cli_info(bool json);
+/* "winvmem 0.1.0": the library's version (and the headers' when they differ) */
+int cli_version(void);
 /* style: OPL_TEXT, OPL_JSON or OPL_TRANSCRIPT; html: draw run --json's maps as a page (html.h).
  * Returns the exit status. */
 int cli_run(const char *path, opl_style_t style, bool keep_going, bool html);

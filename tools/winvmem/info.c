@@ -18,6 +18,15 @@ static const char *mech_state(const char *line, uint32_t bit, const wvm_stats *s
     return strstr(line, ": not probed") ? "not probed" : "missing";
 }
 
+int cli_version(void)
+{
+    printf("winvmem %s", wvm_version_string());
+    if (wvm_version() != WVM_VERSION)
+        printf(" (this tool was built against the headers of %s)", WVM_VERSION_STRING);
+    putchar('\n');
+    return 0;
+}
+
 static const char *source_name(int source)
 {
     switch (source) {
@@ -91,15 +100,16 @@ int cli_info(bool json)
     }
 
     if (json) {
-        printf("{\"page_size\": %u, \"allocation_granularity\": %u, "
+        printf("{\"winvmem_version\": \"%s\", \"page_size\": %u, \"allocation_granularity\": %u, "
                "\"minimum_application_address\": \"%p\", "
                "\"maximum_application_address\": \"%p\", \"processors\": %u, "
                "\"physical_memory\": %llu, \"commit_limit\": %llu, \"committed\": %llu, "
                "\"total_virtual\": %llu, \"mechanisms\": [",
-               si.dwPageSize, si.dwAllocationGranularity, si.lpMinimumApplicationAddress,
-               si.lpMaximumApplicationAddress, si.dwNumberOfProcessors,
-               (unsigned long long)ms.ullTotalPhys, (unsigned long long)st.commit_limit,
-               (unsigned long long)st.committed_bytes, (unsigned long long)ms.ullTotalVirtual);
+               wvm_version_string(), si.dwPageSize, si.dwAllocationGranularity,
+               si.lpMinimumApplicationAddress, si.lpMaximumApplicationAddress,
+               si.dwNumberOfProcessors, (unsigned long long)ms.ullTotalPhys,
+               (unsigned long long)st.commit_limit, (unsigned long long)st.committed_bytes,
+               (unsigned long long)ms.ullTotalVirtual);
         for (int i = 0; i < NMECH; i++) {
             printf("%s\n  {\"name\": \"%s\", \"state\": \"%s\", \"explanation\": ", i ? "," : "",
                    mech_names[i], mech_state(lines[i], 1u << i, &st));
@@ -111,6 +121,7 @@ int cli_info(bool json)
         printf("\n]}\n");
         return 0;
     }
+    printf("winvmem version          %s\n", wvm_version_string());
     printf("page size                %u\n", si.dwPageSize);
     printf("allocation granularity   %u\n", si.dwAllocationGranularity);
     printf("application addresses    %p - %p\n", si.lpMinimumApplicationAddress,

@@ -9,7 +9,7 @@ static const char usage_text[] =
     "       winvmem map [--json | --html] [--all]\n"
     "       winvmem map --html --from FILE|-\n"
     "       winvmem stats [--json]\n"
-    "       winvmem --help\n"
+    "       winvmem --help | --version\n"
     "\n"
     "winvmem shows what the winvmem library (the Windows virtual-memory API on Linux) sees\n"
     "on this machine, and runs Windows memory calls from a script.\n"
@@ -66,7 +66,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(usage_text, stdout);
             return 0;
-        }
+        } else if (!strcmp(argv[i], "--version"))
+            return cli_version();
     const cmd *c = NULL;
     if (argc < 2)
         return usage_error("no command given%s%s", "", "");

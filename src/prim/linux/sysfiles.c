@@ -1,6 +1,8 @@
 /* /proc/meminfo and the cgroup v2 memory files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +43,118 @@ static uint64_t meminfo_field(const char *text, const char *key)
     return strtoull(p, NULL, 10) * 1024;
 }
 
+/* Undoes mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+}
+
+/* If path lies at or below root (both absolute), the rest of path after root ("" or "/x");
+ * else NULL. */
+static const char *below(const char *path, const char *root)
+{
+    if (!strcmp(root, "/"))
+        return !strcmp(path, "/") ? "" : path;
+    size_t n = strlen(root);
+    return !strncmp(path, root, n) && (path[n] == 0 || path[n] == '/') ? path + n : NULL;
+}
+
+/* Calls f on each line of path (NUL-terminated, without its newline; lines longer than the
+ * buffer are skipped) until f returns true. No heap allocation. Returns 0 or an errno. */
+static int each_line(const char *path, bool (*f)(char *line, void *ctx), void *ctx)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    char buf[4096];
+    size_t len = 0;
+    bool done = false, skipping = false;
+    while (!done) {
+        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = 0;
+        char *line = buf, *nl;
+        while (!done && (nl = memchr(line, '\n', len - (size_t)(line - buf)))) {
+            *nl = 0;
+            if (!skipping)
+                done = f(line, ctx);
+            skipping = false;
+            line = nl + 1;
+        }
+        len -= (size_t)(line - buf);
+        memmove(buf, line, len);
+        if (len == sizeof buf - 1) { /* a line longer than the buffer */
+            len = 0;
+            skipping = true;
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+typedef struct {
+    const char *path; /* our cgroup, as /proc/self/cgroup names it */
+    char *buf;
+    size_t cap;
+    bool found;
+} cg2_find;
+
+static bool cg2_mount(char *mi, void *ctx)
+{
+    cg2_find *c = ctx;
+    /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER */
+    char *sep = strstr(mi, " - ");
+    if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+        return false;
+    char *save, *tok = strtok_r(mi, " ", &save);
+    for (int i = 0; i < 2 && tok; i++)
+        tok = strtok_r(NULL, " ", &save);
+    char *root = strtok_r(NULL, " ", &save), *mnt = strtok_r(NULL, " ", &save);
+    if (!tok || !root || !mnt)
+        return false;
+    unescape(root);
+    unescape(mnt);
+    const char *rest = below(c->path, root);
+    c->found = rest && snprintf(c->buf, c->cap, "%s%s", mnt, rest) < (int)c->cap;
+    return c->found;
+}
+
+int wvm__sysfiles_cgroup2_dir(char *buf, size_t cap)
+{
+    char cg[4096];
+    if (read_small("/proc/self/cgroup", cg, sizeof cg) <= 0)
+        return ENOENT;
+    char *line = strstr(cg, "0::");
+    while (line && line != cg && line[-1] != '\n')
+        line = strstr(line + 1, "0::");
+    if (!line)
+        return ENOENT; /* no cgroup v2 hierarchy */
+    char *path = line + 3;
+    path[strcspn(path, "\n")] = 0;
+    cg2_find c = {.path = path, .buf = buf, .cap = cap};
+    int err = each_line("/proc/self/mountinfo", cg2_mount, &c);
+    return err ? err : c.found ? 0 : ENOENT;
+}
+
 /* A cgroup v2 limit file: a number, or "max" (= UINT64_MAX). */
 static uint64_t cgroup_value(const char *dir, const char *name)
 {
-    char path[640], buf[64];
-    snprintf(path, sizeof path, "/sys/fs/cgroup%s/%s", dir, name);
+    char path[PATH_MAX + 32], buf[64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     if (read_small(path, buf, sizeof buf) <= 0 || !strncmp(buf, "max", 3))
         return UINT64_MAX;
     return strtoull(buf, NULL, 10);
@@ -60,11 +169,9 @@ void wvm__sysfiles_memory(uint64_t *ram, uint64_t *swap, uint64_t *cgroup_limit)
         *ram = meminfo_field(text, "MemTotal");
         *swap = meminfo_field(text, "SwapTotal");
     }
-    char cg[512];
-    if (read_small("/proc/self/cgroup", cg, sizeof cg) <= 0 || strncmp(cg, "0::", 3))
+    char dir[PATH_MAX];
+    if (wvm__sysfiles_cgroup2_dir(dir, sizeof dir))
         return;
-    char *dir = cg + 3;
-    dir[strcspn(dir, "\n")] = 0;
     uint64_t mem = cgroup_value(dir, "memory.max");
     uint64_t sw = cgroup_value(dir, "memory.swap.max");
     if (mem == UINT64_MAX)

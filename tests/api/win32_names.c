@@ -1,0 +1,101 @@
+/* Compiles the Windows names of winvmem/win32.h that porting code reaches for, with -Werror, as
+ * C and as C++ on Linux and, with mingw-w64, as C against the real <windows.h> (ctest
+ * api_win32_names_*): the same source must mean the same on both. The printf formats are the
+ * portable ones doc/porting.md recommends. Running it checks a few values. */
+#include <stdio.h>
+#include <winvmem/win32.h>
+
+#ifdef __cplusplus
+#define STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+
+/* the widths of Windows x64 (LLP64) */
+STATIC_ASSERT(sizeof(BYTE) == 1 && sizeof(BOOLEAN) == 1 && sizeof(WORD) == 2, "8/16 bits");
+STATIC_ASSERT(sizeof(DWORD) == 4 && sizeof(LONG) == 4 && sizeof(ULONG) == 4, "DWORD, LONG");
+STATIC_ASSERT(sizeof(BOOL) == 4 && sizeof(UINT) == 4 && sizeof(INT) == 4, "BOOL, UINT");
+STATIC_ASSERT(sizeof(ULONGLONG) == 8 && sizeof(DWORDLONG) == 8 && sizeof(LONGLONG) == 8, "64");
+STATIC_ASSERT(sizeof(DWORD64) == 8 && sizeof(ULONG64) == 8, "DWORD64, ULONG64");
+STATIC_ASSERT(sizeof(SIZE_T) == 8 && sizeof(ULONG_PTR) == 8 && sizeof(DWORD_PTR) == 8, "ptr");
+STATIC_ASSERT(sizeof(INT_PTR) == 8 && sizeof(UINT_PTR) == 8 && sizeof(LONG_PTR) == 8, "ptr");
+STATIC_ASSERT(sizeof(HANDLE) == 8 && sizeof(LPVOID) == 8, "pointers");
+STATIC_ASSERT((INT_PTR)-1 < 0 && (LONG_PTR)-1 < 0 && (UINT_PTR)-1 > 0, "signedness");
+STATIC_ASSERT((ULONGLONG)-1 > 0 && (LONGLONG)-1 < 0 && (DWORD)-1 > 0 && (LONG)-1 < 0, "sign");
+/* the SDK's structures, byte for byte */
+STATIC_ASSERT(sizeof(MEMORY_BASIC_INFORMATION) == 48, "MEMORY_BASIC_INFORMATION");
+STATIC_ASSERT(sizeof(SYSTEM_INFO) == 48, "SYSTEM_INFO");
+STATIC_ASSERT(sizeof(MEMORYSTATUSEX) == 64, "MEMORYSTATUSEX");
+STATIC_ASSERT(offsetof(SYSTEM_INFO, dwPageSize) == 4, "SYSTEM_INFO.dwPageSize");
+STATIC_ASSERT(offsetof(SYSTEM_INFO, dwAllocationGranularity) == 40, "dwAllocationGranularity");
+STATIC_ASSERT(offsetof(MEMORYSTATUSEX, ullAvailExtendedVirtual) == 56, "ullAvailExtended...");
+STATIC_ASSERT(offsetof(MEMORY_BASIC_INFORMATION, RegionSize) == 24, "RegionSize");
+
+/* every pointer typedef names the type it points to */
+static void pointer_types(void)
+{
+    BYTE b = 0;
+    DWORD d = 0;
+    SIZE_T s = 0;
+    BOOLEAN flag = 0;
+    ULONG_PTR up = 0;
+    ULONGLONG ull = 0;
+    HANDLE h = NULL;
+    MEMORYSTATUSEX ms;
+    PBYTE pb = &b;
+    LPBYTE lpb = pb;
+    LPDWORD lpd = &d;
+    PDWORD pd = lpd;
+    PSIZE_T ps = &s;
+    PBOOLEAN pf = &flag;
+    PULONG_PTR pup = &up;
+    PULONGLONG pull = &ull;
+    PHANDLE ph = &h;
+    LPMEMORYSTATUSEX lpms = &ms;
+#ifndef _WIN32
+    PMEMORYSTATUSEX pms = lpms; /* winvmem's addition: the SDK has only LPMEMORYSTATUSEX */
+    (void)pms;
+#endif
+    (void)lpb, (void)pd, (void)ps, (void)pf, (void)pup, (void)pull, (void)ph, (void)lpms;
+}
+
+int main(void)
+{
+    pointer_types();
+    SYSTEM_INFO si;
+    ZeroMemory(&si, sizeof si);
+    GetSystemInfo(&si);
+    DWORD oem = si.dwOemId; /* the anonymous union of the SDK */
+    WORD arch = si.wProcessorArchitecture;
+    MEMORYSTATUSEX ms;
+    ZeroMemory(&ms, sizeof ms);
+    ms.dwLength = sizeof ms;
+    BOOL ok = GlobalMemoryStatusEx(&ms);
+    HANDLE me = GetCurrentProcess();
+    char *p = (char *)VirtualAllocEx(me, NULL, 0x10000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    MEMORY_BASIC_INFORMATION mbi;
+    SIZE_T n = p ? VirtualQueryEx(me, p, &mbi, sizeof mbi) : 0;
+    DWORD old = 0;
+    BOOL prot = p && VirtualProtectEx(me, p, 0x1000, PAGE_READONLY, &old);
+    BOOL freed = p && VirtualFreeEx(me, p, 0, MEM_RELEASE);
+    SetLastError(ERROR_COMMITMENT_LIMIT);
+    DWORD err = GetLastError();
+
+    /* the portable formats (doc/porting.md): DWORD as unsigned long, ULONGLONG as %llu, SIZE_T
+     * and ULONG_PTR cast to unsigned long long, pointers and handles as %p */
+    printf("oem %#lx arch %u page %lu granularity %lu\n", (unsigned long)oem, (unsigned)arch,
+           (unsigned long)si.dwPageSize, (unsigned long)si.dwAllocationGranularity);
+    printf("total physical %llu, commit limit %llu, ok %d\n", ms.ullTotalPhys, ms.ullTotalPageFile,
+           ok);
+    printf("allocated %p, queried %llu bytes, region %llu, old protection %#lx, freed %d/%d\n",
+           (void *)p, (unsigned long long)n, (unsigned long long)mbi.RegionSize, (unsigned long)old,
+           prot, freed);
+    printf("last error %lu, process %p, invalid %p\n", (unsigned long)err, me,
+           INVALID_HANDLE_VALUE);
+    int good = si.dwPageSize == 4096 && si.dwAllocationGranularity == 65536 && oem == (DWORD)arch &&
+               ok && ms.ullTotalPhys > 0 && p && n == sizeof mbi && mbi.RegionSize == 0x10000 &&
+               prot && old == PAGE_READWRITE && freed && err == ERROR_COMMITMENT_LIMIT &&
+               me == INVALID_HANDLE_VALUE;
+    printf("%s\n", good ? "ok" : "WRONG");
+    return good ? 0 : 1;
+}
