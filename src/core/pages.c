@@ -458,14 +458,17 @@ uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, w
     return err;
 }
 
+static int widen_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    const wvm_snap *s = ctx;
+    if ((attr & WVM_ATTR_UNDER) &&
+        wvm__prim_protect((void *)(s->base + first * WVM_PAGE), count * WVM_PAGE, WVM_P_RW))
+        return 1;
+    return 0;
+}
+
 bool wvm__alloc_widen_under(wvm_alloc *a)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    bool clean = true;
-    for (uint32_t i = 0; i < s->nruns; i++)
-        if ((s->runs[i].attr & WVM_ATTR_UNDER) &&
-            wvm__prim_protect((void *)(s->base + s->runs[i].first * WVM_PAGE),
-                              (wvm__snap_run_end(s, i) - s->runs[i].first) * WVM_PAGE, WVM_P_RW))
-            clean = false;
-    return clean;
+    return !wvm__snap_each(s, 0, wvm__snap_pages(s), widen_piece, (void *)s);
 }
