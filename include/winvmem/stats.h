@@ -2,6 +2,7 @@
 #ifndef WINVMEM_STATS_H
 #define WINVMEM_STATS_H
 
+#include <stddef.h>
 #include <stdio.h>
 #include "vm.h"
 
@@ -9,7 +10,7 @@
 extern "C" {
 #endif
 
-#define WVM_STATS_VERSION 1
+#define WVM_STATS_VERSION 2
 
 /* Kernel mechanisms winvmem can use; `mechanisms` in wvm_stats is a set of these bits. */
 #define WVM_MECH_GUARD_MARKERS 0x01u /* MADV_GUARD_INSTALL for uncommitted pages (>= 6.13) */
@@ -44,9 +45,19 @@ typedef struct wvm_stats {
     uint64_t syscalls[WVM_SYS_KINDS];
     uint32_t mechanisms_available; /* WVM_MECH_* the kernel offers */
     uint32_t mechanisms_in_use;    /* WVM_MECH_* winvmem chose    */
+    /* version 2 (a version-1 caller gets the fields above) */
+    uint64_t sections_live;     /* section objects alive in this process */
+    uint64_t views_live;        /* mapped views */
+    uint64_t view_bytes;        /* bytes the views map */
+    uint64_t placeholders_live; /* placeholders */
+    uint64_t handles_open;      /* winvmem handles (sections, files) */
 } wvm_stats;
 
-/* Fills *out; returns 0, or EINVAL when version/size do not match this library. */
+/* The size of a version-1 wvm_stats (callers built against the first version). */
+#define WVM_STATS_V1_SIZE ((uint32_t)offsetof(wvm_stats, sections_live))
+
+/* Fills *out; returns 0, or EINVAL when version/size do not match this library (version 1 with
+ * WVM_STATS_V1_SIZE is still accepted: the fields it has are filled). */
 WVM_API int wvm_stats_get(wvm_stats *out);
 
 /* Prints the address space around every winvmem allocation like Sysinternals VMMap:

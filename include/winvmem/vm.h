@@ -238,4 +238,6 @@ WVM_API uint32_t wvm_RemoveVectoredExceptionHandler(void *Handle);
 #ifdef __cplusplus
 }
 #endif
+
+#include "sections.h" /* sections, views, placeholders, VirtualAlloc2 */
 #endif

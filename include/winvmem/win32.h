@@ -323,5 +323,8 @@ static inline BOOL FlushInstructionCache(HANDLE h, LPCVOID a, SIZE_T s)
 #ifdef __cplusplus
 }
 #endif
+
+/* memoryapi.h, handleapi.h, winbase.h: file mappings, views, placeholders, VirtualAlloc2 */
+#include "win32_sections.h"
 #endif /* !_WIN32 */
 #endif

@@ -2,6 +2,8 @@
 #include "api/api.h"
 #include "core/awe.h"
 #include "core/largepage.h"
+#include "core/placeholder.h"
+#include "core/view.h"
 #include "core/ww.h"
 #include "fault/fault.h"
 
@@ -49,16 +51,24 @@ static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t
     return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
 }
 
-/* Commits [start, end), which must lie inside one allocation. */
-static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot)
+/* Commits [start, end), which must lie inside one allocation. A copy-on-write protection is
+ * for views only (on private memory: ERROR_INVALID_PARAMETER, as before the address counts). */
+static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot, bool copy_on_write)
 {
     wvm_alloc *a = wvm__space_acquire(start);
     if (!a)
-        return WVM_ERROR_INVALID_ADDRESS;
+        return copy_on_write ? WVM_ERROR_INVALID_PARAMETER : WVM_ERROR_INVALID_ADDRESS;
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = WVM_ERROR_INVALID_ADDRESS;
-    if (end - s->base <= s->size)
-        err = wvm__alloc_commit(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE, prot);
+    uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE;
+    if (copy_on_write && !wvm__alloc_is_view(a))
+        err = WVM_ERROR_INVALID_PARAMETER;
+    else if (end - s->base > s->size || wvm__snap_is_placeholder(s))
+        err = WVM_ERROR_INVALID_ADDRESS; /* a placeholder is replaced, never committed */
+    else if (wvm__alloc_is_view(a))
+        return wvm__view_commit(a, first, count, prot); /* it unlocks a */
+    else
+        err = wvm__alloc_commit(a, first, count, prot);
     wvm__space_unlock(a);
     return err;
 }
@@ -95,8 +105,9 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
     uint32_t type = flAllocationType, prot, err = 0;
     if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO))
         return wvm__virtual_reset(lpAddress, dwSize, type, flProtect); /* api/reset.c */
+    bool commit_only = !(type & WVM_MEM_RESERVE) && addr; /* a view may be copy-on-write */
     if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
-        !wvm__valid_prot(flProtect, false, &prot) ||
+        !wvm__valid_prot(flProtect, commit_only, &prot) ||
         ((type & FEATURE_TYPES) && !(type & WVM_MEM_RESERVE)))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
     if (addr && (addr < WVM_MIN_ADDR || addr > wvm__max_app_address()))
@@ -110,7 +121,8 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
         uintptr_t start, end;
         if (!wvm__page_range(addr, dwSize, &start, &end))
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-        err = commit_range(start, end, prot);
+        err = commit_range(start, end, prot,
+                           prot & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY));
         result = err ? NULL : (void *)start;
     }
     wvm__after_call();

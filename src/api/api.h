@@ -43,6 +43,18 @@ bool wvm__user_write(void *dst, const void *src, size_t n);
 bool wvm__user_read(void *dst, const void *src, size_t n);
 bool wvm__user_probe(void *dst, size_t n);
 
+/* The MEM_EXTENDED_PARAMETERs of VirtualAlloc2 and MapViewOfFile3 (api/alloc2.c): at most one
+ * of each type; address requirements give [lo, hi) (hi exclusive) and an alignment (0 or a
+ * power of two >= 64 KiB). set: some requirement is not the default. view: MapViewOfFile3's
+ * set of types. 0 or ERROR_INVALID_PARAMETER. */
+typedef struct wvm_addr_req {
+    bool set;
+    uintptr_t lo, hi;
+    size_t align;
+} wvm_addr_req;
+uint32_t wvm__ext_params(const wvm_MEM_EXTENDED_PARAMETER *p, uint32_t n, bool view,
+                         wvm_addr_req *out);
+
 /* Debug builds (WVM_CHECK_INVARIANTS): checks the model after a public call; aborts on a
  * violation. Release builds: nothing. */
 #ifdef WVM_CHECK_INVARIANTS

@@ -1,6 +1,7 @@
 /* VirtualFree: decommit pages, or release a whole allocation. Addresses are rounded down to
  * their page first: releasing at base + 0x10 releases the allocation at base, as on Windows. */
 #include "api/api.h"
+#include "core/placeholder.h"
 
 static uint32_t decommit(uintptr_t addr, size_t size)
 {
@@ -12,7 +13,9 @@ static uint32_t decommit(uintptr_t addr, size_t size)
         return WVM_ERROR_INVALID_ADDRESS;
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = 0;
-    if (!size) { /* size 0: the whole allocation, and only when addr is in its first page */
+    if (wvm__snap_is_placeholder(s)) {
+        err = WVM_ERROR_INVALID_ADDRESS; /* nothing to decommit: it is replaced or freed */
+    } else if (!size) { /* size 0: the whole allocation, only when addr is in its first page */
         start = s->base;
         end = s->base + s->size;
         if ((addr & ~(uintptr_t)(WVM_PAGE - 1)) != s->base)
@@ -35,9 +38,10 @@ WVM_API int wvm_VirtualFree(void *lpAddress, size_t dwSize, uint32_t dwFreeType)
     if (dwFreeType == WVM_MEM_RELEASE) {
         if (dwSize)
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-        err = wvm__space_release(addr & ~(uintptr_t)(WVM_PAGE - 1));
-        if (err == WVM_ERROR_INVALID_PARAMETER) /* inside an allocation, not at its base */
-            err = WVM_ERROR_INVALID_ADDRESS;
+        err = wvm__virtual_release(addr, 0, WVM_MEM_RELEASE); /* views: ERROR_INVALID_PARAMETER */
+    } else if (dwFreeType == (WVM_MEM_RELEASE | WVM_MEM_PRESERVE_PLACEHOLDER) ||
+               dwFreeType == (WVM_MEM_RELEASE | WVM_MEM_COALESCE_PLACEHOLDERS)) {
+        err = wvm__virtual_release(addr, dwSize, dwFreeType);
     } else if (dwFreeType == WVM_MEM_DECOMMIT) {
         err = decommit(addr, dwSize);
     } else {

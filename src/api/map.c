@@ -78,7 +78,14 @@ static void header(FILE *out)
             "Protection", "Type", "Alloc. base", "Alloc. protection");
 }
 
-static void line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours)
+/* What a region of winvmem's is beyond VirtualQuery's answer (a placeholder looks like any
+ * reservation there). */
+static const char *kind_name(uint32_t kind)
+{
+    return kind & WVM_TYPE_VIEW ? "view" : kind & WVM_TYPE_PLACEHOLDER ? "placeholder" : "private";
+}
+
+static void line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours, uint32_t kind)
 {
     char prot[48], aprot[48] = "", size[32], base[24] = "";
     wvm__prot_name(m->State == WVM_MEM_COMMIT ? m->Protect : 0, prot, sizeof prot);
@@ -87,12 +94,17 @@ static void line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours)
         snprintf(base, sizeof base, "%012lx", (unsigned long)(uintptr_t)m->AllocationBase);
         wvm__prot_name(m->AllocationProtect, aprot, sizeof aprot);
     }
+    const char *mark = !ours                         ? ""
+                       : kind & WVM_TYPE_VIEW        ? "  [winvmem view]"
+                       : kind & WVM_TYPE_PLACEHOLDER ? "  [winvmem placeholder]"
+                                                     : "  [winvmem]";
     fprintf(out, "%012lx %13s  %-7s  %-23s  %-7s  %-14s %s%s\n",
             (unsigned long)(uintptr_t)m->BaseAddress, size, state_name(m->State), prot,
-            type_name(m->Type), base, aprot, ours ? "  [winvmem]" : "");
+            type_name(m->Type), base, aprot, mark);
 }
 
-static void json_line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours, bool first)
+static void json_line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours, uint32_t kind,
+                      bool first)
 {
     char prot[48], aprot[48];
     wvm__prot_name(m->State == WVM_MEM_COMMIT ? m->Protect : 0, prot, sizeof prot);
@@ -100,10 +112,11 @@ static void json_line(FILE *out, const wvm_MEMORY_BASIC_INFORMATION *m, bool our
     fprintf(out,
             "%s\n  {\"base\": \"0x%lx\", \"size\": %zu, \"state\": \"%s\", \"protect\": \"%s\", "
             "\"type\": \"%s\", \"allocation_base\": \"0x%lx\", \"allocation_protect\": \"%s\", "
-            "\"winvmem\": %s}",
+            "\"winvmem\": %s%s%s%s}",
             first ? "" : ",", (unsigned long)(uintptr_t)m->BaseAddress, m->RegionSize,
             state_name(m->State), prot, type_name(m->Type),
-            (unsigned long)(uintptr_t)m->AllocationBase, aprot, ours ? "true" : "false");
+            (unsigned long)(uintptr_t)m->AllocationBase, aprot, ours ? "true" : "false",
+            ours ? ", \"kind\": \"" : "", ours ? kind_name(kind) : "", ours ? "\"" : "");
 }
 
 /* Totals for the summary under the table, as VMMap shows one: committed bytes by type,
@@ -148,13 +161,13 @@ static void summary(FILE *out, const totals *t)
     fprintf(out, "winvmem's allocations: committed %s, reserved %s\n", e, f);
 }
 
-static void emit(printer *p, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours)
+static void emit(printer *p, const wvm_MEMORY_BASIC_INFORMATION *m, bool ours, uint32_t kind)
 {
     count(&p->sum, m, ours);
     if (p->flags & WVM_PRINT_JSON)
-        json_line(p->out, m, ours, p->lines == 0);
+        json_line(p->out, m, ours, kind, p->lines == 0);
     else
-        line(p->out, m, ours);
+        line(p->out, m, ours, kind);
     p->lines++;
 }
 
@@ -180,9 +193,11 @@ static void walk(printer *p, uintptr_t at, uintptr_t end, bool mark_ours)
     uintptr_t max = wvm__max_app_address();
     wvm_MEMORY_BASIC_INFORMATION m;
     while (at < end && at <= max && !wvm__query(at, &m)) {
-        bool ours = mark_ours && m.Type == WVM_MEM_PRIVATE && m.State != WVM_MEM_FREE &&
-                    wvm__space_owns((uintptr_t)m.BaseAddress);
-        emit(p, &m, ours);
+        bool ours = false;
+        uint32_t kind = 0;
+        if (mark_ours && m.Type != WVM_MEM_IMAGE && m.State != WVM_MEM_FREE)
+            kind = wvm__query_kind((uintptr_t)m.BaseAddress, &ours);
+        emit(p, &m, ours, kind);
         at = (uintptr_t)m.BaseAddress + m.RegionSize;
     }
 }

@@ -2,6 +2,7 @@
  * *lpflOldProtect alone, except for a range that runs past the allocation: PAGE_NOACCESS
  * (Wine's conformance test of VirtualProtectFromApp, run on Windows, checks it). */
 #include "api/api.h"
+#include "core/view.h"
 #include "fault/fault.h"
 
 /* The caching modifiers belong to the memory, not to the call: VirtualProtect keeps the page's
@@ -47,7 +48,9 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
     uint32_t err = WVM_ERROR_INVALID_ADDRESS, old = 0;
     bool copy_on_write = prot & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY);
     bool past = end - s->base > s->size;
-    if (end - s->base <= s->size && copy_on_write) {
+    if (end - s->base <= s->size && wvm__alloc_is_view(a)) {
+        err = wvm__view_protect(a, first, count, prot, &old); /* Windows' rules for views */
+    } else if (end - s->base <= s->size && copy_on_write) {
         err = WVM_ERROR_INVALID_PARAMETER; /* private memory has no copy-on-write */
     } else if (end - s->base <= s->size &&
                !wvm__snap_each(s, first, count, any_uncommitted, NULL)) {

@@ -7,6 +7,7 @@
  * not implement the flag, so the exact code could not be checked against Windows. */
 #include "api/api.h"
 #include "core/residency.h"
+#include "core/view.h"
 
 void *wvm__virtual_reset(void *lpAddress, size_t dwSize, uint32_t type, uint32_t flProtect)
 {
@@ -22,7 +23,9 @@ void *wvm__virtual_reset(void *lpAddress, size_t dwSize, uint32_t type, uint32_t
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = WVM_ERROR_INVALID_ADDRESS;
     uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE;
-    if (end - s->base <= s->size)
+    if (end - s->base <= s->size && wvm__alloc_is_view(a))
+        err = 0; /* a section's pages are shared: nothing to drop (Windows succeeds too) */
+    else if (end - s->base <= s->size)
         err = type == WVM_MEM_RESET ? wvm__alloc_reset(a, first, count)
                                     : wvm__alloc_reset_undo(a, first, count);
     wvm__space_unlock(a);

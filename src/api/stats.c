@@ -9,19 +9,27 @@
 #include "api/api.h"
 #include "core/check.h"
 #include "core/ebr.h"
+#include "core/handle.h"
 #include "core/ledger.h"
+#include "core/placeholder.h"
+#include "core/view.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/hugetlb.h"
 #include "prim/linux/uffd.h"
 
 WVM_API int wvm_stats_get(wvm_stats *out)
 {
-    if (!out || out->version != WVM_STATS_VERSION || out->size != sizeof *out)
+    if (!out || !((out->version == WVM_STATS_VERSION && out->size == sizeof *out) ||
+                  (out->version == 1 && out->size == WVM_STATS_V1_SIZE)))
         return EINVAL;
+    wvm_stats all;
     const wvm_caps *c = wvm__caps();
     wvm_space_stats ss;
     wvm__space_stats(&ss);
-    memset((char *)out + 2 * sizeof(uint32_t), 0, sizeof *out - 2 * sizeof(uint32_t));
+    uint32_t version = out->version, size = out->size;
+    wvm_stats *caller = out;
+    out = &all;
+    memset(out, 0, sizeof *out);
     out->reserved_bytes = ss.reserved;
     out->reserved_peak = ss.reserved_peak;
     out->committed_bytes = wvm__ledger_committed();
@@ -35,6 +43,14 @@ WVM_API int wvm_stats_get(wvm_stats *out)
     (void)c; /* probes the kernel's mechanisms, if that has not happened yet */
     out->mechanisms_available = wvm__mech_available();
     out->mechanisms_in_use = wvm__mech_in_use();
+    out->sections_live = wvm__section_live();
+    out->views_live = wvm__view_live();
+    out->view_bytes = wvm__view_bytes();
+    out->placeholders_live = wvm__placeholder_count();
+    out->handles_open = wvm__handle_count();
+    out->version = version;
+    out->size = size;
+    memcpy(caller, out, size);
     return 0;
 }
 

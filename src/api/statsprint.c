@@ -47,7 +47,12 @@ static void print_json(FILE *out, const wvm_stats *s)
     mech_list(out, s->mechanisms_available, true);
     fputs("], \"mechanisms_in_use\": [", out);
     mech_list(out, s->mechanisms_in_use, true);
-    fputs("]}\n", out);
+    fprintf(out,
+            "], \"sections_live\": %llu, \"views_live\": %llu, \"view_bytes\": %llu, "
+            "\"placeholders_live\": %llu, \"handles_open\": %llu}\n",
+            (unsigned long long)s->sections_live, (unsigned long long)s->views_live,
+            (unsigned long long)s->view_bytes, (unsigned long long)s->placeholders_live,
+            (unsigned long long)s->handles_open);
 }
 
 static void print_table(FILE *out, const wvm_stats *s)
@@ -63,6 +68,11 @@ static void print_table(FILE *out, const wvm_stats *s)
     fprintf(out, "  committed         %s (peak %s) of a limit of %s, %llu refused\n", a, b, c,
             (unsigned long long)s->commit_refusals);
     fprintf(out, "  allocations       %llu live\n", (unsigned long long)s->live_allocations);
+    wvm__size_name(s->view_bytes, a, sizeof a);
+    fprintf(out,
+            "  sections          %llu live, %llu views (%s), %llu placeholders, %llu handles\n",
+            (unsigned long long)s->sections_live, (unsigned long long)s->views_live, a,
+            (unsigned long long)s->placeholders_live, (unsigned long long)s->handles_open);
     fprintf(out, "  kernel mappings   %llu created\n",
             (unsigned long long)s->kernel_mappings_created);
     fprintf(out, "  metadata          %llu bytes\n", (unsigned long long)s->metadata_bytes);

@@ -26,13 +26,17 @@ enum wvm_fork_phase { WVM_FORK_PREPARE, WVM_FORK_PARENT, WVM_FORK_CHILD };
 
 /* Ranks, outer first. */
 enum {
-    WVM_FORK_RANK_VEH = 10,    /* the vectored handler list (fault/veh.c) */
-    WVM_FORK_RANK_SPACE = 20,  /* every allocation's lock, then placement (space.c) */
-    WVM_FORK_RANK_CHUNKS = 40, /* arena chunk conversion (arena.c) */
-    WVM_FORK_RANK_AWE = 50,    /* the AWE page pool (awe.c) */
-    WVM_FORK_RANK_PRIM = 60,   /* prim's descriptor caches (userfaultfd, pagemap, maps) */
-    WVM_FORK_RANK_EPOCHS = 80, /* epoch bags and reader records (ebr.c) */
-    WVM_FORK_RANK_META = 90,   /* metadata allocators (leaves: taken under everything else) */
+    WVM_FORK_RANK_SECTIONS = 5,        /* named sections (section.c): its holder takes no other */
+    WVM_FORK_RANK_VEH = 10,            /* the vectored handler list (fault/veh.c) */
+    WVM_FORK_RANK_SECTION_COMMIT = 15, /* SEC_RESERVE commits: before allocation locks */
+    WVM_FORK_RANK_SPACE = 20,          /* every allocation's lock, then placement (space.c) */
+    WVM_FORK_RANK_SECTION_VIEWS = 25,  /* sections' view lists: under allocation locks */
+    WVM_FORK_RANK_HANDLES = 26,        /* the handle table (handle.c): a leaf */
+    WVM_FORK_RANK_CHUNKS = 40,         /* arena chunk conversion (arena.c) */
+    WVM_FORK_RANK_AWE = 50,            /* the AWE page pool (awe.c) */
+    WVM_FORK_RANK_PRIM = 60,           /* prim's descriptor caches (userfaultfd, pagemap, maps) */
+    WVM_FORK_RANK_EPOCHS = 80,         /* epoch bags and reader records (ebr.c) */
+    WVM_FORK_RANK_META = 90, /* metadata allocators (leaves: taken under everything else) */
 };
 
 /* Registers fn(phase) at rank (several handlers may share a rank: their order is then the

@@ -211,6 +211,68 @@ int wvm__free_take_at(uintptr_t start, size_t len)
     return carve(n, start, len);
 }
 
+typedef struct find_req {
+    uintptr_t lo, hi;
+    size_t len, align;
+    bool top_down;
+    bool found;
+    uintptr_t at;
+} find_req;
+
+/* The lowest (highest) aligned fit inside extent n and [lo, hi), if any. */
+static void fit(node *n, find_req *q)
+{
+    uintptr_t a = n->start > q->lo ? n->start : q->lo;
+    uintptr_t b = n->start + n->len < q->hi ? n->start + n->len : q->hi;
+    if (b <= a || b - a < q->len)
+        return;
+    uintptr_t s;
+    if (q->top_down) {
+        s = (b - q->len) & ~(uintptr_t)(q->align - 1);
+        if (s < a)
+            return;
+    } else {
+        s = (a + q->align - 1) & ~(uintptr_t)(q->align - 1);
+        if (s < a || s > b - q->len)
+            return;
+    }
+    q->found = true;
+    q->at = s;
+}
+
+/* In address order (reverse for top-down), stopping at the first fit; subtrees without an
+ * extent long enough, or starting past hi, are skipped. */
+static void search(node *t, find_req *q)
+{
+    if (!t || q->found || t->max < q->len)
+        return;
+    if (q->top_down) {
+        if (t->start < q->hi)
+            search(t->r, q);
+        if (!q->found && t->start < q->hi)
+            fit(t, q);
+        if (!q->found)
+            search(t->l, q);
+    } else {
+        search(t->l, q);
+        if (!q->found && t->start < q->hi)
+            fit(t, q);
+        if (!q->found && t->start < q->hi)
+            search(t->r, q);
+    }
+}
+
+int wvm__free_find(uintptr_t lo, uintptr_t hi, size_t len, size_t align, bool top_down,
+                   uintptr_t *out)
+{
+    find_req q = {lo, hi, len, align, top_down, false, 0};
+    search(root, &q);
+    if (!q.found)
+        return ENOMEM;
+    *out = q.at;
+    return 0;
+}
+
 size_t wvm__free_extents(size_t *bytes)
 {
     if (bytes)

@@ -15,6 +15,11 @@ int wvm__free_take_low(size_t len, uintptr_t *out);
 int wvm__free_take_high(size_t len, uintptr_t *out);
 /* Takes exactly [start, start+len); ENOENT when not wholly free, ENOMEM on split failure. */
 int wvm__free_take_at(uintptr_t start, size_t len);
+/* Finds (does not take) the lowest, or with top_down the highest, start s that is a multiple of
+ * align (a power of two >= 64 KiB) such that [s, s+len) is free and inside [lo, hi).
+ * ENOMEM when there is none. */
+int wvm__free_find(uintptr_t lo, uintptr_t hi, size_t len, size_t align, bool top_down,
+                   uintptr_t *out);
 /* Number of extents (stats, invariant checker) and the free bytes they hold. */
 size_t wvm__free_extents(size_t *bytes);
 #endif

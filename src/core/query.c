@@ -4,6 +4,7 @@
 #include "core/awe.h"
 #include "core/query.h"
 #include "core/space.h"
+#include "core/view.h"
 
 void wvm__query_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
 {
@@ -22,6 +23,8 @@ void wvm__query_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMA
     m->Type = WVM_MEM_PRIVATE;
     if (s->type & WVM_MEM_PHYSICAL) /* an AWE window: its state is which pages are mapped */
         wvm__awe_query(s, idx, m);
+    if (s->type & WVM_TYPE_VIEW)
+        wvm__view_query(s, idx, m);
 }
 
 uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
@@ -71,4 +74,14 @@ bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
         wvm__query_snap(s, page, out);
     wvm__ebr_exit();
     return s != NULL;
+}
+
+uint32_t wvm__query_kind(uintptr_t addr, bool *ours)
+{
+    wvm__ebr_enter();
+    const wvm_snap *s = wvm__space_lookup(addr & ~(uintptr_t)(WVM_PAGE - 1));
+    uint32_t kind = s ? s->type & WVM_TYPE_KINDS : 0;
+    *ours = s != NULL;
+    wvm__ebr_exit();
+    return kind;
 }

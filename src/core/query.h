@@ -19,6 +19,9 @@ bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out);
 void wvm__query_snap(const struct wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m);
 /* Memory not in any winvmem allocation: free space or another mapping. */
 uint32_t wvm__query_foreign(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
+/* Whether addr lies in a winvmem allocation (*ours), and its kind (WVM_TYPE_* bits: view,
+ * placeholder, replaced placeholder) for introspection. Lock-free. */
+uint32_t wvm__query_kind(uintptr_t addr, bool *ours);
 /* Windows protection for Linux protection bits; private file mappings are copy-on-write. */
 uint32_t wvm__windows_prot(int prot, int copy_on_write);
 #endif

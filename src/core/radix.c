@@ -70,6 +70,12 @@ int wvm__radix_set(uintptr_t start, uintptr_t end, struct wvm_alloc *a)
     return err;
 }
 
+int wvm__radix_prepare(uintptr_t start, uintptr_t end, struct wvm_alloc *cur)
+{
+    /* writing the value already there only splits terminals into equal children */
+    return set_level(root, 0, start, end, (uintptr_t)cur | 1);
+}
+
 void wvm__radix_clear(uintptr_t start, uintptr_t end)
 {
     set_level(root, 0, start, end, 0);

@@ -13,6 +13,9 @@ struct wvm_alloc;
  * is unchanged for this range: entries already written are cleared again). */
 int wvm__radix_set(uintptr_t start, uintptr_t end, struct wvm_alloc *a);
 void wvm__radix_clear(uintptr_t start, uintptr_t end);
+/* [start, end), whose entries are all cur, gets the nodes a later wvm__radix_set of the same
+ * range needs, so that it cannot fail. ENOMEM: nothing visible changed. */
+int wvm__radix_prepare(uintptr_t start, uintptr_t end, struct wvm_alloc *cur);
 struct wvm_alloc *wvm__radix_get(uintptr_t addr);
 /* Lowest granule address >= addr, below limit, whose entry is non-empty; limit if none. */
 uintptr_t wvm__radix_next(uintptr_t addr, uintptr_t limit);

@@ -328,13 +328,15 @@ static uint32_t place(wvm_alloc *a, uintptr_t want, uintptr_t span, size_t size,
     return place_anywhere(span, type & WVM_MEM_TOP_DOWN, base);
 }
 
-uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
-                                 uint32_t commit, const wvm_backend *be, uintptr_t *out)
+uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
 {
-    uintptr_t span = span_of(size), base, footprint = span;
+    uintptr_t want = r->want, span = span_of(r->size), base, footprint = span;
+    size_t size = r->size;
+    uint32_t type = r->type, commit = r->commit;
+    const wvm_backend *be = r->be;
     bool in_arena, indexed;
     int (*map)(uintptr_t, size_t, void **) = be ? be->map : NULL;
-    bool sparse = !want && !map && span >= WVM_SPARSE_MIN;
+    bool sparse = !want && !map && !r->no_sparse && span >= WVM_SPARSE_MIN;
     bool set_up = be && be->on_reserve;
     if (sparse)
         footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
@@ -351,7 +353,9 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
         desc_give_back(a); /* no lock held while the other writer finishes */
         wvm__prim_yield();
     }
-    wvm_snap *s = err ? NULL : wvm__snap_new(base, size, prot, type & ~WVM_MEM_TOP_DOWN);
+    wvm_snap *s = err        ? NULL
+                  : r->first ? r->first(r->ctx, base, size)
+                             : wvm__snap_new(base, size, r->prot, type & ~WVM_MEM_TOP_DOWN);
     if (!err && (!s || (!indexed && wvm__radix_set(base, base + span, a)))) {
         if (!in_arena) /* unmapped before its entries go: never seen as foreign */
             wvm__prim_unmap((void *)base, size);
@@ -369,12 +373,13 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     }
     a->in_arena = in_arena;
     a->sparse = sparse;
-    a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers;
+    a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
     a->footprint = footprint;
     a->backend = be;
+    a->ext = r->ext;
     a->cur = s;
     a->staged = true;
-    if (!commit && !set_up) { /* nothing to set up: born in the same section */
+    if (!commit && !set_up && !r->fill) { /* nothing to set up: born in the same section */
         born(a, s);
         pthread_mutex_unlock(&placement);
         pthread_mutex_unlock(&a->lock);
@@ -382,8 +387,14 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
         return 0;
     }
     pthread_mutex_unlock(&placement);
-    /* staged: the backend's setup and the commit stay invisible until the birth, so the
-     * allocation appears reserved and committed at one instant, or not at all */
+    /* staged: the kernel part, the backend's setup and the commit stay invisible until the
+     * birth, so the allocation appears reserved and committed at one instant, or not at all */
+    int e = r->fill ? r->fill(r->ctx, base, size, in_arena) : 0;
+    err = e ? wvm__err_from_errno(e) : 0;
+    if (e) {
+        unstage(a, false);
+        return err;
+    }
     err = set_up ? be->on_reserve(a) : 0;
     if (!err && commit)
         err = wvm__alloc_commit(a, 0, wvm__snap_pages(s), commit);
@@ -399,15 +410,28 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     return 0;
 }
 
+uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
+                                 uint32_t commit, const wvm_backend *be, uintptr_t *out)
+{
+    wvm_reserve_req r = {
+        .want = want, .size = size, .type = type, .prot = prot, .commit = commit, .be = be};
+    return wvm__space_reserve_req(&r, out);
+}
+
 __thread int wvm__alloc_locks_held;
 
-wvm_alloc *wvm__space_acquire(uintptr_t addr)
+static wvm_alloc *acquire(uintptr_t addr, bool *busy)
 {
     for (;;) {
         wvm_alloc *a = wvm__radix_get(addr);
         if (!a)
             return NULL;
-        pthread_mutex_lock(&a->lock);
+        if (!busy) {
+            pthread_mutex_lock(&a->lock);
+        } else if (pthread_mutex_trylock(&a->lock)) {
+            *busy = true;
+            return NULL;
+        }
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size) {
             wvm__alloc_locks_held++;
@@ -418,6 +442,17 @@ wvm_alloc *wvm__space_acquire(uintptr_t addr)
         if (wvm__radix_get(addr) == a)
             return NULL; /* the granule tail past the allocation's last page */
     }
+}
+
+wvm_alloc *wvm__space_acquire(uintptr_t addr)
+{
+    return acquire(addr, NULL);
+}
+
+wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy)
+{
+    *busy = false;
+    return acquire(addr, busy);
 }
 
 void wvm__space_unlock(wvm_alloc *a)
@@ -555,16 +590,26 @@ uint32_t wvm__space_release(uintptr_t base)
     wvm_alloc *a = wvm__space_acquire(base);
     if (!a)
         return WVM_ERROR_INVALID_ADDRESS;
-    wvm_snap *s = wvm__alloc_snap(a);
-    if (s->base != base) {
+    if (wvm__alloc_snap(a)->base != base) {
         wvm__space_unlock(a);
         return WVM_ERROR_INVALID_PARAMETER;
     }
+    return wvm__alloc_release(a);
+}
+
+uint32_t wvm__alloc_release(wvm_alloc *a)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    uintptr_t base = s->base;
+    const wvm_backend *be = a->backend;
+    bool own_span = be && be->release_span;
     /* staged: readers see the allocation as it was until it dies, never half decommitted */
     a->staged = true;
     uint32_t err = 0;
-    if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
-        !wvm__prim_replace_none((void *)base, a->footprint))
+    if (own_span)
+        err = wvm__err_from_errno(be->release_span(base, s->size, a->footprint, a->in_arena));
+    else if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
+             !wvm__prim_replace_none((void *)base, a->footprint))
         wvm__ledger_uncharge(s->committed * WVM_PAGE); /* one call instead of one per run */
     else if (s->committed)
         err = wvm__alloc_decommit(a, 0, wvm__snap_pages(s));
@@ -584,9 +629,11 @@ uint32_t wvm__space_release(uintptr_t base)
     pthread_mutex_lock(&placement);
     died(a);
     live_unlink(a, size);
-    if (in_arena) {
+    if (in_arena || own_span) { /* (a backend's release_span unmapped a dedicated one) */
         wvm__radix_clear(base, base + span);
-        if (reusable) /* else lost to free space: its next owner would inherit protections */
+        /* (a span with pages whose mapping under their markers stays other than read-write
+         * is lost to free space: its next owner would inherit them) */
+        if (in_arena && reusable)
             wvm__free_add(base, a->footprint);
     } else {
         /* the entries stay (pending) until the mapping is gone: a mapping without them
@@ -706,4 +753,103 @@ static void fork_space(enum wvm_fork_phase phase)
 __attribute__((constructor)) static void register_fork(void)
 {
     wvm__fork_register(WVM_FORK_RANK_SPACE, fork_space);
+}
+
+uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, bool top_down,
+                         uintptr_t *out)
+{
+    uintptr_t span = span_of(size);
+    pthread_mutex_lock(&placement);
+    int err = wvm__free_find(lo, hi, span, align, top_down, out);
+    pthread_mutex_unlock(&placement);
+    if (!err)
+        return 0;
+    /* between the kernel's mappings (an arena is one of them), lowest or highest first */
+    uintptr_t best = 0, at = lo < WVM_MIN_ADDR ? WVM_MIN_ADDR : lo;
+    bool found = false;
+    while (at < hi) {
+        wvm_vma v;
+        uintptr_t gap_end = hi;
+        if (!wvm__prim_vma_next(at, &v))
+            gap_end = v.start < hi ? v.start : hi;
+        uintptr_t s = (at + align - 1) & ~(uintptr_t)(align - 1);
+        if (s >= at && gap_end > s && gap_end - s >= span) {
+            uintptr_t cand = top_down ? (gap_end - span) & ~(uintptr_t)(align - 1) : s;
+            best = cand;
+            found = true;
+            if (!top_down)
+                break;
+        }
+        if (gap_end >= hi || v.end <= at)
+            break;
+        at = v.end;
+    }
+    if (!found)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    *out = best;
+    return 0;
+}
+
+/* One placement section: b is made (unreachable), the index points to it, a shrinks, and the
+ * generation moves once (readers that combine entries see the split whole or not at all). */
+uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    size_t head = at - s->base, tail = s->size - head;
+    wvm_snap *sa = wvm__snap_new(s->base, head, s->alloc_prot, s->type);
+    wvm_snap *sb = wvm__snap_new(at, tail, s->alloc_prot, s->type);
+    pthread_mutex_lock(&placement);
+    /* b is never locked here: nobody can find it before the index says so, and then it is
+     * complete (a second allocation lock may not be waited for: fork.c) */
+    wvm_alloc *b = sa && sb ? desc_get() : NULL;
+    if (!b || wvm__radix_prepare(at, at + span_of(tail), a)) {
+        if (b)
+            desc_put(b);
+        pthread_mutex_unlock(&placement);
+        wvm__snap_free(sa);
+        wvm__snap_free(sb);
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+    b->in_arena = a->in_arena;
+    b->sparse = false;
+    b->guard_mode = a->guard_mode;
+    b->footprint = a->footprint - head;
+    b->backend = NULL;
+    b->ext = NULL;
+    b->cur = sb;
+    b->staged = false;
+    a->footprint = head;
+    quick_update(b, sb);
+    atomic_store_explicit(&b->snap, sb, memory_order_release);
+    live_link(b, 0);                           /* the bytes move from a to b */
+    wvm__radix_set(at, at + span_of(tail), b); /* prepared: cannot fail */
+    wvm__alloc_publish(a, sa);
+    gen_advance();
+    pthread_mutex_unlock(&placement);
+    return 0;
+}
+
+uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b)
+{
+    wvm_snap *sa = wvm__alloc_snap(a), *sb = wvm__alloc_snap(b);
+    uintptr_t b_base = sb->base, b_end = b_base + span_of(sb->size);
+    wvm_snap *n = wvm__snap_new(sa->base, sa->size + sb->size, sa->alloc_prot, sa->type);
+    pthread_mutex_lock(&placement);
+    if (!n || wvm__radix_prepare(b_base, b_end, b)) {
+        pthread_mutex_unlock(&placement);
+        wvm__snap_free(n);
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    }
+    /* a claims b's range before the index says so (a reader there still finds b, whole),
+     * then b dies: one section, one move of the generation */
+    wvm__alloc_publish(a, n);
+    wvm__radix_set(b_base, b_end, a); /* prepared: cannot fail */
+    a->footprint += b->footprint;
+    died(b);
+    live_unlink(b, 0);
+    wvm__alloc_locks_held--;
+    pthread_mutex_unlock(&b->lock);
+    desc_put(b);
+    pthread_mutex_unlock(&placement);
+    return 0;
 }

@@ -111,7 +111,21 @@ typedef struct wvm_backend {
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
+    /* Set for views (core/view.c): the pages belong to a section (MEM_MAPPED), whose commit
+     * the section charged; VirtualFree refuses the allocation. */
+    bool mapped;
+    /* Set: the kernel part of a release, instead of decommit (+ munmap of a dedicated
+     * mapping): [base, base+size) back the way unused address space of its kind is (in_arena:
+     * idle arena space, which then goes back to free space; else unmapped). 0 or an errno
+     * (nothing changed); allocation locked. */
+    int (*release_span)(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena);
 } wvm_backend;
+
+/* Internal kinds in wvm_snap.type, above every MEM_* allocation flag stored there. */
+#define WVM_TYPE_VIEW        0x80000000u /* a mapped view: MEM_MAPPED */
+#define WVM_TYPE_PLACEHOLDER 0x40000000u /* a placeholder (MEM_RESERVE_PLACEHOLDER) */
+#define WVM_TYPE_REPLACED    0x10000000u /* replaced a placeholder: may become one again */
+#define WVM_TYPE_KINDS       (WVM_TYPE_VIEW | WVM_TYPE_PLACEHOLDER | WVM_TYPE_REPLACED)
 
 uint32_t wvm__err_from_errno(int err);
 
@@ -122,12 +136,53 @@ uint32_t wvm__err_from_errno(int err);
  * its on_reserve has run when this returns 0. *base receives the allocation's base. */
 uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uint32_t prot,
                                  uint32_t commit, const wvm_backend *be, uintptr_t *base);
+/* A reservation whose kernel part and first state its caller makes (views, placeholders):
+ * wvm__space_reserve_with's parameters, and: */
+typedef struct wvm_reserve_req {
+    uintptr_t want; /* exactly there (64 KiB aligned), or 0: anywhere */
+    size_t size;    /* a multiple of the page size */
+    uint32_t type, prot, commit;
+    const wvm_backend *be;
+    bool no_sparse; /* placed like a small reservation even when huge (placeholders: pieces
+                     * of one may be released on their own, so it cannot own whole chunks) */
+    /* Runs before the birth (staged, index entries pending: readers see free space, writers
+     * wait for the new allocation's lock; no other lock held): maps what the kind needs over
+     * [base, base+size), arena space (in_arena) or a dedicated PROT_NONE mapping. On failure
+     * (an errno) the range must be as it was; it is given back. */
+    int (*fill)(void *ctx, uintptr_t base, size_t size, bool in_arena);
+    /* The first state (NULL: ENOMEM) instead of all pages reserved; placement held. */
+    wvm_snap *(*first)(void *ctx, uintptr_t base, size_t size);
+    void *ctx;
+    void *ext; /* the allocation's backend data, set before anyone can find it */
+} wvm_reserve_req;
+uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *base);
+
 /* Releases the whole allocation whose base is base; readers see it whole until it is gone. */
 uint32_t wvm__space_release(uintptr_t base);
+/* The same for the locked allocation a (found by wvm__space_acquire); unlocks it either way. */
+uint32_t wvm__alloc_release(wvm_alloc *a);
+
+/* A free range for a reservation of size bytes with address requirements: base a multiple of
+ * align (a power of two >= 64 KiB), [base, base+size) inside [lo, hi). Looks in the arenas
+ * first, then between the kernel's mappings. Only a candidate: reserving it may lose a race
+ * (ERROR_INVALID_ADDRESS), and the caller then asks again. ERROR_NOT_ENOUGH_MEMORY: none. */
+uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, bool top_down,
+                         uintptr_t *out);
+
+/* Placeholders (core/placeholder.c): a (locked, nothing committed, no backend) is split at
+ * at, a 64 KiB boundary strictly inside it: a keeps [base, at), a new allocation (not locked)
+ * takes [at, end). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at);
+/* Joins b, the allocation right after a (both locked, both like a above), into a; b dies
+ * (its lock released). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b);
 
 /* Finds the allocation holding addr and locks it; NULL when addr is in none. */
 wvm_alloc *wvm__space_acquire(uintptr_t addr);
 void wvm__space_unlock(wvm_alloc *a);
+/* Like wvm__space_acquire, but never waits: NULL with *busy set when another thread holds the
+ * allocation's lock (a second lock may not be waited for: see fork.c). */
+wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy);
 /* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
  * must not wait for a lock its own thread holds). */
 extern __thread int wvm__alloc_locks_held;

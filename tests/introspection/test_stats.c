@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <winvmem.h>
+#include <winvmem/win32.h>
 
 #include "child.h"
 
@@ -109,9 +110,54 @@ Test(stats, print_stats_table_and_json)
     fclose(f);
     cr_expect(strstr(buf, "winvmem statistics\n  version           " WVM_VERSION_STRING "\n"), "%s",
               buf);
-    cr_expect(strstr(buf, "{\"version\": 1, \"winvmem_version\": \"" WVM_VERSION_STRING
-                          "\", \"reserved_bytes\": "),
-              "%s", buf);
+    char head[96];
+    snprintf(head, sizeof head, "{\"version\": %d, \"winvmem_version\": \"%s\", \"reserved_bytes\": ",
+             WVM_STATS_VERSION, WVM_VERSION_STRING);
+    cr_expect(strstr(buf, head), "%s", buf);
     cr_expect(strstr(buf, "\"mechanisms_in_use\": ["), "%s", buf);
+    cr_expect(strstr(buf, "\"views_live\": "), "%s", buf);
     free(buf);
+}
+
+Test(stats, version_1_callers_still_served)
+{
+    wvm_stats s;
+    memset(&s, 0xAB, sizeof s);
+    s.version = 1;
+    s.size = WVM_STATS_V1_SIZE;
+    cr_assert_eq(wvm_stats_get(&s), 0);
+    cr_expect_eq(s.version, 1);
+    cr_expect_neq(s.commit_limit, 0);
+    cr_expect_eq(s.sections_live, 0xABABABABABABABABull, "past a version-1 struct: untouched");
+    s.size = sizeof s;
+    cr_expect_eq(wvm_stats_get(&s), EINVAL);
+}
+
+Test(stats, sections_views_placeholders_counted)
+{
+    wvm_stats s = {.version = WVM_STATS_VERSION, .size = sizeof s};
+    HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0x20000, NULL);
+    void *v = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+    void *ph = VirtualAlloc2(NULL, NULL, 0x30000, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                             PAGE_NOACCESS, NULL, 0);
+    cr_assert(h && v && ph);
+    cr_assert_eq(wvm_stats_get(&s), 0);
+    cr_expect_eq(s.sections_live, 1);
+    cr_expect_eq(s.views_live, 1);
+    cr_expect_eq(s.view_bytes, 0x20000);
+    cr_expect_eq(s.placeholders_live, 1);
+    cr_expect_eq(s.handles_open, 1);
+    char *buf;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    wvm_print_map_ex(f, WVM_PRINT_OWN);
+    fclose(f);
+    cr_expect(strstr(buf, "[winvmem view]"), "%s", buf);
+    cr_expect(strstr(buf, "[winvmem placeholder]"), "%s", buf);
+    free(buf);
+    UnmapViewOfFile(v);
+    CloseHandle(h);
+    VirtualFree(ph, 0, MEM_RELEASE);
+    cr_assert_eq(wvm_stats_get(&s), 0);
+    cr_expect_eq(s.sections_live + s.views_live + s.placeholders_live + s.handles_open, 0);
 }

@@ -5,6 +5,7 @@
 #include <winvmem/stats.h>
 
 #include "prim/linux/prim.h"
+#include "prim/linux/section.h"
 
 #ifndef MADV_GUARD_INSTALL /* Linux 6.13; Debian 12's headers are 6.1 */
 #define MADV_GUARD_INSTALL 102
@@ -54,6 +55,11 @@ static int fallible(enum wvm_syscall_kind kind)
     (void)n;
 #endif
     return 0;
+}
+
+int wvm__prim_fallible(int kind)
+{
+    return fallible((enum wvm_syscall_kind)kind);
 }
 
 static void count(enum wvm_syscall_kind kind)

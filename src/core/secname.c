@@ -1,0 +1,171 @@
+/* Section names (secname.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <winvmem/vm.h>
+
+#include "core/secname.h"
+
+static const uint16_t local_prefix[] = {'L', 'o', 'c', 'a', 'l', '\\'};
+static const uint16_t global_prefix[] = {'G', 'l', 'o', 'b', 'a', 'l', '\\'};
+
+static int has_prefix(const uint16_t *s, uint32_t n, const uint16_t *p, uint32_t pn)
+{
+    return n >= pn && !memcmp(s, p, pn * sizeof *p);
+}
+
+static uint64_t fmix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+/* Two independent 64-bit lanes over the code units: collisions are possible in principle and
+ * detected (the file keeps the full name, section.c compares it). */
+static void file_name(wvm_secname *n)
+{
+    uint64_t h1 = 0xcbf29ce484222325ull ^ (uint64_t)n->ns, h2 = 0x9e3779b97f4a7c15ull + n->len;
+    for (uint32_t i = 0; i < n->len; i++) {
+        h1 = (h1 ^ n->units[i]) * 0x100000001b3ull;
+        h2 = (h2 + n->units[i] + 1) * 0xc2b2ae3d27d4eb4full;
+        h2 ^= h2 >> 29;
+    }
+    h1 = fmix(h1 ^ fmix(h2));
+    h2 = fmix(h2 + h1);
+    static const char hex[] = "0123456789abcdef";
+    n->file[0] = 's';
+    for (int i = 0; i < 16; i++) {
+        n->file[1 + i] = hex[(h1 >> (60 - 4 * i)) & 15];
+        n->file[17 + i] = hex[(h2 >> (60 - 4 * i)) & 15];
+    }
+    n->file[33] = 0;
+}
+
+/* units[0..n) is the whole name as given; takes ownership of units. */
+static uint32_t finish(uint16_t *units, uint32_t n, wvm_secname *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!n) {
+        free(units);
+        return 0;
+    }
+    char ns = 'L';
+    uint32_t skip = 0;
+    if (has_prefix(units, n, local_prefix, 6)) {
+        skip = 6;
+    } else if (has_prefix(units, n, global_prefix, 7)) {
+        skip = 7;
+        ns = 'G';
+    }
+    for (uint32_t i = skip; i < n; i++)
+        if (units[i] == '\\') {
+            free(units);
+            return WVM_ERROR_PATH_NOT_FOUND; /* a directory below the namespace: none exists */
+        }
+    if (skip == n) {
+        free(units);
+        return WVM_ERROR_INVALID_NAME;
+    }
+    memmove(units, units + skip, (n - skip) * sizeof *units);
+    out->units = units;
+    out->len = n - skip;
+    out->ns = ns;
+    file_name(out);
+    return 0;
+}
+
+uint32_t wvm__secname_w(const uint16_t *name, wvm_secname *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!name)
+        return 0;
+    uint32_t n = 0;
+    while (name[n]) {
+        if (++n > WVM_SECNAME_MAX)
+            return WVM_ERROR_FILENAME_EXCED_RANGE;
+    }
+    uint16_t *units = malloc((n ? n : 1) * sizeof *units);
+    if (!units)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    memcpy(units, name, n * sizeof *units);
+    return finish(units, n, out);
+}
+
+/* One UTF-8 sequence at s (at most left bytes) as a code point; *used receives its length.
+ * Invalid: the first byte alone, as U+DC80 + byte. */
+static uint32_t decode(const unsigned char *s, size_t left, size_t *used)
+{
+    unsigned char c = s[0];
+    uint32_t cp, min;
+    size_t len;
+    if (c < 0x80) {
+        *used = 1;
+        return c;
+    }
+    if ((c & 0xE0) == 0xC0)
+        len = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        len = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+        len = 4, cp = c & 0x07, min = 0x10000;
+    else
+        goto invalid;
+    if (len > left)
+        goto invalid;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            goto invalid;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))
+        goto invalid;
+    *used = len;
+    return cp;
+invalid:
+    *used = 1;
+    return 0xDC80u + c;
+}
+
+uint32_t wvm__secname_a(const char *name, wvm_secname *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!name)
+        return 0;
+    size_t bytes = strnlen(name, 4 * WVM_SECNAME_MAX_A + 1);
+    uint16_t *units = malloc((bytes ? bytes : 1) * 2 * sizeof *units);
+    if (!units)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    uint32_t n = 0;
+    for (size_t i = 0; i < bytes;) {
+        size_t used;
+        uint32_t cp = decode((const unsigned char *)name + i, bytes - i, &used);
+        i += used;
+        if (cp >= 0x10000) {
+            units[n++] = (uint16_t)(0xD800 + ((cp - 0x10000) >> 10));
+            units[n++] = (uint16_t)(0xDC00 + ((cp - 0x10000) & 0x3FF));
+        } else {
+            units[n++] = (uint16_t)cp;
+        }
+        if (n > WVM_SECNAME_MAX_A) {
+            free(units);
+            return WVM_ERROR_FILENAME_EXCED_RANGE;
+        }
+    }
+    return finish(units, n, out);
+}
+
+void wvm__secname_free(wvm_secname *n)
+{
+    free(n->units);
+    n->units = NULL;
+    n->len = 0;
+}
+
+int wvm__secname_equal(const wvm_secname *a, const uint16_t *units, uint32_t len, char ns)
+{
+    return a->ns == ns && a->len == len && !memcmp(a->units, units, len * sizeof *units);
+}

@@ -1,0 +1,564 @@
+/* Section objects (section.h): creation over a memfd, a file or a named file of the per-user
+ * directory, names shared between processes, and the SEC_RESERVE commit bits. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <winvmem/vm.h>
+
+#include "core/ebr.h"
+#include "core/fork.h"
+#include "core/ledger.h"
+#include "core/section.h"
+#include "core/space.h"
+#include "prim/linux/prim.h"
+
+#define HDR_MAGIC   0x3154434553564d57ull /* "WVMSECT1" */
+#define HDR_VERSION 1u
+#define HDR_NAME_AT 64u
+
+/* The header of a named section's file; the section's pages start at data_off. */
+typedef struct hdr {
+    uint64_t magic;
+    uint32_t version, prot, attrs, name_len;
+    uint64_t size, data_off, bits_off;
+} hdr;
+
+static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER; /* named sections, handles */
+static wvm_section *named_head;
+static _Atomic uint64_t charged_total, live_total;
+
+/* The registry's holder takes no lock of another module (it makes system calls); the commit
+ * lock's holder takes allocation locks; the view lists' lock is taken under them. */
+pthread_mutex_t wvm__section_commit_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t wvm__section_views_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((constructor)) static void register_fork(void)
+{
+    wvm__fork_register_lock(WVM_FORK_RANK_SECTIONS, &registry);
+    wvm__fork_register_lock(WVM_FORK_RANK_SECTION_COMMIT, &wvm__section_commit_lock);
+    wvm__fork_register_lock(WVM_FORK_RANK_SECTION_VIEWS, &wvm__section_views_lock);
+}
+
+static uint32_t from_errno(int err)
+{
+    switch (err) {
+    case 0:
+        return 0;
+    case EACCES:
+    case EPERM:
+        return WVM_ERROR_ACCESS_DENIED;
+    case ENOSPC:
+        return WVM_ERROR_DISK_FULL;
+    default:
+        return wvm__err_from_errno(err);
+    }
+}
+
+uint32_t wvm__prot_rights(uint32_t prot)
+{
+    switch (prot & 0xFFu) {
+    case WVM_PAGE_READONLY:
+    case WVM_PAGE_WRITECOPY:
+        return WVM_SECTION_MAP_READ;
+    case WVM_PAGE_READWRITE:
+        return WVM_SECTION_MAP_READ | WVM_SECTION_MAP_WRITE;
+    case WVM_PAGE_EXECUTE:
+    case WVM_PAGE_EXECUTE_READ:
+    case WVM_PAGE_EXECUTE_WRITECOPY:
+        return WVM_SECTION_MAP_READ | WVM_SECTION_MAP_EXECUTE;
+    case WVM_PAGE_EXECUTE_READWRITE:
+        return WVM_SECTION_MAP_READ | WVM_SECTION_MAP_WRITE | WVM_SECTION_MAP_EXECUTE;
+    default:
+        return 0;
+    }
+}
+
+/* ---- files ---------------------------------------------------------------------------------- */
+
+static void file_destroy(wvm_object *o)
+{
+    wvm_file *f = (wvm_file *)o;
+    wvm__prim_fd_close(f->fd);
+    free(f);
+}
+
+uint32_t wvm__file_new(int fd, wvm_file **out)
+{
+    wvm_fdinfo info;
+    int err = wvm__prim_fd_info(fd, &info);
+    if (err || !info.regular)
+        return WVM_ERROR_INVALID_HANDLE;
+    wvm_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    if ((err = wvm__prim_fd_dup(fd, &f->fd))) {
+        free(f);
+        return from_errno(err);
+    }
+    atomic_init(&f->obj.refs, 1);
+    f->obj.kind = WVM_OBJ_FILE;
+    f->obj.destroy = file_destroy;
+    f->info = info;
+    *out = f;
+    return 0;
+}
+
+/* ---- sections ------------------------------------------------------------------------------- */
+
+static uint64_t page_round(uint64_t n)
+{
+    return (n + WVM_PAGE - 1) & ~(uint64_t)(WVM_PAGE - 1);
+}
+
+static void section_destroy(wvm_object *o)
+{
+    wvm_section *s = (wvm_section *)o;
+    if (s->charged) {
+        wvm__ledger_uncharge(s->charged);
+        atomic_fetch_sub(&charged_total, s->charged);
+    }
+    if (s->header)
+        wvm__prim_unmap(s->header, s->header_len);
+    else if (s->bits)
+        free((void *)s->bits);
+    wvm__prim_fd_close(s->fd);
+    wvm__secname_free(&s->name);
+    atomic_fetch_sub(&live_total, 1);
+    free(s);
+}
+
+static void handle_closed(wvm_object *o);
+
+static wvm_section *section_new(void)
+{
+    wvm_section *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    atomic_init(&s->obj.refs, 1);
+    s->obj.kind = WVM_OBJ_SECTION;
+    s->obj.destroy = section_destroy;
+    s->obj.handle_closed = handle_closed;
+    s->handles = 1;
+    s->fd = -1;
+    atomic_fetch_add(&live_total, 1);
+    return s;
+}
+
+static uint32_t charge(wvm_section *s, uint64_t bytes)
+{
+    uint32_t err = wvm__ledger_charge(bytes);
+    if (!err) {
+        s->charged += bytes;
+        atomic_fetch_add(&charged_total, bytes);
+    }
+    return err;
+}
+
+static bool bits_needed(uint32_t attrs)
+{
+    return attrs & WVM_SEC_RESERVE;
+}
+
+/* A pagefile-backed section in a memfd. */
+/* The largest pagefile-backed section: the user address space (128 TiB); larger is
+ * STATUS_SECTION_TOO_BIG (ERROR_NOT_ENOUGH_MEMORY). */
+#define MAX_SECTION ((uint64_t)1 << 47)
+
+static uint32_t create_anon(uint64_t size, uint32_t prot, uint32_t sec, wvm_section **out)
+{
+    if (size > MAX_SECTION)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    wvm_section *s = section_new();
+    if (!s)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    s->size = page_round(size);
+    s->prot = prot;
+    s->attrs = sec;
+    uint32_t err = 0;
+    if (bits_needed(sec) && !(s->bits = calloc((s->size / WVM_PAGE + 63) / 64, sizeof(uint64_t))))
+        err = WVM_ERROR_NOT_ENOUGH_MEMORY;
+    if (!err && !(sec & WVM_SEC_RESERVE))
+        err = charge(s, s->size);
+    if (!err)
+        err = from_errno(wvm__prim_memfd_section(s->size, &s->fd));
+    if (err) {
+        section_destroy(&s->obj);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+static uint32_t create_file(wvm_file *f, uint64_t size, uint32_t prot, uint32_t sec,
+                            wvm_section **out)
+{
+    uint32_t rights = wvm__prot_rights(prot);
+    if (!f->info.readable || ((rights & WVM_SECTION_MAP_WRITE) && !f->info.writable) ||
+        ((rights & WVM_SECTION_MAP_EXECUTE) && !f->info.executable))
+        return WVM_ERROR_ACCESS_DENIED;
+    wvm_fdinfo now;
+    int e = wvm__prim_fd_info(f->fd, &now);
+    if (e)
+        return from_errno(e);
+    if (!size && !now.size)
+        return WVM_ERROR_FILE_INVALID; /* STATUS_MAPPED_FILE_SIZE_ZERO */
+    if (!size)
+        size = now.size;
+    if (size > now.size && !(rights & WVM_SECTION_MAP_WRITE))
+        return WVM_ERROR_NOT_ENOUGH_MEMORY; /* STATUS_SECTION_TOO_BIG */
+    wvm_section *s = section_new();
+    if (!s)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    s->size = size;
+    s->prot = prot;
+    s->attrs = WVM_SEC_FILE | (sec & (WVM_SEC_NOCACHE | WVM_SEC_WRITECOMBINE));
+    s->file = true;
+    uint32_t err = from_errno(wvm__prim_fd_dup(f->fd, &s->fd));
+    if (!err && size > now.size) /* a writable section extends its file, as on Windows */
+        err = from_errno(wvm__prim_fd_grow(s->fd, size));
+    if (err) {
+        section_destroy(&s->obj);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- named sections ----------------------------------------------------------------------- */
+
+static size_t header_bytes(uint32_t name_len, uint64_t size, bool bits, uint64_t *bits_off)
+{
+    uint64_t at = (HDR_NAME_AT + 2 * (uint64_t)name_len + 7) & ~(uint64_t)7;
+    *bits_off = bits ? at : 0;
+    if (bits)
+        at += (size / WVM_PAGE + 63) / 64 * 8;
+    return (size_t)page_round(at);
+}
+
+/* Maps the header of fd, len bytes (at least one page), and points s at it. */
+static int map_header(wvm_section *s, size_t len)
+{
+    void *p;
+    int err = wvm__prim_map_fd_any(len, s->fd, 0, &p);
+    if (!err) {
+        s->header = p;
+        s->header_len = len;
+    }
+    return err;
+}
+
+/* A new named section: an unnamed file is prepared whole (header, size, our shared lock) and
+ * only then given its name, so that nobody ever opens a half-made one. EEXIST: the name
+ * appeared meanwhile. */
+static int create_named(int dir, const wvm_secname *name, uint64_t size, uint32_t prot,
+                        uint32_t sec, wvm_section **out)
+{
+    wvm_section *s = size <= MAX_SECTION ? section_new() : NULL;
+    if (!s)
+        return ENOMEM;
+    s->size = page_round(size);
+    s->prot = prot;
+    s->attrs = sec;
+    uint64_t bits_off;
+    size_t hlen = header_bytes(name->len, s->size, bits_needed(sec), &bits_off);
+    int err = 0;
+    if (s->size + hlen < s->size)
+        err = ENOMEM;
+    if (!err && !(sec & WVM_SEC_RESERVE) && charge(s, s->size))
+        err = ENOSPC; /* reported as the commit limit below */
+    if (!err)
+        err = wvm__prim_shm_tmp(dir, hlen + s->size, &s->fd);
+    if (!err)
+        err = map_header(s, hlen);
+    if (!err) {
+        hdr *h = s->header;
+        *h = (hdr){HDR_MAGIC, HDR_VERSION, prot, sec, name->len, s->size, hlen, bits_off};
+        memcpy((char *)s->header + HDR_NAME_AT, name->units, name->len * sizeof *name->units);
+        s->data_off = hlen;
+        if (bits_off)
+            s->bits = (_Atomic uint64_t *)((char *)s->header + bits_off);
+        err = wvm__prim_flock(s->fd, false, true);
+    }
+    if (!err)
+        err = wvm__prim_shm_link(dir, s->fd, name->file);
+    if (err) {
+        section_destroy(&s->obj);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Checks an existing file's header against the name and the file's size; fills s. */
+static int adopt_header(wvm_section *s, const wvm_secname *name)
+{
+    wvm_fdinfo info;
+    int err = wvm__prim_fd_info(s->fd, &info);
+    if (err)
+        return err;
+    if (info.size < WVM_PAGE || (err = map_header(s, WVM_PAGE)))
+        return err ? err : EINVAL;
+    hdr h = *(hdr *)s->header;
+    uint64_t bits_off;
+    bool bits = bits_needed(h.attrs);
+    if (h.magic != HDR_MAGIC || h.version != HDR_VERSION || h.name_len != name->len ||
+        h.size % WVM_PAGE || !h.size ||
+        h.data_off != header_bytes(h.name_len, h.size, bits, &bits_off) || h.bits_off != bits_off ||
+        h.data_off + h.size < h.size || info.size < h.data_off + h.size)
+        return EINVAL;
+    if (h.data_off > WVM_PAGE) {
+        wvm__prim_unmap(s->header, s->header_len);
+        s->header = NULL;
+        if ((err = map_header(s, h.data_off)))
+            return err;
+    }
+    if (!wvm__secname_equal(name, (uint16_t *)((char *)s->header + HDR_NAME_AT), h.name_len,
+                            name->ns))
+        return EEXIST; /* another name with the same hash: reported like a name in use */
+    s->size = h.size;
+    s->prot = h.prot;
+    s->attrs = h.attrs;
+    s->data_off = h.data_off;
+    s->bits = bits ? (_Atomic uint64_t *)((char *)s->header + bits_off) : NULL;
+    return 0;
+}
+
+/* Opens the file of an existing named section with a shared lock held. ENOENT: there is none
+ * (an orphan left by a process that died is removed on the way). */
+static int attach_named(int dir, const wvm_secname *name, wvm_section **out)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        int fd, err = wvm__prim_shm_open(dir, name->file, &fd);
+        if (err)
+            return err;
+        if (!wvm__prim_flock(fd, true, false)) {
+            /* nobody holds it: its last holder died without closing */
+            wvm__prim_shm_unlink(dir, name->file);
+            wvm__prim_fd_close(fd);
+            return ENOENT;
+        }
+        bool linked = false;
+        if ((err = wvm__prim_flock(fd, false, true)) || (err = wvm__prim_fd_linked(fd, &linked))) {
+            wvm__prim_fd_close(fd);
+            return err;
+        }
+        if (!linked) { /* its last holder removed it while we waited */
+            wvm__prim_fd_close(fd);
+            continue;
+        }
+        wvm_section *s = section_new();
+        if (!s) {
+            wvm__prim_fd_close(fd);
+            return ENOMEM;
+        }
+        s->fd = fd;
+        if ((err = adopt_header(s, name))) {
+            section_destroy(&s->obj);
+            return err;
+        }
+        *out = s;
+        return 0;
+    }
+    return EAGAIN;
+}
+
+/* Registry lock held. */
+static wvm_section *find_named(const wvm_secname *name)
+{
+    for (wvm_section *s = named_head; s; s = s->next_named)
+        if (wvm__secname_equal(name, s->name.units, s->name.len, s->name.ns))
+            return s;
+    return NULL;
+}
+
+/* Registry lock held: s takes a copy of name and joins the registry. */
+static uint32_t register_named(wvm_section *s, const wvm_secname *name)
+{
+    s->name = *name;
+    s->name.units = malloc((name->len ? name->len : 1) * sizeof *name->units);
+    if (!s->name.units)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    memcpy(s->name.units, name->units, name->len * sizeof *name->units);
+    s->next_named = named_head;
+    named_head = s;
+    return 0;
+}
+
+static uint32_t named_error(int err)
+{
+    switch (err) {
+    case ENOENT:
+        return WVM_ERROR_FILE_NOT_FOUND;
+    case EEXIST:
+    case EINVAL:
+        return WVM_ERROR_INVALID_HANDLE; /* the name is taken by something else */
+    case ENOSPC:
+        return WVM_ERROR_COMMITMENT_LIMIT;
+    default:
+        return from_errno(err);
+    }
+}
+
+/* Gives the name up when this process closed its last handle: the last process out removes
+ * the file (registry lock held). */
+static void drop_name(wvm_section *s)
+{
+    wvm_section **p = &named_head;
+    while (*p && *p != s)
+        p = &(*p)->next_named;
+    if (*p)
+        *p = s->next_named;
+    if (!s->header) /* a named file-backed section: its name is this process's only */
+        return;
+    int dir;
+    if (!wvm__prim_shm_dir(&dir) && !wvm__prim_flock(s->fd, true, false))
+        wvm__prim_shm_unlink(dir, s->name.file);
+    wvm__prim_funlock(s->fd);
+}
+
+static void handle_closed(wvm_object *o)
+{
+    wvm_section *s = (wvm_section *)o;
+    pthread_mutex_lock(&registry);
+    if (--s->handles == 0 && s->name.units)
+        drop_name(s);
+    pthread_mutex_unlock(&registry);
+}
+
+void wvm__section_handle_opened(wvm_section *s)
+{
+    pthread_mutex_lock(&registry);
+    s->handles++;
+    pthread_mutex_unlock(&registry);
+}
+
+/* Registry lock held: the named section, in this process or from another one. */
+static uint32_t lookup_named(const wvm_secname *name, wvm_section **out)
+{
+    wvm_section *s = find_named(name);
+    if (s) {
+        wvm__object_ref(&s->obj);
+        s->handles++;
+        *out = s;
+        return 0;
+    }
+    int dir, err = wvm__prim_shm_dir(&dir);
+    if (!err)
+        err = attach_named(dir, name, &s);
+    if (err)
+        return named_error(err);
+    uint32_t e = register_named(s, name);
+    if (e) {
+        wvm__prim_funlock(s->fd);
+        section_destroy(&s->obj);
+        return e;
+    }
+    *out = s;
+    return 0;
+}
+
+uint32_t wvm__section_create(wvm_file *file, uint64_t size, uint32_t prot, uint32_t sec,
+                             const wvm_secname *name, wvm_section **out, bool *existed)
+{
+    *existed = false;
+    if (!name->units)
+        return file ? create_file(file, size, prot, sec, out) : create_anon(size, prot, sec, out);
+    pthread_mutex_lock(&registry);
+    uint32_t err = lookup_named(name, out);
+    if (err == WVM_ERROR_FILE_NOT_FOUND) {
+        wvm_section *s = NULL;
+        if (file) {
+            err = create_file(file, size, prot, sec, &s);
+        } else {
+            int dir, e = wvm__prim_shm_dir(&dir);
+            err = e ? named_error(e) : 0;
+            for (int tries = 0; !err && tries < 1000; tries++) {
+                if ((e = create_named(dir, name, size, prot, sec, &s)) != EEXIST) {
+                    err = named_error(e);
+                    break;
+                }
+                if (!(err = lookup_named(name, out))) { /* made by someone else meanwhile */
+                    *existed = true;
+                    pthread_mutex_unlock(&registry);
+                    return 0;
+                }
+                if (err == WVM_ERROR_FILE_NOT_FOUND)
+                    err = 0; /* and gone again: try once more */
+            }
+        }
+        if (!err && s && (err = register_named(s, name))) {
+            if (s->header)
+                wvm__prim_funlock(s->fd);
+            drop_name(s);
+            section_destroy(&s->obj);
+        }
+        if (!err)
+            *out = s;
+    } else if (!err) {
+        *existed = true;
+    }
+    pthread_mutex_unlock(&registry);
+    return err;
+}
+
+uint32_t wvm__section_open(const wvm_secname *name, wvm_section **out)
+{
+    pthread_mutex_lock(&registry);
+    uint32_t err = lookup_named(name, out);
+    pthread_mutex_unlock(&registry);
+    return err;
+}
+
+/* ---- SEC_RESERVE commits ------------------------------------------------------------------ */
+
+/* The bits of word w that lie in [first, end). */
+static uint64_t word_mask(uint64_t w, uint64_t first, uint64_t end)
+{
+    uint64_t lo = first > w * 64 ? first - w * 64 : 0, hi = end < w * 64 + 64 ? end - w * 64 : 64;
+    uint64_t m = hi == 64 ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1;
+    return m & ~(((uint64_t)1 << lo) - 1);
+}
+
+uint32_t wvm__section_charge(wvm_section *s, uint64_t first, uint64_t count, uint64_t *fresh)
+{
+    uint64_t n = 0, end = first + count;
+    for (uint64_t w = first / 64; w * 64 < end; w++) {
+        uint64_t m = word_mask(w, first, end);
+        n += (uint64_t)__builtin_popcountll(m & ~atomic_load(&s->bits[w]));
+    }
+    uint32_t err = n ? charge(s, n * WVM_PAGE) : 0;
+    *fresh = err ? 0 : n;
+    return err;
+}
+
+void wvm__section_uncharge(wvm_section *s, uint64_t pages)
+{
+    if (!pages)
+        return;
+    wvm__ledger_uncharge(pages * WVM_PAGE);
+    s->charged -= pages * WVM_PAGE;
+    atomic_fetch_sub(&charged_total, pages * WVM_PAGE);
+}
+
+void wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh)
+{
+    uint64_t set = 0, end = first + count;
+    for (uint64_t w = first / 64; w * 64 < end; w++) {
+        uint64_t m = word_mask(w, first, end);
+        uint64_t old = atomic_fetch_or_explicit(&s->bits[w], m, memory_order_acq_rel);
+        set += (uint64_t)__builtin_popcountll(m & ~old);
+    }
+    if (set < fresh) /* another process committed some of them first */
+        wvm__section_uncharge(s, fresh - set);
+}
+
+uint64_t wvm__section_charged(void)
+{
+    return atomic_load(&charged_total);
+}
+
+uint64_t wvm__section_live(void)
+{
+    return atomic_load(&live_total);
+}

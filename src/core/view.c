@@ -1,0 +1,739 @@
+/* Views (view.h): mapping, unmapping, and the page operations Windows allows on them. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/arena.h"
+#include "core/guard.h"
+#include "core/ledger.h"
+#include "core/view.h"
+#include "prim/linux/prim.h"
+
+static _Atomic uint64_t live_views, live_bytes, copy_charged;
+
+static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena);
+static uint32_t view_on_release(wvm_alloc *a, const wvm_snap *s);
+static uint32_t view_allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
+
+static const wvm_backend view_backend = {
+    .name = "view",
+    .mapped = true,
+    .release_span = release_span,
+    .on_release = view_on_release,
+    .allow = view_allow,
+};
+
+bool wvm__alloc_is_view(const wvm_alloc *a)
+{
+    return a->backend == &view_backend;
+}
+
+static bool is_wc(uint32_t attr)
+{
+    return attr & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY);
+}
+
+/* The attribute of a page of v when it is committed: the view's protection with the
+ * section's caching attributes. */
+static uint32_t view_attr(const wvm_view *v)
+{
+    uint32_t a = v->prot;
+    if (a != WVM_PAGE_NOACCESS && (v->sec->attrs & WVM_SEC_NOCACHE))
+        a |= WVM_PAGE_NOCACHE;
+    if (a != WVM_PAGE_NOACCESS && (v->sec->attrs & WVM_SEC_WRITECOMBINE))
+        a |= WVM_PAGE_WRITECOMBINE;
+    return a;
+}
+
+/* One past the last page of the run of equal commit state that starts at section page p
+ * (whole words of equal bits at a time). */
+static uint64_t run_end(const wvm_section *sec, uint64_t p, uint64_t end, bool *committed)
+{
+    *committed = wvm__section_committed(sec, p);
+    if (!sec->bits)
+        return end;
+    uint64_t same = *committed ? ~(uint64_t)0 : 0;
+    for (p++; p < end;) {
+        if (!(p % 64) && p + 64 <= end &&
+            atomic_load_explicit(&sec->bits[p / 64], memory_order_acquire) == same)
+            p += 64;
+        else if (wvm__section_committed(sec, p) == *committed)
+            p++;
+        else
+            break;
+    }
+    return p;
+}
+
+/* Kernel offset of view page `page`. */
+static uint64_t file_off(const wvm_view *v, uint64_t page)
+{
+    return v->sec->data_off + v->offset + page * WVM_PAGE;
+}
+
+static bool arena_guarded(bool in_arena)
+{
+    return in_arena && wvm__caps()->guard_markers;
+}
+
+/* Maps v over [base, base+size) (arena space or a dedicated PROT_NONE mapping); on failure
+ * the range is as it was. */
+static int map_kernel(wvm_view *v, uintptr_t base, size_t size, bool in_arena)
+{
+    int err = arena_guarded(in_arena) ? wvm__arena_guard_chunks(base, base + size) : 0;
+    if (err)
+        return err;
+    uint64_t pages = size / WVM_PAGE, p0 = v->offset / WVM_PAGE;
+    int prot = wvm__linux_prot(view_attr(v));
+    bool first_committed;
+    bool all = run_end(v->sec, p0, p0 + pages, &first_committed) == p0 + pages && first_committed;
+    if ((err = wvm__prim_map_fd((void *)base, size, all ? prot : WVM_P_NONE, !v->copy, v->sec->fd,
+                                file_off(v, 0))))
+        return err;
+    for (uint64_t p = 0; !all && p < pages;) {
+        bool committed;
+        uint64_t end = run_end(v->sec, p0 + p, p0 + pages, &committed) - p0;
+        if (committed &&
+            (err = wvm__prim_protect((void *)(base + p * WVM_PAGE), (end - p) * WVM_PAGE, prot))) {
+            wvm__prim_restore_idle((void *)base, size, arena_guarded(in_arena));
+            return err;
+        }
+        p = end;
+    }
+    return 0;
+}
+
+static int any_reserved(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    (void)count;
+    (void)ctx;
+    return !wvm__attr_committed(attr);
+}
+
+static uint32_t set_attr(uint32_t old, void *ctx)
+{
+    (void)old;
+    return *(uint32_t *)ctx;
+}
+
+/* The view's state: committed pages of the section with the view's attribute. */
+static wvm_snap *first_snap(wvm_view *v, uintptr_t base, size_t size, uint32_t type)
+{
+    uint32_t attr = view_attr(v);
+    wvm_snap *s = wvm__snap_new(base, size, attr, type);
+    uint64_t pages = size / WVM_PAGE, p0 = v->offset / WVM_PAGE;
+    for (uint64_t p = 0; s && p < pages;) {
+        bool committed;
+        uint64_t end = run_end(v->sec, p0 + p, p0 + pages, &committed) - p0;
+        if (committed) {
+            wvm_snap *n = wvm__snap_map(s, p, end - p, set_attr, &attr);
+            wvm__snap_free(s);
+            s = n;
+        }
+        p = end;
+    }
+    return s;
+}
+
+typedef struct map_ctx {
+    wvm_view *v;
+    uintptr_t base;
+} map_ctx;
+
+static int fill(void *ctx, uintptr_t base, size_t size, bool in_arena)
+{
+    ((map_ctx *)ctx)->base = base;
+    ((map_ctx *)ctx)->v->base = base;
+    return map_kernel(((map_ctx *)ctx)->v, base, size, in_arena);
+}
+
+static wvm_snap *first(void *ctx, uintptr_t base, size_t size)
+{
+    return first_snap(((map_ctx *)ctx)->v, base, size, WVM_TYPE_VIEW);
+}
+
+static void list_add(wvm_view *v)
+{
+    pthread_mutex_lock(&wvm__section_views_lock);
+    v->next = v->sec->views;
+    v->sec->views = v;
+    pthread_mutex_unlock(&wvm__section_views_lock);
+}
+
+static void list_remove(wvm_view *v)
+{
+    pthread_mutex_lock(&wvm__section_views_lock);
+    wvm_view **p = &v->sec->views;
+    while (*p && *p != v)
+        p = &(*p)->next;
+    if (*p)
+        *p = v->next;
+    pthread_mutex_unlock(&wvm__section_views_lock);
+}
+
+/* Gives up everything v holds (the allocation is being released or turned into a
+ * placeholder; its kernel range is already idle). */
+static void view_free(wvm_view *v)
+{
+    list_remove(v);
+    if (v->charged) {
+        wvm__ledger_uncharge(v->charged);
+        atomic_fetch_sub(&copy_charged, v->charged);
+    }
+    atomic_fetch_sub(&live_views, 1);
+    atomic_fetch_sub(&live_bytes, v->size);
+    wvm__object_unref(&v->sec->obj);
+    free(v);
+}
+
+static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena)
+{
+    (void)footprint;
+    if (!in_arena)
+        return wvm__prim_unmap((void *)base, size);
+    return wvm__prim_restore_idle((void *)base, size, arena_guarded(true));
+}
+
+static uint32_t view_on_release(wvm_alloc *a, const wvm_snap *s)
+{
+    (void)s;
+    if (a->ext)
+        view_free(a->ext);
+    a->ext = NULL;
+    return 0;
+}
+
+static uint32_t view_allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
+{
+    (void)a;
+    (void)first;
+    (void)count;
+    return op == WVM_MEM_DECOMMIT ? WVM_ERROR_INVALID_PARAMETER : 0;
+}
+
+/* Brings pages of the section committed by others (since v's first snapshot was made) into
+ * the locked view a, and puts v on its section's list; commit lock held. */
+static uint32_t catch_up(wvm_alloc *a, wvm_view *v);
+
+static wvm_view *view_new(const wvm_view_req *r)
+{
+    wvm_view *v = calloc(1, sizeof *v);
+    if (!v)
+        return NULL;
+    v->sec = r->sec;
+    v->offset = r->offset;
+    v->prot = r->prot;
+    v->copy = r->copy;
+    v->size = r->size;
+    if (v->copy && wvm__ledger_charge(r->size)) {
+        free(v);
+        return NULL;
+    }
+    v->charged = v->copy ? r->size : 0;
+    atomic_fetch_add(&copy_charged, v->charged);
+    wvm__object_ref(&r->sec->obj);
+    return v;
+}
+
+static void view_abandon(wvm_view *v)
+{
+    if (v->charged) {
+        wvm__ledger_uncharge(v->charged);
+        atomic_fetch_sub(&copy_charged, v->charged);
+    }
+    wvm__object_unref(&v->sec->obj);
+    free(v);
+}
+
+/* MEM_REPLACE_PLACEHOLDER: the placeholder at r->want becomes the view. */
+static uint32_t replace_placeholder(const wvm_view_req *r, wvm_view *v)
+{
+    wvm_alloc *a = wvm__space_acquire(r->want);
+    if (!a)
+        return WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t err = 0;
+    if (!(s->type & WVM_TYPE_PLACEHOLDER) || s->base != r->want || s->size != r->size)
+        err = WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *to = err ? NULL : first_snap(v, s->base, s->size, WVM_TYPE_VIEW | WVM_TYPE_REPLACED);
+    if (!err && !to)
+        err = WVM_ERROR_NOT_ENOUGH_MEMORY;
+    if (!err && (err = wvm__err_from_errno(map_kernel(v, s->base, s->size, a->in_arena))))
+        wvm__snap_free(to);
+    if (!err) {
+        v->base = s->base;
+        a->backend = &view_backend;
+        a->ext = v;
+        a->guard_mode = false;
+        wvm__alloc_publish(a, to);
+    }
+    wvm__space_unlock(a);
+    return err;
+}
+
+uint32_t wvm__view_map(const wvm_view_req *r, uintptr_t *out)
+{
+    wvm_view *v = view_new(r);
+    if (!v)
+        return r->copy ? WVM_ERROR_COMMITMENT_LIMIT : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    uint32_t err;
+    uintptr_t base = r->want;
+    if (r->replace) {
+        err = replace_placeholder(r, v);
+    } else {
+        map_ctx c = {v, 0};
+        wvm_reserve_req q = {.want = r->want,
+                             .size = r->size,
+                             .prot = r->prot,
+                             .be = &view_backend,
+                             .no_sparse = true,
+                             .fill = fill,
+                             .first = first,
+                             .ctx = &c,
+                             .ext = v};
+        err = wvm__space_reserve_req(&q, &base);
+    }
+    if (err) {
+        view_abandon(v);
+        return err;
+    }
+    atomic_fetch_add(&live_views, 1);
+    atomic_fetch_add(&live_bytes, r->size);
+    if (v->sec->bits) {
+        pthread_mutex_lock(&wvm__section_commit_lock);
+        wvm_alloc *a = wvm__space_acquire(base);
+        if (a && a->ext == v)
+            catch_up(a, v);
+        else
+            list_add(v);
+        if (a)
+            wvm__space_unlock(a);
+        pthread_mutex_unlock(&wvm__section_commit_lock);
+    } else {
+        list_add(v);
+    }
+    *out = base;
+    return 0;
+}
+
+/* ---- page operations on a view ------------------------------------------------------------- */
+
+/* A kernel step: mprotect, or a remap of the pages shared or private (copy-on-write). */
+typedef struct vstep {
+    uintptr_t addr;
+    size_t len;
+    bool remap;
+    bool shared, undo_shared;
+    int prot, undo_prot;
+    uint64_t off;
+} vstep;
+
+typedef struct vplan {
+    wvm_view *v;
+    uintptr_t base;
+    const wvm_snap *to;
+    uint64_t first;   /* page of copied[0] */
+    uint64_t *copied; /* NULL: not needed (private view, or no copy-on-write involved) */
+    vstep *steps;
+    size_t n, cap;
+    int err;
+    uint32_t from; /* the piece being planned (diff_piece) */
+} vplan;
+
+static void add(vplan *p, vstep s)
+{
+    if (p->err)
+        return;
+    if (p->n && !s.remap && !p->steps[p->n - 1].remap && p->steps[p->n - 1].prot == s.prot &&
+        p->steps[p->n - 1].undo_prot == s.undo_prot &&
+        p->steps[p->n - 1].addr + p->steps[p->n - 1].len == s.addr) {
+        p->steps[p->n - 1].len += s.len;
+        return;
+    }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 8;
+        vstep *g = realloc(p->steps, cap * sizeof *g);
+        if (!g) {
+            p->err = ENOMEM;
+            return;
+        }
+        p->steps = g;
+        p->cap = cap;
+    }
+    p->steps[p->n++] = s;
+}
+
+static bool copied(const vplan *p, uint64_t page)
+{
+    return p->copied && (p->copied[(page - p->first) / 64] >> ((page - p->first) % 64) & 1);
+}
+
+/* The steps that take pages [pg, pg+n) from attribute from to attribute to. */
+static void plan_pages(vplan *p, uint64_t pg, uint64_t n, uint32_t from, uint32_t to)
+{
+    bool was = wvm__attr_committed(from);
+    int oldp = was ? wvm__linux_prot(from) : WVM_P_NONE, newp = wvm__linux_prot(to);
+    bool shared = !p->v->copy, wcf = was && is_wc(from), wct = is_wc(to);
+    for (uint64_t i = pg; i < pg + n;) {
+        bool c = copied(p, i);
+        uint64_t j = i + 1;
+        while (j < pg + n && copied(p, j) == c)
+            j++;
+        vstep s = {p->base + i * WVM_PAGE, (j - i) * WVM_PAGE, false, shared, shared, newp, oldp,
+                   file_off(p->v, i)};
+        /* a page of a shared view is private only while it is copy-on-write or a copy */
+        if (shared && !c && wcf != wct) {
+            s.remap = true;
+            s.shared = !wct;
+            s.undo_shared = !wcf;
+        }
+        if (s.remap || oldp != newp)
+            add(p, s);
+        i = j;
+    }
+}
+
+static int diff_to(uint64_t first, uint64_t count, uint32_t to, void *ctx)
+{
+    vplan *p = ctx;
+    plan_pages(p, first, count, p->from, to);
+    return p->err;
+}
+
+static int diff_piece(uint64_t first, uint64_t count, uint32_t from, void *ctx)
+{
+    vplan *p = ctx;
+    p->from = from; /* the target state may split this piece further */
+    return wvm__snap_each(p->to, first, count, diff_to, p);
+}
+
+static int piece_wc(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    (void)count;
+    (void)ctx;
+    return is_wc(attr);
+}
+
+/* Whether any page of [first, first+count) is or becomes copy-on-write. */
+static bool wc_involved(const wvm_snap *s, const wvm_snap *to, uint64_t first, uint64_t count)
+{
+    return wvm__snap_each(s, first, count, piece_wc, NULL) ||
+           wvm__snap_each(to, first, count, piece_wc, NULL);
+}
+
+/* Moves the kernel from a's state to `to` over [first, first+count) and publishes `to`
+ * (consumed either way). */
+static uint32_t view_apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
+{
+    wvm_view *v = a->ext;
+    wvm_snap *s = wvm__alloc_snap(a);
+    vplan p = {v, s->base, to, first, NULL, NULL, 0, 0, 0, 0};
+    if (wc_involved(s, to, first, count)) {
+        p.copied = calloc((count + 63) / 64, sizeof *p.copied);
+        if (!p.copied)
+            p.err = ENOMEM;
+        else
+            p.err = wvm__prim_pages_copied(s->base + first * WVM_PAGE, count, p.copied);
+    }
+    bool created = false;
+    /* consumed guards are folded before any is re-armed (pages.c's apply says why) */
+    uint32_t gerr = p.err                   ? 0
+                    : wvm__guard_pending(s) ? WVM_ERROR_NOT_ENOUGH_MEMORY
+                                            : wvm__guard_prepare(to, first, count, &created);
+    if (!p.err && !gerr)
+        wvm__snap_each(s, first, count, diff_piece, &p);
+    size_t done = 0;
+    for (; !p.err && !gerr && done < p.n; done++) {
+        vstep *st = &p.steps[done];
+        p.err = st->remap ? wvm__prim_map_fd((void *)st->addr, st->len, st->prot, st->shared,
+                                             v->sec->fd, st->off)
+                          : wvm__prim_protect((void *)st->addr, st->len, st->prot);
+    }
+    if (p.err)
+        while (done-- > 0) {
+            vstep *st = &p.steps[done];
+            if (st->remap)
+                wvm__prim_map_fd((void *)st->addr, st->len, st->undo_prot, st->undo_shared,
+                                 v->sec->fd, st->off);
+            else
+                wvm__prim_protect((void *)st->addr, st->len, st->undo_prot);
+        }
+    free(p.steps);
+    free(p.copied);
+    uint32_t err = gerr ? gerr : wvm__err_from_errno(p.err);
+    if (err) {
+        if (created)
+            wvm__guard_discard(to);
+        wvm__snap_free(to);
+        return err;
+    }
+    wvm__alloc_publish(a, to);
+    return 0;
+}
+
+/* What VirtualQuery and VirtualProtect show of a page with attribute attr: a copy-on-write
+ * page that was written is a private page of the view now. */
+static uint32_t shown(uint32_t attr, bool is_copy)
+{
+    if (!is_copy || !is_wc(attr))
+        return attr;
+    uint32_t base = attr & 0xFFu;
+    return (attr & ~0xFFu) |
+           (base == WVM_PAGE_WRITECOPY ? WVM_PAGE_READWRITE : WVM_PAGE_EXECUTE_READWRITE);
+}
+
+/* SECTION_MAP_* style access a protection grants: read, write, execute. */
+static uint32_t access_of(uint32_t prot)
+{
+    switch (prot & 0xFFu) {
+    case WVM_PAGE_READONLY:
+    case WVM_PAGE_WRITECOPY:
+        return 1;
+    case WVM_PAGE_READWRITE:
+        return 3;
+    case WVM_PAGE_EXECUTE:
+    case WVM_PAGE_EXECUTE_READ:
+    case WVM_PAGE_EXECUTE_WRITECOPY:
+        return 5;
+    case WVM_PAGE_EXECUTE_READWRITE:
+        return 7;
+    default:
+        return 0;
+    }
+}
+
+static bool compatible(uint32_t view_prot, uint32_t prot)
+{
+    uint32_t want = access_of(prot);
+    return (access_of(view_prot) & want) == want;
+}
+
+#define CACHING (WVM_PAGE_NOCACHE | WVM_PAGE_WRITECOMBINE)
+
+typedef struct prot_ctx {
+    uint32_t prot;
+    uint32_t commit_attr; /* for pages not yet committed (commit only) */
+} prot_ctx;
+
+static uint32_t new_prot(uint32_t old, void *ctx)
+{
+    prot_ctx *c = ctx;
+    if (!wvm__attr_committed(old))
+        return (c->prot & ~CACHING) | (c->commit_attr & CACHING);
+    return (old & ~WVM_ATTR_PROT_MASK) | (c->prot & ~CACHING) | (old & CACHING);
+}
+
+static uint32_t commit_attr(uint32_t old, void *ctx)
+{
+    return wvm__attr_committed(old) ? old : *(uint32_t *)ctx;
+}
+
+/* Pages of view w that the section has committed but w's state has not: committed with w's
+ * own protection (a locked, commit lock held). */
+static uint32_t bring_along(wvm_alloc *a, wvm_view *w)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint64_t pages = wvm__snap_pages(s), p0 = w->offset / WVM_PAGE;
+    uint32_t attr = view_attr(w), err = 0;
+    for (uint64_t p = 0; !err && p < pages;) {
+        bool committed;
+        uint64_t end = run_end(w->sec, p0 + p, p0 + pages, &committed) - p0;
+        if (committed && wvm__snap_each(s, p, end - p, any_reserved, NULL)) {
+            wvm_snap *to = wvm__snap_map(s, p, end - p, commit_attr, &attr);
+            err = to ? view_apply(a, to, p, end - p) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+            s = wvm__alloc_snap(a);
+        }
+        p = end;
+    }
+    return err;
+}
+
+static uint32_t catch_up(wvm_alloc *a, wvm_view *v)
+{
+    list_add(v);
+    return bring_along(a, v);
+}
+
+/* The bases of sec's views other than v (commit lock held), malloc'ed; *n their number. */
+static uintptr_t *others(wvm_section *sec, const wvm_view *v, size_t *n)
+{
+    size_t count = 0;
+    pthread_mutex_lock(&wvm__section_views_lock);
+    for (wvm_view *w = sec->views; w; w = w->next)
+        count += w != v;
+    uintptr_t *bases = malloc((count ? count : 1) * sizeof *bases);
+    *n = 0;
+    for (wvm_view *w = sec->views; bases && w; w = w->next)
+        if (w != v)
+            bases[(*n)++] = w->base;
+    pthread_mutex_unlock(&wvm__section_views_lock);
+    return bases;
+}
+
+/* The other views of sec in this process get the pages [sp, sp+count) of the section the
+ * caller just committed (best effort: a view that cannot follow keeps them reserved until a
+ * later commit through it). commit lock held, no allocation lock. */
+static void commit_others(wvm_section *sec, const wvm_view *v, uint64_t sp, uint64_t count)
+{
+    size_t n;
+    uintptr_t *bases = others(sec, v, &n);
+    for (size_t i = 0; bases && i < n; i++) {
+        wvm_alloc *a = wvm__space_acquire(bases[i]);
+        if (!a)
+            continue;
+        wvm_view *w = wvm__alloc_is_view(a) ? a->ext : NULL;
+        uint64_t w0 = w ? w->offset / WVM_PAGE : 0, wn = w ? w->size / WVM_PAGE : 0;
+        if (w && w->sec == sec && sp < w0 + wn && sp + count > w0)
+            bring_along(a, w);
+        wvm__space_unlock(a);
+    }
+    free(bases);
+}
+
+uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
+{
+    wvm_view *v = a->ext;
+    wvm_section *sec = v->sec;
+    uint32_t err = 0;
+    prot_ctx c = {prot, view_attr(v)};
+    if (sec->file)
+        err = WVM_ERROR_ACCESS_DENIED; /* a file's view is committed by the file */
+    else if (!compatible(v->prot, prot))
+        err = WVM_ERROR_INVALID_PARAMETER;
+    if (err || !sec->bits) { /* every page committed: only the protection changes */
+        wvm_snap *to = err ? NULL : wvm__snap_map(wvm__alloc_snap(a), first, count, new_prot, &c);
+        if (!err)
+            err = to ? view_apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+        wvm__space_unlock(a);
+        return err;
+    }
+    /* SEC_RESERVE: the section's lock comes before any view's */
+    uintptr_t base = v->base;
+    uint64_t sp = v->offset / WVM_PAGE + first, fresh = 0;
+    wvm__object_ref(&sec->obj);
+    wvm__space_unlock(a);
+    pthread_mutex_lock(&wvm__section_commit_lock);
+    err = WVM_ERROR_INVALID_ADDRESS; /* unmapped meanwhile */
+    a = wvm__space_acquire(base);
+    if (a && a->ext == v && !(err = wvm__section_charge(sec, sp, count, &fresh))) {
+        wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, new_prot, &c);
+        err = to ? view_apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+        if (err)
+            wvm__section_uncharge(sec, fresh);
+        else
+            wvm__section_mark(sec, sp, count, fresh);
+    }
+    if (a)
+        wvm__space_unlock(a);
+    if (!err && fresh)
+        commit_others(sec, v, sp, count);
+    pthread_mutex_unlock(&wvm__section_commit_lock);
+    wvm__object_unref(&sec->obj);
+    return err;
+}
+
+uint32_t wvm__view_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot,
+                           uint32_t *old)
+{
+    wvm_view *v = a->ext;
+    wvm_snap *s = wvm__alloc_snap(a);
+    if (!compatible(v->prot, prot))
+        return WVM_ERROR_INVALID_PARAMETER;
+    if (wvm__snap_each(s, first, count, any_reserved, NULL))
+        return WVM_ERROR_INVALID_ADDRESS;
+    uint32_t attr = wvm__snap_attr(s, first);
+    uint64_t bit = 0;
+    if (is_wc(attr) && wvm__prim_pages_copied(s->base + first * WVM_PAGE, 1, &bit))
+        bit = 0;
+    *old = shown(attr, bit & 1) & WVM_ATTR_PROT_MASK;
+    prot_ctx c = {prot, 0};
+    wvm_snap *to = wvm__snap_map(s, first, count, new_prot, &c);
+    return to ? view_apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+}
+
+uint32_t wvm__view_unmap(uintptr_t addr, bool preserve)
+{
+    wvm_alloc *a = wvm__space_acquire(addr & ~(uintptr_t)(WVM_PAGE - 1));
+    if (!a)
+        return WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    if (!wvm__alloc_is_view(a) || (preserve && !(s->type & WVM_TYPE_REPLACED))) {
+        wvm__space_unlock(a);
+        return WVM_ERROR_INVALID_ADDRESS;
+    }
+    if (!preserve)
+        return wvm__alloc_release(a);
+    /* back to the placeholder it replaced */
+    wvm_snap *ph = wvm__snap_new(s->base, s->size, WVM_PAGE_NOACCESS, WVM_TYPE_PLACEHOLDER);
+    uint32_t err = ph ? 0 : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    if (!err && (err = wvm__err_from_errno(
+                     wvm__prim_restore_idle((void *)s->base, s->size, arena_guarded(a->in_arena)))))
+        wvm__snap_free(ph);
+    if (!err) {
+        struct wvm_guardmap *guards = s->guards;
+        view_free(a->ext);
+        a->ext = NULL;
+        a->backend = NULL;
+        a->guard_mode = arena_guarded(a->in_arena);
+        wvm__alloc_publish(a, ph);
+        wvm__guard_release(guards);
+    }
+    wvm__space_unlock(a);
+    return err;
+}
+
+uint32_t wvm__view_flush(uintptr_t addr, size_t size)
+{
+    uintptr_t start = addr & ~(uintptr_t)(WVM_PAGE - 1);
+    wvm_alloc *a = wvm__space_acquire(start);
+    if (!a)
+        return WVM_ERROR_INVALID_ADDRESS;
+    wvm_snap *s = wvm__alloc_snap(a);
+    uint32_t err = 0;
+    if (!wvm__alloc_is_view(a)) {
+        err = WVM_ERROR_INVALID_ADDRESS; /* NT: STATUS_NOT_MAPPED_VIEW */
+    } else if (((wvm_view *)a->ext)->sec->file && !((wvm_view *)a->ext)->copy) {
+        uintptr_t end = s->base + s->size, want = addr + size;
+        if (size && want > addr && want < end)
+            end = (want + WVM_PAGE - 1) & ~(uintptr_t)(WVM_PAGE - 1);
+        err = wvm__err_from_errno(wvm__prim_msync((void *)start, end - start));
+    }
+    wvm__space_unlock(a);
+    return err;
+}
+
+void wvm__view_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m)
+{
+    m->Type = WVM_MEM_MAPPED;
+    if (m->State != WVM_MEM_COMMIT || !is_wc(m->Protect))
+        return;
+    /* written copy-on-write pages are private read-write pages now: ask the kernel */
+    uint64_t n = m->RegionSize / WVM_PAGE, bits[64];
+    if (n > 64 * 64)
+        n = 64 * 64;
+    if (wvm__prim_pages_copied(s->base + idx * WVM_PAGE, n, bits))
+        return;
+    bool c = bits[0] & 1;
+    uint64_t i = 1;
+    while (i < n && ((bits[i / 64] >> (i % 64)) & 1) == c)
+        i++;
+    if (i < m->RegionSize / WVM_PAGE)
+        m->RegionSize = i * WVM_PAGE;
+    m->Protect = shown(m->Protect, c);
+}
+
+uint64_t wvm__view_live(void)
+{
+    return atomic_load(&live_views);
+}
+
+uint64_t wvm__view_charged(void)
+{
+    return atomic_load(&copy_charged);
+}
+
+uint64_t wvm__view_bytes(void)
+{
+    return atomic_load(&live_bytes);
+}

@@ -1,0 +1,76 @@
+/* Sections (CreateFileMapping): the files behind them and their mappings. Same contract as
+ * prim.h: 0 or a positive errno, nothing from the C heap. Fallible calls are counted and can be
+ * failed by fault injection like those of mem.c.
+ *
+ * Named sections live as files in a per-user directory of /dev/shm ("winvmem-<uid>", mode
+ * 0700, owned by the caller, never a symlink): each file is created mode 0600, and its name is
+ * a fixed-length hash (core/secname.c), never text from the caller, so no name can reach
+ * outside that directory. Liveness across processes uses flock(2): every process holding a
+ * handle to a named section holds a shared lock on its file; the last one out (an exclusive
+ * lock granted without waiting) unlinks it. Locks die with their process, so a crashed
+ * process never keeps a name alive. */
+#ifndef WVM_PRIM_SECTION_H
+#define WVM_PRIM_SECTION_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What winvmem may do with a file descriptor, from its open mode and the file itself. */
+typedef struct wvm_fdinfo {
+    uint64_t size;   /* bytes (regular files), else 0 */
+    bool regular;    /* a regular file (sections need one) */
+    bool readable;   /* opened O_RDONLY or O_RDWR */
+    bool writable;   /* opened O_WRONLY or O_RDWR */
+    bool executable; /* the caller may execute it and its mount allows PROT_EXEC */
+} wvm_fdinfo;
+
+int wvm__prim_fd_info(int fd, wvm_fdinfo *out);
+/* A close-on-exec duplicate of fd. */
+int wvm__prim_fd_dup(int fd, int *out);
+void wvm__prim_fd_close(int fd); /* (defined in pressure.c, shared with the host's hook) */
+/* Grows a regular file to size bytes (never shrinks it). */
+int wvm__prim_fd_grow(int fd, uint64_t size);
+
+/* An anonymous shared-memory file of size bytes (memfd_create, close-on-exec). */
+int wvm__prim_memfd_section(uint64_t size, int *fd);
+
+/* Maps [off, off+len) of fd at addr exactly, replacing what was there (MAP_FIXED), shared or
+ * private (copy-on-write). prot: WVM_P_*. */
+int wvm__prim_map_fd(void *addr, size_t len, int prot, bool shared, int fd, uint64_t off);
+/* Maps [off, off+len) of fd shared and read-write anywhere (a named section's header). */
+int wvm__prim_map_fd_any(size_t len, int fd, uint64_t off, void **out);
+/* Writes dirty pages of a shared file mapping back (msync MS_SYNC). */
+int wvm__prim_msync(void *addr, size_t len);
+
+/* Puts [addr, addr+len) of an arena back to its idle state, replacing a view: guarded
+ * (read-write with every page a guard marker, Linux >= 6.13) or PROT_NONE. A guarded range is
+ * prepared aside and moved over the view with mremap, so a failure leaves the view intact. */
+int wvm__prim_restore_idle(void *addr, size_t len, bool guarded);
+
+/* For each of the npages pages at start, whether it is a private copy (a written page of a
+ * MAP_PRIVATE file mapping: present and anonymous, or swapped out): bit i of out[i / 64].
+ * Pages never written read the file and are not copies. */
+int wvm__prim_pages_copied(uintptr_t start, uint64_t npages, uint64_t *out);
+
+/* ---- named sections ----------------------------------------------------------------------- */
+
+/* The per-user directory, opened once (O_PATH-like, close-on-exec) and verified: a directory
+ * owned by the caller with mode 0700 (EACCES otherwise, e.g. another user made it first). */
+int wvm__prim_shm_dir(int *dirfd);
+/* An unnamed file in the directory (O_TMPFILE, mode 0600) of size bytes. */
+int wvm__prim_shm_tmp(int dirfd, uint64_t size, int *fd);
+/* Gives the unnamed file fd the name (EEXIST when taken: the caller opens that one). */
+int wvm__prim_shm_link(int dirfd, int fd, const char *name);
+/* Opens the named file read-write (ENOENT when absent; never follows a symlink; EACCES when
+ * another user owns it). */
+int wvm__prim_shm_open(int dirfd, const char *name, int *fd);
+int wvm__prim_shm_unlink(int dirfd, const char *name);
+/* flock: shared or exclusive, waiting or not (EWOULDBLOCK), or unlock (excl ignored). */
+int wvm__prim_flock(int fd, bool excl, bool wait);
+int wvm__prim_funlock(int fd);
+/* Whether the file still has a name (st_nlink > 0). */
+int wvm__prim_fd_linked(int fd, bool *linked);
+
+/* Fault injection and counting for the calls above (mem.c keeps the counters). */
+int wvm__prim_fallible(int kind);
+#endif

@@ -1,0 +1,46 @@
+/* The other process of tests/api/test_sections_ipc.c (a separate program, started with
+ * posix_spawn: a fork would share the parent's registry of names).
+ *   section_peer open NAME       opens NAME, checks the first word is 0x1a2b3c4d, writes 0xdeadbeef
+ *   section_peer create NAME     creates NAME (ERROR_ALREADY_EXISTS expected), same check/write
+ *   section_peer missing NAME    expects OpenFileMapping to fail with ERROR_FILE_NOT_FOUND
+ *   section_peer orphan NAME     creates NAME and exits without closing anything
+ *   section_peer refused NAME    expects CreateFileMapping to fail with ERROR_ACCESS_DENIED
+ * Exit status 0 when everything was as expected. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <winvmem/win32.h>
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        return 2;
+    const char *cmd = argv[1], *name = argv[2];
+    if (!strcmp(cmd, "refused")) {
+        HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, name);
+        return h || GetLastError() != ERROR_ACCESS_DENIED ? 8 : 0;
+    }
+    if (!strcmp(cmd, "missing")) {
+        HANDLE h = OpenFileMappingA(FILE_MAP_READ, FALSE, name);
+        return h || GetLastError() != ERROR_FILE_NOT_FOUND ? 3 : 0;
+    }
+    HANDLE h;
+    if (!strcmp(cmd, "open")) {
+        h = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, name);
+    } else {
+        h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, name);
+        if (!strcmp(cmd, "orphan"))
+            _exit(h && GetLastError() == 0 ? 0 : 4); /* dies holding its handle */
+        if (GetLastError() != ERROR_ALREADY_EXISTS)
+            return 5;
+    }
+    if (!h)
+        return 6;
+    volatile unsigned *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+    if (!p || p[0] != 0x1a2b3c4d)
+        return 7;
+    p[0] = 0xdeadbeef;
+    UnmapViewOfFile((void *)p);
+    CloseHandle(h);
+    return 0;
+}
