@@ -25,8 +25,8 @@ __attribute__((destructor)) static void at_exit(void)
     wvm__stats_at_exit();
 }
 
-/* One entry per WVM_ERROR_* of winvmem/vm.h (tests/api/test_lasterror.c reads the header and
- * checks that every one is here). */
+/* One entry per WVM_ERROR_* of winvmem/vm.h and winvmem/sections.h (tests/api/test_lasterror.c
+ * reads the headers and checks that every one is here). */
 static const struct {
     uint32_t code;
     const char *name;
@@ -35,11 +35,31 @@ static const struct {
     {                                                                                              \
         WVM_##n, #n                                                                                \
     }
-    E(ERROR_SUCCESS),           E(ERROR_INVALID_HANDLE),     E(ERROR_NOT_ENOUGH_MEMORY),
-    E(ERROR_OUTOFMEMORY),       E(ERROR_BAD_LENGTH),         E(ERROR_NOT_SUPPORTED),
-    E(ERROR_INVALID_PARAMETER), E(ERROR_NOT_LOCKED),         E(ERROR_INVALID_ADDRESS),
-    E(ERROR_NOACCESS),          E(ERROR_PRIVILEGE_NOT_HELD), E(ERROR_NO_SYSTEM_RESOURCES),
-    E(ERROR_WORKING_SET_QUOTA), E(ERROR_COMMITMENT_LIMIT),
+    E(ERROR_SUCCESS),
+    E(ERROR_INVALID_HANDLE),
+    E(ERROR_NOT_ENOUGH_MEMORY),
+    E(ERROR_OUTOFMEMORY),
+    E(ERROR_BAD_LENGTH),
+    E(ERROR_NOT_SUPPORTED),
+    E(ERROR_INVALID_PARAMETER),
+    E(ERROR_NOT_LOCKED),
+    E(ERROR_INVALID_ADDRESS),
+    E(ERROR_NOACCESS),
+    E(ERROR_PRIVILEGE_NOT_HELD),
+    E(ERROR_NO_SYSTEM_RESOURCES),
+    E(ERROR_WORKING_SET_QUOTA),
+    E(ERROR_COMMITMENT_LIMIT),
+    /* winvmem/sections.h */
+    E(ERROR_FILE_NOT_FOUND),
+    E(ERROR_PATH_NOT_FOUND),
+    E(ERROR_ACCESS_DENIED),
+    E(ERROR_DISK_FULL),
+    E(ERROR_INVALID_NAME),
+    E(ERROR_ALREADY_EXISTS),
+    E(ERROR_BAD_EXE_FORMAT),
+    E(ERROR_FILENAME_EXCED_RANGE),
+    E(ERROR_FILE_INVALID),
+    E(ERROR_MAPPED_ALIGNMENT),
 #undef E
 };
 

@@ -15,7 +15,7 @@ static inline HRESULT heap_check(const wvm_heap *hp)
 }
 
 static _Atomic uint64_t heap_serial;
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+WVM_HOST_HIDDEN pthread_mutex_t wvm__heap_pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static wvm_heap *pool;
 
 /* The heap this thread allocates from now, and its cache of free blocks per small class, like
@@ -154,10 +154,10 @@ static uint32_t STDMETHODCALLTYPE Release(IHostMalloc *This)
         hp->cls[c].list = (wvm_slab_list){0};
     wvm_host *h = hp->host;
     hp->host = NULL;
-    pthread_mutex_lock(&pool_mu);
+    pthread_mutex_lock(&wvm__heap_pool_mu);
     hp->pool_next = pool;
     pool = hp;
-    pthread_mutex_unlock(&pool_mu);
+    pthread_mutex_unlock(&wvm__heap_pool_mu);
     wvm__host_release(h);
     return 0;
 }
@@ -362,11 +362,11 @@ static const IHostMallocVtbl heap_vtbl = {
 /* A descriptor from the pool, or a new one with its locks made. */
 static wvm_heap *heap_new(void)
 {
-    pthread_mutex_lock(&pool_mu);
+    pthread_mutex_lock(&wvm__heap_pool_mu);
     wvm_heap *hp = pool;
     if (hp)
         pool = hp->pool_next;
-    pthread_mutex_unlock(&pool_mu);
+    pthread_mutex_unlock(&wvm__heap_pool_mu);
     if (hp)
         return hp;
     wvm__heap_classes_init();
@@ -378,6 +378,7 @@ static wvm_heap *heap_new(void)
     pthread_mutex_init(&hp->dbg_mu, NULL);
     for (int c = 0; c < WVM_NCLASS; c++)
         pthread_mutex_init(&hp->cls[c].mu, NULL);
+    wvm__fork_add_heap(hp);
     return hp;
 }
 

@@ -125,13 +125,19 @@ typedef struct wvm_heap {
     pthread_mutex_t mu;
     wvm_seg *segs;
     wvm_slab_list retained; /* free committed slabs kept for reuse */
-    uint64_t committed; /* bytes of slabs committed (heap->mu) */
-    uint64_t reserved;  /* bytes of segments (heap->mu) */
+    uint64_t committed;     /* bytes of slabs committed (heap->mu) */
+    uint64_t reserved;      /* bytes of segments (heap->mu) */
     pthread_mutex_t dbg_mu;
     wvm_addrmap debug; /* block -> (file, line, size) */
     struct wvm_heap *pool_next;
+    struct wvm_heap *all_next; /* every descriptor ever made (fork.c) */
     wvm_class cls[WVM_NCLASS];
 } wvm_heap;
+
+/* The pool of heap descriptors (heap.c) and the granule map's leaves (heap_seg.c); fork.c takes
+ * them across fork(). */
+extern WVM_HOST_HIDDEN pthread_mutex_t wvm__heap_pool_mu, wvm__heap_map_mu;
+void wvm__fork_add_heap(wvm_heap *hp);
 
 /* ---- sizes (heap_class.c) ---------------------------------------------------------------- */
 

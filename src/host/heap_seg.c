@@ -15,7 +15,7 @@
 #define GBITS    16
 
 WVM_HOST_HIDDEN _Atomic(_Atomic(wvm_slab *) *) wvm__slab_map[1u << TOPBITS];
-static pthread_mutex_t map_mu = PTHREAD_MUTEX_INITIALIZER;
+WVM_HOST_HIDDEN pthread_mutex_t wvm__heap_map_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Points the granules of seg at its slabs (or at NULL). Leaves are never freed. */
 static bool map_set(wvm_seg *seg, bool on)
@@ -27,11 +27,11 @@ static bool map_set(wvm_seg *seg, bool on)
         _Atomic(_Atomic(wvm_slab *) *) *top = &wvm__slab_map[g >> LEAFBITS];
         _Atomic(wvm_slab *) *leaf = atomic_load_explicit(top, memory_order_acquire);
         if (!leaf) {
-            pthread_mutex_lock(&map_mu);
+            pthread_mutex_lock(&wvm__heap_map_mu);
             leaf = atomic_load_explicit(top, memory_order_acquire);
             if (!leaf && (leaf = calloc((size_t)1 << LEAFBITS, sizeof *leaf)))
                 atomic_store_explicit(top, leaf, memory_order_release);
-            pthread_mutex_unlock(&map_mu);
+            pthread_mutex_unlock(&wvm__heap_map_mu);
             if (!leaf)
                 return false;
         }

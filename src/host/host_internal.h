@@ -134,6 +134,7 @@ typedef struct wvm_host {
     _Atomic uint64_t as_used;
     uint64_t as_budget;
     _Atomic uint32_t heap_arenas;
+    struct wvm_host *fork_next; /* fork.c's list of live hosts */
 } wvm_host;
 
 static inline wvm_host *wvm__host_of(IHostMemoryManager *i)
@@ -183,6 +184,10 @@ HRESULT STDMETHODCALLTYPE wvm__host_Acquired(IHostMemoryManager *This, void *sta
 HRESULT STDMETHODCALLTYPE wvm__host_Released(IHostMemoryManager *This, void *start);
 bool wvm__aspace_charge(wvm_host *h, uint64_t n);
 void wvm__aspace_uncharge(wvm_host *h, uint64_t n);
+
+/* fork.c: every lock of every host and heap across fork() (pthread_atfork) */
+void wvm__fork_add_host(wvm_host *h);
+void wvm__fork_del_host(wvm_host *h);
 
 /* heap.c */
 HRESULT STDMETHODCALLTYPE wvm__host_CreateMalloc(IHostMemoryManager *This, uint32_t dwMallocType,

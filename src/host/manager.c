@@ -150,6 +150,7 @@ uint32_t wvm__host_addref(wvm_host *h)
 
 static void destroy(wvm_host *h)
 {
+    wvm__fork_del_host(h);
     wvm_host_shutdown(&h->iface);
     wvm__notify_join(h);
     wvm__host_release_all(h);
@@ -256,6 +257,7 @@ WVM_API HRESULT wvm_host_create(const wvm_host_config *config, IHostMemoryManage
         return E_OUTOFMEMORY;
     }
     pthread_mutex_init(&h->as_mu, NULL);
+    wvm__fork_add_host(h);
     if (wvm__notify_start(h)) {
         destroy(h);
         return E_OUTOFMEMORY;

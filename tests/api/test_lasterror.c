@@ -29,21 +29,26 @@ Test(lasterror, error_names)
     cr_expect_null(wvm_error_name(0xdeadbeef));
 }
 
-/* Every WVM_ERROR_* that vm.h defines has its name (read from the header itself, so that a new
- * error code without a name fails here). */
+/* Every WVM_ERROR_* that vm.h or sections.h defines has its name (read from the headers
+ * themselves, so that a new error code without a name fails here). */
 Test(lasterror, every_error_of_the_header_has_its_name)
 {
-    FILE *f = fopen(WVM_VM_H, "r");
-    cr_assert_not_null(f, "%s", WVM_VM_H);
-    char line[256], name[64];
-    unsigned code, n = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "#define WVM_%63s %uu", name, &code) != 2 || strncmp(name, "ERROR_", 6))
-            continue;
-        n++;
-        const char *got = wvm_error_name(code);
-        cr_expect(got && !strcmp(got, name), "%u: %s, want %s", code, got ? got : "NULL", name);
+    static const char *const headers[] = {WVM_VM_H, WVM_SECTIONS_H};
+    unsigned n = 0;
+    for (unsigned h = 0; h < 2; h++) {
+        FILE *f = fopen(headers[h], "r");
+        cr_assert_not_null(f, "%s", headers[h]);
+        char line[256], name[64];
+        unsigned code;
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "#define WVM_%63s %uu", name, &code) != 2 ||
+                strncmp(name, "ERROR_", 6))
+                continue;
+            n++;
+            const char *got = wvm_error_name(code);
+            cr_expect(got && !strcmp(got, name), "%u: %s, want %s", code, got ? got : "NULL", name);
+        }
+        fclose(f);
     }
-    fclose(f);
-    cr_expect_geq(n, 14, "only %u error codes found in %s", n, WVM_VM_H);
+    cr_expect_geq(n, 24, "only %u error codes found in the headers", n);
 }

@@ -30,6 +30,11 @@ STATIC_ASSERT(offsetof(SYSTEM_INFO, dwPageSize) == 4, "SYSTEM_INFO.dwPageSize");
 STATIC_ASSERT(offsetof(SYSTEM_INFO, dwAllocationGranularity) == 40, "dwAllocationGranularity");
 STATIC_ASSERT(offsetof(MEMORYSTATUSEX, ullAvailExtendedVirtual) == 56, "ullAvailExtended...");
 STATIC_ASSERT(offsetof(MEMORY_BASIC_INFORMATION, RegionSize) == 24, "RegionSize");
+STATIC_ASSERT(sizeof(SECURITY_ATTRIBUTES) == 24, "SECURITY_ATTRIBUTES");
+#ifndef _WIN32 /* mingw-w64's headers of Debian 12 may lack VirtualAlloc2's types */
+STATIC_ASSERT(sizeof(MEM_EXTENDED_PARAMETER) == 16, "MEM_EXTENDED_PARAMETER");
+STATIC_ASSERT(sizeof(MEM_ADDRESS_REQUIREMENTS) == 24, "MEM_ADDRESS_REQUIREMENTS");
+#endif
 
 /* every pointer typedef names the type it points to */
 static void pointer_types(void)
@@ -59,9 +64,35 @@ static void pointer_types(void)
     (void)lpb, (void)pd, (void)ps, (void)pf, (void)pup, (void)pull, (void)ph, (void)lpms;
 }
 
+/* a section and a view, with the names of memoryapi.h and handleapi.h that Wine 8 has too */
+static int sections(void)
+{
+    SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
+    LPCSTR name = NULL;
+    HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE | SEC_COMMIT, 0,
+                                  0x10000, name);
+    char *v = h ? (char *)MapViewOfFile(h, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0) : NULL;
+    MEMORY_BASIC_INFORMATION m;
+    SIZE_T n = v ? VirtualQuery(v, &m, sizeof m) : 0;
+    int good = v && n == sizeof m && m.Type == MEM_MAPPED && m.State == MEM_COMMIT &&
+               m.AllocationProtect == PAGE_READWRITE;
+    if (v) {
+        v[0] = 1;
+        good = good && FlushViewOfFile(v, 0) && UnmapViewOfFile(v);
+    }
+    HANDLE d = NULL;
+    good = good && DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &d, FILE_MAP_READ,
+                                   FALSE, 0) &&
+           CloseHandle(d) && CloseHandle(h);
+    printf("section %p, view %p: type %#lx, %s\n", h, (void *)v, (unsigned long)m.Type,
+           good ? "ok" : "WRONG");
+    return good;
+}
+
 int main(void)
 {
     pointer_types();
+    int sections_ok = sections();
     SYSTEM_INFO si;
     ZeroMemory(&si, sizeof si);
     GetSystemInfo(&si);
@@ -95,7 +126,7 @@ int main(void)
     int good = si.dwPageSize == 4096 && si.dwAllocationGranularity == 65536 && oem == (DWORD)arch &&
                ok && ms.ullTotalPhys > 0 && p && n == sizeof mbi && mbi.RegionSize == 0x10000 &&
                prot && old == PAGE_READWRITE && freed && err == ERROR_COMMITMENT_LIMIT &&
-               me == INVALID_HANDLE_VALUE;
+               me == INVALID_HANDLE_VALUE && sections_ok;
     printf("%s\n", good ? "ok" : "WRONG");
     return good ? 0 : 1;
 }
