@@ -349,12 +349,108 @@ static void case_islands(long n, int alternate, const char *key)
     VirtualFree(r, 0, MEM_RELEASE);
 }
 
+/* ---- sections, views, placeholders --------------------------------------------------------- */
+
+/* map + touch 1 byte + unmap a 64 KiB view of a committed section (made once). */
+static void case_view64k(void)
+{
+    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_COMMIT, 0,
+                                  BH_VIEW, NULL);
+    if (!h)
+        die("CreateFileMapping", "view64k");
+    syscall_snapshot s;
+    snapshot(&s);
+    BH_TIMED("view64k", bh_reps(201), 100, {
+        char *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, BH_VIEW);
+        if (!p)
+            die("MapViewOfFile", "view64k");
+        *(volatile char *)p = 1;
+        if (!UnmapViewOfFile(p))
+            die("UnmapViewOfFile", "view64k");
+    });
+    note_syscalls("view64k", &s, bh_reps(201) * 100.0);
+    CloseHandle(h);
+}
+
+#ifdef _WIN32 /* Windows 10 1803+ exports; Wine 8.0 has no placeholders */
+typedef PVOID(WINAPI *valloc2_fn)(HANDLE, PVOID, SIZE_T, ULONG, ULONG, void *, ULONG);
+typedef PVOID(WINAPI *map3_fn)(HANDLE, HANDLE, PVOID, ULONG64, SIZE_T, ULONG, ULONG, void *, ULONG);
+static valloc2_fn pVirtualAlloc2;
+static map3_fn pMapViewOfFile3;
+#define VirtualAlloc2  pVirtualAlloc2
+#define MapViewOfFile3 pMapViewOfFile3
+#ifndef MEM_RESERVE_PLACEHOLDER
+#define MEM_RESERVE_PLACEHOLDER  0x00040000
+#define MEM_REPLACE_PLACEHOLDER  0x00004000
+#define MEM_PRESERVE_PLACEHOLDER 0x00000002
+#endif
+#endif
+
+/* The ring: a placeholder of twice the size, split in two, the same section mapped into both
+ * halves (so a write past the end lands at the start), then both views unmapped (which
+ * releases the halves). Microsoft's VirtualAlloc2 example, timed whole. */
+static int ring_cycle(HANDLE h)
+{
+    char *p = VirtualAlloc2(NULL, NULL, 2 * BH_VIEW, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                            PAGE_NOACCESS, NULL, 0);
+    if (!p)
+        return 0;
+    if (!VirtualFree(p, BH_VIEW, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER))
+        die("VirtualFree(MEM_PRESERVE_PLACEHOLDER)", "ring");
+    char *a = MapViewOfFile3(h, GetCurrentProcess(), p, 0, BH_VIEW, MEM_REPLACE_PLACEHOLDER,
+                             PAGE_READWRITE, NULL, 0);
+    char *b = MapViewOfFile3(h, GetCurrentProcess(), p + BH_VIEW, 0, BH_VIEW,
+                             MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0);
+    if (!a || !b)
+        die("MapViewOfFile3", "ring");
+    a[BH_VIEW - 1] = 1;
+    sink += (unsigned char)b[BH_VIEW - 1];
+    if (!UnmapViewOfFile(a) || !UnmapViewOfFile(b))
+        die("UnmapViewOfFile", "ring");
+    return 1;
+}
+
+static void case_ring(void)
+{
+    HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_COMMIT, 0,
+                                  BH_VIEW, NULL);
+    if (!h)
+        die("CreateFileMapping", "ring");
+#ifdef _WIN32
+    HMODULE kb = GetModuleHandleW(L"kernelbase.dll");
+    pVirtualAlloc2 = kb ? (valloc2_fn)(void (*)(void))GetProcAddress(kb, "VirtualAlloc2") : NULL;
+    pMapViewOfFile3 = kb ? (map3_fn)(void (*)(void))GetProcAddress(kb, "MapViewOfFile3") : NULL;
+    if (!pVirtualAlloc2 || !pMapViewOfFile3) {
+        bh_unsupported("ring", "no VirtualAlloc2/MapViewOfFile3 exported");
+        CloseHandle(h);
+        return;
+    }
+#endif
+    if (!ring_cycle(h)) {
+        char why[96];
+        snprintf(why, sizeof why, "VirtualAlloc2(MEM_RESERVE_PLACEHOLDER) fails (error %lu)",
+                 (unsigned long)GetLastError());
+        bh_unsupported("ring", why);
+        CloseHandle(h);
+        return;
+    }
+    syscall_snapshot s;
+    snapshot(&s);
+    BH_TIMED("ring", bh_reps(201), 50, {
+        if (!ring_cycle(h))
+            die("VirtualAlloc2", "ring");
+    });
+    note_syscalls("ring", &s, bh_reps(201) * 50.0);
+    CloseHandle(h);
+}
+
 int main(int argc, char **argv)
 {
     if (bh_parse_args(argc, argv) != 0)
         return 2;
     static const bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
-                                   case_regions,  case_tib,       cycle64k,        case_islands};
+                                   case_regions,  case_tib,       cycle64k,        case_islands,
+                                   case_view64k,  case_ring};
     bh_run_cases(&cases);
 #ifndef _WIN32
     syscall_snapshot st;

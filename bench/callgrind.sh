@@ -55,6 +55,9 @@ function label(op) {
     if (op == "op_query_foreign") return "VirtualQuery of memory winvmem did not allocate"
     if (op == "op_isl_few") return "commit + decommit 1 page between 256 alternating islands"
     if (op == "op_isl_many") return "commit + decommit 1 page between 16,384 alternating islands"
+    if (op == "op_map_view") return "MapViewOfFile 64 KiB of a committed section"
+    if (op == "op_unmap_view") return "UnmapViewOfFile 64 KiB (touched)"
+    if (op == "op_ring") return "placeholder ring buffer 2 x 64 KiB made and undone (8 calls)"
     return op
 }
 FNR == NR { if ($1 == "C") { calls[$2] = $3; order[++n] = $2 } next }

@@ -61,6 +61,30 @@ NOINL void op_isl_many(char *pg)
         VirtualFree(pg, PAGE, MEM_DECOMMIT);
 }
 
+/* a 64 KiB view of a committed section: map, unmap (bench.c's case_view64k) */
+NOINL void *op_map_view(HANDLE h)
+{
+    return MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 64u << 10);
+}
+NOINL BOOL op_unmap_view(void *p)
+{
+    return UnmapViewOfFile(p);
+}
+/* the placeholder ring buffer of 2 x 64 KiB, made and undone (bench.c's case_ring) */
+NOINL BOOL op_ring(HANDLE h)
+{
+    const SIZE_T half = 64u << 10;
+    char *p = VirtualAlloc2(NULL, NULL, 2 * half, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                            PAGE_NOACCESS, NULL, 0);
+    if (!p || !VirtualFree(p, half, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER))
+        return FALSE;
+    char *a = MapViewOfFile3(h, GetCurrentProcess(), p, 0, half, MEM_REPLACE_PLACEHOLDER,
+                             PAGE_READWRITE, NULL, 0);
+    char *b = MapViewOfFile3(h, GetCurrentProcess(), p + half, 0, half, MEM_REPLACE_PLACEHOLDER,
+                             PAGE_READWRITE, NULL, 0);
+    return a && b && UnmapViewOfFile(a) && UnmapViewOfFile(b);
+}
+
 static void check(int ok, const char *what)
 {
     if (!ok) {
@@ -164,6 +188,21 @@ int main(void)
         VirtualFree(regions[i], 0, MEM_RELEASE);
     islands(256, op_isl_few, "op_isl_few", &seed);
     islands(16384, op_isl_many, "op_isl_many", &seed);
+
+    HANDLE sec = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_COMMIT, 0,
+                                    64u << 10, NULL);
+    check(sec != NULL, "CreateFileMapping");
+    for (int i = 0; i < N; i++) {
+        char *v = op_map_view(sec);
+        check(v != NULL, "MapViewOfFile");
+        *(volatile char *)v = 1;
+        check(op_unmap_view(v), "UnmapViewOfFile");
+    }
+    printf("C op_map_view %d\nC op_unmap_view %d\n", N, N);
+    for (int i = 0; i < N; i++)
+        check(op_ring(sec), "ring buffer");
+    printf("C op_ring %d\n", N);
+    CloseHandle(sec);
     VirtualFree(blk, 0, MEM_RELEASE);
     VirtualFree(big, 0, MEM_RELEASE);
     return 0;

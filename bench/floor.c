@@ -324,6 +324,45 @@ static void case_islands(long n, int alternate, const char *key)
     munmap(r, BH_ISLAND_SPAN);
 }
 
+/* map + touch + unmap a 64 KiB view: a shared mapping of the section's memfd (made once), the
+ * fault that maps its page, and munmap, is what any emulation of a view does. */
+static void case_view64k(void)
+{
+    int fd = memfd_create("bench", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, BH_VIEW) != 0)
+        die("memfd_create", "view64k");
+    BH_TIMED("view64k", bh_reps(201), 100, {
+        char *p = mmap(NULL, BH_VIEW, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+            die("mmap", "view64k");
+        *(volatile char *)p = 1;
+        munmap(p, BH_VIEW);
+    });
+    close(fd);
+}
+
+/* The ring: reserve twice the size (PROT_NONE), map the memfd over each half (MAP_FIXED), touch
+ * the last byte through one half and read it through the other, unmap the whole. */
+static void case_ring(void)
+{
+    int fd = memfd_create("bench", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, BH_VIEW) != 0)
+        die("memfd_create", "ring");
+    BH_TIMED("ring", bh_reps(201), 50, {
+        char *p =
+            mmap(NULL, 2 * BH_VIEW, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED ||
+            mmap(p, BH_VIEW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+            mmap(p + BH_VIEW, BH_VIEW, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) ==
+                MAP_FAILED)
+            die("mmap", "ring");
+        p[BH_VIEW - 1] = 1;
+        sink += (unsigned char)p[2 * BH_VIEW - 1];
+        munmap(p, 2 * BH_VIEW);
+    });
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     struct bench_procmap_query q;
@@ -336,8 +375,8 @@ int main(int argc, char **argv)
     } else {
         bh_note("variant", "floor");
     }
-    bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect,
-                      case_regions,  case_tib,       cycle64k,        case_islands};
+    bh_cases cases = {case_alloc64k, case_reserve1m, case_commitpage, case_protect, case_regions,
+                      case_tib,      cycle64k,       case_islands,    case_view64k, case_ring};
     if (maps_fd < 0) /* the query cases have no floor without PROCMAP_QUERY */
         cases.regions = NULL, cases.tib = NULL;
     bh_run_cases(&cases);

@@ -26,7 +26,8 @@ function human(x, unit) {
 
 function cell(variant, key) {
     if ((variant, key) in vals) return human(med[variant, key], unit[key])
-    if ((variant, key) in failed) return "failed at " failed[variant, key]
+    if ((variant, key) in failed)
+        return failed[variant, key] == "unsupported" ? "unsupported" : "failed at " failed[variant, key]
     return "—"
 }
 
@@ -136,6 +137,8 @@ END {
                 (a ? " alternating read-only/read-write" : " read-write") " islands of 2 GiB",
                 i == 1 ? "" : i == 2 ? "wine:1.0" : "rel:" (a ? "islalt_" : "isl_") "256:1.5")
         }
+    row("view64k", "map a 64 KiB view of a section, touch 1 byte, unmap", "")
+    row("ring", "64 KiB magic ring buffer from placeholders: made, written, undone", "")
     print ""
     printf "Reference floors (cheaper kernel sequences for the page cycle): "
     printf "mprotect + mmap(MAP_FIXED, PROT_NONE) %s; MADV_GUARD_REMOVE + MADV_GUARD_INSTALL %s.\n",

@@ -1,8 +1,10 @@
 /* libFuzzer target: bytes -> a sequence of op-language ops (tools/oplang: VirtualAlloc /
- * VirtualFree / VirtualProtect / VirtualQuery / memory touches) inside a private window of
- * address space, run through the op-language executor, each checked
+ * VirtualFree / VirtualProtect / VirtualQuery / memory touches, and views of a section:
+ * MapViewOfFileEx / UnmapViewOfFile) inside a private window of address space, run through the
+ * op-language executor, each checked
  *   1. against a small reference model of page states (one record per page: free / reserved /
- *      committed, protection, allocation; nothing shared with the library's data structures),
+ *      committed, protection, allocation, the section page a view shows; the section's
+ *      contents; nothing shared with the library's data structures),
  *   2. against the kernel: every committed readable page can be read (writable: written) and
  *      holds what the model says; every reserved, decommitted, free or NOACCESS page faults;
  *      /proc/self/maps gives every committed page at least the access its protection needs.
@@ -19,6 +21,7 @@
 #define PG    4096u
 #define NPAGE 1024u /* the window: 4 MiB = 64 granules */
 #define GRAN  16u   /* pages per 64 KiB granule */
+#define SPAGE 128u  /* the section S of each input: 512 KiB, SEC_COMMIT, PAGE_READWRITE */
 
 /* ---- the reference model ------------------------------------------------------------------- */
 
@@ -28,10 +31,13 @@ typedef struct page {
     unsigned prot;     /* committed pages: the page protection */
     int base;          /* allocation base page, -1 when free */
     unsigned aprot;    /* the allocation's protection */
-    unsigned char val; /* byte 0 of the page */
+    unsigned char val; /* byte 0 of the page (a view's page: sval[spage]) */
+    int spage;         /* a view's page: the section page it shows; -1 private memory */
 } page;
 
 static page model[NPAGE];
+static unsigned char sval[SPAGE]; /* byte 0 of each page of the section S */
+#define FREE_PAGE ((page){FREE, 0, -1, 0, 0, -1})
 static int alloc_end[NPAGE]; /* for an allocation base: one past its last page */
 static char *win;
 
@@ -146,13 +152,14 @@ static void check_kernel_page(unsigned i)
         fault = opl_probe_read(p, &v);
     }
     int should = m->state == COMM && readable(m->prot);
+    unsigned char want = m->spage >= 0 ? sval[m->spage] : m->val;
     if (fault == 'g')
         die("page %u (state %d prot 0x%x): unexpected guard-page violation", i, m->state, m->prot);
     if (should == !!fault)
         die("page %u (state %d prot 0x%x): read %s", i, m->state, m->prot,
             fault ? "faults" : "succeeds");
-    if (should && v != m->val)
-        die("page %u: reads 0x%x, model 0x%x", i, v, m->val);
+    if (should && v != want)
+        die("page %u: reads 0x%x, model 0x%x", i, v, want);
     if (should) {
         fault = opl_probe_write(p, v);
         if (!!fault == writable(m->prot))
@@ -214,8 +221,9 @@ static void check_query(unsigned i)
     }
     unsigned want_state = m->state == COMM ? MEM_COMMIT : MEM_RESERVE;
     unsigned want_prot = m->state == COMM ? m->prot : 0;
+    unsigned want_type = m->spage >= 0 ? MEM_MAPPED : MEM_PRIVATE;
     if (mb.AllocationBase != win + (size_t)m->base * PG || mb.State != want_state ||
-        mb.Protect != want_prot || mb.AllocationProtect != m->aprot || mb.Type != MEM_PRIVATE ||
+        mb.Protect != want_prot || mb.AllocationProtect != m->aprot || mb.Type != want_type ||
         mb.RegionSize != (size_t)(j - i) * PG)
         die("query page %u: {abase +%ld aprot 0x%lx size 0x%zx state 0x%lx prot 0x%lx type "
             "0x%lx}, model {abase +%d aprot 0x%x size 0x%x state 0x%x prot 0x%x}",
@@ -267,11 +275,26 @@ static void op_reserve(unsigned p, unsigned n, unsigned prot, int commit)
         die("reserve at page %u returned %p, want page %u", p, (void *)(uintptr_t)r.ret, b);
     alloc_end[b] = (int)end;
     for (unsigned i = b; i < end; i++)
-        model[i] = (page){commit ? COMM : RESV, commit ? prot : 0, (int)b, prot, 0};
+        model[i] = (page){commit ? COMM : RESV, commit ? prot : 0, (int)b, prot, 0, -1};
+}
+
+static int is_view(unsigned p)
+{
+    return model[p].spage >= 0;
+}
+
+static int touches_view(unsigned p, unsigned n)
+{
+    for (unsigned i = p; i < p + n && i < NPAGE; i++)
+        if (is_view(i))
+            return 1;
+    return 0;
 }
 
 static void op_commit(unsigned p, unsigned n, unsigned prot)
 {
+    if (touches_view(p, n))
+        return; /* VirtualAlloc(MEM_COMMIT) on a view: as VirtualProtect; not modelled */
     int want = valid_prot(prot) && range_in_alloc(p, n);
     unsigned err = !valid_prot(prot) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
     opl_result_t r = run(OPL_ALLOC, p, (size_t)n * PG, MEM_COMMIT, prot);
@@ -292,6 +315,8 @@ static void op_decommit(unsigned p, unsigned n)
     int whole = n == 0;
     int want = b >= 0 && (whole ? (unsigned)b == p : p + n <= (unsigned)alloc_end[b]);
     unsigned err = b < 0 || whole ? ERROR_INVALID_ADDRESS : ERROR_INVALID_PARAMETER;
+    if (is_view(p)) /* VirtualFree refuses views: 87; size 0 away from the base: 487 first */
+        want = 0, err = whole && (unsigned)b != p ? ERROR_INVALID_ADDRESS : ERROR_INVALID_PARAMETER;
     opl_result_t r = run(OPL_FREE, p, (size_t)n * PG, MEM_DECOMMIT, 0);
     expect(&r, want, err, "decommit");
     if (r.failed)
@@ -307,13 +332,13 @@ static void op_decommit(unsigned p, unsigned n)
 static void op_release(unsigned p)
 {
     int b = model[p].base;
-    int want = b >= 0 && (unsigned)b == p;
+    int want = b >= 0 && (unsigned)b == p && !is_view(p);
     opl_result_t r = run(OPL_FREE, p, 0, MEM_RELEASE, 0);
-    expect(&r, want, ERROR_INVALID_ADDRESS, "release");
+    expect(&r, want, is_view(p) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS, "release");
     if (r.failed)
         return;
     for (unsigned i = p; i < (unsigned)alloc_end[b]; i++)
-        model[i] = (page){FREE, 0, -1, 0, 0};
+        model[i] = FREE_PAGE;
 }
 
 static void op_protect(unsigned p, unsigned n, unsigned prot)
@@ -324,6 +349,15 @@ static void op_protect(unsigned p, unsigned n, unsigned prot)
     unsigned err = !(valid_prot(prot) || wc) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
     if (wc)
         return; /* winvmem accepts WRITECOPY here: divergence D2 (tests/diff/divergences.md) */
+    if (want && is_view(p)) {
+        /* a view: only what its access allows (S is PAGE_READWRITE; a READ view: no write);
+         * no view is executable here */
+        unsigned base = prot & 0xff;
+        if (base >= PAGE_EXECUTE || (writable(base) && !writable(model[p].aprot)))
+            want = 0, err = ERROR_INVALID_PARAMETER;
+    } else if (!range_in_alloc(p, n) && is_view(p)) {
+        return; /* which of 87 and 487 wins is not modelled */
+    }
     for (unsigned i = p; want && i < p + n; i++)
         want = model[i].state == COMM;
     opl_result_t r = run(OPL_PROTECT, p, (size_t)n * PG, 0, prot);
@@ -345,19 +379,88 @@ static void op_write(unsigned p, unsigned char v)
     if (r.fault)
         die("write page %u (prot 0x%x): %s", p, m->prot,
             r.fault == 'g' ? "guard-page violation" : "access violation");
-    model[p].val = v;
+    if (m->spage >= 0)
+        sval[m->spage] = v; /* every view of that section page shows it */
+    else
+        model[p].val = v;
+}
+
+/* ---- views of the section S ------------------------------------------------------------- */
+
+/* S = CreateFileMapping(INVALID_HANDLE_VALUE, PAGE_READWRITE | SEC_COMMIT, 512 KiB). */
+static void make_section(void)
+{
+    opl_op_t op = make(OPL_SECTION, 0, (size_t)SPAGE * PG, 0, PAGE_READWRITE);
+    op.addr.name[0] = 0;
+    op.addr.off = 0;
+    op.attrs = SEC_COMMIT;
+    strcpy(op.def, "S");
+    remember(&op);
+    opl_result_t r;
+    if (opl_exec(ctx, &op, &r) != OPL_DONE || r.failed)
+        die("CreateFileMapping failed (%lu)", (unsigned long)r.error);
+    memset(sval, 0, sizeof sval);
+}
+
+/* MapViewOfFileEx(S, access, offset o granules, n granules, at granule g of the window). */
+static void op_view(unsigned g, unsigned o, unsigned n, int write)
+{
+    unsigned p = g * GRAN, np = n * GRAN;
+    if (p + np > NPAGE)
+        return;
+    int free_ = 1;
+    for (unsigned i = p; i < p + np; i++)
+        free_ &= model[i].state == FREE;
+    int past = (o + n) * GRAN > SPAGE; /* STATUS_INVALID_VIEW_SIZE, checked before the range */
+    opl_op_t op = make(OPL_VIEW, p, (size_t)np * PG, 0, 0);
+    strcpy(op.handle, "S");
+    op.access = write ? FILE_MAP_WRITE : FILE_MAP_READ;
+    op.offset = (uint64_t)o * GRAN * PG;
+    remember(&op);
+    opl_result_t r;
+    if (opl_exec(ctx, &op, &r) != OPL_DONE)
+        die("the executor did not run view (status %d)", (int)r.status);
+    cur_p = p, cur_n = np, cur_prot = op.access;
+    expect(&r, !past && free_, past ? ERROR_ACCESS_DENIED : ERROR_INVALID_ADDRESS, "view");
+    if (r.failed)
+        return;
+    if (r.ret != (uintptr_t)(win + (size_t)p * PG))
+        die("view at page %u returned %p", p, (void *)(uintptr_t)r.ret);
+    unsigned prot = write ? PAGE_READWRITE : PAGE_READONLY;
+    alloc_end[p] = (int)(p + np);
+    for (unsigned i = 0; i < np; i++)
+        model[p + i] = (page){COMM, prot, (int)p, prot, 0, (int)(o * GRAN + i)};
+}
+
+/* UnmapViewOfFile at page p: any address inside a view unmaps the whole view; else 487. */
+static void op_unmap(unsigned p)
+{
+    int b = model[p].base;
+    opl_result_t r = run(OPL_UNMAP, p, 0, 0, 0);
+    expect(&r, is_view(p), ERROR_INVALID_ADDRESS, "unmap");
+    if (r.failed)
+        return;
+    for (unsigned i = (unsigned)b; i < (unsigned)alloc_end[b]; i++)
+        model[i] = FREE_PAGE;
 }
 
 static void reset(void)
 {
     for (unsigned i = 0; i < NPAGE; i++)
         if (model[i].base == (int)i) {
-            opl_result_t r = run(OPL_FREE, i, 0, MEM_RELEASE, 0);
+            opl_result_t r =
+                run(is_view(i) ? OPL_UNMAP : OPL_FREE, i, 0, is_view(i) ? 0 : MEM_RELEASE, 0);
             if (r.failed)
                 die("reset: release of page %u failed (%lu)", i, (unsigned long)r.error);
         }
+    opl_op_t close = make(OPL_CLOSE, 0, 0, 0, 0);
+    close.addr.name[0] = 0;
+    strcpy(close.handle, "S");
+    opl_result_t r;
+    if (opl_exec(ctx, &close, &r) != OPL_DONE || r.failed)
+        die("reset: CloseHandle(S) failed (%lu)", (unsigned long)r.error);
     for (unsigned i = 0; i < NPAGE; i++)
-        model[i] = (page){FREE, 0, -1, 0, 0};
+        model[i] = FREE_PAGE;
     nhistory = 0;
 }
 
@@ -370,7 +473,7 @@ static void init(void)
     if (!win || !VirtualFree(win, 0, MEM_RELEASE))
         die("cannot make the window");
     for (unsigned i = 0; i < NPAGE; i++)
-        model[i] = (page){FREE, 0, -1, 0, 0};
+        model[i] = FREE_PAGE;
     if (!ctx || opl_name_set(ctx, "W", (uintptr_t)win, (uintptr_t)NPAGE * PG))
         die("cannot make the executor's context");
 }
@@ -382,8 +485,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init();
         ready = 1;
     }
+    make_section();
     for (size_t k = 0; k + 4 <= size && k < 4 * 64; k += 4) {
-        unsigned kind = data[k] % 9, p = (unsigned)(data[k + 1] * 4) % NPAGE;
+        unsigned kind = data[k] % 11, p = (unsigned)(data[k + 1] * 4) % NPAGE;
         unsigned n = 1 + data[k + 2] % 48, prot = prots[data[k + 3] % 16];
         if (p + n > NPAGE)
             n = NPAGE - p;
@@ -412,6 +516,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 7:
             op_write(p, data[k + 3]);
+            break;
+        case 8: /* granule, offset 0-7 granules, 1-4 granules (some past S's end), access */
+            op_view(p / GRAN, data[k + 2] & 7, 1 + (data[k + 2] >> 3 & 3), data[k + 3] & 1);
+            break;
+        case 9:
+            op_unmap(p);
             break;
         default:
             check_query(p);

@@ -3,4 +3,5 @@
 #define WINVMEM_H
 #include "winvmem/vm.h"
 #include "winvmem/stats.h"
+#include "winvmem/fault.h"
 #endif

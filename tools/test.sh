@@ -22,18 +22,32 @@ export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 TSAN_OPTIONS
 export CRITERION_VERBOSITY_LEVEL=1
 allow_skip=${WINVMEM_ALLOW_SKIP:-0}
 passed=0 failed=0 skipped=0 failures=() skips=()
+# CPU seconds (user + system) of every finished child so far: with the wall time it tells what a
+# stage costs on a quieter machine (CI's budget is ~45 min on 2 cores).
+# cpu sets CPU; it must run in this shell (a subshell's `times` starts from zero).
+cpu_file=$(mktemp)
+trap 'rm -f "$cpu_file"' EXIT
+cpu() {
+  local u s um us sm ss
+  times >"$cpu_file"
+  { read -r _; read -r u s; } <"$cpu_file"
+  um=${u%%m*} us=${u#*m} sm=${s%%m*} ss=${s#*m}
+  CPU=$((um * 60 + 10#${us%%.*} + sm * 60 + 10#${ss%%.*}))
+}
+
 stage() { # stage NAME COMMAND...: exit 0 passed, 77 skipped (only when allowed), else failed
-  local name=$1 rc=0; shift
-  local t0=$SECONDS
+  local name=$1 rc=0 verdict; shift
+  local t0=$SECONDS c0; cpu; c0=$CPU
   echo "::: stage $name"
   "$@" || rc=$?
   if [ $rc -eq 77 ] && [ "$allow_skip" = 1 ]; then
-    skipped=$((skipped + 1)); skips+=("$name"); echo "::: stage $name SKIPPED ($((SECONDS - t0)) s)"
+    skipped=$((skipped + 1)); skips+=("$name"); verdict=SKIPPED
   elif [ $rc -eq 0 ]; then
-    passed=$((passed + 1)); echo "::: stage $name passed ($((SECONDS - t0)) s)"
+    passed=$((passed + 1)); verdict=passed
   else
-    failed=$((failed + 1)); failures+=("$name"); echo "::: stage $name FAILED ($((SECONDS - t0)) s)"
+    failed=$((failed + 1)); failures+=("$name"); verdict=FAILED
   fi
+  cpu; echo "::: stage $name $verdict ($((SECONDS - t0)) s, $((CPU - c0)) s CPU)"
 }
 build() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1" -j2 >/dev/null; }
 # ctest_preset PRESET ARGS...: the preset's tests; then the tests and Criterion cases that
@@ -47,7 +61,9 @@ ctest_preset() {
   notrun=$(sed -n '/tests did not run:/,/^$/p' "$out" | grep -o '[A-Za-z0-9_]* (Skipped)' || true)
   cases=$(grep -h '\[SKIP\]' "$log" 2>/dev/null | sed 's/^.*\[SKIP\] //' | sort | uniq -c || true)
   rm -f "$out"
-  [ -z "$notrun$cases" ] || printf '::: skipped in %s:\n%s\n%s\n' "$1" "$notrun" "$cases"
+  [ -z "$notrun$cases" ] || echo "::: skipped in $1 (tests, then Criterion cases with their count):"
+  [ -z "$notrun" ] || echo "$notrun"
+  [ -z "$cases" ] || echo "$cases"
   # a skipped ctest test (SKIP_RETURN_CODE) is a check that did not run
   if [ -n "$notrun" ] && [ "$allow_skip" != 1 ]; then return 1; fi
   return $rc
@@ -67,5 +83,5 @@ done
 echo
 [ $failed -eq 0 ] || echo "failed stages: ${failures[*]}"
 [ $skipped -eq 0 ] || echo "skipped stages (WINVMEM_ALLOW_SKIP=1): ${skips[*]}"
-echo "stages: $passed passed, $failed failed, $skipped skipped"
+cpu; echo "stages: $passed passed, $failed failed, $skipped skipped; $SECONDS s, $CPU s CPU"
 [ $failed -eq 0 ]

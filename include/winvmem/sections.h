@@ -66,6 +66,7 @@ extern "C" {
 #define WVM_ERROR_PATH_NOT_FOUND       3u
 #define WVM_ERROR_ACCESS_DENIED        5u
 #define WVM_ERROR_INVALID_NAME         123u
+#define WVM_ERROR_BAD_PATHNAME         161u
 #define WVM_ERROR_DISK_FULL            112u
 #define WVM_ERROR_ALREADY_EXISTS       183u
 #define WVM_ERROR_BAD_EXE_FORMAT       193u

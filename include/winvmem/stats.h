@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define WVM_STATS_VERSION 2
+#define WVM_STATS_VERSION 3
 
 /* Kernel mechanisms winvmem can use; `mechanisms` in wvm_stats is a set of these bits. */
 #define WVM_MECH_GUARD_MARKERS 0x01u /* MADV_GUARD_INSTALL for uncommitted pages (>= 6.13) */
@@ -41,7 +41,7 @@ typedef struct wvm_stats {
     uint64_t commit_refusals; /* commits refused with ERROR_COMMITMENT_LIMIT */
     uint64_t live_allocations;
     uint64_t kernel_mappings_created; /* mmap calls that made a new mapping */
-    uint64_t metadata_bytes;          /* heap memory held by winvmem's own bookkeeping */
+    uint64_t metadata_bytes;          /* memory in use by winvmem's own bookkeeping */
     uint64_t syscalls[WVM_SYS_KINDS];
     uint32_t mechanisms_available; /* WVM_MECH_* the kernel offers */
     uint32_t mechanisms_in_use;    /* WVM_MECH_* winvmem chose    */
@@ -51,13 +51,30 @@ typedef struct wvm_stats {
     uint64_t view_bytes;        /* bytes the views map */
     uint64_t placeholders_live; /* placeholders */
     uint64_t handles_open;      /* winvmem handles (sections, files) */
+    /* version 3 */
+    uint64_t metadata_held_bytes; /* memory mapped for the bookkeeping: metadata_bytes plus free
+                                   * blocks kept for reuse and the allocator's own records */
+    uint32_t fault_handler;       /* WVM_FAULT_HANDLER_*: winvmem's SIGSEGV/SIGBUS handler */
+    uint32_t reserved3;
+    uint64_t faults_handled;   /* faults on winvmem's memory handled (the access ran again) */
+    uint64_t faults_via_entry; /* of those, through wvm_handle_fault (winvmem/fault.h) */
 } wvm_stats;
 
-/* The size of a version-1 wvm_stats (callers built against the first version). */
-#define WVM_STATS_V1_SIZE ((uint32_t)offsetof(wvm_stats, sections_live))
+/* wvm_stats.fault_handler */
+#define WVM_FAULT_HANDLER_NONE      0u /* not installed: no feature has needed it yet */
+#define WVM_FAULT_HANDLER_INSTALLED 1u /* installed, and still the handler of both signals */
+#define WVM_FAULT_HANDLER_DISPLACED                                                                \
+    2u /* another handler replaced it: guard pages, vectored                                       \
+        * handlers and the write-watch fallback work only through                                  \
+        * wvm_handle_fault */
 
-/* Fills *out; returns 0, or EINVAL when version/size do not match this library (version 1 with
- * WVM_STATS_V1_SIZE is still accepted: the fields it has are filled). */
+/* The sizes of earlier versions of wvm_stats (callers built against them). */
+#define WVM_STATS_V1_SIZE ((uint32_t)offsetof(wvm_stats, sections_live))
+#define WVM_STATS_V2_SIZE ((uint32_t)offsetof(wvm_stats, metadata_held_bytes))
+
+/* Fills *out; returns 0, or EINVAL when version/size do not match this library (versions 1 and
+ * 2 with WVM_STATS_V1_SIZE / WVM_STATS_V2_SIZE are still accepted: the fields they have are
+ * filled). */
 WVM_API int wvm_stats_get(wvm_stats *out);
 
 /* Prints the address space around every winvmem allocation like Sysinternals VMMap:

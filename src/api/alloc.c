@@ -42,7 +42,7 @@ static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t
     if (f == WVM_MEM_WRITE_WATCH) {
         *be = wvm__ww_backend();
         /* the mprotect fallback catches first writes in the fault dispatcher */
-        return *be == wvm__wwp_backend() ? wvm__fault_init() : 0;
+        return *be == wvm__wwp_backend() ? wvm__fault_need() : 0;
     }
     size_t min = wvm_GetLargePageMinimum();
     if (!(type & WVM_MEM_COMMIT) || (min && (addr % min || size % min)))
@@ -112,7 +112,7 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
     if (addr && (addr < WVM_MIN_ADDR || addr > wvm__max_app_address()))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_init()))
+    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_need()))
         return WVM_FAIL(err, NULL);
     void *result;
     if ((type & WVM_MEM_RESERVE) || !addr) {

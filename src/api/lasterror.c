@@ -1,7 +1,8 @@
 /* The thread's last error: per thread, as on Windows; and the names of the error codes. */
 #include "api/api.h"
+#include "core/meta.h"
 
-static __thread uint32_t last_error;
+static WVM_THREAD uint32_t last_error;
 
 void wvm__set_error(uint32_t err)
 {
@@ -55,6 +56,7 @@ static const struct {
     E(ERROR_ACCESS_DENIED),
     E(ERROR_DISK_FULL),
     E(ERROR_INVALID_NAME),
+    E(ERROR_BAD_PATHNAME),
     E(ERROR_ALREADY_EXISTS),
     E(ERROR_BAD_EXE_FORMAT),
     E(ERROR_FILENAME_EXCED_RANGE),

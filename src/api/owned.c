@@ -3,9 +3,8 @@
  * when the core's range operations take an accounting argument (issue 13.1), these functions
  * become thin wrappers over them (and a tagged reservation is tagged before it is indexed,
  * not right after). */
-#include <stdlib.h>
-
 #include "api/api.h"
+#include "core/meta.h"
 #include "fault/fault.h"
 #include "hook/host_hook.h"
 
@@ -52,7 +51,7 @@ static void *commit(void *addr, size_t size, uint32_t flprot, wvm_owned *o)
     if (!size || !wvm__valid_prot(flprot, false, &prot) ||
         !wvm__page_range((uintptr_t)addr, size, &start, &end))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_init()))
+    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_need()))
         return WVM_FAIL(err, NULL);
     wvm_alloc *a = acquire_owned(start, o);
     if (!a)
@@ -167,7 +166,7 @@ static void collect(wvm_alloc *a, void *ctx)
         return;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        uintptr_t *b = realloc(l->bases, cap * sizeof *b);
+        uintptr_t *b = wvm__meta_realloc(l->bases, l->cap * sizeof *b, cap * sizeof *b);
         if (!b) {
             l->short_of_memory = true;
             return;
@@ -196,6 +195,6 @@ void wvm__owned_release_all(uintptr_t owner, uint64_t *committed, uint64_t *rese
             }
         }
         again = l.short_of_memory && l.n > 0;
-        free(l.bases);
+        wvm__meta_free(l.bases, l.cap * sizeof *l.bases);
     }
 }

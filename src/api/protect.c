@@ -37,7 +37,7 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
         return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
     if (!dwSize || !wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-    uint32_t ferr = (prot & WVM_PAGE_GUARD) ? wvm__fault_init() : 0;
+    uint32_t ferr = (prot & WVM_PAGE_GUARD) ? wvm__fault_need() : 0;
     if (ferr)
         return WVM_FAIL(ferr, 0);
     wvm_alloc *a = wvm__space_acquire(start);

@@ -10,9 +10,11 @@
 #include "core/check.h"
 #include "core/ebr.h"
 #include "core/handle.h"
+#include "core/meta.h"
 #include "core/ledger.h"
 #include "core/placeholder.h"
 #include "core/view.h"
+#include "fault/fault.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/hugetlb.h"
 #include "prim/linux/uffd.h"
@@ -20,6 +22,7 @@
 WVM_API int wvm_stats_get(wvm_stats *out)
 {
     if (!out || !((out->version == WVM_STATS_VERSION && out->size == sizeof *out) ||
+                  (out->version == 2 && out->size == WVM_STATS_V2_SIZE) ||
                   (out->version == 1 && out->size == WVM_STATS_V1_SIZE)))
         return EINVAL;
     wvm_stats all;
@@ -48,6 +51,9 @@ WVM_API int wvm_stats_get(wvm_stats *out)
     out->view_bytes = wvm__view_bytes();
     out->placeholders_live = wvm__placeholder_count();
     out->handles_open = wvm__handle_count();
+    out->metadata_held_bytes = wvm__meta_held();
+    out->fault_handler = wvm__fault_handler_state();
+    wvm__fault_counts(&out->faults_handled, &out->faults_via_entry);
     out->version = version;
     out->size = size;
     memcpy(caller, out, size);

@@ -27,6 +27,13 @@ static void mech_list(FILE *out, uint32_t set, bool json)
         fputs("none", out);
 }
 
+static const char *handler_name(uint32_t state)
+{
+    return state == WVM_FAULT_HANDLER_INSTALLED   ? "installed"
+           : state == WVM_FAULT_HANDLER_DISPLACED ? "displaced"
+                                                  : "not installed";
+}
+
 static void print_json(FILE *out, const wvm_stats *s)
 {
     fprintf(out,
@@ -49,10 +56,13 @@ static void print_json(FILE *out, const wvm_stats *s)
     mech_list(out, s->mechanisms_in_use, true);
     fprintf(out,
             "], \"sections_live\": %llu, \"views_live\": %llu, \"view_bytes\": %llu, "
-            "\"placeholders_live\": %llu, \"handles_open\": %llu}\n",
+            "\"placeholders_live\": %llu, \"handles_open\": %llu, \"metadata_held_bytes\": %llu, "
+            "\"fault_handler\": \"%s\", \"faults_handled\": %llu, \"faults_via_entry\": %llu}\n",
             (unsigned long long)s->sections_live, (unsigned long long)s->views_live,
             (unsigned long long)s->view_bytes, (unsigned long long)s->placeholders_live,
-            (unsigned long long)s->handles_open);
+            (unsigned long long)s->handles_open, (unsigned long long)s->metadata_held_bytes,
+            handler_name(s->fault_handler), (unsigned long long)s->faults_handled,
+            (unsigned long long)s->faults_via_entry);
 }
 
 static void print_table(FILE *out, const wvm_stats *s)
@@ -75,7 +85,11 @@ static void print_table(FILE *out, const wvm_stats *s)
             (unsigned long long)s->placeholders_live, (unsigned long long)s->handles_open);
     fprintf(out, "  kernel mappings   %llu created\n",
             (unsigned long long)s->kernel_mappings_created);
-    fprintf(out, "  metadata          %llu bytes\n", (unsigned long long)s->metadata_bytes);
+    fprintf(out, "  metadata          %llu bytes (%llu held)\n",
+            (unsigned long long)s->metadata_bytes, (unsigned long long)s->metadata_held_bytes);
+    fprintf(out, "  fault handler     %s, %llu faults handled (%llu through wvm_handle_fault)\n",
+            handler_name(s->fault_handler), (unsigned long long)s->faults_handled,
+            (unsigned long long)s->faults_via_entry);
     fputs("  system calls     ", out);
     for (int k = 0; k < WVM_SYS_KINDS; k++)
         fprintf(out, " %s %llu%s", sys_name[k], (unsigned long long)s->syscalls[k],

@@ -10,14 +10,17 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "core/meta.h"
 #include "core/query.h"
 #include "fault/fault.h"
 #include "prim/linux/prim.h"
 
-static __thread uintptr_t stack_lo, stack_hi; /* 0, 0: not known yet */
+static WVM_THREAD uintptr_t stack_lo, stack_hi; /* 0, 0: not known yet */
 
 static bool on_own_stack(uintptr_t p, size_t n)
 {
+    if (!stack_hi && wvm__in_signal())
+        return false; /* pthread_getattr_np allocates: the kernel path answers this time */
     if (!stack_hi) {
         pthread_attr_t attr;
         void *addr;

@@ -3,9 +3,8 @@
  * missing address array when one is needed, is ERROR_NOACCESS; a zero count or size, unknown
  * flags, or a range not inside one write-watch allocation is ERROR_INVALID_PARAMETER. Both
  * return 0 on success and (UINT)-1 on failure. */
-#include <stdlib.h>
-
 #include "api/api.h"
+#include "core/meta.h"
 #include "core/ww.h"
 
 #define WW_FAIL(err) WVM_FAIL(err, ~0u)
@@ -34,7 +33,8 @@ WVM_API uint32_t wvm_GetWriteWatch(uint32_t dwFlags, void *lpBaseAddress, size_t
     if (!wvm__user_probe(lpAddresses, cap * sizeof *lpAddresses))
         return WW_FAIL(WVM_ERROR_NOACCESS);
     void *inline_buf[256], **buf = inline_buf;
-    if (cap > sizeof inline_buf / sizeof *inline_buf && !(buf = malloc(cap * sizeof *buf)))
+    if (cap > sizeof inline_buf / sizeof *inline_buf &&
+        !(buf = wvm__meta_alloc(cap * sizeof *buf))) /* not the C heap: fault.h */
         return WW_FAIL(WVM_ERROR_NOT_ENOUGH_MEMORY);
     bool reset = dwFlags & WVM_WRITE_WATCH_FLAG_RESET;
     uint64_t got = cap;
@@ -49,7 +49,7 @@ WVM_API uint32_t wvm_GetWriteWatch(uint32_t dwFlags, void *lpBaseAddress, size_t
         err = WVM_ERROR_NOACCESS;
     }
     if (buf != inline_buf)
-        free(buf);
+        wvm__meta_free(buf, cap * sizeof *buf);
     wvm__after_call();
     return err ? WW_FAIL(err) : 0;
 }

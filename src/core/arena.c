@@ -1,11 +1,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 
 #include "core/arena.h"
-#include "core/ebr.h"
 #include "core/freespace.h"
+#include "core/meta.h"
 #include "core/fork.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -31,8 +30,8 @@ int wvm__arena_grow(size_t need)
     if (n == MAX_ARENAS)
         return ENOMEM;
     size_t size = need < ARENA_MIN ? ARENA_MIN : (need + WVM_CHUNK - 1) & ~(size_t)(WVM_CHUNK - 1);
-    size_t words = (size / WVM_CHUNK + 63) / 64;
-    _Atomic uint64_t *bits = calloc(words, sizeof *bits);
+    size_t bytes = (size / WVM_CHUNK + 63) / 64 * sizeof(uint64_t);
+    _Atomic uint64_t *bits = wvm__meta_zalloc(bytes); /* kept at this size if the map shrinks */
     if (!bits)
         return ENOMEM;
     void *p;
@@ -41,16 +40,14 @@ int wvm__arena_grow(size_t need)
      * halve down to what the request needs. */
     while ((err == ENOMEM || err == EINVAL) && size / 2 >= need && size / 2 >= WVM_CHUNK) {
         size /= 2;
-        words = (size / WVM_CHUNK + 63) / 64;
         err = wvm__prim_map_none_aligned(size, WVM_CHUNK, &p);
     }
     if (!err && (err = wvm__free_add((uintptr_t)p, size)))
         wvm__prim_unmap(p, size);
     if (err) {
-        free(bits);
+        wvm__meta_free(bits, bytes);
         return err;
     }
-    wvm__meta_add((ptrdiff_t)(words * sizeof *bits));
     arenas[n] = (arena){(uintptr_t)p, (uintptr_t)p + size, bits};
     atomic_store_explicit(&narenas, n + 1, memory_order_release);
     return 0;

@@ -6,13 +6,13 @@
  * allocation, then pool). */
 #include <errno.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/awe.h"
 #include "core/awe_store.h"
 #include "core/fork.h"
 #include "core/ledger.h"
+#include "core/meta.h"
 #include "core/radix.h"
 #include "prim/linux/awe.h"
 #include "prim/linux/prim.h"
@@ -56,17 +56,27 @@ static int grow(uint64_t more)
     uint64_t ncap = cap ? cap : 1024;
     while (ncap < need)
         ncap *= 2;
-    uintptr_t *w = realloc(where, ncap * sizeof *w);
-    if (w)
-        where = w;
-    uint8_t *u = w ? realloc(in_use, ncap) : NULL;
-    if (u)
-        in_use = u;
-    uint64_t *f = u ? realloc(free_slots, ncap * sizeof *f) : NULL;
-    if (!f)
+    /* all three grow, or none: their sizes follow cap */
+    uintptr_t *w = wvm__meta_alloc(ncap * sizeof *w);
+    uint8_t *u = wvm__meta_alloc(ncap);
+    uint64_t *f = wvm__meta_alloc(ncap * sizeof *f);
+    if (!w || !u || !f) {
+        wvm__meta_free(w, ncap * sizeof *w);
+        wvm__meta_free(u, ncap);
+        wvm__meta_free(f, ncap * sizeof *f);
         return ENOMEM;
+    }
+    if (cap) {
+        memcpy(w, where, cap * sizeof *w);
+        memcpy(u, in_use, cap);
+        memcpy(f, free_slots, cap * sizeof *f);
+        wvm__meta_free(where, cap * sizeof *w);
+        wvm__meta_free(in_use, cap);
+        wvm__meta_free(free_slots, cap * sizeof *f);
+    }
+    where = w;
+    in_use = u;
     free_slots = f;
-    wvm__meta_add((ptrdiff_t)((ncap - cap) * (sizeof *w + 1 + sizeof *f)));
     cap = ncap;
     return 0;
 }
@@ -265,18 +275,16 @@ static uint32_t on_reserve(wvm_alloc *a)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
     uint64_t pages = wvm__snap_pages(s);
-    window *w = malloc(sizeof *w + pages * sizeof *w->slot);
+    window *w = wvm__meta_alloc(sizeof *w + pages * sizeof *w->slot);
     if (!w)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    wvm__meta_add((ptrdiff_t)(sizeof *w + pages * sizeof *w->slot));
     w->base = s->base;
     w->pages = pages;
     for (uint64_t i = 0; i < pages; i++)
         w->slot[i] = NO_PAGE;
     int err = wvm__store_window_ready(s->base, s->size);
     if (err) {
-        wvm__meta_add(-(ptrdiff_t)(sizeof *w + pages * sizeof *w->slot));
-        free(w);
+        wvm__meta_free(w, sizeof *w + pages * sizeof *w->slot);
         return wvm__err_from_errno(err);
     }
     pthread_mutex_lock(&pool);

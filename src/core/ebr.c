@@ -8,6 +8,7 @@
 
 #include "core/ebr.h"
 #include "core/fork.h"
+#include "core/meta.h"
 
 typedef struct reader {
     _Atomic uint64_t epoch; /* 0 = outside any critical section */
@@ -21,14 +22,16 @@ static _Atomic(reader *) readers;
 static pthread_mutex_t bag_lock = PTHREAD_MUTEX_INITIALIZER;
 static wvm_retired *bags[3];
 static unsigned retired_since_advance;
-static _Atomic size_t meta_bytes;
 
 static pthread_key_t reader_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static __thread reader *self;
+static WVM_THREAD reader *self;
+static WVM_THREAD bool keyed; /* self is the value of reader_key (released at thread exit) */
 
 static void reader_exit(void *r)
 {
+    self = NULL; /* runs on the exiting thread: a later call takes a record again */
+    keyed = false;
     ((reader *)r)->depth = 0;
     atomic_store(&((reader *)r)->epoch, 0);
     atomic_store(&((reader *)r)->taken, 0);
@@ -39,29 +42,38 @@ static void make_key(void)
     pthread_key_create(&reader_key, reader_exit);
 }
 
+/* pthread_setspecific may calloc (glibc, keys >= 32): in signal context the record is taken
+ * without it, only for the section (wvm__ebr_exit gives it back), since nothing would give it
+ * back at thread exit. The thread's next section in normal context keys one. */
 static reader *register_reader(void)
 {
     pthread_once(&key_once, make_key);
-    for (reader *r = atomic_load(&readers); r; r = r->next) {
+    for (reader *r = atomic_load(&readers); r && !self; r = r->next) {
         int zero = 0;
         if (atomic_compare_exchange_strong(&r->taken, &zero, 1))
-            return self = r;
+            self = r;
     }
-    reader *r = calloc(1, sizeof *r);
-    if (!r)
-        abort(); /* 24 bytes once per thread; nothing sensible to fall back to */
-    atomic_store(&r->taken, 1);
-    reader *head = atomic_load(&readers);
-    do
-        r->next = head;
-    while (!atomic_compare_exchange_weak(&readers, &head, r));
-    pthread_setspecific(reader_key, r);
-    return self = r;
+    if (!self) {
+        reader *r = wvm__meta_zalloc(sizeof *r);
+        if (!r)
+            abort(); /* 32 bytes once per thread; nothing sensible to fall back to */
+        atomic_store(&r->taken, 1);
+        reader *head = atomic_load(&readers);
+        do
+            r->next = head;
+        while (!atomic_compare_exchange_weak(&readers, &head, r));
+        self = r;
+    }
+    if (!wvm__in_signal())
+        keyed = !pthread_setspecific(reader_key, self);
+    return self;
 }
 
 void wvm__ebr_enter(void)
 {
-    reader *r = self ? self : register_reader();
+    reader *r = self;
+    if (__builtin_expect(!keyed, 0))
+        r = register_reader();
     if (r->depth++)
         return;
     uint64_t e;
@@ -73,16 +85,21 @@ void wvm__ebr_enter(void)
 
 void wvm__ebr_exit(void)
 {
-    if (!--self->depth)
-        atomic_store_explicit(&self->epoch, 0, memory_order_release);
+    reader *r = self;
+    if (--r->depth)
+        return;
+    atomic_store_explicit(&r->epoch, 0, memory_order_release);
+    if (__builtin_expect(!keyed, 0)) { /* taken in signal context: see register_reader */
+        self = NULL;
+        atomic_store_explicit(&r->taken, 0, memory_order_release);
+    }
 }
 
 static void free_bag(wvm_retired *list)
 {
     while (list) {
         wvm_retired *next = list->next;
-        wvm__meta_add(-(ptrdiff_t)list->bytes);
-        free(list);
+        wvm__meta_free(list, list->bytes);
         list = next;
     }
 }
@@ -113,16 +130,6 @@ void wvm__ebr_retire(wvm_retired *obj, size_t bytes)
     if (++retired_since_advance >= 32)
         try_advance();
     pthread_mutex_unlock(&bag_lock);
-}
-
-void wvm__meta_add(ptrdiff_t bytes)
-{
-    atomic_fetch_add_explicit(&meta_bytes, (size_t)bytes, memory_order_relaxed);
-}
-
-size_t wvm__meta_bytes(void)
-{
-    return atomic_load_explicit(&meta_bytes, memory_order_relaxed);
 }
 
 /* The child has one thread: the records of the others are free again (one of them may have

@@ -14,9 +14,7 @@ typedef struct wvm_retired {
 /* Sections nest (an inner exit does not end the outer section). */
 void wvm__ebr_enter(void);
 void wvm__ebr_exit(void);
-/* obj starts with a wvm_retired header; it is free()d later. bytes: for metadata stats. */
+/* obj starts with a wvm_retired header and came from wvm__meta_alloc(bytes) (core/meta.h);
+ * it is freed later. */
 void wvm__ebr_retire(wvm_retired *obj, size_t bytes);
-/* Heap bytes winvmem holds (live snapshots, nodes, retired objects), for stats. */
-void wvm__meta_add(ptrdiff_t bytes);
-size_t wvm__meta_bytes(void);
 #endif

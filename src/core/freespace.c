@@ -1,8 +1,7 @@
 #include <errno.h>
-#include <stdlib.h>
 
-#include "core/ebr.h"
 #include "core/freespace.h"
+#include "core/meta.h"
 
 typedef struct node {
     uintptr_t start;
@@ -70,10 +69,9 @@ static node *merge(node *a, node *b)
 
 static node *make(uintptr_t start, size_t len)
 {
-    node *n = malloc(sizeof *n);
+    node *n = wvm__meta_alloc(sizeof *n);
     if (!n)
         return NULL;
-    wvm__meta_add(sizeof *n);
     *n = (node){start, len, len, next_prio(), NULL, NULL};
     count++;
     return n;
@@ -81,9 +79,8 @@ static node *make(uintptr_t start, size_t len)
 
 static void drop(node *n)
 {
-    wvm__meta_add(-(ptrdiff_t)sizeof *n);
     count--;
-    free(n);
+    wvm__meta_free(n, sizeof *n);
 }
 
 /* Removes and returns the node starting exactly at start, or NULL. */

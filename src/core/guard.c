@@ -1,8 +1,8 @@
 /* Guard pages consumed by faults; see guard.h for the design. */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "core/guard.h"
+#include "core/meta.h"
 #include "core/radix.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
@@ -88,10 +88,9 @@ wvm_guardmap *wvm__guard_map(wvm_snap *to, bool *created)
     if (to->guards)
         return to->guards;
     uint64_t n = wvm__snap_pages(to);
-    wvm_guardmap *g = calloc(1, map_bytes(n)); /* large maps: untouched pages stay virtual */
+    wvm_guardmap *g = wvm__meta_zalloc(map_bytes(n)); /* large: untouched pages stay virtual */
     if (!g)
         return NULL;
-    wvm__meta_add((ptrdiff_t)map_bytes(n));
     g->npages = n;
     g->held = g->bits + (n + 63) / 64;
     to->guards = g;
@@ -101,8 +100,7 @@ wvm_guardmap *wvm__guard_map(wvm_snap *to, bool *created)
 
 void wvm__guard_discard(wvm_snap *to)
 {
-    wvm__meta_add(-(ptrdiff_t)map_bytes(to->guards->npages));
-    free(to->guards);
+    wvm__meta_free(to->guards, map_bytes(to->guards->npages));
     to->guards = NULL;
 }
 

@@ -1,12 +1,12 @@
 /* The handle table (handle.h). */
 #include <pthread.h>
-#include <stdlib.h>
 
 #include <winvmem/vm.h>
 
 #include "core/ebr.h"
 #include "core/fork.h"
 #include "core/handle.h"
+#include "core/meta.h"
 
 #define CHUNK_SLOTS 1024u
 #define MAX_CHUNKS  4096u /* 4M handles */
@@ -46,10 +46,9 @@ static int grow(void)
     uint32_t c = nslots / CHUNK_SLOTS;
     if (c == MAX_CHUNKS)
         return -1;
-    slot *s = calloc(CHUNK_SLOTS, sizeof *s);
+    slot *s = wvm__meta_zalloc(CHUNK_SLOTS * sizeof *s); /* never freed */
     if (!s)
         return -1;
-    wvm__meta_add((ptrdiff_t)(CHUNK_SLOTS * sizeof *s));
     chunks[c] = s;
     for (uint32_t i = CHUNK_SLOTS; i-- > 0;) {
         s[i].next_free = free_head;

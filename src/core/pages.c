@@ -3,11 +3,11 @@
  * when every system call succeeded. Reversible calls come first and are undone on failure;
  * the calls that drop data (guard install, MADV_DONTNEED) come last. */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "core/arena.h"
 #include "core/guard.h"
 #include "core/ledger.h"
+#include "core/meta.h"
 #include "core/residency.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -59,11 +59,11 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
 static void plan_free(plan *p)
 {
     if (p->steps != p->inline_steps)
-        free(p->steps);
+        wvm__meta_free(p->steps, p->cap * sizeof *p->steps);
     if (p->zaps != p->inline_zaps)
-        free(p->zaps);
+        wvm__meta_free(p->zaps, p->capz * sizeof *p->zaps);
     if (p->posts != p->inline_posts)
-        free(p->posts);
+        wvm__meta_free(p->posts, p->capp * sizeof *p->posts);
 }
 
 static int push(step **arr, size_t *n, size_t *cap, step *inline_arr, step s)
@@ -75,13 +75,13 @@ static int push(step **arr, size_t *n, size_t *cap, step *inline_arr, step s)
         return 0;
     }
     if (*n == *cap) {
-        step *grown = malloc(2 * *cap * sizeof *grown);
+        step *grown = wvm__meta_alloc(2 * *cap * sizeof *grown);
         if (!grown)
             return ENOMEM;
         for (size_t i = 0; i < *n; i++)
             grown[i] = (*arr)[i];
         if (*arr != inline_arr)
-            free(*arr);
+            wvm__meta_free(*arr, *cap * sizeof **arr);
         *arr = grown;
         *cap *= 2;
     }

@@ -1,9 +1,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdlib.h>
-
-#include "core/ebr.h"
+#include "core/meta.h"
 #include "core/radix.h"
 
 #define L1_BITS  13
@@ -45,10 +43,9 @@ static int set_level(entry *node, int level, uintptr_t start, uintptr_t end, uin
             if (!value)
                 continue; /* clearing part of an empty unit */
             size_t bytes = sizeof(entry) << bits_of[level + 1];
-            entry *child = calloc(1, bytes);
+            entry *child = wvm__meta_zalloc(bytes);
             if (!child)
                 return ENOMEM;
-            wvm__meta_add((ptrdiff_t)bytes);
             if (cur) /* a terminal being split: copy it into every child slot */
                 for (size_t i = 0; i < ((size_t)1 << bits_of[level + 1]); i++)
                     atomic_store_explicit(&child[i], cur, memory_order_relaxed);

@@ -6,14 +6,6 @@
 
 #include "core/secname.h"
 
-static const uint16_t local_prefix[] = {'L', 'o', 'c', 'a', 'l', '\\'};
-static const uint16_t global_prefix[] = {'G', 'l', 'o', 'b', 'a', 'l', '\\'};
-
-static int has_prefix(const uint16_t *s, uint32_t n, const uint16_t *p, uint32_t pn)
-{
-    return n >= pn && !memcmp(s, p, pn * sizeof *p);
-}
-
 static uint64_t fmix(uint64_t k)
 {
     k ^= k >> 33;
@@ -45,6 +37,85 @@ static void file_name(wvm_secname *n)
     n->file[33] = 0;
 }
 
+static int is_word(const uint16_t *s, uint32_t n, const char *w)
+{
+    uint32_t i = 0;
+    for (; i < n && w[i]; i++)
+        if (s[i] != (unsigned char)w[i])
+            return 0;
+    return i == n && !w[i];
+}
+
+/* The session this process's "Local" namespace stands for (as Wine, and an interactive
+ * Windows session, have it). */
+#define SESSION_ID 1u
+
+static int is_number(const uint16_t *s, uint32_t n, uint32_t want)
+{
+    uint64_t v = 0;
+    if (!n || n > 10 || (s[0] == '0' && n > 1))
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v == want;
+}
+
+/* Walks the directories of the name as the object manager does, left to right, from the
+ * session's named-object directory through the links every such directory holds: "Local" (the
+ * directory it is in), "Global" (the global directory), "Session\N" (session N's directory:
+ * this session's, 0 the global one; no other session exists here). Sets *ns and *skip (where
+ * the final component starts); 0 or the Windows error. */
+static uint32_t walk(const uint16_t *units, uint32_t n, char *ns, uint32_t *skip)
+{
+    if (units[0] == '\\') /* relative to a directory, a name cannot start with one */
+        return WVM_ERROR_BAD_PATHNAME;
+    uint32_t i = 0;
+    *ns = 'L';
+    for (;;) {
+        uint32_t j = i;
+        while (j < n && units[j] != '\\')
+            j++;
+        if (j == n)
+            break;
+        if (j == i)
+            return WVM_ERROR_INVALID_NAME; /* an empty component */
+        if (is_word(units + i, j - i, "Global")) {
+            *ns = 'G';
+        } else if (is_word(units + i, j - i, "Session")) {
+            uint32_t k = j + 1;
+            while (k < n && units[k] != '\\')
+                k++;
+            if (k == n) /* in \Sessions\BNOLINKS itself: a session's link (another type),
+                         * or a new object there, which no user may make */
+                return is_number(units + j + 1, k - j - 1, SESSION_ID) ||
+                               is_number(units + j + 1, k - j - 1, 0)
+                           ? WVM_ERROR_INVALID_HANDLE
+                           : WVM_ERROR_ACCESS_DENIED;
+            if (is_number(units + j + 1, k - j - 1, SESSION_ID))
+                *ns = 'L';
+            else if (is_number(units + j + 1, k - j - 1, 0))
+                *ns = 'G';
+            else
+                return WVM_ERROR_PATH_NOT_FOUND;
+            j = k;
+        } else if (!is_word(units + i, j - i, "Local")) {
+            return WVM_ERROR_PATH_NOT_FOUND; /* a directory that does not exist */
+        }
+        i = j + 1;
+    }
+    if (i == n)
+        return WVM_ERROR_INVALID_NAME; /* an empty final component */
+    /* the directory's own links are objects of another type */
+    if (is_word(units + i, n - i, "Local") || is_word(units + i, n - i, "Global") ||
+        is_word(units + i, n - i, "Session"))
+        return WVM_ERROR_INVALID_HANDLE;
+    *skip = i;
+    return 0;
+}
+
 /* units[0..n) is the whole name as given; takes ownership of units. */
 static uint32_t finish(uint16_t *units, uint32_t n, wvm_secname *out)
 {
@@ -53,22 +124,11 @@ static uint32_t finish(uint16_t *units, uint32_t n, wvm_secname *out)
         free(units);
         return 0;
     }
-    char ns = 'L';
-    uint32_t skip = 0;
-    if (has_prefix(units, n, local_prefix, 6)) {
-        skip = 6;
-    } else if (has_prefix(units, n, global_prefix, 7)) {
-        skip = 7;
-        ns = 'G';
-    }
-    for (uint32_t i = skip; i < n; i++)
-        if (units[i] == '\\') {
-            free(units);
-            return WVM_ERROR_PATH_NOT_FOUND; /* a directory below the namespace: none exists */
-        }
-    if (skip == n) {
+    char ns;
+    uint32_t skip = 0, err = walk(units, n, &ns, &skip);
+    if (err) {
         free(units);
-        return WVM_ERROR_INVALID_NAME;
+        return err;
     }
     memmove(units, units + skip, (n - skip) * sizeof *units);
     out->units = units;

@@ -1,12 +1,15 @@
 /* Names of sections (CreateFileMapping's lpName) as the object manager sees them, and the file
  * name that stands for each one in the per-user directory (prim/linux/section.h).
  *
- * A name is the final component after an optional "Local\" (the session namespace, the same
- * as no prefix) or "Global\" prefix, compared code unit by code unit (case-sensitive, as
- * Windows' named objects are). Any other backslash names a directory that does not exist
- * (ERROR_PATH_NOT_FOUND). ANSI names are read as UTF-8; a byte that is not valid UTF-8 becomes
- * U+DC80 + byte, so distinct byte strings stay distinct names. A name becomes a file name only
- * through a 128-bit hash ("s" + 32 hex digits): no character of it ever reaches a path, so
+ * A name is its final component in one of two namespaces, the session's ('L') or the global
+ * one ('G'), reached as the object manager reaches them through the links in each directory
+ * ("Local\", "Global\", "Session\N\", any number of them; case-sensitive, as Windows' named
+ * objects are). Any other directory does not exist (ERROR_PATH_NOT_FOUND); a name starting with
+ * a backslash is ERROR_BAD_PATHNAME, an empty component ERROR_INVALID_NAME, a final component
+ * that is one of the links ERROR_INVALID_HANDLE (an object of another type). ANSI names are read as
+ * UTF-8; a byte that is not valid UTF-8 becomes U+DC80 + byte, so distinct byte strings stay
+ * distinct names. A name becomes a file name only through a 128-bit hash ("s" + 32 hex digits): no
+ * character of it ever reaches a path, so
  * "/", "..", control characters and the like are ordinary name characters, as on Windows. */
 #ifndef WVM_SECNAME_H
 #define WVM_SECNAME_H
@@ -25,8 +28,8 @@ typedef struct wvm_secname {
 } wvm_secname;
 
 /* Parses an ANSI / wide name (NULL or empty: unnamed, *out zeroed). 0, or the Windows error:
- * ERROR_FILENAME_EXCED_RANGE, ERROR_PATH_NOT_FOUND, ERROR_INVALID_NAME (an empty final
- * component after a prefix), ERROR_NOT_ENOUGH_MEMORY. */
+ * ERROR_FILENAME_EXCED_RANGE, ERROR_PATH_NOT_FOUND, ERROR_BAD_PATHNAME, ERROR_INVALID_NAME,
+ * ERROR_INVALID_HANDLE, ERROR_ACCESS_DENIED ("Session\name"), ERROR_NOT_ENOUGH_MEMORY. */
 uint32_t wvm__secname_a(const char *name, wvm_secname *out);
 uint32_t wvm__secname_w(const uint16_t *name, wvm_secname *out);
 void wvm__secname_free(wvm_secname *n);

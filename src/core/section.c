@@ -541,16 +541,30 @@ void wvm__section_uncharge(wvm_section *s, uint64_t pages)
     atomic_fetch_sub(&charged_total, pages * WVM_PAGE);
 }
 
-void wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh)
+void wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh,
+                       uint64_t *set)
 {
-    uint64_t set = 0, end = first + count;
+    uint64_t n = 0, end = first + count;
     for (uint64_t w = first / 64; w * 64 < end; w++) {
         uint64_t m = word_mask(w, first, end);
         uint64_t old = atomic_fetch_or_explicit(&s->bits[w], m, memory_order_acq_rel);
-        set += (uint64_t)__builtin_popcountll(m & ~old);
+        n += (uint64_t)__builtin_popcountll(m & ~old);
+        if (set)
+            set[w - first / 64] = m & ~old;
     }
-    if (set < fresh) /* another process committed some of them first */
-        wvm__section_uncharge(s, fresh - set);
+    if (n < fresh) /* another process committed some of them first */
+        wvm__section_uncharge(s, fresh - n);
+}
+
+void wvm__section_unmark(wvm_section *s, uint64_t first, uint64_t count, const uint64_t *set)
+{
+    uint64_t n = 0;
+    for (uint64_t w = first / 64; w * 64 < first + count; w++) {
+        uint64_t m = set[w - first / 64];
+        atomic_fetch_and_explicit(&s->bits[w], ~m, memory_order_acq_rel);
+        n += (uint64_t)__builtin_popcountll(m);
+    }
+    wvm__section_uncharge(s, n);
 }
 
 uint64_t wvm__section_charged(void)

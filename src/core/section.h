@@ -79,13 +79,22 @@ static inline bool wvm__section_committed(const wvm_section *s, uint64_t page)
 extern pthread_mutex_t wvm__section_commit_lock;
 extern pthread_mutex_t wvm__section_views_lock;
 
-/* SEC_RESERVE commits, in two steps around the kernel's part (commit lock held): charge counts the
+/* SEC_RESERVE commits, in steps around the kernel's part (commit lock held): charge counts the
  * pages of [first, first+count) not yet committed (*fresh) and charges them to the ledger
  * (0 or ERROR_COMMITMENT_LIMIT); mark sets their bits, giving back the charge of any page
- * another process committed meanwhile. uncharge undoes a charge whose kernel part failed. */
+ * another process committed meanwhile, and (set not NULL) records the bits it set: word
+ * w - first / 64 for word w of the section, wvm__section_set_words(first, count) words.
+ * unmark clears the bits mark recorded and gives back their charge (the kernel's part failed
+ * after mark); uncharge undoes a charge whose kernel part failed before mark. */
 uint32_t wvm__section_charge(wvm_section *s, uint64_t first, uint64_t count, uint64_t *fresh);
-void wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh);
+void wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh,
+                       uint64_t *set);
+void wvm__section_unmark(wvm_section *s, uint64_t first, uint64_t count, const uint64_t *set);
 void wvm__section_uncharge(wvm_section *s, uint64_t pages);
+static inline uint64_t wvm__section_set_words(uint64_t first, uint64_t count)
+{
+    return (first + count + 63) / 64 - first / 64;
+}
 
 /* Bytes all live sections of this process charged to the ledger (invariant checker). */
 uint64_t wvm__section_charged(void);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/meta.h"
 #include "core/snap.h"
 
 struct wvm_pnode {
@@ -60,18 +61,15 @@ static size_t node_bytes(uint32_t n)
     return sizeof(wvm_pnode) + n * sizeof(uint64_t);
 }
 
+/* core/meta.c, not the C heap: a vectored handler may call winvmem inside malloc (fault.h). */
 static void *block_alloc(size_t bytes)
 {
-    void *p = malloc(bytes);
-    if (p)
-        wvm__meta_add((ptrdiff_t)bytes);
-    return p;
+    return wvm__meta_alloc(bytes);
 }
 
 static void block_free(void *p, size_t bytes)
 {
-    wvm__meta_add(-(ptrdiff_t)bytes);
-    free(p);
+    wvm__meta_free(p, bytes);
 }
 
 static wvm_snap *snap_alloc(uint32_t cap)

@@ -1,6 +1,5 @@
 /* Allocations: descriptors, arenas, placement, and the address index. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -8,6 +7,7 @@
 #include "core/freespace.h"
 #include "core/guard.h"
 #include "core/ledger.h"
+#include "core/meta.h"
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -59,14 +59,14 @@ static uintptr_t span_of(size_t size)
 static wvm_alloc *desc_get(void)
 {
     if (!free_descs) {
-        wvm_alloc *slab = aligned_alloc(64, SLAB * sizeof *slab); /* quick copy: one line */
-        slab_node *node = slab ? malloc(sizeof *node) : NULL;
+        /* a large block: page-aligned, so that each quick copy is one cache line */
+        _Static_assert(SLAB * sizeof(wvm_alloc) > WVM_META_MAX_SMALL, "alignment");
+        wvm_alloc *slab = wvm__meta_zalloc(SLAB * sizeof *slab);
+        slab_node *node = slab ? wvm__meta_alloc(sizeof *node) : NULL;
         if (!node) {
-            free(slab);
+            wvm__meta_free(slab, SLAB * sizeof *slab);
             return NULL;
         }
-        memset(slab, 0, SLAB * sizeof *slab);
-        wvm__meta_add(SLAB * sizeof *slab + sizeof *node);
         node->descs = slab;
         node->next = atomic_load_explicit(&slabs, memory_order_relaxed);
         atomic_store_explicit(&slabs, node, memory_order_release);
@@ -253,7 +253,16 @@ static uint32_t place_dedicated(size_t size, int (*map)(uintptr_t, size_t, void 
     pthread_mutex_lock(&placement);
     if (err)
         return wvm__err_from_errno(err);
-    *base = (uintptr_t)got;
+    /* The kernel may hand out the range of a dedicated allocation being released, whose
+     * pending entries go only after its munmap (or of a fixed-address one whose mmap will now
+     * fail): wait until they are gone; the range is ours. */
+    uintptr_t b = (uintptr_t)got, end = b + span_of(size);
+    while (wvm__radix_next(b, end) < end) {
+        pthread_mutex_unlock(&placement);
+        wvm__prim_yield();
+        pthread_mutex_lock(&placement);
+    }
+    *base = b;
     return 0;
 }
 
@@ -418,7 +427,7 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     return wvm__space_reserve_req(&r, out);
 }
 
-__thread int wvm__alloc_locks_held;
+WVM_THREAD int wvm__alloc_locks_held;
 
 static wvm_alloc *acquire(uintptr_t addr, bool *busy)
 {

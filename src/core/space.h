@@ -24,6 +24,7 @@
 
 #include <winvmem/vm.h>
 
+#include "core/meta.h"
 #include "core/snap.h"
 
 #define WVM_GRAN       65536u
@@ -185,7 +186,7 @@ void wvm__space_unlock(wvm_alloc *a);
 wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy);
 /* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
  * must not wait for a lock its own thread holds). */
-extern __thread int wvm__alloc_locks_held;
+extern WVM_THREAD int wvm__alloc_locks_held;
 /* The allocation's state for its writers (a locked). */
 static inline wvm_snap *wvm__alloc_snap(wvm_alloc *a)
 {

@@ -211,10 +211,6 @@ static uint32_t view_allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t c
     return op == WVM_MEM_DECOMMIT ? WVM_ERROR_INVALID_PARAMETER : 0;
 }
 
-/* Brings pages of the section committed by others (since v's first snapshot was made) into
- * the locked view a, and puts v on its section's list; commit lock held. */
-static uint32_t catch_up(wvm_alloc *a, wvm_view *v);
-
 static wvm_view *view_new(const wvm_view_req *r)
 {
     wvm_view *v = calloc(1, sizeof *v);
@@ -278,6 +274,10 @@ uint32_t wvm__view_map(const wvm_view_req *r, uintptr_t *out)
         return r->copy ? WVM_ERROR_COMMITMENT_LIMIT : WVM_ERROR_NOT_ENOUGH_MEMORY;
     uint32_t err;
     uintptr_t base = r->want;
+    /* SEC_RESERVE: no commit through another view between the first state (made from the
+     * section's bits) and joining the section's list, which commits follow */
+    if (v->sec->bits)
+        pthread_mutex_lock(&wvm__section_commit_lock);
     if (r->replace) {
         err = replace_placeholder(r, v);
     } else {
@@ -293,24 +293,16 @@ uint32_t wvm__view_map(const wvm_view_req *r, uintptr_t *out)
                              .ext = v};
         err = wvm__space_reserve_req(&q, &base);
     }
+    if (!err) {
+        atomic_fetch_add(&live_views, 1);
+        atomic_fetch_add(&live_bytes, r->size);
+        list_add(v);
+    }
+    if (v->sec->bits)
+        pthread_mutex_unlock(&wvm__section_commit_lock);
     if (err) {
         view_abandon(v);
         return err;
-    }
-    atomic_fetch_add(&live_views, 1);
-    atomic_fetch_add(&live_bytes, r->size);
-    if (v->sec->bits) {
-        pthread_mutex_lock(&wvm__section_commit_lock);
-        wvm_alloc *a = wvm__space_acquire(base);
-        if (a && a->ext == v)
-            catch_up(a, v);
-        else
-            list_add(v);
-        if (a)
-            wvm__space_unlock(a);
-        pthread_mutex_unlock(&wvm__section_commit_lock);
-    } else {
-        list_add(v);
     }
     *out = base;
     return 0;
@@ -372,7 +364,8 @@ static bool copied(const vplan *p, uint64_t page)
 static void plan_pages(vplan *p, uint64_t pg, uint64_t n, uint32_t from, uint32_t to)
 {
     bool was = wvm__attr_committed(from);
-    int oldp = was ? wvm__linux_prot(from) : WVM_P_NONE, newp = wvm__linux_prot(to);
+    int oldp = was ? wvm__linux_prot(from) : WVM_P_NONE;
+    int newp = wvm__attr_committed(to) ? wvm__linux_prot(to) : WVM_P_NONE;
     bool shared = !p->v->copy, wcf = was && is_wc(from), wct = is_wc(to);
     for (uint64_t i = pg; i < pg + n;) {
         bool c = copied(p, i);
@@ -549,12 +542,6 @@ static uint32_t bring_along(wvm_alloc *a, wvm_view *w)
     return err;
 }
 
-static uint32_t catch_up(wvm_alloc *a, wvm_view *v)
-{
-    list_add(v);
-    return bring_along(a, v);
-}
-
 /* The bases of sec's views other than v (commit lock held), malloc'ed; *n their number. */
 static uintptr_t *others(wvm_section *sec, const wvm_view *v, size_t *n)
 {
@@ -571,24 +558,78 @@ static uintptr_t *others(wvm_section *sec, const wvm_view *v, size_t *n)
     return bases;
 }
 
-/* The other views of sec in this process get the pages [sp, sp+count) of the section the
- * caller just committed (best effort: a view that cannot follow keeps them reserved until a
- * later commit through it). commit lock held, no allocation lock. */
-static void commit_others(wvm_section *sec, const wvm_view *v, uint64_t sp, uint64_t count)
+/* Pages of w that this commit made the section commit (set, as wvm__section_mark records
+ * them for [sp, sp+count)) go back to reserved: the commit failed further on (a locked). */
+static uint32_t drop_fresh(wvm_alloc *a, wvm_view *w, uint64_t sp, uint64_t count,
+                           const uint64_t *set)
+{
+    uint64_t p0 = w->offset / WVM_PAGE, pages = w->size / WVM_PAGE, none = 0;
+    uint64_t lo = sp > p0 ? sp : p0, hi = sp + count < p0 + pages ? sp + count : p0 + pages;
+    uint32_t err = 0;
+#define FRESH(p) (set[(p) / 64 - sp / 64] >> ((p) % 64) & 1)
+    for (uint64_t p = lo; p < hi;) {
+        uint64_t e = p + 1;
+        while (e < hi && FRESH(e) == FRESH(p))
+            e++;
+        if (FRESH(p)) {
+            wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), p - p0, e - p, set_attr, &none);
+            uint32_t r = to ? view_apply(a, to, p - p0, e - p) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+            err = err ? err : r;
+        }
+        p = e;
+    }
+#undef FRESH
+    return err;
+}
+
+/* Calls fn on every other view of sec that shows pages of [sp, sp+count) (each locked in
+ * turn; commit lock held, no allocation lock); stops at the first error. */
+static uint32_t each_other(wvm_section *sec, const wvm_view *v, uint64_t sp, uint64_t count,
+                           uint32_t (*fn)(wvm_alloc *, wvm_view *, const void *), const void *ctx)
 {
     size_t n;
     uintptr_t *bases = others(sec, v, &n);
-    for (size_t i = 0; bases && i < n; i++) {
+    uint32_t err = bases ? 0 : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    for (size_t i = 0; !err && i < n; i++) {
         wvm_alloc *a = wvm__space_acquire(bases[i]);
         if (!a)
             continue;
         wvm_view *w = wvm__alloc_is_view(a) ? a->ext : NULL;
         uint64_t w0 = w ? w->offset / WVM_PAGE : 0, wn = w ? w->size / WVM_PAGE : 0;
         if (w && w->sec == sec && sp < w0 + wn && sp + count > w0)
-            bring_along(a, w);
+            err = fn(a, w, ctx);
         wvm__space_unlock(a);
     }
     free(bases);
+    return err;
+}
+
+typedef struct fresh_ctx {
+    uint64_t sp, count;
+    const uint64_t *set;
+} fresh_ctx;
+
+static uint32_t bring(wvm_alloc *a, wvm_view *w, const void *ctx)
+{
+    (void)ctx;
+    return bring_along(a, w);
+}
+
+static uint32_t drop(wvm_alloc *a, wvm_view *w, const void *ctx)
+{
+    const fresh_ctx *c = ctx;
+    drop_fresh(a, w, c->sp, c->count, c->set); /* best effort: undoing a widening */
+    return 0;
+}
+
+/* The other views of sec in this process get the pages the caller just made the section
+ * commit, all of them or none (commit lock held, no allocation lock). */
+static uint32_t commit_others(wvm_section *sec, const wvm_view *v, const fresh_ctx *c)
+{
+    uint32_t err = each_other(sec, v, c->sp, c->count, bring, NULL);
+    if (err)
+        each_other(sec, v, c->sp, c->count, drop, c);
+    return err;
 }
 
 uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
@@ -608,27 +649,58 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
         wvm__space_unlock(a);
         return err;
     }
-    /* SEC_RESERVE: the section's lock comes before any view's */
+    /* SEC_RESERVE: the section's lock comes before any view's. Every view of the section in
+     * this process shows what the section commits: the others first (all or none), then
+     * this one; a failure anywhere undoes the others and the section's bits. */
     uintptr_t base = v->base;
-    uint64_t sp = v->offset / WVM_PAGE + first, fresh = 0;
+    uint64_t fresh = 0, *set = NULL;
+    fresh_ctx fc = {v->offset / WVM_PAGE + first, count, NULL};
     wvm__object_ref(&sec->obj);
     wvm__space_unlock(a);
     pthread_mutex_lock(&wvm__section_commit_lock);
     err = WVM_ERROR_INVALID_ADDRESS; /* unmapped meanwhile */
     a = wvm__space_acquire(base);
-    if (a && a->ext == v && !(err = wvm__section_charge(sec, sp, count, &fresh))) {
+    if (a && a->ext == v)
+        err = wvm__section_charge(sec, fc.sp, count, &fresh);
+    if (!err && fresh) {
+        wvm__space_unlock(a);
+        a = NULL;
+        fc.set = set = calloc(wvm__section_set_words(fc.sp, count), sizeof *set);
+        if (!set) {
+            wvm__section_uncharge(sec, fresh);
+            err = WVM_ERROR_NOT_ENOUGH_MEMORY;
+        } else {
+            wvm__section_mark(sec, fc.sp, count, fresh, set);
+            if (!(err = commit_others(sec, v, &fc))) {
+                a = wvm__space_acquire(base);
+                if (!a || a->ext != v) {
+                    err = WVM_ERROR_INVALID_ADDRESS;
+                    if (a)
+                        wvm__space_unlock(a);
+                    a = NULL;
+                    each_other(sec, v, fc.sp, count, drop, &fc);
+                }
+            }
+            if (err)
+                wvm__section_unmark(sec, fc.sp, count, set);
+        }
+    }
+    if (!err) {
         wvm_snap *to = wvm__snap_map(wvm__alloc_snap(a), first, count, new_prot, &c);
         err = to ? view_apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-        if (err)
+        if (err && set) {
+            wvm__space_unlock(a);
+            a = NULL;
+            each_other(sec, v, fc.sp, count, drop, &fc);
+            wvm__section_unmark(sec, fc.sp, count, set);
+        } else if (err) {
             wvm__section_uncharge(sec, fresh);
-        else
-            wvm__section_mark(sec, sp, count, fresh);
+        }
     }
     if (a)
         wvm__space_unlock(a);
-    if (!err && fresh)
-        commit_others(sec, v, sp, count);
     pthread_mutex_unlock(&wvm__section_commit_lock);
+    free(set);
     wvm__object_unref(&sec->obj);
     return err;
 }

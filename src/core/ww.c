@@ -9,9 +9,9 @@
  * written before its decommit: those pages are moved into `sticky`, a bitmap made on first
  * need. A racing write to a page between the scans of one call is never lost: it is either
  * returned or left "written". */
-#include <stdlib.h>
 #include <string.h>
 
+#include "core/meta.h"
 #include "core/fork.h"
 #include "core/ww.h"
 #include "prim/linux/uffd.h"
@@ -58,10 +58,15 @@ static uint64_t sticky_next(const ww_ext *w, uint64_t p, uint64_t end)
     return end;
 }
 
+static size_t sticky_bytes(const wvm_snap *s)
+{
+    return (wvm__snap_pages(s) + 63) / 64 * sizeof(uint64_t);
+}
+
 static uint32_t on_reserve(wvm_alloc *a)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    ww_ext *w = calloc(1, sizeof *w);
+    ww_ext *w = wvm__meta_zalloc(sizeof *w);
     if (!w)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     a->ext = w;
@@ -96,8 +101,8 @@ static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
          * unmapped anyway (a range inherited through fork and never used is not registered) */
         if (a->in_arena && w->fork_gen == wvm__fork_generation())
             wvm__prim_ww_unregister((void *)s->base, s->size);
-        free(w->sticky);
-        free(w);
+        wvm__meta_free(w->sticky, sticky_bytes(s));
+        wvm__meta_free(w, sizeof *w);
         a->ext = NULL;
     }
     return 0;
@@ -150,7 +155,7 @@ static int harvest_range(uintptr_t start, uintptr_t end, void *ctx)
 static uint32_t ensure_bitmap(ww_ext *w, const wvm_snap *s)
 {
     if (!w->sticky)
-        w->sticky = calloc((wvm__snap_pages(s) + 63) / 64, sizeof(uint64_t));
+        w->sticky = wvm__meta_zalloc(sticky_bytes(s));
     return w->sticky ? 0 : WVM_ERROR_NOT_ENOUGH_MEMORY;
 }
 
@@ -324,13 +329,14 @@ static uint32_t get_merged(wvm_alloc *a, uint64_t first, uint64_t count, bool re
     const wvm_snap *s = wvm__alloc_snap(a);
     ww_ext *w = a->ext;
     uint64_t cap = *n;
-    uintptr_t *kern = malloc((cap < count ? cap : count) * sizeof *kern);
+    size_t kern_bytes = (cap < count ? cap : count) * sizeof(uintptr_t);
+    uintptr_t *kern = wvm__meta_alloc(kern_bytes);
     if (!kern)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     collect c = {kern, 0, cap < count ? cap : count, false};
     int err = each_committed(s, first, count, collect_range, &c);
     if (err) {
-        free(kern);
+        wvm__meta_free(kern, kern_bytes);
         return wvm__err_from_errno(err);
     }
     uint64_t k = 0, got = 0, end = first + count;
@@ -346,7 +352,7 @@ static uint32_t get_merged(wvm_alloc *a, uint64_t first, uint64_t count, bool re
         if (sp == p)
             sp = sticky_next(w, p + 1, end);
     }
-    free(kern);
+    wvm__meta_free(kern, kern_bytes);
     *n = got;
     if (!reset)
         return 0;

@@ -11,8 +11,8 @@
  * so that no later allocation there inherits them. The record is one bit per page, which
  * decommit keeps (as Windows does). */
 #include <stdatomic.h>
-#include <stdlib.h>
 
+#include "core/meta.h"
 #include "core/ww.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
@@ -43,10 +43,15 @@ static int want_prot(wwp *w, uint64_t p, uint32_t attr)
     return written(w, p) ? prot : prot & ~WVM_P_WRITE;
 }
 
+static size_t wwp_bytes(uint64_t pages)
+{
+    return sizeof(wwp) + (pages + 63) / 64 * sizeof(uint64_t);
+}
+
 static uint32_t on_reserve(wvm_alloc *a)
 {
     uint64_t pages = wvm__snap_pages(wvm__alloc_snap(a));
-    wwp *w = calloc(1, sizeof *w + (pages + 63) / 64 * sizeof(uint64_t));
+    wwp *w = wvm__meta_zalloc(wwp_bytes(pages));
     if (!w)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     w->pages = pages;
@@ -57,7 +62,8 @@ static uint32_t on_reserve(wvm_alloc *a)
 static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
 {
     (void)s;
-    free(a->ext);
+    if (a->ext)
+        wvm__meta_free(a->ext, wwp_bytes(((wwp *)a->ext)->pages));
     a->ext = NULL;
     return 0;
 }

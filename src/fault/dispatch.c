@@ -1,26 +1,56 @@
 /* The SIGSEGV/SIGBUS handler: turns faults on winvmem's memory into Windows exceptions for
- * the vectored handlers and chains everything else to the previous handler (fault.h). */
+ * the vectored handlers and chains everything else to the previous handler (fault.h); the
+ * same for another runtime's handler through wvm_handle_fault; and whether our handler is
+ * still the one installed. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <ucontext.h>
 
+#include <winvmem/stats.h>
+
 #include "core/guard.h"
+#include "core/ledger.h"
+#include "core/meta.h"
+#include "prim/options.h"
 #include "fault/fault.h"
+#include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
 
 static struct sigaction prev_segv, prev_bus;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static uint32_t install_error;
+static _Atomic bool installed, displacement_said;
+static _Atomic uint64_t faults_handled, faults_via_entry;
 
 /* A fault the model says should not happen again is retried at most this many times in a
  * row at one address; then it is reported as an access violation (the kernel and the model
  * disagree, e.g. an execute-only page read on a CPU that enforces it). */
 enum { MAX_RETRIES = 64 };
-static __thread uintptr_t retry_addr;
-static __thread unsigned retries;
+static WVM_THREAD uintptr_t retry_addr;
+static WVM_THREAD unsigned retries;
+
+/* The fault's two ways in: winvmem's handler, and another runtime's through wvm_handle_fault.
+ * One may chain to the other when it does not handle a fault (we chain to the handler we
+ * replaced; a runtime that replaced ours may chain to it). The fault this thread last offered
+ * to the vectored handlers in vain is remembered with the way it came in: arriving next by
+ * the other way, it is passed on without being offered twice; arriving by the same way, it is
+ * a new fault at the same place (a retry), offered again. */
+enum way { BY_HANDLER = 1, BY_ENTRY };
+typedef struct declined {
+    int sig; /* 0: none */
+    enum way way;
+    bool consumed;
+    uintptr_t addr;
+    void *pc;
+} declined;
+static WVM_THREAD declined last_declined;
+
+enum outcome { HANDLED, NOT_OURS, DECLINED };
 
 /* ExceptionInformation[0]: 0 read, 1 write, 8 execute, from the page-fault error code. */
 static int access_of(const ucontext_t *uc)
@@ -65,60 +95,145 @@ static void chain(int sig, siginfo_t *si, void *uc, bool consumed)
         p->sa_handler(sig);
 }
 
-static void handler(int sig, siginfo_t *si, void *ctx)
+/* Turns a fault into a Windows exception for the vectored handlers. HANDLED: the access is
+ * retried (or winvmem's own copy fails); NOT_OURS: not on winvmem's memory; DECLINED: no
+ * handler took it (*consumed: a guard was consumed, so a retry would no longer fault). */
+static enum outcome dispatch(siginfo_t *si, ucontext_t *uc, bool *consumed)
 {
-    int saved_errno = errno;
-    ucontext_t *uc = ctx;
     uintptr_t addr = (uintptr_t)si->si_addr;
     int access = access_of(uc);
     /* si_code <= 0: sent by kill/tgkill/sigqueue, not by a fault */
     bool copying = si->si_code > 0 && wvm__prim_user_copy_fault(uc);
     enum wvm_fault_kind kind =
         si->si_code > 0 ? wvm__guard_fault(addr, access, copying) : WVM_FAULT_NOT_OURS;
+    *consumed = false;
     if (kind == WVM_FAULT_RETRY) {
         if (retry_addr != addr)
             retries = 0;
         retry_addr = addr;
-        if (++retries <= MAX_RETRIES) {
-            errno = saved_errno;
-            return;
-        }
+        if (++retries <= MAX_RETRIES)
+            return HANDLED;
         kind = WVM_FAULT_VIOLATION;
     }
     retry_addr = 0;
     if (copying) { /* winvmem's copy of an out-parameter: the call fails with ERROR_NOACCESS */
         wvm__prim_user_copy_fail(uc);
-        errno = saved_errno;
-        return;
+        return HANDLED;
     }
-    if (kind != WVM_FAULT_NOT_OURS) {
-        wvm_EXCEPTION_RECORD rec = {
-            .ExceptionCode = kind == WVM_FAULT_GUARD ? WVM_STATUS_GUARD_PAGE_VIOLATION
-                                                     : WVM_STATUS_ACCESS_VIOLATION,
-            .ExceptionAddress = pc_of(uc),
-            .NumberParameters = 2,
-            .ExceptionInformation = {(uintptr_t)access, addr},
-        };
-        wvm_EXCEPTION_POINTERS ep = {&rec, uc};
-        if (wvm__veh_dispatch(&ep) == WVM_EXCEPTION_CONTINUE_EXECUTION) {
-            errno = saved_errno;
-            return;
-        }
-    }
-    chain(sig, si, uc, kind == WVM_FAULT_GUARD);
+    if (kind == WVM_FAULT_NOT_OURS)
+        return NOT_OURS;
+    *consumed = kind == WVM_FAULT_GUARD;
+    wvm_EXCEPTION_RECORD rec = {
+        .ExceptionCode =
+            kind == WVM_FAULT_GUARD ? WVM_STATUS_GUARD_PAGE_VIOLATION : WVM_STATUS_ACCESS_VIOLATION,
+        .ExceptionAddress = pc_of(uc),
+        .NumberParameters = 2,
+        .ExceptionInformation = {(uintptr_t)access, addr},
+    };
+    wvm_EXCEPTION_POINTERS ep = {&rec, uc};
+    return wvm__veh_dispatch(&ep) == WVM_EXCEPTION_CONTINUE_EXECUTION ? HANDLED : DECLINED;
+}
+
+/* dispatch, unless the other way in has just offered this fault in vain (see `declined`). */
+static enum outcome offer(int sig, siginfo_t *si, ucontext_t *uc, enum way way, bool *consumed)
+{
+    declined *d = &last_declined;
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    void *pc = pc_of(uc);
+    bool passed_on = d->sig == sig && d->way != way && d->addr == addr && d->pc == pc;
+    *consumed = passed_on && d->consumed;
+    d->sig = 0;
+    if (passed_on)
+        return DECLINED;
+    enum outcome o = dispatch(si, uc, consumed);
+    if (o == HANDLED)
+        atomic_fetch_add_explicit(&faults_handled, 1, memory_order_relaxed);
+    else if (o == DECLINED)
+        *d = (declined){sig, way, *consumed, addr, pc};
+    return o;
+}
+
+static void handler(int sig, siginfo_t *si, void *ctx)
+{
+    int saved_errno = errno;
+    bool consumed;
+    wvm__signal_depth++;
+    if (offer(sig, si, ctx, BY_HANDLER, &consumed) != HANDLED)
+        chain(sig, si, ctx, consumed);
+    wvm__signal_depth--;
     errno = saved_errno;
+}
+
+int wvm__fault_entry(int sig, siginfo_t *si, void *ctx)
+{
+    if ((sig != SIGSEGV && sig != SIGBUS) || !si || !ctx)
+        return 0;
+    int saved_errno = errno;
+    bool consumed;
+    wvm__signal_depth++;
+    bool handled = offer(sig, si, ctx, BY_ENTRY, &consumed) == HANDLED;
+    if (handled)
+        atomic_fetch_add_explicit(&faults_via_entry, 1, memory_order_relaxed);
+    wvm__signal_depth--;
+    errno = saved_errno;
+    return handled;
 }
 
 static void install(void)
 {
+    /* What the calls a vectored handler may make would set up on first use, set up now in
+     * normal context: kernel probes, options (a bad value is reported with stdio), ledger. */
+    wvm__caps();
+    wvm__option(WVM_OPT_VERBOSE);
+    wvm__ledger_limit();
     int err = wvm__prim_sig_install(SIGSEGV, handler, &prev_segv);
     if (!err)
         err = wvm__prim_sig_install(SIGBUS, handler, &prev_bus);
     install_error = err ? WVM_ERROR_NOT_ENOUGH_MEMORY : 0;
+    atomic_store_explicit(&installed, !err, memory_order_release);
 }
 
 uint32_t wvm__fault_init(void)
 {
     pthread_once(&once, install);
     return install_error;
+}
+
+uint32_t wvm__fault_need(void)
+{
+    /* Still ours? (said once under WINVMEM_VERBOSE if not.) Two sigaction calls: asked on the
+     * first need and every 64th after it, not on each PAGE_GUARD protection. */
+    static _Atomic unsigned needs;
+    uint32_t err = wvm__fault_init();
+    if (!err && !atomic_load_explicit(&displacement_said, memory_order_relaxed) &&
+        !(atomic_fetch_add_explicit(&needs, 1, memory_order_relaxed) % 64))
+        wvm__fault_handler_state();
+    return err;
+}
+
+uint32_t wvm__fault_handler_state(void)
+{
+    if (!atomic_load_explicit(&installed, memory_order_acquire))
+        return WVM_FAULT_HANDLER_NONE;
+    bool segv = wvm__prim_sig_is(SIGSEGV, handler), bus = wvm__prim_sig_is(SIGBUS, handler);
+    if (segv && bus)
+        return WVM_FAULT_HANDLER_INSTALLED;
+    if (!atomic_exchange(&displacement_said, true) && wvm__option(WVM_OPT_VERBOSE)) {
+        char line[320];
+        snprintf(line, sizeof line,
+                 "another %s handler replaced winvmem's: guard pages, vectored exception "
+                 "handlers and the write-watch fallback work only if it calls "
+                 "wvm_handle_fault() first (doc/porting.md)",
+                 segv  ? "SIGBUS"
+                 : bus ? "SIGSEGV"
+                       : "SIGSEGV and SIGBUS");
+        wvm__prim_say(line);
+    }
+    return WVM_FAULT_HANDLER_DISPLACED;
+}
+
+void wvm__fault_counts(uint64_t *handled, uint64_t *via_entry)
+{
+    *handled = atomic_load_explicit(&faults_handled, memory_order_relaxed);
+    *via_entry = atomic_load_explicit(&faults_via_entry, memory_order_relaxed);
 }

@@ -7,20 +7,48 @@
  * nobody handles, and every fault outside winvmem's memory, goes to the handler that was
  * installed before winvmem's, or to the default action (the process dies as it would have).
  *
- * What a vectored handler may do: it runs inside a signal handler. It may read and write
- * memory, change *ContextRecord (a ucontext_t), and call winvmem's VirtualAlloc,
- * VirtualProtect, VirtualFree, VirtualQuery and Get/SetLastError (they take only winvmem's
- * per-allocation locks, never held by code that touches user memory). It must not call
- * functions that are not async-signal-safe (malloc, printf, locks the interrupted code may
- * hold). Memory the kernel touches on the program's behalf (read(2) into a guard page, futex
- * words) does not raise an exception: the system call fails with EFAULT and, for a guard
- * page, the guard stays armed. */
+ * What a vectored handler may do: it runs inside a signal handler, on the faulting thread. It
+ * may read and write memory, change *ContextRecord (a ucontext_t), and call winvmem's
+ * VirtualAlloc (reserve, commit, both; plain, write-watch, AWE and large-page allocations),
+ * VirtualProtect, VirtualFree, VirtualQuery, VirtualLock/Unlock, GetWriteWatch/ResetWriteWatch,
+ * Add/RemoveVectoredExceptionHandler and Get/SetLastError -- also when the fault interrupted
+ * malloc or another libc function. Those paths take only winvmem's own locks, which no thread
+ * holds while it runs code that can fault on winvmem's memory, and never call the malloc family:
+ * winvmem's bookkeeping comes from core/meta.c, and libc functions that may allocate
+ * (pthread_setspecific, pthread_getattr_np) are avoided in signal context.
+ * tests/fault/stress_signal_context.c holds this to account (it interposes malloc).
+ * Not covered: the host API (src/host), the wvm_print_* functions (stdio), and, until their
+ * records move to core/meta.c, file mappings: CreateFileMapping, MapViewOfFile and these calls
+ * on a view (tools/no-heap-pending.txt).
+ * A handler itself must not call what is not async-signal-safe (malloc, printf, locks the
+ * interrupted code may hold).
+ *
+ * Another runtime's handler installed after ours replaces it; it then gives each fault to
+ * wvm_handle_fault (winvmem/fault.h) first, which does what our handler does. When one of the
+ * two chains to the other, a fault the vectored handlers declined is not offered to them a
+ * second time (dispatch.c). wvm__fault_handler_state asks the kernel whether ours is still
+ * installed.
+ *
+ * Memory the kernel touches on the program's behalf (read(2) into a guard page, futex words)
+ * does not raise an exception: the system call fails with EFAULT and, for a guard page, the
+ * guard stays armed. */
 #ifndef WVM_FAULT_H
 #define WVM_FAULT_H
+#include <signal.h>
 #include <winvmem/vm.h>
 
 /* Installs the dispatcher once (thread-safe). Returns 0 or a Windows error. */
 uint32_t wvm__fault_init(void);
+/* The same, from a feature that needs the dispatcher to work (PAGE_GUARD, a vectored handler,
+ * the write-watch fallback): also checks that it is still the installed handler. */
+uint32_t wvm__fault_need(void);
+/* WVM_FAULT_HANDLER_* (winvmem/stats.h), asking the kernel (sigaction) whether winvmem's
+ * handler is still installed for SIGSEGV and SIGBUS; the first time it is not, one line under
+ * WINVMEM_VERBOSE. Faults handled, and of those through wvm_handle_fault. */
+uint32_t wvm__fault_handler_state(void);
+void wvm__fault_counts(uint64_t *handled, uint64_t *via_entry);
+/* wvm_handle_fault (winvmem/fault.h). Async-signal-safe. */
+int wvm__fault_entry(int sig, siginfo_t *info, void *ucontext);
 
 /* Vectored handlers, first to last. Async-signal-safe. */
 int32_t wvm__veh_dispatch(wvm_EXCEPTION_POINTERS *ep);

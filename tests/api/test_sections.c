@@ -86,6 +86,37 @@ Test(sections, sec_reserve_commits_through_a_view)
     cr_assert_eq(wvm_check_invariants(), 0);
 }
 
+/* Write watching is for private memory: Windows refuses it on views (Wine agrees;
+ * tests/diff/sections.ops), both to query and to ask for when mapping. */
+Test(sections, write_watch_refused_on_views)
+{
+    HANDLE h = anon(PAGE_READWRITE, MAPPING_SIZE);
+    char *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+    cr_assert_not_null(p);
+    void *addrs[4];
+    ULONG_PTR count = 4;
+    ULONG gran;
+    SetLastError(0);
+    cr_assert_eq(GetWriteWatch(0, p, 0x1000, addrs, &count, &gran), (UINT)-1);
+    cr_assert_eq(GetLastError(), ERROR_INVALID_PARAMETER);
+    SetLastError(0);
+    cr_assert_eq(ResetWriteWatch(p, 0x1000), (UINT)-1);
+    cr_assert_eq(GetLastError(), ERROR_INVALID_PARAMETER);
+    char *r = VirtualAlloc2(NULL, NULL, 0x10000, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                            PAGE_NOACCESS, NULL, 0);
+    cr_assert_not_null(r);
+    expect_error(MapViewOfFile3(h, NULL, r, 0, 0x10000, MEM_REPLACE_PLACEHOLDER | MEM_WRITE_WATCH,
+                                PAGE_READWRITE, NULL, 0),
+                 ERROR_INVALID_PARAMETER);
+    expect_error(VirtualAlloc2(NULL, NULL, 0x10000,
+                               MEM_RESERVE | MEM_RESERVE_PLACEHOLDER | MEM_WRITE_WATCH,
+                               PAGE_NOACCESS, NULL, 0),
+                 ERROR_INVALID_PARAMETER);
+    cr_assert(VirtualFree(r, 0, MEM_RELEASE));
+    cr_assert(UnmapViewOfFile(p));
+    CloseHandle(h);
+}
+
 Test(sections, sec_commit_protection_through_virtualalloc)
 {
     HANDLE h = anon(PAGE_READWRITE | SEC_COMMIT, MAPPING_SIZE);
@@ -472,6 +503,36 @@ Test(sections, name_errors)
     expect_error(OpenFileMappingA(FILE_MAP_READ, FALSE, NULL), ERROR_INVALID_PARAMETER);
     expect_error(OpenFileMappingA(FILE_MAP_READ, FALSE, "Local\\no such section here"),
                  ERROR_FILE_NOT_FOUND);
+}
+
+/* The links in each named-object directory: Local (the directory itself), Global, Session\N
+ * (this session, 1, and the global one, 0), as many as a name likes. */
+Test(sections, namespace_links)
+{
+    static const char *const same[][2] = {
+        {"Local\\wvm-links-%d", "wvm-links-%d"},
+        {"Session\\1\\wvm-links-%d", "Local\\Local\\wvm-links-%d"},
+        {"Global\\wvm-links-%d", "Local\\Global\\wvm-links-%d"},
+        {"Session\\0\\wvm-links-%d", "Global\\Local\\wvm-links-%d"},
+        {"Global\\Session\\1\\wvm-links-%d", "wvm-links-%d"},
+    };
+    HANDLE keep[5];
+    for (int i = 0; i < 5; i++) {
+        char a[96], b[96];
+        snprintf(a, sizeof a, same[i][0], (int)getpid());
+        snprintf(b, sizeof b, same[i][1], (int)getpid());
+        SetLastError(0);
+        keep[i] = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, PAGE, a);
+        cr_assert(keep[i], "%s: error %lu", a, (unsigned long)GetLastError());
+        /* rows 0-1 and 2-3 name the session's and the global object twice over */
+        cr_assert_eq(GetLastError(), i == 1 || i == 3 || i == 4 ? ERROR_ALREADY_EXISTS : 0, "%s",
+                     a);
+        HANDLE o = OpenFileMappingA(FILE_MAP_READ, FALSE, b);
+        cr_assert(o, "%s: error %lu", b, (unsigned long)GetLastError());
+        CloseHandle(o);
+    }
+    for (int i = 0; i < 5; i++)
+        CloseHandle(keep[i]);
 }
 
 Test(sections, wide_and_ansi_names_meet)

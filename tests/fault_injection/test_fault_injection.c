@@ -1,14 +1,17 @@
 /* Fault injection: the prim layer fails its N-th system call (ENOMEM, EAGAIN, EPERM as the
  * kernel would). For every op of a long script and every N that lands inside the op, the op
  * must either fail with the Windows error for that errno and leave every allocation exactly
- * as before (VirtualQuery over each, contents, stats, invariants), or succeed and leave
- * exactly the state a clean run leaves. Needs a WVM_FAULT_INJECTION build (debug and
- * asan-ubsan presets); otherwise the test says so and is skipped. */
+ * as before (VirtualQuery over each, contents, stats, invariants; for sections also the open
+ * descriptors and the per-user directory of named sections), or succeed and leave exactly the
+ * state a clean run leaves. Needs a WVM_FAULT_INJECTION build (debug and asan-ubsan presets);
+ * otherwise the test says so and is skipped. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <winvmem/stats.h>
 #include <winvmem/win32.h>
 
@@ -17,14 +20,38 @@
 extern void wvm__prim_inject_after(uint64_t n, int err);
 extern uint64_t wvm__prim_calls(void);
 
-enum kind { NEW, AT, FIXED, FREE, PROTECT, TOUCH, LOCK, UNLOCK };
+enum kind {
+    NEW,
+    AT,
+    FIXED,
+    FREE,
+    PROTECT,
+    TOUCH,
+    LOCK,
+    UNLOCK,
+    /* sections (handle slot h), views (into slot), placeholders (at the area's offset off) */
+    SEC,   /* CreateFileMapping(INVALID_HANDLE_VALUE, prot | type, size); named when sec */
+    OPEN,  /* OpenFileMapping(type = access) of the named section */
+    CLOSE, /* CloseHandle(h) */
+    VIEW,  /* MapViewOfFileEx(h, type = access, sec, size, off ? area + off : NULL) */
+    MAP3,  /* MapViewOfFile3(h, area + off, sec, size, type, prot) */
+    UNMAP, /* UnmapViewOfFile2(slot, type) */
+    FLUSH, /* FlushViewOfFile(slot + off, size) */
+    PH,    /* VirtualAlloc2(area + off, size, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER) */
+    AFREE, /* VirtualFree(area + off, size, type): split, coalesce, release */
+    REPL,  /* VirtualAlloc2(area + off, size, type, prot) into slot */
+};
+/* Scripts are positional tables; ops that leave h and sec out mean 0. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 typedef struct op {
     enum kind k;
-    int slot;   /* NEW/FIXED: slot that receives the result; others: slot addressed */
-    size_t off; /* offset from the slot's base (FIXED: from the hole) */
+    int slot; /* NEW/FIXED/VIEW/MAP3/REPL: slot that receives the result; others: slot addressed */
+    size_t off; /* offset from the slot's base (FIXED: from the hole; PH/AFREE/MAP3/REPL: area) */
     size_t size;
-    DWORD type; /* alloc / free type */
+    DWORD type; /* alloc / free type; section attributes; view access */
     DWORD prot;
+    int h;      /* SEC/OPEN/CLOSE/VIEW/MAP3: handle slot */
+    size_t sec; /* VIEW/MAP3: offset in the section; SEC: 1 = named */
 } op;
 
 #define G   0x10000u
@@ -79,12 +106,71 @@ static const op fixed_script[] = {
 };
 #define NFIXED (sizeof fixed_script / sizeof fixed_script[0])
 
+/* Sections, views and placeholders. The area is the hole + 12 GiB (AREA_SIZE walked whole by
+ * the snapshot); handle slots 0-3. */
+#define AREA      ((size_t)12 << 30)
+#define AREA_SIZE (64 * G)
+static const op section_script[] = {
+    {SEC, 0, 0, 8 * G, SEC_COMMIT, PAGE_READWRITE, .h = 0},
+    {VIEW, 0, 0, 8 * G, FILE_MAP_WRITE, 0, .h = 0},
+    {TOUCH, 0, 0, 8 * G, 0, 0},
+    {VIEW, 1, 4 * G, 4 * G, FILE_MAP_READ, 0, .h = 0, .sec = 2 * G},
+    {PROTECT, 0, G, 2 * G, 0, PAGE_READONLY},
+    {PROTECT, 0, 0, 2 * G, 0, PAGE_WRITECOPY},
+    {TOUCH, 0, 0, 2 * G, 0, 0}, /* private copies of every 7th page */
+    {PROTECT, 0, 0, 4 * G, 0, PAGE_READWRITE},
+    {PROTECT, 1, 0, G, 0, PAGE_NOACCESS},
+    {FLUSH, 0, 0, 8 * G, 0, 0},
+    {VIEW, 6, 0, 4 * G, FILE_MAP_COPY, 0, .h = 0, .sec = 4 * G}, /* private copies */
+    {TOUCH, 6, 0, 4 * G, 0, 0},
+    {PROTECT, 6, 0, 2 * G, 0, PAGE_READONLY},
+    {UNMAP, 6, 0, 0, 0, 0},
+    {UNMAP, 1, 0, 0, 0, 0},
+    {SEC, 0, 1, 16 * G, SEC_RESERVE, PAGE_READWRITE, .h = 1, .sec = 1},
+    {OPEN, 0, 0, 0, FILE_MAP_ALL_ACCESS, 0, .h = 2},
+    {VIEW, 2, 8 * G, 16 * G, FILE_MAP_WRITE, 0, .h = 1},
+    {VIEW, 3, 0, 8 * G, FILE_MAP_READ, 0, .h = 2, .sec = 8 * G},
+    {AT, 2, 2 * G, 8 * G, MEM_COMMIT, PAGE_READWRITE}, /* shows in view 3 too */
+    {TOUCH, 2, 0, 16 * G, 0, 0},
+    {PROTECT, 2, 9 * G, G, 0, PAGE_NOACCESS},
+    {AT, 3, 4 * G, 4 * G, MEM_COMMIT, PAGE_READONLY}, /* through a read-only view */
+    {CLOSE, 0, 0, 0, 0, 0, .h = 1},
+    {FREE, 2, 0, 0, MEM_RELEASE, 0}, /* refused: a view */
+    {CLOSE, 0, 0, 0, 0, 0, .h = 2},
+    {UNMAP, 2, 0, 0, 0, 0},
+    {UNMAP, 3, 0, 0, 0, 0}, /* the named section dies */
+    {PH, 0, 16 * G, 16 * G, 0, 0},
+    {AFREE, 0, 16 * G, 4 * G, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER, 0},
+    {AFREE, 0, 24 * G, 4 * G, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER, 0},
+    {SEC, 0, 0, 4 * G, SEC_COMMIT, PAGE_READWRITE, .h = 3},
+    {MAP3, 4, 16 * G, 4 * G, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, .h = 3},
+    {TOUCH, 4, 0, 4 * G, 0, 0},
+    {MAP3, 5, 24 * G, 4 * G, MEM_REPLACE_PLACEHOLDER, PAGE_READONLY, .h = 3},
+    {UNMAP, 4, 0, 0, MEM_PRESERVE_PLACEHOLDER, 0},
+    {REPL, 6, 20 * G, 4 * G, MEM_RESERVE | MEM_REPLACE_PLACEHOLDER | MEM_COMMIT, PAGE_READWRITE},
+    {TOUCH, 6, 0, 4 * G, 0, 0},
+    {PROTECT, 6, G, G, 0, PAGE_READONLY},
+    {FREE, 6, 0, 4 * G, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER, 0},
+    {UNMAP, 5, 0, 0, MEM_PRESERVE_PLACEHOLDER, 0},
+    {AFREE, 0, 16 * G, 16 * G, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS, 0},
+    {REPL, 6, 16 * G, 16 * G, MEM_RESERVE | MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE},
+    {AT, 6, 3 * G, G, MEM_COMMIT, PAGE_READWRITE},
+    {FREE, 6, 0, 0, MEM_RELEASE, 0},
+    {CLOSE, 0, 0, 0, 0, 0, .h = 3},
+    {CLOSE, 0, 0, 0, 0, 0, .h = 0},
+    {UNMAP, 0, 0, 0, 0, 0},
+};
+#define NSECTION (sizeof section_script / sizeof section_script[0])
+
 static const op *script; /* the script being swept */
 static size_t nops;
 #define NSLOT 8
 
 static char *slot[NSLOT];
 static size_t slot_size[NSLOT];
+#define NHANDLE 4
+static HANDLE hslot[NHANDLE];
+static char section_name[64];
 
 /* ---- state snapshots --------------------------------------------------------------------------
  */
@@ -93,6 +179,7 @@ typedef struct snap {
     char text[1 << 16];
     size_t len;
     wvm_stats st;
+    int fds; /* open descriptors (compared before/after a failed op only: some open lazily) */
 } snap;
 
 static void put(snap *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -112,7 +199,36 @@ static int readable(DWORD p)
         return 0;
     p &= 0xff;
     return p == PAGE_READONLY || p == PAGE_READWRITE || p == PAGE_EXECUTE_READ ||
-           p == PAGE_EXECUTE_READWRITE;
+           p == PAGE_EXECUTE_READWRITE || p == PAGE_WRITECOPY || p == PAGE_EXECUTE_WRITECOPY;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void put_region(snap *s, char *p, char *origin, const MEMORY_BASIC_INFORMATION *m)
+{
+    put(s, " [+%zx %zx %lx %lx %lx %lx", (size_t)(p - origin), (size_t)m->RegionSize,
+        (unsigned long)m->State, (unsigned long)m->Protect, (unsigned long)m->AllocationProtect,
+        (unsigned long)m->Type);
+    if (m->State != MEM_FREE && (char *)m->AllocationBase != p)
+        put(s, " @+%zx", (size_t)(p - (char *)m->AllocationBase));
+    if (m->State == MEM_COMMIT && readable(m->Protect)) {
+        unsigned sum = 0;
+        size_t step = m->RegionSize / 64 > PG ? m->RegionSize / 64 / PG * PG : PG;
+        for (size_t o = 0; o < m->RegionSize; o += step)
+            sum = sum * 31 + (unsigned char)p[o] + (unsigned char)p[o + PG - 1];
+        put(s, " sum %x", sum);
+    }
+    put(s, "]");
 }
 
 /* Every region of every live slot (offsets relative to the slot), a checksum of each readable
@@ -129,20 +245,28 @@ static void take(snap *s)
         for (char *p = slot[i]; VirtualQuery(p, &m, sizeof m); p += m.RegionSize) {
             if (m.AllocationBase != slot[i] || m.State == MEM_FREE)
                 break;
-            put(s, " [+%zx %zx %lx %lx %lx %lx", (size_t)(p - slot[i]), (size_t)m.RegionSize,
-                (unsigned long)m.State, (unsigned long)m.Protect,
-                (unsigned long)m.AllocationProtect, (unsigned long)m.Type);
-            if (m.State == MEM_COMMIT && readable(m.Protect)) {
-                unsigned sum = 0;
-                size_t step = m.RegionSize / 64 > PG ? m.RegionSize / 64 / PG * PG : PG;
-                for (size_t o = 0; o < m.RegionSize; o += step)
-                    sum = sum * 31 + (unsigned char)p[o] + (unsigned char)p[o + PG - 1];
-                put(s, " sum %x", sum);
-            }
-            put(s, "]");
+            put_region(s, p, slot[i], &m);
         }
         put(s, "\n");
     }
+    if (script == section_script) { /* the area, free regions too; handles; names */
+        char *area = slot[NSLOT - 1] + AREA, *p = area;
+        MEMORY_BASIC_INFORMATION m;
+        put(s, "area:");
+        while (p < area + AREA_SIZE && VirtualQuery(p, &m, sizeof m)) {
+            if ((char *)m.BaseAddress + m.RegionSize > area + AREA_SIZE)
+                m.RegionSize = (size_t)(area + AREA_SIZE - p);
+            put_region(s, p, area, &m);
+            p += m.RegionSize;
+        }
+        put(s, "\nhandles:");
+        for (int i = 0; i < NHANDLE; i++)
+            put(s, " %d", hslot[i] != NULL);
+        char dir[64];
+        snprintf(dir, sizeof dir, "/dev/shm/winvmem-%u", (unsigned)getuid());
+        put(s, "\nnames: %d\n", count_entries(dir));
+    }
+    s->fds = count_entries("/proc/self/fd");
     memset(&s->st, 0, sizeof s->st);
     s->st.version = WVM_STATS_VERSION;
     s->st.size = sizeof s->st;
@@ -168,6 +292,11 @@ static void same(const snap *a, const snap *b, const char *what, size_t k, uint6
                  (unsigned long long)n);
     cr_assert_eq(a->st.live_allocations, b->st.live_allocations, "op %zu n %llu: allocations", k,
                  (unsigned long long)n);
+    const uint64_t *x = &a->st.sections_live, *y = &b->st.sections_live;
+    for (int i = 0; i < 5; i++) /* sections, views, view bytes, placeholders, handles */
+        cr_assert_eq(x[i], y[i], "op %zu n %llu: stats field %d of version 2: %llu, expected %llu",
+                     k, (unsigned long long)n, i, (unsigned long long)y[i],
+                     (unsigned long long)x[i]);
 }
 
 /* ---- running ops ---------------------------------------------------------------------------- */
@@ -178,7 +307,8 @@ static void touch(char *p, size_t size)
     MEMORY_BASIC_INFORMATION m;
     for (size_t o = 0; o < size; o += PG * 7)
         if (VirtualQuery(p + o, &m, sizeof m) && m.State == MEM_COMMIT &&
-            (m.Protect == PAGE_READWRITE || m.Protect == PAGE_EXECUTE_READWRITE))
+            (m.Protect == PAGE_READWRITE || m.Protect == PAGE_EXECUTE_READWRITE ||
+             m.Protect == PAGE_WRITECOPY || m.Protect == PAGE_EXECUTE_WRITECOPY))
             p[o] = (char)(o / PG + 1);
 }
 
@@ -217,10 +347,52 @@ static int run(size_t k)
                     m.RegionSize, (unsigned long)m.State);
             SetLastError(e);
         }
-        if (r && o->type == MEM_RELEASE)
+        if (r && (o->type & MEM_RELEASE))
             slot[o->slot] = NULL;
         return r;
     }
+    case SEC:
+        hslot[o->h] = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, o->prot | o->type,
+                                         (DWORD)((uint64_t)o->size >> 32), (DWORD)o->size,
+                                         o->sec ? section_name : NULL);
+        return hslot[o->h] != NULL;
+    case OPEN:
+        hslot[o->h] = OpenFileMappingA(o->type, FALSE, section_name);
+        return hslot[o->h] != NULL;
+    case CLOSE: {
+        BOOL r = CloseHandle(hslot[o->h]);
+        if (r)
+            hslot[o->h] = NULL;
+        return r;
+    }
+    case VIEW:
+    case MAP3:
+    case REPL: {
+        char *at = o->off ? slot[NSLOT - 1] + AREA + o->off : NULL;
+        void *p = o->k == VIEW   ? MapViewOfFileEx(hslot[o->h], o->type, (DWORD)(o->sec >> 32),
+                                                   (DWORD)o->sec, o->size, at)
+                  : o->k == MAP3 ? MapViewOfFile3(hslot[o->h], GetCurrentProcess(), at, o->sec,
+                                                  o->size, o->type, o->prot, NULL, 0)
+                                 : VirtualAlloc2(NULL, at, o->size, o->type, o->prot, NULL, 0);
+        if (p) {
+            slot[o->slot] = p;
+            slot_size[o->slot] = o->size;
+        }
+        return p != NULL;
+    }
+    case UNMAP: {
+        BOOL r = UnmapViewOfFile2(GetCurrentProcess(), slot[o->slot], o->type);
+        if (r)
+            slot[o->slot] = NULL;
+        return r;
+    }
+    case FLUSH:
+        return FlushViewOfFile(slot[o->slot] + o->off, o->size);
+    case PH:
+        return VirtualAlloc2(NULL, slot[NSLOT - 1] + AREA + o->off, o->size,
+                             MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, PAGE_NOACCESS, NULL, 0) != NULL;
+    case AFREE:
+        return VirtualFree(slot[NSLOT - 1] + AREA + o->off, o->size, o->type);
     case PROTECT:
         return VirtualProtect(slot[o->slot] + o->off, o->size, o->prot, &old);
     case TOUCH:
@@ -234,11 +406,11 @@ static int run(size_t k)
     return 0;
 }
 
-static DWORD windows_error(int err)
+static DWORD windows_error(int err, enum kind k)
 {
     switch (err) {
-    case EPERM:
-        return ERROR_NOACCESS;
+    case EPERM: /* a section's object (its descriptor) refused: access denied */
+        return k == SEC || k == OPEN ? ERROR_ACCESS_DENIED : ERROR_NOACCESS;
     default: /* ENOMEM, EAGAIN */
         return ERROR_NOT_ENOUGH_MEMORY;
     }
@@ -257,11 +429,24 @@ static void make_hole(void)
 
 static void release_all(void)
 {
+    MEMORY_BASIC_INFORMATION m;
     for (int i = 0; i < NSLOT - 1; i++)
         if (slot[i]) {
-            VirtualFree(slot[i], 0, MEM_RELEASE);
+            if (VirtualQuery(slot[i], &m, sizeof m) && m.Type == MEM_MAPPED)
+                UnmapViewOfFile(slot[i]);
+            else
+                VirtualFree(slot[i], 0, MEM_RELEASE);
             slot[i] = NULL;
         }
+    for (int i = 0; i < NHANDLE; i++)
+        if (hslot[i]) {
+            CloseHandle(hslot[i]);
+            hslot[i] = NULL;
+        }
+    char *area = slot[NSLOT - 1] + AREA; /* placeholders left in the area */
+    for (char *p = area; p < area + AREA_SIZE && VirtualQuery(p, &m, sizeof m); p += m.RegionSize)
+        if (m.State == MEM_RESERVE && m.AllocationBase == p)
+            VirtualFree(p, 0, MEM_RELEASE);
 }
 
 /* A clean pass: each op's result and the state after it. */
@@ -306,7 +491,9 @@ static void sweep(int err, const op *ops, size_t n_ops, int must_succeed, unsign
         take(&before);
         for (uint64_t n = 1;; n++) {
             char *saved[NSLOT];
+            HANDLE hsaved[NHANDLE];
             memcpy(saved, slot, sizeof slot);
+            memcpy(hsaved, hslot, sizeof hslot);
             uint64_t c0 = wvm__prim_calls();
             wvm__prim_inject_after(n, err);
             SetLastError(0xdead);
@@ -340,12 +527,16 @@ static void sweep(int err, const op *ops, size_t n_ops, int must_succeed, unsign
                 break;
             }
             failed++;
-            cr_assert(e == windows_error(err) || (!ref_ok[k] && e == ref_err[k]),
+            cr_assert(e == windows_error(err, script[k].k) || (!ref_ok[k] && e == ref_err[k]),
                       "op %zu, call %llu failed with errno %d: error %lu, expected %lu", k,
                       (unsigned long long)n, err, (unsigned long)e,
-                      (unsigned long)windows_error(err));
+                      (unsigned long)windows_error(err, script[k].k));
             same(&before, &after, "the state after the failed call", k, n, err);
+            cr_assert_eq(before.fds, after.fds,
+                         "op %zu, call %llu failed: %d descriptors open, %d before", k,
+                         (unsigned long long)n, after.fds, before.fds);
             memcpy(slot, saved, sizeof slot);
+            memcpy(hslot, hsaved, sizeof hslot);
         }
     }
     release_all();
@@ -442,6 +633,22 @@ Test(fault_injection, eagain)
     if (!enabled())
         cr_skip_test("not a WVM_FAULT_INJECTION build");
     sweep(EAGAIN, fixed_script, NFIXED, 1, NULL);
+}
+
+Test(fault_injection, sections_enomem)
+{
+    if (!enabled())
+        cr_skip_test("not a WVM_FAULT_INJECTION build");
+    snprintf(section_name, sizeof section_name, "Local\\wvm-fi-%d", (int)getpid());
+    sweep(ENOMEM, section_script, NSECTION, 0, NULL);
+}
+
+Test(fault_injection, sections_eperm)
+{
+    if (!enabled())
+        cr_skip_test("not a WVM_FAULT_INJECTION build");
+    snprintf(section_name, sizeof section_name, "Local\\wvm-fi-%d", (int)getpid());
+    sweep(EPERM, section_script, NSECTION, 0, NULL);
 }
 
 Test(fault_injection, eperm)

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "host_test.h"
+#include "skip.h"
 
 #define NEED 77 /* the child's exit status when the system cannot run the case */
 
@@ -128,8 +129,7 @@ static void midway(cgroup_case *c)
 static void run_case(void (*fn)(cgroup_case *), bool removal)
 {
     cgroup_case c = {0};
-    const char *allow = getenv("WINVMEM_ALLOW_SKIP");
-    bool may_skip = allow && !strcmp(allow, "1");
+    bool may_skip = wvm_skip_allowed(); /* skip.h; the reasons here are not literals */
     char why[512] = {0};
     if (!own_cgroup_dir(c.parent, sizeof c.parent))
         snprintf(why, sizeof why, "no cgroup2 mount holds this process's cgroup");

@@ -295,10 +295,17 @@ Test(hostile_sections, names)
         {"Local\\/", 0},
         {"Local\\", ERROR_INVALID_NAME},
         {"Global\\", ERROR_INVALID_NAME},
-        {"Session\\1\\x", ERROR_PATH_NOT_FOUND},
-        {"\\", ERROR_PATH_NOT_FOUND},
-        {"\\..\\..\\x", ERROR_PATH_NOT_FOUND},
+        {"Session\\2\\x", ERROR_PATH_NOT_FOUND},
+        {"Session\\x", ERROR_ACCESS_DENIED},
+        {"\\", ERROR_BAD_PATHNAME},
+        {"\\..\\..\\x", ERROR_BAD_PATHNAME},
+        {"Local\\\\x", ERROR_INVALID_NAME},
+        {"Local\\..\\x", ERROR_PATH_NOT_FOUND},
         {"Local\\a\\b", ERROR_PATH_NOT_FOUND},
+        {"local\\x", ERROR_PATH_NOT_FOUND},
+        {"Local\\Global", ERROR_INVALID_HANDLE},
+        {"Session\\1", ERROR_INVALID_HANDLE},
+        {"Global\\Session", ERROR_INVALID_HANDLE},
     };
     char before_shm[4096] = "", after_shm[4096] = "";
     DIR *d = opendir("/dev/shm");

@@ -9,6 +9,7 @@
 
 #include <winvmem/vm.h>
 
+#include "core/meta.h"
 #include "core/snap.h"
 
 static uint32_t set_to(uint32_t old, void *ctx)

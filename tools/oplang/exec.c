@@ -32,7 +32,7 @@ static void app_init(void)
     InitOnceExecuteOnce(&once, find_app, NULL, NULL);
 }
 
-static uint64_t now_ns(void)
+uint64_t opl__now_ns(void)
 {
     static LARGE_INTEGER freq;
     LARGE_INTEGER t;
@@ -47,7 +47,7 @@ static const protect_app_fn protect_app = VirtualProtectFromApp;
 
 static void app_init(void) {}
 
-static uint64_t now_ns(void)
+uint64_t opl__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -75,6 +75,7 @@ void opl_ctx_free(opl_ctx_t *c)
     free(c->allocs);
     free(c->pages);
     free(c->regions);
+    free(c->handles);
     free(c);
 }
 
@@ -86,7 +87,12 @@ static opl__name_t *find_name(const opl_ctx_t *c, const char *id)
     return NULL;
 }
 
-static int add_name(opl_ctx_t *c, const char *id, uintptr_t value, uintptr_t span, int hole)
+const opl__name_t *opl__find_name(const opl_ctx_t *c, const char *id)
+{
+    return find_name(c, id);
+}
+
+int opl__add_name(opl_ctx_t *c, const char *id, uintptr_t value, uintptr_t span, int hole)
 {
     if (strlen(id) >= OPL_NAME_MAX)
         return -1;
@@ -108,7 +114,7 @@ static int add_name(opl_ctx_t *c, const char *id, uintptr_t value, uintptr_t spa
 
 int opl_name_set(opl_ctx_t *c, const char *name, uintptr_t value, uintptr_t span)
 {
-    return add_name(c, name, value, span, 0);
+    return opl__add_name(c, name, value, span, 0);
 }
 
 int opl_name_get(const opl_ctx_t *c, const char *name, uintptr_t *value, uintptr_t *span)
@@ -123,21 +129,27 @@ int opl_name_get(const opl_ctx_t *c, const char *name, uintptr_t *value, uintptr
 }
 
 /* Only what this context reserved and did not release itself: with several threads, an address
- * another context released may hold that context's next allocation. */
+ * another context released may hold that context's next allocation. Views are unmapped,
+ * placeholders and their pieces released, handles closed. */
 void opl_ctx_end(opl_ctx_t *c)
 {
     for (size_t i = c->nallocs; i-- > 0;) {
         uintptr_t a = c->allocs[i];
         MEMORY_BASIC_INFORMATION m;
         if (VirtualQuery((void *)a, &m, sizeof m) && m.State != MEM_FREE &&
-            m.AllocationBase == (void *)a)
-            VirtualFree((void *)a, 0, MEM_RELEASE);
+            m.AllocationBase == (void *)a) {
+            if (m.Type == MEM_MAPPED)
+                UnmapViewOfFile((void *)a);
+            else
+                VirtualFree((void *)a, 0, MEM_RELEASE);
+        }
     }
     c->nallocs = 0;
+    opl__close_handles(c);
     c->nnames = 0;
 }
 
-static void track(opl_ctx_t *c, uintptr_t a)
+void opl__track(opl_ctx_t *c, uintptr_t a)
 {
     if (c->nallocs == c->allocs_cap) {
         size_t cap = c->allocs_cap ? c->allocs_cap * 2 : 32;
@@ -150,7 +162,7 @@ static void track(opl_ctx_t *c, uintptr_t a)
     c->allocs[c->nallocs++] = a;
 }
 
-static void untrack(opl_ctx_t *c, uintptr_t a)
+void opl__untrack(opl_ctx_t *c, uintptr_t a)
 {
     for (size_t i = c->nallocs; i-- > 0;)
         if (c->allocs[i] == a)
@@ -160,7 +172,7 @@ static void untrack(opl_ctx_t *c, uintptr_t a)
 /* ---- helpers -------------------------------------------------------------------------- */
 
 /* Where a failed call's range lies (see opl_result_t.range). */
-static char range_ctx(uintptr_t a, uintptr_t size)
+char opl__range_ctx(uintptr_t a, uintptr_t size)
 {
     MEMORY_BASIC_INFORMATION m;
     uintptr_t end = a + size;
@@ -294,14 +306,7 @@ static void copy_out(opl_result_t *r, void *dst, const void *src, size_t n)
 
 /* ---- ops ------------------------------------------------------------------------------ */
 
-#define CALL(r, expr)                                                                              \
-    do {                                                                                           \
-        SetLastError(0);                                                                           \
-        (r)->t_call = now_ns();                                                                    \
-        expr;                                                                                      \
-        (r)->t_return = now_ns();                                                                  \
-        (r)->error = (uint32_t)GetLastError();                                                     \
-    } while (0)
+#define CALL OPL_CALL
 
 static void do_alloc(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r, int only)
 {
@@ -324,12 +329,12 @@ static void do_alloc(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r, int only
         if (!only && !(VirtualQuery(p, &m, sizeof m) && m.AllocationBase == p))
             span = 0;
         if (op->type & MEM_RESERVE) /* a new allocation at p */
-            track(c, (uintptr_t)p);
+            opl__track(c, (uintptr_t)p);
     } else if (a && !only) {
-        r->range = range_ctx(a, (uintptr_t)op->size);
+        r->range = opl__range_ctx(a, (uintptr_t)op->size);
     }
     if (op->def[0])
-        add_name(c, op->def, (uintptr_t)p, span, 0);
+        opl__add_name(c, op->def, (uintptr_t)p, span, 0);
 }
 
 static void do_hole(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
@@ -340,7 +345,7 @@ static void do_hole(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
          ok = p && VirtualFree(p, 0, MEM_RELEASE));
     r->ret = ok ? (uintptr_t)p : 0;
     r->failed = !ok;
-    add_name(c, op->def, r->ret, ok ? (uintptr_t)op->size : 0, 1);
+    opl__add_name(c, op->def, r->ret, ok ? (uintptr_t)op->size : 0, 1);
 }
 
 static void do_protect(const opl_op_t *op, opl_result_t *r)
@@ -399,12 +404,12 @@ static void do_touch(const opl_op_t *op, opl_result_t *r, int only)
     unsigned char *p = (unsigned char *)r->addr;
     if (op->kind == OPL_WRITE) {
         r->state = only ? 0 : page_state(p);
-        r->t_call = now_ns();
+        r->t_call = opl__now_ns();
         r->fault = opl_probe_write(p, (unsigned char)op->size);
-        r->t_return = now_ns();
+        r->t_return = opl__now_ns();
         return;
     }
-    r->t_call = now_ns();
+    r->t_call = opl__now_ns();
     for (unsigned i = 0; i < op->size && i < OPL_READ_MAX; i++) {
         r->state = only ? 0 : page_state(p + i);
         r->fault = opl_probe_read(p + i, &r->bytes[i]);
@@ -412,7 +417,7 @@ static void do_touch(const opl_op_t *op, opl_result_t *r, int only)
             break;
         r->nbytes++;
     }
-    r->t_return = now_ns();
+    r->t_return = opl__now_ns();
 }
 
 static void do_map(opl_ctx_t *c, opl_result_t *r)
@@ -420,6 +425,11 @@ static void do_map(opl_ctx_t *c, opl_result_t *r)
     for (size_t i = 0; i < c->nnames; i++) {
         const opl__name_t *n = &c->names[i];
         MEMORY_BASIC_INFORMATION m;
+        size_t j = 0; /* an address two names held (one released, then reused): once */
+        while (j < i && !(c->names[j].span && !c->names[j].hole && c->names[j].value == n->value))
+            j++;
+        if (j < i)
+            continue;
         if (n->span && !n->hole && VirtualQuery((void *)n->value, &m, sizeof m) &&
             m.State != MEM_FREE && m.AllocationBase == (void *)n->value)
             scan_alloc(c, r, n->value);
@@ -443,7 +453,8 @@ static int resolve(const opl_ctx_t *c, const opl_addr_t *a, uintptr_t *out)
 
 static int takes_addr(opl_kind_t k)
 {
-    return k != OPL_HOLE && k != OPL_MAP && k != OPL_STATS && k != OPL_END;
+    return k != OPL_HOLE && k != OPL_MAP && k != OPL_STATS && k != OPL_END && k != OPL_SECTION &&
+           k != OPL_OPEN && k != OPL_CLOSE;
 }
 
 int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
@@ -455,7 +466,7 @@ int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
         r->status = resolve(c, &op->addr, &r->addr);
         if (r->status != OPL_DONE) {
             if (op->def[0]) /* the name exists, as a failure */
-                add_name(c, op->def, 0, 0, 0);
+                opl__add_name(c, op->def, 0, 0, 0);
             return (int)r->status;
         }
     }
@@ -467,7 +478,7 @@ int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
     case OPL_ALLOCAPP:
         do_alloc(c, op, r, only);
         if (r->status == OPL_UNSUPPORTED && op->def[0])
-            add_name(c, op->def, 0, 0, 0);
+            opl__add_name(c, op->def, 0, 0, 0);
         return (int)r->status;
     case OPL_HOLE:
         do_hole(c, op, r);
@@ -475,8 +486,12 @@ int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
     case OPL_FREE:
         CALL(r, ok = VirtualFree(a, size, op->type));
         r->ret = ok ? 1 : 0;
-        if (ok && (op->type & MEM_RELEASE))
-            untrack(c, r->addr);
+        if (ok && (op->type & MEM_PRESERVE_PLACEHOLDER)) { /* a placeholder split in pieces */
+            opl__track(c, r->addr);
+            opl__track(c, r->addr + size);
+        } else if (ok && (op->type & MEM_RELEASE) && !(op->type & MEM_COALESCE_PLACEHOLDERS)) {
+            opl__untrack(c, r->addr);
+        }
         break;
     case OPL_PROTECT:
     case OPL_PROTECTAPP:
@@ -535,6 +550,15 @@ int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
     case OPL_END:
         opl_ctx_end(c);
         return OPL_DONE;
+    case OPL_SECTION:
+    case OPL_OPEN:
+    case OPL_CLOSE:
+    case OPL_VIEW:
+    case OPL_VIEW3:
+    case OPL_UNMAP:
+    case OPL_FLUSH:
+    case OPL_ALLOC2:
+        return opl__exec_section(c, op, r);
     default:
         r->status = OPL_BAD_NAME;
         return OPL_BAD_NAME;
@@ -542,6 +566,6 @@ int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
     /* free, protect, lock, unlock: BOOL */
     r->failed = r->ret == 0;
     if (r->failed && !only)
-        r->range = range_ctx(r->addr, (uintptr_t)op->size);
+        r->range = opl__range_ctx(r->addr, (uintptr_t)op->size);
     return OPL_DONE;
 }

@@ -26,6 +26,17 @@ static const sym errors[] = {{"ERROR_SUCCESS", ERROR_SUCCESS},
                              {"ERROR_NO_SYSTEM_RESOURCES", ERROR_NO_SYSTEM_RESOURCES},
                              {"ERROR_WORKING_SET_QUOTA", ERROR_WORKING_SET_QUOTA},
                              {"ERROR_COMMITMENT_LIMIT", ERROR_COMMITMENT_LIMIT},
+                             {"ERROR_FILE_NOT_FOUND", ERROR_FILE_NOT_FOUND},
+                             {"ERROR_PATH_NOT_FOUND", ERROR_PATH_NOT_FOUND},
+                             {"ERROR_ACCESS_DENIED", ERROR_ACCESS_DENIED},
+                             {"ERROR_DISK_FULL", ERROR_DISK_FULL},
+                             {"ERROR_INVALID_NAME", ERROR_INVALID_NAME},
+                             {"ERROR_BAD_PATHNAME", ERROR_BAD_PATHNAME},
+                             {"ERROR_ALREADY_EXISTS", ERROR_ALREADY_EXISTS},
+                             {"ERROR_BAD_EXE_FORMAT", ERROR_BAD_EXE_FORMAT},
+                             {"ERROR_FILENAME_EXCED_RANGE", ERROR_FILENAME_EXCED_RANGE},
+                             {"ERROR_FILE_INVALID", ERROR_FILE_INVALID},
+                             {"ERROR_MAPPED_ALIGNMENT", ERROR_MAPPED_ALIGNMENT},
                              {NULL, 0}};
 #endif
 
@@ -39,7 +50,32 @@ static const sym mem[] = {{"COMMIT", MEM_COMMIT},
                           {"PHYSICAL", MEM_PHYSICAL},
                           {"RESET_UNDO", MEM_RESET_UNDO},
                           {"LARGE_PAGES", MEM_LARGE_PAGES},
+                          {"RESERVE_PLACEHOLDER", MEM_RESERVE_PLACEHOLDER},
+                          {"REPLACE_PLACEHOLDER", MEM_REPLACE_PLACEHOLDER},
+                          {"PRESERVE_PLACEHOLDER", MEM_PRESERVE_PLACEHOLDER},
+                          {"COALESCE_PLACEHOLDERS", MEM_COALESCE_PLACEHOLDERS},
                           {NULL, 0}};
+
+/* IMAGE_NO_EXECUTE before IMAGE and NOCACHE, whose bits it holds */
+static const sym sec[] = {{"COMMIT", SEC_COMMIT},
+                          {"RESERVE", SEC_RESERVE},
+                          {"IMAGE_NO_EXECUTE", SEC_IMAGE_NO_EXECUTE},
+                          {"IMAGE", SEC_IMAGE},
+                          {"NOCACHE", SEC_NOCACHE},
+                          {"WRITECOMBINE", SEC_WRITECOMBINE},
+                          {"LARGE_PAGES", SEC_LARGE_PAGES},
+                          {"FILE", SEC_FILE},
+                          {NULL, 0}};
+
+/* ALL_ACCESS first: it holds the others' bits */
+static const sym access[] = {{"ALL_ACCESS", FILE_MAP_ALL_ACCESS},
+                             {"WRITE", FILE_MAP_WRITE},
+                             {"READ", FILE_MAP_READ},
+                             {"COPY", FILE_MAP_COPY},
+                             {"EXECUTE", FILE_MAP_EXECUTE},
+                             {"LARGE_PAGES", FILE_MAP_LARGE_PAGES},
+                             {"TARGETS_INVALID", FILE_MAP_TARGETS_INVALID},
+                             {NULL, 0}};
 
 static const sym prot[] = {{"NOACCESS", PAGE_NOACCESS},
                            {"READONLY", PAGE_READONLY},
@@ -95,6 +131,16 @@ void opl_mem_flags(uint32_t v, char *buf, size_t cap)
 void opl_prot_flags(uint32_t v, char *buf, size_t cap)
 {
     flags(prot, "PAGE_", v, buf, cap);
+}
+
+void opl_sec_flags(uint32_t v, char *buf, size_t cap)
+{
+    flags(sec, "SEC_", v, buf, cap);
+}
+
+void opl_access_flags(uint32_t v, char *buf, size_t cap)
+{
+    flags(access, "FILE_MAP_", v, buf, cap);
 }
 
 const char *opl_state_name(uint32_t state)
@@ -176,12 +222,23 @@ int opl_parse_prot(const char *s, uint32_t *out, const char **bad, size_t *badle
     return parse(prot, "PAGE_", s, out, bad, badlen);
 }
 
+int opl_parse_sec(const char *s, uint32_t *out, const char **bad, size_t *badlen)
+{
+    return parse(sec, "SEC_", s, out, bad, badlen);
+}
+
+int opl_parse_access(const char *s, uint32_t *out, const char **bad, size_t *badlen)
+{
+    return parse(access, "FILE_MAP_", s, out, bad, badlen);
+}
+
 /* The names a flag word may be (for error messages). */
 void opl__flag_words(int is_prot, char *buf, size_t cap)
 {
+    static const sym *const tabs[] = {mem, prot, sec, access};
     size_t n = 0;
     buf[0] = 0;
-    for (const sym *s = is_prot ? prot : mem; s->name && n < cap; s++)
+    for (const sym *s = tabs[is_prot]; s->name && n < cap; s++)
         n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? " " : "", s->name);
 }
 

@@ -43,7 +43,16 @@ typedef enum opl_kind {
     OPL_RESETWATCH, /* resetwatch ADDR SIZE                     ResetWriteWatch */
     OPL_MAP,        /* map                  every region of every allocation named so far */
     OPL_STATS,      /* stats                winvmem's statistics (winvmem only) */
-    OPL_END,        /* ---                  ends a sequence: releases what it made */
+    /* sections, views, placeholders (exec_section.c) */
+    OPL_SECTION, /* [NAME =] section SIZE PROT [ATTRS [OBJNAME]]  CreateFileMappingW, pagefile */
+    OPL_OPEN,    /* [NAME =] open ACCESS OBJNAME                  OpenFileMappingW */
+    OPL_CLOSE,   /* close NAME                                  CloseHandle */
+    OPL_VIEW,    /* [NAME =] view NAME ACCESS OFFSET SIZE [ADDR]       MapViewOfFileEx */
+    OPL_VIEW3,   /* [NAME =] view3 NAME ADDR OFFSET SIZE TYPE PROT     MapViewOfFile3 */
+    OPL_UNMAP,   /* unmap ADDR [TYPE]     UnmapViewOfFile; with TYPE: UnmapViewOfFile2 */
+    OPL_FLUSH,   /* flush ADDR SIZE                             FlushViewOfFile */
+    OPL_ALLOC2,  /* [NAME =] alloc2 ADDR SIZE TYPE PROT [LOW HIGH ALIGN]   VirtualAlloc2 */
+    OPL_END,     /* ---                  ends a sequence: releases what it made */
     OPL_KINDS
 } opl_kind_t;
 
@@ -63,7 +72,9 @@ typedef struct opl_addr {
 #define OPL_F_NOOLD 0x1u /* protect*: lpflOldProtect = NULL */
 #define OPL_F_RESET 0x2u /* watch: WRITE_WATCH_FLAG_RESET */
 /* query: dwLength given (size) instead of sizeof(MEMORY_BASIC_INFORMATION) */
-#define OPL_F_LEN 0x4u
+#define OPL_F_LEN  0x4u
+#define OPL_F_REQ  0x8u  /* alloc2: an address-requirements parameter is passed */
+#define OPL_F_TYPE 0x10u /* unmap: TYPE given (UnmapViewOfFile2) */
 
 /* Out-parameters placed by the caller (programs only; the parser leaves them NULL): the call
  * writes there instead of into the executor's own variables, e.g. into memory other threads
@@ -78,16 +89,26 @@ typedef struct opl_out {
     void *watch_gran;  /* watch: lpdwGranularity (ULONG) */
 } opl_out_t;
 
+#define OPL_OBJNAME_MAX 96 /* an object name, including the NUL */
+
 typedef struct opl_op {
     opl_kind_t kind;
-    char def[OPL_NAME_MAX]; /* "NAME = ..." (alloc, allocapp, hole); "" when none */
+    char def[OPL_NAME_MAX]; /* "NAME = ..." (ops that make something); "" when none */
     opl_addr_t addr;
     uint64_t size;  /* SIZE; query: LEN; read: N (default 1); write: BYTE */
-    uint32_t type;  /* alloc*, free: MEM_* flags */
-    uint32_t prot;  /* alloc*, protect*: PAGE_* flags */
+    uint32_t type;  /* alloc*, free, view3, unmap: MEM_* flags */
+    uint32_t prot;  /* alloc*, protect*, section, view3: PAGE_* flags */
     uint32_t flags; /* OPL_F_* */
     unsigned line;  /* source line, 1-based (0: made by a program) */
     opl_out_t out;  /* caller-placed out-parameters, or NULLs */
+    /* sections and views */
+    char handle[OPL_NAME_MAX];     /* view, view3, close: the NAME of a handle */
+    char objname[OPL_OBJNAME_MAX]; /* section, open: the object's name ("" unnamed) */
+    uint32_t attrs;                /* section: SEC_* flags */
+    uint32_t access;               /* open, view: FILE_MAP_* flags */
+    uint64_t offset;               /* view, view3: the offset in the section */
+    opl_addr_t low, high;          /* alloc2: MEM_ADDRESS_REQUIREMENTS (OPL_F_REQ) */
+    uint64_t align;
 } opl_op_t;
 
 /* ---- parsing --------------------------------------------------------------------------- */
@@ -157,7 +178,7 @@ typedef struct opl_result {
     opl_kind_t kind;
     enum opl_status status;
     uintptr_t addr; /* the address the op used, names resolved */
-    uint64_t ret;   /* the call's return value: pointer, BOOL, SIZE_T or UINT */
+    uint64_t ret;   /* the call's return value: pointer, HANDLE, BOOL, SIZE_T or UINT */
     uint32_t error; /* GetLastError() after the call (set to 0 before it) */
     int failed;     /* the call reported failure (NULL, FALSE, 0, nonzero UINT) */
     char range;     /* failed alloc/free/protect/lock: where the range lies, queried after
@@ -229,15 +250,19 @@ typedef struct opl_run_opts {
 int opl_run(FILE *in, FILE *out, const opl_run_opts_t *o);
 
 /* ---- names of numbers (names.c) -------------------------------------------------------- */
-const char *opl_error_name(uint32_t err);               /* "ERROR_INVALID_PARAMETER", or NULL */
-void opl_mem_flags(uint32_t v, char *buf, size_t cap);  /* "MEM_COMMIT|MEM_RESERVE" */
-void opl_prot_flags(uint32_t v, char *buf, size_t cap); /* "PAGE_READWRITE|PAGE_GUARD" */
-const char *opl_state_name(uint32_t state);             /* "MEM_COMMIT" */
-const char *opl_type_name(uint32_t type);               /* "MEM_PRIVATE" */
+const char *opl_error_name(uint32_t err);                 /* "ERROR_INVALID_PARAMETER", or NULL */
+void opl_mem_flags(uint32_t v, char *buf, size_t cap);    /* "MEM_COMMIT|MEM_RESERVE" */
+void opl_prot_flags(uint32_t v, char *buf, size_t cap);   /* "PAGE_READWRITE|PAGE_GUARD" */
+const char *opl_state_name(uint32_t state);               /* "MEM_COMMIT" */
+const char *opl_type_name(uint32_t type);                 /* "MEM_PRIVATE" */
+void opl_sec_flags(uint32_t v, char *buf, size_t cap);    /* "SEC_COMMIT" */
+void opl_access_flags(uint32_t v, char *buf, size_t cap); /* "FILE_MAP_WRITE" */
 /* FLAG|FLAG|0x10 with names with or without the MEM_/PAGE_ prefix; 0 or -1 with the first bad
  * word in *bad (a pointer into s, its length in *badlen). */
 int opl_parse_mem(const char *s, uint32_t *out, const char **bad, size_t *badlen);
 int opl_parse_prot(const char *s, uint32_t *out, const char **bad, size_t *badlen);
+int opl_parse_sec(const char *s, uint32_t *out, const char **bad, size_t *badlen);
+int opl_parse_access(const char *s, uint32_t *out, const char **bad, size_t *badlen);
 int opl_parse_u64(const char *s, uint64_t *out);
 void opl_json_str(FILE *out, const char *s);
 

@@ -10,7 +10,8 @@
 #define OPL_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #endif
 
-/* names.c: the flag words of MEM_ (is_prot 0) or PAGE_ (1), space-separated. */
+/* names.c: the flag words of MEM_ (is_prot 0), PAGE_ (1), SEC_ (2) or FILE_MAP_ (3),
+ * space-separated. */
 void opl__flag_words(int is_prot, char *buf, size_t cap);
 
 /* exec.c: a name of a context. */
@@ -20,6 +21,28 @@ typedef struct opl__name {
     uintptr_t span;  /* > 0: a region of this size at value (normalising, release at end) */
     int hole;        /* made by 'hole': reserved and released at once */
 } opl__name_t;
+
+/* exec.c, for exec_section.c */
+int opl__add_name(opl_ctx_t *c, const char *id, uintptr_t value, uintptr_t span, int hole);
+const opl__name_t *opl__find_name(const opl_ctx_t *c, const char *id);
+void opl__track(opl_ctx_t *c, uintptr_t a);
+void opl__untrack(opl_ctx_t *c, uintptr_t a);
+char opl__range_ctx(uintptr_t a, uintptr_t size);
+uint64_t opl__now_ns(void);
+#define OPL_CALL(r, expr)                                                                          \
+    do {                                                                                           \
+        SetLastError(0);                                                                           \
+        (r)->t_call = opl__now_ns();                                                               \
+        expr;                                                                                      \
+        (r)->t_return = opl__now_ns();                                                             \
+        (r)->error = (uint32_t)GetLastError();                                                     \
+    } while (0)
+
+/* exec_section.c: runs the section, view and placeholder ops; closes the context's handles
+ * (opl_ctx_end). The size of a new allocation at p (its regions added up). */
+int opl__exec_section(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r);
+void opl__close_handles(opl_ctx_t *c);
+uintptr_t opl__alloc_span(uintptr_t p);
 
 struct opl_ctx {
     unsigned flags;
@@ -33,5 +56,8 @@ struct opl_ctx {
     size_t pages_cap;
     MEMORY_BASIC_INFORMATION *regions;
     size_t regions_cap;
+    /* handles this context opened and has not closed (opl_ctx_end closes them) */
+    HANDLE *handles;
+    size_t nhandles, handles_cap;
 };
 #endif

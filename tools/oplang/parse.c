@@ -7,14 +7,33 @@
 #include "oplang_int.h"
 
 /* Argument kinds, in the order an op takes them. */
-enum arg { A_ADDR, A_SIZE, A_TYPE, A_PROT, A_BYTE, A_COUNT, A_LEN, A_WORD_NOOLD, A_WORD_RESET };
+enum arg {
+    A_ADDR,
+    A_SIZE,
+    A_TYPE,
+    A_PROT,
+    A_BYTE,
+    A_COUNT,
+    A_LEN,
+    A_WORD_NOOLD,
+    A_WORD_RESET,
+    A_HANDLE,  /* a NAME holding a handle */
+    A_ACCESS,  /* FILE_MAP_ flags */
+    A_SEC,     /* SEC_ flags */
+    A_OBJNAME, /* an object name: one word */
+    A_OFFSET,  /* a number: the offset in a section */
+    A_LOW,     /* addresses: MEM_ADDRESS_REQUIREMENTS */
+    A_HIGH,
+    A_ALIGN,
+    A_UTYPE /* unmap's TYPE (UnmapViewOfFile2) */
+};
 
 typedef struct opdesc {
     const char *name;
     opl_kind_t kind;
     int defines;    /* 1: may have "NAME =", 2: must */
     int nreq, nopt; /* required / optional arguments */
-    enum arg args[5];
+    enum arg args[8];
     const char *usage;
 } opdesc;
 
@@ -60,6 +79,38 @@ static const opdesc ops[] = {
     {"resetwatch", OPL_RESETWATCH, 0, 2, 0, {A_ADDR, A_SIZE}, "resetwatch ADDR SIZE"},
     {"map", OPL_MAP, 0, 0, 0, {0}, "map"},
     {"stats", OPL_STATS, 0, 0, 0, {0}, "stats"},
+    {"section",
+     OPL_SECTION,
+     1,
+     2,
+     2,
+     {A_SIZE, A_PROT, A_SEC, A_OBJNAME},
+     "[NAME =] section SIZE PROT [ATTRS [OBJNAME]]"},
+    {"open", OPL_OPEN, 1, 2, 0, {A_ACCESS, A_OBJNAME}, "[NAME =] open ACCESS OBJNAME"},
+    {"close", OPL_CLOSE, 0, 1, 0, {A_HANDLE}, "close NAME"},
+    {"view",
+     OPL_VIEW,
+     1,
+     4,
+     1,
+     {A_HANDLE, A_ACCESS, A_OFFSET, A_SIZE, A_ADDR},
+     "[NAME =] view NAME ACCESS OFFSET SIZE [ADDR]"},
+    {"view3",
+     OPL_VIEW3,
+     1,
+     6,
+     0,
+     {A_HANDLE, A_ADDR, A_OFFSET, A_SIZE, A_TYPE, A_PROT},
+     "[NAME =] view3 NAME ADDR OFFSET SIZE TYPE PROT"},
+    {"unmap", OPL_UNMAP, 0, 1, 1, {A_ADDR, A_UTYPE}, "unmap ADDR [TYPE]"},
+    {"flush", OPL_FLUSH, 0, 2, 0, {A_ADDR, A_SIZE}, "flush ADDR SIZE"},
+    {"alloc2",
+     OPL_ALLOC2,
+     1,
+     4,
+     3,
+     {A_ADDR, A_SIZE, A_TYPE, A_PROT, A_LOW, A_HIGH, A_ALIGN},
+     "[NAME =] alloc2 ADDR SIZE TYPE PROT [LOW HIGH ALIGN]"},
     {"---", OPL_END, 0, 0, 0, {0}, "---"},
 };
 enum { NOPS = sizeof ops / sizeof ops[0] };
@@ -69,8 +120,19 @@ static const struct {
     const char *alias, *name;
 } aliases[] = {{"ww", "watch"}, {"resetww", "resetwatch"}};
 
-static const char *const arg_names[] = {"ADDR", "SIZE", "TYPE",  "PROT", "BYTE",
-                                        "N",    "LEN",  "noold", "reset"};
+static const char *const arg_names[] = {"ADDR",    "SIZE",   "TYPE",  "PROT", "BYTE",   "N",
+                                        "LEN",     "noold",  "reset", "NAME", "ACCESS", "ATTRS",
+                                        "OBJNAME", "OFFSET", "LOW",   "HIGH", "ALIGN",  "TYPE"};
+
+/* The ops' names (what), or those that define a NAME (defining), space-separated. */
+static void op_list(char *buf, size_t cap, int defining)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < NOPS && n < cap; i++)
+        if (!defining || ops[i].defines)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? " " : "", ops[i].name);
+}
 
 const char *opl_kind_name(opl_kind_t k)
 {
@@ -121,29 +183,30 @@ static int valid_name(const char *s, size_t n)
 static const char number_help[] = "not a number (decimal, or hexadecimal after 0x; no sign, no "
                                   "leading zeros)";
 
-static int parse_addr(const char *s, opl_addr_t *a, opl_error_t *e, unsigned line, const tok *t)
+static int parse_addr(const char *s, opl_addr_t *a, opl_error_t *e, unsigned line, const tok *t,
+                      const char *what)
 {
     memset(a, 0, sizeof *a);
     if (*s == '@')
         s++;
     if (*s >= '0' && *s <= '9') {
         if (opl_parse_u64(s, &a->off))
-            return fail(e, line, t, "ADDR: %s", number_help);
+            return fail(e, line, t, "%s: %s", what, number_help);
         return 0;
     }
     size_t n = strcspn(s, "+-");
     if (!valid_name(s, n))
         return fail(e, line, t,
-                    "ADDR: a number, NAME, NAME+OFF or NAME-OFF (a NAME is a letter or _ then up "
+                    "%s: a number, NAME, NAME+OFF or NAME-OFF (a NAME is a letter or _ then up "
                     "to %d letters, digits or _)",
-                    OPL_NAME_MAX - 2);
+                    what, OPL_NAME_MAX - 2);
     memcpy(a->name, s, n);
     a->name[n] = 0;
     if (!s[n])
         return 0;
     a->neg = s[n] == '-';
     if (opl_parse_u64(s + n + 1, &a->off))
-        return fail(e, line, t, "ADDR: the offset after %c is %s", s[n], number_help);
+        return fail(e, line, t, "%s: the offset after %c is %s", what, s[n], number_help);
     return 0;
 }
 
@@ -156,7 +219,40 @@ static int parse_arg(enum arg k, const char *s, opl_op_t *op, opl_error_t *e, un
     char words[256];
     switch (k) {
     case A_ADDR:
-        return parse_addr(s, &op->addr, e, line, t);
+        return parse_addr(s, &op->addr, e, line, t, "ADDR");
+    case A_LOW:
+    case A_HIGH:
+        op->flags |= OPL_F_REQ;
+        return parse_addr(s, k == A_LOW ? &op->low : &op->high, e, line, t, arg_names[k]);
+    case A_OFFSET:
+    case A_ALIGN:
+        if (opl_parse_u64(s, k == A_OFFSET ? &op->offset : &op->align))
+            return fail(e, line, t, "%s: %s", arg_names[k], number_help);
+        return 0;
+    case A_HANDLE:
+        if (!valid_name(s, strlen(s)))
+            return fail(e, line, t,
+                        "NAME: the name of a handle (a letter or _ then up to %d letters, digits "
+                        "or _)",
+                        OPL_NAME_MAX - 2);
+        memcpy(op->handle, s, strlen(s) + 1);
+        return 0;
+    case A_OBJNAME:
+        if (strlen(s) >= sizeof op->objname)
+            return fail(e, line, t, "OBJNAME: at most %zu characters", sizeof op->objname - 1);
+        memcpy(op->objname, s, strlen(s) + 1);
+        return 0;
+    case A_SEC:
+    case A_ACCESS:
+        if (!(k == A_SEC ? opl_parse_sec(s, &op->attrs, &bad, &badlen)
+                         : opl_parse_access(s, &op->access, &bad, &badlen)))
+            return 0;
+        opl__flag_words(k == A_SEC ? 2 : 3, words, sizeof words);
+        return fail(e, line, t,
+                    "%s: '%.*s' is not a %s flag (%s, with or without %s, or a number, "
+                    "joined by |)",
+                    arg_names[k], (int)badlen, bad, k == A_SEC ? "SEC_" : "FILE_MAP_", words,
+                    k == A_SEC ? "SEC_" : "FILE_MAP_");
     case A_SIZE:
     case A_LEN:
         if (opl_parse_u64(s, &op->size))
@@ -175,16 +271,19 @@ static int parse_arg(enum arg k, const char *s, opl_op_t *op, opl_error_t *e, un
         op->size = v;
         return 0;
     case A_TYPE:
+    case A_UTYPE:
     case A_PROT:
-        if (!(k == A_TYPE ? opl_parse_mem(s, &op->type, &bad, &badlen)
+        if (k == A_UTYPE)
+            op->flags |= OPL_F_TYPE;
+        if (!(k != A_PROT ? opl_parse_mem(s, &op->type, &bad, &badlen)
                           : opl_parse_prot(s, &op->prot, &bad, &badlen)))
             return 0;
         opl__flag_words(k == A_PROT, words, sizeof words);
         return fail(e, line, t,
                     "%s: '%.*s' is not a %s flag (%s, with or without %s, or a number, "
                     "joined by |)",
-                    arg_names[k], (int)badlen, bad, k == A_TYPE ? "MEM_" : "PAGE_", words,
-                    k == A_TYPE ? "MEM_" : "PAGE_");
+                    arg_names[k], (int)badlen, bad, k != A_PROT ? "MEM_" : "PAGE_", words,
+                    k != A_PROT ? "MEM_" : "PAGE_");
     case A_WORD_NOOLD:
     case A_WORD_RESET:
         if (strcmp(s, arg_names[k]))
@@ -233,9 +332,11 @@ static int parse_line(const char *text, unsigned line, opl_op_t *op, opl_error_t
                         OPL_NAME_MAX - 2);
         memcpy(op->def, w[0], t[0].len + 1);
         k = 2;
-        if (nt == 2)
-            return fail(e, line, NULL, "missing the op after '%s =' (alloc, allocapp or hole)",
-                        op->def);
+        if (nt == 2) {
+            char list[160];
+            op_list(list, sizeof list, 1);
+            return fail(e, line, NULL, "missing the op after '%s =' (%s)", op->def, list);
+        }
     }
     const char *opname = w[k];
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
@@ -245,14 +346,16 @@ static int parse_line(const char *text, unsigned line, opl_op_t *op, opl_error_t
     for (int i = 0; i < NOPS; i++)
         if (!strcmp(ops[i].name, opname))
             d = &ops[i];
-    if (!d)
-        return fail(e, line, &t[k],
-                    "unknown op (alloc allocapp hole free protect protectapp query scan write "
-                    "read access lock unlock watch resetwatch map stats ---)");
+    char list[240];
+    if (!d) {
+        op_list(list, sizeof list, 0);
+        return fail(e, line, &t[k], "unknown op (%s)", list);
+    }
     op->kind = d->kind;
-    if (op->def[0] && !d->defines)
-        return fail(e, line, &t[0], "only alloc, allocapp and hole define a NAME (usage: %s)",
-                    d->usage);
+    if (op->def[0] && !d->defines) {
+        op_list(list, sizeof list, 1);
+        return fail(e, line, &t[0], "only %s define a NAME (usage: %s)", list, d->usage);
+    }
     if (!op->def[0] && d->defines == 2)
         return fail(e, line, &t[k], "needs a NAME (usage: %s)", d->usage);
     int na = nt - k - 1;
@@ -338,6 +441,14 @@ int opl_script_parse(FILE *in, opl_script_t *out)
             r = fail(&err, line, &t, "unknown name (no '%s = ...' earlier in this sequence)",
                      op.addr.name);
         }
+        const char *other[] = {op.handle, op.low.name, op.high.name};
+        for (int i = 0; r == 1 && i < 3; i++)
+            if (other[i][0] && !defined(names_v.p, names_v.n, other[i])) {
+                const char *at = strstr(buf, other[i]);
+                tok t = {other[i], strlen(other[i]), at ? (unsigned)(at - buf) + 1 : 0};
+                r = fail(&err, line, &t, "unknown name (no '%s = ...' earlier in this sequence)",
+                         other[i]);
+            }
         if (r == 1 && op.kind == OPL_END)
             names_v.n = 0;
         /* a line with an error still defines its NAME: one mistake, one message */
@@ -459,6 +570,41 @@ void opl_op_format(const opl_op_t *op, char *buf, size_t cap)
         case A_WORD_RESET:
             if (op->flags & OPL_F_RESET)
                 ADD(" reset");
+            break;
+        case A_HANDLE:
+            ADD(" %s", op->handle);
+            break;
+        case A_OBJNAME:
+            if (op->objname[0])
+                ADD(" %s", op->objname);
+            break;
+        case A_SEC:
+            opl_sec_flags(op->attrs, f, sizeof f);
+            if (op->attrs || op->objname[0])
+                ADD(" %s", f);
+            break;
+        case A_ACCESS:
+            opl_access_flags(op->access, f, sizeof f);
+            ADD(" %s", f);
+            break;
+        case A_OFFSET:
+            ADD(" 0x%llx", (unsigned long long)op->offset);
+            break;
+        case A_UTYPE:
+            opl_mem_flags(op->type, f, sizeof f);
+            if (op->flags & OPL_F_TYPE)
+                ADD(" %s", f);
+            break;
+        case A_LOW:
+        case A_HIGH:
+            if ((op->flags & OPL_F_REQ) && n < cap)
+                ADD(" ");
+            if ((op->flags & OPL_F_REQ) && n < cap)
+                n += fmt_addr(d->args[i] == A_LOW ? &op->low : &op->high, buf + n, cap - n);
+            break;
+        case A_ALIGN:
+            if (op->flags & OPL_F_REQ)
+                ADD(" 0x%llx", (unsigned long long)op->align);
             break;
         }
     }

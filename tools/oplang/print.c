@@ -115,8 +115,24 @@ static void transcript(FILE *out, const opl_ctx_t *c, const opl_op_t *op, const 
         return;
     }
     switch (op->kind) {
+    case OPL_SECTION:
+    case OPL_OPEN: /* a handle prints as its NAME; success may set the last error (183) */
+        fprintf(out, " -> %s", !r->ret ? "0" : op->def[0] ? op->def : "HANDLE");
+        if (!r->failed && r->error)
+            fprintf(out, " lasterror=%lu", (unsigned long)r->error);
+        t_err(out, r);
+        return;
+    case OPL_CLOSE:
+    case OPL_UNMAP:
+    case OPL_FLUSH:
+        fprintf(out, " -> %d", r->ret ? 1 : 0);
+        t_err(out, r);
+        return;
     case OPL_ALLOC:
-    case OPL_ALLOCAPP: {
+    case OPL_ALLOCAPP:
+    case OPL_ALLOC2:
+    case OPL_VIEW:
+    case OPL_VIEW3: {
         const opl__name_t *n = op->def[0] ? newest(c, op->def) : NULL;
         fprintf(out, " -> %s",
                 !r->ret        ? "0"
@@ -316,8 +332,27 @@ static void fields(rec *x, const opl_op_t *op, const opl_result_t *r)
 {
     char b[OPL_WATCH_MAX * 24];
     switch (op->kind) {
+    case OPL_SECTION:
+    case OPL_OPEN:
+        if (r->ret) {
+            f_str(x, "result", op->def[0] ? op->def : "a handle");
+            if (r->error)
+                f_error(x, r->error);
+        } else {
+            f_str(x, "result", "NULL");
+            f_error(x, r->error);
+        }
+        return;
+    case OPL_CLOSE:
+    case OPL_UNMAP:
+    case OPL_FLUSH:
+        f_bool(x, r);
+        return;
     case OPL_ALLOC:
     case OPL_ALLOCAPP:
+    case OPL_ALLOC2:
+    case OPL_VIEW:
+    case OPL_VIEW3:
         if (r->ret)
             f_addr(x, "result", (uintptr_t)r->ret);
         else {

@@ -8,11 +8,10 @@
  *
  * Windows (and Wine): a vectored exception handler. Natively: a SIGSEGV/SIGBUS handler for
  * faults winvmem does not own, and a winvmem vectored handler for those it does (guard-page
- * violations reach only the latter). opl_init installs the signal handler first and then adds
- * the vectored handler, which makes winvmem install its dispatcher on top, so winvmem sees
- * every fault first. A program that has made winvmem install its dispatcher earlier (by a
- * PAGE_GUARD protection or a vectored handler of its own) must call opl_init before that,
- * or guard-page violations on probes read as access violations. */
+ * violations reach only the latter). The signal handler gives every fault to winvmem first
+ * (wvm_handle_fault, winvmem/fault.h), so the order in which the two handlers are installed
+ * does not matter: opl_init may run before or after the program has made winvmem install its
+ * own (by a PAGE_GUARD protection or a vectored handler). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +21,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <ucontext.h>
+#include <winvmem/fault.h>
 #endif
 
 #if defined(__clang__)
@@ -102,6 +102,8 @@ static struct sigaction old_segv, old_bus;
 
 static void on_signal(int sig, siginfo_t *si, void *uc_)
 {
+    if (wvm_handle_fault(sig, si, uc_))
+        return; /* winvmem's memory: its vectored handlers (on_exception) had the fault */
     ucontext_t *uc = uc_;
     int n = probe_len((uintptr_t)uc->uc_mcontext.gregs[REG_RIP]);
     if (n) {

@@ -18,22 +18,32 @@ expect_err() { # expect_err SCRIPT-TEXT EXPECTED-STDERR-LINE
     [ -s "$tmp/out" ] && fail "something ran although a line has an error: $1"
 }
 expect_err 'A = alloc 0 0x1000 BOGUS|COMMIT READWRITE' \
-  "1:20: 'BOGUS|COMMIT': TYPE: 'BOGUS' is not a MEM_ flag (COMMIT RESERVE DECOMMIT RELEASE RESET TOP_DOWN WRITE_WATCH PHYSICAL RESET_UNDO LARGE_PAGES, with or without MEM_, or a number, joined by |)"
+  "1:20: 'BOGUS|COMMIT': TYPE: 'BOGUS' is not a MEM_ flag (COMMIT RESERVE DECOMMIT RELEASE RESET TOP_DOWN WRITE_WATCH PHYSICAL RESET_UNDO LARGE_PAGES RESERVE_PLACEHOLDER REPLACE_PLACEHOLDER PRESERVE_PLACEHOLDER COALESCE_PLACEHOLDERS, with or without MEM_, or a number, joined by |)"
 expect_err "$(printf 'A = alloc 0 0x10000 RESERVE READWRITE\nfree B 0 RELEASE')" \
   "2:6: 'B': unknown name (no 'B = ...' earlier in this sequence)"
 expect_err "$(printf 'A = alloc 0 0x10000 RESERVE READWRITE\n---\nquery @A+0x10')" \
   "3:8: 'A': unknown name (no 'A = ...' earlier in this sequence)"
 expect_err 'query 0x1g' "1:7: '0x1g': ADDR: not a number (decimal, or hexadecimal after 0x; no sign, no leading zeros)"
-expect_err 'frob 0' "1:1: 'frob': unknown op (alloc allocapp hole free protect protectapp query scan write read access lock unlock watch resetwatch map stats ---)"
+expect_err 'frob 0' "1:1: 'frob': unknown op (alloc allocapp hole free protect protectapp query scan write read access lock unlock watch resetwatch map stats section open close view view3 unmap flush alloc2 ---)"
 expect_err 'read 0x1000 65' "1:13: '65': N: a number of bytes from 1 to 64"
 expect_err 'protect 0 0x1000 READONLY nold' "1:27: 'nold': expected the word 'noold' or the end of the line"
-expect_err 'X = free 0 0 RELEASE' "1:1: 'X': only alloc, allocapp and hole define a NAME (usage: free ADDR SIZE TYPE)"
+expect_err 'X = free 0 0 RELEASE' "1:1: 'X': only alloc allocapp hole section open view view3 alloc2 define a NAME (usage: free ADDR SIZE TYPE)"
 expect_err 'hole 0x1000' "1:1: 'hole': needs a NAME (usage: NAME = hole SIZE)"
 expect_err 'alloc 0 0x1000 COMMIT' "1: alloc: missing PROT (usage: [NAME =] alloc ADDR SIZE TYPE PROT)"
 expect_err 'scan 0 0' "1:8: '0': more arguments than scan takes (usage: scan ADDR)"
-expect_err 'A =' "1: missing the op after 'A =' (alloc, allocapp or hole)"
+expect_err 'A =' "1: missing the op after 'A =' (alloc allocapp hole section open view view3 alloc2)"
 expect_err 'write 0 0x100' "1:9: '0x100': BYTE: a number from 0 to 0xff"
 expect_err 'protect 0 0x1000 READ' "1:18: 'READ': PROT: 'READ' is not a PAGE_ flag (NOACCESS READONLY READWRITE WRITECOPY EXECUTE EXECUTE_READ EXECUTE_READWRITE EXECUTE_WRITECOPY GUARD NOCACHE WRITECOMBINE TARGETS_INVALID, with or without PAGE_, or a number, joined by |)"
+# sections, views, placeholders (exec_section.c)
+expect_err 'view 0x10 WRITE 0 0' "1:6: '0x10': NAME: the name of a handle (a letter or _ then up to 14 letters, digits or _)"
+expect_err 'view S WRITE 0 0' "1:6: 'S': unknown name (no 'S = ...' earlier in this sequence)"
+expect_err "$(printf 'S = section 0x10000 READWRITE COMMIT\nview S WRIT 0 0')" \
+  "2:8: 'WRIT': ACCESS: 'WRIT' is not a FILE_MAP_ flag (ALL_ACCESS WRITE READ COPY EXECUTE LARGE_PAGES TARGETS_INVALID, with or without FILE_MAP_, or a number, joined by |)"
+expect_err 'S = section 0x10000 READWRITE BASED' \
+  "1:31: 'BASED': ATTRS: 'BASED' is not a SEC_ flag (COMMIT RESERVE IMAGE_NO_EXECUTE IMAGE NOCACHE WRITECOMBINE LARGE_PAGES FILE, with or without SEC_, or a number, joined by |)"
+expect_err 'alloc2 0 0x10000 RESERVE READWRITE L' "1:36: 'L': unknown name (no 'L = ...' earlier in this sequence)"
+expect_err 'close' "1: close: missing NAME (usage: close NAME)"
+expect_err 'unmap 0 RELEASE 1' "1:17: '1': more arguments than unmap takes (usage: unmap ADDR [TYPE])"
 
 # --keep-going: the good lines run, the exit status still reports the bad one
 printf 'A = alloc 0 0x10000 RESERVE|COMMIT READWRITE\nquery A BAD\nquery A\n' > "$tmp/k.ops"

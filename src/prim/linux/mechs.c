@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <winvmem/stats.h>
 
@@ -65,7 +66,21 @@ void wvm__mech_record(uint32_t m, int probe_err, const char *why_unused)
     if (wvm__option(WVM_OPT_VERBOSE)) {
         char line[320];
         wvm__mech_explain(m, line, sizeof line);
-        fprintf(stderr, "winvmem: %s\n", line);
+        wvm__prim_say(line);
+    }
+}
+
+void wvm__prim_say(const char *line)
+{
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "winvmem: %s\n", line);
+    if (n > (int)sizeof buf - 1)
+        n = (int)sizeof buf - 1;
+    for (int off = 0; off < n;) {
+        ssize_t w = write(2, buf + off, (size_t)(n - off));
+        if (w <= 0)
+            break;
+        off += (int)w;
     }
 }
 

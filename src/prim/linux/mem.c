@@ -119,6 +119,33 @@ int wvm__prim_unmap(void *addr, size_t size)
     return munmap(addr, size) ? errno : 0;
 }
 
+int wvm__prim_map_meta(size_t size, size_t align, void **out)
+{
+    size_t span = align > 4096 ? size + align : size;
+    if (span < size)
+        return ENOMEM;
+    count(WVM_SYS_MMAP);
+    char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        return errno;
+    atomic_fetch_add_explicit(&mappings_created, 1, memory_order_relaxed);
+    uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    if (span > size) { /* trim the excess on both sides */
+        if (start > (uintptr_t)raw)
+            munmap(raw, start - (uintptr_t)raw);
+        if ((uintptr_t)raw + span > start + size)
+            munmap((void *)(start + size), (uintptr_t)raw + span - (start + size));
+    }
+    *out = (void *)start;
+    return 0;
+}
+
+int wvm__prim_unmap_meta(void *addr, size_t size)
+{
+    count(WVM_SYS_MUNMAP);
+    return munmap(addr, size) ? errno : 0;
+}
+
 int wvm__prim_protect(void *addr, size_t size, int prot)
 {
     int err = fallible(WVM_SYS_MPROTECT);

@@ -56,6 +56,12 @@ int wvm__prim_guard_install(void *addr, size_t size);
 int wvm__prim_guard_remove(void *addr, size_t size);
 /* Drops the contents of private anonymous pages: the next read sees zeros (MADV_DONTNEED). */
 int wvm__prim_discard(void *addr, size_t size);
+/* winvmem's own bookkeeping memory (core/meta.c): size bytes of private anonymous read-write
+ * memory aligned to align (a power of two, at least the page size), zero-filled. Counted in
+ * the stats; never failed by fault injection (the C heap it replaces was not either).
+ * Async-signal-safe. */
+int wvm__prim_map_meta(size_t size, size_t align, void **out);
+int wvm__prim_unmap_meta(void *addr, size_t size);
 
 /* --- foreign memory: the kernel's view of mappings winvmem did not make ------------------- */
 
@@ -118,6 +124,9 @@ int wvm__prim_avail_ram(uint64_t *out);
 void wvm__mech_record(uint32_t mech, int probe_err, const char *why_unused);
 uint32_t wvm__mech_available(void); /* WVM_MECH_* probed and working */
 uint32_t wvm__mech_in_use(void);    /* WVM_MECH_* winvmem chose */
+/* Writes "winvmem: <line>" and a newline on stderr with write(2), not stdio: usable in signal
+ * context (snprintf of plain %s/%d conversions does not allocate). */
+void wvm__prim_say(const char *line);
 /* One line explaining mech's state into buf; returns its short name (NULL: unknown bit). */
 const char *wvm__mech_explain(uint32_t mech, char *buf, size_t cap);
 

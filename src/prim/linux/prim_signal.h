@@ -12,6 +12,9 @@ typedef void (*wvm_sig_fn)(int sig, siginfo_t *info, void *ucontext);
 /* Installs fn for sig (SA_SIGINFO | SA_ONSTACK | SA_RESTART); *old receives the handler that
  * was there before. Returns 0 or errno. */
 int wvm__prim_sig_install(int sig, wvm_sig_fn fn, struct sigaction *old);
+/* Whether fn is sig's handler now (sigaction; another handler may have replaced it).
+ * Async-signal-safe. */
+bool wvm__prim_sig_is(int sig, wvm_sig_fn fn);
 /* Signal context: restores the default action of sig. */
 int wvm__prim_sig_default(int sig);
 /* Signal context: makes sig pending for the calling thread (it is blocked while its handler

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -135,9 +135,24 @@ int wvm__prim_restore_idle(void *addr, size_t len, bool guarded)
     if (err)
         return err;
     const int anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-    if (!guarded) /* one call that either happens whole or not at all */
-        return mmap(addr, len, PROT_NONE, anon | MAP_FIXED, -1, 0) == MAP_FAILED ? errno : 0;
-    /* Guard markers are page-table entries that mremap carries along (checked on 6.18). */
+    if (mmap(addr, len, PROT_NONE, anon | MAP_FIXED, -1, 0) == MAP_FAILED)
+        return errno;
+    if (!guarded)
+        return 0;
+    /* The arena's read-write with guard markers, made in place and inaccessible at every
+     * step, so that the kernel merges it back into the arena's mapping around it (a mapping
+     * moved in by mremap keeps its own offset and anon_vma and never merges: one kernel
+     * mapping more for every address a view ever had). */
+    if (!(err = wvm__prim_fallible(WVM_SYS_MADVISE)) &&
+        !(err = err_or(madvise(addr, len, MADV_GUARD_INSTALL))) &&
+        !(err = wvm__prim_fallible(WVM_SYS_MPROTECT)) &&
+        !(err = err_or(mprotect(addr, len, PROT_READ | PROT_WRITE))))
+        return 0;
+    /* Else the range is still inaccessible (PROT_NONE, perhaps some markers): the whole of it
+     * replaced at once by a mapping of its own. Guard markers are page-table entries that
+     * mremap carries along (checked on 6.18). */
+    if ((err = wvm__prim_fallible(WVM_SYS_MMAP)))
+        return err;
     void *scratch = mmap(NULL, len, PROT_READ | PROT_WRITE, anon, -1, 0);
     if (scratch == MAP_FAILED)
         return errno;
@@ -187,6 +202,22 @@ int wvm__prim_pages_copied(uintptr_t start, uint64_t npages, uint64_t *out)
 
 /* ---- named sections ----------------------------------------------------------------------- */
 
+/* prefix followed by v in decimal, NUL-terminated: no stdio, so that a vectored handler may
+ * create a named section (fault.h). */
+static void with_number(char *buf, const char *prefix, unsigned long v)
+{
+    size_t n = strlen(prefix);
+    char digits[24];
+    int k = 0;
+    memcpy(buf, prefix, n);
+    do
+        digits[k++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (k)
+        buf[n++] = digits[--k];
+    buf[n] = 0;
+}
+
 static pthread_once_t dir_once = PTHREAD_ONCE_INIT;
 static int dir_fd = -1, dir_err;
 
@@ -194,7 +225,7 @@ static void open_dir(void)
 {
     char path[64];
     uid_t uid = geteuid();
-    snprintf(path, sizeof path, "/dev/shm/winvmem-%u", (unsigned)uid);
+    with_number(path, "/dev/shm/winvmem-", (unsigned long)uid);
     if (mkdir(path, 0700) && errno != EEXIST) {
         dir_err = errno;
         return;
@@ -236,7 +267,7 @@ int wvm__prim_shm_link(int dirfd, int fd, const char *name)
     if (err)
         return err;
     /* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc path does not */
-    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    with_number(self, "/proc/self/fd/", (unsigned long)fd);
     return err_or(linkat(AT_FDCWD, self, dirfd, name, AT_SYMLINK_FOLLOW));
 }
 

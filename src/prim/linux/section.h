@@ -43,8 +43,12 @@ int wvm__prim_map_fd_any(size_t len, int fd, uint64_t off, void **out);
 int wvm__prim_msync(void *addr, size_t len);
 
 /* Puts [addr, addr+len) of an arena back to its idle state, replacing a view: guarded
- * (read-write with every page a guard marker, Linux >= 6.13) or PROT_NONE. A guarded range is
- * prepared aside and moved over the view with mremap, so a failure leaves the view intact. */
+ * (read-write with every page a guard marker, Linux >= 6.13) or PROT_NONE. The range is
+ * inaccessible from the first step on: PROT_NONE in place (a failure there leaves the view
+ * intact), then, guarded, markers and read-write in place, so that the kernel merges it with
+ * the arena's mapping around it; should either fail, a range prepared aside is moved over it
+ * with mremap (a mapping of its own). Only when that fails too is the range left PROT_NONE
+ * (an error). */
 int wvm__prim_restore_idle(void *addr, size_t len, bool guarded);
 
 /* For each of the npages pages at start, whether it is a private copy (a written page of a

@@ -20,6 +20,12 @@ int wvm__prim_sig_install(int sig, wvm_sig_fn fn, struct sigaction *old)
     return sigaction(sig, &sa, old) ? errno : 0;
 }
 
+bool wvm__prim_sig_is(int sig, wvm_sig_fn fn)
+{
+    struct sigaction cur;
+    return !sigaction(sig, NULL, &cur) && (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == fn;
+}
+
 int wvm__prim_sig_default(int sig)
 {
     struct sigaction sa;
