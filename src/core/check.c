@@ -70,8 +70,7 @@ static int check_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
         int prot = wvm__linux_prot(attr);
         bool unfolded = (attr & WVM_PAGE_GUARD) && wvm__guard_pending(s);
         if (c->kernel && !unfolded && !own_prot && (!p->a->guard_mode || prot != WVM_P_RW))
-            check_kernel(c, s->base + first * WVM_PAGE, s->base + (first + count) * WVM_PAGE,
-                         prot);
+            check_kernel(c, s->base + first * WVM_PAGE, s->base + (first + count) * WVM_PAGE, prot);
     }
     uintptr_t page = s->base + first * WVM_PAGE;
     wvm_MEMORY_BASIC_INFORMATION quick, slow;
@@ -85,16 +84,9 @@ static int check_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     return 0;
 }
 
-static void check_alloc(wvm_alloc *a, void *ctx)
+static void check_snap(check_ctx *c, wvm_alloc *a, const wvm_snap *s, wvm_refs_seen refs)
 {
-    check_ctx *c = ctx;
-    const wvm_snap *s = wvm__alloc_visible(a);
-    c->visited++;
-    if (!s) {
-        fail(c, "live allocation without state", 0);
-        return;
-    }
-    const char *bad = wvm__snap_check(s);
+    const char *bad = wvm__snap_check(s, refs);
     if (bad)
         fail(c, bad, s->base);
     if (s->base % WVM_GRAN || s->size % WVM_PAGE || !s->size)
@@ -105,6 +97,26 @@ static void check_alloc(wvm_alloc *a, void *ctx)
     wvm__snap_each(s, 0, wvm__snap_pages(s), check_piece, &p);
     if (!(a->backend && a->backend->mapped)) /* a view's pages are its section's */
         c->committed_pages += s->committed;
+}
+
+static void check_alloc(wvm_alloc *a, void *ctx)
+{
+    check_ctx *c = ctx;
+    /* The tree's reference counts are the writers' (snap.h): a published snapshot may be
+     * retired while we read it (its own nodes drop to no reference, waiting for our epoch).
+     * They are checked only with the allocation's lock, taken without waiting (placement is
+     * held, and writers take it after their allocation's lock); else the shape alone. */
+    bool locked = wvm__alloc_trylock(a);
+    const wvm_snap *s = wvm__alloc_visible(a);
+    c->visited++;
+    if (!s) {
+        fail(c, "live allocation without state", 0);
+    } else {
+        bool sole = locked && !a->staged && s == wvm__alloc_snap(a);
+        check_snap(c, a, s, sole ? WVM_REFS_SOLE : WVM_REFS_UNSEEN);
+    }
+    if (locked)
+        wvm__space_unlock(a);
 }
 
 int wvm__check(bool after_call)

@@ -13,7 +13,7 @@
 
 struct wvm_pnode {
     wvm_retired hdr;
-    uint32_t refs; /* entries pointing here; writers only */
+    uint32_t refs; /* entries pointing here; the allocation's lock (snap.h) */
     uint8_t level; /* 0: a leaf of runs */
     uint8_t pad;
     uint16_t n;
@@ -495,6 +495,7 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
 /* ---- checking ----------------------------------------------------------------------------- */
 
 typedef struct checker {
+    wvm_refs_seen refs;
     const char *error;
     uint64_t committed, nodes, bytes;
 } checker;
@@ -532,8 +533,12 @@ static void check_container(checker *c, unsigned level, uint32_t n, const uint64
             continue;
         }
         const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
-        if (nd->level != level - 1 || !nd->refs)
-            c->error = "node of the wrong level or without references";
+        if (nd->level != level - 1)
+            c->error = "node of the wrong level";
+        else if (c->refs == WVM_REFS_SHARED && !nd->refs)
+            c->error = "node without references";
+        else if (c->refs == WVM_REFS_SOLE && nd->refs != 1)
+            c->error = "node of the only snapshot with references other than 1";
         c->nodes++;
         c->bytes += node_bytes(nd->n);
         check_container(c, nd->level, nd->n, nd->slot, cl, ch, false);
@@ -542,9 +547,9 @@ static void check_container(checker *c, unsigned level, uint32_t n, const uint64
         c->error = "a node whose children are all one attribute (should be a uniform entry)";
 }
 
-const char *wvm__snap_check(const wvm_snap *s)
+const char *wvm__snap_check(const wvm_snap *s, wvm_refs_seen refs)
 {
-    checker c = {0};
+    checker c = {.refs = refs};
     uint64_t pages = wvm__snap_pages(s);
     if (s->level != root_level(pages))
         return "root level does not fit the size";
@@ -556,7 +561,7 @@ const char *wvm__snap_check(const wvm_snap *s)
 
 void wvm__snap_tree_size(const wvm_snap *s, uint64_t *nodes, uint64_t *bytes)
 {
-    checker c = {0};
+    checker c = {.refs = WVM_REFS_UNSEEN};
     check_container(&c, s->level, s->n, s->slot, 0, wvm__snap_pages(s), true);
     *nodes = c.nodes;
     *bytes = c.bytes;

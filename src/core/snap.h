@@ -96,9 +96,20 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
 typedef int (*wvm_piece_fn)(uint64_t first, uint64_t count, uint32_t attr, void *ctx);
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx);
 
-/* Checks the tree's shape (runs ascending and distinct, nodes collapsed, counts positive, the
- * committed count); returns NULL or what is wrong. For the invariant checker and tests. */
-const char *wvm__snap_check(const wvm_snap *s);
+/* What wvm__snap_check may assume about the nodes' reference counts, which belong to the
+ * allocation's writers: a reader without the allocation's lock must not look at them (a writer
+ * may retire the snapshot it is reading, taking the nodes only it held to 0 while they still
+ * wait for the epochs, or share them with its new snapshot meanwhile). */
+typedef enum wvm_refs_seen {
+    WVM_REFS_UNSEEN, /* not examined: the caller may race with the writers */
+    WVM_REFS_SHARED, /* at least 1: other unretired snapshots may share nodes with s */
+    WVM_REFS_SOLE,   /* exactly 1: s is the only unretired snapshot of its tree (an
+                      * allocation's current one, its lock held, no write under way) */
+} wvm_refs_seen;
+/* Checks the tree's shape (runs ascending and distinct, nodes collapsed, the committed count)
+ * and the reference counts as refs says; returns NULL or what is wrong. For the invariant
+ * checker and tests. */
+const char *wvm__snap_check(const wvm_snap *s, wvm_refs_seen refs);
 /* Nodes and bytes of s's tree outside the snapshot itself (tests, stats). */
 void wvm__snap_tree_size(const wvm_snap *s, uint64_t *nodes, uint64_t *bytes);
 #endif

@@ -464,6 +464,14 @@ wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy)
     return acquire(addr, busy);
 }
 
+bool wvm__alloc_trylock(wvm_alloc *a)
+{
+    if (pthread_mutex_trylock(&a->lock))
+        return false;
+    wvm__alloc_locks_held++;
+    return true;
+}
+
 void wvm__space_unlock(wvm_alloc *a)
 {
     wvm__alloc_locks_held--;

@@ -184,6 +184,10 @@ void wvm__space_unlock(wvm_alloc *a);
 /* Like wvm__space_acquire, but never waits: NULL with *busy set when another thread holds the
  * allocation's lock (a second lock may not be waited for: see fork.c). */
 wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy);
+/* Locks a (a live allocation found otherwise, e.g. on the live list) if that needs no wait;
+ * unlock with wvm__space_unlock. Unlike wvm__space_acquire it changes nothing (consumed guards
+ * stay unfolded): for the invariant checker, which holds placement and so may not wait. */
+bool wvm__alloc_trylock(wvm_alloc *a);
 /* Allocation locks the calling thread holds through wvm__space_acquire (the fault dispatcher
  * must not wait for a lock its own thread holds). */
 extern WVM_THREAD int wvm__alloc_locks_held;
