@@ -6,20 +6,16 @@
  * cannot be locked."), the first armed guard page with STATUS_GUARD_PAGE_VIOLATION as the
  * last error, and that page's guard is consumed. Unlocking pages that are not all locked:
  * ERROR_NOT_LOCKED. Locks beyond RLIMIT_MEMLOCK: ERROR_WORKING_SET_QUOTA. The range must lie
- * in one winvmem allocation (else ERROR_INVALID_ADDRESS); free space in winvmem's arenas is
- * free address space (ERROR_NOACCESS, nothing locked, as at NULL); memory winvmem did not
- * allocate is locked with plain mlock/munlock (no ERROR_NOT_LOCKED check: the kernel keeps no
- * per-page answer we could ask cheaply). Decommit and release drop the locks of their pages. */
+ * in one winvmem allocation (else ERROR_INVALID_ADDRESS); memory winvmem did not allocate is
+ * locked with plain mlock/munlock (no ERROR_NOT_LOCKED check: the kernel keeps no per-page
+ * answer we could ask cheaply). Decommit and release drop the locks of their pages. */
 #include <errno.h>
 
 #include "api/api.h"
-#include "core/arena.h"
-#include "core/residency.h"
+#include "core/range.h"
 #include "prim/linux/prim_residency.h"
 
-typedef uint32_t (*lock_op)(wvm_alloc *a, uint64_t first, uint64_t count);
-
-static int foreign(uintptr_t start, uintptr_t end, int lock)
+static int foreign(uintptr_t start, uintptr_t end, bool lock)
 {
     int e = lock ? wvm__prim_mlock((void *)start, end - start)
                  : wvm__prim_munlock((void *)start, end - start);
@@ -32,7 +28,7 @@ static int foreign(uintptr_t start, uintptr_t end, int lock)
                     0);
 }
 
-static int run(void *lpAddress, size_t dwSize, lock_op op, int lock)
+static int run(void *lpAddress, size_t dwSize, bool lock)
 {
     uintptr_t start, end;
     if (!dwSize)
@@ -41,32 +37,19 @@ static int run(void *lpAddress, size_t dwSize, lock_op op, int lock)
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
     if (start < WVM_MIN_ADDR) /* the first 64 KiB are never mapped on Windows */
         return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
-    wvm_alloc *a = wvm__space_acquire(start);
-    if (!a) {
-        if (wvm__space_next(start, end) < end) /* runs into a winvmem allocation */
-            return WVM_FAIL(WVM_ERROR_INVALID_ADDRESS, 0);
-        /* Free space in winvmem's arenas is free address space, as at NULL: nothing can be
-         * locked or unlocked there. (mlock would also leave the range VM_LOCKED after its
-         * ENOMEM, for the next allocation at those addresses to inherit.) */
-        if (wvm__arena_overlaps(start, end))
-            return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
+    uint32_t err = wvm__range_lock(start, end, lock);
+    if (err == WVM_NOT_OURS)
         return foreign(start, end, lock);
-    }
-    wvm_snap *s = wvm__alloc_snap(a);
-    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
-    if (end - s->base <= s->size)
-        err = op(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE);
-    wvm__space_unlock(a);
     wvm__after_call();
     return err ? WVM_FAIL(err, 0) : 1;
 }
 
 WVM_API int wvm_VirtualLock(void *lpAddress, size_t dwSize)
 {
-    return run(lpAddress, dwSize, wvm__alloc_lock, 1);
+    return run(lpAddress, dwSize, true);
 }
 
 WVM_API int wvm_VirtualUnlock(void *lpAddress, size_t dwSize)
 {
-    return run(lpAddress, dwSize, wvm__alloc_unlock, 0);
+    return run(lpAddress, dwSize, false);
 }
