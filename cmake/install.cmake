@@ -51,12 +51,18 @@ configure_file(${CMAKE_CURRENT_LIST_DIR}/winvmem.pc.in ${PROJECT_BINARY_DIR}/win
 install(FILES ${PROJECT_BINARY_DIR}/winvmem.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 # Documentation under share/doc/winvmem: README, CHANGELOG, LICENSE, the guides of doc/, the
-# example programs, the `winvmem run` scripts and the op language they are written in. The
-# manual pages name these installed paths (tools/check-install.sh checks that each exists).
+# measured figures (bench/RESULTS.md) and the differential test's findings, the example
+# programs, the `winvmem run` scripts and the op language they are written in. What the README
+# links to keeps its place relative to the README (doc/, bench/, tests/diff/), so every link of
+# the installed copy works. The manual pages name these installed paths; tools/check-install.sh
+# checks that each exists and that every relative link of an installed .md file resolves.
 set(S ${PROJECT_SOURCE_DIR})
 install(FILES ${S}/README.md ${S}/CHANGELOG.md ${S}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(DIRECTORY ${S}/doc/ DESTINATION ${CMAKE_INSTALL_DOCDIR}
+install(DIRECTORY ${S}/doc/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/doc
         FILES_MATCHING PATTERN "*.md" PATTERN man EXCLUDE)
+install(FILES ${S}/bench/RESULTS.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/bench)
+install(FILES ${S}/tests/diff/divergences.md ${S}/tests/diff/known_wine_differences.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/tests/diff)
 install(DIRECTORY ${S}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         FILES_MATCHING PATTERN "*.c" PATTERN "*.md")
 install(DIRECTORY ${S}/tools/winvmem/scripts/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/scripts

@@ -21,14 +21,29 @@ done
 ls "$prefix"/lib/libwinvmem.so.*.*.* >/dev/null
 # documentation under share/doc/winvmem
 doc=$prefix/share/doc/winvmem
-for f in README.md CHANGELOG.md LICENSE porting.md options.md host.md oplang.md \
-         examples/demo.c scripts/reserve-commit.ops scripts/regress.ops; do
+for f in README.md CHANGELOG.md LICENSE doc/porting.md doc/options.md doc/host.md oplang.md \
+         bench/RESULTS.md examples/demo.c scripts/reserve-commit.ops scripts/regress.ops; do
     [ -e "$doc/$f" ] || { echo "check-install: share/doc/winvmem/$f not installed" >&2; exit 1; }
 done
 for f in "$src"/examples/*.c "$src"/doc/*.md; do
-    [ -e "$doc/${f#"$src"/doc/}" ] || [ -e "$doc/examples/$(basename "$f")" ] ||
+    [ -e "$doc/${f#"$src"/}" ] ||
         { echo "check-install: $f not installed under share/doc/winvmem" >&2; exit 1; }
 done
+# every relative link of an installed Markdown file ([text](path) or (path#anchor)) resolves
+# among the installed files: the README read from share/doc/winvmem leads nowhere dead
+nlinks=0
+for md in $(find "$doc" -name '*.md'); do
+    for t in $(grep -oE '\]\([^) ]*\)' "$md" | sed 's/^](//; s/)$//; s/#.*//'); do
+        case "$t" in '' | http://* | https://* | mailto:*) continue ;; esac
+        nlinks=$((nlinks + 1))
+        [ -e "$(dirname "$md")/$t" ] || {
+            echo "check-install: share/doc/winvmem/${md#"$doc"/} links to $t, not installed" >&2
+            exit 1
+        }
+    done
+done
+[ $nlinks -gt 0 ] || { echo "check-install: no relative link found in the installed docs" >&2; exit 1; }
+echo "check-install: $nlinks relative links of the installed docs resolve"
 # manual pages (scdoc: tools/require.sh fails without it, unless WINVMEM_ALLOW_SKIP=1)
 man=0
 if command -v scdoc >/dev/null; then

@@ -139,7 +139,7 @@ fi
 status=0
 sort -u "$tmp/violations" >"$tmp/sorted"
 # violations without a pending entry fail
-awk 'FNR == NR { pend[$1 " " $2] = 1; next } !(($1 " " $2) in pend)' "$tmp/pending" "$tmp/sorted" |
+awk 'FILENAME == ARGV[1] { pend[$1 " " $2] = 1; next } !(($1 " " $2) in pend)' "$tmp/pending" "$tmp/sorted" |
     sed 's/^\([^ ]*\) \([^ ]*\) /check-layers: VIOLATION \1: \2: /' >"$tmp/failed"
 cat "$tmp/failed"
 [ -s "$tmp/failed" ] && status=1

@@ -2,6 +2,7 @@
 #include "api/api.h"
 #include "core/awe.h"
 #include "core/largepage.h"
+#include "core/range.h"
 #include "core/placeholder.h"
 #include "core/view.h"
 #include "core/ww.h"
@@ -51,29 +52,8 @@ static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t
     return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
 }
 
-/* Commits [start, end), which must lie inside one allocation. A copy-on-write protection is
- * for views only (on private memory: ERROR_INVALID_PARAMETER, as before the address counts). */
-static uint32_t commit_range(uintptr_t start, uintptr_t end, uint32_t prot, bool copy_on_write)
-{
-    wvm_alloc *a = wvm__space_acquire(start);
-    if (!a)
-        return copy_on_write ? WVM_ERROR_INVALID_PARAMETER : WVM_ERROR_INVALID_ADDRESS;
-    wvm_snap *s = wvm__alloc_snap(a);
-    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
-    uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE;
-    if (copy_on_write && !wvm__alloc_is_view(a))
-        err = WVM_ERROR_INVALID_PARAMETER;
-    else if (end - s->base > s->size || wvm__snap_is_placeholder(s))
-        err = WVM_ERROR_INVALID_ADDRESS; /* a placeholder is replaced, never committed */
-    else if (wvm__alloc_is_view(a))
-        return wvm__view_commit(a, first, count, prot); /* it unlocks a */
-    else
-        err = wvm__alloc_commit(a, first, count, prot);
-    wvm__space_unlock(a);
-    return err;
-}
-
-static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, uint32_t *err)
+static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, wvm_acct *acct,
+                     uint32_t *err)
 {
     const wvm_backend *be;
     if ((*err = backend_for(addr, size, type, prot, &be)))
@@ -92,19 +72,19 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
     }
     uintptr_t got;
     uint32_t commit = (type & WVM_MEM_COMMIT) ? prot : 0;
-    *err = wvm__space_reserve_with(base, end - base, type, prot, commit, be, &got);
+    *err = wvm__range_reserve(base, end - base, type, prot, commit, be, acct, &got);
     if (*err)
         return NULL;
     return (void *)got;
 }
 
-WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
-                               uint32_t flProtect)
+void *wvm__virtual_alloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
+                         uint32_t flProtect, wvm_acct *acct)
 {
     uintptr_t addr = (uintptr_t)lpAddress;
     uint32_t type = flAllocationType, prot, err = 0;
     if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO))
-        return wvm__virtual_reset(lpAddress, dwSize, type, flProtect); /* api/reset.c */
+        return wvm__virtual_reset(lpAddress, dwSize, type, flProtect, acct); /* api/reset.c */
     bool commit_only = !(type & WVM_MEM_RESERVE) && addr; /* a view may be copy-on-write */
     if (!dwSize || (type & ~KNOWN_TYPES) || !(type & (WVM_MEM_COMMIT | WVM_MEM_RESERVE)) ||
         !wvm__valid_prot(flProtect, commit_only, &prot) ||
@@ -116,15 +96,20 @@ WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAlloca
         return WVM_FAIL(err, NULL);
     void *result;
     if ((type & WVM_MEM_RESERVE) || !addr) {
-        result = reserve(addr, dwSize, type, prot, &err);
+        result = reserve(addr, dwSize, type, prot, acct, &err);
     } else {
         uintptr_t start, end;
         if (!wvm__page_range(addr, dwSize, &start, &end))
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-        err = commit_range(start, end, prot,
-                           prot & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY));
+        err = wvm__range_commit(start, end, prot, acct);
         result = err ? NULL : (void *)start;
     }
     wvm__after_call();
     return err ? WVM_FAIL(err, NULL) : result;
+}
+
+WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
+                               uint32_t flProtect)
+{
+    return wvm__virtual_alloc(lpAddress, dwSize, flAllocationType, flProtect, NULL);
 }

@@ -32,8 +32,15 @@ void wvm__size_name(uint64_t bytes, char *buf, size_t cap);
 /* WINVMEM_SHOW_STATS=1: prints the statistics on stderr; called once, at exit. */
 void wvm__stats_at_exit(void);
 
-/* VirtualAlloc with MEM_RESET or MEM_RESET_UNDO (api/reset.c). */
-void *wvm__virtual_reset(void *addr, size_t size, uint32_t type, uint32_t prot);
+/* The public calls with the host hook's accounting (core/range.h; NULL: a plain call), so
+ * that api/owned.c applies exactly their argument rules. wvm_VirtualAlloc (api/alloc.c);
+ * MEM_RESET or MEM_RESET_UNDO (api/reset.c); VirtualFree(MEM_DECOMMIT) (api/free.c). */
+struct wvm_acct;
+void *wvm__virtual_alloc(void *addr, size_t size, uint32_t type, uint32_t prot,
+                         struct wvm_acct *acct);
+void *wvm__virtual_reset(void *addr, size_t size, uint32_t type, uint32_t prot,
+                         struct wvm_acct *acct);
+uint32_t wvm__virtual_decommit(uintptr_t addr, size_t size, struct wvm_acct *acct);
 
 /* Out-parameters (userptr.c): false when the caller's pointer cannot be written (or read:
  * the call then fails with ERROR_NOACCESS), also when another thread decommits or protects it

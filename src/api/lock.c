@@ -12,12 +12,10 @@
 #include <errno.h>
 
 #include "api/api.h"
-#include "core/residency.h"
+#include "core/range.h"
 #include "prim/linux/prim_residency.h"
 
-typedef uint32_t (*lock_op)(wvm_alloc *a, uint64_t first, uint64_t count);
-
-static int foreign(uintptr_t start, uintptr_t end, int lock)
+static int foreign(uintptr_t start, uintptr_t end, bool lock)
 {
     int e = lock ? wvm__prim_mlock((void *)start, end - start)
                  : wvm__prim_munlock((void *)start, end - start);
@@ -30,7 +28,7 @@ static int foreign(uintptr_t start, uintptr_t end, int lock)
                     0);
 }
 
-static int run(void *lpAddress, size_t dwSize, lock_op op, int lock)
+static int run(void *lpAddress, size_t dwSize, bool lock)
 {
     uintptr_t start, end;
     if (!dwSize)
@@ -39,27 +37,19 @@ static int run(void *lpAddress, size_t dwSize, lock_op op, int lock)
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
     if (start < WVM_MIN_ADDR) /* the first 64 KiB are never mapped on Windows */
         return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
-    wvm_alloc *a = wvm__space_acquire(start);
-    if (!a) {
-        if (wvm__space_next(start, end) < end) /* runs into a winvmem allocation */
-            return WVM_FAIL(WVM_ERROR_INVALID_ADDRESS, 0);
+    uint32_t err = wvm__range_lock(start, end, lock);
+    if (err == WVM_NOT_OURS)
         return foreign(start, end, lock);
-    }
-    wvm_snap *s = wvm__alloc_snap(a);
-    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
-    if (end - s->base <= s->size)
-        err = op(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE);
-    wvm__space_unlock(a);
     wvm__after_call();
     return err ? WVM_FAIL(err, 0) : 1;
 }
 
 WVM_API int wvm_VirtualLock(void *lpAddress, size_t dwSize)
 {
-    return run(lpAddress, dwSize, wvm__alloc_lock, 1);
+    return run(lpAddress, dwSize, true);
 }
 
 WVM_API int wvm_VirtualUnlock(void *lpAddress, size_t dwSize)
 {
-    return run(lpAddress, dwSize, wvm__alloc_unlock, 0);
+    return run(lpAddress, dwSize, false);
 }

@@ -1,156 +1,53 @@
-/* The host's hook (src/hook/host_hook.h): allocations tagged with an owner, and what each call
- * changed in the commit. The owner check and the count are made under the allocation lock;
- * when the core's range operations take an accounting argument (issue 13.1), these functions
- * become thin wrappers over them (and a tagged reservation is tagged before it is indexed,
- * not right after). */
+/* The host's hook (src/hook/host_hook.h): the public calls' argument rules (api/alloc.c,
+ * free.c, reset.c) with the core's accounting (core/range.h wvm_acct): the owner check, the tag
+ * of a new reservation (set before anyone can find it) and the commit delta are the core's,
+ * made under the allocation lock of the operation itself. */
 #include "api/api.h"
 #include "core/meta.h"
-#include "fault/fault.h"
+#include "core/range.h"
 #include "hook/host_hook.h"
 
 #define PAGE_MASK ((uintptr_t)WVM_PAGE - 1)
 
-static int count_uncommitted(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+static void report(wvm_owned *o, const wvm_acct *acct)
 {
-    (void)first;
-    if (!wvm__attr_committed(attr))
-        *(uint64_t *)ctx += count;
-    return 0;
-}
-
-/* The allocation holding addr, locked, when it is tagged o->owner; else NULL, o->foreign. */
-static wvm_alloc *acquire_owned(uintptr_t addr, wvm_owned *o)
-{
-    wvm_alloc *a = wvm__space_acquire(addr & ~PAGE_MASK);
-    if (a && atomic_load_explicit(&a->owner, memory_order_relaxed) == o->owner)
-        return a;
-    if (a)
-        wvm__space_unlock(a);
-    o->foreign = true;
-    return NULL;
-}
-
-static void *reserve(void *addr, size_t size, uint32_t type, uint32_t prot, wvm_owned *o)
-{
-    void *p = wvm_VirtualAlloc(addr, size, type, prot);
-    wvm_alloc *a = p ? wvm__space_acquire((uintptr_t)p) : NULL;
-    if (!a)
-        return p; /* failed: the last error is set */
-    wvm_snap *s = wvm__alloc_snap(a);
-    atomic_store_explicit(&a->owner, o->owner, memory_order_relaxed);
-    o->reserved = s->size;
-    o->committed = s->committed * WVM_PAGE;
-    wvm__space_unlock(a);
-    return p;
-}
-
-static void *commit(void *addr, size_t size, uint32_t flprot, wvm_owned *o)
-{
-    uintptr_t start, end;
-    uint32_t prot, err;
-    if (!size || !wvm__valid_prot(flprot, false, &prot) ||
-        !wvm__page_range((uintptr_t)addr, size, &start, &end))
-        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_need()))
-        return WVM_FAIL(err, NULL);
-    wvm_alloc *a = acquire_owned(start, o);
-    if (!a)
-        return WVM_FAIL(WVM_ERROR_INVALID_ADDRESS, NULL);
-    wvm_snap *s = wvm__alloc_snap(a);
-    err = WVM_ERROR_INVALID_ADDRESS;
-    if (end - s->base <= s->size) {
-        uint64_t first = (start - s->base) / WVM_PAGE, count = (end - start) / WVM_PAGE, fresh = 0;
-        wvm__snap_each(s, first, count, count_uncommitted, &fresh);
-        uint64_t before = s->committed;
-        if (fresh * WVM_PAGE > o->max_commit) {
-            o->committed = fresh * WVM_PAGE;
-            err = WVM_ERROR_COMMITMENT_LIMIT;
-        } else if (!(err = wvm__alloc_commit(a, first, count, prot))) {
-            o->committed = (wvm__alloc_snap(a)->committed - before) * WVM_PAGE;
-        }
-    }
-    wvm__space_unlock(a);
-    wvm__after_call();
-    return err ? WVM_FAIL(err, NULL) : (void *)start;
+    o->committed = acct->committed;
+    o->reserved = acct->reserved;
+    o->foreign = acct->foreign;
 }
 
 void *wvm__owned_alloc(void *addr, size_t size, uint32_t type, uint32_t prot, wvm_owned *o)
 {
-    o->committed = o->reserved = 0;
-    o->foreign = false;
-    if (!o->owner)
+    wvm_acct acct = {.owner = o->owner, .max_commit = o->max_commit};
+    report(o, &acct);
+    bool in_place = addr && !(type & (WVM_MEM_RESERVE | WVM_MEM_RESET | WVM_MEM_RESET_UNDO));
+    if (!o->owner || (in_place && type != WVM_MEM_COMMIT))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    if (type & (WVM_MEM_RESET | WVM_MEM_RESET_UNDO)) {
-        wvm_alloc *a = addr ? acquire_owned((uintptr_t)addr, o) : NULL;
-        if (!a)
-            return WVM_FAIL(addr ? WVM_ERROR_INVALID_ADDRESS : WVM_ERROR_INVALID_PARAMETER, NULL);
-        wvm__space_unlock(a);
-        return wvm_VirtualAlloc(addr, size, type, prot); /* commits nothing */
-    }
-    if ((type & WVM_MEM_RESERVE) || !addr)
-        return reserve(addr, size, type, prot, o);
-    if (type != WVM_MEM_COMMIT)
-        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    return commit(addr, size, prot, o);
-}
-
-static int release(uintptr_t addr, size_t size, wvm_owned *o)
-{
-    wvm_alloc *a = acquire_owned(addr, o);
-    if (!a)
-        return WVM_FAIL(WVM_ERROR_INVALID_ADDRESS, 0);
-    wvm_snap *s = wvm__alloc_snap(a);
-    bool at_base = s->base == (addr & ~PAGE_MASK);
-    uint64_t committed = s->committed * WVM_PAGE, reserved = s->size;
-    wvm__space_unlock(a);
-    if (!at_base || size)
-        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-    if (!wvm_VirtualFree((void *)addr, 0, WVM_MEM_RELEASE))
-        return 0;
-    o->committed = committed;
-    o->reserved = reserved;
-    return 1;
-}
-
-static int decommit(uintptr_t addr, size_t size, wvm_owned *o)
-{
-    uintptr_t start, end;
-    if (size && !wvm__page_range(addr, size, &start, &end))
-        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-    wvm_alloc *a = acquire_owned(addr, o);
-    if (!a)
-        return WVM_FAIL(WVM_ERROR_INVALID_ADDRESS, 0);
-    wvm_snap *s = wvm__alloc_snap(a);
-    uint32_t err = 0;
-    if (!size) { /* the whole allocation, and only when addr is in its first page */
-        start = s->base;
-        end = s->base + s->size;
-        if ((addr & ~PAGE_MASK) != s->base)
-            err = WVM_ERROR_INVALID_ADDRESS;
-    } else if (end - s->base > s->size) {
-        err = WVM_ERROR_INVALID_PARAMETER;
-    }
-    uint64_t before = s->committed;
-    if (!err &&
-        !(err = wvm__alloc_decommit(a, (start - s->base) / WVM_PAGE, (end - start) / WVM_PAGE)))
-        o->committed = (before - wvm__alloc_snap(a)->committed) * WVM_PAGE;
-    wvm__space_unlock(a);
-    wvm__after_call();
-    return err ? WVM_FAIL(err, 0) : 1;
+    void *p = wvm__virtual_alloc(addr, size, type, prot, &acct);
+    report(o, &acct);
+    return p;
 }
 
 int wvm__owned_free(void *addr, size_t size, uint32_t type, wvm_owned *o)
 {
-    o->committed = o->reserved = 0;
-    o->foreign = false;
+    wvm_acct acct = {.owner = o->owner};
+    report(o, &acct);
     uintptr_t a = (uintptr_t)addr;
+    uint32_t err;
     if (!o->owner || !a || a > wvm__max_app_address())
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-    if (type == WVM_MEM_RELEASE)
-        return release(a, size, o);
-    if (type == WVM_MEM_DECOMMIT)
-        return decommit(a, size, o);
-    return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
+    if (type == WVM_MEM_RELEASE && !size) {
+        err = wvm__range_release(a & ~PAGE_MASK, &acct);
+        if (err == WVM_ERROR_INVALID_ADDRESS && !acct.foreign)
+            err = WVM_ERROR_INVALID_PARAMETER; /* inside an owned allocation, not at its base */
+    } else if (type == WVM_MEM_DECOMMIT) {
+        err = wvm__virtual_decommit(a, size, &acct);
+    } else {
+        return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
+    }
+    wvm__after_call();
+    report(o, &acct);
+    return err ? WVM_FAIL(err, 0) : 1;
 }
 
 typedef struct {

@@ -63,18 +63,10 @@ static void clear_bits(wvm_guardmap *g, uint64_t first, uint64_t count)
     }
 }
 
-static int has_guard(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)first;
-    (void)count;
-    (void)ctx;
-    return (attr & WVM_PAGE_GUARD) != 0;
-}
-
 uint32_t wvm__guard_prepare(wvm_snap *to, uint64_t first, uint64_t count, bool *created)
 {
     *created = false;
-    if (!wvm__snap_each(to, first, count, has_guard, NULL))
+    if (!wvm__snap_any(to, first, count, WVM_GUARDED))
         return 0;
     if (!to->guards)
         return wvm__guard_map(to, created) ? 0 : WVM_ERROR_NOT_ENOUGH_MEMORY;

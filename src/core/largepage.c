@@ -22,21 +22,13 @@ static int map(uintptr_t want, size_t size, void **out)
     return err;
 }
 
-static int any_uncommitted(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)first;
-    (void)count;
-    (void)ctx;
-    return !wvm__attr_committed(attr);
-}
-
 static uint32_t allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
 {
     uint64_t per = wvm__prim_huge_size() / WVM_PAGE;
     if (op == WVM_MEM_COMMIT) {
         if (a->ext != SETTLED)
             return 0;
-        return wvm__snap_each(wvm__alloc_snap(a), first, count, any_uncommitted, NULL)
+        return wvm__snap_any(wvm__alloc_snap(a), first, count, WVM_UNCOMMITTED)
                    ? WVM_ERROR_INVALID_PARAMETER
                    : 0;
     }

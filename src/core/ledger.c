@@ -29,12 +29,6 @@ uint64_t wvm__ledger_limit(void)
     return atomic_load_explicit(&limit, memory_order_relaxed);
 }
 
-uint64_t wvm__ledger_set_limit(uint64_t bytes)
-{
-    pthread_once(&once, init);
-    return atomic_exchange(&limit, bytes ? bytes : default_limit());
-}
-
 uint32_t wvm__ledger_charge(uint64_t bytes)
 {
     uint64_t lim = wvm__ledger_limit();

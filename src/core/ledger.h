@@ -11,6 +11,4 @@ uint64_t wvm__ledger_committed(void);
 uint64_t wvm__ledger_peak(void);
 uint64_t wvm__ledger_limit(void);
 uint64_t wvm__ledger_refusals(void);
-/* Overrides the limit (0 = back to the default); returns the previous value. */
-uint64_t wvm__ledger_set_limit(uint64_t bytes);
 #endif

@@ -25,21 +25,6 @@ void wvm__lock_uncharge(uint64_t pages)
     atomic_fetch_sub(&locked_pages, pages);
 }
 
-static int count_locked(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)first;
-    if (attr & WVM_ATTR_LOCKED)
-        *(uint64_t *)ctx += count;
-    return 0;
-}
-
-uint64_t wvm__locked_pages(const wvm_snap *s, uint64_t first, uint64_t count)
-{
-    uint64_t n = 0;
-    wvm__snap_each(s, first, count, count_locked, &n);
-    return n;
-}
-
 typedef struct scan {
     uint64_t guard_page; /* first armed guard page, or UINT64_MAX */
     uint64_t unlocked;   /* pages not locked yet */

@@ -83,14 +83,6 @@ static int add_step(plan *p, step s)
     return push(&p->steps, &p->n, &p->cap, p->inline_steps, s);
 }
 
-static int any_committed(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)first;
-    (void)count;
-    (void)ctx;
-    return wvm__attr_committed(attr);
-}
-
 /* Guard markers: a data-dropping call may also cover a short gap of pages that end up
  * uncommitted (they are markers already, or PROT_NONE where a marker changes nothing), so
  * that one operation drops data in one call, which either happens whole or not at all. */
@@ -103,7 +95,7 @@ static void bridge_gap(plan *p, step *s)
     if (prev->kind != STEP_GUARD_INSTALL || s->addr <= gap || s->addr - gap > WVM_CHUNK)
         return;
     uint64_t first = (gap - p->base) / WVM_PAGE, count = (s->addr - gap) / WVM_PAGE;
-    if (wvm__snap_each(p->to, first, count, any_committed, NULL))
+    if (wvm__snap_any(p->to, first, count, WVM_COMMITTED))
         return;
     s->len += s->addr - gap;
     s->addr = gap;
@@ -280,14 +272,6 @@ static uint32_t set_decommitted(uint32_t old, void *ctx)
     return 0;
 }
 
-static int count_uncommitted(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)first;
-    if (!wvm__attr_committed(attr))
-        *(uint64_t *)ctx += count;
-    return 0;
-}
-
 /* The backend's veto, if it has one. */
 static uint32_t allowed(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
 {
@@ -333,21 +317,13 @@ static uint32_t restore(wvm_alloc *a, const wvm_snap *before, uint64_t first, ui
     return r.cur == now ? 0 : apply(a, r.cur, first, count);
 }
 
-/* Uncommitted pages in [first, first+count). */
-static uint64_t uncommitted(const wvm_snap *s, uint64_t first, uint64_t count)
-{
-    uint64_t n = 0;
-    wvm__snap_each(s, first, count, count_uncommitted, &n);
-    return n;
-}
-
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = allowed(a, WVM_MEM_COMMIT, first, count);
     if (err)
         return err;
-    uint64_t fresh = uncommitted(s, first, count);
+    uint64_t fresh = wvm__snap_count(s, first, count, WVM_UNCOMMITTED);
     err = wvm__ledger_charge(fresh * WVM_PAGE);
     if (err)
         return err;
@@ -380,7 +356,7 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
     uint32_t veto = allowed(a, WVM_MEM_DECOMMIT, first, count);
     if (veto)
         return veto;
-    uint64_t fresh = uncommitted(s, first, count);
+    uint64_t fresh = wvm__snap_count(s, first, count, WVM_UNCOMMITTED);
     if (fresh == count)
         return 0; /* nothing committed: no system call, no new snapshot */
     if (a->backend && a->backend->before_decommit) {
@@ -388,7 +364,7 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
         if (e)
             return e;
     }
-    uint64_t locked = wvm__locked_pages(s, first, count);
+    uint64_t locked = wvm__snap_count(s, first, count, WVM_LOCKED);
     wvm_snap *to = wvm__snap_map(s, first, count, set_decommitted, NULL);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err) {

@@ -1,6 +1,7 @@
 /* Placeholders (placeholder.h) and VirtualFree's releasing forms. */
 #include "core/guard.h"
 #include "core/placeholder.h"
+#include "core/range.h"
 #include "core/view.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
@@ -191,6 +192,8 @@ uint32_t wvm__virtual_release(uintptr_t addr, size_t size, uint32_t flags)
         if (end <= start)
             return WVM_ERROR_INVALID_PARAMETER;
     }
+    if (flags == WVM_MEM_RELEASE)
+        return wvm__range_release(start, NULL);
     if (flags == (WVM_MEM_RELEASE | WVM_MEM_COALESCE_PLACEHOLDERS))
         return coalesce(start, end);
     wvm_alloc *a = wvm__space_acquire(start);
@@ -200,10 +203,6 @@ uint32_t wvm__virtual_release(uintptr_t addr, size_t size, uint32_t flags)
     uint32_t err = 0;
     if (a->backend && a->backend->mapped)
         err = WVM_ERROR_INVALID_PARAMETER; /* a view: UnmapViewOfFile frees it */
-    else if (flags == WVM_MEM_RELEASE && s->base != start)
-        err = WVM_ERROR_INVALID_ADDRESS;
-    else if (flags == WVM_MEM_RELEASE)
-        return wvm__alloc_release(a);
     else if (wvm__snap_is_placeholder(s))
         return split(a, start, end);
     else if (!(s->type & WVM_TYPE_REPLACED) || start != s->base || end != s->base + s->size)

@@ -16,5 +16,4 @@ uint32_t wvm__alloc_reset_undo(wvm_alloc *a, uint64_t first, uint64_t count);
  * limits every process by its working-set quota). Decommit uncharges. */
 uint32_t wvm__lock_charge(uint64_t pages);
 void wvm__lock_uncharge(uint64_t pages);
-uint64_t wvm__locked_pages(const wvm_snap *s, uint64_t first, uint64_t count);
 #endif

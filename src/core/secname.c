@@ -1,9 +1,9 @@
 /* Section names (secname.h). */
-#include <stdlib.h>
 #include <string.h>
 
 #include <winvmem/vm.h>
 
+#include "core/meta.h"
 #include "core/secname.h"
 
 static uint64_t fmix(uint64_t k)
@@ -116,23 +116,34 @@ static uint32_t walk(const uint16_t *units, uint32_t n, char *ns, uint32_t *skip
     return 0;
 }
 
-/* units[0..n) is the whole name as given; takes ownership of units. */
-static uint32_t finish(uint16_t *units, uint32_t n, wvm_secname *out)
+static uint16_t *units_alloc(size_t cap)
+{
+    return wvm__meta_alloc(cap * sizeof(uint16_t));
+}
+
+static void units_free(uint16_t *units, size_t cap)
+{
+    wvm__meta_free(units, cap * sizeof *units);
+}
+
+/* units[0..n) is the whole name as given, cap units allocated; takes ownership of units. */
+static uint32_t finish(uint16_t *units, uint32_t n, uint32_t cap, wvm_secname *out)
 {
     memset(out, 0, sizeof *out);
     if (!n) {
-        free(units);
+        units_free(units, cap);
         return 0;
     }
     char ns;
     uint32_t skip = 0, err = walk(units, n, &ns, &skip);
     if (err) {
-        free(units);
+        units_free(units, cap);
         return err;
     }
     memmove(units, units + skip, (n - skip) * sizeof *units);
     out->units = units;
     out->len = n - skip;
+    out->cap = cap;
     out->ns = ns;
     file_name(out);
     return 0;
@@ -148,11 +159,12 @@ uint32_t wvm__secname_w(const uint16_t *name, wvm_secname *out)
         if (++n > WVM_SECNAME_MAX)
             return WVM_ERROR_FILENAME_EXCED_RANGE;
     }
-    uint16_t *units = malloc((n ? n : 1) * sizeof *units);
+    uint32_t cap = n ? n : 1;
+    uint16_t *units = units_alloc(cap);
     if (!units)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     memcpy(units, name, n * sizeof *units);
-    return finish(units, n, out);
+    return finish(units, n, cap, out);
 }
 
 /* One UTF-8 sequence at s (at most left bytes) as a code point; *used receives its length.
@@ -196,7 +208,8 @@ uint32_t wvm__secname_a(const char *name, wvm_secname *out)
     if (!name)
         return 0;
     size_t bytes = strnlen(name, 4 * WVM_SECNAME_MAX_A + 1);
-    uint16_t *units = malloc((bytes ? bytes : 1) * 2 * sizeof *units);
+    uint32_t cap = (uint32_t)(bytes ? bytes : 1) * 2;
+    uint16_t *units = units_alloc(cap);
     if (!units)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     uint32_t n = 0;
@@ -211,18 +224,18 @@ uint32_t wvm__secname_a(const char *name, wvm_secname *out)
             units[n++] = (uint16_t)cp;
         }
         if (n > WVM_SECNAME_MAX_A) {
-            free(units);
+            units_free(units, cap);
             return WVM_ERROR_FILENAME_EXCED_RANGE;
         }
     }
-    return finish(units, n, out);
+    return finish(units, n, cap, out);
 }
 
 void wvm__secname_free(wvm_secname *n)
 {
-    free(n->units);
+    units_free(n->units, n->cap);
     n->units = NULL;
-    n->len = 0;
+    n->len = n->cap = 0;
 }
 
 int wvm__secname_equal(const wvm_secname *a, const uint16_t *units, uint32_t len, char ns)

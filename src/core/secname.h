@@ -23,6 +23,7 @@
 typedef struct wvm_secname {
     uint16_t *units; /* the final component, not terminated; NULL: unnamed */
     uint32_t len;
+    uint32_t cap; /* code units allocated at units (core/meta.h frees are sized) */
     char ns; /* 'L' (Local, or no prefix) or 'G' (Global) */
     char file[WVM_SECNAME_FILE];
 } wvm_secname;

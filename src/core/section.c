@@ -1,7 +1,6 @@
 /* Section objects (section.h): creation over a memfd, a file or a named file of the per-user
  * directory, names shared between processes, and the SEC_RESERVE commit bits. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <winvmem/vm.h>
@@ -9,6 +8,7 @@
 #include "core/ebr.h"
 #include "core/fork.h"
 #include "core/ledger.h"
+#include "core/meta.h"
 #include "core/section.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
@@ -80,7 +80,7 @@ static void file_destroy(wvm_object *o)
 {
     wvm_file *f = (wvm_file *)o;
     wvm__prim_fd_close(f->fd);
-    free(f);
+    wvm__meta_free(f, sizeof *f);
 }
 
 uint32_t wvm__file_new(int fd, wvm_file **out)
@@ -89,11 +89,11 @@ uint32_t wvm__file_new(int fd, wvm_file **out)
     int err = wvm__prim_fd_info(fd, &info);
     if (err || !info.regular)
         return WVM_ERROR_INVALID_HANDLE;
-    wvm_file *f = calloc(1, sizeof *f);
+    wvm_file *f = wvm__meta_zalloc(sizeof *f);
     if (!f)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     if ((err = wvm__prim_fd_dup(fd, &f->fd))) {
-        free(f);
+        wvm__meta_free(f, sizeof *f);
         return from_errno(err);
     }
     atomic_init(&f->obj.refs, 1);
@@ -111,6 +111,12 @@ static uint64_t page_round(uint64_t n)
     return (n + WVM_PAGE - 1) & ~(uint64_t)(WVM_PAGE - 1);
 }
 
+/* An unnamed SEC_RESERVE section's commit bits (a named one keeps them in its file). */
+static size_t bits_bytes(uint64_t size)
+{
+    return (size / WVM_PAGE + 63) / 64 * sizeof(uint64_t);
+}
+
 static void section_destroy(wvm_object *o)
 {
     wvm_section *s = (wvm_section *)o;
@@ -121,18 +127,18 @@ static void section_destroy(wvm_object *o)
     if (s->header)
         wvm__prim_unmap(s->header, s->header_len);
     else if (s->bits)
-        free((void *)s->bits);
+        wvm__meta_free((void *)s->bits, bits_bytes(s->size));
     wvm__prim_fd_close(s->fd);
     wvm__secname_free(&s->name);
     atomic_fetch_sub(&live_total, 1);
-    free(s);
+    wvm__meta_free(s, sizeof *s);
 }
 
 static void handle_closed(wvm_object *o);
 
 static wvm_section *section_new(void)
 {
-    wvm_section *s = calloc(1, sizeof *s);
+    wvm_section *s = wvm__meta_zalloc(sizeof *s);
     if (!s)
         return NULL;
     atomic_init(&s->obj.refs, 1);
@@ -176,7 +182,7 @@ static uint32_t create_anon(uint64_t size, uint32_t prot, uint32_t sec, wvm_sect
     s->prot = prot;
     s->attrs = sec;
     uint32_t err = 0;
-    if (bits_needed(sec) && !(s->bits = calloc((s->size / WVM_PAGE + 63) / 64, sizeof(uint64_t))))
+    if (bits_needed(sec) && !(s->bits = wvm__meta_zalloc(bits_bytes(s->size))))
         err = WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err && !(sec & WVM_SEC_RESERVE))
         err = charge(s, s->size);
@@ -376,7 +382,8 @@ static wvm_section *find_named(const wvm_secname *name)
 static uint32_t register_named(wvm_section *s, const wvm_secname *name)
 {
     s->name = *name;
-    s->name.units = malloc((name->len ? name->len : 1) * sizeof *name->units);
+    s->name.cap = name->len ? name->len : 1;
+    s->name.units = wvm__meta_alloc(s->name.cap * sizeof *name->units);
     if (!s->name.units)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     memcpy(s->name.units, name->units, name->len * sizeof *name->units);

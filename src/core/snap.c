@@ -329,27 +329,33 @@ int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_
     return w.pending ? f(w.p_first, w.p_count, w.p_attr, ctx) : 0;
 }
 
-typedef struct run_end_ctx {
-    uint32_t mask, want;
-    uint64_t end;
-} run_end_ctx;
+typedef struct pred_ctx {
+    wvm_pred p;
+    bool any; /* stop at the first page */
+    uint64_t n;
+} pred_ctx;
 
-static int run_end_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+static int pred_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
-    run_end_ctx *r = ctx;
-    if ((attr & r->mask) != r->want) {
-        r->end = first;
-        return 1;
-    }
-    return 0;
+    (void)first;
+    pred_ctx *c = ctx;
+    if (((attr & c->p.mask) == c->p.want) != c->p.equal)
+        return 0;
+    c->n += count;
+    return c->any;
 }
 
-uint64_t wvm__snap_run_end(const wvm_snap *s, uint64_t page, uint32_t mask)
+uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p)
 {
-    uint64_t pages = wvm__snap_pages(s);
-    run_end_ctx r = {mask, wvm__snap_attr(s, page) & mask, pages};
-    wvm__snap_each(s, page, pages - page, run_end_piece, &r);
-    return r.end;
+    pred_ctx c = {p, false, 0};
+    wvm__snap_each(s, first, count, pred_piece, &c);
+    return c.n;
+}
+
+bool wvm__snap_any(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p)
+{
+    pred_ctx c = {p, true, 0};
+    return wvm__snap_each(s, first, count, pred_piece, &c) != 0;
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */

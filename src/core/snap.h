@@ -38,6 +38,7 @@
 /* A page attribute: bits 0-10 the Windows protection (0 = not committed, i.e. reserved);
  * the bits above are page flags that later features own. */
 #define WVM_ATTR_PROT_MASK 0x7FFu
+#define WVM_ATTR_GUARD     0x100u   /* PAGE_GUARD, inside the protection bits */
 #define WVM_ATTR_LOCKED    0x10000u /* VirtualLock */
 #define WVM_ATTR_RESET     0x20000u /* MEM_RESET: contents may be discarded */
 
@@ -78,10 +79,6 @@ static inline uint64_t wvm__snap_pages(const wvm_snap *s)
 /* The attribute of page. Lock-free and async-signal-safe (the fault dispatcher calls it). */
 uint32_t wvm__snap_attr(const wvm_snap *s, uint64_t page);
 
-/* One past the last page of the run that starts at page: the pages from page on whose
- * attribute, masked with mask, equals page's. */
-uint64_t wvm__snap_run_end(const wvm_snap *s, uint64_t page, uint32_t mask);
-
 /* A new snapshot equal to s except that every page in [first, first+count) has attribute
  * f(old, ctx). NULL on ENOMEM. s must be current or never published. */
 typedef uint32_t (*wvm_attr_fn)(uint32_t old, void *ctx);
@@ -92,6 +89,20 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
  * order. Stops and returns f's result when non-zero. */
 typedef int (*wvm_piece_fn)(uint64_t first, uint64_t count, uint32_t attr, void *ctx);
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx);
+
+/* A page predicate: (attr & mask) == want, or != want when !equal. */
+typedef struct wvm_pred {
+    uint32_t mask, want;
+    bool equal;
+} wvm_pred;
+#define WVM_UNCOMMITTED ((wvm_pred){WVM_ATTR_PROT_MASK, 0, true})
+#define WVM_COMMITTED   ((wvm_pred){WVM_ATTR_PROT_MASK, 0, false})
+#define WVM_LOCKED      ((wvm_pred){WVM_ATTR_LOCKED, WVM_ATTR_LOCKED, true})
+#define WVM_GUARDED     ((wvm_pred){WVM_ATTR_GUARD, WVM_ATTR_GUARD, true})
+/* Pages of [first, first+count) for which p holds. */
+uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p);
+/* Whether p holds for some page of [first, first+count) (stops at the first). */
+bool wvm__snap_any(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p);
 
 /* What wvm__snap_check may assume about the nodes' reference counts, which belong to the
  * allocation's writers: a reader without the allocation's lock must not look at them (a writer

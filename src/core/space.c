@@ -386,6 +386,7 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
     a->footprint = footprint;
     a->backend = be;
     a->ext = r->ext;
+    atomic_store_explicit(&a->owner, r->owner, memory_order_relaxed);
     a->cur = s;
     a->staged = true;
     if (!commit && !set_up && !r->fill) { /* nothing to set up: born in the same section */
@@ -576,19 +577,6 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
         wvm__snap_retire(old);
 }
 
-static int locked_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)first;
-    (void)count;
-    (void)ctx;
-    return (attr & WVM_ATTR_LOCKED) != 0;
-}
-
-static bool any_locked(const wvm_snap *s)
-{
-    return wvm__snap_each(s, 0, wvm__snap_pages(s), locked_piece, NULL);
-}
-
 /* The allocation's death (placement held): readers stop seeing it at the store of NULL. */
 static void died(wvm_alloc *a)
 {
@@ -625,7 +613,8 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
     uint32_t err = 0;
     if (own_span)
         err = wvm__err_from_errno(be->release_span(base, s->size, a->footprint, a->in_arena));
-    else if (s->committed && a->sparse && !a->backend && !any_locked(s) &&
+    else if (s->committed && a->sparse && !a->backend &&
+             !wvm__snap_any(s, 0, wvm__snap_pages(s), WVM_LOCKED) &&
              !wvm__prim_replace_none((void *)base, a->footprint))
         wvm__ledger_uncharge(s->committed * WVM_PAGE); /* one call instead of one per run */
     else if (s->committed)

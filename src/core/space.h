@@ -144,7 +144,8 @@ typedef struct wvm_reserve_req {
     /* The first state (NULL: ENOMEM) instead of all pages reserved; placement held. */
     wvm_snap *(*first)(void *ctx, uintptr_t base, size_t size);
     void *ctx;
-    void *ext; /* the allocation's backend data, set before anyone can find it */
+    void *ext;       /* the allocation's backend data, set before anyone can find it */
+    uintptr_t owner; /* the host hook's owner tag (0: none), set before anyone can find it */
 } wvm_reserve_req;
 uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *base);
 

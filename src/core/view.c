@@ -1,10 +1,10 @@
 /* Views (view.h): mapping, unmapping, and the page operations Windows allows on them. */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "core/arena.h"
 #include "core/guard.h"
 #include "core/ledger.h"
+#include "core/meta.h"
 #include "core/view.h"
 #include "prim/linux/prim.h"
 
@@ -183,7 +183,7 @@ static void view_free(wvm_view *v)
     atomic_fetch_sub(&live_views, 1);
     atomic_fetch_sub(&live_bytes, v->size);
     wvm__object_unref(&v->sec->obj);
-    free(v);
+    wvm__meta_free(v, sizeof *v);
 }
 
 static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena)
@@ -213,7 +213,7 @@ static uint32_t view_allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t c
 
 static wvm_view *view_new(const wvm_view_req *r)
 {
-    wvm_view *v = calloc(1, sizeof *v);
+    wvm_view *v = wvm__meta_zalloc(sizeof *v);
     if (!v)
         return NULL;
     v->sec = r->sec;
@@ -222,7 +222,7 @@ static wvm_view *view_new(const wvm_view_req *r)
     v->copy = r->copy;
     v->size = r->size;
     if (v->copy && wvm__ledger_charge(r->size)) {
-        free(v);
+        wvm__meta_free(v, sizeof *v);
         return NULL;
     }
     v->charged = v->copy ? r->size : 0;
@@ -238,7 +238,7 @@ static void view_abandon(wvm_view *v)
         atomic_fetch_sub(&copy_charged, v->charged);
     }
     wvm__object_unref(&v->sec->obj);
-    free(v);
+    wvm__meta_free(v, sizeof *v);
 }
 
 /* MEM_REPLACE_PLACEHOLDER: the placeholder at r->want becomes the view. */
@@ -344,7 +344,7 @@ static void add(vplan *p, vstep s)
     }
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 8;
-        vstep *g = realloc(p->steps, cap * sizeof *g);
+        vstep *g = wvm__meta_realloc(p->steps, p->cap * sizeof *g, cap * sizeof *g);
         if (!g) {
             p->err = ENOMEM;
             return;
@@ -415,6 +415,11 @@ static bool wc_involved(const wvm_snap *s, const wvm_snap *to, uint64_t first, u
            wvm__snap_each(to, first, count, piece_wc, NULL);
 }
 
+static size_t copied_bytes(uint64_t count)
+{
+    return (count + 63) / 64 * sizeof(uint64_t);
+}
+
 /* Moves the kernel from a's state to `to` over [first, first+count) and publishes `to`
  * (consumed either way). */
 static uint32_t view_apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
@@ -423,7 +428,7 @@ static uint32_t view_apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t 
     wvm_snap *s = wvm__alloc_snap(a);
     vplan p = {v, s->base, to, first, NULL, NULL, 0, 0, 0, 0};
     if (wc_involved(s, to, first, count)) {
-        p.copied = calloc((count + 63) / 64, sizeof *p.copied);
+        p.copied = wvm__meta_zalloc(copied_bytes(count));
         if (!p.copied)
             p.err = ENOMEM;
         else
@@ -452,8 +457,9 @@ static uint32_t view_apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t 
             else
                 wvm__prim_protect((void *)st->addr, st->len, st->undo_prot);
         }
-    free(p.steps);
-    free(p.copied);
+    wvm__meta_free(p.steps, p.cap * sizeof *p.steps);
+    if (p.copied)
+        wvm__meta_free(p.copied, copied_bytes(count));
     uint32_t err = gerr ? gerr : wvm__err_from_errno(p.err);
     if (err) {
         if (created)
@@ -542,20 +548,26 @@ static uint32_t bring_along(wvm_alloc *a, wvm_view *w)
     return err;
 }
 
-/* The bases of sec's views other than v (commit lock held), malloc'ed; *n their number. */
+/* The bases of sec's views other than v (commit lock held), from core/meta.h (free with
+ * others_free); *n their number. */
 static uintptr_t *others(wvm_section *sec, const wvm_view *v, size_t *n)
 {
     size_t count = 0;
     pthread_mutex_lock(&wvm__section_views_lock);
     for (wvm_view *w = sec->views; w; w = w->next)
         count += w != v;
-    uintptr_t *bases = malloc((count ? count : 1) * sizeof *bases);
+    uintptr_t *bases = wvm__meta_alloc((count ? count : 1) * sizeof *bases);
     *n = 0;
     for (wvm_view *w = sec->views; bases && w; w = w->next)
         if (w != v)
             bases[(*n)++] = w->base;
     pthread_mutex_unlock(&wvm__section_views_lock);
     return bases;
+}
+
+static void others_free(uintptr_t *bases, size_t n)
+{
+    wvm__meta_free(bases, (n ? n : 1) * sizeof *bases);
 }
 
 /* Pages of w that this commit made the section commit (set, as wvm__section_mark records
@@ -600,7 +612,7 @@ static uint32_t each_other(wvm_section *sec, const wvm_view *v, uint64_t sp, uin
             err = fn(a, w, ctx);
         wvm__space_unlock(a);
     }
-    free(bases);
+    others_free(bases, n);
     return err;
 }
 
@@ -665,7 +677,7 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
     if (!err && fresh) {
         wvm__space_unlock(a);
         a = NULL;
-        fc.set = set = calloc(wvm__section_set_words(fc.sp, count), sizeof *set);
+        fc.set = set = wvm__meta_zalloc(wvm__section_set_words(fc.sp, count) * sizeof *set);
         if (!set) {
             wvm__section_uncharge(sec, fresh);
             err = WVM_ERROR_NOT_ENOUGH_MEMORY;
@@ -700,7 +712,8 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
     if (a)
         wvm__space_unlock(a);
     pthread_mutex_unlock(&wvm__section_commit_lock);
-    free(set);
+    if (set)
+        wvm__meta_free(set, wvm__section_set_words(fc.sp, count) * sizeof *set);
     wvm__object_unref(&sec->obj);
     return err;
 }

@@ -11,15 +11,15 @@
  * may read and write memory, change *ContextRecord (a ucontext_t), and call winvmem's
  * VirtualAlloc (reserve, commit, both; plain, write-watch, AWE and large-page allocations),
  * VirtualProtect, VirtualFree, VirtualQuery, VirtualLock/Unlock, GetWriteWatch/ResetWriteWatch,
+ * file mappings (CreateFileMapping, OpenFileMapping, MapViewOfFile*, UnmapViewOfFile*,
+ * FlushViewOfFile, CloseHandle, VirtualAlloc2 and placeholders, the calls above on a view),
  * Add/RemoveVectoredExceptionHandler and Get/SetLastError -- also when the fault interrupted
  * malloc or another libc function. Those paths take only winvmem's own locks, which no thread
  * holds while it runs code that can fault on winvmem's memory, and never call the malloc family:
  * winvmem's bookkeeping comes from core/meta.c, and libc functions that may allocate
  * (pthread_setspecific, pthread_getattr_np) are avoided in signal context.
  * tests/fault/stress_signal_context.c holds this to account (it interposes malloc).
- * Not covered: the host API (src/host), the wvm_print_* functions (stdio), and, until their
- * records move to core/meta.c, file mappings: CreateFileMapping, MapViewOfFile and these calls
- * on a view (tools/no-heap-pending.txt).
+ * Not covered: the host API (src/host) and the wvm_print_* functions (stdio).
  * A handler itself must not call what is not async-signal-safe (malloc, printf, locks the
  * interrupted code may hold).
  *

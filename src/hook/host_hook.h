@@ -11,18 +11,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- owned allocations (src/api/owned.c) --------------------------------------------------
+/* ---- owned allocations (src/api/owned.c over core/range.h's wvm_acct) ----------------------
  * The host keeps no table of its allocations: the core tags each allocation the host makes
- * with the host's owner tag, refuses in-place operations on allocations with another tag, and
- * reports what each call changed in the commit, which is what the host charges to its budget.
+ * with the host's owner tag (before anyone can find it), refuses in-place operations on
+ * allocations with another tag, and reports what each call changed in the commit, which is what
+ * the host charges to its budget; all of it under the allocation lock of the operation itself.
  *
  * Arguments, results and the thread's last error are those of wvm_VirtualAlloc/wvm_VirtualFree
  * (Microsoft's documentation), with these differences:
  *   - in-place operations (MEM_COMMIT, MEM_RESET, MEM_RESET_UNDO into an existing allocation;
  *     MEM_DECOMMIT; MEM_RELEASE) act only inside an allocation tagged o->owner: any other
  *     address fails with ERROR_INVALID_ADDRESS and sets o->foreign;
- *   - an in-place MEM_COMMIT that would newly commit more than o->max_commit bytes changes
- *     nothing and fails with ERROR_COMMITMENT_LIMIT, o->committed = the bytes it would commit
+ *   - a MEM_COMMIT (in place, or with MEM_RESERVE) that would newly commit more than
+ *     o->max_commit bytes changes nothing and fails with ERROR_COMMITMENT_LIMIT,
+ *     o->committed = the bytes it would commit
  *     (> max_commit): the host charges that much (waiting for budget if it must, with no lock
  *     held) and calls again; ERROR_COMMITMENT_LIMIT with o->committed <= max_commit is the
  *     commit limit of the process itself;
@@ -32,7 +34,7 @@
  * Thread-safe; not for signal handlers (the C heap may be used). */
 typedef struct wvm_owned {
     uintptr_t owner;     /* in: the tag, never 0 */
-    uint64_t max_commit; /* in: in-place MEM_COMMIT only, see above */
+    uint64_t max_commit; /* in: any MEM_COMMIT, see above */
     uint64_t committed;  /* out: bytes newly committed (alloc) or decommitted (free) */
     uint64_t reserved;   /* out: the allocation's size (new reservation, release) */
     bool foreign;        /* out: the address lies in no allocation tagged owner */

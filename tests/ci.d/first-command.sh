@@ -12,13 +12,15 @@ root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 require first-command "unshare (Debian: util-linux)" unshare
 require first-command git git
 
-# Packages the first command must not need. Add new optional dependencies here.
+# Packages the first command must not need (README: "a C11 compiler and CMake, nothing else":
+# no C++ compiler, no pkg-config either). Add new optional dependencies here.
 optional=(libcriterion-dev libcriterion3 libmimalloc-dev libmimalloc2.0
           wine wine64 libwine gcc-mingw-w64-x86-64 gcc-mingw-w64-x86-64-win32
           gcc-mingw-w64-x86-64-posix binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev
-          scdoc clang clang-14 libclang-rt-14-dev chromium)
+          scdoc clang clang-14 libclang-rt-14-dev chromium
+          g++ g++-12 pkg-config pkgconf clang-format clang-format-14 valgrind)
 # What must then be out of reach (commands, files; the loader must not find mimalloc).
-gone_cmds=(wine wine64 wineserver x86_64-w64-mingw32-gcc clang clang-14 scdoc)
+gone_cmds=(wine wine64 wineserver x86_64-w64-mingw32-gcc clang clang-14 scdoc g++ c++ pkg-config)
 gone_files=(/usr/include/criterion/criterion.h /usr/include/mimalloc.h)
 gone_libs=(libcriterion.so libmimalloc.so)
 # Parts CMake leaves out, each announced by one status line.

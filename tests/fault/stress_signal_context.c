@@ -1,5 +1,5 @@
-/* A vectored handler that calls VirtualAlloc (reserve, commit, both), VirtualProtect,
- * VirtualFree and VirtualQuery runs while the faulting thread is inside malloc. fault.h
+/* A vectored handler that calls VirtualAlloc (reserve, commit, both), VirtualProtect, file
+ * mappings, VirtualFree and VirtualQuery runs while the faulting thread is inside malloc. fault.h
  * promises that this works: winvmem must not call the malloc family on those paths (glibc's
  * malloc is not reentrant: the interrupted call holds its arena lock).
  *
@@ -213,6 +213,7 @@ static void failed(int op)
  * (snapshots retired and freed through the epochs), queries of winvmem's and foreign memory,
  * an out-parameter on this stack. */
 static void exercise_types(void);
+static void exercise_sections(void);
 
 static void exercise(const void *fault_page)
 {
@@ -249,6 +250,7 @@ static void exercise(const void *fault_page)
         CHECK(16, !big || wvm_VirtualFree(big, 0, WVM_MEM_RELEASE));
     }
     exercise_types();
+    exercise_sections();
 }
 
 static int uffd_write_watch;
@@ -316,6 +318,88 @@ static int32_t veh(wvm_EXCEPTION_POINTERS *ep)
               wvm_VirtualProtect(page, PAGE, WVM_PAGE_READWRITE, &old) && old == WVM_PAGE_NOACCESS);
     in_handler--;
     return WVM_EXCEPTION_CONTINUE_EXECUTION;
+}
+
+/* "wvm-sigctx-PID-N": a name of this thread's own (formatted by hand: no stdio here). */
+static void section_name(char *buf, unsigned long pid, unsigned long n)
+{
+    static const char pre[] = "wvm-sigctx-";
+    char digits[24];
+    size_t len = 0;
+    memcpy(buf, pre, sizeof pre - 1);
+    len = sizeof pre - 1;
+    for (int part = 0; part < 2; part++) {
+        unsigned long v = part ? n : pid;
+        int d = 0;
+        do
+            digits[d++] = (char)('0' + v % 10);
+        while ((v /= 10));
+        while (d)
+            buf[len++] = digits[--d];
+        buf[len++] = part ? 0 : '-';
+    }
+}
+
+static _Atomic unsigned long section_names;
+
+/* File mappings (fault.h: covered since their records come from core/meta.c): a SEC_RESERVE
+ * section with two views (a commit through one reaches the other), a view's protection over
+ * many runs (a plan that grows), a copy-on-write view with private copies, a placeholder split
+ * and replaced by two views, then coalesced; a named section created and opened. */
+static void exercise_sections(void)
+{
+    void *proc = wvm_GetCurrentProcess();
+    void *h = wvm_CreateFileMappingA(WVM_INVALID_HANDLE_VALUE, NULL,
+                                     WVM_PAGE_READWRITE | WVM_SEC_RESERVE, 0, 4 * GRAN, NULL);
+    CHECK(40, h != NULL);
+    if (!h)
+        return;
+    char *v = wvm_MapViewOfFile(h, WVM_FILE_MAP_WRITE, 0, 0, 4 * GRAN);
+    char *w = wvm_MapViewOfFile(h, WVM_FILE_MAP_READ, 0, 0, 2 * GRAN);
+    CHECK(41, v && w);
+    wvm_MEMORY_BASIC_INFORMATION m;
+    uint32_t old;
+    if (v && w) {
+        CHECK(42, wvm_VirtualAlloc(v, GRAN, WVM_MEM_COMMIT, WVM_PAGE_READWRITE) == v);
+        v[1] = 7;
+        CHECK(43, w[1] == 7 && wvm_VirtualQuery(w, &m, sizeof m) == sizeof m &&
+                      m.State == WVM_MEM_COMMIT && m.Type == WVM_MEM_MAPPED);
+        for (int i = 0; i < 7; i++) /* 15 runs, then one change over all (a plan that grows) */
+            CHECK(44, wvm_VirtualProtect(v + (size_t)(2 * i + 1) * PAGE, PAGE, WVM_PAGE_READONLY,
+                                         &old));
+        CHECK(44, wvm_VirtualProtect(v, GRAN, WVM_PAGE_READWRITE, &old));
+        char *c = wvm_MapViewOfFile(h, WVM_FILE_MAP_COPY, 0, 0, GRAN);
+        CHECK(45, c != NULL);
+        if (c) {
+            c[1] = 8; /* a private copy (the kernel's copy-on-write: no signal) */
+            CHECK(46, wvm_VirtualProtect(c, 2 * PAGE, WVM_PAGE_READONLY, &old) && v[1] == 7);
+            CHECK(47, wvm_UnmapViewOfFile(c));
+        }
+    }
+    CHECK(48, (!v || wvm_UnmapViewOfFile(v)) && (!w || wvm_UnmapViewOfFile(w)));
+    char *p = wvm_VirtualAlloc2(NULL, NULL, 2 * GRAN, WVM_MEM_RESERVE | WVM_MEM_RESERVE_PLACEHOLDER,
+                                WVM_PAGE_NOACCESS, NULL, 0);
+    CHECK(49, p != NULL);
+    if (p) {
+        CHECK(50, wvm_VirtualFree(p, GRAN, WVM_MEM_RELEASE | WVM_MEM_PRESERVE_PLACEHOLDER));
+        char *a = wvm_MapViewOfFile3(h, proc, p, 0, GRAN, WVM_MEM_REPLACE_PLACEHOLDER,
+                                     WVM_PAGE_READWRITE, NULL, 0);
+        char *b = wvm_MapViewOfFile3(h, proc, p + GRAN, 0, GRAN, WVM_MEM_REPLACE_PLACEHOLDER,
+                                     WVM_PAGE_READONLY, NULL, 0);
+        CHECK(51, a == p && b == p + GRAN && b[1] == 7);
+        CHECK(52, (!a || wvm_UnmapViewOfFile2(proc, a, WVM_MEM_PRESERVE_PLACEHOLDER)) &&
+                      (!b || wvm_UnmapViewOfFile2(proc, b, WVM_MEM_PRESERVE_PLACEHOLDER)));
+        CHECK(53, wvm_VirtualFree(p, 2 * GRAN, WVM_MEM_RELEASE | WVM_MEM_COALESCE_PLACEHOLDERS));
+        CHECK(54, wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    }
+    CHECK(55, wvm_CloseHandle(h));
+    char name[64];
+    section_name(name, (unsigned long)getpid(), atomic_fetch_add(&section_names, 1));
+    void *n =
+        wvm_CreateFileMappingA(WVM_INVALID_HANDLE_VALUE, NULL, WVM_PAGE_READWRITE, 0, GRAN, name);
+    void *o = n ? wvm_OpenFileMappingA(WVM_FILE_MAP_READ, 0, name) : NULL;
+    CHECK(56, n && o);
+    CHECK(57, (!o || wvm_CloseHandle(o)) && (!n || wvm_CloseHandle(n)));
 }
 
 /* ---- threads ----------------------------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * in-place operations refused for any other tag, and the commit delta of every call. */
 #include "host_test.h"
 #include "host_hook.h"
+#include "winvmem/stats.h"
 
 #define PAGE 4096u
 #define A    ((uintptr_t)0x1234 << 4)
@@ -9,7 +10,18 @@
 
 Test(host_hook, tags_and_commit_deltas)
 {
-    wvm_owned o = {.owner = A};
+    /* a fresh reserve+commit is held to max_commit too: refused, nothing reserved */
+    wvm_owned o = {.owner = A, .max_commit = 16 * PAGE - 1};
+    wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
+    cr_assert_eq(wvm_stats_get(&st), 0);
+    uint64_t live = st.live_allocations;
+    cr_assert_null(wvm__owned_alloc(NULL, 16 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
+                                    WVM_PAGE_READWRITE, &o));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_COMMITMENT_LIMIT);
+    cr_assert_eq(o.committed, 16 * PAGE, "what the call would commit");
+    cr_assert_eq(wvm_stats_get(&st), 0);
+    cr_assert_eq(st.live_allocations, live, "nothing reserved");
+    o = (wvm_owned){.owner = A, .max_commit = 16 * PAGE};
     char *p =
         wvm__owned_alloc(NULL, 16 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o);
     cr_assert_not_null(p);
@@ -86,7 +98,7 @@ Test(host_hook, release_all_takes_only_the_owners)
         o.max_commit = PAGE;
         cr_assert_not_null(wvm__owned_alloc(a[i], PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &o));
     }
-    wvm_owned ob = {.owner = B};
+    wvm_owned ob = {.owner = B, .max_commit = 65536};
     b = wvm__owned_alloc(NULL, 65536, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE, &ob);
     cr_assert_not_null(b);
     uint64_t committed = 0, reserved = 0;
