@@ -80,6 +80,7 @@ WVM_API const char *wvm_version_string(void);
 #define WVM_ERROR_BAD_LENGTH          24u
 #define WVM_ERROR_INVALID_PARAMETER   87u
 #define WVM_ERROR_NOT_LOCKED          158u
+#define WVM_ERROR_BUSY                170u
 #define WVM_ERROR_INVALID_ADDRESS     487u
 #define WVM_ERROR_NOACCESS            998u
 #define WVM_ERROR_PRIVILEGE_NOT_HELD  1314u
@@ -207,6 +208,87 @@ WVM_API int wvm_MapUserPhysicalPages(void *VirtualAddress, uintptr_t NumberOfPag
                                      uintptr_t *PageArray);
 WVM_API int wvm_FreeUserPhysicalPages(void *hProcess, uintptr_t *NumberOfPages,
                                       uintptr_t *PageArray);
+
+/* ---- offer, discard, prefetch, working set, NUMA ------------------------------------------- */
+
+/* OFFER_PRIORITY (memoryapi.h). */
+#define WVM_VM_OFFER_PRIORITY_VERY_LOW     1u
+#define WVM_VM_OFFER_PRIORITY_LOW          2u
+#define WVM_VM_OFFER_PRIORITY_BELOW_NORMAL 3u
+#define WVM_VM_OFFER_PRIORITY_NORMAL       4u
+
+/* SetProcessWorkingSetSizeEx / GetProcessWorkingSetSizeEx (winnt.h). */
+#define WVM_QUOTA_LIMITS_HARDWS_MIN_ENABLE  0x1u
+#define WVM_QUOTA_LIMITS_HARDWS_MIN_DISABLE 0x2u
+#define WVM_QUOTA_LIMITS_HARDWS_MAX_ENABLE  0x4u
+#define WVM_QUOTA_LIMITS_HARDWS_MAX_DISABLE 0x8u
+
+#define WVM_NUMA_NO_PREFERRED_NODE 0xFFFFFFFFu
+
+typedef struct wvm_WIN32_MEMORY_RANGE_ENTRY {
+    void *VirtualAddress;
+    size_t NumberOfBytes;
+} wvm_WIN32_MEMORY_RANGE_ENTRY;
+
+/* PSAPI_WORKING_SET_EX_BLOCK: one 64-bit word. When v.Valid is 0 only Invalid.Shared and
+ * Invalid.Bad mean anything (winvmem writes every other bit 0). win32.h offers the SDK's
+ * spelling (info.VirtualAttributes.Valid). */
+typedef union wvm_PSAPI_WORKING_SET_EX_BLOCK {
+    uintptr_t Flags;
+    struct {
+        unsigned Valid : 1;
+        unsigned ShareCount : 3;       /* processes sharing the page, at most 7 */
+        unsigned Win32Protection : 11; /* PAGE_* */
+        unsigned Shared : 1;           /* the page can be shared (a view, an image) */
+        unsigned Node : 6;             /* NUMA node of the physical page */
+        unsigned Locked : 1;
+        unsigned LargePage : 1;
+        unsigned Reserved : 7;
+        unsigned Bad : 1;
+        unsigned ReservedUlong : 32;
+    } v;
+    struct {
+        unsigned Valid : 1;
+        unsigned Reserved0 : 14;
+        unsigned Shared : 1;
+        unsigned Reserved1 : 15;
+        unsigned Bad : 1;
+        unsigned ReservedUlong : 32;
+    } Invalid;
+} wvm_PSAPI_WORKING_SET_EX_BLOCK;
+
+typedef struct wvm_PSAPI_WORKING_SET_EX_INFORMATION {
+    void *VirtualAddress;
+    wvm_PSAPI_WORKING_SET_EX_BLOCK VirtualAttributes;
+} wvm_PSAPI_WORKING_SET_EX_INFORMATION;
+
+/* These return a Windows error code (ERROR_SUCCESS, or ERROR_BUSY from Reclaim when the
+ * contents were discarded) and leave the thread's last error alone, as Windows does. */
+WVM_API uint32_t wvm_DiscardVirtualMemory(void *VirtualAddress, size_t Size);
+WVM_API uint32_t wvm_OfferVirtualMemory(void *VirtualAddress, size_t Size, uint32_t Priority);
+WVM_API uint32_t wvm_ReclaimVirtualMemory(const void *VirtualAddress, size_t Size);
+/* hProcess must be wvm_GetCurrentProcess() in all of these (else ERROR_INVALID_HANDLE). */
+WVM_API int wvm_PrefetchVirtualMemory(void *hProcess, uintptr_t NumberOfEntries,
+                                      wvm_WIN32_MEMORY_RANGE_ENTRY *VirtualAddresses,
+                                      uint32_t Flags);
+/* pv: an array of wvm_PSAPI_WORKING_SET_EX_INFORMATION, cb its size in bytes. */
+WVM_API int wvm_QueryWorkingSetEx(void *hProcess, void *pv, uint32_t cb);
+WVM_API int wvm_GetProcessWorkingSetSize(void *hProcess, size_t *lpMinimumWorkingSetSize,
+                                         size_t *lpMaximumWorkingSetSize);
+WVM_API int wvm_GetProcessWorkingSetSizeEx(void *hProcess, size_t *lpMinimumWorkingSetSize,
+                                           size_t *lpMaximumWorkingSetSize, uint32_t *Flags);
+/* The minimum working set bounds what VirtualLock can lock (the minimum minus a small
+ * overhead, as on Windows); (SIZE_T)-1 for both trims the working set (doc/windows-semantics.md).
+ */
+WVM_API int wvm_SetProcessWorkingSetSize(void *hProcess, size_t dwMinimumWorkingSetSize,
+                                         size_t dwMaximumWorkingSetSize);
+WVM_API int wvm_SetProcessWorkingSetSizeEx(void *hProcess, size_t dwMinimumWorkingSetSize,
+                                           size_t dwMaximumWorkingSetSize, uint32_t Flags);
+/* VirtualAllocEx with a preferred NUMA node for the pages of a new allocation (the kernel's
+ * MPOL_PREFERRED policy); nndPreferred WVM_NUMA_NO_PREFERRED_NODE for none. */
+WVM_API void *wvm_VirtualAllocExNuma(void *hProcess, void *lpAddress, size_t dwSize,
+                                     uint32_t flAllocationType, uint32_t flProtect,
+                                     uint32_t nndPreferred);
 
 /* ---- structured exceptions (vectored handlers only) --------------------------------------- */
 

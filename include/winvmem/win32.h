@@ -9,8 +9,9 @@
  *
  * Layout, one section per SDK header, so that new functions go where Windows keeps them:
  *   1. types (windef.h, basetsd.h, winnt.h)       4. errors (winerror.h)
- *   2. memory constants (winnt.h)                 5. functions: memoryapi.h, then sysinfoapi.h,
- *   3. structures (winnt.h, sysinfoapi.h)            errhandlingapi.h, processthreadsapi.h
+ *   2. memory constants (winnt.h)                 5. functions: memoryapi.h, then psapi.h,
+ *   3. structures (winnt.h, sysinfoapi.h,            sysinfoapi.h, errhandlingapi.h,
+ *      memoryapi.h, psapi.h)                          processthreadsapi.h
  * Integer types have the SDK's widths; DWORD is 32 bits (unsigned int here, unsigned long on
  * Windows): doc/porting.md says how to print them portably. */
 #ifndef WINVMEM_WIN32_H
@@ -18,6 +19,7 @@
 
 #ifdef _WIN32
 #include <windows.h>
+#include <psapi.h> /* QueryWorkingSetEx */
 #else
 
 #include <string.h>
@@ -105,6 +107,12 @@ typedef void *HANDLE, **PHANDLE;
 
 #define WRITE_WATCH_FLAG_RESET WVM_WRITE_WATCH_FLAG_RESET
 
+#define QUOTA_LIMITS_HARDWS_MIN_ENABLE  WVM_QUOTA_LIMITS_HARDWS_MIN_ENABLE
+#define QUOTA_LIMITS_HARDWS_MIN_DISABLE WVM_QUOTA_LIMITS_HARDWS_MIN_DISABLE
+#define QUOTA_LIMITS_HARDWS_MAX_ENABLE  WVM_QUOTA_LIMITS_HARDWS_MAX_ENABLE
+#define QUOTA_LIMITS_HARDWS_MAX_DISABLE WVM_QUOTA_LIMITS_HARDWS_MAX_DISABLE
+#define NUMA_NO_PREFERRED_NODE          ((DWORD)WVM_NUMA_NO_PREFERRED_NODE)
+
 #define STATUS_GUARD_PAGE_VIOLATION WVM_STATUS_GUARD_PAGE_VIOLATION
 #define STATUS_ACCESS_VIOLATION     WVM_STATUS_ACCESS_VIOLATION
 #define EXCEPTION_GUARD_PAGE        WVM_STATUS_GUARD_PAGE_VIOLATION
@@ -176,6 +184,57 @@ WVM_WIN32_SAME(SYSTEM_INFO, wvm_SYSTEM_INFO, wProcessorRevision);
 WVM_WIN32_ASSERT(sizeof(MEMORYSTATUSEX) == sizeof(wvm_MEMORYSTATUSEX), "MEMORYSTATUSEX's size");
 WVM_WIN32_SAME(MEMORYSTATUSEX, wvm_MEMORYSTATUSEX, ullTotalPhys);
 WVM_WIN32_SAME(MEMORYSTATUSEX, wvm_MEMORYSTATUSEX, ullAvailExtendedVirtual);
+
+/* memoryapi.h: OFFER_PRIORITY, WIN32_MEMORY_RANGE_ENTRY */
+typedef enum OFFER_PRIORITY {
+    VmOfferPriorityVeryLow = WVM_VM_OFFER_PRIORITY_VERY_LOW,
+    VmOfferPriorityLow = WVM_VM_OFFER_PRIORITY_LOW,
+    VmOfferPriorityBelowNormal = WVM_VM_OFFER_PRIORITY_BELOW_NORMAL,
+    VmOfferPriorityNormal = WVM_VM_OFFER_PRIORITY_NORMAL
+} OFFER_PRIORITY;
+typedef wvm_WIN32_MEMORY_RANGE_ENTRY WIN32_MEMORY_RANGE_ENTRY, *PWIN32_MEMORY_RANGE_ENTRY;
+
+/* psapi.h: PSAPI_WORKING_SET_EX_BLOCK as the SDK declares it (info.VirtualAttributes.Valid,
+ * info.VirtualAttributes.Invalid.Shared); laid out exactly like wvm_PSAPI_WORKING_SET_EX_BLOCK
+ * (checked below). The SDK's ULONG_PTR bit-fields are unsigned here: the same bits, and
+ * ISO C allows no other bit-field type. */
+typedef union _PSAPI_WORKING_SET_EX_BLOCK {
+    ULONG_PTR Flags;
+    union {
+        __extension__ struct {
+            unsigned Valid : 1;
+            unsigned ShareCount : 3;
+            unsigned Win32Protection : 11;
+            unsigned Shared : 1;
+            unsigned Node : 6;
+            unsigned Locked : 1;
+            unsigned LargePage : 1;
+            unsigned Reserved : 7;
+            unsigned Bad : 1;
+            unsigned ReservedUlong : 32;
+        };
+        struct {
+            unsigned Valid : 1;
+            unsigned Reserved0 : 14;
+            unsigned Shared : 1;
+            unsigned Reserved1 : 15;
+            unsigned Bad : 1;
+            unsigned ReservedUlong : 32;
+        } Invalid;
+    };
+} PSAPI_WORKING_SET_EX_BLOCK, *PPSAPI_WORKING_SET_EX_BLOCK;
+
+typedef struct _PSAPI_WORKING_SET_EX_INFORMATION {
+    PVOID VirtualAddress;
+    PSAPI_WORKING_SET_EX_BLOCK VirtualAttributes;
+} PSAPI_WORKING_SET_EX_INFORMATION, *PPSAPI_WORKING_SET_EX_INFORMATION;
+
+WVM_WIN32_ASSERT(sizeof(PSAPI_WORKING_SET_EX_BLOCK) == sizeof(wvm_PSAPI_WORKING_SET_EX_BLOCK),
+                 "PSAPI_WORKING_SET_EX_BLOCK's size");
+WVM_WIN32_SAME(PSAPI_WORKING_SET_EX_INFORMATION, wvm_PSAPI_WORKING_SET_EX_INFORMATION,
+               VirtualAddress);
+WVM_WIN32_SAME(PSAPI_WORKING_SET_EX_INFORMATION, wvm_PSAPI_WORKING_SET_EX_INFORMATION,
+               VirtualAttributes);
 #undef WVM_WIN32_SAME
 
 /* ---- 4. errors (winerror.h); wvm_error_name(code) gives the name ------------------------------
@@ -189,6 +248,7 @@ WVM_WIN32_SAME(MEMORYSTATUSEX, wvm_MEMORYSTATUSEX, ullAvailExtendedVirtual);
 #define ERROR_BAD_LENGTH          WVM_ERROR_BAD_LENGTH
 #define ERROR_INVALID_PARAMETER   WVM_ERROR_INVALID_PARAMETER
 #define ERROR_NOT_LOCKED          WVM_ERROR_NOT_LOCKED
+#define ERROR_BUSY                WVM_ERROR_BUSY
 #define ERROR_INVALID_ADDRESS     WVM_ERROR_INVALID_ADDRESS
 #define ERROR_NOACCESS            WVM_ERROR_NOACCESS
 #define ERROR_PRIVILEGE_NOT_HELD  WVM_ERROR_PRIVILEGE_NOT_HELD
@@ -275,6 +335,56 @@ static inline BOOL MapUserPhysicalPages(PVOID a, ULONG_PTR n, PULONG_PTR pfns)
 static inline BOOL FreeUserPhysicalPages(HANDLE h, PULONG_PTR n, PULONG_PTR pfns)
 {
     return wvm_FreeUserPhysicalPages(h, n, pfns);
+}
+
+/* memoryapi.h: offer, discard, prefetch, working-set sizes, NUMA (GetProcessWorkingSetSize and
+ * SetProcessWorkingSetSize are winbase.h's) */
+static inline DWORD DiscardVirtualMemory(PVOID a, SIZE_T s)
+{
+    return wvm_DiscardVirtualMemory(a, s);
+}
+static inline DWORD OfferVirtualMemory(PVOID a, SIZE_T s, OFFER_PRIORITY p)
+{
+    return wvm_OfferVirtualMemory(a, s, (DWORD)p);
+}
+static inline DWORD ReclaimVirtualMemory(void const *a, SIZE_T s)
+{
+    return wvm_ReclaimVirtualMemory(a, s);
+}
+static inline BOOL PrefetchVirtualMemory(HANDLE h, ULONG_PTR n, PWIN32_MEMORY_RANGE_ENTRY r,
+                                         ULONG f)
+{
+    return wvm_PrefetchVirtualMemory(h, n, r, f);
+}
+static inline BOOL GetProcessWorkingSetSize(HANDLE h, PSIZE_T mn, PSIZE_T mx)
+{
+    return wvm_GetProcessWorkingSetSize(h, mn, mx);
+}
+static inline BOOL GetProcessWorkingSetSizeEx(HANDLE h, PSIZE_T mn, PSIZE_T mx, PDWORD f)
+{
+    return wvm_GetProcessWorkingSetSizeEx(h, mn, mx, f);
+}
+static inline BOOL SetProcessWorkingSetSize(HANDLE h, SIZE_T mn, SIZE_T mx)
+{
+    return wvm_SetProcessWorkingSetSize(h, mn, mx);
+}
+static inline BOOL SetProcessWorkingSetSizeEx(HANDLE h, SIZE_T mn, SIZE_T mx, DWORD f)
+{
+    return wvm_SetProcessWorkingSetSizeEx(h, mn, mx, f);
+}
+static inline LPVOID VirtualAllocExNuma(HANDLE h, LPVOID a, SIZE_T s, DWORD t, DWORD p, DWORD n)
+{
+    return wvm_VirtualAllocExNuma(h, a, s, t, p, n);
+}
+
+/* psapi.h (PSAPI_VERSION 2: kernel32's K32 name too) */
+static inline BOOL QueryWorkingSetEx(HANDLE h, PVOID pv, DWORD cb)
+{
+    return wvm_QueryWorkingSetEx(h, pv, cb);
+}
+static inline BOOL K32QueryWorkingSetEx(HANDLE h, PVOID pv, DWORD cb)
+{
+    return wvm_QueryWorkingSetEx(h, pv, cb);
 }
 
 /* sysinfoapi.h */

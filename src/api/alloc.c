@@ -1,6 +1,7 @@
 /* VirtualAlloc: reserve, commit, or both. */
 #include "api/api.h"
 #include "core/awe.h"
+#include "core/numa.h"
 #include "core/largepage.h"
 #include "core/range.h"
 #include "core/placeholder.h"
@@ -52,8 +53,10 @@ static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t
     return *be ? 0 : WVM_ERROR_NOT_SUPPORTED;
 }
 
-static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, wvm_acct *acct,
-                     uint32_t *err)
+/* node: VirtualAllocExNuma's preferred node for the new allocation, or -1 (core/numa.h); a
+ * NUMA reservation is never an owned one (api/numa.c passes no accounting). */
+static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, int node,
+                     wvm_acct *acct, uint32_t *err)
 {
     const wvm_backend *be;
     if ((*err = backend_for(addr, size, type, prot, &be)))
@@ -72,14 +75,26 @@ static void *reserve(uintptr_t addr, size_t size, uint32_t type, uint32_t prot, 
     }
     uintptr_t got;
     uint32_t commit = (type & WVM_MEM_COMMIT) ? prot : 0;
-    *err = wvm__range_reserve(base, end - base, type, prot, commit, be, acct, &got);
+    if (node >= 0) {
+        wvm_reserve_req r = {.want = base,
+                             .size = end - base,
+                             .type = type | WVM_TYPE_NUMA,
+                             .prot = prot,
+                             .commit = commit,
+                             .be = be,
+                             .fill = wvm__numa_fill,
+                             .ctx = wvm__numa_ctx((uint32_t)node)};
+        *err = wvm__space_reserve_req(&r, &got);
+    } else {
+        *err = wvm__range_reserve(base, end - base, type, prot, commit, be, acct, &got);
+    }
     if (*err)
         return NULL;
     return (void *)got;
 }
 
 void *wvm__virtual_alloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
-                         uint32_t flProtect, wvm_acct *acct)
+                         uint32_t flProtect, int node, wvm_acct *acct)
 {
     uintptr_t addr = (uintptr_t)lpAddress;
     uint32_t type = flAllocationType, prot, err = 0;
@@ -96,7 +111,7 @@ void *wvm__virtual_alloc(void *lpAddress, size_t dwSize, uint32_t flAllocationTy
         return WVM_FAIL(err, NULL);
     void *result;
     if ((type & WVM_MEM_RESERVE) || !addr) {
-        result = reserve(addr, dwSize, type, prot, acct, &err);
+        result = reserve(addr, dwSize, type, prot, node, acct, &err);
     } else {
         uintptr_t start, end;
         if (!wvm__page_range(addr, dwSize, &start, &end))
@@ -111,5 +126,5 @@ void *wvm__virtual_alloc(void *lpAddress, size_t dwSize, uint32_t flAllocationTy
 WVM_API void *wvm_VirtualAlloc(void *lpAddress, size_t dwSize, uint32_t flAllocationType,
                                uint32_t flProtect)
 {
-    return wvm__virtual_alloc(lpAddress, dwSize, flAllocationType, flProtect, NULL);
+    return wvm__virtual_alloc(lpAddress, dwSize, flAllocationType, flProtect, -1, NULL);
 }

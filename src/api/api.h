@@ -33,10 +33,11 @@ void wvm__size_name(uint64_t bytes, char *buf, size_t cap);
 void wvm__stats_at_exit(void);
 
 /* The public calls with the host hook's accounting (core/range.h; NULL: a plain call), so
- * that api/owned.c applies exactly their argument rules. wvm_VirtualAlloc (api/alloc.c);
+ * that api/owned.c applies exactly their argument rules. wvm_VirtualAlloc (api/alloc.c;
+ * node >= 0: a new allocation prefers that NUMA node, api/numa.c);
  * MEM_RESET or MEM_RESET_UNDO (api/reset.c); VirtualFree(MEM_DECOMMIT) (api/free.c). */
 struct wvm_acct;
-void *wvm__virtual_alloc(void *addr, size_t size, uint32_t type, uint32_t prot,
+void *wvm__virtual_alloc(void *addr, size_t size, uint32_t type, uint32_t prot, int node,
                          struct wvm_acct *acct);
 void *wvm__virtual_reset(void *addr, size_t size, uint32_t type, uint32_t prot,
                          struct wvm_acct *acct);

@@ -50,6 +50,7 @@ static const struct {
     E(ERROR_NO_SYSTEM_RESOURCES),
     E(ERROR_WORKING_SET_QUOTA),
     E(ERROR_COMMITMENT_LIMIT),
+    E(ERROR_BUSY),
     /* winvmem/sections.h */
     E(ERROR_FILE_NOT_FOUND),
     E(ERROR_PATH_NOT_FOUND),

@@ -23,7 +23,7 @@ void *wvm__owned_alloc(void *addr, size_t size, uint32_t type, uint32_t prot, wv
     bool in_place = addr && !(type & (WVM_MEM_RESERVE | WVM_MEM_RESET | WVM_MEM_RESET_UNDO));
     if (!o->owner || (in_place && type != WVM_MEM_COMMIT))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    void *p = wvm__virtual_alloc(addr, size, type, prot, &acct);
+    void *p = wvm__virtual_alloc(addr, size, type, prot, -1, &acct);
     report(o, &acct);
     return p;
 }

@@ -4,6 +4,7 @@
 
 #include "core/guard.h"
 #include "core/residency.h"
+#include "core/wsquota.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
 
@@ -11,7 +12,7 @@ static _Atomic uint64_t locked_pages;
 
 uint32_t wvm__lock_charge(uint64_t pages)
 {
-    uint64_t limit = wvm__prim_memlock_limit() / WVM_PAGE;
+    uint64_t limit = wvm__ws_lock_quota() / WVM_PAGE; /* the working-set minimum's */
     uint64_t cur = atomic_load(&locked_pages);
     do {
         if (cur + pages > limit)

@@ -41,6 +41,7 @@
 #define WVM_ATTR_GUARD     0x100u   /* PAGE_GUARD, inside the protection bits */
 #define WVM_ATTR_LOCKED    0x10000u /* VirtualLock */
 #define WVM_ATTR_RESET     0x20000u /* MEM_RESET: contents may be discarded */
+#define WVM_ATTR_OFFERED   0x80000u /* OfferVirtualMemory (core/offer.c) */
 
 static inline bool wvm__attr_committed(uint32_t attr)
 {

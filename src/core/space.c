@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/numa.h"
 #include "core/arena.h"
 #include "core/fork.h"
 #include "core/freespace.h"
@@ -80,7 +81,9 @@ static wvm_alloc *desc_get(void)
     free_descs = a->next;
     a->backend = NULL;
     a->ext = NULL;
-    a->cur = NULL;
+    /* a->cur is NULL already (every path that frees a descriptor clears it under its lock) and
+     * is not written here: a reader that found this descriptor through a stale index entry
+     * may be reading it in acquire(), under the allocation lock that is not held here */
     a->staged = false;
     atomic_store_explicit(&a->owner, 0, memory_order_relaxed);
     return a;
@@ -305,6 +308,7 @@ static void unstage(wvm_alloc *a, bool set_up)
     uintptr_t base = s->base;
     if (set_up && a->backend->on_release)
         a->backend->on_release(a, s);
+    wvm__numa_forget(s, a->in_arena);
     if (!a->in_arena) /* first: a mapping without index entries would look foreign */
         wvm__prim_unmap((void *)base, s->size);
     pthread_mutex_lock(&placement);
@@ -632,6 +636,7 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
     size_t size = s->size;
     uintptr_t span = span_of(size);
     bool in_arena = a->in_arena;
+    wvm__numa_forget(s, in_arena);
     pthread_mutex_lock(&placement);
     died(a);
     live_unlink(a, size);

@@ -30,6 +30,10 @@ STATIC_ASSERT(offsetof(SYSTEM_INFO, dwPageSize) == 4, "SYSTEM_INFO.dwPageSize");
 STATIC_ASSERT(offsetof(SYSTEM_INFO, dwAllocationGranularity) == 40, "dwAllocationGranularity");
 STATIC_ASSERT(offsetof(MEMORYSTATUSEX, ullAvailExtendedVirtual) == 56, "ullAvailExtended...");
 STATIC_ASSERT(offsetof(MEMORY_BASIC_INFORMATION, RegionSize) == 24, "RegionSize");
+STATIC_ASSERT(sizeof(WIN32_MEMORY_RANGE_ENTRY) == 16, "WIN32_MEMORY_RANGE_ENTRY");
+STATIC_ASSERT(sizeof(PSAPI_WORKING_SET_EX_BLOCK) == 8, "PSAPI_WORKING_SET_EX_BLOCK");
+STATIC_ASSERT(sizeof(PSAPI_WORKING_SET_EX_INFORMATION) == 16, "PSAPI_WORKING_SET_EX_INFO...");
+STATIC_ASSERT(offsetof(PSAPI_WORKING_SET_EX_INFORMATION, VirtualAttributes) == 8, "Attributes");
 STATIC_ASSERT(sizeof(SECURITY_ATTRIBUTES) == 24, "SECURITY_ATTRIBUTES");
 #ifndef _WIN32 /* mingw-w64's headers of Debian 12 may lack VirtualAlloc2's types */
 STATIC_ASSERT(sizeof(MEM_EXTENDED_PARAMETER) == 16, "MEM_EXTENDED_PARAMETER");
@@ -62,6 +66,54 @@ static void pointer_types(void)
     (void)pms;
 #endif
     (void)lpb, (void)pd, (void)ps, (void)pf, (void)pup, (void)pull, (void)ph, (void)lpms;
+}
+
+/* The neighbours of VirtualAlloc that Wine 8 implements: run on both sides. */
+static int working_set(char *p)
+{
+    p[0] = 1;
+    PSAPI_WORKING_SET_EX_INFORMATION wi[2];
+    ZeroMemory(wi, sizeof wi);
+    wi[0].VirtualAddress = p;
+    wi[1].VirtualAddress = p + 0x1000;
+    BOOL q = QueryWorkingSetEx(GetCurrentProcess(), wi, sizeof wi);
+    PSAPI_WORKING_SET_EX_BLOCK b = wi[0].VirtualAttributes;
+    WIN32_MEMORY_RANGE_ENTRY r;
+    r.VirtualAddress = p;
+    r.NumberOfBytes = 0x1000;
+    BOOL pf = PrefetchVirtualMemory(GetCurrentProcess(), 1, &r, 0);
+    SIZE_T mn = 0, mx = 0;
+    DWORD fl = 0;
+    BOOL ws = GetProcessWorkingSetSizeEx(GetCurrentProcess(), &mn, &mx, &fl) &&
+              GetProcessWorkingSetSize(GetCurrentProcess(), &mn, &mx);
+    void *numa = VirtualAllocExNuma(GetCurrentProcess(), NULL, 0x10000, MEM_RESERVE | MEM_COMMIT,
+                                    PAGE_READWRITE, NUMA_NO_PREFERRED_NODE);
+    printf("working set: valid %u protection %#x shared %u/%u, prefetch %d, sizes %llu..%llu "
+           "flags %#lx, numa %p\n",
+           (unsigned)b.Valid, (unsigned)b.Win32Protection, (unsigned)b.Shared,
+           (unsigned)wi[1].VirtualAttributes.Invalid.Shared, pf, (unsigned long long)mn,
+           (unsigned long long)mx, (unsigned long)fl, numa);
+    int good = q && b.Valid && b.Win32Protection == PAGE_READWRITE && !b.Shared &&
+               !wi[1].VirtualAttributes.Valid && pf && ws && mn > 0 && mx >= mn && numa &&
+               (fl & (QUOTA_LIMITS_HARDWS_MIN_ENABLE | QUOTA_LIMITS_HARDWS_MIN_DISABLE)) &&
+               VirtualFree(numa, 0, MEM_RELEASE);
+    return good;
+}
+
+/* The ones Wine 8 lacks (its stubs abort): compiled on both sides, run by winvmem only. */
+static int offer_and_discard(char *p)
+{
+    DWORD d = DiscardVirtualMemory(p, 0x1000);
+    DWORD o = OfferVirtualMemory(p, 0x1000, VmOfferPriorityNormal);
+    DWORD r = ReclaimVirtualMemory(p, 0x1000);
+    BOOL trim = SetProcessWorkingSetSize(GetCurrentProcess(), (SIZE_T)-1, (SIZE_T)-1);
+    BOOL hard = SetProcessWorkingSetSizeEx(GetCurrentProcess(), 1 << 20, 2 << 20,
+                                           QUOTA_LIMITS_HARDWS_MAX_ENABLE);
+    printf("discard %lu offer %lu reclaim %lu (busy is %lu), trim %d, hard limit %d\n",
+           (unsigned long)d, (unsigned long)o, (unsigned long)r, (unsigned long)ERROR_BUSY, trim,
+           hard);
+    return d == ERROR_SUCCESS && o == ERROR_SUCCESS && (r == ERROR_SUCCESS || r == ERROR_BUSY) &&
+           trim;
 }
 
 /* a section and a view, with the names of memoryapi.h and handleapi.h that Wine 8 has too */
@@ -108,6 +160,14 @@ int main(void)
     SIZE_T n = p ? VirtualQueryEx(me, p, &mbi, sizeof mbi) : 0;
     DWORD old = 0;
     BOOL prot = p && VirtualProtectEx(me, p, 0x1000, PAGE_READONLY, &old);
+    DWORD back = 0;
+    int neighbours = p && VirtualProtectEx(me, p, 0x1000, PAGE_READWRITE, &back) &&
+                     back == PAGE_READONLY && working_set(p);
+#ifndef _WIN32
+    neighbours = neighbours && offer_and_discard(p);
+#else
+    (void)&offer_and_discard;
+#endif
     BOOL freed = p && VirtualFreeEx(me, p, 0, MEM_RELEASE);
     SetLastError(ERROR_COMMITMENT_LIMIT);
     DWORD err = GetLastError();
@@ -126,7 +186,7 @@ int main(void)
     int good = si.dwPageSize == 4096 && si.dwAllocationGranularity == 65536 && oem == (DWORD)arch &&
                ok && ms.ullTotalPhys > 0 && p && n == sizeof mbi && mbi.RegionSize == 0x10000 &&
                prot && old == PAGE_READWRITE && freed && err == ERROR_COMMITMENT_LIMIT &&
-               me == INVALID_HANDLE_VALUE && sections_ok;
+               me == INVALID_HANDLE_VALUE && neighbours && sections_ok;
     printf("%s\n", good ? "ok" : "WRONG");
     return good ? 0 : 1;
 }

@@ -172,7 +172,13 @@ def explain(src, n, w, modifiers=False, wrote_reserved=False, sec_reserve=False)
     N, W = Line(n), Line(w)
     diverged = N.failed != W.failed
     if W.ret == "unsupported":
-        return 22, True
+        return (32 if op in ("discard", "offer", "reclaim") else 22), True
+    if op == "allocnuma" and N.err == 87 and not W.failed:
+        try:
+            if int(a[4], 0) != 0xFFFFFFFF:
+                return 31, True  # Wine allocated where Windows refused
+        except (ValueError, IndexError):
+            return None
     if op in ("watch", "resetwatch") and N.err == 87 and not W.failed and len(a) > 1 and \
             int(a[1], 0) >= 1 << 47:
         return 6, False

@@ -40,6 +40,11 @@ enum kind {
     PH,    /* VirtualAlloc2(area + off, size, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER) */
     AFREE, /* VirtualFree(area + off, size, type): split, coalesce, release */
     REPL,  /* VirtualAlloc2(area + off, size, type, prot) into slot */
+    /* the neighbours of VirtualAlloc */
+    NUMA,    /* VirtualAllocExNuma(NULL, size, type, prot, node 0) into slot */
+    OFFER,   /* OfferVirtualMemory(slot + off, size, normal) */
+    RECLAIM, /* ReclaimVirtualMemory(slot + off, size) */
+    DISCARD, /* DiscardVirtualMemory(slot + off, size) */
 };
 /* Scripts are positional tables; ops that leave h and sec out mean 0. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -98,6 +103,16 @@ static const op fixed_script[] = {
     {TOUCH, 6, 2 * PG, 20 * PG, 0, 0},
     {PROTECT, 6, 4 * PG, 4 * PG, 0, PAGE_READONLY},
     {FREE, 6, 3 * PG, 2 * PG, MEM_DECOMMIT, 0},
+    {FREE, 6, 0, 0, MEM_RELEASE, 0},
+    /* the neighbours: a NUMA allocation born whole or not at all; offered pages made
+     * inaccessible, or left as they were (the reset undone); reclaimed, or left offered */
+    {NUMA, 6, 0, 16 * PG, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE},
+    {TOUCH, 6, 0, 16 * PG, 0, 0},
+    {OFFER, 6, 2 * PG, 6 * PG, 0, 0},
+    {RECLAIM, 6, 0, 16 * PG, 0, 0},
+    {DISCARD, 6, 8 * PG, 4 * PG, 0, 0},
+    {OFFER, 1, 0, 0x12000, 0, 0},
+    {RECLAIM, 1, PG, 0x10000, 0, 0},
     {FREE, 6, 0, 0, MEM_RELEASE, 0},
     {FREE, 1, 0, 0, MEM_RELEASE, 0},
     {FREE, 0, 0, 0, MEM_RELEASE, 0},
@@ -402,6 +417,24 @@ static int run(size_t k)
         return VirtualLock(slot[o->slot] + o->off, o->size);
     case UNLOCK:
         return VirtualUnlock(slot[o->slot] + o->off, o->size);
+    case NUMA: {
+        void *p = VirtualAllocExNuma(GetCurrentProcess(), NULL, o->size, o->type, o->prot, 0);
+        if (p) {
+            slot[o->slot] = p;
+            slot_size[o->slot] = o->size;
+        }
+        return p != NULL;
+    }
+    case OFFER:
+    case RECLAIM:
+    case DISCARD: { /* these return the error; the harness reads it as the last error */
+        char *a = slot[o->slot] + o->off;
+        DWORD e = o->k == OFFER     ? OfferVirtualMemory(a, o->size, VmOfferPriorityNormal)
+                  : o->k == RECLAIM ? ReclaimVirtualMemory(a, o->size)
+                                    : DiscardVirtualMemory(a, o->size);
+        SetLastError(e);
+        return e == ERROR_SUCCESS;
+    }
     }
     return 0;
 }

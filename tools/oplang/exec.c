@@ -11,10 +11,18 @@
  * program still starts on a Wine without them (status OPL_UNSUPPORTED). */
 typedef PVOID(WINAPI *alloc_app_fn)(PVOID, SIZE_T, ULONG, ULONG);
 typedef BOOL(WINAPI *protect_app_fn)(PVOID, SIZE_T, ULONG, PULONG);
+/* Windows 8.1's DiscardVirtualMemory, OfferVirtualMemory, ReclaimVirtualMemory (Wine 8 lacks
+ * them): the same way. */
+typedef DWORD(WINAPI *discard_fn)(PVOID, SIZE_T);
+typedef DWORD(WINAPI *offer_fn)(PVOID, SIZE_T, OFFER_PRIORITY);
+typedef DWORD(WINAPI *reclaim_fn)(void const *, SIZE_T);
 
 #ifdef _WIN32
 static alloc_app_fn alloc_app;
 static protect_app_fn protect_app;
+static discard_fn discard_vm;
+static offer_fn offer_vm;
+static reclaim_fn reclaim_vm;
 
 static BOOL CALLBACK find_app(PINIT_ONCE once, PVOID arg, PVOID *ctx)
 {
@@ -22,6 +30,9 @@ static BOOL CALLBACK find_app(PINIT_ONCE once, PVOID arg, PVOID *ctx)
     if (k) {
         alloc_app = (alloc_app_fn)(void (*)(void))GetProcAddress(k, "VirtualAllocFromApp");
         protect_app = (protect_app_fn)(void (*)(void))GetProcAddress(k, "VirtualProtectFromApp");
+        discard_vm = (discard_fn)(void (*)(void))GetProcAddress(k, "DiscardVirtualMemory");
+        offer_vm = (offer_fn)(void (*)(void))GetProcAddress(k, "OfferVirtualMemory");
+        reclaim_vm = (reclaim_fn)(void (*)(void))GetProcAddress(k, "ReclaimVirtualMemory");
     }
     return TRUE;
 }
@@ -44,6 +55,9 @@ uint64_t opl__now_ns(void)
 #else
 static const alloc_app_fn alloc_app = VirtualAllocFromApp;
 static const protect_app_fn protect_app = VirtualProtectFromApp;
+static const discard_fn discard_vm = DiscardVirtualMemory;
+static const offer_fn offer_vm = OfferVirtualMemory;
+static const reclaim_fn reclaim_vm = ReclaimVirtualMemory;
 
 static void app_init(void) {}
 
@@ -317,8 +331,12 @@ static void do_alloc(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r, int only
         return;
     }
     void *p;
-    CALL(r, p = app ? alloc_app((void *)a, (SIZE_T)op->size, op->type, op->prot)
-                    : VirtualAlloc((void *)a, (SIZE_T)op->size, op->type, op->prot));
+    if (op->kind == OPL_ALLOCNUMA)
+        CALL(r, p = VirtualAllocExNuma(GetCurrentProcess(), (void *)a, (SIZE_T)op->size, op->type,
+                                       op->prot, op->arg));
+    else
+        CALL(r, p = app ? alloc_app((void *)a, (SIZE_T)op->size, op->type, op->prot)
+                        : VirtualAlloc((void *)a, (SIZE_T)op->size, op->type, op->prot));
     r->ret = (uintptr_t)p;
     r->failed = !p;
     uintptr_t span = 0;
@@ -420,6 +438,50 @@ static void do_touch(const opl_op_t *op, opl_result_t *r, int only)
     r->t_return = opl__now_ns();
 }
 
+/* discard, offer, reclaim (an error code back, the last error left alone), prefetch (BOOL),
+ * wsquery (BOOL, the page's block in r->ws) */
+static int do_neighbour(const opl_op_t *op, opl_result_t *r)
+{
+    void *a = (void *)r->addr;
+    SIZE_T size = (SIZE_T)op->size;
+    DWORD code = 0;
+    BOOL ok = TRUE;
+    if ((op->kind == OPL_DISCARD && !discard_vm) || (op->kind == OPL_OFFER && !offer_vm) ||
+        (op->kind == OPL_RECLAIM && !reclaim_vm))
+        return r->status = OPL_UNSUPPORTED;
+    switch (op->kind) {
+    case OPL_DISCARD:
+        CALL(r, code = discard_vm(a, size));
+        break;
+    case OPL_OFFER:
+        CALL(r, code = offer_vm(a, size, (OFFER_PRIORITY)op->arg));
+        break;
+    case OPL_RECLAIM:
+        CALL(r, code = reclaim_vm(a, size));
+        break;
+    case OPL_PREFETCH: {
+        WIN32_MEMORY_RANGE_ENTRY e;
+        e.VirtualAddress = a;
+        e.NumberOfBytes = size;
+        CALL(r, ok = PrefetchVirtualMemory(GetCurrentProcess(), 1, &e, 0));
+        break;
+    }
+    default: { /* OPL_WSQUERY */
+        PSAPI_WORKING_SET_EX_INFORMATION w;
+        memset(&w, 0, sizeof w);
+        w.VirtualAddress = a;
+        CALL(r, ok = QueryWorkingSetEx(GetCurrentProcess(), &w, sizeof w));
+        r->ws = w.VirtualAttributes.Flags;
+        break;
+    }
+    }
+    int coded = op->kind == OPL_DISCARD || op->kind == OPL_OFFER || op->kind == OPL_RECLAIM;
+    r->ret = coded ? code : ok ? 1 : 0;
+    /* Reclaim's ERROR_BUSY is a success (the contents were discarded) */
+    r->failed = coded ? code != ERROR_SUCCESS && code != ERROR_BUSY : !ok;
+    return OPL_DONE;
+}
+
 static void do_map(opl_ctx_t *c, opl_result_t *r)
 {
     for (size_t i = 0; i < c->nnames; i++) {
@@ -476,6 +538,7 @@ int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
     switch (op->kind) {
     case OPL_ALLOC:
     case OPL_ALLOCAPP:
+    case OPL_ALLOCNUMA:
         do_alloc(c, op, r, only);
         if (r->status == OPL_UNSUPPORTED && op->def[0])
             opl__add_name(c, op->def, 0, 0, 0);
@@ -559,6 +622,12 @@ int opl_exec(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
     case OPL_FLUSH:
     case OPL_ALLOC2:
         return opl__exec_section(c, op, r);
+    case OPL_DISCARD:
+    case OPL_OFFER:
+    case OPL_RECLAIM:
+    case OPL_PREFETCH:
+    case OPL_WSQUERY:
+        return do_neighbour(op, r);
     default:
         r->status = OPL_BAD_NAME;
         return OPL_BAD_NAME;

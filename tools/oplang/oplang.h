@@ -53,6 +53,13 @@ typedef enum opl_kind {
     OPL_FLUSH,   /* flush ADDR SIZE                             FlushViewOfFile */
     OPL_ALLOC2,  /* [NAME =] alloc2 ADDR SIZE TYPE PROT [LOW HIGH ALIGN]   VirtualAlloc2 */
     OPL_END,     /* ---                  ends a sequence: releases what it made */
+    /* the neighbours of VirtualAlloc (after OPL_END: the values above stay as they were) */
+    OPL_DISCARD,   /* discard ADDR SIZE                        DiscardVirtualMemory */
+    OPL_OFFER,     /* offer ADDR SIZE PRIORITY                 OfferVirtualMemory */
+    OPL_RECLAIM,   /* reclaim ADDR SIZE                        ReclaimVirtualMemory */
+    OPL_PREFETCH,  /* prefetch ADDR SIZE                       PrefetchVirtualMemory, one range */
+    OPL_WSQUERY,   /* wsquery ADDR                             QueryWorkingSetEx, one page */
+    OPL_ALLOCNUMA, /* [NAME =] allocnuma ADDR SIZE TYPE PROT NODE   VirtualAllocExNuma */
     OPL_KINDS
 } opl_kind_t;
 
@@ -109,6 +116,7 @@ typedef struct opl_op {
     uint64_t offset;               /* view, view3: the offset in the section */
     opl_addr_t low, high;          /* alloc2: MEM_ADDRESS_REQUIREMENTS (OPL_F_REQ) */
     uint64_t align;
+    uint32_t arg; /* offer: the priority; allocnuma: the node */
 } opl_op_t;
 
 /* ---- parsing --------------------------------------------------------------------------- */
@@ -178,7 +186,8 @@ typedef struct opl_result {
     opl_kind_t kind;
     enum opl_status status;
     uintptr_t addr; /* the address the op used, names resolved */
-    uint64_t ret;   /* the call's return value: pointer, HANDLE, BOOL, SIZE_T or UINT */
+    uint64_t ret;   /* the call's return value: pointer, HANDLE, BOOL, SIZE_T, UINT or an
+                     * error code (discard, offer, reclaim) */
     uint32_t error; /* GetLastError() after the call (set to 0 before it) */
     int failed;     /* the call reported failure (NULL, FALSE, 0, nonzero UINT) */
     char range;     /* failed alloc/free/protect/lock: where the range lies, queried after
@@ -187,6 +196,8 @@ typedef struct opl_result {
     uint64_t t_call, t_return; /* monotonic ns right before / after the Windows call */
 
     char out_fault; /* copying a caller-placed out-parameter faulted ('f' or 'g'), else 0 */
+    /* wsquery: the PSAPI_WORKING_SET_EX_BLOCK of the page (its Flags word) */
+    uint64_t ws;
     /* protect*: *lpflOldProtect after the call (0xdeadbeef when it stayed untouched) */
     uint32_t old_prot;
     /* query: the buffer after the call (bytes it did not write stay 0x5a) */

@@ -4,6 +4,7 @@
 #define OPLANG_WIN_H
 #ifdef _WIN32
 #include <windows.h>
+#include <psapi.h> /* QueryWorkingSetEx */
 /* Windows 10 1803 SDK names that mingw-w64's headers may lack */
 #ifndef MEM_RESERVE_PLACEHOLDER
 #define MEM_RESERVE_PLACEHOLDER 0x00040000

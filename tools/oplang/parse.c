@@ -25,7 +25,9 @@ enum arg {
     A_LOW,     /* addresses: MEM_ADDRESS_REQUIREMENTS */
     A_HIGH,
     A_ALIGN,
-    A_UTYPE /* unmap's TYPE (UnmapViewOfFile2) */
+    A_UTYPE, /* unmap's TYPE (UnmapViewOfFile2) */
+    A_PRIO,
+    A_NODE
 };
 
 typedef struct opdesc {
@@ -111,6 +113,18 @@ static const opdesc ops[] = {
      3,
      {A_ADDR, A_SIZE, A_TYPE, A_PROT, A_LOW, A_HIGH, A_ALIGN},
      "[NAME =] alloc2 ADDR SIZE TYPE PROT [LOW HIGH ALIGN]"},
+    {"discard", OPL_DISCARD, 0, 2, 0, {A_ADDR, A_SIZE}, "discard ADDR SIZE"},
+    {"offer", OPL_OFFER, 0, 3, 0, {A_ADDR, A_SIZE, A_PRIO}, "offer ADDR SIZE PRIORITY"},
+    {"reclaim", OPL_RECLAIM, 0, 2, 0, {A_ADDR, A_SIZE}, "reclaim ADDR SIZE"},
+    {"prefetch", OPL_PREFETCH, 0, 2, 0, {A_ADDR, A_SIZE}, "prefetch ADDR SIZE"},
+    {"wsquery", OPL_WSQUERY, 0, 1, 0, {A_ADDR}, "wsquery ADDR"},
+    {"allocnuma",
+     OPL_ALLOCNUMA,
+     1,
+     5,
+     0,
+     {A_ADDR, A_SIZE, A_TYPE, A_PROT, A_NODE},
+     "[NAME =] allocnuma ADDR SIZE TYPE PROT NODE"},
     {"---", OPL_END, 0, 0, 0, {0}, "---"},
 };
 enum { NOPS = sizeof ops / sizeof ops[0] };
@@ -120,9 +134,9 @@ static const struct {
     const char *alias, *name;
 } aliases[] = {{"ww", "watch"}, {"resetww", "resetwatch"}};
 
-static const char *const arg_names[] = {"ADDR",    "SIZE",   "TYPE",  "PROT", "BYTE",   "N",
-                                        "LEN",     "noold",  "reset", "NAME", "ACCESS", "ATTRS",
-                                        "OBJNAME", "OFFSET", "LOW",   "HIGH", "ALIGN",  "TYPE"};
+static const char *const arg_names[] = {
+    "ADDR",   "SIZE",  "TYPE",    "PROT",   "BYTE", "N",    "LEN",   "noold", "reset",    "NAME",
+    "ACCESS", "ATTRS", "OBJNAME", "OFFSET", "LOW",  "HIGH", "ALIGN", "TYPE",  "PRIORITY", "NODE"};
 
 /* The ops' names (what), or those that define a NAME (defining), space-separated. */
 static void op_list(char *buf, size_t cap, int defining)
@@ -133,6 +147,9 @@ static void op_list(char *buf, size_t cap, int defining)
         if (!defining || ops[i].defines)
             n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? " " : "", ops[i].name);
 }
+
+/* OFFER_PRIORITY by name (VmOfferPriority...) */
+static const char *const prio_names[] = {"VERYLOW", "LOW", "BELOWNORMAL", "NORMAL"};
 
 const char *opl_kind_name(opl_kind_t k)
 {
@@ -284,6 +301,26 @@ static int parse_arg(enum arg k, const char *s, opl_op_t *op, opl_error_t *e, un
                     "joined by |)",
                     arg_names[k], (int)badlen, bad, k != A_PROT ? "MEM_" : "PAGE_", words,
                     k != A_PROT ? "MEM_" : "PAGE_");
+    case A_PRIO:
+        for (uint32_t i = 0; i < 4; i++)
+            if (!strcmp(s, prio_names[i])) {
+                op->arg = i + 1;
+                return 0;
+            }
+        if (opl_parse_u64(s, &v) || v > 0xFFFFFFFFu)
+            return fail(e, line, t,
+                        "PRIORITY: VERYLOW LOW BELOWNORMAL NORMAL, or a number up to 0xffffffff");
+        op->arg = (uint32_t)v;
+        return 0;
+    case A_NODE:
+        if (!strcmp(s, "NONE")) { /* NUMA_NO_PREFERRED_NODE */
+            op->arg = 0xFFFFFFFFu;
+            return 0;
+        }
+        if (opl_parse_u64(s, &v) || v > 0xFFFFFFFFu)
+            return fail(e, line, t, "NODE: NONE, or a number up to 0xffffffff");
+        op->arg = (uint32_t)v;
+        return 0;
     case A_WORD_NOOLD:
     case A_WORD_RESET:
         if (strcmp(s, arg_names[k]))
@@ -605,6 +642,18 @@ void opl_op_format(const opl_op_t *op, char *buf, size_t cap)
         case A_ALIGN:
             if (op->flags & OPL_F_REQ)
                 ADD(" 0x%llx", (unsigned long long)op->align);
+            break;
+        case A_PRIO:
+            if (op->arg >= 1 && op->arg <= 4)
+                ADD(" %s", prio_names[op->arg - 1]);
+            else
+                ADD(" %lu", (unsigned long)op->arg);
+            break;
+        case A_NODE:
+            if (op->arg == 0xFFFFFFFFu)
+                ADD(" NONE");
+            else
+                ADD(" %lu", (unsigned long)op->arg);
             break;
         }
     }

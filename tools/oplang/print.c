@@ -130,6 +130,7 @@ static void transcript(FILE *out, const opl_ctx_t *c, const opl_op_t *op, const 
         return;
     case OPL_ALLOC:
     case OPL_ALLOCAPP:
+    case OPL_ALLOCNUMA:
     case OPL_ALLOC2:
     case OPL_VIEW:
     case OPL_VIEW3: {
@@ -154,7 +155,22 @@ static void transcript(FILE *out, const opl_ctx_t *c, const opl_op_t *op, const 
     case OPL_FREE:
     case OPL_LOCK:
     case OPL_UNLOCK:
+    case OPL_PREFETCH:
         fprintf(out, " -> %d", r->ret ? 1 : 0);
+        t_err(out, r);
+        return;
+    case OPL_DISCARD:
+    case OPL_OFFER:
+    case OPL_RECLAIM: /* the error code is the result; the last error stays untouched */
+        fprintf(out, " -> %lu", (unsigned long)r->ret);
+        if (r->error)
+            fprintf(out, " lasterr=%lu", (unsigned long)r->error);
+        fputc('\n', out);
+        return;
+    case OPL_WSQUERY:
+        fprintf(out, " -> %d", r->ret ? 1 : 0);
+        if (r->ret)
+            fprintf(out, " ws=0x%llx", (unsigned long long)r->ws);
         t_err(out, r);
         return;
     case OPL_WATCH:
@@ -350,6 +366,7 @@ static void fields(rec *x, const opl_op_t *op, const opl_result_t *r)
         return;
     case OPL_ALLOC:
     case OPL_ALLOCAPP:
+    case OPL_ALLOCNUMA:
     case OPL_ALLOC2:
     case OPL_VIEW:
     case OPL_VIEW3:
@@ -369,7 +386,34 @@ static void fields(rec *x, const opl_op_t *op, const opl_result_t *r)
     case OPL_FREE:
     case OPL_LOCK:
     case OPL_UNLOCK:
+    case OPL_PREFETCH:
         f_bool(x, r);
+        return;
+    case OPL_DISCARD:
+    case OPL_OFFER:
+    case OPL_RECLAIM: {
+        const char *n = opl_error_name((uint32_t)r->ret);
+        if (n)
+            f_str(x, "result", n);
+        else
+            f_num(x, "result", r->ret, 0);
+        return;
+    }
+    case OPL_WSQUERY:
+        f_bool(x, r);
+        if (r->ret) {
+            const uint64_t w = r->ws;
+            f_num(x, "flags", w, 1);
+            f_num(x, "valid", w & 1, 0);
+            f_num(x, "share_count", w >> 1 & 7, 0);
+            opl_prot_flags((uint32_t)(w >> 4 & 0x7FF), b, sizeof b);
+            f_str(x, "protection", b);
+            f_num(x, "shared", w >> 15 & 1, 0);
+            f_num(x, "node", w >> 16 & 63, 0);
+            f_num(x, "locked", w >> 22 & 1, 0);
+            f_num(x, "large_page", w >> 23 & 1, 0);
+            f_num(x, "bad", w >> 31 & 1, 0);
+        }
         return;
     case OPL_PROTECT:
     case OPL_PROTECTAPP:
