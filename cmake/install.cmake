@@ -53,7 +53,7 @@ install(FILES ${PROJECT_BINARY_DIR}/winvmem.pc DESTINATION ${CMAKE_INSTALL_LIBDI
 # Documentation under share/doc/winvmem: README, CHANGELOG, LICENSE, the guides of doc/, the
 # measured figures (bench/RESULTS.md) and the differential test's findings, the example
 # programs, the `winvmem run` scripts and the op language they are written in. What the README
-# links to keeps its place relative to the README (doc/, bench/, tests/diff/), so every link of
+# links to keeps its place relative to the README (doc/, bench/, tests/diff/, tests/lin/), so every link of
 # the installed copy works. The manual pages name these installed paths; tools/check-install.sh
 # checks that each exists and that every relative link of an installed .md file resolves.
 set(S ${PROJECT_SOURCE_DIR})
@@ -63,6 +63,7 @@ install(DIRECTORY ${S}/doc/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/doc
 install(FILES ${S}/bench/RESULTS.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/bench)
 install(FILES ${S}/tests/diff/divergences.md ${S}/tests/diff/known_wine_differences.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/tests/diff)
+install(FILES ${S}/tests/lin/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}/tests/lin)
 install(DIRECTORY ${S}/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
         FILES_MATCHING PATTERN "*.c" PATTERN "*.md")
 install(DIRECTORY ${S}/tools/winvmem/scripts/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/scripts
