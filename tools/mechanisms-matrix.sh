@@ -9,9 +9,7 @@
 # diff.sh and the debug/ASan/TSan stages; fuzz.sh covers all eight itself):
 #   - the hand-written tests/diff/*.ops and WINVMEM_MATRIX_DIFF_COUNT (400) generated sequences
 #     against Wine per combination (a missing Wine or mingw-w64 fails the stage, see
-#     tools/require.sh); not yet on the
-#     combinations without userfaultfd: open finding (c) (MEM_WRITE_WATCH at a free arena
-#     address fails with 487 on the mprotect fallback; tests/lin/README.md, "Log") fails them;
+#     tools/require.sh);
 #   - every stress_* test of the release build per combination.
 #   tools/mechanisms-matrix.sh [ROOT]
 # The long run of every combination: tests/lin/README.md ("Long runs").
@@ -29,16 +27,12 @@ for c in $WVM_COMBOS; do
     i=$((i + 1))
     [ "$c" = 111 ] && continue
     mech_show "$c" build/release/tools/winvmem/winvmem
-    if [ "$(echo "$c" | cut -c2)" = 0 ]; then
-        echo "mechanisms $c: differential test not run: open finding (c)"
-    else
-        for f in tests/diff/*.ops; do
-            mech_check mechanisms "$c: differential test of $f" \
-                mech_run "$c" tests/diff/run_diff.sh "$bin" file "$f"
-        done
-        mech_check mechanisms "$c: differential test" mech_run "$c" tests/diff/run_diff.sh "$bin" \
-            "${WINVMEM_MATRIX_DIFF_COUNT:-400}" "$i"
-    fi
+    for f in tests/diff/*.ops; do
+        mech_check mechanisms "$c: differential test of $f" \
+            mech_run "$c" tests/diff/run_diff.sh "$bin" file "$f"
+    done
+    mech_check mechanisms "$c: differential test" mech_run "$c" tests/diff/run_diff.sh "$bin" \
+        "${WINVMEM_MATRIX_DIFF_COUNT:-400}" "$i"
     mech_check mechanisms "$c: stress tests" \
         mech_run "$c" ctest --test-dir build/release -R '^stress_' --output-on-failure
 done

@@ -1,4 +1,6 @@
-/* VirtualProtect: change the protection of committed pages. */
+/* VirtualProtect: change the protection of committed pages. A failure leaves
+ * *lpflOldProtect alone, except for a range that runs past the allocation: PAGE_NOACCESS
+ * (Wine's conformance test of VirtualProtectFromApp, run on Windows, checks it). */
 #include "api/api.h"
 #include "core/range.h"
 #include "fault/fault.h"
@@ -21,6 +23,8 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
         return WVM_FAIL(ferr, 0);
     uint32_t old = 0, err = wvm__range_protect(start, end, prot, &old);
     wvm__after_call();
+    if (err && old) /* a range past the allocation: PAGE_NOACCESS (range.h) */
+        wvm__user_write(lpflOldProtect, &old, sizeof old);
     if (err)
         return WVM_FAIL(err, 0);
     if (!wvm__user_write(lpflOldProtect, &old, sizeof old))

@@ -154,14 +154,31 @@ static void mark(wvm_guardmap *g, uint64_t page)
     atomic_fetch_add(&g->pending, 1);
 }
 
+/* Takes back a mark whose mprotect the kernel refused (allocation locked: no fold between). */
+static void unmark(wvm_guardmap *g, uint64_t page)
+{
+    atomic_fetch_and_explicit(&g->bits[page / 64], ~(1ull << (page % 64)), memory_order_release);
+    atomic_fetch_sub(&g->pending, 1);
+}
+
+/* The kernel protection of committed page `page` once its guard is gone: its own, or what
+ * the backend keeps there (the write-watch fallback: read-only until written). a locked. */
+static int unguarded_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
+{
+    attr &= ~WVM_PAGE_GUARD;
+    return a->backend && a->backend->page_prot ? a->backend->page_prot(a, page, attr)
+                                               : wvm__linux_prot(attr);
+}
+
 void wvm__guard_consume_locked(wvm_alloc *a, uint64_t page)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t attr = wvm__snap_attr(s, page);
-    /* the kernel first: a refused mprotect leaves the guard armed in both views */
-    if (!wvm__prim_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
-                           wvm__linux_prot(attr & ~WVM_PAGE_GUARD)))
-        mark(s->guards, page);
+    /* the mark first (see wvm__guard_fault); a refused mprotect takes it back */
+    mark(s->guards, page);
+    if (wvm__prim_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
+                          unguarded_prot(a, page, attr)))
+        unmark(s->guards, page);
     wvm__guard_fold(a);
 }
 
@@ -220,12 +237,17 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe)
     if (!wvm__attr_committed(attr)) {
         kind = WVM_FAULT_VIOLATION;
     } else if ((attr & WVM_PAGE_GUARD) && s->guards && !probe) {
-        int err = wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
-                                        wvm__linux_prot(attr & ~WVM_PAGE_GUARD));
-        if (!err) {
-            mark(s->guards, page);
+        /* The mark is the linearization point: set before the page becomes accessible, so
+         * an access that succeeds is never followed by a query that still shows the guard.
+         * Meanwhile queries show it consumed and other threads' faults wait for our lock,
+         * then retry. If the kernel refuses, the mark is taken back: a query in between saw
+         * the guard consumed while no access could get through (only a racing query). */
+        mark(s->guards, page);
+        if (wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
+                                  unguarded_prot(a, page, attr)))
+            unmark(s->guards, page);
+        else
             kind = WVM_FAULT_GUARD;
-        }
     } else if (access == 1 && a->backend && a->backend->write_fault &&
                a->backend->write_fault(a, page, attr)) {
         kind = WVM_FAULT_RETRY; /* the write-watch fallback recorded the first write */

@@ -30,7 +30,12 @@ typedef struct plan {
     step *zaps; /* irreversible, run after every reversible step */
     size_t nz, capz;
     step inline_zaps[4];
+    step *posts; /* after the zaps: mappings under new markers back to read-write */
+    size_t np, capp;
+    step inline_posts[4];
+    bool post_failed; /* a post step failed: its pages keep WVM_ATTR_UNDER */
     bool guard_mode;
+    bool own_prot; /* the backend keeps kernel protections of its own (write-watch fallback) */
     uintptr_t base;
     const wvm_snap *to;
 } plan;
@@ -41,8 +46,12 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
     p->cap = sizeof p->inline_steps / sizeof *p->inline_steps;
     p->zaps = p->inline_zaps;
     p->capz = sizeof p->inline_zaps / sizeof *p->inline_zaps;
-    p->n = p->nz = 0;
+    p->posts = p->inline_posts;
+    p->capp = sizeof p->inline_posts / sizeof *p->inline_posts;
+    p->n = p->nz = p->np = 0;
+    p->post_failed = false;
     p->guard_mode = a->guard_mode;
+    p->own_prot = a->backend && a->backend->write_fault;
     p->base = to->base;
     p->to = to;
 }
@@ -53,6 +62,8 @@ static void plan_free(plan *p)
         wvm__meta_free(p->steps, p->cap * sizeof *p->steps);
     if (p->zaps != p->inline_zaps)
         wvm__meta_free(p->zaps, p->capz * sizeof *p->zaps);
+    if (p->posts != p->inline_posts)
+        wvm__meta_free(p->posts, p->capp * sizeof *p->posts);
 }
 
 static int push(step **arr, size_t *n, size_t *cap, step *inline_arr, step s)
@@ -107,6 +118,19 @@ static int add_zap(plan *p, step s)
     return push(&p->zaps, &p->nz, &p->capz, p->inline_zaps, s);
 }
 
+static int add_post(plan *p, step s)
+{
+    return push(&p->posts, &p->np, &p->capp, p->inline_posts, s);
+}
+
+/* Whether the mapping under a page decommitted from attribute `from` in guard-marker mode
+ * may not be read-write: a committed page is narrowed to PROT_NONE before its marker goes in
+ * (plan_piece), and stays so until a post step widens it. */
+static bool under_after_decommit(uint32_t from)
+{
+    return wvm__attr_committed(from) || (from & WVM_ATTR_UNDER);
+}
+
 /* The kernel calls that take one piece from attribute `from` to attribute `to`.
  * Guard mode keeps uncommitted pages as guard markers in a read-write mapping; the fallback
  * keeps them PROT_NONE with their pages discarded. */
@@ -123,19 +147,32 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
     if (p->guard_mode) {
         int rest = WVM_P_RW; /* mapping protection under a guard marker */
         if (!was && is) {
-            if (new_prot != rest)
+            /* the undo protection does not matter: under a marker, and UNDER stays set */
+            if (new_prot != rest || (from & WVM_ATTR_UNDER))
                 err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, rest});
             if (!err)
                 err = add_step(p, (step){addr, len, STEP_GUARD_REMOVE, 0, 0});
         } else if (was && is && old_prot != new_prot) {
             err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, old_prot});
         } else if (was && !is) {
-            /* Back to read-write first (reversible), then the marker drops the data. A racing
-             * access in between sees the page read-write; only a racy program can tell. */
-            if (old_prot != rest)
-                err = add_step(p, (step){addr, len, STEP_PROTECT, rest, old_prot});
+            /* PROT_NONE first (reversible), then the marker, then the mapping under the
+             * marker back to read-write. A page that was never writable (or readable) never
+             * becomes so while it is decommitted, not even for a racing access (lin's d);
+             * and a racing access cannot read the fresh zero page the kernel maps in when
+             * it faults between the install's zap and its marker (MADV_GUARD_INSTALL zaps,
+             * then retries while a racer populates the page; lin's h): it faults instead,
+             * and the dispatcher decides it once the decommit has published. The undo of a
+             * backend's own protections (the write-watch fallback) leaves out write: the
+             * next write faults and is recorded. */
+            if (old_prot != WVM_P_NONE)
+                err = add_step(p, (step){addr, len, STEP_PROTECT, WVM_P_NONE,
+                                         p->own_prot ? old_prot & ~WVM_P_WRITE : old_prot});
             if (!err)
                 err = add_zap(p, (step){addr, len, STEP_GUARD_INSTALL, 0, 0});
+            if (!err)
+                err = add_post(p, (step){addr, len, STEP_PROTECT, rest, 0});
+        } else if (!was && !is && (from & WVM_ATTR_UNDER)) {
+            err = add_post(p, (step){addr, len, STEP_PROTECT, rest, 0}); /* a chance to repair */
         }
         return err;
     }
@@ -194,17 +231,20 @@ static int plan_run(plan *p)
     for (; done < p->n; done++)
         if ((err = run_step(&p->steps[done])))
             break;
-    if (!err && p->nz && !(err = run_step(&p->zaps[0]))) {
-        for (size_t z = 1; z < p->nz; z++)
-            if ((err = run_step(&p->zaps[z])))
-                return err;
-        return 0;
+    if (!err && p->nz)
+        err = run_step(&p->zaps[0]);
+    if (err) {
+        while (done-- > 0)
+            undo_step(&p->steps[done]);
+        return err;
     }
-    if (!err)
-        return 0;
-    while (done-- > 0)
-        undo_step(&p->steps[done]);
-    return err;
+    for (size_t z = 1; z < p->nz; z++)
+        if ((err = run_step(&p->zaps[z])))
+            return err;
+    for (size_t i = 0; i < p->np; i++) /* a failure is recorded in the snapshot (UNDER) */
+        if (run_step(&p->posts[i]))
+            p->post_failed = true;
+    return 0;
 }
 
 typedef struct diff_ctx {
@@ -224,6 +264,12 @@ static int diff_piece(uint64_t first, uint64_t count, uint32_t from, void *ctx)
     diff_ctx *d = ctx;
     d->from = from; /* the target snapshot may split this piece further */
     return wvm__snap_each(d->to, first, count, diff_to, d);
+}
+
+static uint32_t clear_under(uint32_t old, void *ctx)
+{
+    (void)ctx;
+    return old & ~WVM_ATTR_UNDER;
 }
 
 /* Moves the kernel from a's current state to `to` over [first, first+count) and publishes. */
@@ -246,6 +292,13 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     int err = wvm__snap_each(wvm__alloc_snap(a), first, count, diff_piece, &d);
     if (!err)
         err = plan_run(&p);
+    if (!err && p.np && !p.post_failed) { /* every mapping under a new marker is read-write */
+        wvm_snap *clean = wvm__snap_map(to, first, count, clear_under, NULL);
+        if (clean) { /* else UNDER stays: the next commit protects once more, no harm */
+            wvm__snap_free(to);
+            to = clean;
+        }
+    }
     plan_free(&p);
     if (err) {
         if (new_map)
@@ -265,11 +318,12 @@ static uint32_t set_committed(uint32_t old, void *ctx)
     return (old & ~(WVM_ATTR_PROT_MASK | WVM_ATTR_RESET)) | prot;
 }
 
+/* ctx: the allocation. In guard-marker mode a page whose mapping may stay other than
+ * read-write under its marker is marked UNDER until apply() saw it widened. */
 static uint32_t set_decommitted(uint32_t old, void *ctx)
 {
-    (void)old;
-    (void)ctx;
-    return 0;
+    const wvm_alloc *a = ctx;
+    return a->guard_mode && under_after_decommit(old) ? WVM_ATTR_UNDER : 0;
 }
 
 /* The backend's veto, if it has one. */
@@ -365,7 +419,7 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
             return e;
     }
     uint64_t locked = wvm__snap_count(s, first, count, WVM_LOCKED);
-    wvm_snap *to = wvm__snap_map(s, first, count, set_decommitted, NULL);
+    wvm_snap *to = wvm__snap_map(s, first, count, set_decommitted, a);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err) {
         wvm__ledger_uncharge((count - fresh) * WVM_PAGE);
@@ -386,4 +440,19 @@ uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, w
         restore(a, before, first, count); /* the hook refused: back to before */
     wvm__ebr_exit();
     return err;
+}
+
+static int widen_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    const wvm_snap *s = ctx;
+    if ((attr & WVM_ATTR_UNDER) &&
+        wvm__prim_protect((void *)(s->base + first * WVM_PAGE), count * WVM_PAGE, WVM_P_RW))
+        return 1;
+    return 0;
+}
+
+bool wvm__alloc_widen_under(wvm_alloc *a)
+{
+    const wvm_snap *s = wvm__alloc_snap(a);
+    return !wvm__snap_each(s, 0, wvm__snap_pages(s), widen_piece, (void *)s);
 }

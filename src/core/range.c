@@ -1,6 +1,7 @@
 /* Byte-range operations for src/api (range.h): the allocation lock is taken and given back
  * here and nowhere above. Each operation checks in Windows' order (which error wins when
  * several apply is part of the contract: the differential test compares it). */
+#include "core/arena.h"
 #include "core/range.h"
 #include "core/placeholder.h"
 #include "core/residency.h"
@@ -157,26 +158,37 @@ uint32_t wvm__range_protect(uintptr_t start, uintptr_t end, uint32_t prot, uint3
         return WVM_ERROR_INVALID_ADDRESS;
     const wvm_snap *s = wvm__alloc_snap(a);
     uint64_t first = page_of(s, start), count = (end - start) / WVM_PAGE;
-    uint32_t err = WVM_ERROR_INVALID_ADDRESS;
-    if (!fits(s, end)) {
+    uint32_t err = WVM_ERROR_INVALID_ADDRESS, got = 0;
+    bool past = !fits(s, end);
+    if (past) {
         err = WVM_ERROR_INVALID_ADDRESS;
     } else if (wvm__alloc_is_view(a)) {
-        err = wvm__view_protect(a, first, count, prot, old); /* Windows' rules for views */
+        err = wvm__view_protect(a, first, count, prot, &got); /* Windows' rules for views */
     } else if (copy_on_write(prot)) {
         err = WVM_ERROR_INVALID_PARAMETER; /* private memory has no copy-on-write */
     } else if (!wvm__snap_any(s, first, count, WVM_UNCOMMITTED)) {
-        *old = wvm__snap_attr(s, first) & WVM_ATTR_PROT_MASK;
+        got = wvm__snap_attr(s, first) & WVM_ATTR_PROT_MASK;
         err = wvm__alloc_protect_with(a, first, count, keep_caching, &prot);
     }
     wvm__space_unlock(a);
+    if (!err)
+        *old = got;
+    else if (past)
+        *old = WVM_PAGE_NOACCESS;
     return err;
 }
 
 uint32_t wvm__range_lock(uintptr_t start, uintptr_t end, bool lock)
 {
     wvm_alloc *a = acquire(start, NULL);
-    if (!a) /* a range that runs into a winvmem allocation is no one else's either */
-        return wvm__space_next(start, end) < end ? WVM_ERROR_INVALID_ADDRESS : WVM_NOT_OURS;
+    if (!a) { /* a range that runs into a winvmem allocation is no one else's either */
+        if (wvm__space_next(start, end) < end)
+            return WVM_ERROR_INVALID_ADDRESS;
+        /* Free space in winvmem's arenas is free address space, as at NULL: nothing can be
+         * locked or unlocked there. (mlock would also leave the range VM_LOCKED after its
+         * ENOMEM, for the next allocation at those addresses to inherit.) */
+        return wvm__arena_overlaps(start, end) ? WVM_ERROR_NOACCESS : WVM_NOT_OURS;
+    }
     const wvm_snap *s = wvm__alloc_snap(a);
     uint64_t first = page_of(s, start), count = (end - start) / WVM_PAGE;
     uint32_t err = WVM_ERROR_INVALID_ADDRESS;

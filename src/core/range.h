@@ -46,7 +46,8 @@ uint32_t wvm__range_decommit(uintptr_t start, uintptr_t end, wvm_acct *acct);
 uint32_t wvm__range_release(uintptr_t start, wvm_acct *acct);
 /* VirtualProtect of [start, end) to prot; *old receives the first page's protection. Every
  * page must be committed (ERROR_INVALID_ADDRESS); copy-on-write protections are refused for
- * private memory (ERROR_INVALID_PARAMETER). */
+ * private memory (ERROR_INVALID_PARAMETER). On failure *old is left alone, except for a range
+ * that runs past the allocation: PAGE_NOACCESS (Windows writes it to *lpflOldProtect). */
 uint32_t wvm__range_protect(uintptr_t start, uintptr_t end, uint32_t prot, uint32_t *old);
 /* VirtualLock (lock) / VirtualUnlock of [start, end) (core/residency.h for the errors).
  * WVM_NOT_OURS: no winvmem allocation holds any page of the range. */

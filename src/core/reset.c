@@ -25,7 +25,8 @@
  * makes the answer a false failure, never a false success; lost pages read zero either way.
  * (A racing thread that writes a dropped page before our pin is the one case we cannot see:
  * that thread then owns the page's new contents.) Pages that are not writable are made
- * read-write around the writes, with the allocation locked. */
+ * read-write around the writes, with the allocation locked; a write-watch allocation's pages
+ * are made writable without a record around them (backend before_pin/after_pin). */
 #include <errno.h>
 #include <stdatomic.h>
 
@@ -143,8 +144,14 @@ static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 uint32_t wvm__alloc_reset_undo(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     reset_ctx r = {.count_faults = true};
+    const wvm_backend *be = a->backend;
+    uint32_t err = be && be->before_pin ? be->before_pin(a, first, count) : 0;
+    if (err)
+        return err;
     /* once pinned no page is "reset" any more, intact or not */
-    uint32_t err = run(a, first, count, 0, pin_piece, &r);
+    err = run(a, first, count, 0, pin_piece, &r);
+    if (be && be->after_pin)
+        be->after_pin(a, first, count);
     if (err)
         return err;
     bool intact = r.faults_before != UINT64_MAX && r.faults_after == r.faults_before;

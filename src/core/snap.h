@@ -41,6 +41,9 @@
 #define WVM_ATTR_GUARD     0x100u   /* PAGE_GUARD, inside the protection bits */
 #define WVM_ATTR_LOCKED    0x10000u /* VirtualLock */
 #define WVM_ATTR_RESET     0x20000u /* MEM_RESET: contents may be discarded */
+/* An uncommitted page (guard-marker mode) whose mapping under its marker may not be
+ * read-write (a decommit could not widen it back): its next commit sets the protection. */
+#define WVM_ATTR_UNDER 0x40000u
 #define WVM_ATTR_OFFERED   0x80000u /* OfferVirtualMemory (core/offer.c) */
 
 static inline bool wvm__attr_committed(uint32_t attr)

@@ -635,14 +635,16 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
     wvm_guardmap *guards = s->guards;
     size_t size = s->size;
     uintptr_t span = span_of(size);
-    bool in_arena = a->in_arena;
+    bool in_arena = a->in_arena, reusable = !a->guard_mode || wvm__alloc_widen_under(a);
     wvm__numa_forget(s, in_arena);
     pthread_mutex_lock(&placement);
     died(a);
     live_unlink(a, size);
     if (in_arena || own_span) { /* (a backend's release_span unmapped a dedicated one) */
         wvm__radix_clear(base, base + span);
-        if (in_arena)
+        /* (a span with pages whose mapping under their markers stays other than read-write
+         * is lost to free space: its next owner would inherit them) */
+        if (in_arena && reusable)
             wvm__free_add(base, a->footprint);
     } else {
         /* the entries stay (pending) until the mapping is gone: a mapping without them

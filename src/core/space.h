@@ -99,6 +99,16 @@ typedef struct wvm_backend {
      * (the access is retried); false: an ordinary fault. Set: the backend keeps the kernel's
      * protection of committed pages different from the model (the checker skips them). */
     bool (*write_fault)(wvm_alloc *a, uint64_t page, uint32_t attr);
+    /* Set with write_fault. Signal context too, a locked, async-signal-safe: the kernel
+     * protection committed page `page` with attribute attr (no guard) is to have (a consumed
+     * guard leaves the page to the backend, not read-write). */
+    int (*page_prot)(wvm_alloc *a, uint64_t page, uint32_t attr);
+    /* MEM_RESET_UNDO pins each reset page by writing to it (core/reset.c). A backend whose
+     * pages record writes makes [first, first+count) writable without a record or a fault
+     * first (before_pin), and puts its records and protections back after (after_pin). A write
+     * of the program racing the undo on those pages may go unrecorded. a locked. */
+    uint32_t (*before_pin)(wvm_alloc *a, uint64_t first, uint64_t count);
+    void (*after_pin)(wvm_alloc *a, uint64_t first, uint64_t count);
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
@@ -205,6 +215,10 @@ bool wvm__space_gen_is(uint64_t g);
 /* Page operations on a locked allocation; [first, first+count) lies inside it. */
 uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
 uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
+/* Before a released allocation's span goes back to free space (guard-marker mode): widens
+ * the mappings of its UNDER pages to read-write; false when one stays otherwise (the span is
+ * then kept out of free space: a new allocation must inherit nothing of it). */
+bool wvm__alloc_widen_under(wvm_alloc *a);
 /* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
  * kernel follows). The general form behind protect, used by guard pages and locking too. */
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,

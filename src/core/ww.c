@@ -200,12 +200,45 @@ static uint32_t after_commit(wvm_alloc *a, const wvm_snap *old, uint64_t first, 
     return wvm__err_from_errno(f.err);
 }
 
+/* --- MEM_RESET_UNDO's pin: the record moves into the sticky bitmap, the pages are writable
+ * without a fault while pinned, then every committed page is write-protected again ------- */
+
+static int unprotect_range(uintptr_t start, uintptr_t end, void *ctx)
+{
+    (void)ctx;
+    return wvm__prim_ww_unprotect((void *)start, end - start);
+}
+
+static int protect_range(uintptr_t start, uintptr_t end, void *ctx)
+{
+    (void)ctx;
+    return wvm__prim_ww_protect((void *)start, end - start);
+}
+
+static uint32_t before_pin(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    uint32_t err = before_decommit(a, first, count); /* the record, kept as sticky bits */
+    if (!err)
+        err = wvm__err_from_errno(
+            each_committed(wvm__alloc_snap(a), first, count, unprotect_range, NULL));
+    if (err) /* whatever was lifted: not written as far as the kernel knows */
+        each_committed(wvm__alloc_snap(a), first, count, protect_range, NULL);
+    return err;
+}
+
+static void after_pin(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    each_committed(wvm__alloc_snap(a), first, count, protect_range, NULL);
+}
+
 static const wvm_backend ww_backend = {
     .name = "write-watch",
     .on_reserve = on_reserve,
     .on_release = on_release,
     .before_decommit = before_decommit,
     .after_commit = after_commit,
+    .before_pin = before_pin,
+    .after_pin = after_pin,
 };
 
 const wvm_backend *wvm__ww_backend(void)

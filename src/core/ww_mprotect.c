@@ -5,9 +5,11 @@
  * a signal per first write; every written/unwritten boundary splits a kernel mapping, so
  * scattered writes over > ~32k pages hit vm.max_map_count and re-arming then fails with
  * ERROR_NOT_ENOUGH_MEMORY; the kernel's own writes (read(2) into an unwritten page) fail with
- * EFAULT instead of being recorded. The allocation is a dedicated mapping (its protections
- * must not be shared with an arena chunk); the record is one bit per page, which decommit
- * keeps (as Windows does). */
+ * EFAULT instead of being recorded. The allocation is placed like any other (in an arena, at
+ * any address a caller may pick); its protections differ from the model's only on committed
+ * pages, and a decommit puts the mapping under its guard markers back to read-write (pages.c)
+ * so that no later allocation there inherits them. The record is one bit per page, which
+ * decommit keeps (as Windows does). */
 #include <stdatomic.h>
 
 #include "core/meta.h"
@@ -41,13 +43,6 @@ static int want_prot(wwp *w, uint64_t p, uint32_t attr)
     return written(w, p) ? prot : prot & ~WVM_P_WRITE;
 }
 
-static int map(uintptr_t want, size_t size, void **out)
-{
-    if (want)
-        return wvm__prim_map_none((void *)want, size, true, out);
-    return wvm__prim_map_none_aligned(size, WVM_GRAN, out);
-}
-
 static size_t wwp_bytes(uint64_t pages)
 {
     return sizeof(wwp) + (pages + 63) / 64 * sizeof(uint64_t);
@@ -73,14 +68,29 @@ static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
     return 0;
 }
 
-/* Sets the kernel protection of every committed writable page of [first, first+count) to
- * want_prot, one mprotect per run of equal protection. */
+/* What arm_range makes the kernel protection of each committed writable page. */
+enum arm_mode {
+    ARM_WANT,   /* want_prot: read-only while unwritten */
+    ARM_ALL,    /* read-only, written or not (a reset, before it forgets) */
+    ARM_DISARM, /* the page's own protection, written or not (MEM_RESET_UNDO's pin) */
+};
+
+/* Sets the kernel protection of every committed writable page of [first, first+count) as
+ * mode says, one mprotect per run of equal protection. */
 typedef struct arm_ctx {
     wwp *w;
     uintptr_t base;
-    bool all; /* arm every page, written or not (a reset, before it forgets) */
+    enum arm_mode mode;
     int err;
 } arm_ctx;
+
+static int prot_for(const arm_ctx *c, uint64_t p, uint32_t attr)
+{
+    int prot = wvm__linux_prot(attr);
+    return c->mode == ARM_WANT  ? want_prot(c->w, p, attr)
+           : c->mode == ARM_ALL ? prot & ~WVM_P_WRITE
+                                : prot;
+}
 
 static int arm_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
@@ -89,10 +99,9 @@ static int arm_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
         !(wvm__linux_prot(attr) & WVM_P_WRITE))
         return 0;
     for (uint64_t p = first, end = first + count; p < end;) {
-        int armed = wvm__linux_prot(attr) & ~WVM_P_WRITE;
-        int prot = c->all ? armed : want_prot(c->w, p, attr);
+        int prot = prot_for(c, p, attr);
         uint64_t q = p + 1;
-        while (q < end && (c->all ? armed : want_prot(c->w, q, attr)) == prot)
+        while (q < end && prot_for(c, q, attr) == prot)
             q++;
         int err = wvm__prim_protect((void *)(c->base + p * WVM_PAGE), (q - p) * WVM_PAGE, prot);
         if (err && !c->err)
@@ -102,17 +111,31 @@ static int arm_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     return 0;
 }
 
-static uint32_t arm_range(wvm_alloc *a, uint64_t first, uint64_t count, bool all)
+static uint32_t arm_range(wvm_alloc *a, uint64_t first, uint64_t count, enum arm_mode mode)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    arm_ctx c = {a->ext, s->base, all, 0};
+    arm_ctx c = {a->ext, s->base, mode, 0};
     wvm__snap_each(s, first, count, arm_piece, &c);
     return wvm__err_from_errno(c.err);
 }
 
 static uint32_t arm(wvm_alloc *a, uint64_t first, uint64_t count)
 {
-    return arm_range(a, first, count, false);
+    return arm_range(a, first, count, ARM_WANT);
+}
+
+/* MEM_RESET_UNDO's pin writes unwritten pages: they are writable meanwhile, unrecorded. */
+static uint32_t before_pin(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    uint32_t err = arm_range(a, first, count, ARM_DISARM);
+    if (err)
+        arm(a, first, count);
+    return err;
+}
+
+static void after_pin(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    arm(a, first, count);
 }
 
 static bool write_fault(wvm_alloc *a, uint64_t page, uint32_t attr)
@@ -125,13 +148,20 @@ static bool write_fault(wvm_alloc *a, uint64_t page, uint32_t attr)
     return !wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE, prot);
 }
 
+static int page_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
+{
+    return want_prot(a->ext, page, attr);
+}
+
 static const wvm_backend wwp_backend = {
     .name = "write-watch-mprotect",
-    .map = map,
     .on_reserve = on_reserve,
     .on_release = on_release,
     .after_change = arm,
+    .before_pin = before_pin,
+    .after_pin = after_pin,
     .write_fault = write_fault,
+    .page_prot = page_prot,
 };
 
 const wvm_backend *wvm__wwp_backend(void)
@@ -154,7 +184,7 @@ uint32_t wvm__wwp_get(wvm_alloc *a, uint64_t first, uint64_t count, bool reset, 
     uint32_t err = 0;
     for (uint64_t i = 0; reset && i < got && !err; i++) {
         uint64_t p = ((uintptr_t)out[i] - s->base) / WVM_PAGE;
-        if (!(err = arm_range(a, p, 1, true)))
+        if (!(err = arm_range(a, p, 1, ARM_ALL)))
             set_written(w, p, false);
     }
     return err;
@@ -162,7 +192,7 @@ uint32_t wvm__wwp_get(wvm_alloc *a, uint64_t first, uint64_t count, bool reset, 
 
 uint32_t wvm__wwp_reset(wvm_alloc *a, uint64_t first, uint64_t count)
 {
-    uint32_t err = arm_range(a, first, count, true);
+    uint32_t err = arm_range(a, first, count, ARM_ALL);
     if (err) { /* protections are partly armed: put the written pages back as they were */
         arm(a, first, count);
         return err;

@@ -67,3 +67,19 @@ Test(fromapp, protect_with_opt_in_allows_execute_read_never_rwx)
     cr_assert_eq(wvm_set_dynamic_code_allowed(0), 1);
     cr_assert_not(wvm_VirtualProtectFromApp(p, PAGE, WVM_PAGE_EXECUTE_READ, &old));
 }
+
+/* kernel32/tests/virtual.c (test_VirtualProtectFromApp), checked on Windows: a range past the
+ * allocation fails and reports PAGE_NOACCESS as the old protection. */
+Test(fromapp, protect_past_the_allocation_reports_noaccess)
+{
+    char *p = wvm_VirtualAlloc(NULL, PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    cr_assert_not_null(p);
+    uint32_t old = 0xdead;
+    cr_assert(wvm_VirtualProtectFromApp(p, PAGE, WVM_PAGE_READONLY, &old));
+    cr_assert_eq(old, WVM_PAGE_READWRITE);
+    old = 0xdead;
+    cr_assert_not(wvm_VirtualProtectFromApp(p, 0x100000, WVM_PAGE_READWRITE, &old));
+    cr_assert_eq(old, WVM_PAGE_NOACCESS);
+    cr_assert_eq(prot_of(p), WVM_PAGE_READONLY);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}

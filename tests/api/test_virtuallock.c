@@ -114,6 +114,34 @@ Test(lock, null_and_low_addresses_fail)
     cr_assert_eq(wvm_GetLastError(), WVM_ERROR_NOACCESS);
 }
 
+/* Free address space inside winvmem's arena is free address space, as at NULL: neither call
+ * locks or unlocks anything there, and a failure leaves no trace for the next allocation at
+ * those addresses (mlock would leave the range VM_LOCKED after its ENOMEM: a write-watch
+ * reservation there then failed, and commits there were locked). */
+Test(lock, free_address_space_fails_and_leaves_no_trace)
+{
+    char *p = wvm_VirtualAlloc(NULL, 64 * PAGE, WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
+    cr_assert_not_null(p);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    wvm_SetLastError(0);
+    cr_assert_not(wvm_VirtualLock(p + 12 * PAGE, 2 * PAGE));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_NOACCESS);
+    wvm_SetLastError(0);
+    cr_assert_not(wvm_VirtualUnlock(p + 12 * PAGE, 2 * PAGE));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_NOACCESS);
+    char *w =
+        wvm_VirtualAlloc(p + 12 * PAGE, PAGE,
+                         WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH, WVM_PAGE_READONLY);
+    cr_assert_not_null(w, "error %u", wvm_GetLastError());
+    char *q = wvm_VirtualAlloc(w + 16 * PAGE, 2 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
+                               WVM_PAGE_READWRITE);
+    cr_assert_not_null(q, "error %u", wvm_GetLastError());
+    cr_assert(wvm_VirtualUnlock(q, PAGE) == 0 && wvm_GetLastError() == WVM_ERROR_NOT_LOCKED,
+              "nothing of the failed lock is left: %u", wvm_GetLastError());
+    cr_assert(wvm_VirtualFree(w, 0, WVM_MEM_RELEASE));
+    cr_assert(wvm_VirtualFree(q, 0, WVM_MEM_RELEASE));
+}
+
 Test(lock, foreign_memory_uses_mlock)
 {
     static char buf[3 * PAGE];

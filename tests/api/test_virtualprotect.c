@@ -37,6 +37,19 @@ Test(virtualprotect, uncommitted_pages_fail)
     cr_expect(VirtualFree(p, 0, MEM_RELEASE));
 }
 
+/* A range that runs past the allocation fails and reports PAGE_NOACCESS as the old protection
+ * (kernel32/tests/virtual.c, test_VirtualProtectFromApp, on Windows); pages in the range that
+ * are only uncommitted leave it alone (uncommitted_pages_fail). */
+Test(virtualprotect, range_past_the_allocation_reports_noaccess)
+{
+    char *p = reserve_commit(64 * KiB, PAGE_READWRITE);
+    DWORD old = 77;
+    expect_error(VirtualProtect(p, 0x100000, PAGE_READONLY, &old), ERROR_INVALID_ADDRESS);
+    cr_expect_eq(old, PAGE_NOACCESS);
+    expect_region(p, p, p, PAGE_READWRITE, 64 * KiB, MEM_COMMIT, PAGE_READWRITE, MEM_PRIVATE);
+    cr_expect(VirtualFree(p, 0, MEM_RELEASE));
+}
+
 Test(virtualprotect, null_old_protect_fails_with_noaccess)
 {
     char *p = reserve_commit(64 * KiB, PAGE_READWRITE);

@@ -397,3 +397,65 @@ Test(writewatch, unwritable_results_change_nothing)
     cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
     cr_expect(wvm_VirtualFree(ro, 0, WVM_MEM_RELEASE));
 }
+
+/* An address in winvmem's free space (inside its arena), for every backend: the write-watch
+ * fallback once needed a mapping of its own and failed there with ERROR_INVALID_ADDRESS. */
+Test(writewatch, at_a_free_address_inside_the_arena)
+{
+    NEED_WW();
+    char *p = wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
+    cr_assert_not_null(p);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    char *b = wvm_VirtualAlloc(p, SIZE, WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH,
+                               WVM_PAGE_READWRITE);
+    cr_assert_eq(b, p, "error %u", wvm_GetLastError());
+    b[2 * PG] = 1;
+    EXPECT_PAGES(0, b, b, SIZE, 2);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+/* Issue 11: a new allocation inherits nothing from the previous life of its addresses. This
+ * history (failed locks, a no-access commit, a release, a lock of the free range) once left
+ * the range locked in the kernel, and the write-watch allocation made there next reported its
+ * never-written first page after a protection round trip. */
+Test(writewatch, nothing_inherited_from_a_previous_life)
+{
+    NEED_WW();
+    char *p = wvm_VirtualAlloc(NULL, SIZE, WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
+    cr_assert_not_null(p);
+    cr_expect_not(wvm_VirtualLock(p, PG)); /* reserved */
+    cr_assert_not_null(wvm_VirtualAlloc(p, PG, WVM_MEM_COMMIT, WVM_PAGE_NOACCESS));
+    cr_expect_not(wvm_VirtualLock(p, PG)); /* no access */
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    cr_expect_not(wvm_VirtualLock(p, 3 * PG)); /* free */
+    char *b = wvm_VirtualAlloc(p, SIZE, WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH,
+                               WVM_PAGE_READWRITE);
+    cr_assert_eq(b, p, "error %u", wvm_GetLastError());
+    uint32_t old;
+    cr_assert(wvm_VirtualProtect(b, 3 * PG, WVM_PAGE_READONLY, &old));
+    cr_assert(wvm_VirtualProtect(b, 3 * PG, WVM_PAGE_READWRITE, &old));
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+/* MEM_RESET_UNDO pins a page by writing to it (reset.c): that write is winvmem's, not the
+ * program's, and writes nothing. The write watch does not see it (a page written before the
+ * last reset stays unwritten, a written one stays written), the undo does not take it for a
+ * lost page, and on the fallback it does not fault (it once crashed the process there). */
+Test(writewatch, reset_undo_writes_nothing)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    b[8 * PG] = 5;
+    b[9 * PG] = 6;
+    cr_assert_eq(wvm_ResetWriteWatch(b, SIZE), 0);
+    b[9 * PG + 1] = 7; /* written again after the reset */
+    cr_assert_eq(wvm_VirtualAlloc(b + 8 * PG, 2 * PG, WVM_MEM_RESET, WVM_PAGE_READWRITE),
+                 b + 8 * PG);
+    cr_assert_eq(wvm_VirtualAlloc(b + 8 * PG, 2 * PG, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE),
+                 b + 8 * PG, "error %u", wvm_GetLastError());
+    cr_expect_eq(b[8 * PG], 5);
+    cr_expect_eq(b[9 * PG + 1], 7);
+    EXPECT_PAGES(0, b, b, SIZE, 9);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}

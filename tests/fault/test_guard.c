@@ -148,3 +148,33 @@ Test(guard, success_leaves_last_error)
     cr_assert_eq(wvm_GetLastError(), 1234);
     cr_assert_eq(old, WVM_PAGE_READWRITE | WVM_PAGE_GUARD);
 }
+
+/* A guard page of a write-watch allocation: the guard's fault is not a write. A write after
+ * a read consumed the guard is reported, and a read alone is not (on the mprotect fallback,
+ * the guard's fault once left the page read-write: no later write was reported). */
+Test(guard, write_watch_page_after_its_guard_fired)
+{
+    cr_assert_not_null(wvm_AddVectoredExceptionHandler(1, record));
+    char *p = wvm_VirtualAlloc(NULL, 4 * PAGE,
+                               WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_WRITE_WATCH,
+                               WVM_PAGE_READWRITE);
+    cr_assert_not_null(p, "VirtualAlloc: %u", wvm_GetLastError());
+    uint32_t old;
+    cr_assert(wvm_VirtualProtect(p, 2 * PAGE, WVM_PAGE_READWRITE | WVM_PAGE_GUARD, &old));
+    cr_assert_eq(*(volatile char *)p, 0); /* the guard fires on a read */
+    cr_assert_eq(*(volatile char *)(p + PAGE), 0);
+    cr_assert_eq(last.count, 2);
+    void *res[4];
+    uintptr_t n = 4;
+    uint32_t g;
+    cr_assert_eq(wvm_GetWriteWatch(0, p, 4 * PAGE, res, &n, &g), 0);
+    cr_assert_eq(n, 0, "a read is not a write: %lu pages", (unsigned long)n);
+    p[PAGE + 1] = 3;
+    n = 4;
+    cr_assert_eq(wvm_GetWriteWatch(0, p, 4 * PAGE, res, &n, &g), 0);
+    cr_assert_eq(n, 1, "the write after the guard: %lu pages", (unsigned long)n);
+    cr_assert_eq(res[0], p + PAGE);
+    cr_assert_eq(last.count, 2);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    cr_assert_eq(wvm_check_invariants(), 0);
+}

@@ -163,19 +163,28 @@ int wvm__prim_ww_unregister(void *addr, size_t len)
     return ioctl(fd, UFFDIO_UNREGISTER, &r) ? errno : 0;
 }
 
-int wvm__prim_ww_protect(void *addr, size_t len)
+static int writeprotect(void *addr, size_t len, uint64_t mode)
 {
     int fd = the_uffd();
     if (fd < 0)
         return ENOSYS;
-    struct uffdio_writeprotect wp = {.range = {(uintptr_t)addr, len},
-                                     .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+    struct uffdio_writeprotect wp = {.range = {(uintptr_t)addr, len}, .mode = mode};
     for (;;) {
         if (!ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
             return 0;
         if (errno != EAGAIN && errno != EINTR)
             return errno;
     }
+}
+
+int wvm__prim_ww_protect(void *addr, size_t len)
+{
+    return writeprotect(addr, len, UFFDIO_WRITEPROTECT_MODE_WP);
+}
+
+int wvm__prim_ww_unprotect(void *addr, size_t len)
+{
+    return writeprotect(addr, len, 0);
 }
 
 /* A no-op write to each page: breaks copy-on-write sharing (left by fork) so that the page is

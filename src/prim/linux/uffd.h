@@ -23,6 +23,9 @@ int wvm__prim_ww_register(void *addr, size_t len);
 int wvm__prim_ww_unregister(void *addr, size_t len);
 /* Write-protects every page of [addr, addr+len) ("not written"), present or not. */
 int wvm__prim_ww_protect(void *addr, size_t len);
+/* Lifts the write protection of [addr, addr+len): a write there then neither faults nor is
+ * told apart from earlier ones (every page reads "written"). */
+int wvm__prim_ww_unprotect(void *addr, size_t len);
 
 /* Written pages of [start, end) (page aligned, inside registered ranges), ascending, at most
  * max_pages (> 0). Each written page's address is passed to emit(ctx, page). With rearm, the
