@@ -120,16 +120,22 @@ static void try_advance(void)
     free_bag(old);
 }
 
+void wvm__ebr_retire_chain(wvm_retired *first, wvm_retired *last, unsigned n)
+{
+    pthread_mutex_lock(&bag_lock);
+    uint64_t e = atomic_load(&global_epoch);
+    last->next = bags[e % 3];
+    bags[e % 3] = first;
+    retired_since_advance += n;
+    if (retired_since_advance >= 32)
+        try_advance();
+    pthread_mutex_unlock(&bag_lock);
+}
+
 void wvm__ebr_retire(wvm_retired *obj, size_t bytes)
 {
     obj->bytes = bytes;
-    pthread_mutex_lock(&bag_lock);
-    uint64_t e = atomic_load(&global_epoch);
-    obj->next = bags[e % 3];
-    bags[e % 3] = obj;
-    if (++retired_since_advance >= 32)
-        try_advance();
-    pthread_mutex_unlock(&bag_lock);
+    wvm__ebr_retire_chain(obj, obj, 1);
 }
 
 /* The child has one thread: the records of the others are free again (one of them may have

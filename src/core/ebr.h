@@ -17,4 +17,7 @@ void wvm__ebr_exit(void);
 /* obj starts with a wvm_retired header and came from wvm__meta_alloc(bytes) (core/meta.h);
  * it is freed later. */
 void wvm__ebr_retire(wvm_retired *obj, size_t bytes);
+/* Several objects under one lock: first .. last linked through next (last's next is
+ * overwritten), each with its bytes set; n of them. */
+void wvm__ebr_retire_chain(wvm_retired *first, wvm_retired *last, unsigned n);
 #endif

@@ -93,9 +93,25 @@ static wvm_pnode *node_alloc(unsigned level, uint32_t n, const uint64_t *slots)
     return nd;
 }
 
+/* Objects to hand to the epochs together: one bag lock per write, not one per node. */
+typedef struct chain {
+    wvm_retired *first, *last;
+    unsigned n;
+} chain;
+
+static void chain_add(chain *c, wvm_retired *obj, size_t bytes)
+{
+    obj->bytes = bytes;
+    obj->next = c->first;
+    if (!c->first)
+        c->last = obj;
+    c->first = obj;
+    c->n++;
+}
+
 /* Drops one reference to entry e's node; a node nobody references any more releases its
- * children and is freed now (now) or after the readers (the epochs). */
-static void release(uint64_t e, bool now)
+ * children and is freed now (later == NULL) or joins later, for the epochs. */
+static void release(uint64_t e, chain *later)
 {
     if (is_uniform(e))
         return;
@@ -103,11 +119,11 @@ static void release(uint64_t e, bool now)
     if (--nd->refs)
         return;
     for (uint32_t i = 0; nd->level && i < nd->n; i++)
-        release(nd->slot[i], now);
-    if (now)
-        block_free(nd, node_bytes(nd->n));
+        release(nd->slot[i], later);
+    if (later)
+        chain_add(later, &nd->hdr, node_bytes(nd->n));
     else
-        wvm__ebr_retire(&nd->hdr, node_bytes(nd->n));
+        block_free(nd, node_bytes(nd->n));
 }
 
 static void retain(uint64_t e)
@@ -116,10 +132,10 @@ static void retain(uint64_t e)
         ((wvm_pnode *)(uintptr_t)e)->refs++;
 }
 
-static void release_root(wvm_snap *s, bool now)
+static void release_root(wvm_snap *s, chain *later)
 {
     for (uint32_t i = 0; s->level && i < s->n; i++)
-        release(s->slot[i], now);
+        release(s->slot[i], later);
 }
 
 /* ---- creation and release ----------------------------------------------------------------- */
@@ -165,7 +181,7 @@ void wvm__snap_free(wvm_snap *s)
 {
     if (!s)
         return;
-    release_root(s, true);
+    release_root(s, NULL);
     block_free(s, snap_bytes(s->cap));
 }
 
@@ -174,8 +190,10 @@ void wvm__snap_retire(wvm_snap *s)
     if (!s)
         return;
     s->retired = true;
-    release_root(s, false);
-    wvm__ebr_retire(&s->hdr, snap_bytes(s->cap));
+    chain later = {NULL, NULL, 0};
+    release_root(s, &later);
+    chain_add(&later, &s->hdr, snap_bytes(s->cap));
+    wvm__ebr_retire_chain(later.first, later.last, later.n);
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -409,7 +427,7 @@ static bool map_children(mapper *m, const uint64_t *src, uint32_t n, unsigned le
         uint64_t cl = lo + i * cs, ch = cl + cs < top ? cl + cs : top;
         if (!(out[i] = map_entry(m, src[i], level - 1, cl, ch))) {
             while (i-- > a)
-                release(out[i], true);
+                release(out[i], NULL);
             return false;
         }
     }
@@ -426,7 +444,7 @@ static uint64_t made_or_release(unsigned level, uint32_t k, const uint64_t *slot
     if (made)
         return (uint64_t)(uintptr_t)made;
     for (uint32_t i = 0; level && i < k; i++)
-        release(slots[i], true);
+        release(slots[i], NULL);
     return 0;
 }
 
