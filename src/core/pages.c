@@ -124,11 +124,12 @@ static int add_post(plan *p, step s)
 }
 
 /* Whether the mapping under a page decommitted from attribute `from` in guard-marker mode
- * may not be read-write: a committed page is narrowed to PROT_NONE before its marker goes in
- * (plan_piece), and stays so until a post step widens it. */
-static bool under_after_decommit(uint32_t from)
+ * may not be read-write (own_prot: the backend keeps protections of its own). */
+static bool under_after_decommit(bool own_prot, uint32_t from)
 {
-    return wvm__attr_committed(from) || (from & WVM_ATTR_UNDER);
+    if (!wvm__attr_committed(from))
+        return from & WVM_ATTR_UNDER;
+    return own_prot || wvm__linux_prot(from) != WVM_P_RW;
 }
 
 /* The kernel calls that take one piece from attribute `from` to attribute `to`.
@@ -155,21 +156,11 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
         } else if (was && is && old_prot != new_prot) {
             err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, old_prot});
         } else if (was && !is) {
-            /* PROT_NONE first (reversible), then the marker, then the mapping under the
-             * marker back to read-write. A page that was never writable (or readable) never
-             * becomes so while it is decommitted, not even for a racing access (lin's d);
-             * and a racing access cannot read the fresh zero page the kernel maps in when
-             * it faults between the install's zap and its marker (MADV_GUARD_INSTALL zaps,
-             * then retries while a racer populates the page; lin's h): it faults instead,
-             * and the dispatcher decides it once the decommit has published. The undo of a
-             * backend's own protections (the write-watch fallback) leaves out write: the
-             * next write faults and is recorded. */
-            if (old_prot != WVM_P_NONE)
-                err = add_step(p, (step){addr, len, STEP_PROTECT, WVM_P_NONE,
-                                         p->own_prot ? old_prot & ~WVM_P_WRITE : old_prot});
-            if (!err)
-                err = add_zap(p, (step){addr, len, STEP_GUARD_INSTALL, 0, 0});
-            if (!err)
+            /* The marker first, on the page as it is: a page that was never writable (or
+             * readable) must not become so while it is decommitted, not even for a racing
+             * access. Then the mapping under the marker goes back to read-write. */
+            err = add_zap(p, (step){addr, len, STEP_GUARD_INSTALL, 0, 0});
+            if (!err && under_after_decommit(p->own_prot, from))
                 err = add_post(p, (step){addr, len, STEP_PROTECT, rest, 0});
         } else if (!was && !is && (from & WVM_ATTR_UNDER)) {
             err = add_post(p, (step){addr, len, STEP_PROTECT, rest, 0}); /* a chance to repair */
@@ -323,7 +314,8 @@ static uint32_t set_committed(uint32_t old, void *ctx)
 static uint32_t set_decommitted(uint32_t old, void *ctx)
 {
     const wvm_alloc *a = ctx;
-    return a->guard_mode && under_after_decommit(old) ? WVM_ATTR_UNDER : 0;
+    bool own_prot = a->backend && a->backend->write_fault;
+    return a->guard_mode && under_after_decommit(own_prot, old) ? WVM_ATTR_UNDER : 0;
 }
 
 /* The backend's veto, if it has one. */
