@@ -346,7 +346,9 @@ static void case_islands(long n, int alternate, const char *key)
         });
         note_syscalls(key, &s, bh_reps(101) * 20.0);
     }
-    VirtualFree(r, 0, MEM_RELEASE);
+    if (!VirtualFree(r, 0, MEM_RELEASE))
+        bh_note(key, "releasing the islands' reservation failed (error %lu)",
+                (unsigned long)GetLastError());
 }
 
 /* ---- sections, views, placeholders --------------------------------------------------------- */
