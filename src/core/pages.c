@@ -247,8 +247,8 @@ static void undo_step(const step *s)
         wvm__prim_protect((void *)s->addr, s->len, s->undo_prot);
     else if (s->kind == STEP_GUARD_REMOVE)
         wvm__prim_guard_install((void *)s->addr, s->len);
-    else if (s->kind == STEP_UNLOCK)
-        wvm__prim_mlock((void *)s->addr, s->len);
+    else if (s->kind == STEP_UNLOCK) /* resident before: no write faults (the write watch) */
+        wvm__prim_mlock_no_write((void *)s->addr, s->len);
 }
 
 /* Runs the plan; on failure undoes what ran and returns the errno. Only when a data-dropping
