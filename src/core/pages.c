@@ -320,8 +320,18 @@ static int run_wides(const step *w, size_t n)
  * see wvm__alloc_widen_deferred. */
 typedef struct wvm_deferred {
     size_t n;
+    bool heap; /* else the thread's own buffer */
     step s[];
 } wvm_deferred;
+
+/* A thread stages one change at a time, of few steps (RESERVE | MEM_COMMIT: one): those need
+ * no allocation. A change staged by a vectored handler meanwhile takes the heap. */
+enum { LOCAL_STEPS = 4 };
+static WVM_THREAD union {
+    wvm_deferred d;
+    unsigned char bytes[sizeof(wvm_deferred) + LOCAL_STEPS * sizeof(step)];
+} local_deferred;
+static WVM_THREAD bool local_used;
 
 static size_t deferred_bytes(size_t n)
 {
@@ -331,9 +341,12 @@ static size_t deferred_bytes(size_t n)
 /* Keeps p's widening steps for when a stops being staged; false on ENOMEM. */
 static bool defer(wvm_alloc *a, const plan *p)
 {
-    wvm_deferred *d = wvm__meta_alloc(deferred_bytes(p->nw));
+    bool local = p->nw <= LOCAL_STEPS && !local_used;
+    wvm_deferred *d = local ? &local_deferred.d : wvm__meta_alloc(deferred_bytes(p->nw));
     if (!d)
         return false;
+    local_used |= local;
+    d->heap = !local;
     d->n = p->nw;
     for (size_t i = 0; i < p->nw; i++)
         d->s[i] = p->wides[i];
@@ -348,7 +361,10 @@ static uint32_t take_deferred(wvm_alloc *a, bool run)
         return 0;
     a->deferred = NULL;
     int err = run ? run_wides(d->s, d->n) : 0;
-    wvm__meta_free(d, deferred_bytes(d->n));
+    if (d->heap)
+        wvm__meta_free(d, deferred_bytes(d->n));
+    else
+        local_used = false;
     return wvm__err_from_errno(err);
 }
 
