@@ -8,8 +8,7 @@
 #        ResetWriteWatch (open finding (k): a page reported written with no write), and with
 #        out-parameters only in the checker's own memory (--extbuf 0, open finding (l): an
 #        out-parameter written into a page that is free throughout the call); fork() included.
-# The model accepts one open divergence (RM_DIV_LOCK_WW, finding (j): VirtualLock may make
-# GetWriteWatch report the locked pages written).
+# The model accepts no divergence from Windows.
 # Not yet under ThreadSanitizer: on main it reports a data race within a second (open finding
 # (i): space.c desc_get resets a reused descriptor's fields under the placement lock only, while
 # a thread that found the descriptor through a stale index entry reads them under its lock);
