@@ -502,6 +502,30 @@ Test(writewatch, lock_writes_nothing)
     cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
 }
 
+/* Finding (k) of tests/lin/README.md, the same cause as (j): mprotect making a locked private
+ * mapping writable populates it with write faults (to break copy-on-write ahead of the first
+ * write), which the userfaultfd backend once recorded as writes. A protection change of locked
+ * pages to a writable one writes nothing either. */
+Test(writewatch, locked_pages_made_writable_are_not_written)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    b[PG] = 1;
+    cr_assert(wvm_VirtualLock(b, 4 * PG), "error %u", wvm_GetLastError());
+    cr_assert_eq(wvm_ResetWriteWatch(b, SIZE), 0);
+    uint32_t old;
+    cr_assert(wvm_VirtualProtect(b, 4 * PG, WVM_PAGE_EXECUTE_READ, &old));
+    cr_assert_eq(wvm_VirtualAlloc(b, 4 * PG, WVM_MEM_COMMIT, WVM_PAGE_READWRITE), b);
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_assert(wvm_VirtualProtect(b, 4 * PG, WVM_PAGE_READWRITE | WVM_PAGE_GUARD, &old));
+    cr_assert(wvm_VirtualProtect(b, 4 * PG, WVM_PAGE_READWRITE, &old));
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_expect_eq(b[PG], 1);
+    b[2 * PG] = 2;
+    EXPECT_PAGES(0, b, b, SIZE, 2);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
 typedef struct lock_race {
     char *b;
     _Atomic int done;

@@ -4,8 +4,7 @@
 #   1. release build, each of the eight kernel-mechanism combinations (tools/mechanisms.sh):
 #      - one thread, every kind of call, WINVMEM_LIN_SEQ_ROUNDS (10) rounds of 1500 calls;
 #      - four threads, WINVMEM_LIN_SECONDS (12) s: every kind of call but reads and writes
-#        (open finding (g): an access racing with a widening page operation) and GetWriteWatch/
-#        ResetWriteWatch (open finding (k): a page reported written with no write), and with
+#        (open finding (g): an access racing with a widening page operation), and with
 #        out-parameters only in the checker's own memory (--extbuf 0, open finding (l): an
 #        out-parameter written into a page that is free throughout the call); fork() included.
 # The model accepts no divergence from Windows.
@@ -26,7 +25,7 @@ cmake --build --preset release -j2 --target lin_check winvmem_cli >/dev/null
 export LIN_DUMP_DIR="$root/build/lin-histories"
 mkdir -p "$LIN_DUMP_DIR"
 seq_mode="--threads 1 --ops 1500"
-conc_mode="--threads 4 --no read,write,ww_get,ww_reset --extbuf 0"
+conc_mode="--threads 4 --no read,write --extbuf 0"
 i=0
 for c in $WVM_COMBOS; do
     i=$((i + 1))
