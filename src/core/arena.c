@@ -84,6 +84,18 @@ static bool is_guarded(arena *ar, size_t chunk)
     return atomic_load_explicit(&ar->guarded[chunk / 64], memory_order_acquire) >> (chunk % 64) & 1;
 }
 
+bool wvm__arena_guarded(uintptr_t start, uintptr_t end)
+{
+    arena *ar = find(start);
+    if (!ar || end > ar->end || end <= start)
+        return false;
+    size_t c1 = (end - 1 - ar->start) / WVM_CHUNK + 1;
+    for (size_t c = (start - ar->start) / WVM_CHUNK; c < c1; c++)
+        if (!is_guarded(ar, c))
+            return false;
+    return true;
+}
+
 /* Converts chunks [c0, c1) (all unguarded: PROT_NONE, nothing committed) with two system calls;
  * chunk_lock held. The chunks hold free space and other allocations' reserved pages, none of
  * which may be accessible at any moment: the markers go in while the chunks are still PROT_NONE
