@@ -76,8 +76,11 @@ uint32_t wvm__alloc_lock(wvm_alloc *a, uint64_t first, uint64_t count)
         return WVM_STATUS_GUARD_PAGE_VIOLATION;
     }
     uint32_t err = wvm__lock_charge(sc.unlocked);
+    if (!err && (err = wvm__alloc_wp_strip(a, first, count)))
+        wvm__lock_uncharge(sc.unlocked);
     if (err)
         return err;
+    s = wvm__alloc_snap(a);
     void *addr = (void *)(s->base + first * WVM_PAGE);
     int e = wvm__prim_mlock(addr, count * WVM_PAGE);
     if (!e && (err = publish_locked(a, first, count, 1)))

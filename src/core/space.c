@@ -5,6 +5,7 @@
 #include "core/numa.h"
 #include "core/arena.h"
 #include "core/fork.h"
+#include "core/wp.h"
 #include "core/freespace.h"
 #include "core/guard.h"
 #include "core/ledger.h"
@@ -386,6 +387,7 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
     }
     a->in_arena = in_arena;
     a->sparse = sparse;
+    a->wp_registered = a->wp_refused = 0;
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
     a->footprint = footprint;
     a->backend = be;
@@ -744,6 +746,9 @@ static void each_desc(slab_node *from, slab_node *to, int (*op)(pthread_mutex_t 
  * for a descriptor's lock waits for the operation its holder is in; none holds two. */
 static void fork_space(enum wvm_fork_phase phase)
 {
+    if (phase == WVM_FORK_CHILD) /* every lock is still ours: the child's pages lost their bits */
+        for (wvm_alloc *a = live_head.next; a != &live_head; a = a->next)
+            wvm__wp_after_fork(a);
     if (phase != WVM_FORK_PREPARE) {
         pthread_mutex_unlock(&placement);
         each_desc(atomic_load(&slabs), NULL, pthread_mutex_unlock);
@@ -824,6 +829,8 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     b->in_arena = a->in_arena;
     b->sparse = false;
     b->guard_mode = a->guard_mode;
+    b->wp_registered = a->wp_registered;
+    b->wp_refused = a->wp_refused;
     b->footprint = a->footprint - head;
     b->backend = NULL;
     b->ext = NULL;
@@ -856,6 +863,8 @@ uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b)
     wvm__alloc_publish(a, n);
     wvm__radix_set(b_base, b_end, a); /* prepared: cannot fail */
     a->footprint += b->footprint;
+    if (b->wp_registered != a->wp_registered) /* b's part may not be: register again */
+        a->wp_registered = 0;
     died(b);
     live_unlink(b, 0);
     wvm__alloc_locks_held--;
