@@ -20,6 +20,10 @@
  *               would newly commit more bytes (UINT64_MAX: no limit).
  *   committed   out: bytes the call newly committed (reserve, commit) or decommitted
  *               (decommit, release); on ERROR_COMMITMENT_LIMIT the bytes it would have committed.
+ *   credit      in: NULL, or the owner's credit record (core/credit.h): a commit may then act
+ *               on a view of a SEC_RESERVE section (no allocation of the owner), charging the
+ *               section pages it newly commits, which the record gets back when the section dies;
+ *               a section another owner committed through is foreign.
  *   reserved    out: the allocation's size (reserve, release).
  *   foreign     out: owner was set and the address lies in no allocation of that owner (the
  *               error is ERROR_INVALID_ADDRESS, as for memory that is not allocated). */
@@ -29,6 +33,7 @@ typedef struct wvm_acct {
     uint64_t committed;
     uint64_t reserved;
     bool foreign;
+    struct wvm_credit *credit;
 } wvm_acct;
 
 /* VirtualAlloc(MEM_RESERVE [| MEM_COMMIT]): see wvm__space_reserve_with. */

@@ -307,6 +307,7 @@ static void unstage(wvm_alloc *a, bool set_up)
 {
     wvm_snap *s = a->cur;
     uintptr_t base = s->base;
+    wvm__alloc_forget_deferred(a);
     if (set_up && a->backend->on_release)
         a->backend->on_release(a, s);
     wvm__numa_forget(s, a->in_arena);
@@ -421,6 +422,12 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
     pthread_mutex_lock(&placement);
     born(a, a->cur);
     pthread_mutex_unlock(&placement);
+    /* the commit's widening steps: after the birth (core/pages.c); if the kernel refuses, the
+     * allocation dies again (a racing query may have seen it: pages.c says when) */
+    if ((err = wvm__alloc_widen_deferred(a))) {
+        wvm__alloc_release(a); /* it unlocks a */
+        return err;
+    }
     pthread_mutex_unlock(&a->lock);
     *out = base;
     return 0;
@@ -581,6 +588,32 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
     }
     if (old != seen)
         wvm__snap_retire(old);
+}
+
+wvm_snap *wvm__alloc_publish_keep(wvm_alloc *a, wvm_snap *s)
+{
+    wvm_snap *before = a->cur, *seen = atomic_load_explicit(&a->snap, memory_order_relaxed);
+    a->cur = s;
+    quick_update(a, s);
+    atomic_store_explicit(&a->snap, s, memory_order_release);
+    if (seen != before)
+        wvm__snap_retire(seen);
+    return before;
+}
+
+void wvm__alloc_settle(wvm_alloc *a, wvm_snap *before)
+{
+    (void)a;
+    wvm__snap_retire(before);
+}
+
+void wvm__alloc_unpublish(wvm_alloc *a, wvm_snap *before)
+{
+    wvm_snap *s = a->cur;
+    a->cur = before;
+    quick_update(a, before);
+    atomic_store_explicit(&a->snap, before, memory_order_release);
+    wvm__snap_retire(s);
 }
 
 /* The allocation's death (placement held): readers stop seeing it at the store of NULL. */

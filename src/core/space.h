@@ -70,7 +70,10 @@ typedef struct wvm_alloc {
     _Atomic uintptr_t owner;
     uintptr_t footprint; /* address space taken from the arena */
     const struct wvm_backend *backend;
-    void *ext;                     /* backend data (write watch, AWE, large pages) */
+    void *ext; /* backend data (write watch, AWE, large pages) */
+    /* Widening kernel steps of a change made while staged, run by wvm__alloc_widen_deferred
+     * once readers see the change (core/pages.c); NULL otherwise. Lock holder only. */
+    struct wvm_deferred *deferred;
     struct wvm_alloc *prev, *next; /* live list (placement lock) / free list */
 } __attribute__((aligned(64))) wvm_alloc;
 
@@ -208,6 +211,18 @@ static inline wvm_snap *wvm__alloc_visible(wvm_alloc *a)
 /* Makes s a's state (a locked): for readers too unless a is staged. A replaced snapshot is
  * retired once no reader can see it. */
 void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s);
+/* The same for a that is not staged, in two steps: the replaced state is returned unretired,
+ * then either retired (settle) or made a's state again, s retired (unpublish). Nothing else
+ * may happen to a's state in between (core/pages.c: the kernel widens in between). */
+wvm_snap *wvm__alloc_publish_keep(wvm_alloc *a, wvm_snap *s);
+void wvm__alloc_settle(wvm_alloc *a, wvm_snap *before);
+void wvm__alloc_unpublish(wvm_alloc *a, wvm_snap *before);
+/* Runs the widening kernel steps that a change of a made while staged left for the moment
+ * readers see it (call it right after the staging ends, a still locked); on failure undoes
+ * them and returns the Windows error (the caller then takes the change back). */
+uint32_t wvm__alloc_widen_deferred(wvm_alloc *a);
+/* Drops them instead: the staged change is given up (its pages stay as the kernel has them). */
+void wvm__alloc_forget_deferred(wvm_alloc *a);
 
 /* The index generation: advanced at the end of every placement section that makes an
  * allocation be born or die. A reader that saw g before and after reading several index

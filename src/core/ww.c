@@ -246,6 +246,11 @@ const wvm_backend *wvm__ww_backend(void)
     return wvm__prim_ww_available() ? &ww_backend : wvm__wwp_backend();
 }
 
+bool wvm__ww_kernel_records(const wvm_alloc *a)
+{
+    return a->backend == &ww_backend;
+}
+
 /* --- GetWriteWatch / ResetWriteWatch -------------------------------------------------------- */
 
 static wvm_alloc *acquire_watched(uintptr_t start, uintptr_t end)
