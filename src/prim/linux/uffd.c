@@ -36,6 +36,11 @@ struct uffdio_move {
 #endif
 
 static int uffd = -1;
+/* The features this descriptor enabled: what it asked for, not what UFFDIO_API reports (the
+ * kernel answers with every feature it has; asking a fork child's descriptor for those enables
+ * UFFD_FEATURE_EVENT_REMOVE / _UNMAP / _FORK, whose events block the thread that caused them
+ * until a reader takes them: a child's madvise(MADV_DONTNEED) of a registered range then waits
+ * forever; EVENT_FORK also needs CAP_SYS_PTRACE). */
 static uint64_t features;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool ww_ok, move_ok, pagemap_ok;
@@ -61,8 +66,9 @@ static void open_uffd(void)
         ww_ok = move_ok = false;
 }
 
-/* A userfaultfd with exactly these features, or -1. */
-int wvm__prim_uffd_open(uint64_t want, uint64_t *got)
+/* A userfaultfd with exactly the features of want (no event features: nothing reads the
+ * descriptor), or -1. */
+int wvm__prim_uffd_open(uint64_t want)
 {
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (fd < 0)
@@ -72,7 +78,6 @@ int wvm__prim_uffd_open(uint64_t want, uint64_t *got)
         close(fd);
         return -1;
     }
-    *got = api.features;
     return fd;
 }
 
@@ -88,7 +93,8 @@ static void open_uffd_once(void)
         UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
     };
     for (size_t i = 0; i < sizeof want / sizeof *want && uffd < 0; i++)
-        uffd = wvm__prim_uffd_open(want[i], &features);
+        if ((uffd = wvm__prim_uffd_open(want[i])) >= 0)
+            features = want[i];
     if (uffd < 0)
         return;
     uffd_pid = getpid();
@@ -111,8 +117,7 @@ int wvm__prim_uffd_here(int *fd, _Atomic int *pid, pthread_mutex_t *lock, uint64
         return *fd;
     pthread_mutex_lock(lock);
     if (atomic_load(pid) != getpid()) {
-        uint64_t got;
-        int nfd = wvm__prim_uffd_open(want, &got);
+        int nfd = wvm__prim_uffd_open(want);
         if (nfd >= 0) {
             close(*fd);
             *fd = nfd;

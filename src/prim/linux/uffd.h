@@ -46,8 +46,8 @@ int wvm__prim_uffd_move(void *dst, void *src, size_t len);
 int wvm__prim_uffd_register_missing(void *addr, size_t len);
 
 /* A new userfaultfd (O_CLOEXEC | O_NONBLOCK, UFFD_USER_MODE_ONLY) with exactly the features
- * `want` (*got: what the kernel reports), or -1. */
-int wvm__prim_uffd_open(uint64_t want, uint64_t *got);
+ * `want` (never what UFFDIO_API reports back: see uffd.c), or -1. */
+int wvm__prim_uffd_open(uint64_t want);
 /* *fd (made with the features `want`) if this process opened it (*pid), else one opened now
  * in its place (a child of fork: the inherited one speaks for the parent's address space), or
  * -1. lock serialises the reopening (and is taken around fork). */

@@ -39,8 +39,7 @@ static int probe(int fd)
 
 static void open_ro(void)
 {
-    uint64_t got = 0;
-    int fd = wvm__prim_uffd_open(RO_FEATURES, &got);
+    int fd = wvm__prim_uffd_open(RO_FEATURES);
     int err = fd < 0 ? ENOSYS : probe(fd);
     const char *off = !wvm__option(WVM_OPT_USERFAULTFD)     ? "WINVMEM_USERFAULTFD=0"
                       : !wvm__option(WVM_OPT_UFFD_READONLY) ? "WINVMEM_UFFD_READONLY=0"
