@@ -5,7 +5,6 @@
 #include "core/numa.h"
 #include "core/arena.h"
 #include "core/fork.h"
-#include "core/wp.h"
 #include "core/freespace.h"
 #include "core/guard.h"
 #include "core/ledger.h"
@@ -779,9 +778,6 @@ static void each_desc(slab_node *from, slab_node *to, int (*op)(pthread_mutex_t 
  * for a descriptor's lock waits for the operation its holder is in; none holds two. */
 static void fork_space(enum wvm_fork_phase phase)
 {
-    if (phase == WVM_FORK_CHILD) /* every lock is still ours: the child's pages lost their bits */
-        for (wvm_alloc *a = live_head.next; a != &live_head; a = a->next)
-            wvm__wp_after_fork(a);
     if (phase != WVM_FORK_PREPARE) {
         pthread_mutex_unlock(&placement);
         each_desc(atomic_load(&slabs), NULL, pthread_mutex_unlock);

@@ -56,7 +56,9 @@ static int read_only(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     return 0;
 }
 
-void wvm__wp_after_fork(wvm_alloc *a)
+/* In the child of a fork: a's write-protected pages are protected again (the child's page
+ * tables lost the bits), with mprotect where that fails. a locked. */
+static void after_fork(wvm_alloc *a)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     if (!a->wp_registered || !s)
@@ -75,4 +77,26 @@ void wvm__wp_after_fork(wvm_alloc *a)
     wvm_snap *plain = wvm__snap_map(s, 0, pages, strip, NULL);
     if (plain)
         wvm__alloc_publish(a, plain);
+}
+
+static void rearm(wvm_alloc *a, void *ctx)
+{
+    (void)ctx;
+    if (a->wp_registered && wvm__alloc_trylock(a)) { /* the child's only thread: all free */
+        after_fork(a);
+        wvm__space_unlock(a);
+    }
+}
+
+/* Runs in the child after space's handler gave the locks back, while the child still has one
+ * thread (pthread_atfork's child handlers run before fork returns). */
+static void wp_fork(enum wvm_fork_phase phase)
+{
+    if (phase == WVM_FORK_CHILD)
+        wvm__space_each(rearm, NULL);
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+    wvm__fork_register(WVM_FORK_RANK_WP, wp_fork);
 }

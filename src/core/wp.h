@@ -44,7 +44,4 @@ uint32_t wvm__wp_fix(const wvm_alloc *a, uint32_t attr);
  * keeps to mprotect in this process. 0, or ERROR_NOT_ENOUGH_MEMORY (to unchanged). Locked. */
 uint32_t wvm__wp_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count);
 
-/* In the child of a fork (fork handler; the child's only thread): a's write-protected pages
- * are protected again, with mprotect where that fails. */
-void wvm__wp_after_fork(wvm_alloc *a);
 #endif
