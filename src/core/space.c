@@ -389,6 +389,7 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
     a->sparse = sparse;
     a->wp_registered = a->wp_refused = 0;
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
+    a->under_lost = false;
     a->footprint = footprint;
     a->backend = be;
     a->ext = r->ext;
@@ -860,6 +861,7 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     b->guard_mode = a->guard_mode;
     b->wp_registered = a->wp_registered;
     b->wp_refused = a->wp_refused;
+    b->under_lost = a->under_lost;
     b->footprint = a->footprint - head;
     b->backend = NULL;
     b->ext = NULL;
