@@ -388,6 +388,7 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
     a->in_arena = in_arena;
     a->sparse = sparse;
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
+    a->under_lost = false;
     a->footprint = footprint;
     a->backend = be;
     a->ext = r->ext;
@@ -857,6 +858,7 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     b->in_arena = a->in_arena;
     b->sparse = false;
     b->guard_mode = a->guard_mode;
+    b->under_lost = a->under_lost;
     b->footprint = a->footprint - head;
     b->backend = NULL;
     b->ext = NULL;
