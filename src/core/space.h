@@ -65,6 +65,9 @@ typedef struct wvm_alloc {
      * marked UNDER (pages.c): every uncommitted page is treated as UNDER from then on. */
     bool under_lost;
     bool sparse;
+    /* READONLY by write-protect (core/wp.h): 1 + the fork generation in which the range was
+     * registered with the READONLY userfaultfd, or in which registering it failed. */
+    uint32_t wp_registered, wp_refused;
     /* The tag of the host memory manager (or heap) that made the allocation through the host
      * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */
     _Atomic uintptr_t owner;
@@ -94,7 +97,9 @@ typedef struct wvm_backend {
     /* Before [first, first+count) is decommitted: the pages still hold their data. */
     uint32_t (*before_decommit)(wvm_alloc *a, uint64_t first, uint64_t count);
     /* After a commit of [first, first+count) was published; old is the state before it
-     * (valid until the hook returns). A failure is reported, the commit stays. */
+     * (valid until the hook returns), NULL when every page of the range was uncommitted (a
+     * staged commit, whose hooks run after its birth). A failure is reported, the commit
+     * stays. */
     uint32_t (*after_commit)(wvm_alloc *a, const wvm_snap *old, uint64_t first, uint64_t count);
     /* After a commit or VirtualProtect of [first, first+count) succeeded (published): the
      * backend may adjust the kernel's protections (the write-watch fallback keeps unwritten
@@ -218,8 +223,9 @@ wvm_snap *wvm__alloc_publish_keep(wvm_alloc *a, wvm_snap *s);
 void wvm__alloc_settle(wvm_alloc *a, wvm_snap *before);
 void wvm__alloc_unpublish(wvm_alloc *a, wvm_snap *before);
 /* Runs the widening kernel steps that a change of a made while staged left for the moment
- * readers see it (call it right after the staging ends, a still locked); on failure undoes
- * them and returns the Windows error (the caller then takes the change back). */
+ * readers see it (call it right after the staging ends, a still locked), then the backend's
+ * after_commit/after_change hooks of a staged commit, which follow the widening; on failure
+ * returns the Windows error (the widening undone; the caller then takes the change back). */
 uint32_t wvm__alloc_widen_deferred(wvm_alloc *a);
 /* Drops them instead: the staged change is given up (its pages stay as the kernel has them). */
 void wvm__alloc_forget_deferred(wvm_alloc *a);
@@ -237,6 +243,9 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
  * the mappings of its UNDER pages to read-write; false when one stays otherwise (the span is
  * then kept out of free space: a new allocation must inherit nothing of it). */
 bool wvm__alloc_widen_under(wvm_alloc *a);
+/* Moves the write-protected pages of [first, first+count) to mprotect (core/wp.h), same
+ * Windows state; before mlock, which refuses them. Locked. */
+uint32_t wvm__alloc_wp_strip(wvm_alloc *a, uint64_t first, uint64_t count);
 /* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
  * kernel follows). The general form behind protect, used by guard pages and locking too. */
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
