@@ -65,6 +65,9 @@ typedef struct wvm_alloc {
      * marked UNDER (pages.c): every uncommitted page is treated as UNDER from then on. */
     bool under_lost;
     bool sparse;
+    /* READONLY by write-protect (core/wp.h): 1 + the fork generation in which the range was
+     * registered with the READONLY userfaultfd, or in which registering it failed. */
+    uint32_t wp_registered, wp_refused;
     /* The tag of the host memory manager (or heap) that made the allocation through the host
      * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */
     _Atomic uintptr_t owner;
@@ -240,6 +243,9 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
  * the mappings of its UNDER pages to read-write; false when one stays otherwise (the span is
  * then kept out of free space: a new allocation must inherit nothing of it). */
 bool wvm__alloc_widen_under(wvm_alloc *a);
+/* Moves the write-protected pages of [first, first+count) to mprotect (core/wp.h), same
+ * Windows state; before mlock, which refuses them. Locked. */
+uint32_t wvm__alloc_wp_strip(wvm_alloc *a, uint64_t first, uint64_t count);
 /* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
  * kernel follows). The general form behind protect, used by guard pages and locking too. */
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
