@@ -3,6 +3,7 @@
  * of a new reservation (set before anyone can find it) and the commit delta are the core's,
  * made under the allocation lock of the operation itself. */
 #include "api/api.h"
+#include "core/credit.h"
 #include "core/meta.h"
 #include "core/range.h"
 #include "hook/host_hook.h"
@@ -18,7 +19,7 @@ static void report(wvm_owned *o, const wvm_acct *acct)
 
 void *wvm__owned_alloc(void *addr, size_t size, uint32_t type, uint32_t prot, wvm_owned *o)
 {
-    wvm_acct acct = {.owner = o->owner, .max_commit = o->max_commit};
+    wvm_acct acct = {.owner = o->owner, .max_commit = o->max_commit, .credit = o->credit};
     report(o, &acct);
     bool in_place = addr && !(type & (WVM_MEM_RESERVE | WVM_MEM_RESET | WVM_MEM_RESET_UNDO));
     if (!o->owner || (in_place && type != WVM_MEM_COMMIT))
@@ -94,4 +95,20 @@ void wvm__owned_release_all(uintptr_t owner, uint64_t *committed, uint64_t *rese
         again = l.short_of_memory && l.n > 0;
         wvm__meta_free(l.bases, l.cap * sizeof *l.bases);
     }
+}
+
+struct wvm_credit *wvm__owned_credit_new(void)
+{
+    return wvm__credit_new();
+}
+
+uint64_t wvm__owned_credit_take(struct wvm_credit *c)
+{
+    return c ? wvm__credit_take(c) : 0;
+}
+
+void wvm__owned_credit_drop(struct wvm_credit *c)
+{
+    if (c)
+        wvm__credit_unref(c);
 }

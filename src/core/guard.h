@@ -13,6 +13,15 @@
  * e.g. GetWriteWatch's, could fault on the caller's own memory: a thread holding allocation
  * locks stops waiting after a bounded time and leaves the fault unhandled.)
  *
+ * The same wait makes widening operations linearizable (core/pages.c): they publish the new
+ * state before the kernel grants the access, holding the lock until it does. A fault in that
+ * window waits here, then finds the access allowed and retries it (WVM_FAULT_RETRY), never an
+ * access violation; a narrowing operation forbids in the kernel first, and a fault meanwhile
+ * waits and then sees the new state. No separate in-flight count is needed: the lock is held
+ * across exactly that window, the wait is a trylock loop (never a blocking lock in signal
+ * context), and fork's handler takes every allocation lock, so no widening is in flight in a
+ * child.
+ *
  * A snapshot page whose attribute has WVM_PAGE_GUARD and whose bit is set is no longer a
  * guard page; readers (VirtualQuery) combine both. The next writer of the allocation folds
  * the bits into a new snapshot (wvm__guard_fold, called by wvm__space_acquire). Bits of pages

@@ -471,6 +471,32 @@ void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
         wvm__snap_retire(old);
 }
 
+wvm_snap *wvm__alloc_publish_keep(wvm_alloc *a, wvm_snap *s)
+{
+    wvm_snap *before = a->cur, *seen = atomic_load_explicit(&a->snap, memory_order_relaxed);
+    a->cur = s;
+    quick_update(a, s);
+    atomic_store_explicit(&a->snap, s, memory_order_release);
+    if (seen != before)
+        wvm__snap_retire(seen);
+    return before;
+}
+
+void wvm__alloc_settle(wvm_alloc *a, wvm_snap *before)
+{
+    (void)a;
+    wvm__snap_retire(before);
+}
+
+void wvm__alloc_unpublish(wvm_alloc *a, wvm_snap *before)
+{
+    wvm_snap *s = a->cur;
+    a->cur = before;
+    quick_update(a, before);
+    atomic_store_explicit(&a->snap, before, memory_order_release);
+    wvm__snap_retire(s);
+}
+
 /* The allocation's death (placement held): readers stop seeing it at the store of NULL. */
 static void died(wvm_alloc *a)
 {

@@ -71,7 +71,10 @@ typedef struct wvm_alloc {
     _Atomic uintptr_t owner;
     uintptr_t footprint; /* address space taken from the arena */
     const struct wvm_backend *backend;
-    void *ext;                     /* backend data (write watch, AWE, large pages) */
+    void *ext; /* backend data (write watch, AWE, large pages) */
+    /* Widening kernel steps of a change made while staged, run by wvm__alloc_widen_deferred
+     * once readers see the change (core/pages.c); NULL otherwise. Lock holder only. */
+    struct wvm_deferred *deferred;
     struct wvm_alloc *prev, *next; /* live list (placement lock) / free list */
 } __attribute__((aligned(64))) wvm_alloc;
 
@@ -116,6 +119,9 @@ typedef struct wvm_backend {
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
+    /* Set: the kernel keeps the allocation's write records (core/ww.c, userfaultfd): nothing
+     * may write to its pages or fault them in for writing on the program's behalf. */
+    bool kernel_records;
     /* Set for views (core/view.c): the pages belong to a section (MEM_MAPPED), whose commit
      * the section charged; VirtualFree refuses the allocation. */
     bool mapped;
@@ -219,6 +225,12 @@ static inline wvm_snap *wvm__alloc_visible(wvm_alloc *a)
 /* Makes s a's state (a locked): for readers too unless a is staged. A replaced snapshot is
  * retired once no reader can see it. */
 void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s);
+/* The same for a that is not staged, in two steps: the replaced state is returned unretired,
+ * then either retired (settle) or made a's state again, s retired (unpublish). Nothing else
+ * may happen to a's state in between (core/pages.c: the kernel widens in between). */
+wvm_snap *wvm__alloc_publish_keep(wvm_alloc *a, wvm_snap *s);
+void wvm__alloc_settle(wvm_alloc *a, wvm_snap *before);
+void wvm__alloc_unpublish(wvm_alloc *a, wvm_snap *before);
 
 /* The index generation: advanced at the end of every placement section that makes an
  * allocation be born or die. A reader that saw g before and after reading several index

@@ -5,6 +5,7 @@
 #include "core/guard.h"
 #include "core/residency.h"
 #include "core/wsquota.h"
+#include "core/ww.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
 
@@ -79,7 +80,9 @@ uint32_t wvm__alloc_lock(wvm_alloc *a, uint64_t first, uint64_t count)
     if (err)
         return err;
     void *addr = (void *)(s->base + first * WVM_PAGE);
-    int e = wvm__prim_mlock(addr, count * WVM_PAGE);
+    /* a lock writes nothing: the write watch must not see mlock's population as writes */
+    int e = wvm__ww_kernel_records(a) ? wvm__prim_mlock_no_write(addr, count * WVM_PAGE)
+                                      : wvm__prim_mlock(addr, count * WVM_PAGE);
     if (!e && (err = publish_locked(a, first, count, 1)))
         wvm__prim_munlock(addr, count * WVM_PAGE);
     if (e || err) {

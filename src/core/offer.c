@@ -81,9 +81,8 @@ static uint32_t discard(wvm_alloc *a, uint64_t first, uint64_t count)
     wvm_snap *s = wvm__alloc_snap(a);
     /* userfaultfd write watch: MADV_DONTNEED would leave empty page-table entries, which the
      * kernel's written-page scan reports as written; lazily freed pages keep their entries */
-    bool uffd_watch =
-        a->backend && a->backend == wvm__ww_backend() && a->backend != wvm__wwp_backend();
-    discard_ctx d = {s->base, uffd_watch ? wvm__prim_free_lazy : wvm__prim_discard, 0};
+    discard_ctx d = {s->base, wvm__ww_kernel_records(a) ? wvm__prim_free_lazy : wvm__prim_discard,
+                     0};
     wvm__snap_each(s, first, count, discard_piece, &d);
     return d.err ? wvm__err_from_errno(d.err) : 0;
 }

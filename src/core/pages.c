@@ -1,7 +1,21 @@
 /* Commit, decommit and protect on one locked allocation: the new page states are built as a
- * snapshot, the kernel is brought to match piece by piece, and the snapshot is published only
- * when every system call succeeded. Reversible calls come first and are undone on failure;
- * the calls that drop data (guard install, MADV_DONTNEED) come last. */
+ * snapshot, and the kernel is brought to match it in two halves around its publication, so
+ * that every call takes effect at the publish (issue 11, finding (g)):
+ *   - before it, every step that takes access away (narrowing protections, guard install,
+ *     MADV_DONTNEED, munlock) and what no access can see (protections under guard markers):
+ *     an access that faults meanwhile waits for the allocation lock (core/guard.c) and then
+ *     sees the new state; one that gets through came before the publish;
+ *   - after it, every step that grants access (guard remove, widening protections; a change
+ *     that both grants and takes goes through the intersection first): an access that gets
+ *     through came after the publish, one that faults in between waits for the lock and is
+ *     retried.
+ * Reversible calls come first and are undone on failure; the calls that drop data come last
+ * of the first half. A widening step can fail only where the kernel must split a mapping and
+ * cannot (ENOMEM: vm.max_map_count, kernel memory) or under fault injection; guard remove
+ * never splits. Then the kernel is narrowed back and the old state published again: the call
+ * fails, and a VirtualQuery that ran in between may have reported its new state (no access
+ * could use it beyond the steps that ran). That window is the one known exception to "takes
+ * effect atomically"; it needs the kernel to refuse a widening mprotect. */
 #include <errno.h>
 
 #include "core/arena.h"
@@ -33,6 +47,9 @@ typedef struct plan {
     step *posts; /* after the zaps: mappings under new markers back to read-write */
     size_t np, capp;
     step inline_posts[4];
+    step *wides; /* after the publish: the steps that grant access */
+    size_t nw, capw;
+    step inline_wides[4];
     bool post_failed; /* a post step failed: its pages keep WVM_ATTR_UNDER */
     bool guard_mode;
     bool own_prot; /* the backend keeps kernel protections of its own (write-watch fallback) */
@@ -48,7 +65,9 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
     p->capz = sizeof p->inline_zaps / sizeof *p->inline_zaps;
     p->posts = p->inline_posts;
     p->capp = sizeof p->inline_posts / sizeof *p->inline_posts;
-    p->n = p->nz = p->np = 0;
+    p->wides = p->inline_wides;
+    p->capw = sizeof p->inline_wides / sizeof *p->inline_wides;
+    p->n = p->nz = p->np = p->nw = 0;
     p->post_failed = false;
     p->guard_mode = a->guard_mode;
     p->own_prot = a->backend && a->backend->write_fault;
@@ -64,6 +83,8 @@ static void plan_free(plan *p)
         wvm__meta_free(p->zaps, p->capz * sizeof *p->zaps);
     if (p->posts != p->inline_posts)
         wvm__meta_free(p->posts, p->capp * sizeof *p->posts);
+    if (p->wides != p->inline_wides)
+        wvm__meta_free(p->wides, p->capw * sizeof *p->wides);
 }
 
 static int push(step **arr, size_t *n, size_t *cap, step *inline_arr, step s)
@@ -123,6 +144,24 @@ static int add_post(plan *p, step s)
     return push(&p->posts, &p->np, &p->capp, p->inline_posts, s);
 }
 
+static int add_wide(plan *p, step s)
+{
+    return push(&p->wides, &p->nw, &p->capw, p->inline_wides, s);
+}
+
+/* The protection change old_prot -> new_prot of a piece whose pages are accessible by it:
+ * what it takes away before the publish, what it grants after (through old & new when it
+ * does both, e.g. read-write to read-execute). */
+static int add_protect(plan *p, uintptr_t addr, size_t len, int old_prot, int new_prot)
+{
+    int both = old_prot & new_prot, err = 0;
+    if (both != old_prot)
+        err = add_step(p, (step){addr, len, STEP_PROTECT, both, old_prot});
+    if (!err && both != new_prot)
+        err = add_wide(p, (step){addr, len, STEP_PROTECT, new_prot, both});
+    return err;
+}
+
 /* Whether the mapping under a page decommitted from attribute `from` in guard-marker mode
  * may not be read-write (own_prot: the backend keeps protections of its own). */
 static bool under_after_decommit(bool own_prot, uint32_t from)
@@ -152,9 +191,9 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
             if (new_prot != rest || (from & WVM_ATTR_UNDER))
                 err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, rest});
             if (!err)
-                err = add_step(p, (step){addr, len, STEP_GUARD_REMOVE, 0, 0});
+                err = add_wide(p, (step){addr, len, STEP_GUARD_REMOVE, 0, 0});
         } else if (was && is && old_prot != new_prot) {
-            err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, old_prot});
+            err = add_protect(p, addr, len, old_prot, new_prot);
         } else if (was && !is) {
             /* The marker first, on the page as it is: a page that was never writable (or
              * readable) must not become so while it is decommitted, not even for a racing
@@ -167,8 +206,8 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
         }
         return err;
     }
-    if (was != is || old_prot != new_prot)
-        err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, old_prot});
+    if (old_prot != new_prot)
+        err = add_protect(p, addr, len, old_prot, new_prot);
     if (!err && was && !is)
         err = add_zap(p, (step){addr, len, STEP_DISCARD, 0, 0});
     return err;
@@ -208,8 +247,8 @@ static void undo_step(const step *s)
         wvm__prim_protect((void *)s->addr, s->len, s->undo_prot);
     else if (s->kind == STEP_GUARD_REMOVE)
         wvm__prim_guard_install((void *)s->addr, s->len);
-    else if (s->kind == STEP_UNLOCK)
-        wvm__prim_mlock((void *)s->addr, s->len);
+    else if (s->kind == STEP_UNLOCK) /* resident before: no write faults (the write watch) */
+        wvm__prim_mlock_no_write((void *)s->addr, s->len);
 }
 
 /* Runs the plan; on failure undoes what ran and returns the errno. Only when a data-dropping
@@ -263,7 +302,68 @@ static uint32_t clear_under(uint32_t old, void *ctx)
     return old & ~WVM_ATTR_UNDER;
 }
 
-/* Moves the kernel from a's current state to `to` over [first, first+count) and publishes. */
+/* Runs the first n widening steps; on failure undoes those that ran. 0 or an errno. */
+static int run_wides(const step *w, size_t n)
+{
+    size_t done = 0;
+    int err = 0;
+    for (; done < n; done++)
+        if ((err = run_step(&w[done])))
+            break;
+    if (err)
+        while (done-- > 0)
+            undo_step(&w[done]);
+    return err;
+}
+
+/* The widening steps of a staged allocation (not visible to readers yet), run once it is:
+ * see wvm__alloc_widen_deferred. */
+typedef struct wvm_deferred {
+    size_t n;
+    step s[];
+} wvm_deferred;
+
+static size_t deferred_bytes(size_t n)
+{
+    return sizeof(wvm_deferred) + n * sizeof(step);
+}
+
+/* Keeps p's widening steps for when a stops being staged; false on ENOMEM. */
+static bool defer(wvm_alloc *a, const plan *p)
+{
+    wvm_deferred *d = wvm__meta_alloc(deferred_bytes(p->nw));
+    if (!d)
+        return false;
+    d->n = p->nw;
+    for (size_t i = 0; i < p->nw; i++)
+        d->s[i] = p->wides[i];
+    a->deferred = d;
+    return true;
+}
+
+static uint32_t take_deferred(wvm_alloc *a, bool run)
+{
+    wvm_deferred *d = a->deferred;
+    if (!d)
+        return 0;
+    a->deferred = NULL;
+    int err = run ? run_wides(d->s, d->n) : 0;
+    wvm__meta_free(d, deferred_bytes(d->n));
+    return wvm__err_from_errno(err);
+}
+
+uint32_t wvm__alloc_widen_deferred(wvm_alloc *a)
+{
+    return take_deferred(a, true);
+}
+
+void wvm__alloc_forget_deferred(wvm_alloc *a)
+{
+    take_deferred(a, false);
+}
+
+/* Moves the kernel from a's current state to `to` over [first, first+count) and publishes
+ * (the order: see the top of this file). */
 static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
 {
     plan p;
@@ -271,10 +371,13 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     diff_ctx d = {&p, to, 0};
     bool new_map;
     /* consumed guards must be folded before any is re-armed: readers of the visible snapshot
-     * rely on its guard bits only going from armed to consumed (guard.h) */
-    uint32_t gerr = wvm__guard_pending(wvm__alloc_snap(a))
-                        ? WVM_ERROR_NOT_ENOUGH_MEMORY
-                        : wvm__guard_prepare(to, first, count, &new_map);
+     * rely on its guard bits only going from armed to consumed (guard.h); widening steps a
+     * staged change left are taken first (only after a hook refused that change) */
+    uint32_t gerr = wvm__guard_pending(wvm__alloc_snap(a)) ? WVM_ERROR_NOT_ENOUGH_MEMORY
+                    : a->deferred                          ? wvm__alloc_widen_deferred(a)
+                                                           : 0;
+    if (!gerr)
+        gerr = wvm__guard_prepare(to, first, count, &new_map);
     if (gerr) {
         plan_free(&p);
         wvm__snap_free(to);
@@ -290,15 +393,39 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
             to = clean;
         }
     }
-    plan_free(&p);
     if (err) {
+        plan_free(&p);
         if (new_map)
             wvm__guard_discard(to);
         wvm__snap_free(to);
         return wvm__err_from_errno(err);
     }
-    wvm__alloc_publish(a, to);
-    return 0;
+    if (!p.nw || (a->staged && defer(a, &p))) {
+        wvm__alloc_publish(a, to); /* staged: readers see it, and the deferred steps, later */
+    } else if (a->staged) {        /* no memory to defer: the kernel first, as readers cannot see */
+        if (!(err = run_wides(p.wides, p.nw)))
+            wvm__alloc_publish(a, to);
+    } else {
+        wvm_snap *before = wvm__alloc_publish_keep(a, to);
+        if (!(err = run_wides(p.wides, p.nw))) {
+            wvm__alloc_settle(a, before);
+        } else {
+            wvm__alloc_unpublish(a, before); /* to is retired: readers may still hold it */
+            if (new_map)
+                wvm__guard_release(to->guards);
+            to = NULL;
+        }
+    }
+    if (err) { /* back to before: the kernel undoes the first half, widening after the publish */
+        for (size_t i = p.n; i-- > 0;)
+            undo_step(&p.steps[i]);
+        if (to && new_map)
+            wvm__guard_discard(to);
+        if (to)
+            wvm__snap_free(to);
+    }
+    plan_free(&p);
+    return wvm__err_from_errno(err);
 }
 
 static uint32_t set_committed(uint32_t old, void *ctx)
@@ -385,6 +512,14 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
     wvm__ebr_enter(); /* keeps the old snapshot alive for the hooks and for undo */
     wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &prot);
     err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
+    /* The hooks set kernel protections of their own on the committed pages (write watch:
+     * write-protected until written), which the widening must not undo (guard remove takes a
+     * userfaultfd write protection set on a marker with it): a staged commit of such an
+     * allocation widens before its birth (finding (g) left open for MEM_WRITE_WATCH with
+     * MEM_RESERVE | MEM_COMMIT). */
+    if (!err && be && (be->after_commit || be->after_change) &&
+        (err = wvm__alloc_widen_deferred(a)))
+        restore(a, s, first, count);
     if (err) {
         wvm__ledger_uncharge(fresh * WVM_PAGE);
     } else if ((be && be->after_commit && fresh && (err = be->after_commit(a, s, first, count))) ||

@@ -15,19 +15,25 @@ static void acct_begin(wvm_acct *acct)
 }
 
 /* The allocation holding start, locked (acct's outs cleared); NULL when no allocation of acct's
- * owner holds it (acct->foreign). */
-static wvm_alloc *acquire(uintptr_t start, wvm_acct *acct)
+ * owner holds it (acct->foreign), or, views_too and acct has a credit record, no view. */
+static wvm_alloc *acquire_in(uintptr_t start, wvm_acct *acct, bool views_too)
 {
     acct_begin(acct);
     wvm_alloc *a = wvm__space_acquire(start);
     if (a && acct && acct->owner &&
-        atomic_load_explicit(&a->owner, memory_order_relaxed) != acct->owner) {
+        atomic_load_explicit(&a->owner, memory_order_relaxed) != acct->owner &&
+        !(views_too && acct->credit && wvm__alloc_is_view(a))) {
         wvm__space_unlock(a);
         a = NULL;
     }
     if (!a && acct && acct->owner)
         acct->foreign = true;
     return a;
+}
+
+static wvm_alloc *acquire(uintptr_t start, wvm_acct *acct)
+{
+    return acquire_in(start, acct, false);
 }
 
 /* Whether [.., end) ends inside s. */
@@ -71,7 +77,7 @@ uint32_t wvm__range_reserve(uintptr_t want, size_t size, uint32_t type, uint32_t
 
 uint32_t wvm__range_commit(uintptr_t start, uintptr_t end, uint32_t prot, wvm_acct *acct)
 {
-    wvm_alloc *a = acquire(start, acct);
+    wvm_alloc *a = acquire_in(start, acct, true);
     if (!a) /* a copy-on-write protection is wrong before the address counts */
         return copy_on_write(prot) ? WVM_ERROR_INVALID_PARAMETER : WVM_ERROR_INVALID_ADDRESS;
     const wvm_snap *s = wvm__alloc_snap(a);
@@ -83,7 +89,7 @@ uint32_t wvm__range_commit(uintptr_t start, uintptr_t end, uint32_t prot, wvm_ac
     else if (!fits(s, end) || wvm__snap_is_placeholder(s))
         err = WVM_ERROR_INVALID_ADDRESS; /* a placeholder is replaced, never committed */
     else if (wvm__alloc_is_view(a))
-        return wvm__view_commit(a, first, count, prot); /* it unlocks a */
+        return wvm__view_commit(a, first, count, prot, acct); /* it unlocks a */
     else if (acct && (fresh = wvm__snap_count(s, first, count, WVM_UNCOMMITTED)) * WVM_PAGE >
                          acct->max_commit)
         err = (acct->committed = fresh * WVM_PAGE, WVM_ERROR_COMMITMENT_LIMIT);

@@ -7,6 +7,7 @@
 
 #include "core/ebr.h"
 #include "core/fork.h"
+#include "core/credit.h"
 #include "core/ledger.h"
 #include "core/meta.h"
 #include "core/section.h"
@@ -123,6 +124,10 @@ static void section_destroy(wvm_object *o)
     if (s->charged) {
         wvm__ledger_uncharge(s->charged);
         atomic_fetch_sub(&charged_total, s->charged);
+    }
+    if (s->credit) {
+        wvm__credit_give(s->credit, s->credit_bytes);
+        wvm__credit_unref(s->credit);
     }
     if (s->header)
         wvm__prim_unmap(s->header, s->header_len);
@@ -548,8 +553,8 @@ void wvm__section_uncharge(wvm_section *s, uint64_t pages)
     atomic_fetch_sub(&charged_total, pages * WVM_PAGE);
 }
 
-void wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh,
-                       uint64_t *set)
+uint64_t wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh,
+                           uint64_t *set)
 {
     uint64_t n = 0, end = first + count;
     for (uint64_t w = first / 64; w * 64 < end; w++) {
@@ -561,6 +566,7 @@ void wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t 
     }
     if (n < fresh) /* another process committed some of them first */
         wvm__section_uncharge(s, fresh - n);
+    return n < fresh ? n : fresh;
 }
 
 void wvm__section_unmark(wvm_section *s, uint64_t first, uint64_t count, const uint64_t *set)

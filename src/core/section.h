@@ -45,6 +45,8 @@ typedef struct wvm_section {
     bool file;                 /* the caller's file: views cannot be committed or decommitted */
     _Atomic uint64_t *bits;    /* SEC_RESERVE: committed pages; NULL when everything is */
     uint64_t charged;          /* bytes this process charged to the ledger for it (lock) */
+    struct wvm_credit *credit; /* the host that committed through a view, one reference */
+    uint64_t credit_bytes;     /* of charged, what that host charged (commit lock) */
     pthread_mutex_t lock;      /* SEC_RESERVE commits, and views joining (held over mprotect) */
     pthread_mutex_t list_lock; /* the list of views, never held while taking another lock */
     struct wvm_view *views;
@@ -82,13 +84,14 @@ extern pthread_mutex_t wvm__section_views_lock;
 /* SEC_RESERVE commits, in steps around the kernel's part (commit lock held): charge counts the
  * pages of [first, first+count) not yet committed (*fresh) and charges them to the ledger
  * (0 or ERROR_COMMITMENT_LIMIT); mark sets their bits, giving back the charge of any page
- * another process committed meanwhile, and (set not NULL) records the bits it set: word
- * w - first / 64 for word w of the section, wvm__section_set_words(first, count) words.
- * unmark clears the bits mark recorded and gives back their charge (the kernel's part failed
- * after mark); uncharge undoes a charge whose kernel part failed before mark. */
+ * another process committed meanwhile (it returns the pages still charged), and (set not NULL)
+ * records the bits it set: word w - first / 64 for word w of the section,
+ * wvm__section_set_words(first, count) words. unmark clears the bits mark recorded and gives back
+ * their charge (the kernel's part failed after mark); uncharge undoes a charge whose kernel part
+ * failed before mark. */
 uint32_t wvm__section_charge(wvm_section *s, uint64_t first, uint64_t count, uint64_t *fresh);
-void wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh,
-                       uint64_t *set);
+uint64_t wvm__section_mark(wvm_section *s, uint64_t first, uint64_t count, uint64_t fresh,
+                           uint64_t *set);
 void wvm__section_unmark(wvm_section *s, uint64_t first, uint64_t count, const uint64_t *set);
 void wvm__section_uncharge(wvm_section *s, uint64_t pages);
 static inline uint64_t wvm__section_set_words(uint64_t first, uint64_t count)

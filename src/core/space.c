@@ -12,6 +12,7 @@
 static void unstage(wvm_alloc *a, bool set_up)
 {
     wvm_snap *s = a->cur;
+    wvm__alloc_forget_deferred(a);
     if (set_up && a->backend->on_release)
         a->backend->on_release(a, s);
     wvm__numa_forget(s, a->in_arena);
@@ -53,6 +54,12 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
         return err;
     }
     wvm__index_birth(a);
+    /* the commit's widening steps: after the birth (core/pages.c); if the kernel refuses, the
+     * allocation dies again (a racing query may have seen it: pages.c says when) */
+    if ((err = wvm__alloc_widen_deferred(a))) {
+        wvm__alloc_release(a); /* it unlocks a */
+        return err;
+    }
     pthread_mutex_unlock(&a->lock);
     *out = base;
     return 0;

@@ -2,9 +2,11 @@
 #include <errno.h>
 
 #include "core/arena.h"
+#include "core/credit.h"
 #include "core/guard.h"
 #include "core/ledger.h"
 #include "core/meta.h"
+#include "core/acct.h"
 #include "core/view.h"
 #include "prim/linux/prim.h"
 
@@ -644,7 +646,24 @@ static uint32_t commit_others(wvm_section *sec, const wvm_view *v, const fresh_c
     return err;
 }
 
-uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
+/* What a host's commit (acct with a credit record) charged: the section remembers it for the
+ * host's record, which gets it back when the section dies (commit lock held). */
+static void credit_note(wvm_section *sec, wvm_acct *acct, uint64_t pages)
+{
+    if (!acct)
+        return;
+    acct->committed = pages * WVM_PAGE;
+    if (!acct->credit || !pages)
+        return;
+    if (!sec->credit) {
+        wvm__credit_ref(acct->credit);
+        sec->credit = acct->credit;
+    }
+    sec->credit_bytes += pages * WVM_PAGE;
+}
+
+uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot,
+                          wvm_acct *acct)
 {
     wvm_view *v = a->ext;
     wvm_section *sec = v->sec;
@@ -665,15 +684,23 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
      * this process shows what the section commits: the others first (all or none), then
      * this one; a failure anywhere undoes the others and the section's bits. */
     uintptr_t base = v->base;
-    uint64_t fresh = 0, *set = NULL;
+    uint64_t fresh = 0, kept = 0, *set = NULL;
     fresh_ctx fc = {v->offset / WVM_PAGE + first, count, NULL};
     wvm__object_ref(&sec->obj);
     wvm__space_unlock(a);
     pthread_mutex_lock(&wvm__section_commit_lock);
     err = WVM_ERROR_INVALID_ADDRESS; /* unmapped meanwhile */
     a = wvm__space_acquire(base);
-    if (a && a->ext == v)
+    if (a && a->ext == v && acct && acct->owner && sec->credit && sec->credit != acct->credit)
+        acct->foreign = true; /* another host's: it cannot account for this one's commit */
+    else if (a && a->ext == v)
         err = wvm__section_charge(sec, fc.sp, count, &fresh);
+    if (!err && acct && fresh * WVM_PAGE > acct->max_commit) {
+        wvm__section_uncharge(sec, fresh);
+        acct->committed = fresh * WVM_PAGE;
+        fresh = 0;
+        err = WVM_ERROR_COMMITMENT_LIMIT;
+    }
     if (!err && fresh) {
         wvm__space_unlock(a);
         a = NULL;
@@ -682,7 +709,7 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
             wvm__section_uncharge(sec, fresh);
             err = WVM_ERROR_NOT_ENOUGH_MEMORY;
         } else {
-            wvm__section_mark(sec, fc.sp, count, fresh, set);
+            kept = wvm__section_mark(sec, fc.sp, count, fresh, set);
             if (!(err = commit_others(sec, v, &fc))) {
                 a = wvm__space_acquire(base);
                 if (!a || a->ext != v) {
@@ -709,6 +736,8 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
             wvm__section_uncharge(sec, fresh);
         }
     }
+    if (!err)
+        credit_note(sec, acct, kept);
     if (a)
         wvm__space_unlock(a);
     pthread_mutex_unlock(&wvm__section_commit_lock);

@@ -58,8 +58,13 @@ uint32_t wvm__view_unmap(uintptr_t addr, bool preserve);
 uint32_t wvm__view_flush(uintptr_t addr, size_t size);
 
 /* VirtualAlloc(MEM_COMMIT) of [first, first+count) of the view a (locked by the caller; this
- * function unlocks it, since a SEC_RESERVE commit takes the section's lock before it). */
-uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot);
+ * function unlocks it, since a SEC_RESERVE commit takes the section's lock before it). acct
+ * (NULL for a plain call; core/range.h): its max_commit, committed and foreign count the
+ * section pages this call newly commits in this process; with acct->owner, a section another
+ * credit record committed through is foreign (ERROR_INVALID_ADDRESS). */
+struct wvm_acct;
+uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot,
+                          struct wvm_acct *acct);
 /* VirtualProtect of [first, first+count) of the locked view a; *old receives the first page's
  * protection. */
 uint32_t wvm__view_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot,

@@ -13,6 +13,7 @@
 
 #include "core/meta.h"
 #include "core/fork.h"
+#include "core/space.h"
 #include "core/ww.h"
 #include "prim/linux/uffd.h"
 
@@ -239,6 +240,7 @@ static const wvm_backend ww_backend = {
     .after_commit = after_commit,
     .before_pin = before_pin,
     .after_pin = after_pin,
+    .kernel_records = true,
 };
 
 const wvm_backend *wvm__ww_backend(void)

@@ -30,15 +30,30 @@
  *     commit limit of the process itself;
  *   - a MEM_RELEASE of an address inside (not at the base of) an owned allocation, or with a
  *     size, fails with ERROR_INVALID_PARAMETER (the public call's ERROR_INVALID_ADDRESS for
- *     the former cannot be told from a foreign address).
+ *     the former cannot be told from a foreign address);
+ *   - with o->credit (from wvm__owned_credit_new), a MEM_COMMIT in place may also act on a
+ *     view of a section (MapViewOfFile, no owner): what counts in o->committed and against
+ *     o->max_commit is the section pages it newly commits (a SEC_RESERVE section's; a
+ *     SEC_COMMIT section was charged when created, a file's view cannot be committed). That
+ *     commit belongs to the section and cannot be decommitted (VirtualFree refuses views): it
+ *     comes back, in wvm__owned_credit_take, once the section has died in this process (last
+ *     handle closed and last view unmapped). A section that another credit record committed
+ *     through is foreign.
  * Thread-safe; not for signal handlers (the C heap may be used). */
 typedef struct wvm_owned {
-    uintptr_t owner;     /* in: the tag, never 0 */
-    uint64_t max_commit; /* in: any MEM_COMMIT, see above */
-    uint64_t committed;  /* out: bytes newly committed (alloc) or decommitted (free) */
-    uint64_t reserved;   /* out: the allocation's size (new reservation, release) */
-    bool foreign;        /* out: the address lies in no allocation tagged owner */
+    uintptr_t owner;           /* in: the tag, never 0 */
+    uint64_t max_commit;       /* in: any MEM_COMMIT, see above */
+    uint64_t committed;        /* out: bytes newly committed (alloc) or decommitted (free) */
+    uint64_t reserved;         /* out: the allocation's size (new reservation, release) */
+    bool foreign;              /* out: the address lies in no allocation tagged owner */
+    struct wvm_credit *credit; /* in: NULL, or the owner's record (views, see above) */
 } wvm_owned;
+
+/* The owner's credit record: NULL when out of memory. take returns the bytes given back since
+ * the last take (lock-free); drop gives up the owner's reference (sections may keep theirs). */
+struct wvm_credit *wvm__owned_credit_new(void);
+uint64_t wvm__owned_credit_take(struct wvm_credit *c);
+void wvm__owned_credit_drop(struct wvm_credit *c);
 
 void *wvm__owned_alloc(void *addr, size_t size, uint32_t type, uint32_t prot, wvm_owned *o);
 int wvm__owned_free(void *addr, size_t size, uint32_t type, wvm_owned *o);

@@ -89,6 +89,9 @@ HRESULT wvm__budget_charge(wvm_host *h, uint64_t n, int level)
     wvm_budget *b = &h->budget;
     if (n == 0 || try_charge(h, n, level))
         return S_OK;
+    wvm__budget_reclaim(h);
+    if (try_charge(h, n, level))
+        return S_OK;
     /* Under pressure: a process-critical request in the reserve succeeded above already; here
      * every level is over its ceiling. Let the runtime collect garbage either way. */
     wvm__notify_request_low(h);
@@ -138,6 +141,11 @@ void wvm__budget_uncharge(wvm_host *h, uint64_t n)
     if ((before >= b->low_exit && now < b->low_exit) ||
         (before >= b->high_enter && now < b->high_enter))
         wvm__notify_kick(h);
+}
+
+void wvm__budget_reclaim(wvm_host *h)
+{
+    wvm__budget_uncharge(h, wvm__owned_credit_take(h->credit));
 }
 
 void wvm__budget_abandon(wvm_budget *b)

@@ -73,6 +73,9 @@ HRESULT wvm__budget_charge(struct wvm_host *h, uint64_t n, int level);
 /* Charges without waiting; false when over the level's ceiling. */
 bool wvm__budget_try(struct wvm_host *h, uint64_t n, int level);
 void wvm__budget_uncharge(struct wvm_host *h, uint64_t n);
+/* Credits what sections the host committed through (views) gave back when they died. Called
+ * before a charge is refused or waits, and wherever the budget's use is reported. */
+void wvm__budget_reclaim(struct wvm_host *h);
 void wvm__budget_abandon(wvm_budget *b);
 
 /* ---- notify.c ---------------------------------------------------------------------------- */
@@ -133,6 +136,7 @@ typedef struct wvm_host {
     wvm_addrmap acquired;  /* AcquiredVirtualAddressSpace: start -> size */
     _Atomic uint64_t as_used;
     uint64_t as_budget;
+    struct wvm_credit *credit; /* commit in views, given back by dead sections (host_hook.h) */
     _Atomic uint32_t heap_arenas;
     struct wvm_host *fork_next; /* fork.c's list of live hosts */
 } wvm_host;

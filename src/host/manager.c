@@ -158,6 +158,7 @@ static void destroy(wvm_host *h)
     wvm__notify_destroy(h);
     pthread_mutex_destroy(&h->as_mu);
     wvm__budget_destroy(&h->budget);
+    wvm__owned_credit_drop(h->credit);
     free(h);
 }
 
@@ -204,6 +205,7 @@ static HRESULT STDMETHODCALLTYPE GetMemoryLoad(IHostMemoryManager *This, uint32_
     HRESULT hr = wvm__host_check(h);
     if (hr != S_OK)
         return hr;
+    wvm__budget_reclaim(h);
     uint64_t used = atomic_load(&h->budget.used);
     uint64_t pct = used / (h->budget.total / 100);
     *pLoad = (uint32_t)(pct > 100 ? 100 : pct);
@@ -252,7 +254,9 @@ WVM_API HRESULT wvm_host_create(const wvm_host_config *config, IHostMemoryManage
     atomic_init(&h->refs, 1);
     h->cfg = c;
     h->as_budget = c.address_space_budget;
-    if (wvm__budget_init(&h->budget, &c) || wvm__notify_init(h)) {
+    h->credit = wvm__owned_credit_new();
+    if (!h->credit || wvm__budget_init(&h->budget, &c) || wvm__notify_init(h)) {
+        wvm__owned_credit_drop(h->credit);
         free(h);
         return E_OUTOFMEMORY;
     }
@@ -286,6 +290,7 @@ WVM_API void wvm_host_get_stats(IHostMemoryManager *host, wvm_host_stats *s)
     wvm_host *h = wvm__host_of(host);
     wvm_budget *b = &h->budget;
     memset(s, 0, sizeof *s);
+    wvm__budget_reclaim(h);
     s->budget = b->total;
     s->used = atomic_load(&b->used);
     s->peak = atomic_load(&b->peak);

@@ -98,6 +98,7 @@ static void *notify_main(void *arg)
         bool req = atomic_exchange(&n->low_requested, false);
         if (psi || req)
             hold_until = t + hold;
+        wvm__budget_reclaim(h);
         n->load_level = level_from_load(&h->budget, n->load_level, atomic_load(&h->budget.used));
         uint32_t cur = atomic_load(&n->level);
         uint32_t lv = t < hold_until ? eMemoryAvailableLow : n->load_level;

@@ -62,7 +62,7 @@ static HRESULT commit_in_place(wvm_host *h, void *addr, size_t size, uint32_t ty
 {
     uint64_t charged = 0;
     for (;;) {
-        wvm_owned o = {.owner = tag_of(h), .max_commit = charged};
+        wvm_owned o = {.owner = tag_of(h), .max_commit = charged, .credit = h->credit};
         void *p = wvm__owned_alloc(addr, size, type, prot, &o);
         if (p) {
             wvm__budget_uncharge(h, charged - o.committed);

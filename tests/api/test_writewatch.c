@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,8 +37,8 @@ static bool supported(void)
 #define NEED_WW()                                                                                  \
     do {                                                                                           \
         if (!supported())                                                                          \
-            wvm_cannot_run("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN), and "     \
-                         "not WINVMEM_USERFAULTFD=0");                                             \
+            wvm_cannot_run("write watch needs Linux >= 6.7 (uffd WP_ASYNC + PAGEMAP_SCAN), and "   \
+                           "not WINVMEM_USERFAULTFD=0");                                           \
     } while (0)
 
 static char *ww_alloc(uint32_t type, uint32_t prot)
@@ -458,4 +459,104 @@ Test(writewatch, reset_undo_writes_nothing)
     cr_expect_eq(b[9 * PG + 1], 7);
     EXPECT_PAGES(0, b, b, SIZE, 9);
     cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+/* Finding (j) of tests/lin/README.md: VirtualLock makes pages resident and writes nothing, so
+ * the write watch reports no locked page that was not written (never touched, only read, or
+ * written before the last reset), keeps reporting one that was, and records writes to locked
+ * pages. mlock populates a private writable mapping with write faults, which the userfaultfd
+ * backend once recorded as writes. */
+Test(writewatch, lock_writes_nothing)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    volatile char *v = b;
+    (void)v[2 * PG]; /* read only */
+    b[3 * PG] = 3;   /* written before the reset */
+    b[4 * PG] = 4;   /* written before and after */
+    b[5 * PG] = 5;   /* written before the reset, read after */
+    cr_assert_eq(wvm_ResetWriteWatch(b, SIZE), 0);
+    b[4 * PG + 1] = 4;
+    (void)v[5 * PG];
+    cr_assert(wvm_VirtualLock(b, 8 * PG), "error %u", wvm_GetLastError());
+    EXPECT_PAGES(0, b, b, SIZE, 4);
+    for (unsigned i = 0; i < 8; i++) { /* and locked and resident all the same */
+        wvm_PSAPI_WORKING_SET_EX_INFORMATION e = {.VirtualAddress = b + i * PG};
+        cr_assert(wvm_QueryWorkingSetEx(wvm_GetCurrentProcess(), &e, sizeof e));
+        cr_expect_eq(e.VirtualAttributes.Flags & (1 | 1ull << 22), 1 | 1ull << 22,
+                     "page %u: Valid and Locked, %#llx", i,
+                     (unsigned long long)e.VirtualAttributes.Flags);
+    }
+    cr_expect_eq(b[3 * PG], 3);
+    cr_expect_eq(b[5 * PG], 5);
+    cr_expect_eq(b[0], 0);
+    b[PG] = 1; /* a write to a locked page is a write */
+    EXPECT_PAGES(WVM_WRITE_WATCH_FLAG_RESET, b, b, SIZE, 1, 4);
+    cr_assert(wvm_VirtualUnlock(b, 8 * PG));
+    cr_assert(wvm_VirtualLock(b, SIZE), "error %u", wvm_GetLastError());
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    b[9 * PG] = 9;
+    EXPECT_PAGES(0, b, b, SIZE, 9);
+    cr_assert(wvm_VirtualUnlock(b, SIZE));
+    cr_expect_eq(wvm_check_invariants(), 0);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+/* Finding (k) of tests/lin/README.md, the same cause as (j): mprotect making a locked private
+ * mapping writable populates it with write faults (to break copy-on-write ahead of the first
+ * write), which the userfaultfd backend once recorded as writes. A protection change of locked
+ * pages to a writable one writes nothing either. */
+Test(writewatch, locked_pages_made_writable_are_not_written)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    b[PG] = 1;
+    cr_assert(wvm_VirtualLock(b, 4 * PG), "error %u", wvm_GetLastError());
+    cr_assert_eq(wvm_ResetWriteWatch(b, SIZE), 0);
+    uint32_t old;
+    cr_assert(wvm_VirtualProtect(b, 4 * PG, WVM_PAGE_EXECUTE_READ, &old));
+    cr_assert_eq(wvm_VirtualAlloc(b, 4 * PG, WVM_MEM_COMMIT, WVM_PAGE_READWRITE), b);
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_assert(wvm_VirtualProtect(b, 4 * PG, WVM_PAGE_READWRITE | WVM_PAGE_GUARD, &old));
+    cr_assert(wvm_VirtualProtect(b, 4 * PG, WVM_PAGE_READWRITE, &old));
+    EXPECT_PAGES(0, b, b, SIZE, NONE);
+    cr_expect_eq(b[PG], 1);
+    b[2 * PG] = 2;
+    EXPECT_PAGES(0, b, b, SIZE, 2);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+}
+
+typedef struct lock_race {
+    char *b;
+    _Atomic int done;
+} lock_race;
+
+static void *write_each_page_once(void *arg)
+{
+    lock_race *r = arg;
+    for (unsigned i = 0; i < 16; i++) {
+        r->b[i * PG + 7] = 1;
+        for (volatile int spin = 0; spin < 20000; spin++)
+            ;
+    }
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+/* Locks racing with writes: every write shows up, whatever the lock did at the same time. */
+Test(writewatch, writes_racing_locks_are_never_lost)
+{
+    NEED_WW();
+    for (int round = 0; round < 20; round++) {
+        lock_race r = {ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE), 0};
+        pthread_t t;
+        pthread_create(&t, NULL, write_each_page_once, &r);
+        while (!atomic_load(&r.done)) {
+            cr_assert(wvm_VirtualLock(r.b, SIZE), "error %u", wvm_GetLastError());
+            cr_assert(wvm_VirtualUnlock(r.b, SIZE));
+        }
+        pthread_join(t, NULL);
+        EXPECT_PAGES(0, r.b, r.b, SIZE, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        cr_expect(wvm_VirtualFree(r.b, 0, WVM_MEM_RELEASE));
+    }
 }

@@ -4,12 +4,10 @@
 #   1. release build, each of the eight kernel-mechanism combinations (tools/mechanisms.sh):
 #      - one thread, every kind of call, WINVMEM_LIN_SEQ_ROUNDS (10) rounds of 1500 calls;
 #      - four threads, WINVMEM_LIN_SECONDS (12) s: every kind of call but reads and writes
-#        (open finding (g): an access racing with a widening page operation) and GetWriteWatch/
-#        ResetWriteWatch (open finding (k): a page reported written with no write), and with
+#        (open finding (g): an access racing with a widening page operation), and with
 #        out-parameters only in the checker's own memory (--extbuf 0, open finding (l): an
 #        out-parameter written into a page that is free throughout the call); fork() included.
-# The model accepts one open divergence (RM_DIV_LOCK_WW, finding (j): VirtualLock may make
-# GetWriteWatch report the locked pages written).
+# The model accepts no divergence from Windows.
 # Not yet under ThreadSanitizer: on main it reports a data race within a second (open finding
 # (i): space.c desc_get resets a reused descriptor's fields under the placement lock only, while
 # a thread that found the descriptor through a stale index entry reads them under its lock);
@@ -27,7 +25,7 @@ cmake --build --preset release -j2 --target lin_check winvmem_cli >/dev/null
 export LIN_DUMP_DIR="$root/build/lin-histories"
 mkdir -p "$LIN_DUMP_DIR"
 seq_mode="--threads 1 --ops 1500"
-conc_mode="--threads 4 --no read,write,ww_get,ww_reset --extbuf 0"
+conc_mode="--threads 4 --no read,write --extbuf 0"
 i=0
 for c in $WVM_COMBOS; do
     i=$((i + 1))

@@ -30,7 +30,7 @@
 
 #define NONE 0xFFFFu
 
-unsigned rm_divergences = RM_DIV_LOCK_WW;
+unsigned rm_divergences = 0;
 
 size_t rm_state_size(uint32_t npages)
 {
@@ -457,13 +457,9 @@ static int do_lock(rm_state *s, const rm_op *op, const rm_res *r, unsigned choic
         s->p[guard].prot &= (uint16_t)~GUARD; /* the probe consumed that guard */
     if (err)
         return 1;
-    for (uint32_t i = p; i < p + cnt; i++) {
+    for (uint32_t i = p; i < p + cnt; i++) /* a lock writes nothing (write watch unchanged) */
         s->p[i].flags =
             (uint8_t)(lock ? s->p[i].flags | RM_F_LOCKED : s->p[i].flags & ~RM_F_LOCKED);
-        if (lock && (rm_divergences & RM_DIV_LOCK_WW) && (s->p[i].flags & RM_F_WW) &&
-            !(s->p[i].flags & RM_F_WRITTEN))
-            s->p[i].flags |= RM_F_WMAYBE; /* finding (j) */
-    }
     return 1;
 }
 

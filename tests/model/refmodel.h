@@ -1,6 +1,6 @@
 /* The reference model of Windows page states, for the linearizability checker (tests/lin) and
- * (once it knows views of sections) the fuzzer. It knows nothing of winvmem's data structures: it is a
- * plain array of page records over a window of `npages` pages (64 KiB granules of 16 pages),
+ * (once it knows views of sections) the fuzzer. It knows nothing of winvmem's data structures: it
+ * is a plain array of page records over a window of `npages` pages (64 KiB granules of 16 pages),
  * written from Microsoft's documentation and the Windows-verified rows of
  * doc/windows-semantics.md.
  *
@@ -140,14 +140,11 @@ int rm_readable(uint32_t prot);
 int rm_writable(uint32_t prot);
 
 /* Known divergences of winvmem from Windows that the model accepts while they are open
- * findings (each listed in tests/lin/README.md with its report; remove the bit with the fix):
- *   RM_DIV_UNLOCK_FREE: VirtualUnlock of free memory inside winvmem's arena succeeds (passed
- *   to munlock as memory winvmem does not own); Windows fails (there is nothing to unlock).
- *   RM_DIV_LOCK_WW: VirtualLock of pages of a MEM_WRITE_WATCH allocation may make GetWriteWatch
- *   report them written (finding (j): mlock populates a private writable mapping with write
- *   faults, which userfaultfd's write protection records); a lock writes nothing on Windows.
- *   The locked pages' records become unknown until GetWriteWatch decides them. */
-enum { RM_DIV_UNLOCK_FREE = 1, RM_DIV_LOCK_WW = 2 };
+ * findings (each listed in tests/lin/README.md with its report; the bit goes with the fix).
+ * rm_divergences is 0 today: every finding the bits below stood for is fixed.
+ *   RM_DIV_UNLOCK_FREE: VirtualUnlock of free memory inside winvmem's arena succeeds (finding
+ *   (b)); Windows fails (there is nothing to unlock). */
+enum { RM_DIV_UNLOCK_FREE = 1 };
 extern unsigned rm_divergences;
 
 /* Appends a one-line description of op (and res if not NULL) to buf. */

@@ -6,6 +6,10 @@
 #include <stdint.h>
 
 int wvm__prim_mlock(void *addr, size_t size);
+/* mlock without write faults: for pages whose writes the kernel records (userfaultfd write
+ * watch). The pages end up resident and locked, absent ones as the zero page; errors as mlock
+ * (a failure may leave the range locked on fault, as mlock leaves it locked). */
+int wvm__prim_mlock_no_write(void *addr, size_t size);
 int wvm__prim_munlock(void *addr, size_t size);
 /* RLIMIT_MEMLOCK's soft limit in bytes; UINT64_MAX when unlimited. */
 uint64_t wvm__prim_memlock_limit(void);

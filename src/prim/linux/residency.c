@@ -12,10 +12,29 @@
 #ifndef MADV_FREE
 #define MADV_FREE 8
 #endif
+#ifndef MADV_POPULATE_READ /* Linux 5.14 */
+#define MADV_POPULATE_READ 22
+#endif
 
 int wvm__prim_mlock(void *addr, size_t size)
 {
     return mlock(addr, size) ? errno : 0;
+}
+
+/* mlock populates a private writable mapping with write faults (to break copy-on-write), and
+ * userfaultfd's async write protection takes those for writes. Locking on fault and then
+ * populating with read faults makes the same pages resident and locked without one: present
+ * pages are locked as they are, absent ones get the zero page (or their swapped-out data). A
+ * program's write racing the lock faults by itself and is recorded. Kernels without
+ * MLOCK_ONFAULT (4.4) or MADV_POPULATE_READ (5.14) have no userfaultfd write watch either:
+ * they get plain mlock. */
+int wvm__prim_mlock_no_write(void *addr, size_t size)
+{
+    if (mlock2(addr, size, MLOCK_ONFAULT))
+        return errno == EINVAL || errno == ENOSYS ? wvm__prim_mlock(addr, size) : errno;
+    if (madvise(addr, size, MADV_POPULATE_READ))
+        return errno == EINVAL ? wvm__prim_mlock(addr, size) : errno;
+    return 0;
 }
 
 int wvm__prim_munlock(void *addr, size_t size)
