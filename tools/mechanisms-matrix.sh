@@ -1,12 +1,8 @@
 #!/bin/sh
-# NOT a CI stage yet (tests/ci.d/ runs every script there): on main 9fc6ee4..b9136ba it fails
-# for two open findings: the differential test diverges from Wine on VirtualFree(MEM_RELEASE |
-# MEM_COALESCE_PLACEHOLDERS) of a plain allocation (487 here, 87 on Wine, since sections
-# landed: 4ebc13d), and stress_fork's child hung once on combination 011 (guard markers off).
-# It moves to tests/ci.d/ when both are fixed (tests/lin/README.md, "In CI").
+# NOT a CI stage yet (tests/ci.d/ runs every script there): about 20 min here.
 # The differential test and the stress programs on every kernel-mechanism
 # combination other than the default one (tools/mechanisms.sh; the default one is covered by
-# diff.sh and the debug/ASan/TSan stages; fuzz.sh covers all eight itself):
+# diff.sh and the debug/ASan/TSan stages):
 #   - the hand-written tests/diff/*.ops and WINVMEM_MATRIX_DIFF_COUNT (400) generated sequences
 #     against Wine per combination (a missing Wine or mingw-w64 fails the stage, see
 #     tools/require.sh);

@@ -83,6 +83,18 @@ static bool is_guarded(arena *ar, size_t chunk)
     return atomic_load_explicit(&ar->guarded[chunk / 64], memory_order_acquire) >> (chunk % 64) & 1;
 }
 
+bool wvm__arena_guarded(uintptr_t start, uintptr_t end)
+{
+    arena *ar = find(start);
+    if (!ar || end > ar->end || end <= start)
+        return false;
+    size_t c1 = (end - 1 - ar->start) / WVM_CHUNK + 1;
+    for (size_t c = (start - ar->start) / WVM_CHUNK; c < c1; c++)
+        if (!is_guarded(ar, c))
+            return false;
+    return true;
+}
+
 /* Converts chunks [c0, c1) (all unguarded) with two system calls; chunk_lock held. */
 static int convert(arena *ar, size_t c0, size_t c1)
 {

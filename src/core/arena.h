@@ -19,6 +19,10 @@ bool wvm__arena_overlaps(uintptr_t start, uintptr_t end);
  * thread-safe. Returns 0 or an errno; chunks converted before a failure stay converted, which no
  * Windows-visible state can tell (their pages are all uncommitted). */
 int wvm__arena_guard_chunks(uintptr_t start, uintptr_t end);
+/* Whether every chunk touching [start, end) (inside one arena) is in guard-marker mode, i.e.
+ * its mapping is read-write under markers. Lock-free: a chunk once converted stays so while
+ * an allocation with committed pages holds it. */
+bool wvm__arena_guarded(uintptr_t start, uintptr_t end);
 /* Switches every guard-marker chunk inside [start, end) (chunk aligned, no committed page)
  * back to plain PROT_NONE memory, for a sparse reservation placed there. 0 or an errno. */
 int wvm__arena_unguard_chunks(uintptr_t start, uintptr_t end);

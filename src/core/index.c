@@ -359,6 +359,7 @@ uint32_t wvm__index_stage(const wvm_reserve_req *r, bool born_now, wvm_alloc **o
     a->in_arena = in_arena;
     a->sparse = sparse;
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
+    a->under_lost = false;
     a->footprint = footprint;
     a->backend = be;
     a->ext = r->ext;
@@ -702,6 +703,7 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     b->in_arena = a->in_arena;
     b->sparse = false;
     b->guard_mode = a->guard_mode;
+    b->under_lost = a->under_lost;
     b->footprint = a->footprint - head;
     b->backend = NULL;
     b->ext = NULL;

@@ -65,6 +65,9 @@ typedef struct wvm_alloc {
      * are scattered, and switching a fresh 2 MiB chunk per commit costs more than the
      * mprotect it saves. They own whole chunks, so release replaces their span at once. */
     bool guard_mode;
+    /* Guard mode: a decommitted range stayed PROT_NONE under its markers and could not be
+     * marked UNDER (pages.c): every uncommitted page is treated as UNDER from then on. */
+    bool under_lost;
     bool sparse;
     /* The tag of the host memory manager (or heap) that made the allocation through the host
      * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */

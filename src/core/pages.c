@@ -47,14 +47,20 @@ typedef struct plan {
     step *posts; /* after the zaps: mappings under new markers back to read-write */
     size_t np, capp;
     step inline_posts[4];
+    step *narrows; /* guard mode: PROT_NONE over decommitted pages before their markers;
+                    * prot: the segment's protection once plan_run is done */
+    size_t nn, capn;
+    step inline_narrows[2];
     step *wides; /* after the publish: the steps that grant access */
     size_t nw, capw;
     step inline_wides[4];
-    bool post_failed; /* a post step failed: its pages keep WVM_ATTR_UNDER */
+    bool post_failed;   /* a post step failed: its pages keep WVM_ATTR_UNDER */
+    bool narrow_failed; /* a narrowed segment could not be widened back (its prot stays NONE) */
     bool guard_mode;
-    bool own_prot; /* the backend keeps kernel protections of its own (write-watch fallback) */
+    bool own_prot;   /* the backend keeps kernel protections of its own (write-watch fallback) */
+    bool under_lost; /* wvm_alloc.under_lost */
     uintptr_t base;
-    const wvm_snap *to;
+    const wvm_snap *from, *to;
 } plan;
 
 static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
@@ -65,13 +71,17 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
     p->capz = sizeof p->inline_zaps / sizeof *p->inline_zaps;
     p->posts = p->inline_posts;
     p->capp = sizeof p->inline_posts / sizeof *p->inline_posts;
+    p->narrows = p->inline_narrows;
+    p->capn = sizeof p->inline_narrows / sizeof *p->inline_narrows;
     p->wides = p->inline_wides;
     p->capw = sizeof p->inline_wides / sizeof *p->inline_wides;
-    p->n = p->nz = p->np = p->nw = 0;
-    p->post_failed = false;
+    p->n = p->nz = p->np = p->nn = p->nw = 0;
+    p->post_failed = p->narrow_failed = false;
     p->guard_mode = a->guard_mode;
     p->own_prot = a->backend && a->backend->write_fault;
+    p->under_lost = a->under_lost;
     p->base = to->base;
+    p->from = wvm__alloc_snap(a);
     p->to = to;
 }
 
@@ -83,6 +93,8 @@ static void plan_free(plan *p)
         wvm__meta_free(p->zaps, p->capz * sizeof *p->zaps);
     if (p->posts != p->inline_posts)
         wvm__meta_free(p->posts, p->capp * sizeof *p->posts);
+    if (p->narrows != p->inline_narrows)
+        wvm__meta_free(p->narrows, p->capn * sizeof *p->narrows);
     if (p->wides != p->inline_wides)
         wvm__meta_free(p->wides, p->capw * sizeof *p->wides);
 }
@@ -162,13 +174,32 @@ static int add_protect(plan *p, uintptr_t addr, size_t len, int old_prot, int ne
     return err;
 }
 
-/* Whether the mapping under a page decommitted from attribute `from` in guard-marker mode
- * may not be read-write (own_prot: the backend keeps protections of its own). */
-static bool under_after_decommit(bool own_prot, uint32_t from)
+/* Gaps up to this long between decommitted pieces are narrowed with them: one mprotect pair
+ * per operation instead of one per piece, and a bounded number of segments (each can split a
+ * kernel mapping in three until it is widened back): at most one per NARROW_BRIDGE of the
+ * range, or per run of guard-marker chunks. */
+#define NARROW_BRIDGE ((uintptr_t)32 * WVM_CHUNK)
+
+/* Guard mode, decommit: [addr, addr+len) goes PROT_NONE before its marker (plan_piece). The
+ * segment being built takes the piece in when the gap between them ends up uncommitted (a
+ * marker, or about to be one) and lies in guard-marker chunks (whose mapping is read-write,
+ * so that widening the whole segment back to read-write is right for the gap too; a chunk not
+ * yet converted is plain PROT_NONE, and must stay so). */
+static int add_narrow(plan *p, uintptr_t addr, size_t len)
 {
-    if (!wvm__attr_committed(from))
-        return from & WVM_ATTR_UNDER;
-    return own_prot || wvm__linux_prot(from) != WVM_P_RW;
+    if (p->nn) {
+        step *prev = &p->narrows[p->nn - 1];
+        uintptr_t gap = prev->addr + prev->len;
+        if (addr == gap || (addr - gap <= NARROW_BRIDGE &&
+                            !wvm__snap_any(p->to, (gap - p->base) / WVM_PAGE,
+                                           (addr - gap) / WVM_PAGE, WVM_COMMITTED) &&
+                            wvm__arena_guarded(gap, addr))) {
+            prev->len = addr + len - prev->addr;
+            return 0;
+        }
+    }
+    return push(&p->narrows, &p->nn, &p->capn, p->inline_narrows,
+                (step){addr, len, STEP_PROTECT, WVM_P_NONE, 0});
 }
 
 /* The kernel calls that take one piece from attribute `from` to attribute `to`.
@@ -188,19 +219,27 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
         int rest = WVM_P_RW; /* mapping protection under a guard marker */
         if (!was && is) {
             /* the undo protection does not matter: under a marker, and UNDER stays set */
-            if (new_prot != rest || (from & WVM_ATTR_UNDER))
+            if (new_prot != rest || (from & WVM_ATTR_UNDER) || p->under_lost)
                 err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, rest});
             if (!err)
                 err = add_wide(p, (step){addr, len, STEP_GUARD_REMOVE, 0, 0});
         } else if (was && is && old_prot != new_prot) {
             err = add_protect(p, addr, len, old_prot, new_prot);
         } else if (was && !is) {
-            /* The marker first, on the page as it is: a page that was never writable (or
-             * readable) must not become so while it is decommitted, not even for a racing
-             * access. Then the mapping under the marker goes back to read-write. */
-            err = add_zap(p, (step){addr, len, STEP_GUARD_INSTALL, 0, 0});
-            if (!err && under_after_decommit(p->own_prot, from))
-                err = add_post(p, (step){addr, len, STEP_PROTECT, rest, 0});
+            /* PROT_NONE first (reversible), then the marker, then the mapping back to
+             * read-write under the marker (plan_run). A page that was never writable (or
+             * readable) never becomes so while it is decommitted, not even for a racing
+             * access (lin's finding d); and a racing read cannot see a zero the page never
+             * held (finding h): MADV_GUARD_INSTALL zaps the page, then installs the marker
+             * (retrying while racing faults populate it), and a read faulting in between
+             * would map the zero page. It faults instead, and the dispatcher decides once
+             * the decommit has published. One PROT_NONE covers neighbouring pieces and the
+             * markers between them (add_narrow), so the narrowing does not split a kernel
+             * mapping per piece (a60081f did: a release of 32k one-page islands met
+             * vm.max_map_count). */
+            err = add_narrow(p, addr, len);
+            if (!err)
+                err = add_zap(p, (step){addr, len, STEP_GUARD_INSTALL, 0, 0});
         } else if (!was && !is && (from & WVM_ATTR_UNDER)) {
             err = add_post(p, (step){addr, len, STEP_PROTECT, rest, 0}); /* a chance to repair */
         }
@@ -241,6 +280,28 @@ static int run_step(const step *s)
     return EINVAL;
 }
 
+/* The protection a narrowed page had: its own if committed (a backend with protections of its
+ * own gets it without write: the next write faults and is recorded), else read-write (under a
+ * marker; a page marked UNDER is repaired by this, which does no harm). */
+static int unnarrow_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    const plan *p = ctx;
+    int prot = WVM_P_RW;
+    if (wvm__attr_committed(attr)) {
+        prot = wvm__linux_prot(attr);
+        if (p->own_prot)
+            prot &= ~WVM_P_WRITE;
+    }
+    wvm__prim_protect((void *)(p->base + first * WVM_PAGE), count * WVM_PAGE, prot);
+    return 0;
+}
+
+static void unnarrow(const plan *p, const step *s)
+{
+    wvm__snap_each(p->from, (s->addr - p->base) / WVM_PAGE, s->len / WVM_PAGE, unnarrow_piece,
+                   (void *)p);
+}
+
 static void undo_step(const step *s)
 {
     if (s->kind == STEP_PROTECT)
@@ -256,14 +317,19 @@ static void undo_step(const step *s)
  * adjacent pieces are merged into one call). */
 static int plan_run(plan *p)
 {
-    size_t done = 0;
+    size_t done = 0, narrowed = 0;
     int err = 0;
     for (; done < p->n; done++)
         if ((err = run_step(&p->steps[done])))
             break;
+    for (; !err && narrowed < p->nn; narrowed++)
+        if ((err = run_step(&p->narrows[narrowed])))
+            break;
     if (!err && p->nz)
         err = run_step(&p->zaps[0]);
     if (err) {
+        while (narrowed-- > 0)
+            unnarrow(p, &p->narrows[narrowed]);
         while (done-- > 0)
             undo_step(&p->steps[done]);
         return err;
@@ -274,6 +340,13 @@ static int plan_run(plan *p)
     for (size_t i = 0; i < p->np; i++) /* a failure is recorded in the snapshot (UNDER) */
         if (run_step(&p->posts[i]))
             p->post_failed = true;
+    for (size_t i = 0; i < p->nn; i++) { /* the same (apply) */
+        step *s = &p->narrows[i];
+        if (wvm__prim_protect((void *)s->addr, s->len, WVM_P_RW))
+            p->narrow_failed = true;
+        else
+            s->prot = WVM_P_RW;
+    }
     return 0;
 }
 
@@ -300,6 +373,32 @@ static uint32_t clear_under(uint32_t old, void *ctx)
 {
     (void)ctx;
     return old & ~WVM_ATTR_UNDER;
+}
+
+static uint32_t set_under(uint32_t old, void *ctx)
+{
+    (void)ctx;
+    return wvm__attr_committed(old) ? old : old | WVM_ATTR_UNDER;
+}
+
+/* Segments left PROT_NONE under their markers are marked UNDER in `to` (the next commit sets
+ * the protection); when even that fails the allocation stops trusting UNDER (under_lost). */
+static wvm_snap *mark_unwidened(wvm_alloc *a, const plan *p, wvm_snap *to)
+{
+    for (size_t i = 0; i < p->nn; i++) {
+        const step *s = &p->narrows[i];
+        if (s->prot != WVM_P_NONE)
+            continue;
+        wvm_snap *m =
+            wvm__snap_map(to, (s->addr - p->base) / WVM_PAGE, s->len / WVM_PAGE, set_under, NULL);
+        if (!m) {
+            a->under_lost = true;
+            return to;
+        }
+        wvm__snap_free(to);
+        to = m;
+    }
+    return to;
 }
 
 /* Runs the first n widening steps; on failure undoes those that ran. 0 or an errno. */
@@ -393,6 +492,8 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
             to = clean;
         }
     }
+    if (!err && p.narrow_failed)
+        to = mark_unwidened(a, &p, to);
     if (err) {
         plan_free(&p);
         if (new_map)
@@ -436,13 +537,12 @@ static uint32_t set_committed(uint32_t old, void *ctx)
     return (old & ~(WVM_ATTR_PROT_MASK | WVM_ATTR_RESET)) | prot;
 }
 
-/* ctx: the allocation. In guard-marker mode a page whose mapping may stay other than
- * read-write under its marker is marked UNDER until apply() saw it widened. */
+/* An uncommitted page keeps UNDER; a decommitted one is widened back to read-write under its
+ * marker by apply(), which marks it UNDER only if that fails (mark_unwidened). */
 static uint32_t set_decommitted(uint32_t old, void *ctx)
 {
-    const wvm_alloc *a = ctx;
-    bool own_prot = a->backend && a->backend->write_fault;
-    return a->guard_mode && under_after_decommit(own_prot, old) ? WVM_ATTR_UNDER : 0;
+    (void)ctx;
+    return wvm__attr_committed(old) ? 0 : old & WVM_ATTR_UNDER;
 }
 
 /* The backend's veto, if it has one. */
@@ -531,26 +631,43 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
     return err;
 }
 
+typedef struct tally {
+    uint64_t uncommitted, locked;
+} tally;
+
+static int tally_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    (void)first;
+    tally *t = ctx;
+    if (!wvm__attr_committed(attr))
+        t->uncommitted += count;
+    if (attr & WVM_ATTR_LOCKED)
+        t->locked += count;
+    return 0;
+}
+
 uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t veto = allowed(a, WVM_MEM_DECOMMIT, first, count);
     if (veto)
         return veto;
-    uint64_t fresh = wvm__snap_count(s, first, count, WVM_UNCOMMITTED);
-    if (fresh == count)
+    tally t = {0, 0}; /* one walk for both counts */
+    wvm__snap_each(s, first, count, tally_piece, &t);
+    if (t.uncommitted == count)
         return 0; /* nothing committed: no system call, no new snapshot */
     if (a->backend && a->backend->before_decommit) {
         uint32_t e = a->backend->before_decommit(a, first, count);
         if (e)
             return e;
+        s = wvm__alloc_snap(a); /* the hook may have published */
+        t.locked = wvm__snap_count(s, first, count, WVM_LOCKED);
     }
-    uint64_t locked = wvm__snap_count(s, first, count, WVM_LOCKED);
-    wvm_snap *to = wvm__snap_map(s, first, count, set_decommitted, a);
+    wvm_snap *to = wvm__snap_map(s, first, count, set_decommitted, NULL);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err) {
-        wvm__ledger_uncharge((count - fresh) * WVM_PAGE);
-        wvm__lock_uncharge(locked);
+        wvm__ledger_uncharge((count - t.uncommitted) * WVM_PAGE);
+        wvm__lock_uncharge(t.locked);
     }
     return err;
 }
@@ -571,8 +688,10 @@ uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, w
 
 static int widen_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
-    const wvm_snap *s = ctx;
-    if ((attr & WVM_ATTR_UNDER) &&
+    const wvm_alloc *a = ctx;
+    const wvm_snap *s = wvm__alloc_snap((wvm_alloc *)a);
+    bool under = (attr & WVM_ATTR_UNDER) || (a->under_lost && !wvm__attr_committed(attr));
+    if (under &&
         wvm__prim_protect((void *)(s->base + first * WVM_PAGE), count * WVM_PAGE, WVM_P_RW))
         return 1;
     return 0;
@@ -581,5 +700,5 @@ static int widen_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 bool wvm__alloc_widen_under(wvm_alloc *a)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    return !wvm__snap_each(s, 0, wvm__snap_pages(s), widen_piece, (void *)s);
+    return !wvm__snap_each(s, 0, wvm__snap_pages(s), widen_piece, a);
 }

@@ -121,8 +121,24 @@ def parse_op(src):
     return ALIASES.get(t[0], t[0]), t[1:]
 
 
-def explain_sections(op, a, N, W, sec_reserve):
-    """Sections, views and placeholders (issue 15): rules 26-30, 92."""
+def made_placeholder(seq):
+    """Whether an op of the sequence asked VirtualAlloc2 for a placeholder (the only way to
+    make one; every other placeholder comes from splitting it)."""
+    for ln in seq:
+        if not ln.split():
+            continue
+        op, a = parse_op(ln)
+        try:
+            if op == "alloc2" and len(a) > 2 and flags(a[2], MEM) & MEM["RESERVE_PLACEHOLDER"]:
+                return True
+        except (KeyError, ValueError):
+            return True  # not understood: assume the wider rule
+    return False
+
+
+def explain_sections(op, a, N, W, sec_reserve, placeholders=True):
+    """Sections, views and placeholders (issue 15): rules 26-30, 92. placeholders: the
+    sequence made a placeholder (made_placeholder)."""
     if op in ("read", "write") and sec_reserve and N.ret in ("fault",) and \
             N.text.rstrip().endswith(" r") and W.ret != "fault":
         return 29, op == "write"
@@ -143,7 +159,16 @@ def explain_sections(op, a, N, W, sec_reserve):
     except (KeyError, ValueError):
         return None
     # Wine 8.0 refuses the flags themselves; winvmem gives Windows' answer: success, or the
-    # error of the range (e.g. 487: coalescing what is not two placeholders)
+    # error of the range (e.g. 487: coalescing what is not two placeholders). Where the
+    # sequence made no placeholder, VirtualFree(MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS or
+    # MEM_PRESERVE_PLACEHOLDER) with a size can only find a range that is not placeholders:
+    # Windows fails with 487 (STATUS_CONFLICTING_ADDRESSES, Wine 9's ntdll/tests/virtual.c:
+    # PRESERVE on a plain MEM_RESERVE allocation, COALESCE over one placeholder or over a
+    # placeholder and a plain allocation), and nothing else is accepted
+    if op == "free" and typ & PLACEHOLDER_FLAGS and not placeholders:
+        if W.err == 87 and N.err == 487:
+            return 26, False
+        return None
     if typ & PLACEHOLDER_FLAGS and W.err == 87 and (not N.failed or N.err != 87):
         return 26, not N.failed
     if op == "view" and N.err == 5 and W.err == 87:
@@ -156,12 +181,13 @@ def explain_sections(op, a, N, W, sec_reserve):
     return None
 
 
-def explain(src, n, w, modifiers=False, wrote_reserved=False, sec_reserve=False):
+def explain(src, n, w, modifiers=False, wrote_reserved=False, sec_reserve=False,
+            placeholders=True):
     """(rule number, state_diverged) when a documented difference explains native line n vs
     Wine line w for op src; None otherwise. sec_reserve: the sequence made a SEC_RESERVE
-    section."""
+    section; placeholders: it made a placeholder (made_placeholder)."""
     op, a = parse_op(src)
-    r = explain_sections(op, a, Line(n), Line(w), sec_reserve)
+    r = explain_sections(op, a, Line(n), Line(w), sec_reserve, placeholders)
     if r:
         return r
     if op in ("read", "write", "access"):

@@ -92,6 +92,7 @@ def compare(seq, a, b):
     difference explains, or None."""
     mods = any("WRITECOMBINE" in ln or "NOCACHE" in ln for ln in seq)
     sec_reserve = any(re.search(r"\bsection\b.*\bRESERVE\b", ln) for ln in seq)
+    placeholders = known_differences.made_placeholder(seq)
     # a write that faulted: by a write op, or by the write probe of access on a read-only page
     wrote_reserved = " write -> fault" in a or any(
         "r" in ln.split("-> ", 1)[1].split()[0] for ln in a.splitlines() if " access -> " in ln)
@@ -108,7 +109,7 @@ def compare(seq, a, b):
         r = None
         if m and m.group(1) == y.split(" ", 1)[0] and int(m.group(1)) <= len(seq):
             r = known_differences.explain(seq[int(m.group(1)) - 1], x, y, mods, wrote_reserved,
-                                          sec_reserve)
+                                          sec_reserve, placeholders)
         elif x.startswith("   base=") and y.startswith("   base="):
             r = known_differences.explain_fields(x, y, mods)
         if r is None:

@@ -4,21 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "maps.h"
 #include "mbi.h"
 #include "skip.h"
 
 #define REGIONS 1000000
-
-static long map_count(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    long n = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
 
 /* The stats; skips (visibly) without guard markers. */
 static wvm_stats need_guard_markers(void)

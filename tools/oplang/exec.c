@@ -355,13 +355,19 @@ static void do_alloc(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r, int only
         opl__add_name(c, op->def, (uintptr_t)p, span, 0);
 }
 
+/* Free address space with a free 64 KiB granule on either side that no name covers: the
+ * hole's first and last addresses are never where an earlier allocation happens to end or
+ * begin, so they print as H+... on any layout (the transcript names an address at an
+ * allocation's end after that allocation). */
+#define OPL_HOLE_MARGIN 0x10000u
 static void do_hole(opl_ctx_t *c, const opl_op_t *op, opl_result_t *r)
 {
     void *p;
     int ok;
-    CALL(r, p = VirtualAlloc(NULL, (SIZE_T)op->size, MEM_RESERVE, PAGE_NOACCESS);
+    CALL(r,
+         p = VirtualAlloc(NULL, (SIZE_T)op->size + 2 * OPL_HOLE_MARGIN, MEM_RESERVE, PAGE_NOACCESS);
          ok = p && VirtualFree(p, 0, MEM_RELEASE));
-    r->ret = ok ? (uintptr_t)p : 0;
+    r->ret = ok ? (uintptr_t)p + OPL_HOLE_MARGIN : 0;
     r->failed = !ok;
     opl__add_name(c, op->def, r->ret, ok ? (uintptr_t)op->size : 0, 1);
 }

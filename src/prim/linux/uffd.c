@@ -36,6 +36,11 @@ struct uffdio_move {
 #endif
 
 static int uffd = -1;
+/* The features this descriptor enabled: what it asked for, not what UFFDIO_API reports (the
+ * kernel answers with every feature it has; asking a fork child's descriptor for those enables
+ * UFFD_FEATURE_EVENT_REMOVE / _UNMAP / _FORK, whose events block the thread that caused them
+ * until a reader takes them: a child's madvise(MADV_DONTNEED) of a registered range then waits
+ * forever; EVENT_FORK also needs CAP_SYS_PTRACE). */
 static uint64_t features;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool ww_ok, move_ok, pagemap_ok;
@@ -61,8 +66,9 @@ static void open_uffd(void)
         ww_ok = move_ok = false;
 }
 
-/* A userfaultfd with exactly these features, or -1. */
-static int new_uffd(uint64_t want, uint64_t *got)
+/* A userfaultfd with exactly the features of want (no event features: nothing reads the
+ * descriptor), or -1. */
+static int new_uffd(uint64_t want)
 {
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (fd < 0)
@@ -72,7 +78,6 @@ static int new_uffd(uint64_t want, uint64_t *got)
         close(fd);
         return -1;
     }
-    *got = api.features;
     return fd;
 }
 
@@ -88,7 +93,8 @@ static void open_uffd_once(void)
         UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
     };
     for (size_t i = 0; i < sizeof want / sizeof *want && uffd < 0; i++)
-        uffd = new_uffd(want[i], &features);
+        if ((uffd = new_uffd(want[i])) >= 0)
+            features = want[i];
     if (uffd < 0)
         return;
     uffd_pid = getpid();
@@ -106,8 +112,7 @@ static int the_uffd(void)
         return uffd;
     pthread_mutex_lock(&reopen_lock);
     if (atomic_load(&uffd_pid) != getpid()) {
-        uint64_t got;
-        int fd = new_uffd(features, &got);
+        int fd = new_uffd(features);
         if (fd >= 0) {
             close(uffd);
             uffd = fd;
