@@ -411,6 +411,14 @@ void wvm__space_unlock(wvm_alloc *a)
     pthread_mutex_unlock(&a->lock);
 }
 
+bool wvm__alloc_indexed(wvm_alloc *a, uintptr_t addr)
+{
+    if (wvm__radix_get(addr) == a)
+        return true;
+    pthread_mutex_unlock(&a->lock);
+    return false;
+}
+
 typedef struct quick_runs {
     uint64_t runs[WVM_QUICK_RUNS];
     uint32_t n, pieces;

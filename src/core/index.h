@@ -208,6 +208,12 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at);
 uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b);
 
 void wvm__space_unlock(wvm_alloc *a);
+/* For a thread that found a at addr's index entry without a lock (a may have died and its
+ * descriptor be reused since: placement writes a free descriptor's fields without its lock),
+ * and has locked it since: whether the entry still names a. false: a is unlocked again, and
+ * none of its fields may be read. true: a owns addr's entry and cannot lose it while locked;
+ * its fields were written before the entry or under its lock. Async-signal-safe. */
+bool wvm__alloc_indexed(wvm_alloc *a, uintptr_t addr);
 /* Locks a (a live allocation found otherwise, e.g. on the live list) if that needs no wait;
  * unlock with wvm__space_unlock. Unlike wvm__space_acquire it changes nothing (consumed guards
  * stay unfolded): for the invariant checker, which holds placement and so may not wait. */

@@ -85,6 +85,8 @@ static wvm_alloc *acquire(uintptr_t addr, bool *busy)
             *busy = true;
             return NULL;
         }
+        if (!wvm__alloc_indexed(a, addr))
+            continue; /* a stale entry: a died (and may live again) meanwhile */
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size) {
             wvm__alloc_locks_held++;
@@ -92,8 +94,7 @@ static wvm_alloc *acquire(uintptr_t addr, bool *busy)
             return a;
         }
         pthread_mutex_unlock(&a->lock);
-        if (wvm__radix_get(addr) == a)
-            return NULL; /* the granule tail past the allocation's last page */
+        return NULL; /* the granule tail past the allocation's last page */
     }
 }
 
