@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <winvmem/stats.h>
 
 #include "prim/linux/prim.h"
@@ -16,9 +17,17 @@
 #define MADV_POPULATE_READ 22
 #endif
 
+/* mlock, mlock2 and munlock as system calls: AddressSanitizer intercepts mlock and munlock
+ * as no-ops but not mlock2, which would leave pages locked that munlock cannot unlock (guard
+ * install and MADV_DONTNEED then refuse them). */
+static int sys_lock(long nr, void *addr, size_t size, long flags)
+{
+    return syscall(nr, addr, size, flags) ? errno : 0;
+}
+
 int wvm__prim_mlock(void *addr, size_t size)
 {
-    return mlock(addr, size) ? errno : 0;
+    return sys_lock(SYS_mlock, addr, size, 0);
 }
 
 /* mlock populates a private writable mapping with write faults (to break copy-on-write), and
@@ -30,8 +39,9 @@ int wvm__prim_mlock(void *addr, size_t size)
  * they get plain mlock. */
 int wvm__prim_mlock_no_write(void *addr, size_t size)
 {
-    if (mlock2(addr, size, MLOCK_ONFAULT))
-        return errno == EINVAL || errno == ENOSYS ? wvm__prim_mlock(addr, size) : errno;
+    int err = sys_lock(SYS_mlock2, addr, size, MLOCK_ONFAULT);
+    if (err)
+        return err == EINVAL || err == ENOSYS ? wvm__prim_mlock(addr, size) : err;
     if (madvise(addr, size, MADV_POPULATE_READ))
         return errno == EINVAL ? wvm__prim_mlock(addr, size) : errno;
     return 0;
@@ -39,7 +49,7 @@ int wvm__prim_mlock_no_write(void *addr, size_t size)
 
 int wvm__prim_munlock(void *addr, size_t size)
 {
-    return munlock(addr, size) ? errno : 0;
+    return sys_lock(SYS_munlock, addr, size, 0);
 }
 
 uint64_t wvm__prim_memlock_limit(void)
