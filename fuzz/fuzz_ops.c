@@ -1,10 +1,17 @@
 /* libFuzzer target: bytes -> a sequence of op-language ops (tools/oplang: VirtualAlloc /
- * VirtualFree / VirtualProtect / VirtualQuery / memory touches, and views of a section:
- * MapViewOfFileEx / UnmapViewOfFile) inside a private window of address space, run through the
- * op-language executor, each checked
+ * VirtualFree / VirtualProtect / VirtualQuery / memory touches; views of two sections:
+ * MapViewOfFileEx (FILE_MAP_READ, _WRITE, _COPY) / UnmapViewOfFile, VirtualAlloc(MEM_COMMIT)
+ * on views; placeholders: VirtualAlloc2 MEM_RESERVE_PLACEHOLDER / MEM_REPLACE_PLACEHOLDER,
+ * MapViewOfFile3 MEM_REPLACE_PLACEHOLDER, VirtualFree MEM_PRESERVE_PLACEHOLDER (split, back to
+ * a placeholder) / MEM_COALESCE_PLACEHOLDERS, UnmapViewOfFile2 MEM_PRESERVE_PLACEHOLDER)
+ * inside a private window of address space, run through the op-language executor, each checked
  *   1. against a small reference model of page states (one record per page: free / reserved /
- *      committed, protection, allocation, the section page a view shows; the section's
- *      contents; nothing shared with the library's data structures),
+ *      committed, protection, allocation, placeholder, the section page a view shows and
+ *      whether a copy-on-write write made it private; the sections' contents and which pages
+ *      of the SEC_RESERVE one are committed; nothing shared with the library's data
+ *      structures). Where Windows' rules are not known (Microsoft's documentation and Wine's
+ *      conformance tests are silent) the op is not run; placeholders split only at 64 KiB
+ *      (winvmem's documented limit, src/core/placeholder.h),
  *   2. against the kernel: every committed readable page can be read (writable: written) and
  *      holds what the model says; every reserved, decommitted, free or NOACCESS page faults;
  *      /proc/self/maps gives every committed page at least the access its protection needs.
@@ -21,7 +28,10 @@
 #define PG    4096u
 #define NPAGE 1024u /* the window: 4 MiB = 64 granules */
 #define GRAN  16u   /* pages per 64 KiB granule */
-#define SPAGE 128u  /* the section S of each input: 512 KiB, SEC_COMMIT, PAGE_READWRITE */
+#define SPAGE 128u  /* each section: 512 KiB, PAGE_READWRITE */
+/* The sections of each input: S is SEC_COMMIT, R is SEC_RESERVE (committed through views). */
+enum { SEC_S, SEC_R, NSEC };
+static const char *const sec_name[NSEC] = {"S", "R"};
 
 /* ---- the reference model ------------------------------------------------------------------- */
 
@@ -31,13 +41,18 @@ typedef struct page {
     unsigned prot;     /* committed pages: the page protection */
     int base;          /* allocation base page, -1 when free */
     unsigned aprot;    /* the allocation's protection */
-    unsigned char val; /* byte 0 of the page (a view's page: sval[spage]) */
+    unsigned char val; /* byte 0 of the page (a view's page: sval[sec][spage]) */
     int spage;         /* a view's page: the section page it shows; -1 private memory */
+    unsigned char sec; /* a view's section */
+    unsigned char cow; /* a FILE_MAP_COPY view's page written: private, val holds byte 0 */
+    unsigned char ph;  /* PH_* */
 } page;
+enum { PH_NONE, PH_HOLDER, PH_REPLACED }; /* a placeholder; what replaced one */
 
 static page model[NPAGE];
-static unsigned char sval[SPAGE]; /* byte 0 of each page of the section S */
-#define FREE_PAGE ((page){FREE, 0, -1, 0, 0, -1})
+static unsigned char sval[NSEC][SPAGE]; /* byte 0 of each page of each section */
+static unsigned char rcommitted[SPAGE]; /* R's pages a view committed */
+#define FREE_PAGE ((page){FREE, 0, -1, 0, 0, -1, 0, 0, PH_NONE})
 static int alloc_end[NPAGE]; /* for an allocation base: one past its last page */
 static char *win;
 
@@ -128,8 +143,9 @@ static const unsigned prots[] = {PAGE_NOACCESS,
 static int readable(unsigned p)
 {
     /* x64 page tables cannot express execute-only: PAGE_EXECUTE reads on Windows */
-    return !(p & PAGE_GUARD) && (p == PAGE_READONLY || p == PAGE_READWRITE || p == PAGE_EXECUTE ||
-                                 p == PAGE_EXECUTE_READ || p == PAGE_EXECUTE_READWRITE);
+    return !(p & PAGE_GUARD) &&
+           (p == PAGE_READONLY || p == PAGE_READWRITE || p == PAGE_EXECUTE ||
+            p == PAGE_EXECUTE_READ || p == PAGE_EXECUTE_READWRITE || p == PAGE_WRITECOPY);
 }
 static int writable(unsigned p)
 {
@@ -152,7 +168,7 @@ static void check_kernel_page(unsigned i)
         fault = opl_probe_read(p, &v);
     }
     int should = m->state == COMM && readable(m->prot);
-    unsigned char want = m->spage >= 0 ? sval[m->spage] : m->val;
+    unsigned char want = m->spage >= 0 && !m->cow ? sval[m->sec][m->spage] : m->val;
     if (fault == 'g')
         die("page %u (state %d prot 0x%x): unexpected guard-page violation", i, m->state, m->prot);
     if (should == !!fault)
@@ -160,7 +176,7 @@ static void check_kernel_page(unsigned i)
             fault ? "faults" : "succeeds");
     if (should && v != want)
         die("page %u: reads 0x%x, model 0x%x", i, v, want);
-    if (should) {
+    if (should && m->prot != PAGE_WRITECOPY) { /* a write would copy the page: op_write's */
         fault = opl_probe_write(p, v);
         if (!!fault == writable(m->prot))
             die("page %u (prot 0x%x): write %s", i, m->prot, fault ? "faults" : "succeeds");
@@ -275,7 +291,8 @@ static void op_reserve(unsigned p, unsigned n, unsigned prot, int commit)
         die("reserve at page %u returned %p, want page %u", p, (void *)(uintptr_t)r.ret, b);
     alloc_end[b] = (int)end;
     for (unsigned i = b; i < end; i++)
-        model[i] = (page){commit ? COMM : RESV, commit ? prot : 0, (int)b, prot, 0, -1};
+        model[i] =
+            (page){commit ? COMM : RESV, commit ? prot : 0, (int)b, prot, 0, -1, 0, 0, PH_NONE};
 }
 
 static int is_view(unsigned p)
@@ -291,11 +308,23 @@ static int touches_view(unsigned p, unsigned n)
     return 0;
 }
 
+/* What a view's protection allows (doc: a view's pages never get more access than the view;
+ * PAGE_WRITECOPY counts as read): READ views READONLY / NOACCESS, WRITE views READWRITE too. */
+static int view_allows(unsigned aprot, unsigned prot)
+{
+    unsigned base = prot & 0xff;
+    return base < PAGE_EXECUTE && (!writable(base) || aprot == PAGE_READWRITE);
+}
+
+static void commit_view(unsigned p, unsigned n, unsigned prot);
+
 static void op_commit(unsigned p, unsigned n, unsigned prot)
 {
-    if (touches_view(p, n))
-        return; /* VirtualAlloc(MEM_COMMIT) on a view: as VirtualProtect; not modelled */
-    int want = valid_prot(prot) && range_in_alloc(p, n);
+    if (touches_view(p, n)) {
+        commit_view(p, n, prot);
+        return;
+    }
+    int want = valid_prot(prot) && range_in_alloc(p, n) && model[p].ph != PH_HOLDER;
     unsigned err = !valid_prot(prot) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
     opl_result_t r = run(OPL_ALLOC, p, (size_t)n * PG, MEM_COMMIT, prot);
     expect(&r, want, err, "commit");
@@ -311,6 +340,8 @@ static void op_commit(unsigned p, unsigned n, unsigned prot)
 
 static void op_decommit(unsigned p, unsigned n)
 {
+    if (model[p].ph == PH_HOLDER)
+        return; /* Windows' answer for a placeholder is not documented */
     int b = model[p].base;
     int whole = n == 0;
     int want = b >= 0 && (whole ? (unsigned)b == p : p + n <= (unsigned)alloc_end[b]);
@@ -350,10 +381,8 @@ static void op_protect(unsigned p, unsigned n, unsigned prot)
     if (wc)
         return; /* winvmem accepts WRITECOPY here: divergence D2 (tests/diff/divergences.md) */
     if (want && is_view(p)) {
-        /* a view: only what its access allows (S is PAGE_READWRITE; a READ view: no write);
-         * no view is executable here */
-        unsigned base = prot & 0xff;
-        if (base >= PAGE_EXECUTE || (writable(base) && !writable(model[p].aprot)))
+        /* a view: only what its access allows; no view is executable here */
+        if (!view_allows(model[p].aprot, prot))
             want = 0, err = ERROR_INVALID_PARAMETER;
     } else if (!range_in_alloc(p, n) && is_view(p)) {
         return; /* which of 87 and 487 wins is not modelled */
@@ -370,78 +399,265 @@ static void op_protect(unsigned p, unsigned n, unsigned prot)
         model[i].prot = prot;
 }
 
+/* A write to an unwritten page of a FILE_MAP_COPY view copies it: the page is private from
+ * then on, and VirtualQuery says PAGE_READWRITE (Windows; Wine differs: rule 28). */
 static void op_write(unsigned p, unsigned char v)
 {
-    const page *m = &model[p];
-    if (m->state != COMM || !writable(m->prot) || (m->prot & PAGE_GUARD))
+    page *m = &model[p];
+    int copy = m->prot == PAGE_WRITECOPY;
+    if (m->state != COMM || !(writable(m->prot) || copy) || (m->prot & PAGE_GUARD))
         return;
     opl_result_t r = run(OPL_WRITE, p, v, 0, 0);
     if (r.fault)
         die("write page %u (prot 0x%x): %s", p, m->prot,
             r.fault == 'g' ? "guard-page violation" : "access violation");
-    if (m->spage >= 0)
-        sval[m->spage] = v; /* every view of that section page shows it */
+    if (copy)
+        m->cow = 1, m->prot = PAGE_READWRITE;
+    if (m->spage >= 0 && !m->cow)
+        sval[m->sec][m->spage] = v; /* every view of that section page shows it */
     else
-        model[p].val = v;
+        m->val = v;
 }
 
-/* ---- views of the section S ------------------------------------------------------------- */
+/* ---- views of the sections S and R ------------------------------------------------------ */
 
-/* S = CreateFileMapping(INVALID_HANDLE_VALUE, PAGE_READWRITE | SEC_COMMIT, 512 KiB). */
-static void make_section(void)
+/* S = CreateFileMapping(INVALID_HANDLE_VALUE, PAGE_READWRITE | SEC_COMMIT, 512 KiB), R the same
+ * with SEC_RESERVE. */
+static void make_section(int sec)
 {
     opl_op_t op = make(OPL_SECTION, 0, (size_t)SPAGE * PG, 0, PAGE_READWRITE);
     op.addr.name[0] = 0;
     op.addr.off = 0;
-    op.attrs = SEC_COMMIT;
-    strcpy(op.def, "S");
+    op.attrs = sec == SEC_R ? SEC_RESERVE : SEC_COMMIT;
+    strcpy(op.def, sec_name[sec]);
     remember(&op);
     opl_result_t r;
     if (opl_exec(ctx, &op, &r) != OPL_DONE || r.failed)
-        die("CreateFileMapping failed (%lu)", (unsigned long)r.error);
-    memset(sval, 0, sizeof sval);
+        die("CreateFileMapping %s failed (%lu)", sec_name[sec], (unsigned long)r.error);
+    memset(sval[sec], 0, sizeof sval[sec]);
+    if (sec == SEC_R)
+        memset(rcommitted, 0, sizeof rcommitted);
 }
 
-/* MapViewOfFileEx(S, access, offset o granules, n granules, at granule g of the window). */
-static void op_view(unsigned g, unsigned o, unsigned n, int write)
+/* The pages p.. of a new view of sec from section page sp, with protection aprot. */
+static void view_pages(unsigned p, unsigned np, int sec, unsigned sp, unsigned aprot, int ph)
+{
+    alloc_end[p] = (int)(p + np);
+    for (unsigned i = 0; i < np; i++) {
+        int comm = sec != SEC_R || rcommitted[sp + i];
+        model[p + i] = (page){comm ? COMM : RESV,
+                              comm ? aprot : 0,
+                              (int)p,
+                              aprot,
+                              0,
+                              (int)(sp + i),
+                              (unsigned char)sec,
+                              0,
+                              (unsigned char)ph};
+    }
+}
+
+static opl_result_t exec_op(opl_op_t *op)
+{
+    remember(op);
+    opl_result_t r;
+    if (opl_exec(ctx, op, &r) != OPL_DONE)
+        die("the executor did not run %s (status %d)", opl_kind_name(op->kind), (int)r.status);
+    return r;
+}
+
+/* MapViewOfFileEx(sec, access, offset o granules, n granules, at granule g of the window);
+ * access 0 READ, 1 WRITE, 2 COPY (S only: a SEC_RESERVE section's reserved pages under
+ * copy-on-write are not modelled). */
+static void op_view(unsigned g, unsigned o, unsigned n, int sec, int access)
 {
     unsigned p = g * GRAN, np = n * GRAN;
-    if (p + np > NPAGE)
+    if (p + np > NPAGE || (access == 2 && sec == SEC_R))
         return;
     int free_ = 1;
     for (unsigned i = p; i < p + np; i++)
         free_ &= model[i].state == FREE;
     int past = (o + n) * GRAN > SPAGE; /* STATUS_INVALID_VIEW_SIZE, checked before the range */
     opl_op_t op = make(OPL_VIEW, p, (size_t)np * PG, 0, 0);
-    strcpy(op.handle, "S");
-    op.access = write ? FILE_MAP_WRITE : FILE_MAP_READ;
+    strcpy(op.handle, sec_name[sec]);
+    static const unsigned acc[] = {FILE_MAP_READ, FILE_MAP_WRITE, FILE_MAP_COPY};
+    op.access = acc[access];
     op.offset = (uint64_t)o * GRAN * PG;
-    remember(&op);
-    opl_result_t r;
-    if (opl_exec(ctx, &op, &r) != OPL_DONE)
-        die("the executor did not run view (status %d)", (int)r.status);
+    opl_result_t r = exec_op(&op);
     cur_p = p, cur_n = np, cur_prot = op.access;
     expect(&r, !past && free_, past ? ERROR_ACCESS_DENIED : ERROR_INVALID_ADDRESS, "view");
     if (r.failed)
         return;
     if (r.ret != (uintptr_t)(win + (size_t)p * PG))
         die("view at page %u returned %p", p, (void *)(uintptr_t)r.ret);
-    unsigned prot = write ? PAGE_READWRITE : PAGE_READONLY;
-    alloc_end[p] = (int)(p + np);
-    for (unsigned i = 0; i < np; i++)
-        model[p + i] = (page){COMM, prot, (int)p, prot, 0, (int)(o * GRAN + i)};
+    static const unsigned prot[] = {PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY};
+    view_pages(p, np, sec, o * GRAN, prot[access], PH_NONE);
 }
 
-/* UnmapViewOfFile at page p: any address inside a view unmaps the whole view; else 487. */
-static void op_unmap(unsigned p)
+/* VirtualAlloc(MEM_COMMIT) on pages of one view: the protection rules of VirtualProtect; a
+ * page of R it commits is committed in the section, so every view of that page shows it
+ * committed, with its own view's protection (zero-filled); this view's pages get prot. */
+static void commit_view(unsigned p, unsigned n, unsigned prot)
+{
+    unsigned base = prot & 0xff;
+    if (base == PAGE_WRITECOPY || base == PAGE_EXECUTE_WRITECOPY || !range_in_alloc(p, n))
+        return; /* which error wins is not modelled */
+    int want = valid_prot(prot) && view_allows(model[p].aprot, prot);
+    opl_result_t r = run(OPL_ALLOC, p, (size_t)n * PG, MEM_COMMIT, prot);
+    expect(&r, want, ERROR_INVALID_PARAMETER, "commit on a view");
+    if (r.failed)
+        return;
+    for (unsigned i = p; i < p + n; i++) {
+        page *m = &model[i];
+        if (m->sec == SEC_R && !rcommitted[m->spage]) {
+            rcommitted[m->spage] = 1;
+            sval[SEC_R][m->spage] = 0;
+            for (unsigned j = 0; j < NPAGE; j++)
+                if (model[j].spage == m->spage && model[j].sec == SEC_R && model[j].state == RESV)
+                    model[j].state = COMM, model[j].prot = model[j].aprot;
+        }
+        m->state = COMM;
+        m->prot = prot;
+    }
+}
+
+/* UnmapViewOfFile at page p: any address inside a view unmaps the whole view; else 487.
+ * UnmapViewOfFile2(MEM_PRESERVE_PLACEHOLDER) at a view's base: a view that replaced a
+ * placeholder becomes that placeholder again; any other: 487 (Wine's conformance tests). */
+static void op_unmap(unsigned p, int preserve)
 {
     int b = model[p].base;
-    opl_result_t r = run(OPL_UNMAP, p, 0, 0, 0);
-    expect(&r, is_view(p), ERROR_INVALID_ADDRESS, "unmap");
+    if (preserve && b != (int)p)
+        return; /* an address inside the view: not documented */
+    opl_op_t op = make(OPL_UNMAP, p, 0, preserve ? MEM_PRESERVE_PLACEHOLDER : 0, 0);
+    if (preserve)
+        op.flags |= OPL_F_TYPE;
+    opl_result_t r = exec_op(&op);
+    cur_p = p, cur_n = 0, cur_prot = 0;
+    expect(&r, is_view(p) && (!preserve || model[p].ph == PH_REPLACED), ERROR_INVALID_ADDRESS,
+           preserve ? "unmap2" : "unmap");
     if (r.failed)
         return;
     for (unsigned i = (unsigned)b; i < (unsigned)alloc_end[b]; i++)
-        model[i] = FREE_PAGE;
+        model[i] = preserve ? (page){RESV, 0, b, PAGE_NOACCESS, 0, -1, 0, 0, PH_HOLDER} : FREE_PAGE;
+}
+
+/* ---- placeholders ------------------------------------------------------------------------ */
+
+static void holder_pages(unsigned p, unsigned end)
+{
+    alloc_end[p] = (int)end;
+    for (unsigned i = p; i < end; i++)
+        model[i] = (page){RESV, 0, (int)p, PAGE_NOACCESS, 0, -1, 0, 0, PH_HOLDER};
+}
+
+/* VirtualAlloc2(W+g granules, n granules, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, NOACCESS). */
+static void op_placeholder(unsigned g, unsigned n)
+{
+    unsigned p = g * GRAN, end = p + n * GRAN;
+    if (end > NPAGE)
+        return;
+    int free_ = 1;
+    for (unsigned i = p; i < end; i++)
+        free_ &= model[i].state == FREE;
+    opl_result_t r = run(OPL_ALLOC2, p, (size_t)(end - p) * PG,
+                         MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, PAGE_NOACCESS);
+    expect(&r, free_, ERROR_INVALID_ADDRESS, "placeholder");
+    if (!r.failed)
+        holder_pages(p, end);
+}
+
+/* VirtualFree(W+p, n, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER), granules: splits a placeholder
+ * in two or three (the whole of one: 487); an allocation that replaced a placeholder, whole,
+ * becomes a placeholder again; a view: 87; anything else: 487 (Wine's conformance tests). */
+static void op_split(unsigned g, unsigned n)
+{
+    unsigned p = g * GRAN, end = p + n * GRAN;
+    if (end > NPAGE)
+        return;
+    int b = model[p].base;
+    if ((b >= 0 && (model[p].ph == PH_REPLACED || is_view(p)) &&
+         (b != (int)p || end != (unsigned)alloc_end[b])))
+        return; /* a part of a replaced allocation or of a view: not documented */
+    int holder = b >= 0 && model[p].ph == PH_HOLDER && end <= (unsigned)alloc_end[b] &&
+                 !(b == (int)p && end == (unsigned)alloc_end[b]);
+    int back = b >= 0 && model[p].ph == PH_REPLACED && !is_view(p);
+    opl_result_t r =
+        run(OPL_FREE, p, (size_t)(end - p) * PG, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER, 0);
+    expect(&r, holder || back,
+           b >= 0 && is_view(p) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS, "split");
+    if (r.failed)
+        return;
+    if (back) {
+        holder_pages(p, end);
+        return;
+    }
+    unsigned top = (unsigned)alloc_end[b];
+    if ((unsigned)b < p)
+        holder_pages((unsigned)b, p);
+    holder_pages(p, end);
+    if (end < top)
+        holder_pages(end, top);
+}
+
+/* VirtualFree(W+p, n granules, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS): exactly two or more
+ * adjacent whole placeholders become one; anything else 487. */
+static void op_coalesce(unsigned g, unsigned n)
+{
+    unsigned p = g * GRAN, end = p + n * GRAN;
+    if (end > NPAGE)
+        return;
+    unsigned pieces = 0, i = p;
+    while (i < end && model[i].ph == PH_HOLDER && model[i].base == (int)i &&
+           (unsigned)alloc_end[i] <= end)
+        i = (unsigned)alloc_end[i], pieces++;
+    int want = i == end && pieces >= 2;
+    opl_result_t r =
+        run(OPL_FREE, p, (size_t)(end - p) * PG, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS, 0);
+    expect(&r, want, ERROR_INVALID_ADDRESS, "coalesce");
+    if (!r.failed)
+        holder_pages(p, end);
+}
+
+/* The placeholder at page p replaced, whole: by VirtualAlloc2(MEM_RESERVE [| MEM_COMMIT] |
+ * MEM_REPLACE_PLACEHOLDER, prot), or by MapViewOfFile3(sec, offset o granules,
+ * MEM_REPLACE_PLACEHOLDER, READWRITE or READONLY). Not exactly a placeholder: 487. */
+static void op_replace(unsigned p, unsigned what, unsigned o, unsigned prot, int write)
+{
+    int b = model[p].base;
+    int holder = b == (int)p && model[p].ph == PH_HOLDER;
+    unsigned np = holder ? (unsigned)alloc_end[b] - p : GRAN;
+    if (p + np > NPAGE)
+        return;
+    if (what < 2) {
+        int commit = what == 1;
+        if (!valid_prot(prot) || (prot & PAGE_GUARD))
+            return; /* which error wins is not modelled */
+        opl_result_t r =
+            run(OPL_ALLOC2, p, (size_t)np * PG,
+                MEM_RESERVE | MEM_REPLACE_PLACEHOLDER | (commit ? MEM_COMMIT : 0), prot);
+        expect(&r, holder, ERROR_INVALID_ADDRESS, "replace");
+        if (r.failed)
+            return;
+        alloc_end[p] = (int)(p + np);
+        for (unsigned i = p; i < p + np; i++)
+            model[i] = (page){commit ? COMM : RESV, commit ? prot : 0, (int)p, prot, 0, -1, 0, 0,
+                              PH_REPLACED};
+        return;
+    }
+    int sec = what == 2 ? SEC_S : SEC_R;
+    unsigned vprot = write ? PAGE_READWRITE : PAGE_READONLY;
+    if (!holder || (o * GRAN + np) > SPAGE)
+        return; /* which error wins is not modelled */
+    opl_op_t op = make(OPL_VIEW3, p, (size_t)np * PG, MEM_REPLACE_PLACEHOLDER, vprot);
+    strcpy(op.handle, sec_name[sec]);
+    op.offset = (uint64_t)o * GRAN * PG;
+    opl_result_t r = exec_op(&op);
+    cur_p = p, cur_n = np, cur_prot = vprot;
+    expect(&r, 1, 0, "view3");
+    if (r.ret != (uintptr_t)(win + (size_t)p * PG))
+        die("view3 at page %u returned %p", p, (void *)(uintptr_t)r.ret);
+    view_pages(p, np, sec, o * GRAN, vprot, PH_REPLACED);
 }
 
 static void reset(void)
@@ -453,12 +669,14 @@ static void reset(void)
             if (r.failed)
                 die("reset: release of page %u failed (%lu)", i, (unsigned long)r.error);
         }
-    opl_op_t close = make(OPL_CLOSE, 0, 0, 0, 0);
-    close.addr.name[0] = 0;
-    strcpy(close.handle, "S");
-    opl_result_t r;
-    if (opl_exec(ctx, &close, &r) != OPL_DONE || r.failed)
-        die("reset: CloseHandle(S) failed (%lu)", (unsigned long)r.error);
+    for (int sec = 0; sec < NSEC; sec++) {
+        opl_op_t close = make(OPL_CLOSE, 0, 0, 0, 0);
+        close.addr.name[0] = 0;
+        strcpy(close.handle, sec_name[sec]);
+        opl_result_t r;
+        if (opl_exec(ctx, &close, &r) != OPL_DONE || r.failed)
+            die("reset: CloseHandle(%s) failed (%lu)", sec_name[sec], (unsigned long)r.error);
+    }
     for (unsigned i = 0; i < NPAGE; i++)
         model[i] = FREE_PAGE;
     nhistory = 0;
@@ -485,10 +703,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init();
         ready = 1;
     }
-    make_section();
+    make_section(SEC_S);
+    make_section(SEC_R);
     for (size_t k = 0; k + 4 <= size && k < 4 * 64; k += 4) {
-        unsigned kind = data[k] % 11, p = (unsigned)(data[k + 1] * 4) % NPAGE;
+        unsigned kind = data[k] % 16, p = (unsigned)(data[k + 1] * 4) % NPAGE;
         unsigned n = 1 + data[k + 2] % 48, prot = prots[data[k + 3] % 16];
+        unsigned x = data[k + 2], g = p / GRAN;
         if (p + n > NPAGE)
             n = NPAGE - p;
         cur_p = p;
@@ -517,11 +737,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 7:
             op_write(p, data[k + 3]);
             break;
-        case 8: /* granule, offset 0-7 granules, 1-4 granules (some past S's end), access */
-            op_view(p / GRAN, data[k + 2] & 7, 1 + (data[k + 2] >> 3 & 3), data[k + 3] & 1);
+        case 8: /* granule, offset 0-7 granules, 1-4 granules (some past the end), section,
+                 * access READ / WRITE / COPY */
+            op_view(g, x & 7, 1 + (x >> 3 & 3), x >> 5 & 1, data[k + 3] % 3);
             break;
         case 9:
-            op_unmap(p);
+            op_unmap(p, 0);
+            break;
+        case 10: /* 1-8 granules */
+            op_placeholder(g, 1 + (x & 7));
+            break;
+        case 11:
+            op_split(g + (x >> 5 & 3), 1 + (x & 3));
+            break;
+        case 12:
+            op_coalesce(g, 2 + (x & 7));
+            break;
+        case 13: /* by a private allocation, reserved or committed, or by a view of S or R */
+            op_replace(g * GRAN, x & 3, x >> 2 & 3, data[k + 3] & 0x10 ? prot : PAGE_READWRITE,
+                       x >> 4 & 1);
+            break;
+        case 14:
+            op_unmap(p / GRAN * GRAN, 1);
             break;
         default:
             check_query(p);

@@ -8,8 +8,13 @@
  * requirements: LowestStartingAddress a multiple of 64 KiB, HighestEndingAddress one byte
  * before a page boundary, both within the user address space and in order; Alignment 0 or a
  * power of two of at least 64 KiB; no address of one's own with them, and nothing but a
- * reservation (ERROR_INVALID_PARAMETER otherwise); no room: ERROR_NOT_ENOUGH_MEMORY. */
+ * reservation (ERROR_INVALID_PARAMETER otherwise); no room: ERROR_NOT_ENOUGH_MEMORY.
+ * MemExtendedParameterNumaNode: the preferred node of a new allocation, as VirtualAllocExNuma's
+ * (core/numa.h; NUMA_NO_PREFERRED_NODE: none); a node this process cannot allocate from is
+ * ERROR_INVALID_PARAMETER. winvmem's choices where Microsoft is silent: placeholders hold no
+ * memory and take no node (nor does what replaces one); views accept node 0 only. */
 #include "api/api.h"
+#include "core/numa.h"
 #include "core/placeholder.h"
 #include "core/ww.h"
 #include "fault/fault.h"
@@ -22,7 +27,7 @@ uint32_t wvm__ext_params(const wvm_MEM_EXTENDED_PARAMETER *p, uint32_t n, bool v
                          wvm_addr_req *out)
 {
     uint32_t seen = 0;
-    *out = (wvm_addr_req){false, WVM_MIN_ADDR, wvm__max_app_address() + 1, 0};
+    *out = (wvm_addr_req){false, WVM_MIN_ADDR, wvm__max_app_address() + 1, 0, -1};
     if (n && !p)
         return WVM_ERROR_INVALID_PARAMETER;
     for (uint32_t i = 0; i < n; i++) {
@@ -30,8 +35,17 @@ uint32_t wvm__ext_params(const wvm_MEM_EXTENDED_PARAMETER *p, uint32_t n, bool v
         if (!type || type >= wvm_MemExtendedParameterMax || (seen & (1u << type)))
             return WVM_ERROR_INVALID_PARAMETER;
         seen |= 1u << type;
-        if (type == wvm_MemExtendedParameterNumaNode && !p[i].ULong64)
-            continue; /* winvmem reports one node, 0 (doc/windows-semantics.md) */
+        if (type == wvm_MemExtendedParameterNumaNode) {
+            uint32_t node = p[i].ULong;
+            if (p[i].ULong64 >> 32) /* the node is a ULONG */
+                return WVM_ERROR_INVALID_PARAMETER;
+            if (node == WVM_NUMA_NO_PREFERRED_NODE && !view)
+                continue;
+            if (view ? node != 0 : !wvm__numa_valid(node))
+                return WVM_ERROR_INVALID_PARAMETER;
+            out->node = view ? -1 : (int)node;
+            continue;
+        }
         if (type == wvm_MemExtendedParameterAttributeFlags && !view && !p[i].ULong64)
             continue;
         if (type != wvm_MemExtendedParameterAddressRequirements || !p[i].Pointer)
@@ -58,6 +72,15 @@ static bool current_process(void *p)
     return !p || p == WVM_CURRENT_PROCESS;
 }
 
+/* The node a call makes its allocation with (api/numa.c's rule): only a new allocation takes
+ * one. */
+static int node_for(const wvm_addr_req *q, uintptr_t addr, uint32_t type)
+{
+    const uint32_t no_node = WVM_MEM_RESET | WVM_MEM_RESET_UNDO | WVM_MEM_PHYSICAL;
+    bool fresh = (type & WVM_MEM_RESERVE) || !addr;
+    return fresh && !(type & no_node) ? q->node : -1;
+}
+
 /* A reservation placed by address requirements: candidates from wvm__space_find, retried
  * when another thread takes one first. */
 static void *reserve_in(const wvm_addr_req *q, size_t size, uint32_t type, uint32_t prot,
@@ -79,7 +102,8 @@ static void *reserve_in(const wvm_addr_req *q, size_t size, uint32_t type, uint3
             *err = wvm__placeholder_reserve(at, need, false, &got);
             p = *err ? NULL : (void *)got;
         } else {
-            p = wvm_VirtualAlloc((void *)at, size, type & ~WVM_MEM_TOP_DOWN, prot);
+            p = wvm__virtual_alloc((void *)at, size, type & ~WVM_MEM_TOP_DOWN, prot,
+                                   node_for(q, at, type), NULL);
             *err = p ? 0 : wvm_GetLastError();
         }
         if (*err != WVM_ERROR_INVALID_ADDRESS)
@@ -102,7 +126,7 @@ static void *alloc2(void *Process, void *BaseAddress, size_t Size, uint32_t type
     if (q.set && (addr || !(type & WVM_MEM_RESERVE)))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
     if (!(type & ph) && !q.set)
-        return wvm_VirtualAlloc(BaseAddress, Size, type, prot);
+        return wvm__virtual_alloc(BaseAddress, Size, type, prot, node_for(&q, addr, type), NULL);
     if ((type & ph) == ph || !(type & WVM_MEM_RESERVE) || !Size)
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
     if (type & WVM_MEM_RESERVE_PLACEHOLDER) {

@@ -59,6 +59,7 @@ typedef struct wvm_addr_req {
     bool set;
     uintptr_t lo, hi;
     size_t align;
+    int node; /* MemExtendedParameterNumaNode: the preferred node, -1 none */
 } wvm_addr_req;
 uint32_t wvm__ext_params(const wvm_MEM_EXTENDED_PARAMETER *p, uint32_t n, bool view,
                          wvm_addr_req *out);

@@ -65,20 +65,22 @@ typedef struct map_args {
 
 static uint32_t map(const map_args *m, void **out)
 {
+    /* NtMapViewOfSection checks the alignment of offset and address before it looks at the
+     * handle (Wine's order too; the differential test found ours the other way round) */
+    uint64_t align = m->replace ? WVM_PAGE : WVM_GRAN;
+    if ((m->offset % align) || (m->want % align))
+        return WVM_ERROR_MAPPED_ALIGNMENT;
     uint32_t access;
     wvm_section *s = (wvm_section *)wvm__handle_get(m->h, WVM_OBJ_SECTION, &access);
     if (!s)
         return WVM_ERROR_INVALID_HANDLE;
-    uint64_t align = m->replace ? WVM_PAGE : WVM_GRAN;
     /* the section's protection must allow the view's (read for NOACCESS) */
     uint32_t need = wvm__prot_rights(m->prot), hneed = handle_need(m->prot);
     if (!need)
         need = WVM_SECTION_MAP_READ;
     uint32_t err = 0;
     uint64_t size = m->size;
-    if ((m->offset % align) || (m->want % align))
-        err = WVM_ERROR_MAPPED_ALIGNMENT;
-    else if ((hneed & access) != hneed || (need & wvm__prot_rights(s->prot)) != need)
+    if ((hneed & access) != hneed || (need & wvm__prot_rights(s->prot)) != need)
         err = WVM_ERROR_ACCESS_DENIED;
     else if (m->offset >= s->size || (size && size > s->size - m->offset))
         err = WVM_ERROR_ACCESS_DENIED; /* NT: STATUS_INVALID_VIEW_SIZE */

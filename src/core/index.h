@@ -98,7 +98,9 @@ typedef struct wvm_backend {
     /* Before [first, first+count) is decommitted: the pages still hold their data. */
     uint32_t (*before_decommit)(wvm_alloc *a, uint64_t first, uint64_t count);
     /* After a commit of [first, first+count) was published; old is the state before it
-     * (valid until the hook returns). A failure is reported, the commit stays. */
+     * (valid until the hook returns), NULL when every page of the range was uncommitted (a
+     * staged commit, whose hooks run after its birth). A failure is reported, the commit
+     * stays. */
     uint32_t (*after_commit)(wvm_alloc *a, const wvm_snap *old, uint64_t first, uint64_t count);
     /* After a commit or VirtualProtect of [first, first+count) succeeded (published): the
      * backend may adjust the kernel's protections (the write-watch fallback keeps unwritten

@@ -58,7 +58,8 @@ size_t wvm__meta_class_size(unsigned cls);
 
 /* Non-zero while the calling thread runs winvmem's fault handling (the dispatcher raises it
  * around the vectored handlers): code that would call a libc function which may allocate
- * (pthread_setspecific, pthread_getattr_np) takes another way. */
+ * (pthread_setspecific, pthread_getattr_np) takes another way. A handler that leaves by
+ * siglongjmp leaves it raised (fault.h): the thread then takes the other way for good. */
 extern WVM_THREAD unsigned wvm__signal_depth;
 static inline bool wvm__in_signal(void)
 {

@@ -419,8 +419,21 @@ static int run_wides(const step *w, size_t n)
  * see wvm__alloc_widen_deferred. */
 typedef struct wvm_deferred {
     size_t n;
+    bool heap;             /* else the thread's own buffer */
+    bool hooks;            /* a commit's: the backend's hooks follow the widening */
+    bool fresh;            /* ...and it committed pages that were not (after_commit) */
+    uint64_t first, count; /* ...of this range */
     step s[];
 } wvm_deferred;
+
+/* A thread stages one change at a time, of few steps (RESERVE | MEM_COMMIT: one): those need
+ * no allocation. A change staged by a vectored handler meanwhile takes the heap. */
+enum { LOCAL_STEPS = 4 };
+static WVM_THREAD union {
+    wvm_deferred d;
+    unsigned char bytes[sizeof(wvm_deferred) + LOCAL_STEPS * sizeof(step)];
+} local_deferred;
+static WVM_THREAD bool local_used;
 
 static size_t deferred_bytes(size_t n)
 {
@@ -430,9 +443,13 @@ static size_t deferred_bytes(size_t n)
 /* Keeps p's widening steps for when a stops being staged; false on ENOMEM. */
 static bool defer(wvm_alloc *a, const plan *p)
 {
-    wvm_deferred *d = wvm__meta_alloc(deferred_bytes(p->nw));
+    bool local = p->nw <= LOCAL_STEPS && !local_used;
+    wvm_deferred *d = local ? &local_deferred.d : wvm__meta_alloc(deferred_bytes(p->nw));
     if (!d)
         return false;
+    local_used |= local;
+    d->heap = !local;
+    d->hooks = d->fresh = false;
     d->n = p->nw;
     for (size_t i = 0; i < p->nw; i++)
         d->s[i] = p->wides[i];
@@ -446,9 +463,18 @@ static uint32_t take_deferred(wvm_alloc *a, bool run)
     if (!d)
         return 0;
     a->deferred = NULL;
+    const wvm_backend *be = a->backend;
     int err = run ? run_wides(d->s, d->n) : 0;
-    wvm__meta_free(d, deferred_bytes(d->n));
-    return wvm__err_from_errno(err);
+    uint32_t werr = wvm__err_from_errno(err);
+    if (run && !werr && d->hooks && d->fresh && be->after_commit)
+        werr = be->after_commit(a, NULL, d->first, d->count);
+    if (run && !werr && d->hooks && be->after_change)
+        werr = be->after_change(a, d->first, d->count);
+    if (d->heap)
+        wvm__meta_free(d, deferred_bytes(d->n));
+    else
+        local_used = false;
+    return werr;
 }
 
 uint32_t wvm__alloc_widen_deferred(wvm_alloc *a)
@@ -612,14 +638,17 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
     wvm__ebr_enter(); /* keeps the old snapshot alive for the hooks and for undo */
     wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &prot);
     err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-    /* The hooks set kernel protections of their own on the committed pages (write watch:
-     * write-protected until written), which the widening must not undo (guard remove takes a
-     * userfaultfd write protection set on a marker with it): a staged commit of such an
-     * allocation widens before its birth (finding (g) left open for MEM_WRITE_WATCH with
-     * MEM_RESERVE | MEM_COMMIT). */
-    if (!err && be && (be->after_commit || be->after_change) &&
-        (err = wvm__alloc_widen_deferred(a)))
-        restore(a, s, first, count);
+    if (!err && a->deferred && be) {
+        /* staged: the hooks set kernel protections of their own on the committed pages (write
+         * watch: write-protected until written), which the widening must not undo (guard
+         * remove drops a userfaultfd write protection set on a marker): they follow it, after
+         * the birth (wvm__alloc_widen_deferred) */
+        a->deferred->hooks = true;
+        a->deferred->fresh = fresh != 0;
+        a->deferred->first = first;
+        a->deferred->count = count;
+        be = NULL;
+    }
     if (err) {
         wvm__ledger_uncharge(fresh * WVM_PAGE);
     } else if ((be && be->after_commit && fresh && (err = be->after_commit(a, s, first, count))) ||

@@ -16,8 +16,9 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
  * then kept out of free space: a new allocation must inherit nothing of it). */
 bool wvm__alloc_widen_under(wvm_alloc *a);
 /* Runs the widening kernel steps that a change of a made while staged left for the moment
- * readers see it (call it right after the staging ends, a still locked); on failure undoes
- * them and returns the Windows error (the caller then takes the change back). */
+ * readers see it (call it right after the staging ends, a still locked), then the backend's
+ * after_commit/after_change hooks of a staged commit, which follow the widening; on failure
+ * returns the Windows error (the widening undone; the caller then takes the change back). */
 uint32_t wvm__alloc_widen_deferred(wvm_alloc *a);
 /* Drops them instead: the staged change is given up (its pages stay as the kernel has them). */
 void wvm__alloc_forget_deferred(wvm_alloc *a);

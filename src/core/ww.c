@@ -196,6 +196,9 @@ static uint32_t after_commit(wvm_alloc *a, const wvm_snap *old, uint64_t first, 
     uint32_t err = rebind(a);
     if (err)
         return err;
+    if (!old) /* every page of the range was uncommitted */
+        return wvm__err_from_errno(wvm__prim_ww_protect(
+            (void *)(wvm__alloc_snap(a)->base + first * WVM_PAGE), count * WVM_PAGE));
     fresh_ctx f = {old->base, 0};
     wvm__snap_each(old, first, count, protect_fresh, &f);
     return wvm__err_from_errno(f.err);

@@ -23,6 +23,13 @@
  * A handler itself must not call what is not async-signal-safe (malloc, printf, locks the
  * interrupted code may hold).
  *
+ * A handler may leave by siglongjmp instead of returning (runtimes throw out of faults): the
+ * dispatcher calls the vectored handlers, and chains to the previous handler, holding no lock,
+ * no epoch section and no other record of winvmem's (fault/veh.c copies the handlers inside a
+ * section and calls them after it). The one thing left behind is wvm__signal_depth, which
+ * the jump skips: the thread counts as in signal context from then on, which only keeps
+ * winvmem from setting up per-thread caches on it (core/meta.h; slower, never wrong).
+ *
  * Another runtime's handler installed after ours replaces it; it then gives each fault to
  * wvm_handle_fault (winvmem/fault.h) first, which does what our handler does. When one of the
  * two chains to the other, a fault the vectored handlers declined is not offered to them a

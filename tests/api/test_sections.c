@@ -348,6 +348,11 @@ Test(sections, map_arguments)
     expect_error(MapViewOfFile((HANDLE)(uintptr_t)0x123450, FILE_MAP_READ, 0, 0, 0),
                  ERROR_INVALID_HANDLE);
     expect_error(MapViewOfFile(h, FILE_MAP_READ, 0, 0x1000, 0), ERROR_MAPPED_ALIGNMENT);
+    /* the alignment is checked before the handle (NtMapViewOfSection; Wine agrees) */
+    expect_error(MapViewOfFile(NULL, FILE_MAP_READ, 0, 0x1000, 0), ERROR_MAPPED_ALIGNMENT);
+    expect_error(MapViewOfFileEx((HANDLE)(uintptr_t)0x123450, FILE_MAP_READ, 0, 0, 0,
+                                 (void *)(uintptr_t)0x7f0000001000),
+                 ERROR_MAPPED_ALIGNMENT);
     expect_error(MapViewOfFile(h, FILE_MAP_READ, 0, 0x30000, 0), ERROR_ACCESS_DENIED);
     expect_error(MapViewOfFile(h, FILE_MAP_READ, 0, 0x10000, 0x20001), ERROR_ACCESS_DENIED);
     char *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0x10000, 0);
@@ -690,4 +695,74 @@ Test(sections, from_app_views_are_never_executable)
     expect_error(VirtualProtect(p, PAGE, PAGE_EXECUTE_READ, &old), ERROR_INVALID_PARAMETER);
     UnmapViewOfFile(p);
     CloseHandle(h);
+}
+
+/* The commit ledger across sections (winvmem's stats: committed_bytes, as Windows' commit
+ * charge): a SEC_COMMIT section is charged when created, a shared view adds nothing, a
+ * copy-on-write view is charged whole while it is mapped, a SEC_RESERVE section each page the
+ * first time a view commits it; all of it comes back when the section dies. Past the limit:
+ * ERROR_COMMITMENT_LIMIT (STATUS_COMMITMENT_LIMIT) and nothing changes. */
+static wvm_stats stats(void)
+{
+    wvm_stats s = {.version = WVM_STATS_VERSION, .size = sizeof s};
+    cr_assert_eq(wvm_stats_get(&s), 0);
+    return s;
+}
+
+static uint64_t charged_since(uint64_t c0)
+{
+    return stats().committed_bytes - c0;
+}
+
+Test(sections, commit_ledger)
+{
+    uint64_t c0 = stats().committed_bytes;
+    HANDLE sc = anon(PAGE_READWRITE, 0x30000);
+    cr_assert_eq(charged_since(c0), 0x30000, "SEC_COMMIT: charged when created");
+    char *v = MapViewOfFile(sc, FILE_MAP_WRITE, 0, 0, 0);
+    cr_assert_eq(charged_since(c0), 0x30000, "a shared view adds nothing");
+    char *cv = MapViewOfFile(sc, FILE_MAP_COPY, 0, 0x10000, 0);
+    cr_assert(v && cv);
+    cr_assert_eq(charged_since(c0), 0x50000, "a copy-on-write view: charged whole");
+    cr_assert(UnmapViewOfFile(cv));
+    cr_assert_eq(charged_since(c0), 0x30000);
+    HANDLE sr = anon(PAGE_READWRITE | SEC_RESERVE, MAPPING_SIZE);
+    char *r1 = MapViewOfFile(sr, FILE_MAP_WRITE, 0, 0, 0);
+    char *r2 = MapViewOfFile(sr, FILE_MAP_WRITE, 0, 0, 0);
+    cr_assert(r1 && r2);
+    cr_assert_eq(charged_since(c0), 0x30000, "SEC_RESERVE: nothing until a view commits");
+    cr_assert_eq(VirtualAlloc(r1 + 0x3000, 0x2000, MEM_COMMIT, PAGE_READWRITE), r1 + 0x3000);
+    cr_assert_eq(charged_since(c0), 0x32000);
+    cr_assert_eq(VirtualAlloc(r2, 0x6000, MEM_COMMIT, PAGE_READONLY), r2);
+    cr_assert_eq(charged_since(c0), 0x36000, "pages the section had already are not charged");
+    cr_assert(UnmapViewOfFile(r1));
+    cr_assert(UnmapViewOfFile(r2));
+    cr_assert_eq(charged_since(c0), 0x36000, "the handle keeps the section's commit");
+    cr_assert(CloseHandle(sr));
+    cr_assert_eq(charged_since(c0), 0x30000);
+    cr_assert(UnmapViewOfFile(v));
+    cr_assert(CloseHandle(sc));
+    cr_assert_eq(charged_since(c0), 0);
+
+    /* past the commit limit */
+    wvm_stats s = stats();
+    uint64_t over = (s.commit_limit - s.committed_bytes + 0x200000) & ~(uint64_t)0xFFFF;
+    SetLastError(0);
+    cr_assert_null(CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE,
+                                      (DWORD)(over >> 32), (DWORD)over, NULL));
+    cr_assert_eq(GetLastError(), ERROR_COMMITMENT_LIMIT);
+    sr = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_RESERVE,
+                            (DWORD)(over >> 32), (DWORD)over, NULL);
+    cr_assert_not_null(sr, "SEC_RESERVE charges nothing: %u", GetLastError());
+    r1 = MapViewOfFile(sr, FILE_MAP_WRITE, 0, 0, 0);
+    cr_assert_not_null(r1, "%u", GetLastError());
+    SetLastError(0);
+    cr_assert_null(VirtualAlloc(r1, (SIZE_T)over, MEM_COMMIT, PAGE_READWRITE));
+    cr_assert_eq(GetLastError(), ERROR_COMMITMENT_LIMIT);
+    expect_region(r1, r1, r1, PAGE_READWRITE, (SIZE_T)over, MEM_RESERVE, 0, MEM_MAPPED);
+    cr_assert_eq(charged_since(c0), 0, "a refused commit charges nothing");
+    cr_assert_eq(stats().commit_refusals, s.commit_refusals + 2);
+    cr_assert(UnmapViewOfFile(r1));
+    cr_assert(CloseHandle(sr));
+    cr_assert_eq(wvm_check_invariants(), 0);
 }

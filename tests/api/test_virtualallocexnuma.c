@@ -170,3 +170,67 @@ Test(numa, a_failed_reservation_leaves_no_policy)
     int node;
     cr_assert_eq(policy(q, &node), MPOL_DEFAULT);
 }
+
+/* VirtualAlloc2 with MemExtendedParameterNumaNode: every node this process may allocate from
+ * is the new allocation's preferred node (as VirtualAllocExNuma's), with address requirements
+ * too; a node it cannot use is ERROR_INVALID_PARAMETER and leaves nothing behind. */
+static void *alloc2_node(void *at, size_t size, uint32_t type, uint64_t node, bool req)
+{
+    wvm_MEM_ADDRESS_REQUIREMENTS a = {0};
+    wvm_MEM_EXTENDED_PARAMETER ext[2];
+    memset(ext, 0, sizeof ext);
+    ext[0].Type = wvm_MemExtendedParameterNumaNode;
+    ext[0].ULong64 = node;
+    ext[1].Type = wvm_MemExtendedParameterAddressRequirements;
+    ext[1].Pointer = &a;
+    return wvm_VirtualAlloc2(NULL, at, size, type, WVM_PAGE_READWRITE, ext, req ? 2 : 1);
+}
+
+Test(numa, virtualalloc2_numa_node)
+{
+    unsigned long allowed[16] = {0};
+    cr_assert_eq(syscall(SYS_get_mempolicy, NULL, allowed, 16 * 64UL, NULL, 4 /* MEMS_ALLOWED */),
+                 0);
+    int high = highest_node(), tried = 0;
+    for (int n = 0; n <= high; n++) {
+        if (!(allowed[n / 64] >> (n % 64) & 1))
+            continue;
+        for (int req = 0; req < 2; req++) {
+            char *p =
+                alloc2_node(NULL, 0x20000, WVM_MEM_RESERVE | WVM_MEM_COMMIT, (uint64_t)n, req);
+            cr_assert_not_null(p, "node %d: error %u", n, wvm_GetLastError());
+            expect_mbi(p, 0x20000, WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+            int node;
+            cr_assert_eq(policy(p + 0x1F000, &node), MPOL_PREFERRED);
+            cr_assert_eq(node, n);
+            p[0] = 1;
+            cr_assert_eq(frame_node(p), n, "the page was placed on node %d", n);
+            cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+            tried++;
+        }
+    }
+    cr_assert_geq(tried, 2, "no node to allocate from");
+    /* committing in an existing allocation ignores the node */
+    char *r = wvm_VirtualAlloc(NULL, 0x10000, WVM_MEM_RESERVE, WVM_PAGE_READWRITE);
+    cr_assert_eq(alloc2_node(r, 0x1000, WVM_MEM_COMMIT, 0, false), r);
+    int node;
+    cr_assert_eq(policy(r, &node), MPOL_DEFAULT);
+    cr_assert_eq(alloc2_node(NULL, 0x10000, WVM_MEM_RESERVE, WVM_NUMA_NO_PREFERRED_NODE, false) !=
+                     NULL,
+                 true, "NUMA_NO_PREFERRED_NODE: no preference");
+    const uint64_t bad[] = {(uint64_t)high + 1, 64, 1024, 0xFFFFFFFE, (uint64_t)1 << 32};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        wvm_SetLastError(0);
+        cr_assert_null(alloc2_node(NULL, 0x10000, WVM_MEM_RESERVE, bad[i], false));
+        cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER, "node 0x%llx",
+                     (unsigned long long)bad[i]);
+        cr_assert_null(alloc2_node(NULL, 0x10000, WVM_MEM_RESERVE, bad[i], true));
+        cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+    }
+    cr_assert_null(
+        alloc2_node(r + 0x10000 * 64, 0x10000, WVM_MEM_RESERVE, (uint64_t)high + 1, false),
+        "the node is checked before the address");
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_PARAMETER);
+    cr_assert(wvm_VirtualFree(r, 0, WVM_MEM_RELEASE));
+    cr_assert_eq(wvm_check_invariants(), 0);
+}

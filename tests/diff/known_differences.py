@@ -136,9 +136,9 @@ def made_placeholder(seq):
     return False
 
 
-def explain_sections(op, a, N, W, sec_reserve, placeholders=True):
-    """Sections, views and placeholders (issue 15): rules 26-30, 92. placeholders: the
-    sequence made a placeholder (made_placeholder)."""
+def explain_sections(op, a, N, W, sec_reserve, placeholders=True, kinds=None):
+    """Sections, views and placeholders (issue 15): rules 26-30, 92-96. placeholders: the
+    sequence made a placeholder (made_placeholder); kinds: name -> the op that defined it."""
     if op in ("read", "write") and sec_reserve and N.ret in ("fault",) and \
             N.text.rstrip().endswith(" r") and W.ret != "fault":
         return 29, op == "write"
@@ -175,6 +175,23 @@ def explain_sections(op, a, N, W, sec_reserve, placeholders=True):
         return 27, False
     if op == "alloc2" and len(a) >= 7 and N.err == 87 and not W.failed:
         return 30, True
+    # 93, 94 (unverified): FlushViewOfFile where no view holds the address, or past its end
+    # 95 (unverified): VirtualProtect on a view checks the view's protection before commitment
+    kinds = kinds or {}
+    if op == "protect" and N.err == 87 and W.err == 487 and N.ctx == "I" == W.ctx and \
+            a and kinds.get(re.split(r"[+-]", a[0])[0]) == "view":
+        try:
+            if not windows_rejects_prot(flags(a[2], PROT)):
+                return 95, False
+        except (KeyError, ValueError, IndexError):
+            return None
+    # 96 (unverified): a view through an opened handle needs the section's protection too
+    if op == "view" and N.err == 5 and not W.failed and a and kinds.get(a[0]) == "open":
+        return 96, True
+    if op == "flush" and W.err == 87 and N.err == 487:
+        return 93, False
+    if op == "flush" and W.err == 87 and not N.failed and len(a) > 1 and int(a[1], 0):
+        return 94, False
     if op == "section" and len(a) >= 4 and a[3].startswith("Session\\") and \
             a[3].count("\\") == 1 and N.err == 5 and not W.failed:
         return 92, True
@@ -182,12 +199,13 @@ def explain_sections(op, a, N, W, sec_reserve, placeholders=True):
 
 
 def explain(src, n, w, modifiers=False, wrote_reserved=False, sec_reserve=False,
-            placeholders=True):
+            placeholders=True, kinds=None):
     """(rule number, state_diverged) when a documented difference explains native line n vs
     Wine line w for op src; None otherwise. sec_reserve: the sequence made a SEC_RESERVE
-    section; placeholders: it made a placeholder (made_placeholder)."""
+    section; placeholders: it made a placeholder (made_placeholder); kinds: name -> the op
+    that defined it (`view`, `open`, ...)."""
     op, a = parse_op(src)
-    r = explain_sections(op, a, Line(n), Line(w), sec_reserve, placeholders)
+    r = explain_sections(op, a, Line(n), Line(w), sec_reserve, placeholders, kinds)
     if r:
         return r
     if op in ("read", "write", "access"):
@@ -292,13 +310,21 @@ def merge_reserved_runs(transcript, modifiers=False):
     3: with modifiers, also committed runs that only PAGE_WRITECOMBINE told apart."""
     out = []
     for line in transcript.splitlines():
+        if line.startswith("   base="):
+            f = fields(line)
+            if f.get("type") == "0x40000" and f.get("state") == "0x1000" and \
+                    (f.get("aprot"), f.get("prot")) in (("0x8", "0x4"), ("0x80", "0x40")):
+                # 28: a written copy-on-write page is PAGE_READWRITE on Windows; Wine keeps
+                # PAGE_WRITECOPY (and one run) for the view
+                line = re.sub(r"(?<= )prot=0x4", "prot=0x8", line)
         if modifiers:
             line = re.sub(r"\b(aprot|prot|old)=0x([0-9a-f]+)", lambda m: "%s=0x%x" % (
                 m.group(1), int(m.group(2), 16) & ~0x600), line)
         if line.startswith("   base=") and out and out[-1].startswith("   base="):
             a, b = fields(out[-1]), fields(line)
             same = all(a.get(k) == b.get(k) for k in ("abase", "aprot", "state", "prot", "type"))
-            if same and (a.get("state") == "0x2000" or modifiers):
+            cow = a.get("aprot") in ("0x8", "0x80") and a.get("type") == "0x40000"
+            if same and (a.get("state") == "0x2000" or modifiers or cow):
                 size = int(a["size"], 16) + int(b["size"], 16)
                 out[-1] = re.sub(r"size=0x[0-9a-f]+", "size=0x%x" % size, out[-1])
                 continue

@@ -92,6 +92,7 @@ def compare(seq, a, b):
     difference explains, or None."""
     mods = any("WRITECOMBINE" in ln or "NOCACHE" in ln for ln in seq)
     sec_reserve = any(re.search(r"\bsection\b.*\bRESERVE\b", ln) for ln in seq)
+    kinds = {t[0]: t[2] for t in (ln.split() for ln in seq) if len(t) > 2 and t[1] == "="}
     placeholders = known_differences.made_placeholder(seq)
     # a write that faulted: by a write op, or by the write probe of access on a read-only page
     wrote_reserved = " write -> fault" in a or any(
@@ -109,7 +110,7 @@ def compare(seq, a, b):
         r = None
         if m and m.group(1) == y.split(" ", 1)[0] and int(m.group(1)) <= len(seq):
             r = known_differences.explain(seq[int(m.group(1)) - 1], x, y, mods, wrote_reserved,
-                                          sec_reserve, placeholders)
+                                          sec_reserve, placeholders, kinds)
         elif x.startswith("   base=") and y.startswith("   base="):
             r = known_differences.explain_fields(x, y, mods)
         if r is None:

@@ -6,7 +6,8 @@
  * Two threads widen and narrow targets, each target by one thread only, counting a version per
  * target: 4k reserved/forbidding, 4k+1 widening, 4k+2 allowing, 4k+3 narrowing. Targets: pages
  * committed and decommitted, pages protected NOACCESS <-> READWRITE and READONLY <-> READWRITE,
- * and 64 KiB granules reserved+committed at their address and released. Three threads read or
+ * and 64 KiB granules reserved+committed at their address (half of them with MEM_WRITE_WATCH)
+ * and released. Three threads read or
  * write a target through fault-catching probes, between two VirtualQuery calls, reading the
  * version before (v0), after the access (v1) and after the second query (v2). With w the
  * version the target's last widening started from (v0 rounded down to 4k) and n the one its
@@ -79,8 +80,10 @@ static int change(int t, int grant)
         ok = VirtualProtect(p, 4096, grant ? PAGE_READWRITE : PAGE_READONLY, &old);
         break;
     case RESERVE:
-        ok = grant ? VirtualAlloc(p, 65536, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE) == p
-                   : VirtualFree(p, 0, MEM_RELEASE);
+        ok = grant
+                 ? VirtualAlloc(p, 65536, MEM_RESERVE | MEM_COMMIT | (t % 2 ? MEM_WRITE_WATCH : 0),
+                                PAGE_READWRITE) == p
+                 : VirtualFree(p, 0, MEM_RELEASE);
         break;
     }
     if (!ok) {

@@ -30,6 +30,19 @@ BAD_TYPES = ["0", "RESET", "RESET_UNDO", "COMMIT|DECOMMIT", "RESERVE|RELEASE", "
 FREE_TYPES = ["RELEASE", "DECOMMIT"]
 BAD_FREE_TYPES = ["0", "RELEASE|DECOMMIT", "0x1", "RELEASE|0x1", "DECOMMIT|0x100",
                   "COMMIT", "RESERVE", "0x10000", "0x4000|0x80000000", "0x8003"]
+# Sections, views (tools/oplang/exec_section.c): pagefile-backed only. Placeholders are not
+# generated: Wine 8.0 has none (rule 26 stops the comparison at the first success), so the
+# fuzzer and tests/api/test_virtualalloc2.c cover them against Windows' documentation.
+SEC_PROTS = ["READWRITE", "READWRITE", "READWRITE", "READONLY", "WRITECOPY", "EXECUTE_READWRITE",
+             "EXECUTE_READ", "EXECUTE_WRITECOPY"]
+BAD_SEC_PROTS = ["NOACCESS", "EXECUTE", "0", "READWRITE|GUARD", "READWRITE|NOCACHE", "0x3",
+                 "READONLY|READWRITE", "0x800"]
+SEC_ATTRS = ["COMMIT", "COMMIT", "COMMIT", "RESERVE", "RESERVE"]
+BAD_SEC_ATTRS = ["COMMIT|RESERVE", "0x1", "NOCACHE", "COMMIT|NOCACHE", "COMMIT|WRITECOMBINE",
+                 "RESERVE|LARGE_PAGES", "IMAGE", "IMAGE_NO_EXECUTE"]
+VIEW_ACCESS = ["WRITE", "WRITE", "READ", "ALL_ACCESS", "COPY", "READ|COPY", "READ|EXECUTE",
+               "WRITE|EXECUTE", "COPY|EXECUTE"]
+BAD_VIEW_ACCESS = ["0", "EXECUTE", "0x40", "0x80000000", "LARGE_PAGES|WRITE", "0x10000"]
 HUGE = ["0xffffffffffffffff", "0xfffffffffffff000", "0x8000000000000000", "0x800000000000",
         "0x7ffffffff000"]
 
@@ -47,6 +60,9 @@ class Gen:
         self.hole = False
         self.n = 0
         self.hole_used = []  # (offset, size) requested inside H
+        self.sections = []   # (name, size) of section handles not closed
+        self.nsec = 0
+        self.views = set()   # names of views
 
     # ---- argument choices ----
     def prot(self):
@@ -270,31 +286,137 @@ class Gen:
         else:
             self.emit("watch %s %s%s" % (a, n, " reset" if self.r.random() < 0.3 else ""))
 
+    def op_section(self):
+        """CreateFileMapping(INVALID_HANDLE_VALUE, ...), now and then named and opened."""
+        x = self.r.random()
+        if x < 0.5:
+            size = GRAN * self.r.randint(1, 8)
+        elif x < 0.8:
+            size = PAGE * self.r.randint(1, 0x60)
+        elif x < 0.92:
+            size = self.r.randint(1, 0x60000)
+        else:
+            size = self.r.choice([0, 0x100000000])
+        prot = self.r.choice(SEC_PROTS) if self.r.random() < 0.9 else self.r.choice(BAD_SEC_PROTS)
+        attrs = self.r.choice(SEC_ATTRS) if self.r.random() < 0.92 else \
+            self.r.choice(BAD_SEC_ATTRS)
+        self.nsec += 1
+        name = "S%d" % self.nsec
+        named = self.r.random() < 0.15
+        obj = " Local\\wvm-g%d" % self.nsec if named else ""
+        self.emit("%s = section %s %s %s%s" % (name, hex(size), prot, attrs, obj))
+        self.sections.append((name, size))
+        if named and self.r.random() < 0.6:
+            self.nsec += 1
+            other = "S%d" % self.nsec
+            acc = self.r.choice(["ALL_ACCESS", "READ", "WRITE", "COPY", "READ|WRITE"])
+            self.emit("%s = open %s%s" % (other, acc, obj))
+            self.sections.append((other, size))
+
+    def op_view(self):
+        """MapViewOfFile(Ex): before H anywhere, after it at an address inside H."""
+        if not self.sections:
+            return
+        sec, ssize = self.r.choice(self.sections)
+        acc = self.r.choice(VIEW_ACCESS) if self.r.random() < 0.92 else \
+            self.r.choice(BAD_VIEW_ACCESS)
+        x = self.r.random()
+        if x < 0.7:
+            off = 0
+        elif x < 0.85:
+            off = GRAN * self.r.randint(1, 4)
+        else:
+            off = self.r.choice([PAGE, ssize, ssize + GRAN])
+        x = self.r.random()
+        if x < 0.55:
+            size = 0
+        elif x < 0.85:
+            size = PAGE * self.r.randint(1, max(1, (ssize - off) // PAGE or 1))
+        else:
+            size = self.r.choice([ssize + PAGE, 1, GRAN * 16])
+        mapped = size or max(0, ssize - off)
+        mapped = (mapped + PAGE - 1) // PAGE * PAGE
+        name = self.newname()
+        if not self.hole:
+            self.emit("%s = view %s %s %s %s" % (name, sec, acc, hex(off), hex(size)))
+            in_hole = False
+        else:
+            x = self.r.random()
+            if x < 0.85:
+                at = self.r.randrange(0, HOLE - 0x100000, GRAN)
+            else:
+                at = self.r.randrange(0, HOLE - 0x100000, PAGE)
+            if at + mapped > HOLE:  # what lies past H depends on the layout
+                size = mapped = GRAN
+            self.emit("%s = view %s %s %s %s H+%s" % (name, sec, acc, hex(off), hex(size), hex(at)))
+            self.hole_off[name] = at
+            in_hole = True
+        if 0 < mapped <= 0x800000:
+            self.names.append((name, mapped, in_hole))
+            self.views.add(name)
+
+    def op_unmap(self):
+        views = [n for n in self.live() if n[0] in self.views]
+        if not views:
+            return
+        name, size, in_hole = self.r.choice(views)
+        off = PAGE * self.r.randint(0, max(0, size // PAGE - 1)) if self.r.random() < 0.3 else 0
+        self.emit("unmap %s+%s" % (name, hex(off)))
+        self.maybe_freed.add(name)
+
+    def op_close(self):
+        if not self.sections:
+            return
+        i = self.r.randrange(len(self.sections))
+        self.emit("close %s" % self.sections[i][0])
+        if self.r.random() < 0.1:
+            # closed twice (ERROR_INVALID_HANDLE) at once: after a later section or open the
+            # handle value may name the new object (handle values are reused on Windows)
+            self.emit("close %s" % self.sections[i][0])
+        del self.sections[i]
+
+    def op_flush(self):
+        views = [n for n in self.live() if n[0] in self.views]
+        if not views:
+            return
+        name, size, in_hole = self.r.choice(views)
+        off = PAGE * self.r.randint(0, max(0, size // PAGE - 1))
+        self.emit("flush %s+%s %s" % (name, hex(off), self.r.choice(["0", "0x1", hex(PAGE),
+                                                                      hex(size)])))
+
     def after_alloc(self):
         """Names maybe released become stale once another allocation could reuse them."""
         self.stale |= self.maybe_freed
         self.maybe_freed = set()
 
     def run(self):
+        sections = self.r.random() < 0.35
         nnull = self.r.choice([0, 0, 1, 1, 2, 3])
         for _ in range(nnull):
-            self.op_reserve()
+            if sections and self.r.random() < 0.4:
+                self.op_section()
+                self.op_view()
+            else:
+                self.op_reserve()
         if self.r.random() < 0.8:
             self.emit("H = hole %s" % hex(HOLE))
             self.hole = True
         weights = [(self.op_reserve, 2.2), (self.op_commit, 3), (self.op_free, 2),
                    (self.op_protect, 2.5), (self.op_query, 2.5), (self.op_touch, 2),
                    (self.op_ww, 1)]
+        if sections:
+            weights += [(self.op_section, 0.7), (self.op_view, 1.6), (self.op_unmap, 0.6),
+                        (self.op_close, 0.4), (self.op_flush, 0.3)]
         fns, ws = zip(*weights)
         tries = 0
         while len(self.ops) < self.max_ops and tries < 4 * self.max_ops:
             tries += 1
             f = self.r.choices(fns, ws)[0]
-            if f == self.op_reserve and not self.hole:
+            if f in (self.op_reserve, self.op_view) and not self.hole:
                 continue
             before = len(self.ops)
             f()
-            if f in (self.op_reserve, self.op_commit) and len(self.ops) > before:
+            if f in (self.op_reserve, self.op_commit, self.op_view) and len(self.ops) > before:
                 self.after_alloc()
         for name, size, in_hole in self.names:
             if name not in self.stale:
