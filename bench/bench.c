@@ -311,7 +311,9 @@ static void case_tib(void)
  * reservation, every other one then made read-only when alternate (every protection boundary
  * is a kernel mapping split where protections are mprotect's); then a random page between two
  * islands is committed, touched and decommitted. A heap in this state is what a garbage
- * collector works on after a while; the cost must not grow with the number of islands. */
+ * collector works on after a while; the cost must not grow with the number of islands.
+ * Alternate: also a random read-only island made read-write and read-only again (two
+ * VirtualProtect calls, "islprot_N"), and the process's mapping count noted. */
 static void case_islands(long n, int alternate, const char *key)
 {
     char *r = VirtualAlloc(NULL, BH_ISLAND_SPAN, MEM_RESERVE, PAGE_NOACCESS);
@@ -345,6 +347,22 @@ static void case_islands(long n, int alternate, const char *key)
                 die("VirtualFree", key);
         });
         note_syscalls(key, &s, bh_reps(101) * 20.0);
+    }
+    char pkey[32];
+    bh_island_prot_key(key, pkey, sizeof pkey);
+    if (alternate && made < n) {
+        bh_fail(pkey, made);
+    } else if (alternate) {
+        bh_note(key, "%ld kernel mappings in the process", bh_map_count());
+        snapshot(&s);
+        BH_TIMED(pkey, bh_reps(101), 20, {
+            char *pg = r + (2 * (bh_rand(&seed) % (uint64_t)(n / 2)) + 1) * stride;
+            DWORD old;
+            if (!VirtualProtect(pg, BH_PAGE, PAGE_READWRITE, &old) ||
+                !VirtualProtect(pg, BH_PAGE, PAGE_READONLY, &old))
+                die("VirtualProtect", pkey);
+        });
+        note_syscalls(pkey, &s, bh_reps(101) * 20.0);
     }
     if (!VirtualFree(r, 0, MEM_RELEASE))
         bh_note(key, "releasing the islands' reservation failed (error %lu)",

@@ -6,8 +6,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "harness.h"
 
@@ -271,12 +273,38 @@ static void case_tib(void)
     free(pages);
 }
 
+/* A userfaultfd for write-protect with SIGBUS on a write (Linux >= 6.4) with [p, p+len)
+ * registered, or -1: read-only pages without a mapping split. */
+static int wp_uffd(char *p, size_t len)
+{
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */);
+    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_SIGBUS | (1 << 13)};
+    struct uffdio_register reg = {.range = {(uintptr_t)p, len}, .mode = UFFDIO_REGISTER_MODE_WP};
+    if (fd >= 0 && !ioctl(fd, UFFDIO_API, &api) && !ioctl(fd, UFFDIO_REGISTER, &reg))
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* Makes [pg, pg+len) read-only (ro) or read-write: one write-protect ioctl, else mprotect. */
+static int set_read_only(int fd, char *pg, size_t len, int ro)
+{
+    if (fd < 0)
+        return mprotect(pg, len, ro ? PROT_READ : PROT_READ | PROT_WRITE);
+    struct uffdio_writeprotect wp = {.range = {(uintptr_t)pg, len},
+                                     .mode = ro ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+    return ioctl(fd, UFFDIO_WRITEPROTECT, &wp);
+}
+
 /* The fragmented heap of bench.c's case_islands with the cheapest kernel calls: with guard
  * markers (Linux >= 6.13) the 2 GiB is one read-write mapping whose uncommitted pages carry
  * markers, an island is a MADV_GUARD_REMOVE, and the cycle is GUARD_REMOVE + touch +
  * GUARD_INSTALL (which drops the contents): no split for uniform islands. Read-only islands
- * need mprotect, and each splits the mapping: alternating islands meet vm.max_map_count. Without
- * markers: mprotect islands in a PROT_NONE mapping and commitpage's three-call cycle. */
+ * are userfaultfd write-protect where the kernel has it (no split), else mprotect, and each
+ * splits the mapping: alternating islands meet vm.max_map_count. Without markers: mprotect
+ * islands in a PROT_NONE mapping and commitpage's three-call cycle. The read-only toggle
+ * (islprot_N) is two write-protect ioctls, or two mprotect calls. */
 static void case_islands(long n, int alternate, const char *key)
 {
     size_t stride = BH_ISLAND_SPAN / (size_t)n;
@@ -289,13 +317,14 @@ static void case_islands(long n, int alternate, const char *key)
     int markers = madvise(r, BH_ISLAND_SPAN, MADV_GUARD_INSTALL) == 0;
     if (!markers && mprotect(r, BH_ISLAND_SPAN, PROT_NONE))
         die("mprotect", key);
+    int fd = alternate && markers ? wp_uffd(r, BH_ISLAND_SPAN) : -1;
     for (; made < n; made++) {
         char *pg = r + (size_t)made * stride;
         if (markers ? madvise(pg, BH_PAGE, MADV_GUARD_REMOVE)
                     : mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
             break;
         *(volatile char *)pg = 1;
-        if (alternate && (made & 1) && mprotect(pg, BH_PAGE, PROT_READ))
+        if (alternate && (made & 1) && set_read_only(fd, pg, BH_PAGE, 1))
             break;
     }
     if (made < n) {
@@ -321,6 +350,21 @@ static void case_islands(long n, int alternate, const char *key)
             }
         });
     }
+    char pkey[32];
+    bh_island_prot_key(key, pkey, sizeof pkey);
+    if (alternate && made < n) {
+        bh_fail(pkey, made);
+    } else if (alternate) {
+        bh_note(key, "read-only islands by %s; %ld kernel mappings in the process",
+                fd >= 0 ? "userfaultfd write-protect" : "mprotect", bh_map_count());
+        BH_TIMED(pkey, bh_reps(101), 20, {
+            char *pg = r + (2 * (bh_rand(&seed) % (uint64_t)(n / 2)) + 1) * stride;
+            if (set_read_only(fd, pg, BH_PAGE, 0) || set_read_only(fd, pg, BH_PAGE, 1))
+                die("write-protect", pkey);
+        });
+    }
+    if (fd >= 0)
+        close(fd);
     munmap(r, BH_ISLAND_SPAN);
 }
 

@@ -266,6 +266,27 @@ static inline void bh_island_cases(void (*run)(long n, int alternate, const char
         }
 }
 
+/* Lines of /proc/self/maps (the process's kernel mappings), or -1 where it cannot be read
+ * (under Wine it may not be). */
+static inline long bh_map_count(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return -1;
+    long n = 0;
+    for (int c; (c = fgetc(f)) != EOF;)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Key of the read-only island toggle measured in an alternating island case ("islalt_N" ->
+ * "islprot_N"). */
+static inline void bh_island_prot_key(const char *key, char *out, size_t cap)
+{
+    snprintf(out, cap, "islprot_%s", key + sizeof "islalt_" - 1);
+}
+
 /* A random page strictly between island i and island i + 1 (stride bytes apart). */
 static inline size_t bh_island_gap(uint64_t *seed, long n, size_t stride)
 {

@@ -137,6 +137,9 @@ END {
                 (a ? " alternating read-only/read-write" : " read-write") " islands of 2 GiB",
                 i == 1 ? "" : i == 2 ? "wine:1.0" : "rel:" (a ? "islalt_" : "isl_") "256:1.5")
         }
+    for (i = 1; i <= 3; i++)
+        row("islprot_" itags[i], "read-only island of " inames[i] " alternating ones made " \
+            "read-write and read-only again (2 calls)", "")
     row("view64k", "map a 64 KiB view of a section, touch 1 byte, unmap", "")
     row("ring", "64 KiB magic ring buffer from placeholders: made, written, undone", "")
     print ""

@@ -4,8 +4,9 @@
 #
 # A combination is three digits, each 1 (use the mechanism when the kernel has it) or 0 (never):
 #   1st  WINVMEM_GUARD_MARKERS   guard markers for uncommitted pages (Linux >= 6.13), else mprotect
-#   2nd  WINVMEM_USERFAULTFD     userfaultfd write watch / AWE moves (>= 6.7 / 6.8), else mprotect
-#                                write watch and memfd AWE
+#   2nd  WINVMEM_USERFAULTFD     userfaultfd write watch / AWE moves / READONLY write-protect
+#                                (>= 6.7 / 6.8 / 6.4), else mprotect write watch, memfd AWE and
+#                                mprotect READONLY (WINVMEM_UFFD_READONLY=0 alone: the last)
 #   3rd  WINVMEM_PROCMAP_QUERY   PROCMAP_QUERY ioctl for foreign memory (>= 6.11), else parsing
 #                                /proc/self/maps
 # 111 is what this kernel gives by default, 000 what a kernel older than 6.7 gives.
@@ -30,7 +31,7 @@ mech_run() {
 # combination that could not be tested as named is visible in the log)
 mech_show() {
     _line=$(mech_run "$1" "$2" info 2>/dev/null |
-        awk '/guard-markers:|uffd-wp-async:|procmap-query:/ {
+        awk '/guard-markers:|uffd-wp-async:|uffd-wp-sigbus:|procmap-query:/ {
                  n = $1; sub(":", "", n); s = ($2 == "in") ? "on" : "off"; printf "%s %s=%s", sep, n, s; sep = "," }')
     echo "mechanisms $1 ($(mech_env "$1")):${_line:- (winvmem info failed)}"
 }

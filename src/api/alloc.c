@@ -107,7 +107,7 @@ void *wvm__virtual_alloc(void *lpAddress, size_t dwSize, uint32_t flAllocationTy
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
     if (addr && (addr < WVM_MIN_ADDR || addr > wvm__max_app_address()))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-    if ((prot & WVM_PAGE_GUARD) && (err = wvm__fault_need()))
+    if ((err = wvm__fault_need_for(prot)))
         return WVM_FAIL(err, NULL);
     void *result;
     if ((type & WVM_MEM_RESERVE) || !addr) {

@@ -157,7 +157,7 @@ static void *alloc2(void *Process, void *BaseAddress, size_t Size, uint32_t type
             WVM_MEM_RESERVE | WVM_MEM_COMMIT | WVM_MEM_REPLACE_PLACEHOLDER | WVM_MEM_WRITE_WATCH;
         if ((type & ~allowed) || !addr || !wvm__valid_prot(prot, false, &clean))
             return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, NULL);
-        if ((clean & WVM_PAGE_GUARD) && (err = wvm__fault_need()))
+        if ((err = wvm__fault_need_for(clean)))
             return WVM_FAIL(err, NULL);
         const wvm_backend *be = NULL;
         if (type & WVM_MEM_WRITE_WATCH) {

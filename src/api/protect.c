@@ -18,7 +18,7 @@ WVM_API int wvm_VirtualProtect(void *lpAddress, size_t dwSize, uint32_t flNewPro
         return WVM_FAIL(WVM_ERROR_NOACCESS, 0);
     if (!dwSize || !wvm__page_range((uintptr_t)lpAddress, dwSize, &start, &end))
         return WVM_FAIL(WVM_ERROR_INVALID_PARAMETER, 0);
-    uint32_t ferr = (prot & WVM_PAGE_GUARD) ? wvm__fault_need() : 0;
+    uint32_t ferr = wvm__fault_need_for(prot);
     if (ferr)
         return WVM_FAIL(ferr, 0);
     uint32_t old = 0, err = wvm__range_protect(start, end, prot, &old);

@@ -95,16 +95,19 @@ bool wvm__arena_guarded(uintptr_t start, uintptr_t end)
     return true;
 }
 
-/* Converts chunks [c0, c1) (all unguarded) with two system calls; chunk_lock held. */
+/* Converts chunks [c0, c1) (all unguarded: PROT_NONE, nothing committed) with two system calls;
+ * chunk_lock held. The chunks hold free space and other allocations' reserved pages, none of
+ * which may be accessible at any moment: the markers go in while the chunks are still PROT_NONE
+ * (a PROT_NONE mapping takes them, and mprotect keeps them), then the chunks become read-write. */
 static int convert(arena *ar, size_t c0, size_t c1)
 {
     void *addr = (void *)(ar->start + c0 * WVM_CHUNK);
     size_t len = (c1 - c0) * WVM_CHUNK;
-    int err = wvm__prim_protect(addr, len, WVM_P_RW);
+    int err = wvm__prim_guard_install(addr, len);
     if (err)
         return err;
-    if ((err = wvm__prim_guard_install(addr, len))) {
-        wvm__prim_protect(addr, len, WVM_P_NONE);
+    if ((err = wvm__prim_protect(addr, len, WVM_P_RW))) {
+        wvm__prim_guard_remove(addr, len);
         return err;
     }
     for (size_t c = c0; c < c1; c++)

@@ -62,6 +62,7 @@ static void prim_fork(enum wvm_fork_phase phase)
             : phase == WVM_FORK_PARENT ? WVM_PRIM_FORK_PARENT
                                        : WVM_PRIM_FORK_CHILD;
     wvm__prim_uffd_fork(p);
+    wvm__prim_ro_fork(p);
     wvm__prim_pagemap_fork(p);
     wvm__prim_maps_fork(p);
 }

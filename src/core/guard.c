@@ -226,8 +226,9 @@ static bool allows(int prot, int access)
     }
 }
 
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe)
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, bool *write_protected)
 {
+    *write_protected = false;
     wvm_alloc *a = acquire_in_signal(addr);
     if (!a)
         return WVM_FAULT_NOT_OURS;
@@ -235,6 +236,7 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe)
     uint64_t page = (addr - s->base) / WVM_PAGE;
     uint32_t attr = wvm__guard_attr(s, wvm__snap_attr(s, page), page);
     enum wvm_fault_kind kind = WVM_FAULT_VIOLATION;
+    *write_protected = (attr & WVM_ATTR_WP) != 0;
     if (!wvm__attr_committed(attr)) {
         kind = WVM_FAULT_VIOLATION;
     } else if ((attr & WVM_PAGE_GUARD) && s->guards && !probe) {

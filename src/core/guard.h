@@ -100,6 +100,7 @@ enum wvm_fault_kind {
 
 /* access: 0 read, 1 write, 8 execute (ExceptionInformation[0]). probe: the access was
  * winvmem's own copy of an out-parameter, which an armed guard page refuses without losing
- * its guard (WVM_FAULT_VIOLATION). Async-signal-safe. */
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe);
+ * its guard (WVM_FAULT_VIOLATION). *write_protected: the page is kept read-only by userfaultfd
+ * write-protect (core/wp.h), whose write faults arrive as SIGBUS. Async-signal-safe. */
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, bool *write_protected);
 #endif

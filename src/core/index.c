@@ -358,6 +358,7 @@ uint32_t wvm__index_stage(const wvm_reserve_req *r, bool born_now, wvm_alloc **o
     }
     a->in_arena = in_arena;
     a->sparse = sparse;
+    a->wp_registered = a->wp_refused = 0;
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
     a->under_lost = false;
     a->footprint = footprint;
@@ -711,6 +712,8 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     b->in_arena = a->in_arena;
     b->sparse = false;
     b->guard_mode = a->guard_mode;
+    b->wp_registered = a->wp_registered;
+    b->wp_refused = a->wp_refused;
     b->under_lost = a->under_lost;
     b->footprint = a->footprint - head;
     b->backend = NULL;
@@ -744,6 +747,8 @@ uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b)
     wvm__alloc_publish(a, n);
     wvm__radix_set(b_base, b_end, a); /* prepared: cannot fail */
     a->footprint += b->footprint;
+    if (b->wp_registered != a->wp_registered) /* b's part may not be: register again */
+        a->wp_registered = 0;
     died(b);
     live_unlink(b, 0);
     wvm__alloc_locks_held--;

@@ -69,6 +69,9 @@ typedef struct wvm_alloc {
      * marked UNDER (pages.c): every uncommitted page is treated as UNDER from then on. */
     bool under_lost;
     bool sparse;
+    /* READONLY by write-protect (core/wp.h): 1 + the fork generation in which the range was
+     * registered with the READONLY userfaultfd, or in which registering it failed. */
+    uint32_t wp_registered, wp_refused;
     /* The tag of the host memory manager (or heap) that made the allocation through the host
      * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */
     _Atomic uintptr_t owner;

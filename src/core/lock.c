@@ -77,8 +77,11 @@ uint32_t wvm__alloc_lock(wvm_alloc *a, uint64_t first, uint64_t count)
         return WVM_STATUS_GUARD_PAGE_VIOLATION;
     }
     uint32_t err = wvm__lock_charge(sc.unlocked);
+    if (!err && (err = wvm__alloc_wp_strip(a, first, count)))
+        wvm__lock_uncharge(sc.unlocked);
     if (err)
         return err;
+    s = wvm__alloc_snap(a);
     void *addr = (void *)(s->base + first * WVM_PAGE);
     /* a lock writes nothing: the write watch must not see mlock's population as writes */
     int e = wvm__ww_kernel_records(a) ? wvm__prim_mlock_no_write(addr, count * WVM_PAGE)

@@ -24,10 +24,20 @@
 #include "core/meta.h"
 #include "core/residency.h"
 #include "core/pages.h"
+#include "core/wp.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
+#include "prim/linux/uffd.h"
 
-enum step_kind { STEP_PROTECT, STEP_GUARD_REMOVE, STEP_GUARD_INSTALL, STEP_DISCARD, STEP_UNLOCK };
+enum step_kind {
+    STEP_PROTECT,
+    STEP_GUARD_REMOVE,
+    STEP_GUARD_INSTALL,
+    STEP_DISCARD,
+    STEP_UNLOCK,
+    STEP_WP_SET, /* userfaultfd write-protect on (core/wp.h) */
+    STEP_WP_CLEAR
+};
 
 typedef struct step {
     uintptr_t addr;
@@ -208,8 +218,9 @@ static int add_narrow(plan *p, uintptr_t addr, size_t len)
 static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32_t to)
 {
     bool was = wvm__attr_committed(from), is = wvm__attr_committed(to);
-    int old_prot = was ? wvm__linux_prot(from) : WVM_P_NONE;
-    int new_prot = is ? wvm__linux_prot(to) : WVM_P_NONE;
+    int old_prot = was ? wvm__attr_kprot(from) : WVM_P_NONE;
+    int new_prot = is ? wvm__attr_kprot(to) : WVM_P_NONE;
+    bool wp_was = was && (from & WVM_ATTR_WP), wp_is = is && (to & WVM_ATTR_WP);
     int err = 0;
     /* decommit drops VirtualLock; guard install and MADV_DONTNEED refuse mlocked ranges */
     if ((from & WVM_ATTR_LOCKED) && !(to & WVM_ATTR_LOCKED) &&
@@ -218,13 +229,28 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
     if (p->guard_mode) {
         int rest = WVM_P_RW; /* mapping protection under a guard marker */
         if (!was && is) {
-            /* the undo protection does not matter: under a marker, and UNDER stays set */
-            if (new_prot != rest || (from & WVM_ATTR_UNDER) || p->under_lost)
-                err = add_step(p, (step){addr, len, STEP_PROTECT, new_prot, rest});
+            /* the undo protection does not matter: under a marker, and UNDER stays set. A
+             * write-protected page is read-only from the marker's removal until its bit is
+             * set (the bit cannot be set under a guard marker), so that not even a racing
+             * write gets through: a transient mapping of its own. */
+            int first_prot = wp_is ? WVM_P_READ : new_prot;
+            if (first_prot != rest || (from & WVM_ATTR_UNDER) || p->under_lost)
+                err = add_step(p, (step){addr, len, STEP_PROTECT, first_prot, rest});
             if (!err)
                 err = add_wide(p, (step){addr, len, STEP_GUARD_REMOVE, 0, 0});
-        } else if (was && is && old_prot != new_prot) {
-            err = add_protect(p, addr, len, old_prot, new_prot);
+            if (!err && wp_is)
+                err = add_wide(p, (step){addr, len, STEP_WP_SET, 0, 0});
+            if (!err && wp_is)
+                err = add_wide(p, (step){addr, len, STEP_PROTECT, new_prot, first_prot});
+        } else if (was && is) {
+            /* the bit is set before the publish (it takes write access away), cleared after
+             * it, once the mapping is what the new protection allows */
+            if (wp_is && !wp_was)
+                err = add_step(p, (step){addr, len, STEP_WP_SET, 0, 0});
+            if (!err && old_prot != new_prot)
+                err = add_protect(p, addr, len, old_prot, new_prot);
+            if (!err && wp_was && !wp_is)
+                err = add_wide(p, (step){addr, len, STEP_WP_CLEAR, 0, 0});
         } else if (was && !is) {
             /* PROT_NONE first (reversible), then the marker, then the mapping back to
              * read-write under the marker (plan_run). A page that was never writable (or
@@ -236,7 +262,7 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
              * the decommit has published. One PROT_NONE covers neighbouring pieces and the
              * markers between them (add_narrow), so the narrowing does not split a kernel
              * mapping per piece (a60081f did: a release of 32k one-page islands met
-             * vm.max_map_count). */
+             * vm.max_map_count). The zap drops a write-protect bit with the page. */
             err = add_narrow(p, addr, len);
             if (!err)
                 err = add_zap(p, (step){addr, len, STEP_GUARD_INSTALL, 0, 0});
@@ -276,6 +302,9 @@ static int run_step(const step *s)
         return drop_data(wvm__prim_discard, s);
     case STEP_UNLOCK:
         return wvm__prim_munlock((void *)s->addr, s->len);
+    case STEP_WP_SET:
+    case STEP_WP_CLEAR:
+        return wvm__prim_ro_protect((void *)s->addr, s->len, s->kind == STEP_WP_SET);
     }
     return EINVAL;
 }
@@ -288,7 +317,7 @@ static int unnarrow_piece(uint64_t first, uint64_t count, uint32_t attr, void *c
     const plan *p = ctx;
     int prot = WVM_P_RW;
     if (wvm__attr_committed(attr)) {
-        prot = wvm__linux_prot(attr);
+        prot = wvm__attr_kprot(attr);
         if (p->own_prot)
             prot &= ~WVM_P_WRITE;
     }
@@ -310,6 +339,8 @@ static void undo_step(const step *s)
         wvm__prim_guard_install((void *)s->addr, s->len);
     else if (s->kind == STEP_UNLOCK) /* resident before: no write faults (the write watch) */
         wvm__prim_mlock_no_write((void *)s->addr, s->len);
+    else if (s->kind == STEP_WP_SET || s->kind == STEP_WP_CLEAR)
+        wvm__prim_ro_protect_back((void *)s->addr, s->len, s->kind == STEP_WP_CLEAR);
 }
 
 /* Runs the plan; on failure undoes what ran and returns the errno. Only when a data-dropping
@@ -491,6 +522,11 @@ void wvm__alloc_forget_deferred(wvm_alloc *a)
  * (the order: see the top of this file). */
 static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
 {
+    uint32_t werr = wvm__wp_prepare(a, &to, first, count);
+    if (werr) {
+        wvm__snap_free(to);
+        return werr;
+    }
     plan p;
     plan_init(&p, a, to);
     diff_ctx d = {&p, to, 0};
@@ -555,12 +591,17 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     return wvm__err_from_errno(err);
 }
 
+typedef struct commit_ctx {
+    const wvm_alloc *a;
+    uint32_t prot;
+} commit_ctx;
+
 static uint32_t set_committed(uint32_t old, void *ctx)
 {
-    uint32_t prot = *(uint32_t *)ctx;
+    const commit_ctx *c = ctx;
     if (!wvm__attr_committed(old))
-        return prot;
-    return (old & ~(WVM_ATTR_PROT_MASK | WVM_ATTR_RESET)) | prot;
+        return wvm__wp_fix(c->a, c->prot);
+    return wvm__wp_fix(c->a, (old & ~(WVM_ATTR_PROT_MASK | WVM_ATTR_RESET)) | c->prot);
 }
 
 /* An uncommitted page keeps UNDER; a decommitted one is widened back to read-write under its
@@ -636,7 +677,8 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
     }
     const wvm_backend *be = a->backend;
     wvm__ebr_enter(); /* keeps the old snapshot alive for the hooks and for undo */
-    wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &prot);
+    commit_ctx cc = {a, prot};
+    wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &cc);
     err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err && a->deferred && be) {
         /* staged: the hooks set kernel protections of their own on the committed pages (write
@@ -701,18 +743,47 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
     return err;
 }
 
+typedef struct protect_ctx {
+    const wvm_alloc *a;
+    wvm_attr_fn f;
+    void *ctx;
+} protect_ctx;
+
+static uint32_t protect_fixed(uint32_t old, void *ctx)
+{
+    const protect_ctx *c = ctx;
+    uint32_t attr = c->f(old, c->ctx);
+    return wvm__attr_committed(attr) ? wvm__wp_fix(c->a, attr) : attr;
+}
+
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,
                                  void *ctx)
 {
     wvm__ebr_enter(); /* keeps the old snapshot alive for undo */
     wvm_snap *before = wvm__alloc_snap(a);
-    wvm_snap *to = wvm__snap_map(before, first, count, f, ctx);
+    protect_ctx pc = {a, f, ctx};
+    wvm_snap *to = wvm__snap_map(before, first, count, protect_fixed, &pc);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err && a->backend && a->backend->after_change &&
         (err = a->backend->after_change(a, first, count)))
         restore(a, before, first, count); /* the hook refused: back to before */
     wvm__ebr_exit();
     return err;
+}
+
+static uint32_t strip_wp(uint32_t old, void *ctx)
+{
+    (void)ctx;
+    return old & ~WVM_ATTR_WP;
+}
+
+uint32_t wvm__alloc_wp_strip(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    wvm_snap *s = wvm__alloc_snap(a);
+    if (!wvm__snap_any(s, first, count, WVM_WRITE_PROTECTED))
+        return 0;
+    wvm_snap *to = wvm__snap_map(s, first, count, strip_wp, NULL);
+    return to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
 }
 
 static int widen_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)

@@ -15,6 +15,9 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count);
  * the mappings of its UNDER pages to read-write; false when one stays otherwise (the span is
  * then kept out of free space: a new allocation must inherit nothing of it). */
 bool wvm__alloc_widen_under(wvm_alloc *a);
+/* Moves the write-protected pages of [first, first+count) to mprotect (core/wp.h), same
+ * Windows state; before mlock, which refuses them. Locked. */
+uint32_t wvm__alloc_wp_strip(wvm_alloc *a, uint64_t first, uint64_t count);
 /* Runs the widening kernel steps that a change of a made while staged left for the moment
  * readers see it (call it right after the staging ends, a still locked), then the backend's
  * after_commit/after_change hooks of a staged commit, which follow the widening; on failure

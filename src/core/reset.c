@@ -32,6 +32,7 @@
 
 #include "core/guard.h"
 #include "core/residency.h"
+#include "core/wp.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
 
@@ -70,6 +71,8 @@ static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
         return 0;
     for (uint64_t p = first; p < first + count; p++)
         atomic_fetch_and_explicit(&r->map->held[p / 64], ~(1ull << (p % 64)), memory_order_relaxed);
+    if (attr & WVM_ATTR_WP) /* kept: a dropped page would lose its bit (core/wp.h) */
+        return 0;
     void *addr = (void *)(r->base + first * WVM_PAGE);
     r->first = first;
     r->err = wvm__prim_pages_holding_data((uintptr_t)addr, count, set_held, r);
@@ -131,7 +134,7 @@ static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     if (!(attr & WVM_ATTR_RESET))
         return 0;
     uintptr_t addr = r->base + first * WVM_PAGE;
-    int prot = wvm__linux_prot(attr);
+    int prot = wvm__attr_kprot(attr); /* write-protected pages are never held */
     bool writable = (prot & WVM_P_WRITE) != 0;
     if (!writable && (r->err = wvm__prim_protect((void *)addr, count * WVM_PAGE, WVM_P_RW)))
         return 1;

@@ -43,8 +43,11 @@
 #define WVM_ATTR_RESET     0x20000u /* MEM_RESET: contents may be discarded */
 /* An uncommitted page (guard-marker mode) whose mapping under its marker may not be
  * read-write (a decommit could not widen it back): its next commit sets the protection. */
-#define WVM_ATTR_UNDER 0x40000u
-#define WVM_ATTR_OFFERED   0x80000u /* OfferVirtualMemory (core/offer.c) */
+#define WVM_ATTR_UNDER   0x40000u
+#define WVM_ATTR_OFFERED 0x80000u /* OfferVirtualMemory (core/offer.c) */
+/* A PAGE_READONLY page kept read-only by userfaultfd write-protect in a read-write mapping
+ * (core/wp.h), not by mprotect. */
+#define WVM_ATTR_WP 0x100000u
 
 static inline bool wvm__attr_committed(uint32_t attr)
 {
@@ -99,10 +102,11 @@ typedef struct wvm_pred {
     uint32_t mask, want;
     bool equal;
 } wvm_pred;
-#define WVM_UNCOMMITTED ((wvm_pred){WVM_ATTR_PROT_MASK, 0, true})
-#define WVM_COMMITTED   ((wvm_pred){WVM_ATTR_PROT_MASK, 0, false})
-#define WVM_LOCKED      ((wvm_pred){WVM_ATTR_LOCKED, WVM_ATTR_LOCKED, true})
-#define WVM_GUARDED     ((wvm_pred){WVM_ATTR_GUARD, WVM_ATTR_GUARD, true})
+#define WVM_UNCOMMITTED     ((wvm_pred){WVM_ATTR_PROT_MASK, 0, true})
+#define WVM_COMMITTED       ((wvm_pred){WVM_ATTR_PROT_MASK, 0, false})
+#define WVM_LOCKED          ((wvm_pred){WVM_ATTR_LOCKED, WVM_ATTR_LOCKED, true})
+#define WVM_WRITE_PROTECTED ((wvm_pred){WVM_ATTR_WP, WVM_ATTR_WP, true})
+#define WVM_GUARDED         ((wvm_pred){WVM_ATTR_GUARD, WVM_ATTR_GUARD, true})
 /* Pages of [first, first+count) for which p holds. */
 uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p);
 /* Whether p holds for some page of [first, first+count) (stops at the first). */

@@ -20,6 +20,7 @@
 #include "fault/fault.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
+#include "prim/linux/uffd.h"
 
 static struct sigaction prev_segv, prev_bus;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -98,14 +99,15 @@ static void chain(int sig, siginfo_t *si, void *uc, bool consumed)
 /* Turns a fault into a Windows exception for the vectored handlers. HANDLED: the access is
  * retried (or winvmem's own copy fails); NOT_OURS: not on winvmem's memory; DECLINED: no
  * handler took it (*consumed: a guard was consumed, so a retry would no longer fault). */
-static enum outcome dispatch(siginfo_t *si, ucontext_t *uc, bool *consumed)
+static enum outcome dispatch(siginfo_t *si, ucontext_t *uc, bool *consumed, bool *wp)
 {
     uintptr_t addr = (uintptr_t)si->si_addr;
     int access = access_of(uc);
     /* si_code <= 0: sent by kill/tgkill/sigqueue, not by a fault */
     bool copying = si->si_code > 0 && wvm__prim_user_copy_fault(uc);
+    *wp = false;
     enum wvm_fault_kind kind =
-        si->si_code > 0 ? wvm__guard_fault(addr, access, copying) : WVM_FAULT_NOT_OURS;
+        si->si_code > 0 ? wvm__guard_fault(addr, access, copying, wp) : WVM_FAULT_NOT_OURS;
     *consumed = false;
     if (kind == WVM_FAULT_RETRY) {
         if (retry_addr != addr)
@@ -135,17 +137,19 @@ static enum outcome dispatch(siginfo_t *si, ucontext_t *uc, bool *consumed)
 }
 
 /* dispatch, unless the other way in has just offered this fault in vain (see `declined`). */
-static enum outcome offer(int sig, siginfo_t *si, ucontext_t *uc, enum way way, bool *consumed)
+static enum outcome offer(int sig, siginfo_t *si, ucontext_t *uc, enum way way, bool *consumed,
+                          bool *wp)
 {
     declined *d = &last_declined;
     uintptr_t addr = (uintptr_t)si->si_addr;
     void *pc = pc_of(uc);
     bool passed_on = d->sig == sig && d->way != way && d->addr == addr && d->pc == pc;
     *consumed = passed_on && d->consumed;
+    *wp = false;
     d->sig = 0;
     if (passed_on)
         return DECLINED;
-    enum outcome o = dispatch(si, uc, consumed);
+    enum outcome o = dispatch(si, uc, consumed, wp);
     if (o == HANDLED)
         atomic_fetch_add_explicit(&faults_handled, 1, memory_order_relaxed);
     else if (o == DECLINED)
@@ -153,13 +157,31 @@ static enum outcome offer(int sig, siginfo_t *si, ucontext_t *uc, enum way way, 
     return o;
 }
 
+/* A write to a page kept read-only by userfaultfd write-protect (core/wp.h) arrives as
+ * SIGBUS; when no vectored handler took it, it goes on as the SIGSEGV (SEGV_ACCERR) that an
+ * mprotect read-only page gives, so that the previous handler and the default action see
+ * what they always saw. The retry would raise SIGBUS again: the default action is raised. */
+static void chain_as_segv(siginfo_t *si, void *ctx)
+{
+    siginfo_t segv = *si;
+    segv.si_signo = SIGSEGV;
+    segv.si_code = SEGV_ACCERR;
+    if (last_declined.sig == SIGBUS)
+        last_declined.sig = SIGSEGV;
+    chain(SIGSEGV, &segv, ctx, true);
+}
+
 static void handler(int sig, siginfo_t *si, void *ctx)
 {
     int saved_errno = errno;
-    bool consumed;
+    bool consumed, wp;
     wvm__signal_depth++;
-    if (offer(sig, si, ctx, BY_HANDLER, &consumed) != HANDLED)
-        chain(sig, si, ctx, consumed);
+    if (offer(sig, si, ctx, BY_HANDLER, &consumed, &wp) != HANDLED) {
+        if (sig == SIGBUS && wp)
+            chain_as_segv(si, ctx);
+        else
+            chain(sig, si, ctx, consumed);
+    }
     wvm__signal_depth--;
     errno = saved_errno;
 }
@@ -169,9 +191,9 @@ int wvm__fault_entry(int sig, siginfo_t *si, void *ctx)
     if ((sig != SIGSEGV && sig != SIGBUS) || !si || !ctx)
         return 0;
     int saved_errno = errno;
-    bool consumed;
+    bool consumed, wp;
     wvm__signal_depth++;
-    bool handled = offer(sig, si, ctx, BY_ENTRY, &consumed) == HANDLED;
+    bool handled = offer(sig, si, ctx, BY_ENTRY, &consumed, &wp) == HANDLED;
     if (handled)
         atomic_fetch_add_explicit(&faults_via_entry, 1, memory_order_relaxed);
     wvm__signal_depth--;
@@ -184,6 +206,7 @@ static void install(void)
     /* What the calls a vectored handler may make would set up on first use, set up now in
      * normal context: kernel probes, options (a bad value is reported with stdio), ledger. */
     wvm__caps();
+    wvm__prim_ro_available(); /* VirtualProtect to PAGE_READONLY asks it */
     wvm__option(WVM_OPT_VERBOSE);
     wvm__ledger_limit();
     int err = wvm__prim_sig_install(SIGSEGV, handler, &prev_segv);
@@ -209,6 +232,16 @@ uint32_t wvm__fault_need(void)
         !(atomic_fetch_add_explicit(&needs, 1, memory_order_relaxed) % 64))
         wvm__fault_handler_state();
     return err;
+}
+
+uint32_t wvm__fault_need_for(uint32_t prot)
+{
+    if (prot & WVM_PAGE_GUARD)
+        return wvm__fault_need();
+    if ((prot & 0xFFu) == WVM_PAGE_READONLY && wvm__caps()->guard_markers &&
+        wvm__prim_ro_available())
+        return wvm__fault_init();
+    return 0;
 }
 
 uint32_t wvm__fault_handler_state(void)

@@ -49,6 +49,11 @@ uint32_t wvm__fault_init(void);
 /* The same, from a feature that needs the dispatcher to work (PAGE_GUARD, a vectored handler,
  * the write-watch fallback): also checks that it is still the installed handler. */
 uint32_t wvm__fault_need(void);
+/* What a page protection prot needs of the dispatcher before it is applied: PAGE_GUARD
+ * wvm__fault_need; PAGE_READONLY, where userfaultfd write-protect may keep it (its writes
+ * raise SIGBUS, turned into the SIGSEGV of an mprotect page when unhandled), the dispatcher
+ * installed. 0 or a Windows error. */
+uint32_t wvm__fault_need_for(uint32_t prot);
 /* WVM_FAULT_HANDLER_* (winvmem/stats.h), asking the kernel (sigaction) whether winvmem's
  * handler is still installed for SIGSEGV and SIGBUS; the first time it is not, one line under
  * WINVMEM_VERBOSE. Faults handled, and of those through wvm_handle_fault. */

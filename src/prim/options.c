@@ -26,6 +26,9 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
     [WVM_OPT_USERFAULTFD] = {"WINVMEM_USERFAULTFD", 1, 0,
                              "0: never use userfaultfd, as on kernels before 6.7 / 6.8: write "
                              "watch uses mprotect, AWE a memfd page pool"},
+    [WVM_OPT_UFFD_READONLY] = {"WINVMEM_UFFD_READONLY", 1, 0,
+                               "0: PAGE_READONLY on committed pages uses mprotect (one kernel "
+                               "mapping per run) instead of userfaultfd write-protect"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];

@@ -4,9 +4,7 @@
 #   1. release build, each of the eight kernel-mechanism combinations (tools/mechanisms.sh):
 #      - one thread, every kind of call, WINVMEM_LIN_SEQ_ROUNDS (10) rounds of 1500 calls;
 #      - four threads, WINVMEM_LIN_SECONDS (12) s: every kind of call but reads and writes,
-#        and with out-parameters only in the checker's own memory (--extbuf 0, open finding
-#        (l): an out-parameter written into a page that is free throughout the call); fork()
-#        included;
+#        out-parameters also in memory other threads change, fork() included;
 #      - four threads, WINVMEM_LIN_ACCESS_SECONDS (6) s: the same with one-byte writes racing
 #        every page operation (finding (g), fixed), but without reads (open finding (h): a read
 #        racing a decommit or release returns 0) and without GetWriteWatch/ResetWriteWatch
@@ -29,8 +27,8 @@ cmake --build --preset release -j2 --target lin_check winvmem_cli >/dev/null
 export LIN_DUMP_DIR="$root/build/lin-histories"
 mkdir -p "$LIN_DUMP_DIR"
 seq_mode="--threads 1 --ops 1500"
-conc_mode="--threads 4 --no read,write --extbuf 0"
-access_mode="--threads 4 --no read,ww_get,ww_reset --extbuf 0"
+conc_mode="--threads 4 --no read,write"
+access_mode="--threads 4 --no read,ww_get,ww_reset"
 i=0
 for c in $WVM_COMBOS; do
     i=$((i + 1))

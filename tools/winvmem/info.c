@@ -5,7 +5,7 @@
 
 static const char *const mech_names[] = {"guard-markers", "procmap-query", "uffd-wp-async",
                                          "pagemap-scan",  "hugetlb",       "memfd",
-                                         "uffdio-move"};
+                                         "uffdio-move",   "uffd-wp-sigbus"};
 enum { NMECH = sizeof mech_names / sizeof mech_names[0] };
 
 /* "guard-markers: in use (...)" -> state "in use", detail after the state. */

@@ -12,7 +12,7 @@
 #include "prim/options.h"
 #include "prim/linux/prim.h"
 
-#define NMECH 7
+#define NMECH 8
 
 static const struct {
     const char *name;     /* short name, as `winvmem info` prints it */
@@ -29,6 +29,8 @@ static const struct {
     {"hugetlb", "MAP_HUGETLB from the hugetlb pool", "vm.nr_hugepages > 0", NULL},
     {"memfd", "memfd_create", "Linux >= 3.17", NULL},
     {"uffdio-move", "ioctl(UFFDIO_MOVE)", "Linux >= 6.8", NULL},
+    {"uffd-wp-sigbus", "userfaultfd write-protect with UFFD_FEATURE_SIGBUS | WP_UNPOPULATED",
+     "Linux >= 6.4", "PAGE_READONLY on committed pages is mprotect (one kernel mapping per run)"},
 };
 
 /* Verdicts that read better in words than as "call failed with errno". */

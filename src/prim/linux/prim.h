@@ -105,6 +105,7 @@ bool wvm__prim_user_copy_available(void);
 enum { WVM_PRIM_FORK_PREPARE, WVM_PRIM_FORK_PARENT, WVM_PRIM_FORK_CHILD };
 void wvm__prim_fork_lock(pthread_mutex_t *lock, int phase); /* the lock-only case */
 void wvm__prim_uffd_fork(int phase);
+void wvm__prim_ro_fork(int phase);
 void wvm__prim_pagemap_fork(int phase);
 void wvm__prim_maps_fork(int phase);
 

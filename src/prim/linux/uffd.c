@@ -44,7 +44,7 @@ static int uffd = -1;
 static uint64_t features;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool ww_ok, move_ok, pagemap_ok;
-static _Atomic pid_t uffd_pid;
+static _Atomic int uffd_pid;
 static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool wvm__prim_pagemap_probe(void); /* pagemap.c */
@@ -68,7 +68,7 @@ static void open_uffd(void)
 
 /* A userfaultfd with exactly the features of want (no event features: nothing reads the
  * descriptor), or -1. */
-static int new_uffd(uint64_t want)
+int wvm__prim_uffd_open(uint64_t want)
 {
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
     if (fd < 0)
@@ -93,7 +93,7 @@ static void open_uffd_once(void)
         UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
     };
     for (size_t i = 0; i < sizeof want / sizeof *want && uffd < 0; i++)
-        if ((uffd = new_uffd(want[i])) >= 0)
+        if ((uffd = wvm__prim_uffd_open(want[i])) >= 0)
             features = want[i];
     if (uffd < 0)
         return;
@@ -108,19 +108,25 @@ static void open_uffd_once(void)
 static int the_uffd(void)
 {
     pthread_once(&once, open_uffd);
-    if (uffd < 0 || atomic_load_explicit(&uffd_pid, memory_order_acquire) == getpid())
-        return uffd;
-    pthread_mutex_lock(&reopen_lock);
-    if (atomic_load(&uffd_pid) != getpid()) {
-        int fd = new_uffd(features);
-        if (fd >= 0) {
-            close(uffd);
-            uffd = fd;
-            atomic_store_explicit(&uffd_pid, getpid(), memory_order_release);
+    return wvm__prim_uffd_here(&uffd, &uffd_pid, &reopen_lock, features);
+}
+
+int wvm__prim_uffd_here(int *fd, _Atomic int *pid, pthread_mutex_t *lock, uint64_t want)
+{
+    if (*fd < 0 || atomic_load_explicit(pid, memory_order_acquire) == getpid())
+        return *fd;
+    pthread_mutex_lock(lock);
+    if (atomic_load(pid) != getpid()) {
+        int nfd = wvm__prim_uffd_open(want);
+        if (nfd >= 0) {
+            close(*fd);
+            *fd = nfd;
+            atomic_store_explicit(pid, getpid(), memory_order_release);
         }
     }
-    pthread_mutex_unlock(&reopen_lock);
-    return uffd;
+    pthread_mutex_unlock(lock);
+    /* never the parent's: its ioctls would act on the parent's address space */
+    return atomic_load(pid) == getpid() ? *fd : -1;
 }
 
 void wvm__prim_uffd_fork(int phase)
@@ -146,6 +152,13 @@ static int do_register(void *addr, size_t len, uint64_t mode)
     if (fd < 0)
         return ENOSYS;
     struct uffdio_register r = {.range = {(uintptr_t)addr, len}, .mode = mode};
+    if (!ioctl(fd, UFFDIO_REGISTER, &r))
+        return 0;
+    /* A range keeps its READONLY registration (uffd_ro.c) after its allocation is gone:
+     * taken back here, for the new owner. */
+    int err = errno;
+    if (err != EBUSY || wvm__prim_ro_unregister(addr, len))
+        return err;
     return ioctl(fd, UFFDIO_REGISTER, &r) ? errno : 0;
 }
 
@@ -159,13 +172,17 @@ int wvm__prim_uffd_register_missing(void *addr, size_t len)
     return do_register(addr, len, UFFDIO_REGISTER_MODE_MISSING);
 }
 
-int wvm__prim_ww_unregister(void *addr, size_t len)
+int wvm__prim_uffd_unregister(int fd, void *addr, size_t len)
 {
-    int fd = the_uffd();
     if (fd < 0)
         return ENOSYS;
     struct uffdio_range r = {(uintptr_t)addr, len};
     return ioctl(fd, UFFDIO_UNREGISTER, &r) ? errno : 0;
+}
+
+int wvm__prim_ww_unregister(void *addr, size_t len)
+{
+    return wvm__prim_uffd_unregister(the_uffd(), addr, len);
 }
 
 static int writeprotect(void *addr, size_t len, uint64_t mode)

@@ -9,6 +9,8 @@
  * the program's behalf (read(2) into the buffer) clear the bit too. */
 #ifndef WVM_PRIM_UFFD_H
 #define WVM_PRIM_UFFD_H
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,4 +44,40 @@ int wvm__prim_uffd_move(void *dst, void *src, size_t len);
 /* Registers [addr, addr+len) in MISSING mode: touching an empty page raises SIGBUS (and a
  * kernel access fails with EFAULT) instead of filling it with zeros. */
 int wvm__prim_uffd_register_missing(void *addr, size_t len);
+
+/* A new userfaultfd (O_CLOEXEC | O_NONBLOCK, UFFD_USER_MODE_ONLY) with exactly the features
+ * `want` (never what UFFDIO_API reports back: see uffd.c), or -1. */
+int wvm__prim_uffd_open(uint64_t want);
+/* *fd (made with the features `want`) if this process opened it (*pid), else one opened now
+ * in its place (a child of fork: the inherited one speaks for the parent's address space), or
+ * -1. lock serialises the reopening (and is taken around fork). */
+int wvm__prim_uffd_here(int *fd, _Atomic int *pid, pthread_mutex_t *lock, uint64_t want);
+/* Unregisters [addr, addr+len) from userfaultfd fd (ENOSYS for fd < 0). */
+int wvm__prim_uffd_unregister(int fd, void *addr, size_t len);
+
+/* ---- READONLY by write-protect (uffd_ro.c) ------------------------------------------------
+ * A second userfaultfd, synchronous, with UFFD_FEATURE_SIGBUS | UFFD_FEATURE_WP_UNPOPULATED
+ * (Linux >= 6.4): a write to a write-protected page raises SIGBUS (BUS_ADRERR, the faulting
+ * address) at once, with no handler thread; a kernel write into it (read(2)) fails with
+ * EFAULT. The protection is a bit in each page-table entry (a marker for an empty one), so
+ * any pattern of read-only pages lives in one kernel mapping. What drops the bit: a zap
+ * (MADV_DONTNEED, guard install: the data goes too), reclaim of a lazily freed (MADV_FREE)
+ * page, fork (the child's copy of a registration without UFFD_FEATURE_EVENT_FORK is gone and
+ * its entries lose the bit), unregistering. mlock refuses write-protected pages of a writable
+ * mapping (populating them is a write: ENOMEM); a PROT_READ one is fine. Checked on 6.18. */
+
+/* Whether it works here and is wanted (WINVMEM_UFFD_READONLY, WINVMEM_USERFAULTFD); probed
+ * once with a real registration. */
+bool wvm__prim_ro_available(void);
+/* Registers [addr, addr+len) (private anonymous) for write-protect with the READONLY
+ * userfaultfd; registering again is a no-op. Adjacent registered ranges merge in the kernel. */
+int wvm__prim_ro_register(void *addr, size_t len);
+/* Forgets the registration of [addr, addr+len) (pages lose their bits). */
+int wvm__prim_ro_unregister(void *addr, size_t len);
+/* Sets (on) or clears the write-protect bit of every page of [addr, addr+len), registered,
+ * present or not. */
+int wvm__prim_ro_protect(void *addr, size_t len, bool on);
+/* The same, not counted by fault injection: undoing a change that succeeded (the page tables
+ * it needs exist by then). */
+int wvm__prim_ro_protect_back(void *addr, size_t len, bool on);
 #endif
