@@ -25,7 +25,8 @@
 #                    in another core file
 # A violation listed in tools/layers-pending.txt ("rule path owner: reason") is reported as
 # pending and does not fail; a pending entry that no longer matches a violation fails (remove
-# it; entries of the rules objects decide, syscall-symbols and core-cycle, only with --objects). Exit 1 on any violation, 2 on bad usage.
+# it; entries of the rules objects decide, syscall-symbols and core-cycle, only with
+# --objects). Exit 1 on any violation, 2 on bad usage.
 #
 # usage: tools/check-layers.sh [--root DIR] [--objects LIST] [--verbose]
 #   --root     source tree (default: this script's repository)
