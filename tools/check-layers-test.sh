@@ -55,6 +55,9 @@ src/host/budget.c|#include "core/space.h"|VIOLATION host-public: src/host/budget
 src/prim/linux/mem.c|#include "core/snap.h"|VIOLATION prim-up: src/prim/linux/mem.c
 src/api/query.c|    pthread_mutex_lock(&a->lock);|VIOLATION api-no-lock: src/api/query.c
 src/api/sysinfo.c|    wvm_alloc *a = wvm__space_acquire(addr);|VIOLATION api-no-lock: src/api/sysinfo.c
+src/core/pages.c|#include "core/space.h"|VIOLATION core-cycle: src/core/.*include cycle: .*pages -> space
+src/core/index.c|#include "core/guard.h"|VIOLATION core-index: src/core/index.c: #include "core/guard.h"
+src/core/index.h|#include "core/ledger.h"|VIOLATION core-index: src/core/index.c: #include "core/ledger.h"
 tools/layers-pending.txt|core-up src/core/snap.c nobody: a rule that holds|STALE pending entry
 CASES
 
@@ -78,6 +81,23 @@ compile core evil_up 'int wvm__veh_dispatch(void *);
 int f(void *p) { return wvm__veh_dispatch(p); }'
 compile prim evil_up2 'void *wvm__space_lookup(unsigned long);
 void *f(unsigned long a) { return wvm__space_lookup(a); }'
+compile core evil_ping 'void wvm__test_pong(void);
+void wvm__test_ping(void) { wvm__test_pong(); }'
+compile core evil_pong 'void wvm__test_ping(void);
+void wvm__test_pong(void) { wvm__test_ping(); }'
+mkdir -p "$tmp/obj2/winvmem_obj.dir/core"
+printf '%s\n' 'unsigned wvm__alloc_commit(void *, unsigned long, unsigned long, unsigned);
+unsigned f(void *a) { return wvm__alloc_commit(a, 0, 1, 4); }' >"$tmp/index.c"
+"$cc" -c -o "$tmp/obj2/winvmem_obj.dir/core/index.c.o" "$tmp/index.c"
+{ cat "$objs"; echo "$tmp/obj/winvmem_obj.dir/core/evil_ping.c.o"
+  echo "$tmp/obj/winvmem_obj.dir/core/evil_pong.c.o"; } >"$tmp/list"
+expect_fail "objects core/evil_ping, core/evil_pong" \
+    "VIOLATION core-cycle: src/core/evil_p.ng.c: call cycle: evil_p.ng -> evil_p.ng -> evil_p.ng" \
+    --root "$root" --objects "$tmp/list"
+{ cat "$objs"; echo "$tmp/obj2/winvmem_obj.dir/core/index.c.o"; } >"$tmp/list"
+expect_fail "a second object core/index calling a page operation" \
+    "VIOLATION core-index: src/core/index.c: calls into core/pages.c" \
+    --root "$root" --objects "$tmp/list"
 for o in evil_mmap:core evil_lock:api evil_core:host evil_up:core evil_up2:prim; do
     name=${o%%:*} layer=${o#*:}
     { cat "$objs"; echo "$tmp/obj/winvmem_obj.dir/$layer/$name.c.o"; } >"$tmp/list"

@@ -16,9 +16,17 @@
 #   api-no-lock      src/api takes no core lock: no allocation lock, no wvm__space_acquire
 #   prim-up          src/prim includes nothing from core/, api/, host/ or fault/ and calls
 #                    nothing defined there
+#   core-cycle       no cycle among the files of src/core: neither in their includes (x.c and
+#                    x.h are one file x; "#include "core/y.h"" in either is an edge x -> y) nor
+#                    in their calls (x.o calls a function y.o defines)
+#   core-index       the index (src/core/index.[ch]: descriptors, placement, radix, births and
+#                    deaths) stands only on the files below it (INDEX_BASE: no page operation,
+#                    no lifecycle): it includes no other core header and calls nothing defined
+#                    in another core file
 # A violation listed in tools/layers-pending.txt ("rule path owner: reason") is reported as
 # pending and does not fail; a pending entry that no longer matches a violation fails (remove
-# it). Exit 1 on any violation, 2 on bad usage.
+# it; entries of the rules objects decide, syscall-symbols and core-cycle, only with
+# --objects). Exit 1 on any violation, 2 on bad usage.
 #
 # usage: tools/check-layers.sh [--root DIR] [--objects LIST] [--verbose]
 #   --root     source tree (default: this script's repository)
@@ -53,6 +61,9 @@ memfd_create ftruncate fallocate fstat stat lstat fopen fopen64 fdopen freopen o
 syscall sigaction signal sigprocmask pthread_sigmask raise kill tgkill sigaltstack prctl
 getrlimit setrlimit prlimit sysinfo process_vm_readv process_vm_writev dlopen dlsym dlclose
 fork vfork execve clone'
+
+# The core files the index (src/core/index.[ch]) may include and call.
+INDEX_BASE='index arena ebr fork freespace meta radix snap'
 
 pending="$root/tools/layers-pending.txt"
 tmp=$(mktemp -d)
@@ -102,6 +113,40 @@ layer == "api" && /wvm__space_acquire|wvm__space_unlock|pthread_mutex_(lock|tryl
     print "api-no-lock", FILENAME, "line " FNR
 }' $(cat "$tmp/sources") >>"$tmp/violations"
 
+# cycle RULE EDGES PATH_PREFIX PATH_SUFFIX WHAT: one violation per cycle among "x y" edges
+# (depth-first; each cycle reported once, at the file where it was entered)
+cycles() {
+    awk -v rule="$1" -v pre="$3" -v suf="$4" -v what="$5" '
+    { if (!($1 in n)) { n[$1] = 0; order[++k] = $1 } out[$1, ++n[$1]] = $2 }
+    function visit(x,   i, y, j, path) {
+        color[x] = 1; stack[++depth] = x
+        for (i = 1; i <= n[x]; i++) {
+            y = out[x, i]
+            if (color[y] == 1) {
+                path = y
+                for (j = depth; stack[j] != y; j--) path = stack[j] " -> " path
+                path = y " -> " path
+                print rule, pre y suf, what ": " path
+            } else if (!color[y])
+                visit(y)
+        }
+        depth--; color[x] = 2
+    }
+    END { for (i = 1; i <= k; i++) if (!color[order[i]]) visit(order[i]) }' "$2"
+}
+
+# The include graph of src/core, and what the index includes.
+# shellcheck disable=SC2046
+awk 'FNR == 1 { m = FILENAME; sub(/^.*\//, "", m); sub(/\.[ch]$/, "", m) }
+/^[[:space:]]*#[[:space:]]*include[[:space:]]*"core\/[A-Za-z0-9_]*\.h"/ {
+    x = $0; sub(/^[^"]*"core\//, "", x); sub(/\.h".*$/, "", x)
+    if (x != m) print m, x
+}' $(grep '^src/core/[^/]*\.[ch]$' "$tmp/sources") /dev/null | sort -u >"$tmp/core_includes"
+cycles core-cycle "$tmp/core_includes" src/core/ .c "include cycle" >>"$tmp/violations"
+awk -v base=" $INDEX_BASE " '$1 == "index" && index(base, " " $2 " ") == 0 {
+    print "core-index", "src/core/index.c", "#include \"core/" $2 ".h\""
+}' "$tmp/core_includes" >>"$tmp/violations"
+
 if [ -n "$objs" ]; then
     grep -v '^[[:space:]]*$' "$objs" >"$tmp/objects" || true
     [ -s "$tmp/objects" ] || { echo "check-layers: empty object list $objs" >&2; exit 2; }
@@ -131,6 +176,21 @@ if [ -n "$objs" ]; then
         if (l == "api" && s ~ /^(pthread_mutex_(lock|trylock)|wvm__space_acquire|wvm__space_unlock)$/)
             print "api-no-lock", src_of(r), "calls " s
     }' "$tmp/hook_syms" "$tmp/defined" "$tmp/undefined" >>"$tmp/violations"
+    # the call graph of src/core: "x y" when x.o calls a function y.o defines
+    awk -v df="$tmp/defined" '
+    function core_file(o) {
+        sub(/:.*$/, "", o)
+        if (o !~ /winvmem_(obj|host)\.dir\/core\//) return ""
+        sub(/^.*\/core\//, "", o); sub(/\.c\.o$/, "", o); sub(/\.o$/, "", o); return o
+    }
+    FILENAME == df { f = core_file($1); if (f != "") def[$2] = f; next }
+    { f = core_file($1); s = $2; sub(/@.*/, "", s)
+      if (f != "" && (s in def) && def[s] != f) print f, def[s] }' "$tmp/defined" "$tmp/undefined" |
+        sort -u >"$tmp/core_calls"
+    cycles core-cycle "$tmp/core_calls" src/core/ .c "call cycle" >>"$tmp/violations"
+    awk -v base=" $INDEX_BASE " '$1 == "index" && index(base, " " $2 " ") == 0 {
+        print "core-index", "src/core/index.c", "calls into core/" $2 ".c"
+    }' "$tmp/core_calls" >>"$tmp/violations"
 fi
 
 # Compare with the pending list: entries "rule path owner: reason", # comments.
@@ -152,7 +212,7 @@ while IFS= read -r entry; do
         [ -z "$verbose" ] || awk -v r="$rule" -v p="$path" '$1 == r && $2 == p' "$tmp/sorted" |
             sed 's/^/check-layers: pending: /'
         echo "check-layers: pending ($k lines): $entry"
-    elif [ -n "$objs" ] || [ "$rule" != syscall-symbols ]; then
+    elif [ -n "$objs" ] || { [ "$rule" != syscall-symbols ] && [ "$rule" != core-cycle ]; }; then
         echo "check-layers: STALE pending entry (the rule holds now: remove it): $entry"
         status=1
     fi

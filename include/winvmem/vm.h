@@ -232,28 +232,36 @@ typedef struct wvm_WIN32_MEMORY_RANGE_ENTRY {
 
 /* PSAPI_WORKING_SET_EX_BLOCK: one 64-bit word. When v.Valid is 0 only Invalid.Shared and
  * Invalid.Bad mean anything (winvmem writes every other bit 0). win32.h offers the SDK's
- * spelling (info.VirtualAttributes.Valid). */
+ * spelling (info.VirtualAttributes.Valid) with the same two field lists:
+ *   ShareCount       processes sharing the page, at most 7
+ *   Win32Protection  PAGE_*
+ *   Shared           the page can be shared (a view, an image)
+ *   Node             NUMA node of the physical page */
+#define WVM_WSEX_VALID_BITS                                                                        \
+    unsigned Valid : 1;                                                                            \
+    unsigned ShareCount : 3;                                                                       \
+    unsigned Win32Protection : 11;                                                                 \
+    unsigned Shared : 1;                                                                           \
+    unsigned Node : 6;                                                                             \
+    unsigned Locked : 1;                                                                           \
+    unsigned LargePage : 1;                                                                        \
+    unsigned Reserved : 7;                                                                         \
+    unsigned Bad : 1;                                                                              \
+    unsigned ReservedUlong : 32;
+#define WVM_WSEX_INVALID_BITS                                                                      \
+    unsigned Valid : 1;                                                                            \
+    unsigned Reserved0 : 14;                                                                       \
+    unsigned Shared : 1;                                                                           \
+    unsigned Reserved1 : 15;                                                                       \
+    unsigned Bad : 1;                                                                              \
+    unsigned ReservedUlong : 32;
 typedef union wvm_PSAPI_WORKING_SET_EX_BLOCK {
     uintptr_t Flags;
     struct {
-        unsigned Valid : 1;
-        unsigned ShareCount : 3;       /* processes sharing the page, at most 7 */
-        unsigned Win32Protection : 11; /* PAGE_* */
-        unsigned Shared : 1;           /* the page can be shared (a view, an image) */
-        unsigned Node : 6;             /* NUMA node of the physical page */
-        unsigned Locked : 1;
-        unsigned LargePage : 1;
-        unsigned Reserved : 7;
-        unsigned Bad : 1;
-        unsigned ReservedUlong : 32;
+        WVM_WSEX_VALID_BITS
     } v;
     struct {
-        unsigned Valid : 1;
-        unsigned Reserved0 : 14;
-        unsigned Shared : 1;
-        unsigned Reserved1 : 15;
-        unsigned Bad : 1;
-        unsigned ReservedUlong : 32;
+        WVM_WSEX_INVALID_BITS
     } Invalid;
 } wvm_PSAPI_WORKING_SET_EX_BLOCK;
 

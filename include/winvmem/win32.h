@@ -196,30 +196,16 @@ typedef wvm_WIN32_MEMORY_RANGE_ENTRY WIN32_MEMORY_RANGE_ENTRY, *PWIN32_MEMORY_RA
 
 /* psapi.h: PSAPI_WORKING_SET_EX_BLOCK as the SDK declares it (info.VirtualAttributes.Valid,
  * info.VirtualAttributes.Invalid.Shared); laid out exactly like wvm_PSAPI_WORKING_SET_EX_BLOCK
- * (checked below). The SDK's ULONG_PTR bit-fields are unsigned here: the same bits, and
- * ISO C allows no other bit-field type. */
+ * (the same field lists of vm.h; the size checked below). The SDK's ULONG_PTR bit-fields are
+ * unsigned here: the same bits, and ISO C allows no other bit-field type. */
 typedef union _PSAPI_WORKING_SET_EX_BLOCK {
     ULONG_PTR Flags;
     union {
         __extension__ struct {
-            unsigned Valid : 1;
-            unsigned ShareCount : 3;
-            unsigned Win32Protection : 11;
-            unsigned Shared : 1;
-            unsigned Node : 6;
-            unsigned Locked : 1;
-            unsigned LargePage : 1;
-            unsigned Reserved : 7;
-            unsigned Bad : 1;
-            unsigned ReservedUlong : 32;
+            WVM_WSEX_VALID_BITS
         };
         struct {
-            unsigned Valid : 1;
-            unsigned Reserved0 : 14;
-            unsigned Shared : 1;
-            unsigned Reserved1 : 15;
-            unsigned Bad : 1;
-            unsigned ReservedUlong : 32;
+            WVM_WSEX_INVALID_BITS
         } Invalid;
     };
 } PSAPI_WORKING_SET_EX_BLOCK, *PPSAPI_WORKING_SET_EX_BLOCK;

@@ -6,7 +6,6 @@
 #include "core/freespace.h"
 #include "core/meta.h"
 #include "core/fork.h"
-#include "core/space.h"
 #include "prim/linux/prim.h"
 
 /* 64 GiB: large enough that most programs need one, small enough to fit the application

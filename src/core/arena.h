@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define WVM_CHUNK (2u << 20) /* unit in which arena memory is switched to guard-marker mode */
+
 /* Adds an arena of at least `need` bytes and gives its space to the free-space tree.
  * Placement lock held. Returns 0 or an errno. */
 int wvm__arena_grow(size_t need);
@@ -24,5 +26,7 @@ bool wvm__arena_guarded(uintptr_t start, uintptr_t end);
 /* Switches every guard-marker chunk inside [start, end) (chunk aligned, no committed page)
  * back to plain PROT_NONE memory, for a sparse reservation placed there. 0 or an errno. */
 int wvm__arena_unguard_chunks(uintptr_t start, uintptr_t end);
+/* Whether addr lies in one of winvmem's arenas; if so, *end is that arena's end. Lock-free. */
+bool wvm__space_in_arena(uintptr_t addr, uintptr_t *end);
 void wvm__arena_stats(uint64_t *count, uint64_t *bytes, uint64_t *chunks_guarded);
 #endif

@@ -77,7 +77,7 @@ static int check_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     wvm_MEMORY_BASIC_INFORMATION quick, slow;
     memset(&quick, 0, sizeof quick); /* padding too: compared with memcmp */
     memset(&slow, 0, sizeof slow);
-    if (c->kernel && wvm__space_query_quick(page, &quick)) {
+    if (c->kernel && wvm__query_quick(page, &quick)) {
         wvm__query_snap(s, page, &slow);
         if (memcmp(&quick, &slow, sizeof quick))
             fail(c, "quick query copy differs from the snapshot", page);

@@ -30,7 +30,7 @@ enum {
     WVM_FORK_RANK_VEH = 10,            /* the vectored handler list (fault/veh.c) */
     WVM_FORK_RANK_SECTION_COMMIT = 15, /* SEC_RESERVE commits: before allocation locks */
     WVM_FORK_RANK_WP = 18,             /* child: READONLY pages protected again (wp.c) */
-    WVM_FORK_RANK_SPACE = 20,          /* every allocation's lock, then placement (space.c) */
+    WVM_FORK_RANK_SPACE = 20,          /* every allocation's lock, then placement (index.c) */
     WVM_FORK_RANK_SECTION_VIEWS = 25,  /* sections' view lists: under allocation locks */
     WVM_FORK_RANK_HANDLES = 26,        /* the handle table (handle.c): a leaf */
     WVM_FORK_RANK_CHUNKS = 40,         /* arena chunk conversion (arena.c) */

@@ -189,10 +189,10 @@ void wvm__guard_release(wvm_guardmap *g)
 }
 
 /* Like wvm__space_acquire, but async-signal-safe: no epoch, trylock. Descriptors and index
- * nodes are never freed, so the racy loads are safe; the allocation is re-checked once its
- * lock is held. A thread that itself holds allocation locks (winvmem wrote into the caller's
- * buffer, e.g. GetWriteWatch's address array, and that buffer faulted) may be waiting for
- * itself: it gives up after a while and the fault is not handled (not ours). */
+ * nodes are never freed, so the loads before the lock are safe; the index is read again once
+ * the lock is held (wvm__alloc_indexed). A thread that itself holds allocation locks (winvmem wrote
+ * into the caller's buffer, e.g. GetWriteWatch's address array, and that buffer faulted) may be
+ * waiting for itself: it gives up after a while and the fault is not handled (not ours). */
 static wvm_alloc *acquire_in_signal(uintptr_t addr)
 {
     for (;;) {
@@ -204,12 +204,13 @@ static wvm_alloc *acquire_in_signal(uintptr_t addr)
                 return NULL;
             wvm__prim_yield();
         }
+        if (!wvm__alloc_indexed(a, addr))
+            continue;
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size)
             return a;
         pthread_mutex_unlock(&a->lock);
-        if (wvm__radix_get(addr) == a)
-            return NULL;
+        return NULL;
     }
 }
 

@@ -33,7 +33,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/space.h"
+#include "core/index.h"
 
 typedef struct wvm_guardmap {
     wvm_retired hdr;

@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/space.h"
+#include "core/snap.h"
 
 /* In wvm_snap.type: the allocation has a preferred node (above every MEM_* flag kept there,
- * below the kinds of space.h). */
+ * below the kinds of index.h). */
 #define WVM_TYPE_NUMA 0x02000000u
 
 /* Whether node is one this process may allocate from (kernels without NUMA have node 0). */

@@ -23,7 +23,7 @@
 #include "core/ledger.h"
 #include "core/meta.h"
 #include "core/residency.h"
-#include "core/space.h"
+#include "core/pages.h"
 #include "core/wp.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"

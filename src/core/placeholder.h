@@ -12,11 +12,6 @@
 
 #include "core/space.h"
 
-static inline bool wvm__snap_is_placeholder(const wvm_snap *s)
-{
-    return s->type & WVM_TYPE_PLACEHOLDER;
-}
-
 /* A placeholder of size bytes at want (0: anywhere; top_down as MEM_TOP_DOWN). */
 uint32_t wvm__placeholder_reserve(uintptr_t want, size_t size, bool top_down, uintptr_t *out);
 /* VirtualAlloc2(MEM_RESERVE | MEM_REPLACE_PLACEHOLDER [| MEM_COMMIT]): the placeholder that is

@@ -3,8 +3,53 @@
 #include "core/guard.h"
 #include "core/awe.h"
 #include "core/query.h"
+#include "core/radix.h"
 #include "core/space.h"
 #include "core/view.h"
+
+/* The answer for page of a private allocation [base, base+size) made with protection
+ * alloc_prot, in a region of equal visible protection up to page index end. */
+static void fill(wvm_MEMORY_BASIC_INFORMATION *m, uintptr_t page, uintptr_t base,
+                 uint32_t alloc_prot, uint64_t idx, uint64_t end, uint32_t visible)
+{
+    m->BaseAddress = (void *)page;
+    m->AllocationBase = (void *)base;
+    m->AllocationProtect = alloc_prot;
+    m->PartitionId = 0;
+    m->RegionSize = (end - idx) * WVM_PAGE;
+    m->State = visible ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
+    m->Protect = visible;
+    m->Type = WVM_MEM_PRIVATE;
+}
+
+bool wvm__query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
+{
+    wvm_alloc *a = wvm__radix_get(page);
+    if (!a)
+        return false;
+    wvm_quick *q = &a->quick;
+    uint32_t seq = atomic_load_explicit(&q->seq, memory_order_acquire);
+    if (seq & 1)
+        return false;
+    uint32_t n = atomic_load_explicit(&q->nruns, memory_order_relaxed);
+    uint64_t base = atomic_load_explicit(&q->base, memory_order_relaxed);
+    uint64_t size = atomic_load_explicit(&q->size, memory_order_relaxed);
+    uint64_t aprot = atomic_load_explicit(&q->alloc_prot, memory_order_relaxed);
+    uint64_t runs[WVM_QUICK_RUNS];
+    for (int i = 0; i < WVM_QUICK_RUNS; i++)
+        runs[i] = atomic_load_explicit(&q->runs[i], memory_order_relaxed);
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq || !n || n > WVM_QUICK_RUNS ||
+        page < base || page - base >= size)
+        return false;
+    uint64_t idx = (page - base) / WVM_PAGE, pages = size / WVM_PAGE;
+    uint32_t i = 0;
+    while (i + 1 < n && (runs[i + 1] >> 32) <= idx)
+        i++;
+    uint64_t end = i + 1 < n ? runs[i + 1] >> 32 : pages;
+    fill(m, page, base, (uint32_t)aprot, idx, end, (uint32_t)runs[i]);
+    return true;
+}
 
 void wvm__query_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
 {
@@ -13,14 +58,7 @@ void wvm__query_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMA
     /* page flags Windows does not show (locked, reset) must not split a region; a guard
      * consumed by a fault (not yet folded into the snapshot) is gone */
     uint64_t end = wvm__guard_region_end(s, idx, &visible);
-    m->BaseAddress = (void *)page;
-    m->AllocationBase = (void *)s->base;
-    m->AllocationProtect = s->alloc_prot;
-    m->PartitionId = 0;
-    m->RegionSize = (end - idx) * WVM_PAGE;
-    m->State = visible ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
-    m->Protect = visible;
-    m->Type = WVM_MEM_PRIVATE;
+    fill(m, page, s->base, s->alloc_prot, idx, end, visible);
     if (s->type & WVM_MEM_PHYSICAL) /* an AWE window: its state is which pages are mapped */
         wvm__awe_query(s, idx, m);
     if (s->type & WVM_TYPE_VIEW)
@@ -30,7 +68,7 @@ void wvm__query_snap(const wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMA
 uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
 {
     uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
-    if (wvm__space_query_quick(page, out))
+    if (wvm__query_quick(page, out))
         return 0;
     for (;;) {
         uint64_t gen = wvm__space_gen();
@@ -66,7 +104,7 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
 bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
 {
     uintptr_t page = addr & ~(uintptr_t)(WVM_PAGE - 1);
-    if (wvm__space_query_quick(page, out))
+    if (wvm__query_quick(page, out))
         return true;
     wvm__ebr_enter();
     const wvm_snap *s = wvm__space_lookup(page);

@@ -15,6 +15,9 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out);
 /* The answer for addr when it lies in a winvmem allocation (false otherwise), without the
  * consistency checks of wvm__query: a hint for out-parameter copies. Lock-free. */
 bool wvm__query_owned(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out);
+/* Lock-free, wait-free, without an epoch: fills *out for page from its descriptor's quick
+ * copy (core/index.h: wvm_quick); false when the snapshot path must answer. */
+bool wvm__query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *out);
 /* The answer for page, which lies in snapshot s (the reference the quick path must match). */
 void wvm__query_snap(const struct wvm_snap *s, uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m);
 /* Memory not in any winvmem allocation: free space or another mapping. */

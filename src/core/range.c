@@ -3,7 +3,6 @@
  * several apply is part of the contract: the differential test compares it). */
 #include "core/arena.h"
 #include "core/range.h"
-#include "core/placeholder.h"
 #include "core/residency.h"
 #include "core/view.h"
 

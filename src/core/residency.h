@@ -5,7 +5,7 @@
 #define WVM_RESIDENCY_H
 #include <stdint.h>
 
-#include "core/space.h"
+#include "core/index.h"
 
 uint32_t wvm__alloc_lock(wvm_alloc *a, uint64_t first, uint64_t count);
 uint32_t wvm__alloc_unlock(wvm_alloc *a, uint64_t first, uint64_t count);

@@ -1,427 +1,59 @@
-/* Allocations: descriptors, arenas, placement, and the address index. */
-#include <errno.h>
-#include <string.h>
-
-#include "core/numa.h"
-#include "core/arena.h"
-#include "core/fork.h"
-#include "core/freespace.h"
+/* The allocation lifecycle (core/space.h): reserve, acquire, release, over the index
+ * (core/index.h) and the page operations (core/pages.h, guard.h). */
 #include "core/guard.h"
 #include "core/ledger.h"
-#include "core/meta.h"
+#include "core/numa.h"
 #include "core/radix.h"
 #include "core/space.h"
 #include "prim/linux/prim.h"
-#include "prim/linux/prim_signal.h"
-
-static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic uint64_t index_gen;
-static wvm_alloc *free_descs;
-
-/* Every slab of descriptors, newest first (for fork: all their locks). */
-enum { SLAB = 256 };
-typedef struct slab_node {
-    wvm_alloc *descs;
-    struct slab_node *next;
-} slab_node;
-static _Atomic(slab_node *) slabs;
-static wvm_alloc live_head = {.prev = &live_head, .next = &live_head};
-static uint64_t reserved_bytes, reserved_peak, live_count;
-
-uint32_t wvm__err_from_errno(int err)
-{
-    switch (err) {
-    case 0:
-        return 0;
-    case EEXIST:
-    case EFAULT:
-        return WVM_ERROR_INVALID_ADDRESS;
-    case EINVAL:
-        return WVM_ERROR_INVALID_PARAMETER;
-    case EPERM:
-    case EACCES:
-        return WVM_ERROR_NOACCESS;
-    case ENOSPC: /* a kernel pool (hugetlb) cannot supply the pages */
-        return WVM_ERROR_NO_SYSTEM_RESOURCES;
-    case EAGAIN:
-    case ENOMEM:
-    default:
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    }
-}
-
-static uintptr_t span_of(size_t size)
-{
-    return ((uintptr_t)size + WVM_GRAN - 1) & ~(uintptr_t)(WVM_GRAN - 1);
-}
-
-/* Descriptors live in slabs that are never freed: a reader holding a stale pointer always
- * finds a valid mutex and snapshot pointer (type-stable memory). Placement lock held. */
-static wvm_alloc *desc_get(void)
-{
-    if (!free_descs) {
-        /* a large block: page-aligned, so that each quick copy is one cache line */
-        _Static_assert(SLAB * sizeof(wvm_alloc) > WVM_META_MAX_SMALL, "alignment");
-        wvm_alloc *slab = wvm__meta_zalloc(SLAB * sizeof *slab);
-        slab_node *node = slab ? wvm__meta_alloc(sizeof *node) : NULL;
-        if (!node) {
-            wvm__meta_free(slab, SLAB * sizeof *slab);
-            return NULL;
-        }
-        node->descs = slab;
-        node->next = atomic_load_explicit(&slabs, memory_order_relaxed);
-        atomic_store_explicit(&slabs, node, memory_order_release);
-        for (int i = 0; i < SLAB; i++) {
-            pthread_mutex_init(&slab[i].lock, NULL);
-            slab[i].next = free_descs;
-            free_descs = &slab[i];
-        }
-    }
-    wvm_alloc *a = free_descs;
-    free_descs = a->next;
-    a->backend = NULL;
-    a->ext = NULL;
-    /* a->cur is NULL already (every path that frees a descriptor clears it under its lock) and
-     * is not written here: a reader that found this descriptor through a stale index entry
-     * may be reading it in acquire(), under the allocation lock that is not held here */
-    a->staged = false;
-    atomic_store_explicit(&a->owner, 0, memory_order_relaxed);
-    return a;
-}
-
-/* Ends a placement section that made an allocation be born or die (placement held).
- *
- * Why one counter suffices: sections are serialised by the placement lock and each ends here,
- * so a reader that loads g, reads index entries and snapshot pointers (acquire), and loads g
- * again, has seen the effects of at most one section it could observe half done: had it seen
- * a store of the section after that one, it would also see this increment. Each section
- * changes what readers see by one store (the snapshot pointer); its other stores concern
- * pending entries, which readers treat as free. */
-static void gen_advance(void)
-{
-    atomic_store_explicit(&index_gen, atomic_load_explicit(&index_gen, memory_order_relaxed) + 1,
-                          memory_order_release);
-}
-
-uint64_t wvm__space_gen(void)
-{
-    return atomic_load_explicit(&index_gen, memory_order_acquire);
-}
-
-bool wvm__space_gen_is(uint64_t g)
-{
-    atomic_thread_fence(memory_order_acquire); /* the reads before stay before this load */
-    return atomic_load_explicit(&index_gen, memory_order_relaxed) == g;
-}
-
-static void quick_update(wvm_alloc *a, const wvm_snap *s);
-
-static void desc_put(wvm_alloc *a)
-{
-    a->next = free_descs;
-    free_descs = a;
-}
-
-static void live_link(wvm_alloc *a, size_t size)
-{
-    wvm_alloc *pos = live_head.prev; /* creation order; introspection sorts */
-    a->prev = pos;
-    a->next = pos->next;
-    pos->next->prev = a;
-    pos->next = a;
-    live_count++;
-    reserved_bytes += size;
-    if (reserved_bytes > reserved_peak)
-        reserved_peak = reserved_bytes;
-}
-
-static void live_unlink(wvm_alloc *a, size_t size)
-{
-    a->prev->next = a->next;
-    a->next->prev = a->prev;
-    live_count--;
-    reserved_bytes -= size;
-}
-
-/* Places span bytes in an arena; placement lock held. */
-static uint32_t place_anywhere(uintptr_t span, bool top_down, uintptr_t *base)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int err = top_down ? wvm__free_take_high(span, base) : wvm__free_take_low(span, base);
-        if (!err)
-            return 0;
-        if (attempt || (err = wvm__arena_grow(span)))
-            return wvm__err_from_errno(err);
-    }
-    return WVM_ERROR_NOT_ENOUGH_MEMORY;
-}
-
-/* Places a sparse reservation on whole 2 MiB chunks of its own. */
-static uint32_t place_chunks(uintptr_t footprint, bool top_down, uintptr_t *base)
-{
-    uintptr_t slack = WVM_CHUNK - WVM_GRAN, got;
-    uint32_t err = place_anywhere(footprint + slack, top_down, &got);
-    if (err)
-        return err;
-    uintptr_t start = (got + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
-    if (start > got)
-        wvm__free_add(got, start - got);
-    if (got + slack > start)
-        wvm__free_add(start + footprint, got + slack - start);
-    *base = start;
-    return 0;
-}
-
-/* Chunk-exclusive placement, and chunks small allocations once switched to guard markers
- * switched back: a sparse reservation's uncommitted pages are plain PROT_NONE. */
-static uint32_t place_sparse(uintptr_t footprint, bool top_down, uintptr_t *base)
-{
-    uint32_t err = place_chunks(footprint, top_down, base);
-    if (!err && wvm__caps()->guard_markers &&
-        (err = wvm__err_from_errno(wvm__arena_unguard_chunks(*base, *base + footprint))))
-        wvm__free_add(*base, footprint);
-    return err;
-}
-
-static int map_none_at(uintptr_t want, size_t size, void **out)
-{
-    return wvm__prim_map_none((void *)want, size, true, out);
-}
-
-/* Placement's answer when [start, end) is taken only by allocations not born yet or dying:
- * their writers will be done soon, and then the range is free or not. */
-#define TAKEN_FOR_NOW 1u
-
-/* Whether every index entry over [start, end) belongs to an allocation readers do not see
- * (pending: being made or released). Placement held: entries and births are stable. */
-static bool only_pending(uintptr_t start, uintptr_t end)
-{
-    bool any = false;
-    for (uintptr_t g = wvm__radix_next(start, end); g < end;) {
-        wvm_alloc *b = wvm__radix_get(g);
-        if (wvm__alloc_visible(b))
-            return false;
-        any = true;
-        g = wvm__radix_next_other(g, end, b);
-    }
-    return any;
-}
-
-static uint32_t taken(uintptr_t start, uintptr_t end)
-{
-    return only_pending(start, end) ? TAKEN_FOR_NOW : WVM_ERROR_INVALID_ADDRESS;
-}
-
-/* Places [want, want+span): in an arena's free space, or as a dedicated mapping of size
- * bytes outside every arena (made by map when the backend has one). A dedicated mapping's
- * index entries (pending: a is not born) are set before the mapping exists (*indexed), so
- * that no reader takes it for someone else's memory. Placement lock held on entry and exit;
- * dropped around mmap. */
-static uint32_t place_at(wvm_alloc *a, uintptr_t want, uintptr_t span, size_t size,
-                         int (*map)(uintptr_t, size_t, void **), bool *in_arena, bool *indexed)
-{
-    if (wvm__radix_next(want, want + span) < want + span)
-        return taken(want, want + span);
-    if (wvm__arena_overlaps(want, want + span)) {
-        if (map) /* a dedicated mapping cannot replace part of an arena (documented limit) */
-            return WVM_ERROR_INVALID_ADDRESS;
-        *in_arena = true;
-        int err = wvm__free_take_at(want, span);
-        return err == ENOENT ? WVM_ERROR_INVALID_ADDRESS : wvm__err_from_errno(err);
-    }
-    *in_arena = false;
-    if (wvm__radix_set(want, want + span, a))
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    void *got;
-    pthread_mutex_unlock(&placement);
-    int err = (map ? map : map_none_at)(want, size, &got);
-    pthread_mutex_lock(&placement);
-    if (err) {
-        wvm__radix_clear(want, want + span);
-        return wvm__err_from_errno(err);
-    }
-    *indexed = true;
-    return 0;
-}
-
-/* A dedicated mapping anywhere (the kernel picks an address outside the arenas). Until its
- * pending index entries are set, a reader may take the new mapping for someone else's
- * reservation (documented: doc/porting.md). */
-static uint32_t place_dedicated(size_t size, int (*map)(uintptr_t, size_t, void **),
-                                uintptr_t *base)
-{
-    void *got;
-    pthread_mutex_unlock(&placement);
-    int err = map(0, size, &got);
-    pthread_mutex_lock(&placement);
-    if (err)
-        return wvm__err_from_errno(err);
-    /* The kernel may hand out the range of a dedicated allocation being released, whose
-     * pending entries go only after its munmap (or of a fixed-address one whose mmap will now
-     * fail): wait until they are gone; the range is ours. */
-    uintptr_t b = (uintptr_t)got, end = b + span_of(size);
-    while (wvm__radix_next(b, end) < end) {
-        pthread_mutex_unlock(&placement);
-        wvm__prim_yield();
-        pthread_mutex_lock(&placement);
-    }
-    *base = b;
-    return 0;
-}
-
-/* A descriptor, locked, not yet reachable by address. The lock is taken before the placement
- * lock, the order every other path uses (allocation, then placement). */
-static wvm_alloc *desc_take(void)
-{
-    pthread_mutex_lock(&placement);
-    wvm_alloc *a = desc_get();
-    pthread_mutex_unlock(&placement);
-    if (a)
-        pthread_mutex_lock(&a->lock);
-    return a;
-}
-
-static void desc_give_back(wvm_alloc *a)
-{
-    pthread_mutex_unlock(&a->lock);
-    pthread_mutex_lock(&placement);
-    desc_put(a);
-    pthread_mutex_unlock(&placement);
-}
-
-/* The allocation's birth: readers see it, in state s, from the store of its snapshot on.
- * Placement held. */
-static void born(wvm_alloc *a, wvm_snap *s)
-{
-    a->staged = false;
-    quick_update(a, s);
-    atomic_store_explicit(&a->snap, s, memory_order_release);
-    live_link(a, s->size);
-    gen_advance();
-}
 
 /* Gives back a staged allocation that was never born: its backend's setup (set_up: the hook
  * ran), its place, its pending index entries, its descriptor. Nothing of it is committed. */
 static void unstage(wvm_alloc *a, bool set_up)
 {
     wvm_snap *s = a->cur;
-    uintptr_t base = s->base;
     wvm__alloc_forget_deferred(a);
     if (set_up && a->backend->on_release)
         a->backend->on_release(a, s);
     wvm__numa_forget(s, a->in_arena);
     if (!a->in_arena) /* first: a mapping without index entries would look foreign */
-        wvm__prim_unmap((void *)base, s->size);
-    pthread_mutex_lock(&placement);
-    wvm__radix_clear(base, base + span_of(s->size));
-    if (a->in_arena)
-        wvm__free_add(base, a->footprint);
-    a->cur = NULL;
-    a->staged = false;
-    pthread_mutex_unlock(&a->lock);
-    desc_put(a);
-    pthread_mutex_unlock(&placement);
+        wvm__prim_unmap((void *)s->base, s->size);
+    wvm__index_unstage(a);
     wvm__guard_release(s->guards);
     wvm__snap_free(s);
 }
 
-/* Placement of one attempt; placement held. TAKEN_FOR_NOW: try again later. */
-static uint32_t place(wvm_alloc *a, uintptr_t want, uintptr_t span, size_t size, uint32_t type,
-                      int (*map)(uintptr_t, size_t, void **), uintptr_t footprint, bool sparse,
-                      uintptr_t *base, bool *in_arena, bool *indexed)
-{
-    *in_arena = true;
-    *indexed = false;
-    *base = want;
-    if (want)
-        return place_at(a, want, span, size, map, in_arena, indexed);
-    if (map)
-        return *in_arena = false, place_dedicated(size, map, base);
-    if (sparse)
-        return place_sparse(footprint, type & WVM_MEM_TOP_DOWN, base);
-    return place_anywhere(span, type & WVM_MEM_TOP_DOWN, base);
-}
-
 uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
 {
-    uintptr_t want = r->want, span = span_of(r->size), base, footprint = span;
-    size_t size = r->size;
-    uint32_t type = r->type, commit = r->commit;
     const wvm_backend *be = r->be;
-    bool in_arena, indexed;
-    int (*map)(uintptr_t, size_t, void **) = be ? be->map : NULL;
-    bool sparse = !want && !map && !r->no_sparse && span >= WVM_SPARSE_MIN;
     bool set_up = be && be->on_reserve;
-    if (sparse)
-        footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
     wvm_alloc *a;
-    uint32_t err;
-    for (;;) {
-        if (!(a = desc_take()))
-            return WVM_ERROR_NOT_ENOUGH_MEMORY;
-        pthread_mutex_lock(&placement);
-        err = place(a, want, span, size, type, map, footprint, sparse, &base, &in_arena, &indexed);
-        if (err != TAKEN_FOR_NOW)
-            break;
-        pthread_mutex_unlock(&placement);
-        desc_give_back(a); /* no lock held while the other writer finishes */
-        wvm__prim_yield();
-    }
-    wvm_snap *s = err        ? NULL
-                  : r->first ? r->first(r->ctx, base, size)
-                             : wvm__snap_new(base, size, r->prot, type & ~WVM_MEM_TOP_DOWN);
-    if (!err && (!s || (!indexed && wvm__radix_set(base, base + span, a)))) {
-        if (!in_arena) /* unmapped before its entries go: never seen as foreign */
-            wvm__prim_unmap((void *)base, size);
-        if (indexed)
-            wvm__radix_clear(base, base + span);
-        if (in_arena)
-            wvm__free_add(base, footprint);
-        wvm__snap_free(s);
-        err = WVM_ERROR_NOT_ENOUGH_MEMORY;
-    }
-    if (err) {
-        pthread_mutex_unlock(&placement);
-        desc_give_back(a);
+    /* nothing to set up: born in the same placement section */
+    bool born_now = !r->commit && !set_up && !r->fill;
+    uint32_t err = wvm__index_stage(r, born_now, &a);
+    if (err)
         return err;
-    }
-    a->in_arena = in_arena;
-    a->sparse = sparse;
-    a->wp_registered = a->wp_refused = 0;
-    a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
-    a->under_lost = false;
-    a->footprint = footprint;
-    a->backend = be;
-    a->ext = r->ext;
-    atomic_store_explicit(&a->owner, r->owner, memory_order_relaxed);
-    a->cur = s;
-    a->staged = true;
-    if (!commit && !set_up && !r->fill) { /* nothing to set up: born in the same section */
-        born(a, s);
-        pthread_mutex_unlock(&placement);
+    uintptr_t base = a->cur->base;
+    if (born_now) {
         pthread_mutex_unlock(&a->lock);
         *out = base;
         return 0;
     }
-    pthread_mutex_unlock(&placement);
     /* staged: the kernel part, the backend's setup and the commit stay invisible until the
      * birth, so the allocation appears reserved and committed at one instant, or not at all */
-    int e = r->fill ? r->fill(r->ctx, base, size, in_arena) : 0;
-    err = e ? wvm__err_from_errno(e) : 0;
+    int e = r->fill ? r->fill(r->ctx, base, r->size, a->in_arena) : 0;
     if (e) {
         unstage(a, false);
-        return err;
+        return wvm__err_from_errno(e);
     }
     err = set_up ? be->on_reserve(a) : 0;
-    if (!err && commit)
-        err = wvm__alloc_commit(a, 0, wvm__snap_pages(s), commit);
+    if (!err && r->commit)
+        err = wvm__alloc_commit(a, 0, wvm__snap_pages(a->cur), r->commit);
     if (err) {
         unstage(a, set_up);
         return err;
     }
-    pthread_mutex_lock(&placement);
-    born(a, a->cur);
-    pthread_mutex_unlock(&placement);
+    wvm__index_birth(a);
     /* the commit's widening steps: after the birth (core/pages.c); if the kernel refuses, the
      * allocation dies again (a racing query may have seen it: pages.c says when) */
     if ((err = wvm__alloc_widen_deferred(a))) {
@@ -441,8 +73,6 @@ uint32_t wvm__space_reserve_with(uintptr_t want, size_t size, uint32_t type, uin
     return wvm__space_reserve_req(&r, out);
 }
 
-WVM_THREAD int wvm__alloc_locks_held;
-
 static wvm_alloc *acquire(uintptr_t addr, bool *busy)
 {
     for (;;) {
@@ -455,6 +85,8 @@ static wvm_alloc *acquire(uintptr_t addr, bool *busy)
             *busy = true;
             return NULL;
         }
+        if (!wvm__alloc_indexed(a, addr))
+            continue; /* a stale entry: a died (and may live again) meanwhile */
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size) {
             wvm__alloc_locks_held++;
@@ -462,8 +94,7 @@ static wvm_alloc *acquire(uintptr_t addr, bool *busy)
             return a;
         }
         pthread_mutex_unlock(&a->lock);
-        if (wvm__radix_get(addr) == a)
-            return NULL; /* the granule tail past the allocation's last page */
+        return NULL; /* the granule tail past the allocation's last page */
     }
 }
 
@@ -476,157 +107,6 @@ wvm_alloc *wvm__space_try_acquire(uintptr_t addr, bool *busy)
 {
     *busy = false;
     return acquire(addr, busy);
-}
-
-bool wvm__alloc_trylock(wvm_alloc *a)
-{
-    if (pthread_mutex_trylock(&a->lock))
-        return false;
-    wvm__alloc_locks_held++;
-    return true;
-}
-
-void wvm__space_unlock(wvm_alloc *a)
-{
-    wvm__alloc_locks_held--;
-    pthread_mutex_unlock(&a->lock);
-}
-
-typedef struct quick_runs {
-    uint64_t runs[WVM_QUICK_RUNS];
-    uint32_t n, pieces;
-} quick_runs;
-
-/* Collects the regions (runs of equal visible protection) of a small allocation; stops (1)
- * when they do not fit, or when too many hidden flags split them to look further. */
-static int quick_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    (void)count;
-    quick_runs *q = ctx;
-    uint32_t visible = attr & WVM_ATTR_PROT_MASK;
-    if ((visible & WVM_PAGE_GUARD) || ++q->pieces > 4 * WVM_QUICK_RUNS)
-        return 1; /* consumed guards live in the guard map: snapshot path */
-    if (q->n && (uint32_t)q->runs[q->n - 1] == visible)
-        return 0; /* hidden page flags do not split a region */
-    if (q->n == WVM_QUICK_RUNS)
-        return 1;
-    q->runs[q->n++] = first << 32 | visible;
-    return 0;
-}
-
-/* Refreshes a's quick copy from s (allocation locked, or not yet visible). */
-static void quick_update(wvm_alloc *a, const wvm_snap *s)
-{
-    quick_runs qr = {{0}, 0, 0};
-    /* backends may describe their memory differently: they take the snapshot path */
-    bool usable = s && !a->backend && s->level <= WVM_QUICK_LEVEL &&
-                  !wvm__snap_each(s, 0, wvm__snap_pages(s), quick_piece, &qr);
-    uint64_t *runs = qr.runs;
-    uint32_t n = qr.n;
-    wvm_quick *q = &a->quick;
-    uint32_t seq = atomic_load_explicit(&q->seq, memory_order_relaxed);
-    atomic_store_explicit(&q->seq, seq + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&q->nruns, usable ? n : 0, memory_order_relaxed);
-    if (usable) {
-        atomic_store_explicit(&q->base, s->base, memory_order_relaxed);
-        atomic_store_explicit(&q->size, s->size, memory_order_relaxed);
-        atomic_store_explicit(&q->alloc_prot, s->alloc_prot, memory_order_relaxed);
-        for (uint32_t i = 0; i < n; i++)
-            atomic_store_explicit(&q->runs[i], runs[i], memory_order_relaxed);
-    }
-    atomic_store_explicit(&q->seq, seq + 2, memory_order_release);
-}
-
-bool wvm__space_query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
-{
-    wvm_alloc *a = wvm__radix_get(page);
-    if (!a)
-        return false;
-    wvm_quick *q = &a->quick;
-    uint32_t seq = atomic_load_explicit(&q->seq, memory_order_acquire);
-    if (seq & 1)
-        return false;
-    uint32_t n = atomic_load_explicit(&q->nruns, memory_order_relaxed);
-    uint64_t base = atomic_load_explicit(&q->base, memory_order_relaxed);
-    uint64_t size = atomic_load_explicit(&q->size, memory_order_relaxed);
-    uint64_t aprot = atomic_load_explicit(&q->alloc_prot, memory_order_relaxed);
-    uint64_t runs[WVM_QUICK_RUNS];
-    for (int i = 0; i < WVM_QUICK_RUNS; i++)
-        runs[i] = atomic_load_explicit(&q->runs[i], memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq || !n || n > WVM_QUICK_RUNS ||
-        page < base || page - base >= size)
-        return false;
-    uint64_t idx = (page - base) / WVM_PAGE, pages = size / WVM_PAGE;
-    uint32_t i = 0;
-    while (i + 1 < n && (runs[i + 1] >> 32) <= idx)
-        i++;
-    uint64_t end = i + 1 < n ? runs[i + 1] >> 32 : pages;
-    uint32_t visible = (uint32_t)runs[i];
-    m->BaseAddress = (void *)page;
-    m->AllocationBase = (void *)base;
-    m->AllocationProtect = (uint32_t)aprot;
-    m->PartitionId = 0;
-    m->RegionSize = (end - idx) * WVM_PAGE;
-    m->State = visible ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
-    m->Protect = visible;
-    m->Type = WVM_MEM_PRIVATE;
-    return true;
-}
-
-void wvm__alloc_publish(wvm_alloc *a, wvm_snap *s)
-{
-    wvm_snap *old = a->cur, *seen = atomic_load_explicit(&a->snap, memory_order_relaxed);
-    a->cur = s;
-    if (!a->staged) {
-        quick_update(a, s);
-        atomic_store_explicit(&a->snap, s, memory_order_release);
-        if (seen != old)
-            wvm__snap_retire(seen);
-        seen = s;
-    }
-    if (old != seen)
-        wvm__snap_retire(old);
-}
-
-wvm_snap *wvm__alloc_publish_keep(wvm_alloc *a, wvm_snap *s)
-{
-    wvm_snap *before = a->cur, *seen = atomic_load_explicit(&a->snap, memory_order_relaxed);
-    a->cur = s;
-    quick_update(a, s);
-    atomic_store_explicit(&a->snap, s, memory_order_release);
-    if (seen != before)
-        wvm__snap_retire(seen);
-    return before;
-}
-
-void wvm__alloc_settle(wvm_alloc *a, wvm_snap *before)
-{
-    (void)a;
-    wvm__snap_retire(before);
-}
-
-void wvm__alloc_unpublish(wvm_alloc *a, wvm_snap *before)
-{
-    wvm_snap *s = a->cur;
-    a->cur = before;
-    quick_update(a, before);
-    atomic_store_explicit(&a->snap, before, memory_order_release);
-    wvm__snap_retire(s);
-}
-
-/* The allocation's death (placement held): readers stop seeing it at the store of NULL. */
-static void died(wvm_alloc *a)
-{
-    quick_update(a, NULL);
-    wvm_snap *seen = atomic_exchange_explicit(&a->snap, NULL, memory_order_acq_rel);
-    wvm__snap_retire(seen);
-    if (a->cur != seen)
-        wvm__snap_retire(a->cur);
-    a->cur = NULL;
-    a->staged = false;
-    gen_advance();
 }
 
 uint32_t wvm__space_release(uintptr_t base)
@@ -646,11 +126,10 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
     wvm_snap *s = wvm__alloc_snap(a);
     uintptr_t base = s->base;
     const wvm_backend *be = a->backend;
-    bool own_span = be && be->release_span;
     /* staged: readers see the allocation as it was until it dies, never half decommitted */
     a->staged = true;
     uint32_t err = 0;
-    if (own_span)
+    if (be && be->release_span)
         err = wvm__err_from_errno(be->release_span(base, s->size, a->footprint, a->in_arena));
     else if (s->committed && a->sparse && !a->backend &&
              !wvm__snap_any(s, 0, wvm__snap_pages(s), WVM_LOCKED) &&
@@ -668,239 +147,9 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
     }
     s = wvm__alloc_snap(a);
     wvm_guardmap *guards = s->guards;
-    size_t size = s->size;
-    uintptr_t span = span_of(size);
-    bool in_arena = a->in_arena, reusable = !a->guard_mode || wvm__alloc_widen_under(a);
-    wvm__numa_forget(s, in_arena);
-    pthread_mutex_lock(&placement);
-    died(a);
-    live_unlink(a, size);
-    if (in_arena || own_span) { /* (a backend's release_span unmapped a dedicated one) */
-        wvm__radix_clear(base, base + span);
-        /* (a span with pages whose mapping under their markers stays other than read-write
-         * is lost to free space: its next owner would inherit them) */
-        if (in_arena && reusable)
-            wvm__free_add(base, a->footprint);
-    } else {
-        /* the entries stay (pending) until the mapping is gone: a mapping without them
-         * would look like someone else's to readers, and its address could be reused by
-         * another dedicated mapping before they are cleared */
-        pthread_mutex_unlock(&placement);
-        wvm__prim_unmap((void *)base, size);
-        pthread_mutex_lock(&placement);
-        wvm__radix_clear(base, base + span);
-    }
-    wvm__alloc_locks_held--;
-    pthread_mutex_unlock(&a->lock);
-    desc_put(a);
-    pthread_mutex_unlock(&placement);
+    bool reusable = !a->guard_mode || wvm__alloc_widen_under(a);
+    wvm__numa_forget(s, a->in_arena);
+    wvm__index_death(a, reusable);
     wvm__guard_release(guards);
-    return 0;
-}
-
-const wvm_snap *wvm__space_lookup(uintptr_t addr)
-{
-    wvm_alloc *a = wvm__radix_get(addr);
-    if (!a)
-        return NULL;
-    const wvm_snap *s = wvm__alloc_visible(a);
-    if (s && addr >= s->base && addr - s->base < s->size)
-        return s;
-    return NULL;
-}
-
-uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
-{
-    wvm__ebr_enter(); /* the snapshots read here stay valid */
-    for (uintptr_t at = addr;;) {
-        uintptr_t g = wvm__radix_next(at, limit);
-        if (g >= limit)
-            break;
-        wvm_alloc *a = wvm__radix_get(g);
-        const wvm_snap *s = a ? wvm__alloc_visible(a) : NULL;
-        if (!s) { /* pending, or cleared meanwhile: free, as far as a's entries go */
-            at = a ? wvm__radix_next_other(g, limit, a) : g;
-            continue;
-        }
-        uintptr_t end = s->base + span_of(s->size);
-        if (g < s->base || g >= end)
-            continue; /* a was released and born again elsewhere since: read g again */
-        if (s->base >= addr) {
-            limit = s->base;
-            break;
-        }
-        at = end; /* addr lies inside s, or in the tail of its last granule */
-    }
-    wvm__ebr_exit();
-    return limit;
-}
-
-void wvm__space_each(void (*f)(wvm_alloc *a, void *ctx), void *ctx)
-{
-    pthread_mutex_lock(&placement);
-    for (wvm_alloc *a = live_head.next; a != &live_head; a = a->next)
-        f(a, ctx);
-    pthread_mutex_unlock(&placement);
-}
-
-void wvm__space_stats(wvm_space_stats *out)
-{
-    pthread_mutex_lock(&placement);
-    out->reserved = reserved_bytes;
-    out->reserved_peak = reserved_peak;
-    out->live = live_count;
-    pthread_mutex_unlock(&placement);
-    wvm__arena_stats(&out->arenas, &out->arena_bytes, &out->chunks_guarded);
-}
-
-bool wvm__space_pending(uintptr_t addr)
-{
-    wvm_alloc *a = wvm__radix_get(addr);
-    return a && !wvm__alloc_visible(a);
-}
-
-bool wvm__space_owns(uintptr_t addr)
-{
-    wvm__ebr_enter();
-    bool owned = wvm__space_lookup(addr) != NULL;
-    wvm__ebr_exit();
-    return owned;
-}
-
-static void each_desc(slab_node *from, slab_node *to, int (*op)(pthread_mutex_t *))
-{
-    for (slab_node *n = from; n != to; n = n->next)
-        for (int i = 0; i < SLAB; i++)
-            op(&n->descs[i].lock);
-}
-
-/* Before a fork: every descriptor's lock (the lock order: allocations first), then placement.
- * A slab made meanwhile (under placement) is locked too before placement is kept. Waiting
- * for a descriptor's lock waits for the operation its holder is in; none holds two. */
-static void fork_space(enum wvm_fork_phase phase)
-{
-    if (phase != WVM_FORK_PREPARE) {
-        pthread_mutex_unlock(&placement);
-        each_desc(atomic_load(&slabs), NULL, pthread_mutex_unlock);
-        return;
-    }
-    slab_node *top = NULL;
-    for (;;) {
-        slab_node *head = atomic_load_explicit(&slabs, memory_order_acquire);
-        each_desc(head, top, pthread_mutex_lock);
-        top = head;
-        pthread_mutex_lock(&placement);
-        if (atomic_load_explicit(&slabs, memory_order_relaxed) == top)
-            return;
-        pthread_mutex_unlock(&placement);
-    }
-}
-
-__attribute__((constructor)) static void register_fork(void)
-{
-    wvm__fork_register(WVM_FORK_RANK_SPACE, fork_space);
-}
-
-uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, bool top_down,
-                         uintptr_t *out)
-{
-    uintptr_t span = span_of(size);
-    pthread_mutex_lock(&placement);
-    int err = wvm__free_find(lo, hi, span, align, top_down, out);
-    pthread_mutex_unlock(&placement);
-    if (!err)
-        return 0;
-    /* between the kernel's mappings (an arena is one of them), lowest or highest first */
-    uintptr_t best = 0, at = lo < WVM_MIN_ADDR ? WVM_MIN_ADDR : lo;
-    bool found = false;
-    while (at < hi) {
-        wvm_vma v;
-        uintptr_t gap_end = hi;
-        if (!wvm__prim_vma_next(at, &v))
-            gap_end = v.start < hi ? v.start : hi;
-        uintptr_t s = (at + align - 1) & ~(uintptr_t)(align - 1);
-        if (s >= at && gap_end > s && gap_end - s >= span) {
-            uintptr_t cand = top_down ? (gap_end - span) & ~(uintptr_t)(align - 1) : s;
-            best = cand;
-            found = true;
-            if (!top_down)
-                break;
-        }
-        if (gap_end >= hi || v.end <= at)
-            break;
-        at = v.end;
-    }
-    if (!found)
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    *out = best;
-    return 0;
-}
-
-/* One placement section: b is made (unreachable), the index points to it, a shrinks, and the
- * generation moves once (readers that combine entries see the split whole or not at all). */
-uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
-{
-    wvm_snap *s = wvm__alloc_snap(a);
-    size_t head = at - s->base, tail = s->size - head;
-    wvm_snap *sa = wvm__snap_new(s->base, head, s->alloc_prot, s->type);
-    wvm_snap *sb = wvm__snap_new(at, tail, s->alloc_prot, s->type);
-    pthread_mutex_lock(&placement);
-    /* b is never locked here: nobody can find it before the index says so, and then it is
-     * complete (a second allocation lock may not be waited for: fork.c) */
-    wvm_alloc *b = sa && sb ? desc_get() : NULL;
-    if (!b || wvm__radix_prepare(at, at + span_of(tail), a)) {
-        if (b)
-            desc_put(b);
-        pthread_mutex_unlock(&placement);
-        wvm__snap_free(sa);
-        wvm__snap_free(sb);
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    }
-    b->in_arena = a->in_arena;
-    b->sparse = false;
-    b->guard_mode = a->guard_mode;
-    b->wp_registered = a->wp_registered;
-    b->wp_refused = a->wp_refused;
-    b->under_lost = a->under_lost;
-    b->footprint = a->footprint - head;
-    b->backend = NULL;
-    b->ext = NULL;
-    b->cur = sb;
-    b->staged = false;
-    a->footprint = head;
-    quick_update(b, sb);
-    atomic_store_explicit(&b->snap, sb, memory_order_release);
-    live_link(b, 0);                           /* the bytes move from a to b */
-    wvm__radix_set(at, at + span_of(tail), b); /* prepared: cannot fail */
-    wvm__alloc_publish(a, sa);
-    gen_advance();
-    pthread_mutex_unlock(&placement);
-    return 0;
-}
-
-uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b)
-{
-    wvm_snap *sa = wvm__alloc_snap(a), *sb = wvm__alloc_snap(b);
-    uintptr_t b_base = sb->base, b_end = b_base + span_of(sb->size);
-    wvm_snap *n = wvm__snap_new(sa->base, sa->size + sb->size, sa->alloc_prot, sa->type);
-    pthread_mutex_lock(&placement);
-    if (!n || wvm__radix_prepare(b_base, b_end, b)) {
-        pthread_mutex_unlock(&placement);
-        wvm__snap_free(n);
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    }
-    /* a claims b's range before the index says so (a reader there still finds b, whole),
-     * then b dies: one section, one move of the generation */
-    wvm__alloc_publish(a, n);
-    wvm__radix_set(b_base, b_end, a); /* prepared: cannot fail */
-    a->footprint += b->footprint;
-    if (b->wp_registered != a->wp_registered) /* b's part may not be: register again */
-        a->wp_registered = 0;
-    died(b);
-    live_unlink(b, 0);
-    wvm__alloc_locks_held--;
-    pthread_mutex_unlock(&b->lock);
-    desc_put(b);
-    pthread_mutex_unlock(&placement);
     return 0;
 }

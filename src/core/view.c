@@ -6,7 +6,7 @@
 #include "core/guard.h"
 #include "core/ledger.h"
 #include "core/meta.h"
-#include "core/range.h"
+#include "core/acct.h"
 #include "core/view.h"
 #include "prim/linux/prim.h"
 

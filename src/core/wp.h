@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/space.h"
+#include "core/index.h"
 #include "prim/linux/prim.h"
 
 /* The Linux protection of the mapping under committed page attribute attr. */

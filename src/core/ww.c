@@ -13,6 +13,7 @@
 
 #include "core/meta.h"
 #include "core/fork.h"
+#include "core/space.h"
 #include "core/ww.h"
 #include "prim/linux/uffd.h"
 
@@ -242,16 +243,12 @@ static const wvm_backend ww_backend = {
     .after_commit = after_commit,
     .before_pin = before_pin,
     .after_pin = after_pin,
+    .kernel_records = true,
 };
 
 const wvm_backend *wvm__ww_backend(void)
 {
     return wvm__prim_ww_available() ? &ww_backend : wvm__wwp_backend();
-}
-
-bool wvm__ww_kernel_records(const wvm_alloc *a)
-{
-    return a->backend == &ww_backend;
 }
 
 /* --- GetWriteWatch / ResetWriteWatch -------------------------------------------------------- */

@@ -7,14 +7,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/space.h"
+#include "core/index.h"
 
 /* The backend of MEM_WRITE_WATCH allocations: userfaultfd when this kernel has async
  * write-protect and PAGEMAP_SCAN (Linux >= 6.7), else the mprotect fallback. */
 const wvm_backend *wvm__ww_backend(void);
 /* Whether the kernel keeps a's write records (the userfaultfd backend): nothing may write to
  * its pages or fault them in for writing on the program's behalf (a write fault is a record). */
-bool wvm__ww_kernel_records(const wvm_alloc *a);
+static inline bool wvm__ww_kernel_records(const wvm_alloc *a)
+{
+    return a->backend && a->backend->kernel_records;
+}
 
 /* The mprotect fallback (ww_mprotect.c): its backend and its halves of the two calls, on a
  * locked allocation of that backend. */
