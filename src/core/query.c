@@ -96,6 +96,11 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
          * the page's granule: a free region of size 0). Lock-free: a retry means some other
          * thread's reserve or release completed. */
         uint32_t err = wvm__query_foreign(page, out);
+        /* A free region of size 0: an allocation starting at page was born after the lookup
+         * found the page free, and the generation check cannot see it yet (born() publishes
+         * the snapshot before it advances the generation). It is visible now: read again. */
+        if (!err && out->State == WVM_MEM_FREE && out->RegionSize == 0)
+            continue;
         if (err || wvm__space_gen_is(gen))
             return err;
     }
