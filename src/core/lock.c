@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 
 #include "core/guard.h"
+#include "core/pages.h"
 #include "core/residency.h"
 #include "core/wsquota.h"
 #include "core/ww.h"
