@@ -60,7 +60,7 @@ typedef struct {
 static void collect(wvm_alloc *a, void *ctx)
 {
     owned_list *l = ctx;
-    if (atomic_load_explicit(&a->owner, memory_order_relaxed) != l->owner)
+    if (wvm__alloc_owner(a) != l->owner)
         return;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;

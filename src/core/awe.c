@@ -208,10 +208,10 @@ uint32_t wvm__awe_map(uintptr_t addr, uint64_t n, const uintptr_t *pfns)
     if (!a)
         return WVM_ERROR_INVALID_PARAMETER;
     const wvm_snap *s = wvm__alloc_snap(a);
-    window *w = a->ext;
+    window *w = wvm__alloc_ext(a);
     uint64_t first = (addr - s->base) / WVM_PAGE;
     uint32_t err = 0;
-    if (a->backend != wvm__awe_backend() || !w || n > w->pages - first)
+    if (wvm__alloc_backend(a) != wvm__awe_backend() || !w || n > w->pages - first)
         err = WVM_ERROR_INVALID_PARAMETER;
     if (!err) {
         pthread_mutex_lock(&pool);
@@ -232,7 +232,7 @@ static const wvm_backend awe_backend;
 static window *window_of(uintptr_t at)
 {
     wvm_alloc *a = wvm__radix_get(at);
-    return a && a->backend == &awe_backend ? a->ext : NULL;
+    return a && wvm__alloc_backend(a) == &awe_backend ? wvm__alloc_ext(a) : NULL;
 }
 
 uint32_t wvm__awe_free(uint64_t *n, const uintptr_t *pfns)
@@ -288,7 +288,7 @@ static uint32_t on_reserve(wvm_alloc *a)
         return wvm__err_from_errno(err);
     }
     pthread_mutex_lock(&pool);
-    a->ext = w;
+    wvm__alloc_set_ext(a, w);
     pthread_mutex_unlock(&pool);
     return 0;
 }
@@ -297,13 +297,13 @@ static uint32_t on_reserve(wvm_alloc *a)
 static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
 {
     (void)s;
-    window *w = a->ext;
+    window *w = wvm__alloc_ext(a);
     if (!w)
         return 0;
     pthread_mutex_lock(&pool);
     int err = unmap_locked(w, 0, w->pages);
     if (!err)
-        a->ext = NULL;
+        wvm__alloc_set_ext(a, NULL);
     pthread_mutex_unlock(&pool);
     if (err)
         return wvm__err_from_errno(err);
@@ -338,7 +338,7 @@ const wvm_backend *wvm__awe_backend(void)
 bool wvm__awe_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m)
 {
     wvm_alloc *a = wvm__radix_get(s->base);
-    window *w = a && a->backend == &awe_backend ? a->ext : NULL;
+    window *w = a && wvm__alloc_backend(a) == &awe_backend ? wvm__alloc_ext(a) : NULL;
     if (!w || w->base != s->base) /* a window being set up or released: reserved */
         return false;
     /* without the pool lock: a map in flight may show either way, as on Windows */

@@ -66,7 +66,8 @@ static int check_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     piece_ctx *p = ctx;
     check_ctx *c = p->c;
     const wvm_snap *s = p->s;
-    bool own_prot = p->a->backend && p->a->backend->write_fault; /* the backend's protections */
+    const wvm_backend *be = wvm__alloc_backend(p->a);
+    bool own_prot = be && be->write_fault; /* the backend's protections */
     if (wvm__attr_committed(attr)) {
         int prot = wvm__attr_kprot(attr);
         bool unfolded = (attr & WVM_PAGE_GUARD) && wvm__guard_pending(s);
@@ -96,7 +97,8 @@ static void check_snap(check_ctx *c, wvm_alloc *a, const wvm_snap *s, wvm_refs_s
         fail(c, "index does not find the allocation", s->base);
     piece_ctx p = {c, a, s};
     wvm__snap_each(s, 0, wvm__snap_pages(s), check_piece, &p);
-    if (!(a->backend && a->backend->mapped)) /* a view's pages are its section's */
+    const wvm_backend *be = wvm__alloc_backend(a);
+    if (!(be && be->mapped)) /* a view's pages are its section's */
         c->committed_pages += s->committed;
 }
 

@@ -166,8 +166,8 @@ static void unmark(wvm_guardmap *g, uint64_t page)
 static int unguarded_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
 {
     attr &= ~WVM_PAGE_GUARD;
-    return a->backend && a->backend->page_prot ? a->backend->page_prot(a, page, attr)
-                                               : wvm__linux_prot(attr);
+    const wvm_backend *be = wvm__alloc_backend(a);
+    return be && be->page_prot ? be->page_prot(a, page, attr) : wvm__linux_prot(attr);
 }
 
 void wvm__guard_consume_locked(wvm_alloc *a, uint64_t page)
@@ -199,7 +199,7 @@ static wvm_alloc *acquire_in_signal(uintptr_t addr)
         wvm_alloc *a = wvm__radix_get(addr);
         if (!a)
             return NULL;
-        for (unsigned spins = 0; pthread_mutex_trylock(&a->lock); spins++) {
+        for (unsigned spins = 0; !wvm__alock_try(&a->lock); spins++) {
             if (wvm__alloc_locks_held && spins > 10000)
                 return NULL;
             wvm__prim_yield();
@@ -209,7 +209,7 @@ static wvm_alloc *acquire_in_signal(uintptr_t addr)
         wvm_snap *s = wvm__alloc_snap(a);
         if (s && addr >= s->base && addr - s->base < s->size)
             return a;
-        pthread_mutex_unlock(&a->lock);
+        wvm__alock_unlock(&a->lock);
         return NULL;
     }
 }
@@ -233,6 +233,7 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, boo
     if (!a)
         return WVM_FAULT_NOT_OURS;
     wvm_snap *s = wvm__alloc_snap(a);
+    const wvm_backend *be = wvm__alloc_backend(a);
     uint64_t page = (addr - s->base) / WVM_PAGE;
     uint32_t attr = wvm__guard_attr(s, wvm__snap_attr(s, page), page);
     enum wvm_fault_kind kind = WVM_FAULT_VIOLATION;
@@ -251,12 +252,11 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, boo
             unmark(s->guards, page);
         else
             kind = WVM_FAULT_GUARD;
-    } else if (access == 1 && a->backend && a->backend->write_fault &&
-               a->backend->write_fault(a, page, attr)) {
+    } else if (access == 1 && be && be->write_fault && be->write_fault(a, page, attr)) {
         kind = WVM_FAULT_RETRY; /* the write-watch fallback recorded the first write */
     } else if (allows(wvm__linux_prot(attr), access)) {
         kind = WVM_FAULT_RETRY;
     }
-    pthread_mutex_unlock(&a->lock);
+    wvm__alock_unlock(&a->lock);
     return kind;
 }

@@ -1,6 +1,7 @@
 /* The address index: descriptors, placement (arenas, dedicated mappings), the radix index,
  * births and deaths, and the lock-free lookups (core/index.h). No page operation. */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "core/arena.h"
 #include "core/fork.h"
@@ -15,14 +16,14 @@ static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t index_gen;
 static wvm_alloc *free_descs;
 
-/* Every slab of descriptors, newest first (for fork: all their locks). */
-enum { SLAB = 256 };
+/* Every slab of descriptors, newest first (for fork: all their locks). 64 KiB: a block of its
+ * own mapping, page-aligned, so that every descriptor is one cache line. */
+enum { SLAB = 1024 };
 typedef struct slab_node {
     wvm_alloc *descs;
     struct slab_node *next;
 } slab_node;
 static _Atomic(slab_node *) slabs;
-static wvm_alloc live_head = {.prev = &live_head, .next = &live_head};
 static uint64_t reserved_bytes, reserved_peak, live_count;
 
 uint32_t wvm__err_from_errno(int err)
@@ -68,22 +69,62 @@ static wvm_alloc *desc_get(void)
         node->descs = slab;
         node->next = atomic_load_explicit(&slabs, memory_order_relaxed);
         atomic_store_explicit(&slabs, node, memory_order_release);
-        for (int i = 0; i < SLAB; i++) {
-            pthread_mutex_init(&slab[i].lock, NULL);
-            slab[i].next = free_descs;
+        for (int i = SLAB - 1; i >= 0; i--) { /* zero-filled: unlocked, no state */
+            slab[i].free_next = free_descs;
             free_descs = &slab[i];
         }
     }
     wvm_alloc *a = free_descs;
-    free_descs = a->next;
-    a->backend = NULL;
-    a->ext = NULL;
-    /* a->cur is NULL already (every path that frees a descriptor clears it under its lock) and
-     * is not written here: a reader that found this descriptor through a stale index entry
-     * may be reading it in acquire(), under the allocation lock that is not held here */
+    free_descs = a->free_next;
+    /* A reader that found this descriptor through a stale index entry may hold its lock (in
+     * acquire(): the lock is not held here), but reads none of these before it found the
+     * index entry naming a again, which only a's next placement, under that lock, sets. */
+    a->cur = NULL;
     a->staged = false;
-    atomic_store_explicit(&a->owner, 0, memory_order_relaxed);
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    if (c) {
+        c->backend = NULL;
+        c->ext = NULL;
+        atomic_store_explicit(&c->owner, 0, memory_order_relaxed);
+        c->wp_registered = c->wp_refused = 0;
+        c->sparse = false;
+    }
     return a;
+}
+
+uint32_t wvm__alloc_cold_get(wvm_alloc *a)
+{
+    if (wvm__alloc_cold(a))
+        return 0;
+    wvm_alloc_cold *c = wvm__meta_zalloc(sizeof *c);
+    if (!c)
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
+    atomic_store_explicit(&a->cold, c, memory_order_release);
+    return 0;
+}
+
+void wvm__alloc_set_backend(wvm_alloc *a, const wvm_backend *be)
+{
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    if (c)
+        c->backend = be;
+    else if (be)
+        abort(); /* the caller did not make the cold part (wvm__alloc_cold_get) */
+}
+
+void wvm__alloc_set_ext(wvm_alloc *a, void *ext)
+{
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    if (c)
+        c->ext = ext;
+    else if (ext)
+        abort(); /* the caller did not make the cold part (wvm__alloc_cold_get) */
+}
+
+uintptr_t wvm__alloc_footprint(const wvm_alloc *a)
+{
+    uintptr_t span = span_of(a->cur->size);
+    return wvm__alloc_sparse(a) ? (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1) : span;
 }
 
 /* Ends a placement section that made an allocation be born or die (placement held).
@@ -115,27 +156,21 @@ static void quick_update(wvm_alloc *a, const wvm_snap *s);
 
 static void desc_put(wvm_alloc *a)
 {
-    a->next = free_descs;
+    a->free_next = free_descs;
     free_descs = a;
 }
 
-static void live_link(wvm_alloc *a, size_t size)
+/* Live allocations are counted, not listed: wvm__space_each walks the index. */
+static void live_link(size_t size)
 {
-    wvm_alloc *pos = live_head.prev; /* creation order; introspection sorts */
-    a->prev = pos;
-    a->next = pos->next;
-    pos->next->prev = a;
-    pos->next = a;
     live_count++;
     reserved_bytes += size;
     if (reserved_bytes > reserved_peak)
         reserved_peak = reserved_bytes;
 }
 
-static void live_unlink(wvm_alloc *a, size_t size)
+static void live_unlink(size_t size)
 {
-    a->prev->next = a->next;
-    a->next->prev = a->prev;
     live_count--;
     reserved_bytes -= size;
 }
@@ -274,13 +309,13 @@ static wvm_alloc *desc_take(void)
     wvm_alloc *a = desc_get();
     pthread_mutex_unlock(&placement);
     if (a)
-        pthread_mutex_lock(&a->lock);
+        wvm__alock_lock(&a->lock);
     return a;
 }
 
 static void desc_give_back(wvm_alloc *a)
 {
-    pthread_mutex_unlock(&a->lock);
+    wvm__alock_unlock(&a->lock);
     pthread_mutex_lock(&placement);
     desc_put(a);
     pthread_mutex_unlock(&placement);
@@ -293,7 +328,7 @@ static void born(wvm_alloc *a, wvm_snap *s)
     a->staged = false;
     quick_update(a, s);
     atomic_store_explicit(&a->snap, s, memory_order_release);
-    live_link(a, s->size);
+    live_link(s->size);
     gen_advance();
 }
 
@@ -325,11 +360,16 @@ uint32_t wvm__index_stage(const wvm_reserve_req *r, bool born_now, wvm_alloc **o
     bool sparse = !want && !map && !r->no_sparse && span >= WVM_SPARSE_MIN;
     if (sparse)
         footprint = (span + WVM_CHUNK - 1) & ~(uintptr_t)(WVM_CHUNK - 1);
+    bool cold = be || r->ext || r->owner || sparse;
     wvm_alloc *a;
     uint32_t err;
     for (;;) {
         if (!(a = desc_take()))
             return WVM_ERROR_NOT_ENOUGH_MEMORY;
+        if (cold && wvm__alloc_cold_get(a)) {
+            desc_give_back(a);
+            return WVM_ERROR_NOT_ENOUGH_MEMORY;
+        }
         pthread_mutex_lock(&placement);
         err = place(a, want, span, size, type, map, footprint, sparse, &base, &in_arena, &indexed);
         if (err != TAKEN_FOR_NOW)
@@ -357,14 +397,15 @@ uint32_t wvm__index_stage(const wvm_reserve_req *r, bool born_now, wvm_alloc **o
         return err;
     }
     a->in_arena = in_arena;
-    a->sparse = sparse;
-    a->wp_registered = a->wp_refused = 0;
     a->guard_mode = in_arena && !sparse && wvm__caps()->guard_markers && !(be && be->mapped);
     a->under_lost = false;
-    a->footprint = footprint;
-    a->backend = be;
-    a->ext = r->ext;
-    atomic_store_explicit(&a->owner, r->owner, memory_order_relaxed);
+    wvm_alloc_cold *c = wvm__alloc_cold(a); /* cleared by desc_get */
+    if (cold) {
+        c->sparse = sparse;
+        c->backend = be;
+        c->ext = r->ext;
+        atomic_store_explicit(&c->owner, r->owner, memory_order_relaxed);
+    }
     a->cur = s;
     a->staged = true;
     if (born_now)
@@ -388,10 +429,10 @@ void wvm__index_unstage(wvm_alloc *a)
     pthread_mutex_lock(&placement);
     wvm__radix_clear(base, base + span_of(s->size));
     if (a->in_arena)
-        wvm__free_add(base, a->footprint);
+        wvm__free_add(base, wvm__alloc_footprint(a));
     a->cur = NULL;
     a->staged = false;
-    pthread_mutex_unlock(&a->lock);
+    wvm__alock_unlock(&a->lock);
     desc_put(a);
     pthread_mutex_unlock(&placement);
 }
@@ -400,7 +441,7 @@ WVM_THREAD int wvm__alloc_locks_held;
 
 bool wvm__alloc_trylock(wvm_alloc *a)
 {
-    if (pthread_mutex_trylock(&a->lock))
+    if (!wvm__alock_try(&a->lock))
         return false;
     wvm__alloc_locks_held++;
     return true;
@@ -409,19 +450,19 @@ bool wvm__alloc_trylock(wvm_alloc *a)
 void wvm__space_unlock(wvm_alloc *a)
 {
     wvm__alloc_locks_held--;
-    pthread_mutex_unlock(&a->lock);
+    wvm__alock_unlock(&a->lock);
 }
 
 bool wvm__alloc_indexed(wvm_alloc *a, uintptr_t addr)
 {
     if (wvm__radix_get(addr) == a)
         return true;
-    pthread_mutex_unlock(&a->lock);
+    wvm__alock_unlock(&a->lock);
     return false;
 }
 
 typedef struct quick_runs {
-    uint64_t runs[WVM_QUICK_RUNS];
+    uint32_t runs[WVM_QUICK_RUNS];
     uint32_t n, pieces;
 } quick_runs;
 
@@ -434,11 +475,11 @@ static int quick_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     uint32_t visible = attr & WVM_ATTR_PROT_MASK;
     if ((visible & WVM_PAGE_GUARD) || ++q->pieces > 4 * WVM_QUICK_RUNS)
         return 1; /* consumed guards live in the guard map: snapshot path */
-    if (q->n && (uint32_t)q->runs[q->n - 1] == visible)
+    if (q->n && WVM_QUICK_PROT(q->runs[q->n - 1]) == visible)
         return 0; /* hidden page flags do not split a region */
     if (q->n == WVM_QUICK_RUNS)
         return 1;
-    q->runs[q->n++] = first << 32 | visible;
+    q->runs[q->n++] = (uint32_t)first << 16 | visible;
     return 0;
 }
 
@@ -447,19 +488,19 @@ static void quick_update(wvm_alloc *a, const wvm_snap *s)
 {
     quick_runs qr = {{0}, 0, 0};
     /* backends may describe their memory differently: they take the snapshot path */
-    bool usable = s && !a->backend && s->level <= WVM_QUICK_LEVEL &&
+    bool usable = s && !wvm__alloc_backend(a) && s->level <= WVM_QUICK_LEVEL &&
+                  s->alloc_prot <= 0x7FFu && wvm__snap_pages(s) <= 8192 &&
                   !wvm__snap_each(s, 0, wvm__snap_pages(s), quick_piece, &qr);
-    uint64_t *runs = qr.runs;
+    uint32_t *runs = qr.runs;
     uint32_t n = qr.n;
     wvm_quick *q = &a->quick;
     uint32_t seq = atomic_load_explicit(&q->seq, memory_order_relaxed);
     atomic_store_explicit(&q->seq, seq + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&q->nruns, usable ? n : 0, memory_order_relaxed);
+    uint32_t shape = usable ? n | s->alloc_prot << 3 | (uint32_t)wvm__snap_pages(s) << 14 : 0;
+    atomic_store_explicit(&q->shape, shape, memory_order_relaxed);
     if (usable) {
         atomic_store_explicit(&q->base, s->base, memory_order_relaxed);
-        atomic_store_explicit(&q->size, s->size, memory_order_relaxed);
-        atomic_store_explicit(&q->alloc_prot, s->alloc_prot, memory_order_relaxed);
         for (uint32_t i = 0; i < n; i++)
             atomic_store_explicit(&q->runs[i], runs[i], memory_order_relaxed);
     }
@@ -526,16 +567,18 @@ void wvm__index_death(wvm_alloc *a, bool reusable)
     uintptr_t base = s->base;
     size_t size = s->size;
     uintptr_t span = span_of(size);
-    bool in_arena = a->in_arena, own_span = a->backend && a->backend->release_span;
+    const wvm_backend *be = wvm__alloc_backend(a);
+    bool in_arena = a->in_arena, own_span = be && be->release_span;
+    uintptr_t footprint = wvm__alloc_footprint(a);
     pthread_mutex_lock(&placement);
     died(a);
-    live_unlink(a, size);
+    live_unlink(size);
     if (in_arena || own_span) { /* (a backend's release_span unmapped a dedicated one) */
         wvm__radix_clear(base, base + span);
         /* (a span with pages whose mapping under their markers stays other than read-write
          * is lost to free space: its next owner would inherit them) */
         if (in_arena && reusable)
-            wvm__free_add(base, a->footprint);
+            wvm__free_add(base, footprint);
     } else {
         /* the entries stay (pending) until the mapping is gone: a mapping without them
          * would look like someone else's to readers, and its address could be reused by
@@ -546,7 +589,7 @@ void wvm__index_death(wvm_alloc *a, bool reusable)
         wvm__radix_clear(base, base + span);
     }
     wvm__alloc_locks_held--;
-    pthread_mutex_unlock(&a->lock);
+    wvm__alock_unlock(&a->lock);
     desc_put(a);
     pthread_mutex_unlock(&placement);
 }
@@ -590,9 +633,16 @@ uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
 
 void wvm__space_each(void (*f)(wvm_alloc *a, void *ctx), void *ctx)
 {
+    /* by address, from the index: births and deaths wait for placement, and an allocation's
+     * entries are one range (its pending ones, staged or dying, are skipped) */
+    const uintptr_t top = (uintptr_t)1 << 47;
     pthread_mutex_lock(&placement);
-    for (wvm_alloc *a = live_head.next; a != &live_head; a = a->next)
-        f(a, ctx);
+    for (uintptr_t g = wvm__radix_next(0, top); g < top;) {
+        wvm_alloc *a = wvm__radix_get(g);
+        if (wvm__alloc_visible(a))
+            f(a, ctx);
+        g = wvm__radix_next_other(g, top, a);
+    }
     pthread_mutex_unlock(&placement);
 }
 
@@ -620,7 +670,7 @@ bool wvm__space_owns(uintptr_t addr)
     return owned;
 }
 
-static void each_desc(slab_node *from, slab_node *to, int (*op)(pthread_mutex_t *))
+static void each_desc(slab_node *from, slab_node *to, void (*op)(wvm_alock *))
 {
     for (slab_node *n = from; n != to; n = n->next)
         for (int i = 0; i < SLAB; i++)
@@ -634,13 +684,13 @@ static void fork_space(enum wvm_fork_phase phase)
 {
     if (phase != WVM_FORK_PREPARE) {
         pthread_mutex_unlock(&placement);
-        each_desc(atomic_load(&slabs), NULL, pthread_mutex_unlock);
+        each_desc(atomic_load(&slabs), NULL, wvm__alock_unlock);
         return;
     }
     slab_node *top = NULL;
     for (;;) {
         slab_node *head = atomic_load_explicit(&slabs, memory_order_acquire);
-        each_desc(head, top, pthread_mutex_lock);
+        each_desc(head, top, wvm__alock_lock);
         top = head;
         pthread_mutex_lock(&placement);
         if (atomic_load_explicit(&slabs, memory_order_relaxed) == top)
@@ -701,7 +751,9 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     /* b is never locked here: nobody can find it before the index says so, and then it is
      * complete (a second allocation lock may not be waited for: fork.c) */
     wvm_alloc *b = sa && sb ? desc_get() : NULL;
-    if (!b || wvm__radix_prepare(at, at + span_of(tail), a)) {
+    wvm_alloc_cold *ac = wvm__alloc_cold(a);
+    bool wp = ac && (ac->wp_registered || ac->wp_refused); /* b inherits them */
+    if (!b || (wp && wvm__alloc_cold_get(b)) || wvm__radix_prepare(at, at + span_of(tail), a)) {
         if (b)
             desc_put(b);
         pthread_mutex_unlock(&placement);
@@ -709,21 +761,19 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
         wvm__snap_free(sb);
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
+    /* (a placeholder is never sparse: both footprints are their spans) */
     b->in_arena = a->in_arena;
-    b->sparse = false;
     b->guard_mode = a->guard_mode;
-    b->wp_registered = a->wp_registered;
-    b->wp_refused = a->wp_refused;
     b->under_lost = a->under_lost;
-    b->footprint = a->footprint - head;
-    b->backend = NULL;
-    b->ext = NULL;
+    if (wp) { /* b's cold part was cleared by desc_get */
+        wvm__alloc_cold(b)->wp_registered = ac->wp_registered;
+        wvm__alloc_cold(b)->wp_refused = ac->wp_refused;
+    }
     b->cur = sb;
     b->staged = false;
-    a->footprint = head;
     quick_update(b, sb);
     atomic_store_explicit(&b->snap, sb, memory_order_release);
-    live_link(b, 0);                           /* the bytes move from a to b */
+    live_link(0);                              /* the bytes move from a to b */
     wvm__radix_set(at, at + span_of(tail), b); /* prepared: cannot fail */
     wvm__alloc_publish(a, sa);
     gen_advance();
@@ -746,13 +796,13 @@ uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b)
      * then b dies: one section, one move of the generation */
     wvm__alloc_publish(a, n);
     wvm__radix_set(b_base, b_end, a); /* prepared: cannot fail */
-    a->footprint += b->footprint;
-    if (b->wp_registered != a->wp_registered) /* b's part may not be: register again */
-        a->wp_registered = 0;
+    wvm_alloc_cold *ac = wvm__alloc_cold(a), *bc = wvm__alloc_cold(b);
+    if (ac && ac->wp_registered != (bc ? bc->wp_registered : 0))
+        ac->wp_registered = 0; /* b's part may not be registered: register again */
     died(b);
-    live_unlink(b, 0);
+    live_unlink(0);
     wvm__alloc_locks_held--;
-    pthread_mutex_unlock(&b->lock);
+    wvm__alock_unlock(&b->lock);
     desc_put(b);
     pthread_mutex_unlock(&placement);
     return 0;

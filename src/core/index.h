@@ -20,13 +20,13 @@
  * names they had before the index and the lifecycle were two files.) */
 #ifndef WVM_INDEX_H
 #define WVM_INDEX_H
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <winvmem/vm.h>
 
+#include "core/alock.h"
 #include "core/arena.h"
 #include "core/meta.h"
 #include "core/snap.h"
@@ -43,46 +43,97 @@ struct wvm_backend;
  * 400 ns. Readers never wait: an odd or changed counter sends them to the snapshot path.
  * Written by index.c (wvm__alloc_publish, births, deaths), read by query.c. */
 #define WVM_QUICK_RUNS 4
-/* Allocations whose page tree is at most this deep (<= 32 MiB) keep a quick copy: finding out
- * whether a larger one has few regions would walk its tree at every write. */
+/* Allocations whose page tree is at most this deep (<= 32 MiB: 8,192 pages) keep a quick copy:
+ * finding out whether a larger one has few regions would walk its tree at every write. */
 #define WVM_QUICK_LEVEL 1
+/* shape: regions (0: not usable: too many runs, guard pages, or free) | allocation protection
+ * (PAGE_* and modifiers, < 0x800) | pages of the allocation (<= 8,192). */
+#define WVM_QUICK_NRUNS(shape) ((shape)&7u)
+#define WVM_QUICK_APROT(shape) ((shape) >> 3 & 0x7FFu)
+#define WVM_QUICK_PAGES(shape) ((shape) >> 14)
+/* A region: its first page << 16 | its visible protection (< 0x800). */
+#define WVM_QUICK_FIRST(run) ((run) >> 16)
+#define WVM_QUICK_PROT(run)  ((run)&0xFFFFu)
 typedef struct wvm_quick {
     _Atomic uint32_t seq;
-    _Atomic uint32_t nruns; /* 0: not usable (too many runs, guard pages, or free) */
-    _Atomic uint64_t base, size, alloc_prot;
-    _Atomic uint64_t runs[WVM_QUICK_RUNS]; /* first page << 32 | visible protection */
+    _Atomic uint32_t shape;
+    _Atomic uint64_t base;
+    _Atomic uint32_t runs[WVM_QUICK_RUNS];
 } wvm_quick;
 
+/* What few allocations need (a backend, a host owner, a sparse placement, READONLY by
+ * write-protect): out of line, so that a plain allocation's descriptor is one
+ * cache line. Made on first need (wvm__alloc_cold_get) and kept with the descriptor for good
+ * (type-stable like it, cleared when the descriptor is reused). */
+typedef struct wvm_alloc_cold {
+    const struct wvm_backend *backend;
+    void *ext; /* backend data (write watch, AWE, large pages) */
+    /* The tag of the host memory manager (or heap) that made the allocation through the host
+     * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */
+    _Atomic uintptr_t owner;
+    /* READONLY by write-protect (core/wp.h): 1 + the fork generation in which the range was
+     * registered with the READONLY userfaultfd, or in which registering it failed. */
+    uint32_t wp_registered, wp_refused;
+    /* Sparse reservations (>= WVM_SPARSE_MIN, placed anywhere) use PROT_NONE: their commits
+     * are scattered, and switching a fresh 2 MiB chunk per commit costs more than the
+     * mprotect it saves. They own whole chunks, so release replaces their span at once. */
+    bool sparse;
+} wvm_alloc_cold;
+
+/* An allocation's descriptor: 64 bytes, one cache line (the VAD of Windows is 64 bytes too). */
 typedef struct wvm_alloc {
     wvm_quick quick;          /* first: the only line a query of a small allocation touches */
     _Atomic(wvm_snap *) snap; /* what readers see: NULL while free, being made or released */
-    wvm_snap *cur;            /* the writers' state (lock held): snap, except while staged */
-    pthread_mutex_t lock;
+    union {
+        wvm_snap *cur;               /* the writers' state (lock held): snap, except staged */
+        struct wvm_alloc *free_next; /* a free descriptor's (placement lock) */
+    };
+    _Atomic(wvm_alloc_cold *) cold; /* NULL: every cold field 0 */
+    wvm_alock lock;
     bool staged;   /* publishes stay private until the allocation's birth (or death) */
     bool in_arena; /* else a dedicated kernel mapping of exactly the allocation */
-    /* Uncommitted pages are guard markers in a read-write mapping (arena.c), else PROT_NONE.
-     * Sparse reservations (>= WVM_SPARSE_MIN, placed anywhere) use PROT_NONE: their commits
-     * are scattered, and switching a fresh 2 MiB chunk per commit costs more than the
-     * mprotect it saves. They own whole chunks, so release replaces their span at once. */
+    /* Uncommitted pages are guard markers in a read-write mapping (arena.c), else PROT_NONE
+     * (sparse reservations, dedicated mappings, views). */
     bool guard_mode;
     /* Guard mode: a decommitted range stayed PROT_NONE under its markers and could not be
      * marked UNDER (pages.c): every uncommitted page is treated as UNDER from then on. */
     bool under_lost;
-    bool sparse;
-    /* READONLY by write-protect (core/wp.h): 1 + the fork generation in which the range was
-     * registered with the READONLY userfaultfd, or in which registering it failed. */
-    uint32_t wp_registered, wp_refused;
-    /* The tag of the host memory manager (or heap) that made the allocation through the host
-     * hook (api/owned.c), 0 for every other allocation. Set under the lock, reset on reuse. */
-    _Atomic uintptr_t owner;
-    uintptr_t footprint; /* address space taken from the arena */
-    const struct wvm_backend *backend;
-    void *ext; /* backend data (write watch, AWE, large pages) */
-    /* Widening kernel steps of a change made while staged, run by wvm__alloc_widen_deferred
-     * once readers see the change (core/pages.c); NULL otherwise. Lock holder only. */
-    struct wvm_deferred *deferred;
-    struct wvm_alloc *prev, *next; /* live list (placement lock) / free list */
 } __attribute__((aligned(64))) wvm_alloc;
+_Static_assert(sizeof(wvm_alloc) == 64, "a descriptor is one cache line");
+
+static inline wvm_alloc_cold *wvm__alloc_cold(const wvm_alloc *a)
+{
+    return atomic_load_explicit(&((wvm_alloc *)a)->cold, memory_order_acquire);
+}
+/* a's cold part, made if needed (a locked, or not yet reachable): 0 or
+ * ERROR_NOT_ENOUGH_MEMORY. The setters below need it when they set something non-zero. */
+uint32_t wvm__alloc_cold_get(wvm_alloc *a);
+static inline const struct wvm_backend *wvm__alloc_backend(const wvm_alloc *a)
+{
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    return c ? c->backend : NULL;
+}
+static inline void *wvm__alloc_ext(const wvm_alloc *a)
+{
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    return c ? c->ext : NULL;
+}
+static inline uintptr_t wvm__alloc_owner(const wvm_alloc *a)
+{
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    return c ? atomic_load_explicit(&c->owner, memory_order_relaxed) : 0;
+}
+static inline bool wvm__alloc_sparse(const wvm_alloc *a)
+{
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    return c && c->sparse;
+}
+/* Setters (a locked): a NULL value needs no cold part; any other one needs it made. */
+void wvm__alloc_set_backend(wvm_alloc *a, const struct wvm_backend *be);
+void wvm__alloc_set_ext(wvm_alloc *a, void *ext);
+/* Address space taken from the arena (or the dedicated mapping): whole granules, whole
+ * 2 MiB chunks for a sparse reservation. */
+uintptr_t wvm__alloc_footprint(const wvm_alloc *a);
 
 /* Kernel-side behaviour of an allocation kind. Default (NULL): anonymous private memory with
  * guard markers or mprotect. Write watch, large pages and AWE supply their own (core/ww.c,

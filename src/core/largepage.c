@@ -11,7 +11,7 @@
 #include "prim/options.h"
 #include "prim/linux/hugetlb.h"
 
-/* a->ext is NULL until the initial commit has happened, then SETTLED */
+/* wvm__alloc_ext(a) is NULL until the initial commit has happened, then SETTLED */
 #define SETTLED ((void *)1)
 
 static int map(uintptr_t want, size_t size, void **out)
@@ -26,7 +26,7 @@ static uint32_t allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
 {
     uint64_t per = wvm__prim_huge_size() / WVM_PAGE;
     if (op == WVM_MEM_COMMIT) {
-        if (a->ext != SETTLED)
+        if (wvm__alloc_ext(a) != SETTLED)
             return 0;
         return wvm__snap_any(wvm__alloc_snap(a), first, count, WVM_UNCOMMITTED)
                    ? WVM_ERROR_INVALID_PARAMETER
@@ -40,14 +40,14 @@ static uint32_t after_commit(wvm_alloc *a, const wvm_snap *old, uint64_t first, 
     (void)old;
     (void)first;
     (void)count;
-    a->ext = SETTLED;
+    wvm__alloc_set_ext(a, SETTLED);
     return 0;
 }
 
 static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
 {
     (void)s;
-    a->ext = NULL;
+    wvm__alloc_set_ext(a, NULL);
     return 0;
 }
 

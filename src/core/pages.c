@@ -88,7 +88,8 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
     p->n = p->nz = p->np = p->nn = p->nw = 0;
     p->post_failed = p->narrow_failed = false;
     p->guard_mode = a->guard_mode;
-    p->own_prot = a->backend && a->backend->write_fault;
+    const wvm_backend *be = wvm__alloc_backend(a);
+    p->own_prot = be && be->write_fault;
     p->under_lost = a->under_lost;
     p->base = to->base;
     p->from = wvm__alloc_snap(a);
@@ -466,6 +467,32 @@ static WVM_THREAD union {
 } local_deferred;
 static WVM_THREAD bool local_used;
 
+/* Which allocation's steps wait, per thread: deferred steps live from a staged change to the
+ * end of the same operation, under the allocation's lock, on the thread that holds it (not in
+ * the descriptor: a 64-byte descriptor has no room for a field this rarely set). Nested
+ * entries: a vectored handler staging a change meanwhile. Full: not deferred (the caller's
+ * fallback, as on ENOMEM). */
+enum { PENDING = 4 };
+static WVM_THREAD struct {
+    wvm_alloc *a;
+    wvm_deferred *d;
+} pending[PENDING];
+
+/* a's entry, or with NULL a free one; -1: none */
+static int pending_of(const wvm_alloc *a)
+{
+    for (int i = 0; i < PENDING; i++)
+        if (pending[i].a == a)
+            return i;
+    return -1;
+}
+
+static wvm_deferred *deferred(const wvm_alloc *a)
+{
+    int i = pending_of(a);
+    return i < 0 ? NULL : pending[i].d;
+}
+
 static size_t deferred_bytes(size_t n)
 {
     return sizeof(wvm_deferred) + n * sizeof(step);
@@ -474,6 +501,9 @@ static size_t deferred_bytes(size_t n)
 /* Keeps p's widening steps for when a stops being staged; false on ENOMEM. */
 static bool defer(wvm_alloc *a, const plan *p)
 {
+    int slot = pending_of(NULL);
+    if (slot < 0)
+        return false;
     bool local = p->nw <= LOCAL_STEPS && !local_used;
     wvm_deferred *d = local ? &local_deferred.d : wvm__meta_alloc(deferred_bytes(p->nw));
     if (!d)
@@ -484,17 +514,20 @@ static bool defer(wvm_alloc *a, const plan *p)
     d->n = p->nw;
     for (size_t i = 0; i < p->nw; i++)
         d->s[i] = p->wides[i];
-    a->deferred = d;
+    pending[slot].a = a;
+    pending[slot].d = d;
     return true;
 }
 
 static uint32_t take_deferred(wvm_alloc *a, bool run)
 {
-    wvm_deferred *d = a->deferred;
-    if (!d)
+    int slot = pending_of(a);
+    if (slot < 0)
         return 0;
-    a->deferred = NULL;
-    const wvm_backend *be = a->backend;
+    wvm_deferred *d = pending[slot].d;
+    pending[slot].a = NULL;
+    pending[slot].d = NULL;
+    const wvm_backend *be = wvm__alloc_backend(a);
     int err = run ? run_wides(d->s, d->n) : 0;
     uint32_t werr = wvm__err_from_errno(err);
     if (run && !werr && d->hooks && d->fresh && be->after_commit)
@@ -535,7 +568,7 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
      * rely on its guard bits only going from armed to consumed (guard.h); widening steps a
      * staged change left are taken first (only after a hook refused that change) */
     uint32_t gerr = wvm__guard_pending(wvm__alloc_snap(a)) ? WVM_ERROR_NOT_ENOUGH_MEMORY
-                    : a->deferred                          ? wvm__alloc_widen_deferred(a)
+                    : deferred(a)                          ? wvm__alloc_widen_deferred(a)
                                                            : 0;
     if (!gerr)
         gerr = wvm__guard_prepare(to, first, count, &new_map);
@@ -615,7 +648,8 @@ static uint32_t set_decommitted(uint32_t old, void *ctx)
 /* The backend's veto, if it has one. */
 static uint32_t allowed(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
 {
-    return a->backend && a->backend->allow ? a->backend->allow(a, op, first, count) : 0;
+    const wvm_backend *be = wvm__alloc_backend(a);
+    return be && be->allow ? be->allow(a, op, first, count) : 0;
 }
 
 static uint32_t set_attr(uint32_t old, void *ctx)
@@ -675,20 +709,21 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
             return wvm__err_from_errno(e);
         }
     }
-    const wvm_backend *be = a->backend;
+    const wvm_backend *be = wvm__alloc_backend(a);
     wvm__ebr_enter(); /* keeps the old snapshot alive for the hooks and for undo */
     commit_ctx cc = {a, prot};
     wvm_snap *to = wvm__snap_map(s, first, count, set_committed, &cc);
     err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-    if (!err && a->deferred && be) {
+    wvm_deferred *dd = deferred(a);
+    if (!err && dd && be) {
         /* staged: the hooks set kernel protections of their own on the committed pages (write
          * watch: write-protected until written), which the widening must not undo (guard
          * remove drops a userfaultfd write protection set on a marker): they follow it, after
          * the birth (wvm__alloc_widen_deferred) */
-        a->deferred->hooks = true;
-        a->deferred->fresh = fresh != 0;
-        a->deferred->first = first;
-        a->deferred->count = count;
+        dd->hooks = true;
+        dd->fresh = fresh != 0;
+        dd->first = first;
+        dd->count = count;
         be = NULL;
     }
     if (err) {
@@ -727,8 +762,9 @@ uint32_t wvm__alloc_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
     wvm__snap_each(s, first, count, tally_piece, &t);
     if (t.uncommitted == count)
         return 0; /* nothing committed: no system call, no new snapshot */
-    if (a->backend && a->backend->before_decommit) {
-        uint32_t e = a->backend->before_decommit(a, first, count);
+    const wvm_backend *be = wvm__alloc_backend(a);
+    if (be && be->before_decommit) {
+        uint32_t e = be->before_decommit(a, first, count);
         if (e)
             return e;
         s = wvm__alloc_snap(a); /* the hook may have published */
@@ -764,8 +800,8 @@ uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, w
     protect_ctx pc = {a, f, ctx};
     wvm_snap *to = wvm__snap_map(before, first, count, protect_fixed, &pc);
     uint32_t err = to ? apply(a, to, first, count) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-    if (!err && a->backend && a->backend->after_change &&
-        (err = a->backend->after_change(a, first, count)))
+    const wvm_backend *be = wvm__alloc_backend(a);
+    if (!err && be && be->after_change && (err = be->after_change(a, first, count)))
         restore(a, before, first, count); /* the hook refused: back to before */
     wvm__ebr_exit();
     return err;

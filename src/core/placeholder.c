@@ -26,8 +26,8 @@ static uint32_t become_placeholder(wvm_alloc *a)
     wvm_snap *ph = wvm__snap_new(s->base, s->size, WVM_PAGE_NOACCESS, WVM_TYPE_PLACEHOLDER);
     if (!ph)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    a->backend = NULL;
-    a->ext = NULL;
+    wvm__alloc_set_backend(a, NULL);
+    wvm__alloc_set_ext(a, NULL);
     a->guard_mode = a->in_arena && wvm__caps()->guard_markers;
     wvm__alloc_publish(a, ph);
     return 0;
@@ -56,6 +56,10 @@ uint32_t wvm__placeholder_replace(uintptr_t addr, size_t size, uint32_t type, ui
     }
     uint32_t keep = type & (WVM_MEM_WRITE_WATCH | WVM_MEM_COMMIT | WVM_MEM_RESERVE);
     wvm_snap *to = wvm__snap_new(s->base, s->size, prot, keep | WVM_TYPE_REPLACED);
+    if (to && be && wvm__alloc_cold_get(a)) {
+        wvm__snap_free(to);
+        to = NULL;
+    }
     if (!to) {
         wvm__space_unlock(a);
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
@@ -63,7 +67,7 @@ uint32_t wvm__placeholder_replace(uintptr_t addr, size_t size, uint32_t type, ui
     /* staged: readers see the placeholder until the replacement is whole (reserved and
      * committed at one instant), or, on failure, never anything else */
     a->staged = true;
-    a->backend = be;
+    wvm__alloc_set_backend(a, be);
     wvm__alloc_publish(a, to);
     uint32_t err = be && be->on_reserve ? be->on_reserve(a) : 0;
     if (!err && (type & WVM_MEM_COMMIT))
@@ -207,7 +211,8 @@ uint32_t wvm__virtual_release(uintptr_t addr, size_t size, uint32_t flags)
         return WVM_ERROR_INVALID_ADDRESS;
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = 0;
-    if (a->backend && a->backend->mapped)
+    const wvm_backend *be = wvm__alloc_backend(a);
+    if (be && be->mapped)
         err = WVM_ERROR_INVALID_PARAMETER; /* a view: UnmapViewOfFile frees it */
     else if (wvm__snap_is_placeholder(s))
         return split(a, start, end);
@@ -220,8 +225,8 @@ uint32_t wvm__virtual_release(uintptr_t addr, size_t size, uint32_t flags)
     /* back to the placeholder, staged: readers never see it half decommitted */
     a->staged = true;
     err = s->committed ? wvm__alloc_decommit(a, 0, wvm__snap_pages(s)) : 0;
-    if (!err && a->backend && a->backend->on_release)
-        err = a->backend->on_release(a, wvm__alloc_snap(a));
+    if (!err && be && be->on_release)
+        err = be->on_release(a, wvm__alloc_snap(a));
     struct wvm_guardmap *guards = wvm__alloc_snap(a)->guards;
     if (!err)
         err = become_placeholder(a);

@@ -31,23 +31,23 @@ bool wvm__query_quick(uintptr_t page, wvm_MEMORY_BASIC_INFORMATION *m)
     uint32_t seq = atomic_load_explicit(&q->seq, memory_order_acquire);
     if (seq & 1)
         return false;
-    uint32_t n = atomic_load_explicit(&q->nruns, memory_order_relaxed);
+    uint32_t shape = atomic_load_explicit(&q->shape, memory_order_relaxed);
     uint64_t base = atomic_load_explicit(&q->base, memory_order_relaxed);
-    uint64_t size = atomic_load_explicit(&q->size, memory_order_relaxed);
-    uint64_t aprot = atomic_load_explicit(&q->alloc_prot, memory_order_relaxed);
-    uint64_t runs[WVM_QUICK_RUNS];
+    uint32_t runs[WVM_QUICK_RUNS];
     for (int i = 0; i < WVM_QUICK_RUNS; i++)
         runs[i] = atomic_load_explicit(&q->runs[i], memory_order_relaxed);
     atomic_thread_fence(memory_order_acquire);
+    uint32_t n = WVM_QUICK_NRUNS(shape);
+    uint64_t pages = WVM_QUICK_PAGES(shape);
     if (atomic_load_explicit(&q->seq, memory_order_relaxed) != seq || !n || n > WVM_QUICK_RUNS ||
-        page < base || page - base >= size)
+        page < base || (page - base) / WVM_PAGE >= pages)
         return false;
-    uint64_t idx = (page - base) / WVM_PAGE, pages = size / WVM_PAGE;
+    uint64_t idx = (page - base) / WVM_PAGE;
     uint32_t i = 0;
-    while (i + 1 < n && (runs[i + 1] >> 32) <= idx)
+    while (i + 1 < n && WVM_QUICK_FIRST(runs[i + 1]) <= idx)
         i++;
-    uint64_t end = i + 1 < n ? runs[i + 1] >> 32 : pages;
-    fill(m, page, base, (uint32_t)aprot, idx, end, (uint32_t)runs[i]);
+    uint64_t end = i + 1 < n ? WVM_QUICK_FIRST(runs[i + 1]) : pages;
+    fill(m, page, base, WVM_QUICK_APROT(shape), idx, end, WVM_QUICK_PROT(runs[i]));
     return true;
 }
 

@@ -20,8 +20,7 @@ static wvm_alloc *acquire_in(uintptr_t start, wvm_acct *acct, bool views_too)
 {
     acct_begin(acct);
     wvm_alloc *a = wvm__space_acquire(start);
-    if (a && acct && acct->owner &&
-        atomic_load_explicit(&a->owner, memory_order_relaxed) != acct->owner &&
+    if (a && acct && acct->owner && wvm__alloc_owner(a) != acct->owner &&
         !(views_too && acct->credit && wvm__alloc_is_view(a))) {
         wvm__space_unlock(a);
         a = NULL;
@@ -128,7 +127,8 @@ uint32_t wvm__range_release(uintptr_t start, wvm_acct *acct)
         return WVM_ERROR_INVALID_ADDRESS;
     const wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = 0;
-    if (a->backend && a->backend->mapped)
+    const wvm_backend *be = wvm__alloc_backend(a);
+    if (be && be->mapped)
         err = WVM_ERROR_INVALID_PARAMETER; /* a view: UnmapViewOfFile frees it */
     else if (s->base != start)
         err = WVM_ERROR_INVALID_ADDRESS; /* inside an allocation, not at its base */

@@ -147,7 +147,7 @@ static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 uint32_t wvm__alloc_reset_undo(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     reset_ctx r = {.count_faults = true};
-    const wvm_backend *be = a->backend;
+    const wvm_backend *be = wvm__alloc_backend(a);
     uint32_t err = be && be->before_pin ? be->before_pin(a, first, count) : 0;
     if (err)
         return err;

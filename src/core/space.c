@@ -13,8 +13,8 @@ static void unstage(wvm_alloc *a, bool set_up)
 {
     wvm_snap *s = a->cur;
     wvm__alloc_forget_deferred(a);
-    if (set_up && a->backend->on_release)
-        a->backend->on_release(a, s);
+    if (set_up && wvm__alloc_backend(a)->on_release)
+        wvm__alloc_backend(a)->on_release(a, s);
     wvm__numa_forget(s, a->in_arena);
     if (!a->in_arena) /* first: a mapping without index entries would look foreign */
         wvm__prim_unmap((void *)s->base, s->size);
@@ -35,7 +35,7 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
         return err;
     uintptr_t base = a->cur->base;
     if (born_now) {
-        pthread_mutex_unlock(&a->lock);
+        wvm__alock_unlock(&a->lock);
         *out = base;
         return 0;
     }
@@ -60,7 +60,7 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
         wvm__alloc_release(a); /* it unlocks a */
         return err;
     }
-    pthread_mutex_unlock(&a->lock);
+    wvm__alock_unlock(&a->lock);
     *out = base;
     return 0;
 }
@@ -80,8 +80,8 @@ static wvm_alloc *acquire(uintptr_t addr, bool *busy)
         if (!a)
             return NULL;
         if (!busy) {
-            pthread_mutex_lock(&a->lock);
-        } else if (pthread_mutex_trylock(&a->lock)) {
+            wvm__alock_lock(&a->lock);
+        } else if (!wvm__alock_try(&a->lock)) {
             *busy = true;
             return NULL;
         }
@@ -93,7 +93,7 @@ static wvm_alloc *acquire(uintptr_t addr, bool *busy)
             wvm__guard_fold(a); /* guards consumed by faults since the last operation */
             return a;
         }
-        pthread_mutex_unlock(&a->lock);
+        wvm__alock_unlock(&a->lock);
         return NULL; /* the granule tail past the allocation's last page */
     }
 }
@@ -125,20 +125,21 @@ uint32_t wvm__alloc_release(wvm_alloc *a)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uintptr_t base = s->base;
-    const wvm_backend *be = a->backend;
+    const wvm_backend *be = wvm__alloc_backend(a);
     /* staged: readers see the allocation as it was until it dies, never half decommitted */
     a->staged = true;
     uint32_t err = 0;
     if (be && be->release_span)
-        err = wvm__err_from_errno(be->release_span(base, s->size, a->footprint, a->in_arena));
-    else if (s->committed && a->sparse && !a->backend &&
+        err = wvm__err_from_errno(
+            be->release_span(base, s->size, wvm__alloc_footprint(a), a->in_arena));
+    else if (s->committed && wvm__alloc_sparse(a) && !be &&
              !wvm__snap_any(s, 0, wvm__snap_pages(s), WVM_LOCKED) &&
-             !wvm__prim_replace_none((void *)base, a->footprint))
+             !wvm__prim_replace_none((void *)base, wvm__alloc_footprint(a)))
         wvm__ledger_uncharge(s->committed * WVM_PAGE); /* one call instead of one per run */
     else if (s->committed)
         err = wvm__alloc_decommit(a, 0, wvm__snap_pages(s));
-    if (!err && a->backend && a->backend->on_release)
-        err = a->backend->on_release(a, wvm__alloc_snap(a));
+    if (!err && be && be->on_release)
+        err = be->on_release(a, wvm__alloc_snap(a));
     if (err) { /* what did happen (a hook's refusal after the decommit) becomes visible */
         a->staged = false;
         wvm__alloc_publish(a, wvm__alloc_snap(a));

@@ -26,7 +26,7 @@ static const wvm_backend view_backend = {
 
 bool wvm__alloc_is_view(const wvm_alloc *a)
 {
-    return a->backend == &view_backend;
+    return wvm__alloc_backend(a) == &view_backend;
 }
 
 static bool is_wc(uint32_t attr)
@@ -199,9 +199,9 @@ static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool i
 static uint32_t view_on_release(wvm_alloc *a, const wvm_snap *s)
 {
     (void)s;
-    if (a->ext)
-        view_free(a->ext);
-    a->ext = NULL;
+    if (wvm__alloc_ext(a))
+        view_free(wvm__alloc_ext(a));
+    wvm__alloc_set_ext(a, NULL);
     return 0;
 }
 
@@ -254,14 +254,14 @@ static uint32_t replace_placeholder(const wvm_view_req *r, wvm_view *v)
     if (!(s->type & WVM_TYPE_PLACEHOLDER) || s->base != r->want || s->size != r->size)
         err = WVM_ERROR_INVALID_ADDRESS;
     wvm_snap *to = err ? NULL : first_snap(v, s->base, s->size, WVM_TYPE_VIEW | WVM_TYPE_REPLACED);
-    if (!err && !to)
+    if (!err && (!to || wvm__alloc_cold_get(a))) /* (the cold part: for the backend) */
         err = WVM_ERROR_NOT_ENOUGH_MEMORY;
     if (!err && (err = wvm__err_from_errno(map_kernel(v, s->base, s->size, a->in_arena))))
         wvm__snap_free(to);
     if (!err) {
         v->base = s->base;
-        a->backend = &view_backend;
-        a->ext = v;
+        wvm__alloc_set_backend(a, &view_backend);
+        wvm__alloc_set_ext(a, v);
         a->guard_mode = false;
         wvm__alloc_publish(a, to);
     }
@@ -426,7 +426,7 @@ static size_t copied_bytes(uint64_t count)
  * (consumed either way). */
 static uint32_t view_apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
 {
-    wvm_view *v = a->ext;
+    wvm_view *v = wvm__alloc_ext(a);
     wvm_snap *s = wvm__alloc_snap(a);
     vplan p = {v, s->base, to, first, NULL, NULL, 0, 0, 0, 0};
     if (wc_involved(s, to, first, count)) {
@@ -608,7 +608,7 @@ static uint32_t each_other(wvm_section *sec, const wvm_view *v, uint64_t sp, uin
         wvm_alloc *a = wvm__space_acquire(bases[i]);
         if (!a)
             continue;
-        wvm_view *w = wvm__alloc_is_view(a) ? a->ext : NULL;
+        wvm_view *w = wvm__alloc_is_view(a) ? wvm__alloc_ext(a) : NULL;
         uint64_t w0 = w ? w->offset / WVM_PAGE : 0, wn = w ? w->size / WVM_PAGE : 0;
         if (w && w->sec == sec && sp < w0 + wn && sp + count > w0)
             err = fn(a, w, ctx);
@@ -665,7 +665,7 @@ static void credit_note(wvm_section *sec, wvm_acct *acct, uint64_t pages)
 uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot,
                           wvm_acct *acct)
 {
-    wvm_view *v = a->ext;
+    wvm_view *v = wvm__alloc_ext(a);
     wvm_section *sec = v->sec;
     uint32_t err = 0;
     prot_ctx c = {prot, view_attr(v)};
@@ -691,9 +691,10 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
     pthread_mutex_lock(&wvm__section_commit_lock);
     err = WVM_ERROR_INVALID_ADDRESS; /* unmapped meanwhile */
     a = wvm__space_acquire(base);
-    if (a && a->ext == v && acct && acct->owner && sec->credit && sec->credit != acct->credit)
+    if (a && wvm__alloc_ext(a) == v && acct && acct->owner && sec->credit &&
+        sec->credit != acct->credit)
         acct->foreign = true; /* another host's: it cannot account for this one's commit */
-    else if (a && a->ext == v)
+    else if (a && wvm__alloc_ext(a) == v)
         err = wvm__section_charge(sec, fc.sp, count, &fresh);
     if (!err && acct && fresh * WVM_PAGE > acct->max_commit) {
         wvm__section_uncharge(sec, fresh);
@@ -712,7 +713,7 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
             kept = wvm__section_mark(sec, fc.sp, count, fresh, set);
             if (!(err = commit_others(sec, v, &fc))) {
                 a = wvm__space_acquire(base);
-                if (!a || a->ext != v) {
+                if (!a || wvm__alloc_ext(a) != v) {
                     err = WVM_ERROR_INVALID_ADDRESS;
                     if (a)
                         wvm__space_unlock(a);
@@ -750,7 +751,7 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
 uint32_t wvm__view_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot,
                            uint32_t *old)
 {
-    wvm_view *v = a->ext;
+    wvm_view *v = wvm__alloc_ext(a);
     wvm_snap *s = wvm__alloc_snap(a);
     if (!compatible(v->prot, prot))
         return WVM_ERROR_INVALID_PARAMETER;
@@ -786,9 +787,9 @@ uint32_t wvm__view_unmap(uintptr_t addr, bool preserve)
         wvm__snap_free(ph);
     if (!err) {
         struct wvm_guardmap *guards = s->guards;
-        view_free(a->ext);
-        a->ext = NULL;
-        a->backend = NULL;
+        view_free(wvm__alloc_ext(a));
+        wvm__alloc_set_ext(a, NULL);
+        wvm__alloc_set_backend(a, NULL);
         a->guard_mode = arena_guarded(a->in_arena);
         wvm__alloc_publish(a, ph);
         wvm__guard_release(guards);
@@ -807,7 +808,8 @@ uint32_t wvm__view_flush(uintptr_t addr, size_t size)
     uint32_t err = 0;
     if (!wvm__alloc_is_view(a)) {
         err = WVM_ERROR_INVALID_ADDRESS; /* NT: STATUS_NOT_MAPPED_VIEW */
-    } else if (((wvm_view *)a->ext)->sec->file && !((wvm_view *)a->ext)->copy) {
+    } else if (((wvm_view *)wvm__alloc_ext(a))->sec->file &&
+               !((wvm_view *)wvm__alloc_ext(a))->copy) {
         uintptr_t end = s->base + s->size, want = addr + size;
         if (size && want > addr && want < end)
             end = (want + WVM_PAGE - 1) & ~(uintptr_t)(WVM_PAGE - 1);

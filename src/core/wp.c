@@ -8,11 +8,23 @@ static uint32_t this_process(void)
     return wvm__fork_generation() + 1;
 }
 
+static uint32_t registered(const wvm_alloc *a)
+{
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    return c ? c->wp_registered : 0;
+}
+
+static uint32_t refused(const wvm_alloc *a)
+{
+    wvm_alloc_cold *c = wvm__alloc_cold(a);
+    return c ? c->wp_refused : 0;
+}
+
 uint32_t wvm__wp_fix(const wvm_alloc *a, uint32_t attr)
 {
     const uint32_t keep_off = WVM_PAGE_GUARD | WVM_ATTR_LOCKED | WVM_ATTR_RESET | WVM_ATTR_OFFERED;
     bool wp = (attr & 0xFFu) == WVM_PAGE_READONLY && !(attr & keep_off) && a->guard_mode &&
-              !a->backend && a->wp_refused != this_process() && wvm__prim_ro_available();
+              !wvm__alloc_backend(a) && refused(a) != this_process() && wvm__prim_ro_available();
     return wp ? attr | WVM_ATTR_WP : attr & ~WVM_ATTR_WP;
 }
 
@@ -24,18 +36,19 @@ static uint32_t strip(uint32_t old, void *ctx)
 
 uint32_t wvm__wp_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count)
 {
-    if (a->wp_registered == this_process() ||
-        !wvm__snap_any(*to, first, count, WVM_WRITE_PROTECTED))
+    if (registered(a) == this_process() || !wvm__snap_any(*to, first, count, WVM_WRITE_PROTECTED))
         return 0;
+    if (wvm__alloc_cold_get(a)) /* where the registration is recorded */
+        return WVM_ERROR_NOT_ENOUGH_MEMORY;
     const wvm_snap *s = *to;
     if (!wvm__prim_ro_register((void *)s->base, s->size)) {
-        a->wp_registered = this_process();
+        wvm__alloc_cold(a)->wp_registered = this_process();
         return 0;
     }
     wvm_snap *plain = wvm__snap_map(*to, first, count, strip, NULL);
     if (!plain)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    a->wp_refused = this_process();
+    wvm__alloc_cold(a)->wp_refused = this_process();
     wvm__snap_free(*to);
     *to = plain;
     return 0;
@@ -61,18 +74,18 @@ static int read_only(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 static void after_fork(wvm_alloc *a)
 {
     wvm_snap *s = wvm__alloc_snap(a);
-    if (!a->wp_registered || !s)
+    if (!registered(a) || !s) /* (registered: the cold part exists) */
         return;
     uint64_t pages = wvm__snap_pages(s);
     if (!wvm__snap_any(s, 0, pages, WVM_WRITE_PROTECTED))
         return;
     if (!wvm__prim_ro_register((void *)s->base, s->size) &&
         !wvm__snap_each(s, 0, pages, reprotect, s)) {
-        a->wp_registered = this_process();
+        wvm__alloc_cold(a)->wp_registered = this_process();
         return;
     }
     /* the mprotect fallback for this allocation, in the kernel and in the model */
-    a->wp_refused = this_process();
+    wvm__alloc_cold(a)->wp_refused = this_process();
     wvm__snap_each(s, 0, pages, read_only, s);
     wvm_snap *plain = wvm__snap_map(s, 0, pages, strip, NULL);
     if (plain)
@@ -82,7 +95,7 @@ static void after_fork(wvm_alloc *a)
 static void rearm(wvm_alloc *a, void *ctx)
 {
     (void)ctx;
-    if (a->wp_registered && wvm__alloc_trylock(a)) { /* the child's only thread: all free */
+    if (registered(a) && wvm__alloc_trylock(a)) { /* the child's only thread: all free */
         after_fork(a);
         wvm__space_unlock(a);
     }

@@ -70,7 +70,7 @@ static uint32_t on_reserve(wvm_alloc *a)
     ww_ext *w = wvm__meta_zalloc(sizeof *w);
     if (!w)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    a->ext = w;
+    wvm__alloc_set_ext(a, w);
     w->fork_gen = wvm__fork_generation();
     int err = wvm__prim_ww_register((void *)s->base, s->size);
     return err ? wvm__err_from_errno(err) : 0;
@@ -83,7 +83,7 @@ static uint32_t on_reserve(wvm_alloc *a)
  * child cannot tell which the parent had written since its last reset). a locked. */
 static uint32_t rebind(wvm_alloc *a)
 {
-    ww_ext *w = a->ext;
+    ww_ext *w = wvm__alloc_ext(a);
     uint32_t gen = wvm__fork_generation();
     if (w->fork_gen == gen)
         return 0;
@@ -96,7 +96,7 @@ static uint32_t rebind(wvm_alloc *a)
 
 static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
 {
-    ww_ext *w = a->ext;
+    ww_ext *w = wvm__alloc_ext(a);
     if (w) {
         /* the arena's mapping must lose the registration to merge back; a dedicated one is
          * unmapped anyway (a range inherited through fork and never used is not registered) */
@@ -104,7 +104,7 @@ static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
             wvm__prim_ww_unregister((void *)s->base, s->size);
         wvm__meta_free(w->sticky, sticky_bytes(s));
         wvm__meta_free(w, sizeof *w);
-        a->ext = NULL;
+        wvm__alloc_set_ext(a, NULL);
     }
     return 0;
 }
@@ -163,7 +163,7 @@ static uint32_t ensure_bitmap(ww_ext *w, const wvm_snap *s)
 static uint32_t before_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    ww_ext *w = a->ext;
+    ww_ext *w = wvm__alloc_ext(a);
     uint32_t err = rebind(a);
     if (!err)
         err = ensure_bitmap(w, s);
@@ -259,7 +259,7 @@ static wvm_alloc *acquire_watched(uintptr_t start, uintptr_t end)
     if (!a)
         return NULL;
     const wvm_snap *s = wvm__alloc_snap(a);
-    if ((a->backend != &ww_backend && a->backend != wvm__wwp_backend()) ||
+    if ((wvm__alloc_backend(a) != &ww_backend && wvm__alloc_backend(a) != wvm__wwp_backend()) ||
         end - s->base > s->size) {
         wvm__space_unlock(a);
         return NULL;
@@ -273,7 +273,7 @@ static uint32_t acquire_bound(uintptr_t start, uintptr_t end, wvm_alloc **out)
     wvm_alloc *a = acquire_watched(start, end);
     if (!a)
         return WVM_ERROR_INVALID_PARAMETER;
-    uint32_t err = a->backend == &ww_backend ? rebind(a) : 0;
+    uint32_t err = wvm__alloc_backend(a) == &ww_backend ? rebind(a) : 0;
     if (err) {
         wvm__space_unlock(a);
         return err;
@@ -332,7 +332,7 @@ static uint32_t get_merged(wvm_alloc *a, uint64_t first, uint64_t count, bool re
                            uint64_t *n)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    ww_ext *w = a->ext;
+    ww_ext *w = wvm__alloc_ext(a);
     uint64_t cap = *n;
     size_t kern_bytes = (cap < count ? cap : count) * sizeof(uintptr_t);
     uintptr_t *kern = wvm__meta_alloc(kern_bytes);
@@ -375,9 +375,9 @@ uint32_t wvm__ww_get(uintptr_t start, uintptr_t end, bool reset, void **out, uin
     if (err)
         return err;
     const wvm_snap *s = wvm__alloc_snap(a);
-    ww_ext *w = a->ext;
+    ww_ext *w = wvm__alloc_ext(a);
     uint64_t first = (start - s->base) / WVM_PAGE, pages = (end - start) / WVM_PAGE;
-    if (a->backend == wvm__wwp_backend())
+    if (wvm__alloc_backend(a) == wvm__wwp_backend())
         err = wvm__wwp_get(a, first, pages, reset, out, count);
     else if (w->nsticky && sticky_next(w, first, first + pages) < first + pages) {
         err = get_merged(a, first, pages, reset, (uintptr_t *)out, count);
@@ -411,10 +411,10 @@ uint32_t wvm__ww_reset(uintptr_t start, uintptr_t end)
         return err;
     const wvm_snap *s = wvm__alloc_snap(a);
     uint64_t first = (start - s->base) / WVM_PAGE, pages = (end - start) / WVM_PAGE;
-    if (a->backend == wvm__wwp_backend()) {
+    if (wvm__alloc_backend(a) == wvm__wwp_backend()) {
         err = wvm__wwp_reset(a, first, pages);
     } else {
-        sticky_clear_range(a->ext, first, first + pages);
+        sticky_clear_range(wvm__alloc_ext(a), first, first + pages);
         err = wvm__err_from_errno(each_committed(s, first, pages, reset_range, NULL));
     }
     wvm__space_unlock(a);
@@ -427,10 +427,10 @@ void wvm__ww_mark_written(uintptr_t start, uintptr_t end, void *const *pages, ui
     if (!a)
         return;
     const wvm_snap *s = wvm__alloc_snap(a);
-    if (a->backend == wvm__wwp_backend()) {
+    if (wvm__alloc_backend(a) == wvm__wwp_backend()) {
         wvm__wwp_mark_written(a, pages, n);
-    } else if (!ensure_bitmap(a->ext, s)) {
-        harvest h = {a->ext, s->base};
+    } else if (!ensure_bitmap(wvm__alloc_ext(a), s)) {
+        harvest h = {wvm__alloc_ext(a), s->base};
         for (uint64_t i = 0; i < n; i++)
             harvest_page(&h, (uintptr_t)pages[i]);
     }

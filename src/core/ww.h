@@ -16,7 +16,8 @@ const wvm_backend *wvm__ww_backend(void);
  * its pages or fault them in for writing on the program's behalf (a write fault is a record). */
 static inline bool wvm__ww_kernel_records(const wvm_alloc *a)
 {
-    return a->backend && a->backend->kernel_records;
+    const wvm_backend *be = wvm__alloc_backend(a);
+    return be && be->kernel_records;
 }
 
 /* The mprotect fallback (ww_mprotect.c): its backend and its halves of the two calls, on a

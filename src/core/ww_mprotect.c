@@ -55,16 +55,17 @@ static uint32_t on_reserve(wvm_alloc *a)
     if (!w)
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     w->pages = pages;
-    a->ext = w;
+    wvm__alloc_set_ext(a, w);
     return 0;
 }
 
 static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
 {
     (void)s;
-    if (a->ext)
-        wvm__meta_free(a->ext, wwp_bytes(((wwp *)a->ext)->pages));
-    a->ext = NULL;
+    wwp *w = wvm__alloc_ext(a);
+    if (w)
+        wvm__meta_free(w, wwp_bytes(w->pages));
+    wvm__alloc_set_ext(a, NULL);
     return 0;
 }
 
@@ -114,7 +115,7 @@ static int arm_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 static uint32_t arm_range(wvm_alloc *a, uint64_t first, uint64_t count, enum arm_mode mode)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    arm_ctx c = {a->ext, s->base, mode, 0};
+    arm_ctx c = {wvm__alloc_ext(a), s->base, mode, 0};
     wvm__snap_each(s, first, count, arm_piece, &c);
     return wvm__err_from_errno(c.err);
 }
@@ -144,13 +145,13 @@ static bool write_fault(wvm_alloc *a, uint64_t page, uint32_t attr)
     if (!(prot & WVM_P_WRITE) || (attr & WVM_PAGE_GUARD))
         return false;
     const wvm_snap *s = wvm__alloc_snap(a);
-    set_written(a->ext, page, true);
+    set_written(wvm__alloc_ext(a), page, true);
     return !wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE, prot);
 }
 
 static int page_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
 {
-    return want_prot(a->ext, page, attr);
+    return want_prot(wvm__alloc_ext(a), page, attr);
 }
 
 static const wvm_backend wwp_backend = {
@@ -175,7 +176,7 @@ uint32_t wvm__wwp_get(wvm_alloc *a, uint64_t first, uint64_t count, bool reset, 
                       uint64_t *n)
 {
     const wvm_snap *s = wvm__alloc_snap(a);
-    wwp *w = a->ext;
+    wwp *w = wvm__alloc_ext(a);
     uint64_t got = 0, end = first + count;
     for (uint64_t p = first; p < end && got < *n; p++)
         if (written(w, p))
@@ -198,7 +199,7 @@ uint32_t wvm__wwp_reset(wvm_alloc *a, uint64_t first, uint64_t count)
         return err;
     }
     for (uint64_t p = first; p < first + count; p++)
-        set_written(a->ext, p, false);
+        set_written(wvm__alloc_ext(a), p, false);
     return 0;
 }
 
@@ -207,7 +208,7 @@ void wvm__wwp_mark_written(wvm_alloc *a, void *const *pages, uint64_t n)
     const wvm_snap *s = wvm__alloc_snap(a);
     for (uint64_t i = 0; i < n; i++) {
         uint64_t p = ((uintptr_t)pages[i] - s->base) / WVM_PAGE;
-        set_written(a->ext, p, true);
+        set_written(wvm__alloc_ext(a), p, true);
         arm(a, p, 1); /* its own protection again: the next write is not a first one */
     }
 }
