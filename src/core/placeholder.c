@@ -101,7 +101,7 @@ static uint32_t split(wvm_alloc *a, uintptr_t start, uintptr_t end)
     uint32_t err = 0;
     if (end > top || (start == base && end == top))
         err = WVM_ERROR_INVALID_ADDRESS;
-    else if ((start & GRAN_MASK) || ((end & GRAN_MASK) && end != top))
+    else if (!a->in_arena && ((start & GRAN_MASK) || ((end & GRAN_MASK) && end != top)))
         err = WVM_ERROR_NOT_SUPPORTED; /* inside a 64 KiB granule: see placeholder.h */
     if (!err && end < top)
         err = wvm__space_split(a, end);
