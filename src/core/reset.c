@@ -71,7 +71,8 @@ static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
         return 0;
     for (uint64_t p = first; p < first + count; p++)
         atomic_fetch_and_explicit(&r->map->held[p / 64], ~(1ull << (p % 64)), memory_order_relaxed);
-    if (attr & WVM_ATTR_WP) /* kept: a dropped page would lose its bit (core/wp.h) */
+    /* kept: a dropped page would lose its bit (core/wp.h); a marked page holds nothing */
+    if (attr & (WVM_ATTR_WP | WVM_ATTR_MARK))
         return 0;
     void *addr = (void *)(r->base + first * WVM_PAGE);
     r->first = first;

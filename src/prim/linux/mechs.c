@@ -12,7 +12,7 @@
 #include "prim/options.h"
 #include "prim/linux/prim.h"
 
-#define NMECH 8
+#define NMECH 10
 
 static const struct {
     const char *name;     /* short name, as `winvmem info` prints it */
@@ -31,6 +31,11 @@ static const struct {
     {"uffdio-move", "ioctl(UFFDIO_MOVE)", "Linux >= 6.8", NULL},
     {"uffd-wp-sigbus", "userfaultfd write-protect with UFFD_FEATURE_SIGBUS | WP_UNPOPULATED",
      "Linux >= 6.4", "PAGE_READONLY on committed pages is mprotect (one kernel mapping per run)"},
+    {NULL, NULL, NULL, NULL}, /* 0x100: the next landing's (reset: proc-mem) */
+    {"marker-noaccess",
+     "madvise(MADV_GUARD_INSTALL) over committed untouched pages (uffd-wp, /proc/self/pagemap)",
+     "Linux >= 6.13",
+     "PAGE_NOACCESS and PAGE_GUARD on committed pages are mprotect (one kernel mapping per run)"},
 };
 
 /* Verdicts that read better in words than as "call failed with errno". */
@@ -52,7 +57,7 @@ static struct {
 static int index_of(uint32_t m)
 {
     for (int i = 0; i < NMECH; i++)
-        if (m == 1u << i)
+        if (m == 1u << i && mech[i].name)
             return i;
     return -1;
 }
