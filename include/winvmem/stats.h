@@ -23,6 +23,8 @@ extern "C" {
 #define WVM_MECH_UFFD_WP_SIGBUS  0x80u  /* userfaultfd write-protect: READONLY (>= 6.4)       */
 #define WVM_MECH_MARKER_NOACCESS 0x200u /* guard markers: NOACCESS/GUARD pages (>= 6.13)    */
 
+#define WVM_MECH_PROC_MEM 0x100u /* forced writes through /proc/self/mem (MEM_RESET_UNDO) */
+
 /* Kinds of system call counted in `syscalls`. */
 enum wvm_syscall_kind {
     WVM_SYS_MMAP,

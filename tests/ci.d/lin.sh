@@ -8,10 +8,9 @@
 #        finding (p): GetWriteWatch reported a page written whose only store was an
 #        out-parameter, combination 101, CI on fcdfe2e);
 #      - four threads, WINVMEM_LIN_ACCESS_SECONDS (6) s: the same with one-byte reads and
-#        writes racing every page operation (findings (g) and (h), fixed), but without
+#        writes racing every page operation (findings (g), (h) and (n), fixed), but without
 #        GetWriteWatch/ResetWriteWatch (open finding (m): with writes racing, a page reported
-#        written that was not) and MEM_RESET_UNDO (open finding (n): its pin makes a page that
-#        is not writable writable for a moment without guard markers).
+#        written that was not).
 # The model accepts no divergence from Windows.
 # Not yet under ThreadSanitizer: its data race (finding (i)) is fixed, but under TSan the
 # four-thread mode once found a free region of size 0 (open finding (o), 1 of 7 runs of 20 s);
@@ -30,7 +29,7 @@ export LIN_DUMP_DIR="$root/build/lin-histories"
 mkdir -p "$LIN_DUMP_DIR"
 seq_mode="--threads 1 --ops 1500"
 conc_mode="--threads 4 --no read,write --extbuf 0"
-access_mode="--threads 4 --no ww_get,ww_reset,reset_undo"
+access_mode="--threads 4 --no ww_get,ww_reset"
 i=0
 for c in $WVM_COMBOS; do
     i=$((i + 1))

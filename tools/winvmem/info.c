@@ -4,10 +4,8 @@
 #include "cli.h"
 
 static const char *const mech_names[] = {
-    "guard-markers",  "procmap-query",  "uffd-wp-async",
-    "pagemap-scan",   "hugetlb",        "memfd",
-    "uffdio-move",    "uffd-wp-sigbus", NULL /* 0x100: reset's */,
-    "marker-noaccess"};
+    "guard-markers", "procmap-query", "uffd-wp-async",  "pagemap-scan", "hugetlb",
+    "memfd",         "uffdio-move",   "uffd-wp-sigbus", "proc-mem",     "marker-noaccess"};
 enum { NMECH = sizeof mech_names / sizeof mech_names[0] };
 
 /* "guard-markers: in use (...)" -> state "in use", detail after the state. */
@@ -113,8 +111,6 @@ int cli_info(bool json)
                (unsigned long long)st.commit_limit, (unsigned long long)st.committed_bytes,
                (unsigned long long)ms.ullTotalVirtual);
         for (int i = 0; i < NMECH; i++) {
-            if (!mech_names[i])
-                continue;
             printf("%s\n  {\"name\": \"%s\", \"state\": \"%s\", \"explanation\": ", i ? "," : "",
                    mech_names[i], mech_state(lines[i], 1u << i, &st));
             opl_json_str(stdout, lines[i]);
@@ -136,8 +132,7 @@ int cli_info(bool json)
            from_environment("WINVMEM_COMMIT_LIMIT") ? " (WINVMEM_COMMIT_LIMIT)" : "");
     printf("kernel mechanisms\n");
     for (int i = 0; i < NMECH; i++)
-        if (mech_names[i])
-            printf("  %s\n", lines[i]);
+        printf("  %s\n", lines[i]);
     options(false);
     return 0;
 }

@@ -31,7 +31,9 @@ static const struct {
     {"uffdio-move", "ioctl(UFFDIO_MOVE)", "Linux >= 6.8", NULL},
     {"uffd-wp-sigbus", "userfaultfd write-protect with UFFD_FEATURE_SIGBUS | WP_UNPOPULATED",
      "Linux >= 6.4", "PAGE_READONLY on committed pages is mprotect (one kernel mapping per run)"},
-    {NULL, NULL, NULL, NULL}, /* 0x100: the next landing's (reset: proc-mem) */
+    {"proc-mem", "forced writes through /proc/self/mem",
+     "/proc mounted; Linux >= 6.12: proc_mem.force_override other than never",
+     "MEM_RESET_UNDO reports reset pages it cannot write as lost"},
     {"marker-noaccess",
      "madvise(MADV_GUARD_INSTALL) over committed untouched pages (uffd-wp, /proc/self/pagemap)",
      "Linux >= 6.13",
@@ -57,7 +59,7 @@ static struct {
 static int index_of(uint32_t m)
 {
     for (int i = 0; i < NMECH; i++)
-        if (m == 1u << i && mech[i].name)
+        if (m == 1u << i)
             return i;
     return -1;
 }
