@@ -375,6 +375,29 @@ Test(writewatch, results_into_the_watched_allocation)
     cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
 }
 
+/* A VirtualProtect whose range runs past its allocation fails with ERROR_INVALID_ADDRESS and
+ * still stores PAGE_NOACCESS in *lpflOldProtect (Wine's VirtualProtectFromApp test, run on
+ * Windows); that store, in a watched page, is a write like the kernel's writes Windows records
+ * (Wine's test_write_watch: ReadFile and an OVERLAPPED in a watched region). Finding (p): the
+ * linearizability checker did not know of this store. */
+Test(writewatch, failed_protect_stores_its_out_parameter)
+{
+    NEED_WW();
+    char *b = ww_alloc(WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    char *other = wvm_VirtualAlloc(NULL, PG, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
+    cr_assert_not_null(other);
+    uint32_t *old = (uint32_t *)(b + 15 * PG + 256);
+    *old = 0x55;
+    cr_assert_eq(wvm_ResetWriteWatch(b, SIZE), 0);
+    wvm_SetLastError(0);
+    cr_expect(!wvm_VirtualProtect(other, 2 * SIZE, WVM_PAGE_READONLY, old));
+    cr_expect_eq(wvm_GetLastError(), WVM_ERROR_INVALID_ADDRESS);
+    cr_expect_eq(*old, WVM_PAGE_NOACCESS);
+    EXPECT_PAGES(0, b, b, SIZE, 15);
+    cr_expect(wvm_VirtualFree(b, 0, WVM_MEM_RELEASE));
+    cr_expect(wvm_VirtualFree(other, 0, WVM_MEM_RELEASE));
+}
+
 /* A result array the caller cannot write: ERROR_NOACCESS, and the reset did not happen. */
 Test(writewatch, unwritable_results_change_nothing)
 {

@@ -4,14 +4,11 @@
 #   1. release build, each of the eight kernel-mechanism combinations (tools/mechanisms.sh):
 #      - one thread, every kind of call, WINVMEM_LIN_SEQ_ROUNDS (10) rounds of 1500 calls;
 #      - four threads, WINVMEM_LIN_SECONDS (12) s: every kind of call but reads and writes,
-#        fork() included; out-parameters only in the checker's own memory (--extbuf 0, open
-#        finding (p): GetWriteWatch reported a page written whose only store was an
-#        out-parameter, combination 101, CI on fcdfe2e);
+#        fork() included, out-parameters also in memory other threads change;
 #      - four threads, WINVMEM_LIN_ACCESS_SECONDS (6) s: the same with one-byte reads and
-#        writes racing every page operation (findings (g) and (h), fixed), but without
-#        GetWriteWatch/ResetWriteWatch (open finding (m): with writes racing, a page reported
-#        written that was not) and MEM_RESET_UNDO (open finding (n): its pin makes a page that
-#        is not writable writable for a moment without guard markers).
+#        writes racing every page operation (findings (g), (h) and (m)), but without
+#        MEM_RESET_UNDO (open finding (n): its pin makes a page that is not writable writable
+#        for a moment without guard markers).
 # The model accepts no divergence from Windows.
 # Not yet under ThreadSanitizer: its data race (finding (i)) is fixed, but under TSan the
 # four-thread mode once found a free region of size 0 (open finding (o), 1 of 7 runs of 20 s);
@@ -29,8 +26,8 @@ cmake --build --preset release -j2 --target lin_check winvmem_cli >/dev/null
 export LIN_DUMP_DIR="$root/build/lin-histories"
 mkdir -p "$LIN_DUMP_DIR"
 seq_mode="--threads 1 --ops 1500"
-conc_mode="--threads 4 --no read,write --extbuf 0"
-access_mode="--threads 4 --no ww_get,ww_reset,reset_undo"
+conc_mode="--threads 4 --no read,write"
+access_mode="--threads 4 --no reset_undo"
 i=0
 for c in $WVM_COMBOS; do
     i=$((i + 1))
