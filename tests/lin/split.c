@@ -128,17 +128,16 @@ static int overlap(const lin_pop *a, const lin_pop *b)
     return a->inv < b->resp && b->inv < a->resp;
 }
 
-/* Whether o is a successful call that may take write access away from page (or give it
- * back): a store that faulted while o ran may have had its page recorded written. */
-static int changes_page(const lin_pop *o, uint32_t page)
+/* Whether o is a successful call that may take write access away from page (a commit or
+ * protect to a narrower protection, a decommit, a release): a store that faulted while o ran
+ * may have had its page recorded written. */
+static int narrows_page(const lin_pop *o, uint32_t page)
 {
     switch (o->op.kind) {
     case RM_COMMIT:
     case RM_DECOMMIT:
     case RM_RELEASE:
     case RM_PROTECT:
-    case RM_RESET:
-    case RM_RESET_UNDO:
         break;
     default:
         return 0;
@@ -147,10 +146,11 @@ static int changes_page(const lin_pop *o, uint32_t page)
     return o->res.ok && page >= o->op.page && (!o->op.npages || page < o->op.page + o->op.npages);
 }
 
-/* Finding (m): a store that faulted may still have left its page recorded written when a
- * call changing that page ran during it (the record is made when the store's fault is
- * resolved, the store itself when the instruction runs again; a narrowing in between makes
- * the retry fault). Marks such stores (rm_op.contested = 1). */
+/* Finding (m), a documented deviation of winvmem (doc/porting.md): a store that faulted may
+ * still have left its page recorded written when a call narrowing that page ran during it
+ * (the record is made when the store's fault is resolved, the store itself when the
+ * instruction runs again; a narrowing in between makes the retry fault). Marks such stores
+ * (rm_op.contested = 1); every other record stays exact. */
 static void mark_racing_stores(part *p)
 {
     for (uint32_t i = 0; i < p->n; i++) {
@@ -160,7 +160,7 @@ static void mark_racing_stores(part *p)
         if (!failed)
             continue;
         for (uint32_t j = 0; j < p->n && !w->op.contested; j++)
-            if (j != i && overlap(w, &p->ops[j]) && changes_page(&p->ops[j], w->op.page))
+            if (j != i && overlap(w, &p->ops[j]) && narrows_page(&p->ops[j], w->op.page))
                 w->op.contested = 1;
     }
 }

@@ -539,10 +539,10 @@ static int do_ww_reset(rm_state *s, const rm_op *op, const rm_res *r, unsigned c
 }
 
 /* A store of the library or the program that did not happen (refused, faulted) but ran while
- * another call changed its page (op->contested, set by the caller) may have left the page
+ * another call narrowed its page (op->contested, set by the caller) may have left the page
  * recorded written: the record is made when the store's fault is resolved, before the store
- * runs again and meets the change (finding (m); NT marks the page dirty in its fault handler
- * the same way). The record becomes unknown. */
+ * runs again and meets the narrowing. A documented deviation of winvmem (finding (m),
+ * doc/porting.md); the record becomes unknown. */
 static void maybe_recorded(rm_page *g, const rm_op *op)
 {
     if ((op->contested & 1) && (g->flags & RM_F_WW) && !(g->flags & RM_F_WRITTEN))

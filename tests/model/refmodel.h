@@ -68,8 +68,9 @@ typedef struct rm_op {
     uint64_t contested; /* RM_WW_GET: pages (bit i = page+i) that a write concurrent with the
                          * call may have hit; their records are not checked. RM_WRITE,
                          * RM_BUFCHECK: 1 = a store that faulted or was refused while another
-                         * call changed its page, so its page may be recorded written (finding
-                         * (m)). Set by the caller, 0 for sequential use */
+                         * call narrowed its page, so its page may be recorded written (finding
+                         * (m), a documented deviation of winvmem). Set by the caller, 0 for
+                         * sequential use */
 } rm_op;
 
 enum { RM_NOFAULT, RM_AV, RM_GUARDFAULT };
