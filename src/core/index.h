@@ -79,7 +79,7 @@ typedef struct wvm_alloc {
     const struct wvm_backend *backend;
     void *ext; /* backend data (write watch, AWE, large pages) */
     /* Widening kernel steps of a change made while staged, run by wvm__alloc_widen_deferred
-     * once readers see the change (core/pages.c); NULL otherwise. Lock holder only. */
+     * once readers see the change (core/deferred.h); NULL otherwise. Lock holder only. */
     struct wvm_deferred *deferred;
     struct wvm_alloc *prev, *next; /* live list (placement lock) / free list */
 } __attribute__((aligned(64))) wvm_alloc;

@@ -1,6 +1,5 @@
 /* VirtualLock / VirtualUnlock: mlock with Windows' rules and a working-set quota. */
 #include <errno.h>
-#include <stdatomic.h>
 
 #include "core/guard.h"
 #include "core/pages.h"
@@ -9,24 +8,6 @@
 #include "core/ww.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
-
-static _Atomic uint64_t locked_pages;
-
-uint32_t wvm__lock_charge(uint64_t pages)
-{
-    uint64_t limit = wvm__ws_lock_quota() / WVM_PAGE; /* the working-set minimum's */
-    uint64_t cur = atomic_load(&locked_pages);
-    do {
-        if (cur + pages > limit)
-            return WVM_ERROR_WORKING_SET_QUOTA;
-    } while (!atomic_compare_exchange_weak(&locked_pages, &cur, cur + pages));
-    return 0;
-}
-
-void wvm__lock_uncharge(uint64_t pages)
-{
-    atomic_fetch_sub(&locked_pages, pages);
-}
 
 typedef struct scan {
     uint64_t guard_page; /* first armed guard page, or UINT64_MAX */

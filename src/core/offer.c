@@ -25,6 +25,7 @@
 #include "core/offer.h"
 #include "core/space.h"
 #include "core/residency.h"
+#include "core/wsquota.h"
 #include "core/ww.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"

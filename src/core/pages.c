@@ -19,51 +19,23 @@
 #include <errno.h>
 
 #include "core/arena.h"
+#include "core/deferred.h"
 #include "core/guard.h"
 #include "core/ledger.h"
-#include "core/meta.h"
-#include "core/residency.h"
 #include "core/pages.h"
+#include "core/step.h"
 #include "core/wp.h"
+#include "core/wsquota.h"
 #include "prim/linux/prim.h"
-#include "prim/linux/prim_residency.h"
-#include "prim/linux/uffd.h"
 
-enum step_kind {
-    STEP_PROTECT,
-    STEP_GUARD_REMOVE,
-    STEP_GUARD_INSTALL,
-    STEP_DISCARD,
-    STEP_UNLOCK,
-    STEP_WP_SET, /* userfaultfd write-protect on (core/wp.h) */
-    STEP_WP_CLEAR
-};
-
-typedef struct step {
-    uintptr_t addr;
-    size_t len;
-    enum step_kind kind;
-    int prot;      /* STEP_PROTECT: the new protection */
-    int undo_prot; /* STEP_PROTECT: the protection to restore */
-} step;
-
+/* A plan: the kernel steps of one change, in the lists that run at different moments. */
 typedef struct plan {
-    step inline_steps[8];
-    step *steps;
-    size_t n, cap;
-    step *zaps; /* irreversible, run after every reversible step */
-    size_t nz, capz;
-    step inline_zaps[4];
-    step *posts; /* after the zaps: mappings under new markers back to read-write */
-    size_t np, capp;
-    step inline_posts[4];
-    step *narrows; /* guard mode: PROT_NONE over decommitted pages before their markers;
-                    * prot: the segment's protection once plan_run is done */
-    size_t nn, capn;
-    step inline_narrows[2];
-    step *wides; /* after the publish: the steps that grant access */
-    size_t nw, capw;
-    step inline_wides[4];
+    wvm_steps steps;    /* reversible, before the publish */
+    wvm_steps narrows;  /* guard mode: PROT_NONE over decommitted pages before their markers;
+                         * prot: the segment's protection once plan_run is done */
+    wvm_steps zaps;     /* irreversible, run after every reversible wvm_step */
+    wvm_steps posts;    /* after the zaps: mappings under new markers back to read-write */
+    wvm_steps wides;    /* after the publish: the steps that grant access */
     bool post_failed;   /* a post step failed: its pages keep WVM_ATTR_UNDER */
     bool narrow_failed; /* a narrowed segment could not be widened back (its prot stays NONE) */
     bool guard_mode;
@@ -75,17 +47,11 @@ typedef struct plan {
 
 static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
 {
-    p->steps = p->inline_steps;
-    p->cap = sizeof p->inline_steps / sizeof *p->inline_steps;
-    p->zaps = p->inline_zaps;
-    p->capz = sizeof p->inline_zaps / sizeof *p->inline_zaps;
-    p->posts = p->inline_posts;
-    p->capp = sizeof p->inline_posts / sizeof *p->inline_posts;
-    p->narrows = p->inline_narrows;
-    p->capn = sizeof p->inline_narrows / sizeof *p->inline_narrows;
-    p->wides = p->inline_wides;
-    p->capw = sizeof p->inline_wides / sizeof *p->inline_wides;
-    p->n = p->nz = p->np = p->nn = p->nw = 0;
+    wvm__steps_init(&p->steps);
+    wvm__steps_init(&p->narrows);
+    wvm__steps_init(&p->zaps);
+    wvm__steps_init(&p->posts);
+    wvm__steps_init(&p->wides);
     p->post_failed = p->narrow_failed = false;
     p->guard_mode = a->guard_mode;
     p->own_prot = a->backend && a->backend->write_fault;
@@ -97,56 +63,28 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
 
 static void plan_free(plan *p)
 {
-    if (p->steps != p->inline_steps)
-        wvm__meta_free(p->steps, p->cap * sizeof *p->steps);
-    if (p->zaps != p->inline_zaps)
-        wvm__meta_free(p->zaps, p->capz * sizeof *p->zaps);
-    if (p->posts != p->inline_posts)
-        wvm__meta_free(p->posts, p->capp * sizeof *p->posts);
-    if (p->narrows != p->inline_narrows)
-        wvm__meta_free(p->narrows, p->capn * sizeof *p->narrows);
-    if (p->wides != p->inline_wides)
-        wvm__meta_free(p->wides, p->capw * sizeof *p->wides);
+    wvm__steps_free(&p->steps);
+    wvm__steps_free(&p->narrows);
+    wvm__steps_free(&p->zaps);
+    wvm__steps_free(&p->posts);
+    wvm__steps_free(&p->wides);
 }
 
-static int push(step **arr, size_t *n, size_t *cap, step *inline_arr, step s)
+static int add_step(plan *p, wvm_step s)
 {
-    if (*n && (*arr)[*n - 1].kind == s.kind && (*arr)[*n - 1].prot == s.prot &&
-        (*arr)[*n - 1].undo_prot == s.undo_prot &&
-        (*arr)[*n - 1].addr + (*arr)[*n - 1].len == s.addr) {
-        (*arr)[*n - 1].len += s.len; /* adjacent: one system call */
-        return 0;
-    }
-    if (*n == *cap) {
-        step *grown = wvm__meta_alloc(2 * *cap * sizeof *grown);
-        if (!grown)
-            return ENOMEM;
-        for (size_t i = 0; i < *n; i++)
-            grown[i] = (*arr)[i];
-        if (*arr != inline_arr)
-            wvm__meta_free(*arr, *cap * sizeof **arr);
-        *arr = grown;
-        *cap *= 2;
-    }
-    (*arr)[(*n)++] = s;
-    return 0;
-}
-
-static int add_step(plan *p, step s)
-{
-    return push(&p->steps, &p->n, &p->cap, p->inline_steps, s);
+    return wvm__steps_push(&p->steps, s);
 }
 
 /* Guard markers: a data-dropping call may also cover a short gap of pages that end up
  * uncommitted (they are markers already, or PROT_NONE where a marker changes nothing), so
  * that one operation drops data in one call, which either happens whole or not at all. */
-static void bridge_gap(plan *p, step *s)
+static void bridge_gap(plan *p, wvm_step *s)
 {
-    if (!p->guard_mode || !p->nz || s->kind != STEP_GUARD_INSTALL)
+    if (!p->guard_mode || !p->zaps.n || s->kind != WVM_STEP_GUARD_INSTALL)
         return;
-    step *prev = &p->zaps[p->nz - 1];
+    wvm_step *prev = &p->zaps.s[p->zaps.n - 1];
     uintptr_t gap = prev->addr + prev->len;
-    if (prev->kind != STEP_GUARD_INSTALL || s->addr <= gap || s->addr - gap > WVM_CHUNK)
+    if (prev->kind != WVM_STEP_GUARD_INSTALL || s->addr <= gap || s->addr - gap > WVM_CHUNK)
         return;
     uint64_t first = (gap - p->base) / WVM_PAGE, count = (s->addr - gap) / WVM_PAGE;
     if (wvm__snap_any(p->to, first, count, WVM_COMMITTED))
@@ -155,20 +93,20 @@ static void bridge_gap(plan *p, step *s)
     s->addr = gap;
 }
 
-static int add_zap(plan *p, step s)
+static int add_zap(plan *p, wvm_step s)
 {
     bridge_gap(p, &s);
-    return push(&p->zaps, &p->nz, &p->capz, p->inline_zaps, s);
+    return wvm__steps_push(&p->zaps, s);
 }
 
-static int add_post(plan *p, step s)
+static int add_post(plan *p, wvm_step s)
 {
-    return push(&p->posts, &p->np, &p->capp, p->inline_posts, s);
+    return wvm__steps_push(&p->posts, s);
 }
 
-static int add_wide(plan *p, step s)
+static int add_wide(plan *p, wvm_step s)
 {
-    return push(&p->wides, &p->nw, &p->capw, p->inline_wides, s);
+    return wvm__steps_push(&p->wides, s);
 }
 
 /* The protection change old_prot -> new_prot of a piece whose pages are accessible by it:
@@ -178,9 +116,9 @@ static int add_protect(plan *p, uintptr_t addr, size_t len, int old_prot, int ne
 {
     int both = old_prot & new_prot, err = 0;
     if (both != old_prot)
-        err = add_step(p, (step){addr, len, STEP_PROTECT, both, old_prot});
+        err = add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, both, old_prot});
     if (!err && both != new_prot)
-        err = add_wide(p, (step){addr, len, STEP_PROTECT, new_prot, both});
+        err = add_wide(p, (wvm_step){addr, len, WVM_STEP_PROTECT, new_prot, both});
     return err;
 }
 
@@ -197,8 +135,8 @@ static int add_protect(plan *p, uintptr_t addr, size_t len, int old_prot, int ne
  * yet converted is plain PROT_NONE, and must stay so). */
 static int add_narrow(plan *p, uintptr_t addr, size_t len)
 {
-    if (p->nn) {
-        step *prev = &p->narrows[p->nn - 1];
+    if (p->narrows.n) {
+        wvm_step *prev = &p->narrows.s[p->narrows.n - 1];
         uintptr_t gap = prev->addr + prev->len;
         if (addr == gap || (addr - gap <= NARROW_BRIDGE &&
                             !wvm__snap_any(p->to, (gap - p->base) / WVM_PAGE,
@@ -208,8 +146,7 @@ static int add_narrow(plan *p, uintptr_t addr, size_t len)
             return 0;
         }
     }
-    return push(&p->narrows, &p->nn, &p->capn, p->inline_narrows,
-                (step){addr, len, STEP_PROTECT, WVM_P_NONE, 0});
+    return wvm__steps_push(&p->narrows, (wvm_step){addr, len, WVM_STEP_PROTECT, WVM_P_NONE, 0});
 }
 
 /* The kernel calls that take one piece from attribute `from` to attribute `to`.
@@ -224,7 +161,7 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
     int err = 0;
     /* decommit drops VirtualLock; guard install and MADV_DONTNEED refuse mlocked ranges */
     if ((from & WVM_ATTR_LOCKED) && !(to & WVM_ATTR_LOCKED) &&
-        (err = add_step(p, (step){addr, len, STEP_UNLOCK, 0, 0})))
+        (err = add_step(p, (wvm_step){addr, len, WVM_STEP_UNLOCK, 0, 0})))
         return err;
     if (p->guard_mode) {
         int rest = WVM_P_RW; /* mapping protection under a guard marker */
@@ -235,22 +172,22 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
              * write gets through: a transient mapping of its own. */
             int first_prot = wp_is ? WVM_P_READ : new_prot;
             if (first_prot != rest || (from & WVM_ATTR_UNDER) || p->under_lost)
-                err = add_step(p, (step){addr, len, STEP_PROTECT, first_prot, rest});
+                err = add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, first_prot, rest});
             if (!err)
-                err = add_wide(p, (step){addr, len, STEP_GUARD_REMOVE, 0, 0});
+                err = add_wide(p, (wvm_step){addr, len, WVM_STEP_GUARD_REMOVE, 0, 0});
             if (!err && wp_is)
-                err = add_wide(p, (step){addr, len, STEP_WP_SET, 0, 0});
+                err = add_wide(p, (wvm_step){addr, len, WVM_STEP_WP_SET, 0, 0});
             if (!err && wp_is)
-                err = add_wide(p, (step){addr, len, STEP_PROTECT, new_prot, first_prot});
+                err = add_wide(p, (wvm_step){addr, len, WVM_STEP_PROTECT, new_prot, first_prot});
         } else if (was && is) {
             /* the bit is set before the publish (it takes write access away), cleared after
              * it, once the mapping is what the new protection allows */
             if (wp_is && !wp_was)
-                err = add_step(p, (step){addr, len, STEP_WP_SET, 0, 0});
+                err = add_step(p, (wvm_step){addr, len, WVM_STEP_WP_SET, 0, 0});
             if (!err && old_prot != new_prot)
                 err = add_protect(p, addr, len, old_prot, new_prot);
             if (!err && wp_was && !wp_is)
-                err = add_wide(p, (step){addr, len, STEP_WP_CLEAR, 0, 0});
+                err = add_wide(p, (wvm_step){addr, len, WVM_STEP_WP_CLEAR, 0, 0});
         } else if (was && !is) {
             /* PROT_NONE first (reversible), then the marker, then the mapping back to
              * read-write under the marker (plan_run). A page that was never writable (or
@@ -265,48 +202,18 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
              * vm.max_map_count). The zap drops a write-protect bit with the page. */
             err = add_narrow(p, addr, len);
             if (!err)
-                err = add_zap(p, (step){addr, len, STEP_GUARD_INSTALL, 0, 0});
+                err = add_zap(p, (wvm_step){addr, len, WVM_STEP_GUARD_INSTALL, 0, 0});
         } else if (!was && !is && (from & WVM_ATTR_UNDER)) {
-            err = add_post(p, (step){addr, len, STEP_PROTECT, rest, 0}); /* a chance to repair */
+            err = add_post(
+                p, (wvm_step){addr, len, WVM_STEP_PROTECT, rest, 0}); /* a chance to repair */
         }
         return err;
     }
     if (old_prot != new_prot)
         err = add_protect(p, addr, len, old_prot, new_prot);
     if (!err && was && !is)
-        err = add_zap(p, (step){addr, len, STEP_DISCARD, 0, 0});
+        err = add_zap(p, (wvm_step){addr, len, WVM_STEP_DISCARD, 0, 0});
     return err;
-}
-
-/* Guard install and MADV_DONTNEED refuse mlocked memory with EINVAL. Pages the model holds
- * unlocked can still be locked in the kernel (an mlock undone half way by a refusal), so a
- * data-dropping call answered EINVAL is retried once after munlock. */
-static int drop_data(int (*drop)(void *, size_t), const step *s)
-{
-    int err = drop((void *)s->addr, s->len);
-    if (err == EINVAL && !wvm__prim_munlock((void *)s->addr, s->len))
-        err = drop((void *)s->addr, s->len);
-    return err;
-}
-
-static int run_step(const step *s)
-{
-    switch (s->kind) {
-    case STEP_PROTECT:
-        return wvm__prim_protect((void *)s->addr, s->len, s->prot);
-    case STEP_GUARD_REMOVE:
-        return wvm__prim_guard_remove((void *)s->addr, s->len);
-    case STEP_GUARD_INSTALL:
-        return drop_data(wvm__prim_guard_install, s);
-    case STEP_DISCARD:
-        return drop_data(wvm__prim_discard, s);
-    case STEP_UNLOCK:
-        return wvm__prim_munlock((void *)s->addr, s->len);
-    case STEP_WP_SET:
-    case STEP_WP_CLEAR:
-        return wvm__prim_ro_protect((void *)s->addr, s->len, s->kind == STEP_WP_SET);
-    }
-    return EINVAL;
 }
 
 /* The protection a narrowed page had: its own if committed (a backend with protections of its
@@ -325,22 +232,10 @@ static int unnarrow_piece(uint64_t first, uint64_t count, uint32_t attr, void *c
     return 0;
 }
 
-static void unnarrow(const plan *p, const step *s)
+static void unnarrow(const plan *p, const wvm_step *s)
 {
     wvm__snap_each(p->from, (s->addr - p->base) / WVM_PAGE, s->len / WVM_PAGE, unnarrow_piece,
                    (void *)p);
-}
-
-static void undo_step(const step *s)
-{
-    if (s->kind == STEP_PROTECT)
-        wvm__prim_protect((void *)s->addr, s->len, s->undo_prot);
-    else if (s->kind == STEP_GUARD_REMOVE)
-        wvm__prim_guard_install((void *)s->addr, s->len);
-    else if (s->kind == STEP_UNLOCK) /* resident before: no write faults (the write watch) */
-        wvm__prim_mlock_no_write((void *)s->addr, s->len);
-    else if (s->kind == STEP_WP_SET || s->kind == STEP_WP_CLEAR)
-        wvm__prim_ro_protect_back((void *)s->addr, s->len, s->kind == STEP_WP_CLEAR);
 }
 
 /* Runs the plan; on failure undoes what ran and returns the errno. Only when a data-dropping
@@ -350,29 +245,29 @@ static int plan_run(plan *p)
 {
     size_t done = 0, narrowed = 0;
     int err = 0;
-    for (; done < p->n; done++)
-        if ((err = run_step(&p->steps[done])))
+    for (; done < p->steps.n; done++)
+        if ((err = wvm__step_run(&p->steps.s[done])))
             break;
-    for (; !err && narrowed < p->nn; narrowed++)
-        if ((err = run_step(&p->narrows[narrowed])))
+    for (; !err && narrowed < p->narrows.n; narrowed++)
+        if ((err = wvm__step_run(&p->narrows.s[narrowed])))
             break;
-    if (!err && p->nz)
-        err = run_step(&p->zaps[0]);
+    if (!err && p->zaps.n)
+        err = wvm__step_run(&p->zaps.s[0]);
     if (err) {
         while (narrowed-- > 0)
-            unnarrow(p, &p->narrows[narrowed]);
+            unnarrow(p, &p->narrows.s[narrowed]);
         while (done-- > 0)
-            undo_step(&p->steps[done]);
+            wvm__step_undo(&p->steps.s[done]);
         return err;
     }
-    for (size_t z = 1; z < p->nz; z++)
-        if ((err = run_step(&p->zaps[z])))
+    for (size_t z = 1; z < p->zaps.n; z++)
+        if ((err = wvm__step_run(&p->zaps.s[z])))
             return err;
-    for (size_t i = 0; i < p->np; i++) /* a failure is recorded in the snapshot (UNDER) */
-        if (run_step(&p->posts[i]))
+    for (size_t i = 0; i < p->posts.n; i++) /* a failure is recorded in the snapshot (UNDER) */
+        if (wvm__step_run(&p->posts.s[i]))
             p->post_failed = true;
-    for (size_t i = 0; i < p->nn; i++) { /* the same (apply) */
-        step *s = &p->narrows[i];
+    for (size_t i = 0; i < p->narrows.n; i++) { /* the same (apply) */
+        wvm_step *s = &p->narrows.s[i];
         if (wvm__prim_protect((void *)s->addr, s->len, WVM_P_RW))
             p->narrow_failed = true;
         else
@@ -416,8 +311,8 @@ static uint32_t set_under(uint32_t old, void *ctx)
  * the protection); when even that fails the allocation stops trusting UNDER (under_lost). */
 static wvm_snap *mark_unwidened(wvm_alloc *a, const plan *p, wvm_snap *to)
 {
-    for (size_t i = 0; i < p->nn; i++) {
-        const step *s = &p->narrows[i];
+    for (size_t i = 0; i < p->narrows.n; i++) {
+        const wvm_step *s = &p->narrows.s[i];
         if (s->prot != WVM_P_NONE)
             continue;
         wvm_snap *m =
@@ -430,92 +325,6 @@ static wvm_snap *mark_unwidened(wvm_alloc *a, const plan *p, wvm_snap *to)
         to = m;
     }
     return to;
-}
-
-/* Runs the first n widening steps; on failure undoes those that ran. 0 or an errno. */
-static int run_wides(const step *w, size_t n)
-{
-    size_t done = 0;
-    int err = 0;
-    for (; done < n; done++)
-        if ((err = run_step(&w[done])))
-            break;
-    if (err)
-        while (done-- > 0)
-            undo_step(&w[done]);
-    return err;
-}
-
-/* The widening steps of a staged allocation (not visible to readers yet), run once it is:
- * see wvm__alloc_widen_deferred. */
-typedef struct wvm_deferred {
-    size_t n;
-    bool heap;             /* else the thread's own buffer */
-    bool hooks;            /* a commit's: the backend's hooks follow the widening */
-    bool fresh;            /* ...and it committed pages that were not (after_commit) */
-    uint64_t first, count; /* ...of this range */
-    step s[];
-} wvm_deferred;
-
-/* A thread stages one change at a time, of few steps (RESERVE | MEM_COMMIT: one): those need
- * no allocation. A change staged by a vectored handler meanwhile takes the heap. */
-enum { LOCAL_STEPS = 4 };
-static WVM_THREAD union {
-    wvm_deferred d;
-    unsigned char bytes[sizeof(wvm_deferred) + LOCAL_STEPS * sizeof(step)];
-} local_deferred;
-static WVM_THREAD bool local_used;
-
-static size_t deferred_bytes(size_t n)
-{
-    return sizeof(wvm_deferred) + n * sizeof(step);
-}
-
-/* Keeps p's widening steps for when a stops being staged; false on ENOMEM. */
-static bool defer(wvm_alloc *a, const plan *p)
-{
-    bool local = p->nw <= LOCAL_STEPS && !local_used;
-    wvm_deferred *d = local ? &local_deferred.d : wvm__meta_alloc(deferred_bytes(p->nw));
-    if (!d)
-        return false;
-    local_used |= local;
-    d->heap = !local;
-    d->hooks = d->fresh = false;
-    d->n = p->nw;
-    for (size_t i = 0; i < p->nw; i++)
-        d->s[i] = p->wides[i];
-    a->deferred = d;
-    return true;
-}
-
-static uint32_t take_deferred(wvm_alloc *a, bool run)
-{
-    wvm_deferred *d = a->deferred;
-    if (!d)
-        return 0;
-    a->deferred = NULL;
-    const wvm_backend *be = a->backend;
-    int err = run ? run_wides(d->s, d->n) : 0;
-    uint32_t werr = wvm__err_from_errno(err);
-    if (run && !werr && d->hooks && d->fresh && be->after_commit)
-        werr = be->after_commit(a, NULL, d->first, d->count);
-    if (run && !werr && d->hooks && be->after_change)
-        werr = be->after_change(a, d->first, d->count);
-    if (d->heap)
-        wvm__meta_free(d, deferred_bytes(d->n));
-    else
-        local_used = false;
-    return werr;
-}
-
-uint32_t wvm__alloc_widen_deferred(wvm_alloc *a)
-{
-    return take_deferred(a, true);
-}
-
-void wvm__alloc_forget_deferred(wvm_alloc *a)
-{
-    take_deferred(a, false);
 }
 
 /* Moves the kernel from a's current state to `to` over [first, first+count) and publishes
@@ -547,7 +356,7 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     int err = wvm__snap_each(wvm__alloc_snap(a), first, count, diff_piece, &d);
     if (!err)
         err = plan_run(&p);
-    if (!err && p.np && !p.post_failed) { /* every mapping under a new marker is read-write */
+    if (!err && p.posts.n && !p.post_failed) { /* every mapping under a new marker is read-write */
         wvm_snap *clean = wvm__snap_map(to, first, count, clear_under, NULL);
         if (clean) { /* else UNDER stays: the next commit protects once more, no harm */
             wvm__snap_free(to);
@@ -563,14 +372,14 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
         wvm__snap_free(to);
         return wvm__err_from_errno(err);
     }
-    if (!p.nw || (a->staged && defer(a, &p))) {
+    if (!p.wides.n || (a->staged && wvm__deferred_keep(a, p.wides.s, p.wides.n))) {
         wvm__alloc_publish(a, to); /* staged: readers see it, and the deferred steps, later */
     } else if (a->staged) {        /* no memory to defer: the kernel first, as readers cannot see */
-        if (!(err = run_wides(p.wides, p.nw)))
+        if (!(err = wvm__steps_run(p.wides.s, p.wides.n)))
             wvm__alloc_publish(a, to);
     } else {
         wvm_snap *before = wvm__alloc_publish_keep(a, to);
-        if (!(err = run_wides(p.wides, p.nw))) {
+        if (!(err = wvm__steps_run(p.wides.s, p.wides.n))) {
             wvm__alloc_settle(a, before);
         } else {
             wvm__alloc_unpublish(a, before); /* to is retired: readers may still hold it */
@@ -580,8 +389,8 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
         }
     }
     if (err) { /* back to before: the kernel undoes the first half, widening after the publish */
-        for (size_t i = p.n; i-- > 0;)
-            undo_step(&p.steps[i]);
+        for (size_t i = p.steps.n; i-- > 0;)
+            wvm__step_undo(&p.steps.s[i]);
         if (to && new_map)
             wvm__guard_discard(to);
         if (to)
@@ -685,10 +494,7 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
          * watch: write-protected until written), which the widening must not undo (guard
          * remove drops a userfaultfd write protection set on a marker): they follow it, after
          * the birth (wvm__alloc_widen_deferred) */
-        a->deferred->hooks = true;
-        a->deferred->fresh = fresh != 0;
-        a->deferred->first = first;
-        a->deferred->count = count;
+        wvm__deferred_hooks(a, fresh != 0, first, count);
         be = NULL;
     }
     if (err) {

@@ -18,13 +18,6 @@ bool wvm__alloc_widen_under(wvm_alloc *a);
 /* Moves the write-protected pages of [first, first+count) to mprotect (core/wp.h), same
  * Windows state; before mlock, which refuses them. Locked. */
 uint32_t wvm__alloc_wp_strip(wvm_alloc *a, uint64_t first, uint64_t count);
-/* Runs the widening kernel steps that a change of a made while staged left for the moment
- * readers see it (call it right after the staging ends, a still locked), then the backend's
- * after_commit/after_change hooks of a staged commit, which follow the widening; on failure
- * returns the Windows error (the widening undone; the caller then takes the change back). */
-uint32_t wvm__alloc_widen_deferred(wvm_alloc *a);
-/* Drops them instead: the staged change is given up (its pages stay as the kernel has them). */
-void wvm__alloc_forget_deferred(wvm_alloc *a);
 /* Sets every page's attribute to f(old, ctx) (pages stay committed or not as f says; the
  * kernel follows). The general form behind protect, used by guard pages and locking too. */
 uint32_t wvm__alloc_protect_with(wvm_alloc *a, uint64_t first, uint64_t count, wvm_attr_fn f,

@@ -1,4 +1,5 @@
 /* Placeholders (placeholder.h) and VirtualFree's releasing forms. */
+#include "core/deferred.h"
 #include "core/guard.h"
 #include "core/placeholder.h"
 #include "core/range.h"

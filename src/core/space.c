@@ -1,5 +1,6 @@
 /* The allocation lifecycle (core/space.h): reserve, acquire, release, over the index
  * (core/index.h) and the page operations (core/pages.h, guard.h). */
+#include "core/deferred.h"
 #include "core/guard.h"
 #include "core/ledger.h"
 #include "core/numa.h"

@@ -8,8 +8,8 @@
 #include <stdatomic.h>
 
 #include "core/fork.h"
+#include "core/index.h"
 #include "core/snap.h"
-#include "core/space.h"
 #include "core/wsquota.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
@@ -39,6 +39,24 @@ uint64_t wvm__ws_lock_quota(void)
 {
     uint64_t q = atomic_load_explicit(&quota, memory_order_acquire);
     return q == UNSET ? wvm__prim_memlock_limit() : q;
+}
+
+static _Atomic uint64_t locked_pages;
+
+uint32_t wvm__lock_charge(uint64_t pages)
+{
+    uint64_t limit = wvm__ws_lock_quota() / WVM_PAGE;
+    uint64_t cur = atomic_load(&locked_pages);
+    do {
+        if (cur + pages > limit)
+            return WVM_ERROR_WORKING_SET_QUOTA;
+    } while (!atomic_compare_exchange_weak(&locked_pages, &cur, cur + pages));
+    return 0;
+}
+
+void wvm__lock_uncharge(uint64_t pages)
+{
+    atomic_fetch_sub(&locked_pages, pages);
 }
 
 void wvm__ws_get(uint64_t *min, uint64_t *max, uint32_t *flags)

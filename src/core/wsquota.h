@@ -14,6 +14,11 @@
 
 /* Bytes VirtualLock may hold locked (UINT64_MAX: no limit). Lock-free. */
 uint64_t wvm__ws_lock_quota(void);
+/* Pages winvmem holds locked (core/residency.h), charged against that quota (also for root,
+ * as Windows limits every process by its working-set quota): ERROR_WORKING_SET_QUOTA when
+ * they would not fit. Decommit, release and VirtualUnlock uncharge. Lock-free. */
+uint32_t wvm__lock_charge(uint64_t pages);
+void wvm__lock_uncharge(uint64_t pages);
 void wvm__ws_get(uint64_t *min, uint64_t *max, uint32_t *flags);
 /* Sets both limits (bytes, already validated; min >= the floor); flags (QUOTA_LIMITS_HARDWS_*)
  * replace the enforcement of the limits they name, the others keep theirs. Raises RLIMIT_MEMLOCK
