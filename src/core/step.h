@@ -17,7 +17,11 @@ enum wvm_step_kind {
     /* userfaultfd write-protect on / off (core/wp.h): the pages stay in their read-write
      * mapping; undone by the opposite call. Set takes write access away, clear grants it. */
     WVM_STEP_WP_SET,
-    WVM_STEP_WP_CLEAR
+    WVM_STEP_WP_CLEAR,
+    /* write watch on userfaultfd (core/ww.h): fresh pages start "not written" (their record
+     * is the kernel's write-protect bit); no undo (the pages go back to uncommitted, whose
+     * record nothing reads) */
+    WVM_STEP_WW_ARM
 };
 
 typedef struct wvm_step {
