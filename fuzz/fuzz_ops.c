@@ -10,8 +10,9 @@
  *      whether a copy-on-write write made it private; the sections' contents and which pages
  *      of the SEC_RESERVE one are committed; nothing shared with the library's data
  *      structures). Where Windows' rules are not known (Microsoft's documentation and Wine's
- *      conformance tests are silent) the op is not run; placeholders split only at 64 KiB
- *      (winvmem's documented limit, src/core/placeholder.h),
+ *      conformance tests are silent) the op is not run. Placeholders split and coalesce at
+ *      pages, and pages pieces are replaced (Wine 9's ntdll/tests/virtual.c; Wine 8 has no
+ *      placeholders, so only this model and tests/api/test_virtualalloc2.c check them),
  *   2. against the kernel: every committed readable page can be read (writable: written) and
  *      holds what the model says; every reserved, decommitted, free or NOACCESS page faults;
  *      /proc/self/maps gives every committed page at least the access its protection needs.
@@ -277,9 +278,13 @@ static void op_reserve(unsigned p, unsigned n, unsigned prot, int commit)
     unsigned b = p / GRAN * GRAN, end = p + n;
     if (end > NPAGE)
         return;
-    int free_ = 1;
+    int free_ = 1, rest = 1;
     for (unsigned i = b; i < end; i++)
         free_ &= model[i].state == FREE;
+    for (unsigned i = end; i % GRAN && i < NPAGE; i++)
+        rest &= model[i].state == FREE;
+    if (free_ && !rest)
+        return; /* free pages before a placeholder piece in their granule: not documented */
     int want = valid_prot(prot) && free_;
     unsigned err = !valid_prot(prot) ? ERROR_INVALID_PARAMETER : ERROR_INVALID_ADDRESS;
     opl_result_t r =
@@ -567,12 +572,13 @@ static void op_placeholder(unsigned g, unsigned n)
         holder_pages(p, end);
 }
 
-/* VirtualFree(W+p, n, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER), granules: splits a placeholder
- * in two or three (the whole of one: 487); an allocation that replaced a placeholder, whole,
- * becomes a placeholder again; a view: 87; anything else: 487 (Wine's conformance tests). */
-static void op_split(unsigned g, unsigned n)
+/* VirtualFree(W+p, n pages, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER): splits a placeholder in
+ * two or three at pages (the whole of one: 487); an allocation that replaced a placeholder,
+ * whole, becomes a placeholder again; a view: 87; anything else: 487 (Wine's conformance
+ * tests). */
+static void op_split(unsigned p, unsigned n)
 {
-    unsigned p = g * GRAN, end = p + n * GRAN;
+    unsigned end = p + n;
     if (end > NPAGE)
         return;
     int b = model[p].base;
@@ -600,13 +606,19 @@ static void op_split(unsigned g, unsigned n)
         holder_pages(end, top);
 }
 
-/* VirtualFree(W+p, n granules, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS): exactly two or more
- * adjacent whole placeholders become one; anything else 487. */
-static void op_coalesce(unsigned g, unsigned n)
+/* VirtualFree(W+p, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS) over k pieces from the placeholder
+ * holding page p (its base), the end moved by off pages: exactly two or more adjacent whole
+ * placeholders become one; anything else 487. */
+static void op_coalesce(unsigned p, unsigned k, int off)
 {
-    unsigned p = g * GRAN, end = p + n * GRAN;
-    if (end > NPAGE)
+    if (model[p].ph == PH_HOLDER)
+        p = (unsigned)model[p].base;
+    unsigned end = p;
+    for (unsigned i = 0; i < k && end < NPAGE && model[end].base == (int)end; i++)
+        end = (unsigned)alloc_end[end];
+    if ((int)end + off <= (int)p || (int)end + off > (int)NPAGE)
         return;
+    end = (unsigned)((int)end + off);
     unsigned pieces = 0, i = p;
     while (i < end && model[i].ph == PH_HOLDER && model[i].base == (int)i &&
            (unsigned)alloc_end[i] <= end)
@@ -619,11 +631,14 @@ static void op_coalesce(unsigned g, unsigned n)
         holder_pages(p, end);
 }
 
-/* The placeholder at page p replaced, whole: by VirtualAlloc2(MEM_RESERVE [| MEM_COMMIT] |
- * MEM_REPLACE_PLACEHOLDER, prot), or by MapViewOfFile3(sec, offset o granules,
- * MEM_REPLACE_PLACEHOLDER, READWRITE or READONLY). Not exactly a placeholder: 487. */
+/* The placeholder at page p (moved to the base of the placeholder holding it) replaced, whole:
+ * by VirtualAlloc2(MEM_RESERVE [| MEM_COMMIT] | MEM_REPLACE_PLACEHOLDER, prot), or by
+ * MapViewOfFile3(sec, offset o granules, MEM_REPLACE_PLACEHOLDER, READWRITE or READONLY). Not
+ * exactly a placeholder: 487. */
 static void op_replace(unsigned p, unsigned what, unsigned o, unsigned prot, int write)
 {
+    if (model[p].ph == PH_HOLDER)
+        p = (unsigned)model[p].base;
     int b = model[p].base;
     int holder = b == (int)p && model[p].ph == PH_HOLDER;
     unsigned np = holder ? (unsigned)alloc_end[b] - p : GRAN;
@@ -747,18 +762,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 10: /* 1-8 granules */
             op_placeholder(g, 1 + (x & 7));
             break;
-        case 11:
-            op_split(g + (x >> 5 & 3), 1 + (x & 3));
+        case 11: /* at pages or granules, 1-16 pages or 1-4 granules */
+            if (x & 0x80)
+                op_split((g + (x >> 5 & 3)) * GRAN, (1 + (x & 3)) * GRAN);
+            else
+                op_split(g * GRAN + (data[k + 3] & 15), 1 + (x & 15));
             break;
-        case 12:
-            op_coalesce(g, 2 + (x & 7));
+        case 12: /* 2-5 pieces, the end exact or a page off */
+            op_coalesce(p + (data[k + 3] & 3), 2 + (x & 3), (x >> 2 & 3) == 3 ? 1 : -(x >> 2 & 1));
             break;
         case 13: /* by a private allocation, reserved or committed, or by a view of S or R */
-            op_replace(g * GRAN, x & 3, x >> 2 & 3, data[k + 3] & 0x10 ? prot : PAGE_READWRITE,
-                       x >> 4 & 1);
+            op_replace(x & 0x80 ? g * GRAN : p + (data[k + 3] >> 5), x & 3, x >> 2 & 3,
+                       data[k + 3] & 0x10 ? prot : PAGE_READWRITE, x >> 4 & 1);
             break;
-        case 14:
-            op_unmap(p / GRAN * GRAN, 1);
+        case 14: /* at a view's base (pieces start at pages), else at a granule */
+            op_unmap(is_view(p) ? (unsigned)model[p].base : p / GRAN * GRAN, 1);
             break;
         default:
             check_query(p);

@@ -47,9 +47,21 @@ uint32_t wvm__err_from_errno(int err)
     }
 }
 
+#define GRAN_MASK ((uintptr_t)WVM_GRAN - 1)
+
 static uintptr_t span_of(size_t size)
 {
-    return ((uintptr_t)size + WVM_GRAN - 1) & ~(uintptr_t)(WVM_GRAN - 1);
+    return ((uintptr_t)size + GRAN_MASK) & ~GRAN_MASK;
+}
+
+/* The end of a's index entries, a's last page ending at end (placement held). Past that page
+ * the rest of its granule is a's too, unless it is shared with later pieces of a placeholder
+ * split at pages (core/placeholder.h): then a's entries end at end. An allocation's entries
+ * are one contiguous range, so its granule's last page tells. */
+static uintptr_t index_end(const wvm_alloc *a, uintptr_t end)
+{
+    uintptr_t top = (end + GRAN_MASK) & ~GRAN_MASK;
+    return end == top || wvm__radix_get(top - WVM_PAGE) == a ? top : end;
 }
 
 /* Descriptors live in slabs that are never freed: a reader holding a stale pointer always
@@ -520,21 +532,39 @@ static void died(wvm_alloc *a)
     gen_advance();
 }
 
+/* The whole granules of [start, end) that no allocation holds an entry in any more (a piece
+ * of a placeholder split at pages frees its first and last granule only as the last piece in
+ * them dies), given back to free space. Placement held. */
+static void free_granules(uintptr_t start, uintptr_t end)
+{
+    uintptr_t lo = start & ~GRAN_MASK, hi = (end + GRAN_MASK) & ~GRAN_MASK;
+    if (wvm__radix_next(lo, lo + WVM_GRAN) < lo + WVM_GRAN)
+        lo += WVM_GRAN;
+    if (hi > lo && wvm__radix_next(hi - WVM_GRAN, hi) < hi)
+        hi -= WVM_GRAN;
+    if (hi > lo)
+        wvm__free_add(lo, hi - lo);
+}
+
 void wvm__index_death(wvm_alloc *a, bool reusable)
 {
     wvm_snap *s = a->cur;
     uintptr_t base = s->base;
     size_t size = s->size;
-    uintptr_t span = span_of(size);
     bool in_arena = a->in_arena, own_span = a->backend && a->backend->release_span;
     pthread_mutex_lock(&placement);
+    uintptr_t iend = index_end(a, base + size);
+    /* a piece of a placeholder split at pages: its granules may be shared (only in arenas) */
+    bool shared = (base & GRAN_MASK) || iend != ((base + size + GRAN_MASK) & ~GRAN_MASK);
     died(a);
     live_unlink(a, size);
     if (in_arena || own_span) { /* (a backend's release_span unmapped a dedicated one) */
-        wvm__radix_clear(base, base + span);
+        wvm__radix_clear(base, iend);
         /* (a span with pages whose mapping under their markers stays other than read-write
          * is lost to free space: its next owner would inherit them) */
-        if (in_arena && reusable)
+        if (in_arena && reusable && shared)
+            free_granules(base, iend);
+        else if (in_arena && reusable)
             wvm__free_add(base, a->footprint);
     } else {
         /* the entries stay (pending) until the mapping is gone: a mapping without them
@@ -543,7 +573,7 @@ void wvm__index_death(wvm_alloc *a, bool reusable)
         pthread_mutex_unlock(&placement);
         wvm__prim_unmap((void *)base, size);
         pthread_mutex_lock(&placement);
-        wvm__radix_clear(base, base + span);
+        wvm__radix_clear(base, iend);
     }
     wvm__alloc_locks_held--;
     pthread_mutex_unlock(&a->lock);
@@ -575,14 +605,16 @@ uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit)
             at = a ? wvm__radix_next_other(g, limit, a) : g;
             continue;
         }
-        uintptr_t end = s->base + span_of(s->size);
-        if (g < s->base || g >= end)
+        uintptr_t end = s->base + s->size;
+        if (g < s->base || g >= ((end + GRAN_MASK) & ~GRAN_MASK))
             continue; /* a was released and born again elsewhere since: read g again */
         if (s->base >= addr) {
             limit = s->base;
             break;
         }
-        at = end; /* addr lies inside s, or in the tail of its last granule */
+        /* addr lies inside s, or in the tail of its last granule (a's entries, or, past a piece
+         * of a placeholder split at pages, the next piece's) */
+        at = end & GRAN_MASK ? wvm__radix_next_other(end, limit, a) : end;
     }
     wvm__ebr_exit();
     return limit;
@@ -698,10 +730,11 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     wvm_snap *sa = wvm__snap_new(s->base, head, s->alloc_prot, s->type);
     wvm_snap *sb = wvm__snap_new(at, tail, s->alloc_prot, s->type);
     pthread_mutex_lock(&placement);
+    uintptr_t iend = index_end(a, s->base + s->size);
     /* b is never locked here: nobody can find it before the index says so, and then it is
      * complete (a second allocation lock may not be waited for: fork.c) */
     wvm_alloc *b = sa && sb ? desc_get() : NULL;
-    if (!b || wvm__radix_prepare(at, at + span_of(tail), a)) {
+    if (!b || wvm__radix_prepare(at, iend, a)) {
         if (b)
             desc_put(b);
         pthread_mutex_unlock(&placement);
@@ -723,8 +756,8 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     a->footprint = head;
     quick_update(b, sb);
     atomic_store_explicit(&b->snap, sb, memory_order_release);
-    live_link(b, 0);                           /* the bytes move from a to b */
-    wvm__radix_set(at, at + span_of(tail), b); /* prepared: cannot fail */
+    live_link(b, 0);             /* the bytes move from a to b */
+    wvm__radix_set(at, iend, b); /* prepared: cannot fail */
     wvm__alloc_publish(a, sa);
     gen_advance();
     pthread_mutex_unlock(&placement);
@@ -734,9 +767,10 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
 uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b)
 {
     wvm_snap *sa = wvm__alloc_snap(a), *sb = wvm__alloc_snap(b);
-    uintptr_t b_base = sb->base, b_end = b_base + span_of(sb->size);
+    uintptr_t b_base = sb->base;
     wvm_snap *n = wvm__snap_new(sa->base, sa->size + sb->size, sa->alloc_prot, sa->type);
     pthread_mutex_lock(&placement);
+    uintptr_t b_end = index_end(b, b_base + sb->size);
     if (!n || wvm__radix_prepare(b_base, b_end, b)) {
         pthread_mutex_unlock(&placement);
         wvm__snap_free(n);

@@ -210,8 +210,10 @@ uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, 
                          uintptr_t *out);
 
 /* Placeholders (core/placeholder.c): a (locked, nothing committed, no backend) is split at
- * at, a 64 KiB boundary strictly inside it: a keeps [base, at), a new allocation (not locked)
- * takes [at, end). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+ * at, a page boundary strictly inside it (inside a 64 KiB granule only when a is in an arena):
+ * a keeps [base, at), a new allocation (not locked) takes [at, end). Such pieces share their
+ * granule's index entries page by page; the granule goes back to free space with the death
+ * of the last allocation in it. 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
 uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at);
 /* Joins b, the allocation right after a (both locked, both like a above), into a; b dies
  * (its lock released). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */

@@ -69,18 +69,23 @@ uint32_t wvm__placeholder_replace(uintptr_t addr, size_t size, uint32_t type, ui
     uint32_t err = be && be->on_reserve ? be->on_reserve(a) : 0;
     if (!err && (type & WVM_MEM_COMMIT))
         err = wvm__alloc_commit(a, 0, wvm__snap_pages(to), prot);
-    /* The commit's widening steps, still before readers see the replacement: an access racing
-     * this call may get through while a query shows the placeholder (finding (g) of
-     * tests/lin/README.md, left open here: taking the change back after the kernel refused
-     * would need the placeholder made again after it was visible as replaced). */
-    if (!err && (err = wvm__alloc_widen_deferred(a)))
+    if (!err) {
+        /* Readers see the replacement, then the commit's widening steps run (core/pages.c:
+         * publish before widen; an access faulting in between waits for a's lock). If the
+         * kernel refuses them, the placeholder comes back: a query that ran in between may
+         * have seen the replacement, no access could use it (the one window pages.c names). */
+        unstage(a, wvm__alloc_snap(a)->guards);
+        err = wvm__alloc_widen_deferred(a);
+        if (!err) {
+            wvm__space_unlock(a);
+            return 0;
+        }
         wvm__alloc_decommit(a, 0, wvm__snap_pages(to)); /* uncharged; nothing committed */
-    struct wvm_guardmap *guards = wvm__alloc_snap(a)->guards;
-    if (err) {
-        if (be && be->on_release)
-            be->on_release(a, wvm__alloc_snap(a));
-        become_placeholder(a); /* on ENOMEM the replaced state stays: nothing is committed */
     }
+    struct wvm_guardmap *guards = wvm__alloc_snap(a)->guards;
+    if (be && be->on_release)
+        be->on_release(a, wvm__alloc_snap(a));
+    become_placeholder(a); /* on ENOMEM the replaced state stays: nothing is committed */
     unstage(a, guards);
     wvm__space_unlock(a);
     return err;
@@ -96,7 +101,7 @@ static uint32_t split(wvm_alloc *a, uintptr_t start, uintptr_t end)
     uint32_t err = 0;
     if (end > top || (start == base && end == top))
         err = WVM_ERROR_INVALID_ADDRESS;
-    else if ((start & GRAN_MASK) || ((end & GRAN_MASK) && end != top))
+    else if (!a->in_arena && ((start & GRAN_MASK) || ((end & GRAN_MASK) && end != top)))
         err = WVM_ERROR_NOT_SUPPORTED; /* inside a 64 KiB granule: see placeholder.h */
     if (!err && end < top)
         err = wvm__space_split(a, end);

@@ -3,8 +3,12 @@
  * replaces in place, that VirtualFree splits (MEM_PRESERVE_PLACEHOLDER) and joins
  * (MEM_COALESCE_PLACEHOLDERS), and that a replaced range becomes again when it is freed or
  * unmapped with MEM_PRESERVE_PLACEHOLDER. VirtualQuery shows a placeholder as reserved private
- * memory with PAGE_NOACCESS. Pieces are whole 64 KiB granules (Windows also splits at pages;
- * winvmem's index works in granules: ERROR_NOT_SUPPORTED). */
+ * memory with PAGE_NOACCESS. Splits are at pages, as Windows makes them: pieces may start and
+ * end inside a 64 KiB granule (the index keeps page entries for such a granule, core/radix.h),
+ * and a granule goes back to free space when the last piece in it is released. Only in
+ * winvmem's arenas: a placeholder in a dedicated mapping (made at an address outside them)
+ * splits at 64 KiB boundaries only (else ERROR_NOT_SUPPORTED): the kernel could hand out a
+ * granule start unmapped by one piece while a later piece in that granule lives. */
 #ifndef WVM_PLACEHOLDER_H
 #define WVM_PLACEHOLDER_H
 #include <stdbool.h>

@@ -7,8 +7,10 @@
 #define L1_BITS  13
 #define L2_BITS  9
 #define L3_BITS  9
-#define G_SHIFT  16
-#define L3_SHIFT G_SHIFT
+#define L4_BITS  4 /* the pages of one granule (a granule shared by placeholder pieces) */
+#define P_SHIFT  12
+#define L4_SHIFT P_SHIFT
+#define L3_SHIFT (L4_SHIFT + L4_BITS)
 #define L2_SHIFT (L3_SHIFT + L3_BITS)
 #define L1_SHIFT (L2_SHIFT + L2_BITS)
 
@@ -17,8 +19,8 @@ typedef _Atomic(uintptr_t) entry;
 
 static entry root[1u << L1_BITS];
 
-static const int shift_of[3] = {L1_SHIFT, L2_SHIFT, L3_SHIFT};
-static const int bits_of[3] = {L1_BITS, L2_BITS, L3_BITS};
+static const int shift_of[4] = {L1_SHIFT, L2_SHIFT, L3_SHIFT, L4_SHIFT};
+static const int bits_of[4] = {L1_BITS, L2_BITS, L3_BITS, L4_BITS};
 
 static inline bool is_terminal(uintptr_t e)
 {
@@ -78,15 +80,27 @@ void wvm__radix_clear(uintptr_t start, uintptr_t end)
     set_level(root, 0, start, end, 0);
 }
 
+static inline uintptr_t child_entry(uintptr_t node, uintptr_t addr, int level)
+{
+    uintptr_t mask = ((uintptr_t)1 << bits_of[level]) - 1;
+    return atomic_load_explicit(&((entry *)node)[(addr >> shift_of[level]) & mask],
+                                memory_order_acquire);
+}
+
+/* Unrolled: the common lookup (a terminal at the granule level or above) stays three loads and
+ * no loop; the page level costs a fourth load only in a shared granule. */
 struct wvm_alloc *wvm__radix_get(uintptr_t addr)
 {
     if (addr >> (L1_SHIFT + L1_BITS))
         return NULL;
     uintptr_t e = atomic_load_explicit(&root[addr >> L1_SHIFT], memory_order_acquire);
-    for (int level = 1; e && !is_terminal(e); level++) {
-        uintptr_t mask = ((uintptr_t)1 << bits_of[level]) - 1;
-        e = atomic_load_explicit(&((entry *)e)[(addr >> shift_of[level]) & mask],
-                                 memory_order_acquire);
+    if (e && !is_terminal(e)) {
+        e = child_entry(e, addr, 1);
+        if (e && !is_terminal(e)) {
+            e = child_entry(e, addr, 2);
+            if (e && !is_terminal(e))
+                e = child_entry(e, addr, 3);
+        }
     }
     return (struct wvm_alloc *)(e & ~(uintptr_t)1);
 }
@@ -122,7 +136,7 @@ uintptr_t wvm__radix_next_other(uintptr_t addr, uintptr_t limit, const struct wv
         limit = top;
     if (addr >= limit)
         return limit;
-    uintptr_t r = next_level(root, 0, addr & ~(((uintptr_t)1 << G_SHIFT) - 1), limit,
+    uintptr_t r = next_level(root, 0, addr & ~(((uintptr_t)1 << P_SHIFT) - 1), limit,
                              skip ? (uintptr_t)skip | 1 : 0);
     return r < addr ? addr : r;
 }

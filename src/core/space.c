@@ -58,6 +58,9 @@ uint32_t wvm__space_reserve_req(const wvm_reserve_req *r, uintptr_t *out)
     /* the commit's widening steps: after the birth (core/pages.c); if the kernel refuses, the
      * allocation dies again (a racing query may have seen it: pages.c says when) */
     if ((err = wvm__alloc_widen_deferred(a))) {
+        /* release takes an allocation acquired (counted in wvm__alloc_locks_held), and a's
+         * lock was taken by the staging, which counts nothing */
+        wvm__alloc_locks_held++;
         wvm__alloc_release(a); /* it unlocks a */
         return err;
     }

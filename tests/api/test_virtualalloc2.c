@@ -177,6 +177,111 @@ Test(virtualalloc2, coalesce)
     cr_assert_eq(wvm_check_invariants(), 0);
 }
 
+/* Splits at pages (Wine 9's ntdll/tests/virtual.c test_NtAllocateVirtualMemoryEx: a 64 KiB
+ * placeholder split into 32, 16 and 16 KiB pieces, and into 16 + 48 KiB with the 48 KiB piece
+ * replaced; ok() lines without todo_wine). */
+Test(virtualalloc2, split_at_pages)
+{
+    const SIZE_T size = 0x10000;
+    char *p = placeholder(size), *p1 = p + size / 2, *p2 = p1 + size / 4;
+    cr_assert(VirtualFree(p1, size / 4, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER), "%u",
+              GetLastError());
+    check_region_size(p, size / 2);
+    check_region_size(p1, size / 4);
+    check_region_size(p2, size - size / 2 - size / 4);
+    expect_region(p1, p1, p1, PAGE_NOACCESS, size / 4, MEM_RESERVE, 0, MEM_PRIVATE);
+    expect_region(p2 + 0x1000, p2 + 0x1000, p2, PAGE_NOACCESS, 0x3000, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    /* the granule is taken while any piece lives: a reservation there conflicts */
+    cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    expect_region(p, p, NULL, 0, size / 2, MEM_FREE, PAGE_NOACCESS, 0);
+    expect_error(VirtualAlloc(p, 0x1000, MEM_RESERVE, PAGE_READWRITE), ERROR_INVALID_ADDRESS);
+    expect_error(VirtualFree(p, 0, MEM_RELEASE), ERROR_INVALID_ADDRESS);
+    cr_assert(VirtualFree(p1, 0, MEM_RELEASE));
+    expect_region(p, p, NULL, 0, size / 2 + size / 4, MEM_FREE, PAGE_NOACCESS, 0);
+    expect_error(VirtualAlloc(p, 0x1000, MEM_RESERVE, PAGE_READWRITE), ERROR_INVALID_ADDRESS);
+    cr_assert(VirtualFree(p2, 0, MEM_RELEASE));
+    cr_assert_eq(wvm_check_invariants(), 0);
+    /* the last piece gave the granule back */
+    char *again = VirtualAlloc(p, size, MEM_RESERVE, PAGE_READWRITE);
+    cr_assert_eq(again, p, "%u", GetLastError());
+    cr_assert(VirtualFree(again, 0, MEM_RELEASE));
+
+    /* 16 + 16 + 32 KiB, coalesced at pages, then 16 + 48 KiB with the 48 KiB piece replaced */
+    p = placeholder(size);
+    p1 = p + size / 4;
+    p2 = p1 + size / 4;
+    cr_assert(VirtualFree(p, size / 4, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    cr_assert(VirtualFree(p1, size / 4, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    check_region_size(p, size / 4);
+    check_region_size(p1, size / 4);
+    check_region_size(p2, size / 2);
+    expect_error(VirtualFree(p, size - 0x1000, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS),
+                 ERROR_INVALID_ADDRESS);
+    cr_assert(VirtualFree(p, size, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS), "%u", GetLastError());
+    check_region_size(p, size);
+    cr_assert(VirtualFree(p, size / 4, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    cr_assert_eq(VirtualAlloc2(NULL, p1, size - size / 4, MEM_RESERVE | MEM_REPLACE_PLACEHOLDER,
+                               PAGE_READWRITE, NULL, 0),
+                 p1, "%u", GetLastError());
+    expect_region(p1, p1, p1, PAGE_READWRITE, size - size / 4, MEM_RESERVE, 0, MEM_PRIVATE);
+    expect_error(VirtualFree(p, size, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS),
+                 ERROR_INVALID_ADDRESS);
+    /* an ordinary commit inside the replacement, write, read */
+    cr_assert_eq(VirtualAlloc(p1 + 0x2000, 0x2000, MEM_COMMIT, PAGE_READWRITE), p1 + 0x2000);
+    expect_region(p1 + 0x2000, p1 + 0x2000, p1, PAGE_READWRITE, 0x2000, MEM_COMMIT, PAGE_READWRITE,
+                  MEM_PRIVATE);
+    memset(p1 + 0x2000, 0xcc, 0x2000);
+    expect_region(p, p, p, PAGE_NOACCESS, size / 4, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    /* back to a placeholder, replaced with a commit: zeros */
+    cr_assert(VirtualFree(p1, size - size / 4, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    cr_assert_eq(VirtualAlloc2(NULL, p1, size - size / 4,
+                               MEM_RESERVE | MEM_COMMIT | MEM_REPLACE_PLACEHOLDER, PAGE_READONLY,
+                               NULL, 0),
+                 p1);
+    cr_assert_eq(p1[0x2000], 0);
+    expect_region(p1, p1, p1, PAGE_READONLY, size - size / 4, MEM_COMMIT, PAGE_READONLY,
+                  MEM_PRIVATE);
+    cr_assert(VirtualFree(p1, 0, MEM_RELEASE));
+    expect_error(VirtualFree(p1 + 0x4000, 0, MEM_RELEASE), ERROR_INVALID_ADDRESS);
+    cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+/* A page-sized piece replaced by a view of a section (MapViewOfFile3 takes page multiples with
+ * MEM_REPLACE_PLACEHOLDER), and a ring of 4 KiB built from such pieces. */
+Test(virtualalloc2, views_in_page_pieces)
+{
+    HANDLE m = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0x1000, NULL);
+    cr_assert_not_null(m);
+    char *p = placeholder(0x10000), *q = p + 0x1000;
+    cr_assert(VirtualFree(p, 0x1000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    cr_assert(VirtualFree(q, 0x1000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    char *v1 =
+        MapViewOfFile3(m, NULL, p, 0, 0x1000, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0);
+    cr_assert_eq(v1, p, "%u", GetLastError());
+    char *v2 =
+        MapViewOfFile3(m, NULL, q, 0, 0x1000, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0);
+    cr_assert_eq(v2, q, "%u", GetLastError());
+    expect_region(q, q, q, PAGE_READWRITE, 0x1000, MEM_COMMIT, PAGE_READWRITE, MEM_MAPPED);
+    strcpy(v1, "ring");
+    cr_assert_str_eq(v2, "ring");
+    expect_region(q + 0x1000, q + 0x1000, q + 0x1000, PAGE_NOACCESS, 0xe000, MEM_RESERVE, 0,
+                  MEM_PRIVATE);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(UnmapViewOfFile2(GetCurrentProcess(), v2, MEM_PRESERVE_PLACEHOLDER));
+    expect_region(q, q, q, PAGE_NOACCESS, 0x1000, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert(UnmapViewOfFile(v1));
+    expect_region(p, p, NULL, 0, 0x1000, MEM_FREE, PAGE_NOACCESS, 0);
+    cr_assert(VirtualFree(q + 0x1000, 0, MEM_RELEASE));
+    expect_error(VirtualFree(q, 0x1000, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS),
+                 ERROR_INVALID_ADDRESS);
+    cr_assert(VirtualFree(q, 0, MEM_RELEASE));
+    cr_assert(CloseHandle(m));
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
 Test(virtualalloc2, views_replace_placeholders)
 {
     char *ph1 = placeholder(2 * SIZE), *ph2 = ph1 + SIZE;

@@ -21,6 +21,8 @@
  * library. */
 extern void wvm__prim_inject_after(uint64_t n, int err);
 extern uint64_t wvm__prim_calls(void);
+/* Allocation locks this thread holds (core/index.h): none between calls. */
+extern __thread int wvm__alloc_locks_held;
 
 enum kind {
     NEW,
@@ -551,6 +553,8 @@ static void sweep(int err, const op *ops, size_t n_ops, int must_succeed, unsign
             wvm__prim_inject_after(0, 0);
             cr_assert_eq(wvm_check_invariants(), 0, "op %zu n %llu: invariants", k,
                          (unsigned long long)n);
+            cr_assert_eq(wvm__alloc_locks_held, 0, "op %zu n %llu: %d allocation locks held", k,
+                         (unsigned long long)n, wvm__alloc_locks_held);
             take(&after);
             if (getenv("WINVMEM_FI_VERBOSE"))
                 fprintf(stderr,

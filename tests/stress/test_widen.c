@@ -6,12 +6,14 @@
  * Two threads widen and narrow targets, each target by one thread only, counting a version per
  * target: 4k reserved/forbidding, 4k+1 widening, 4k+2 allowing, 4k+3 narrowing. Targets: pages
  * committed and decommitted, pages protected NOACCESS <-> READWRITE and READONLY <-> READWRITE,
- * and 64 KiB granules reserved+committed at their address (half of them with MEM_WRITE_WATCH)
- * and released. Three threads read or
- * write a target through fault-catching probes, between two VirtualQuery calls, reading the
- * version before (v0), after the access (v1) and after the second query (v2). With w the
- * version the target's last widening started from (v0 rounded down to 4k) and n the one its
- * last narrowing started from (4k+2), each is a failure:
+ * 64 KiB granules reserved+committed at their address (half of them with MEM_WRITE_WATCH) and
+ * released, and 64 KiB placeholders replaced by reserved+committed memory (VirtualAlloc2
+ * MEM_REPLACE_PLACEHOLDER | MEM_RESERVE | MEM_COMMIT) and released back to placeholders
+ * (MEM_PRESERVE_PLACEHOLDER). Three threads read or write a target through fault-catching
+ * probes, between two VirtualQuery calls, reading the version before (v0), after the access
+ * (v1) and after the second query (v2). With w the version the target's last widening started
+ * from (v0 rounded down to 4k) and n the one its last narrowing started from (4k+2), each is a
+ * failure:
  *   - a fault although the widening had finished before the access and no narrowing began
  *     until after it (v0 = v1 = 4k+2);
  *   - a fault after a query (taken before the access) showed the access allowed, with no
@@ -33,24 +35,27 @@
 
 #define PAGES     48 /* page targets, in one reservation */
 #define GRANULES  8  /* granule targets, reserved+committed and released at their address */
-#define TARGETS   (PAGES + GRANULES)
+#define HOLDERS   8  /* placeholder targets, replaced and given back */
+#define TARGETS   (PAGES + GRANULES + HOLDERS)
 #define ACCESSORS 3
 #define SECONDS   3
 
-enum kind { COMMIT, PROTECT_NOACCESS, PROTECT_READONLY, RESERVE };
+enum kind { COMMIT, PROTECT_NOACCESS, PROTECT_READONLY, RESERVE, PLACEHOLDER };
 
-static char *pages, *granules;
+static char *pages, *granules, *holders;
 static _Atomic unsigned long ver[TARGETS];
 static _Atomic int stop, failed;
 static _Atomic unsigned long accesses, raced, raced_ok, raced_fault;
 
 static enum kind kind_of(int t)
 {
-    return t >= PAGES ? RESERVE : (enum kind)(t % 3);
+    return t >= PAGES + GRANULES ? PLACEHOLDER : t >= PAGES ? RESERVE : (enum kind)(t % 3);
 }
 
 static char *addr_of(int t)
 {
+    if (t >= PAGES + GRANULES)
+        return holders + (size_t)(t - PAGES - GRANULES) * 65536;
     return t < PAGES ? pages + (size_t)t * 4096 : granules + (size_t)(t - PAGES) * 65536;
 }
 
@@ -84,6 +89,12 @@ static int change(int t, int grant)
                  ? VirtualAlloc(p, 65536, MEM_RESERVE | MEM_COMMIT | (t % 2 ? MEM_WRITE_WATCH : 0),
                                 PAGE_READWRITE) == p
                  : VirtualFree(p, 0, MEM_RELEASE);
+        break;
+    case PLACEHOLDER:
+        ok = grant
+                 ? VirtualAlloc2(NULL, p, 65536, MEM_REPLACE_PLACEHOLDER | MEM_RESERVE | MEM_COMMIT,
+                                 PAGE_READWRITE, NULL, 0) == p
+                 : VirtualFree(p, 65536, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER);
         break;
     }
     if (!ok) {
@@ -166,10 +177,19 @@ int main(void)
     pages = VirtualAlloc(NULL, PAGES * 4096, MEM_RESERVE, PAGE_NOACCESS);
     /* the granules: an address range found free, released for the targets to take */
     granules = VirtualAlloc(NULL, GRANULES * 65536, MEM_RESERVE, PAGE_NOACCESS);
-    if (!pages || !granules || !VirtualFree(granules, 0, MEM_RELEASE)) {
+    /* the placeholders: one, split into 64 KiB pieces */
+    holders = VirtualAlloc2(NULL, NULL, HOLDERS * 65536, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                            PAGE_NOACCESS, NULL, 0);
+    if (!pages || !granules || !VirtualFree(granules, 0, MEM_RELEASE) || !holders) {
         printf("FAIL: setup\n");
         return 1;
     }
+    for (int i = 0; i + 1 < HOLDERS; i++)
+        if (!VirtualFree(holders + (size_t)i * 65536, 65536,
+                         MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER)) {
+            printf("FAIL: setup split: error %u\n", (unsigned)GetLastError());
+            return 1;
+        }
     for (int t = 0; t < PAGES; t++) { /* every target starts forbidding (version 0) */
         DWORD prot = kind_of(t) == PROTECT_NOACCESS ? PAGE_NOACCESS : PAGE_READONLY;
         if (kind_of(t) != COMMIT && !VirtualAlloc(addr_of(t), 4096, MEM_COMMIT, prot)) {

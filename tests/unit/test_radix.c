@@ -24,3 +24,30 @@ Test(radix, set_get_clear_across_levels)
     cr_expect_eq(wvm__radix_next(base, (uintptr_t)1 << 47), big);
     cr_expect_null(wvm__radix_get((uintptr_t)1 << 50));
 }
+
+/* A granule shared by pieces of a placeholder split at pages: page entries (a fourth level). */
+Test(radix, pages_of_a_shared_granule)
+{
+    struct wvm_alloc *a = (struct wvm_alloc *)0x1000, *b = (struct wvm_alloc *)0x2000;
+    const uintptr_t P = 0x1000;
+    uintptr_t g = (uintptr_t)5 << 40; /* granules [g, g+2G) */
+    cr_assert_eq(wvm__radix_set(g, g + 2 * G, a), 0);
+    cr_assert_eq(wvm__radix_prepare(g + 3 * P, g + 2 * G, a), 0);
+    cr_expect_eq(wvm__radix_get(g + 3 * P), a, "prepare changes no entry");
+    cr_assert_eq(wvm__radix_set(g + 3 * P, g + 2 * G, b), 0);
+    cr_expect_eq(wvm__radix_get(g + 3 * P - 1), a);
+    cr_expect_eq(wvm__radix_get(g + 3 * P), b);
+    cr_expect_eq(wvm__radix_get(g + G + 5), b);
+    cr_expect_eq(wvm__radix_next_other(g, g + 2 * G, a), g + 3 * P);
+    cr_expect_eq(wvm__radix_next_other(g + P + 7, g + 2 * G, a), g + 3 * P);
+    cr_expect_eq(wvm__radix_next(g + 2 * P + 1, g + 2 * G), g + 2 * P + 1);
+    wvm__radix_clear(g, g + 3 * P);
+    cr_expect_null(wvm__radix_get(g));
+    cr_expect_null(wvm__radix_get(g + 3 * P - 1));
+    cr_expect_eq(wvm__radix_next(g, g + 2 * G), g + 3 * P);
+    /* a whole granule written over page entries, then cleared: empty */
+    cr_assert_eq(wvm__radix_set(g, g + G, a), 0);
+    cr_expect_eq(wvm__radix_get(g + 15 * P), a);
+    wvm__radix_clear(g, g + 2 * G);
+    cr_expect_eq(wvm__radix_next(g, g + 2 * G), g + 2 * G);
+}
