@@ -22,6 +22,8 @@ extern "C" {
 #define WVM_MECH_UFFDIO_MOVE    0x40u /* UFFDIO_MOVE (>= 6.8)                                */
 #define WVM_MECH_UFFD_WP_SIGBUS 0x80u /* userfaultfd write-protect: READONLY (>= 6.4)       */
 
+#define WVM_MECH_PROC_MEM 0x100u /* forced writes through /proc/self/mem (MEM_RESET_UNDO) */
+
 /* Kinds of system call counted in `syscalls`. */
 enum wvm_syscall_kind {
     WVM_SYS_MMAP,

@@ -17,6 +17,7 @@
 #include "fault/fault.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/hugetlb.h"
+#include "prim/linux/prim_residency.h"
 #include "prim/linux/uffd.h"
 
 WVM_API int wvm_stats_get(wvm_stats *out)
@@ -71,6 +72,8 @@ WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap)
         wvm__prim_ww_available();
     if (mech & WVM_MECH_UFFD_WP_SIGBUS)
         wvm__prim_ro_available();
+    if (mech & WVM_MECH_PROC_MEM)
+        wvm__prim_forced_available();
     if (mech & WVM_MECH_HUGETLB)
         wvm__prim_huge_size();
     return wvm__mech_explain(mech, buf, cap);

@@ -65,6 +65,7 @@ static void prim_fork(enum wvm_fork_phase phase)
     wvm__prim_ro_fork(p);
     wvm__prim_pagemap_fork(p);
     wvm__prim_maps_fork(p);
+    wvm__prim_selfmem_fork(p);
 }
 
 static void install(void)

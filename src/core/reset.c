@@ -24,9 +24,17 @@
  * just reported. Any other fault in between (NUMA hinting, a page migrated meanwhile) only
  * makes the answer a false failure, never a false success; lost pages read zero either way.
  * (A racing thread that writes a dropped page before our pin is the one case we cannot see:
- * that thread then owns the page's new contents.) Pages that are not writable are made
- * read-write around the writes, with the allocation locked; a write-watch allocation's pages
- * are made writable without a record around them (backend before_pin/after_pin). */
+ * that thread then owns the page's new contents.) A write-watch allocation's pages are made
+ * writable without a record around the writes (backend before_pin/after_pin).
+ *
+ * Pages the program may not write (read-only, execute-read, no access, guard) are written by
+ * the kernel instead, through /proc/self/mem (prim/linux/selfmem.c): it writes whatever the
+ * protection, dirties the page the same way, and faults a dropped page in on this thread's
+ * account. Their protection never changes: making them writable around our write, even for a
+ * moment with the allocation locked, would let a racing write of the program succeed on a
+ * page that every query shows read-only (finding (n), tests/lin/README.md). Where the kernel
+ * refuses such writes (WVM_MECH_PROC_MEM missing, or WINVMEM_PROC_MEM=0), those pages stay
+ * unpinned and the undo reports data lost: a false failure, never a false success. */
 #include <errno.h>
 #include <stdatomic.h>
 
@@ -49,6 +57,7 @@ typedef struct reset_ctx {
     uint64_t first; /* of the piece being scanned */
     int err;
     bool count_faults; /* measure this thread's page faults tightly around the pieces */
+    bool unpinned;     /* a held page could not be pinned (the kernel refused a forced write) */
     uint64_t faults_before, faults_after;
 } reset_ctx;
 
@@ -64,13 +73,18 @@ static void set_held(void *ctx, uint64_t i)
     atomic_fetch_or_explicit(&r->map->held[p / 64], 1ull << (p % 64), memory_order_relaxed);
 }
 
+static void clear_held(wvm_guardmap *g, uint64_t first, uint64_t count)
+{
+    for (uint64_t p = first; p < first + count; p++)
+        atomic_fetch_and_explicit(&g->held[p / 64], ~(1ull << (p % 64)), memory_order_relaxed);
+}
+
 static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
 {
     reset_ctx *r = ctx;
     if (!wvm__attr_committed(attr) || (attr & WVM_ATTR_LOCKED))
         return 0;
-    for (uint64_t p = first; p < first + count; p++)
-        atomic_fetch_and_explicit(&r->map->held[p / 64], ~(1ull << (p % 64)), memory_order_relaxed);
+    clear_held(r->map, first, count);
     if (attr & WVM_ATTR_WP) /* kept: a dropped page would lose its bit (core/wp.h) */
         return 0;
     void *addr = (void *)(r->base + first * WVM_PAGE);
@@ -78,8 +92,11 @@ static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     r->err = wvm__prim_pages_holding_data((uintptr_t)addr, count, set_held, r);
     if (!r->err)
         r->err = wvm__prim_free_lazy(addr, count * WVM_PAGE);
-    if (r->err == EINVAL) /* memory the kernel cannot free lazily (hugetlb): contents stay */
+    if (r->err == EINVAL) { /* memory the kernel cannot free lazily (hugetlb, a view's shared
+                             * pages): contents stay, nothing to pin */
+        clear_held(r->map, first, count);
         r->err = 0;
+    }
     return r->err != 0;
 }
 
@@ -133,20 +150,30 @@ static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     reset_ctx *r = ctx;
     if (!(attr & WVM_ATTR_RESET))
         return 0;
-    uintptr_t addr = r->base + first * WVM_PAGE;
     int prot = wvm__attr_kprot(attr); /* write-protected pages are never held */
-    bool writable = (prot & WVM_P_WRITE) != 0;
-    if (!writable && (r->err = wvm__prim_protect((void *)addr, count * WVM_PAGE, WVM_P_RW)))
-        return 1;
-    pin(r->map, r->base, first, count);
-    if (!writable)
-        wvm__prim_protect((void *)addr, count * WVM_PAGE, prot); /* back from wider: no ENOMEM */
+    if (prot & WVM_P_WRITE) {
+        pin(r->map, r->base, first, count);
+        return 0;
+    }
+    for (uint64_t p = first, end = first + count, q; p < end; p = q) {
+        for (q = p; q < end && held(r->map, q);)
+            q++;
+        if (q == p) { /* never written by anyone: a forced write would fault it in */
+            q++;
+            continue;
+        }
+        /* refused (ENOSYS: no forced writes): not pinned, so not known intact */
+        if (wvm__prim_forced_rewrite((void *)(r->base + p * WVM_PAGE), (q - p) * WVM_PAGE,
+                                     (prot & WVM_P_READ) != 0))
+            r->unpinned = true;
+    }
     return 0;
 }
 
 uint32_t wvm__alloc_reset_undo(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     reset_ctx r = {.count_faults = true};
+    wvm__prim_forced_available(); /* its first call probes: faults not to be counted */
     const wvm_backend *be = a->backend;
     uint32_t err = be && be->before_pin ? be->before_pin(a, first, count) : 0;
     if (err)
@@ -157,6 +184,6 @@ uint32_t wvm__alloc_reset_undo(wvm_alloc *a, uint64_t first, uint64_t count)
         be->after_pin(a, first, count);
     if (err)
         return err;
-    bool intact = r.faults_before != UINT64_MAX && r.faults_after == r.faults_before;
+    bool intact = !r.unpinned && r.faults_before != UINT64_MAX && r.faults_after == r.faults_before;
     return intact ? 0 : WVM_ERROR_INVALID_ADDRESS;
 }

@@ -29,6 +29,9 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
     [WVM_OPT_UFFD_READONLY] = {"WINVMEM_UFFD_READONLY", 1, 0,
                                "0: PAGE_READONLY on committed pages uses mprotect (one kernel "
                                "mapping per run) instead of userfaultfd write-protect"},
+    [WVM_OPT_PROC_MEM] = {"WINVMEM_PROC_MEM", 1, 0,
+                          "0: never write through /proc/self/mem, as where the kernel refuses "
+                          "it: MEM_RESET_UNDO then reports pages it cannot pin as lost"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];

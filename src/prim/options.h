@@ -14,6 +14,7 @@ enum wvm_option {
     WVM_OPT_THP_FALLBACK,  /* WINVMEM_LARGE_PAGES_THP: 1 lets MEM_LARGE_PAGES use THP */
     WVM_OPT_USERFAULTFD,   /* WINVMEM_USERFAULTFD: 0 never uses userfaultfd (write watch, AWE) */
     WVM_OPT_UFFD_READONLY, /* WINVMEM_UFFD_READONLY: 0 makes READONLY pages by mprotect */
+    WVM_OPT_PROC_MEM,      /* WINVMEM_PROC_MEM: 0 never writes through /proc/self/mem */
     WVM_OPT_COUNT
 };
 

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -140,17 +142,84 @@ Test(reset, undo_after_drop_fails_and_lost_pages_read_zero)
     cr_assert_eq(wvm_check_invariants(), 0);
 }
 
-Test(reset, undo_on_readonly_and_guard_pages)
+static uint32_t mechanisms_in_use(void)
 {
-    char *p = filled(2, WVM_PAGE_READONLY);
-    uint32_t old;
-    cr_assert(wvm_VirtualProtect(p + PAGE, PAGE, WVM_PAGE_READONLY | WVM_PAGE_GUARD, &old));
-    cr_assert_eq(wvm_VirtualAlloc(p, 2 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
-    cr_assert_eq(wvm_VirtualAlloc(p, 2 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE), p);
-    cr_assert_eq(p[10], 0x5A);
-    cr_assert_eq(prot_of(p), WVM_PAGE_READONLY);
-    cr_assert_eq(prot_of(p + PAGE), WVM_PAGE_READONLY | WVM_PAGE_GUARD);
+    wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
+    cr_assert_eq(wvm_stats_get(&st), 0);
+    return st.mechanisms_in_use;
+}
+
+/* Whether MEM_RESET_UNDO writes pages the program may not write through /proc/self/mem
+ * (WVM_MECH_PROC_MEM): yes unless WINVMEM_PROC_MEM=0 (the ctest variant api_reset_noprocmem,
+ * what a kernel that refuses forced writes gives). */
+static bool forced_writes(void)
+{
+    const char *v = getenv("WINVMEM_PROC_MEM");
+    bool want = !(v && !strcmp(v, "0"));
+    char why[320];
+    wvm_mechanism_explain(WVM_MECH_PROC_MEM, why, sizeof why);
+    bool in_use = (mechanisms_in_use() & WVM_MECH_PROC_MEM) != 0;
+    if (want && !in_use)
+        wvm_cannot_run("forced writes through /proc/self/mem are refused here");
+    cr_assert_eq(in_use, want, "%s", why);
+    return in_use;
+}
+
+/* Pages the program may not write are pinned without being made writable (finding (n) of
+ * tests/lin/README.md: a write racing the undo went through): the undo keeps their data for
+ * good, their protection is what it was, and with no forced writes it reports them lost. */
+Test(reset, undo_pins_pages_the_program_cannot_write)
+{
+    const uint32_t prots[] = {WVM_PAGE_READONLY, WVM_PAGE_EXECUTE_READ, WVM_PAGE_NOACCESS,
+                              WVM_PAGE_READONLY | WVM_PAGE_GUARD, WVM_PAGE_EXECUTE};
+    bool forced = forced_writes();
+    for (unsigned i = 0; i < sizeof prots / sizeof *prots; i++) {
+        char *p = filled(4, prots[i]);
+        cr_assert_eq(wvm_VirtualAlloc(p, 4 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE), p);
+        /* READONLY by userfaultfd write-protect is never reset (core/wp.h): nothing to pin */
+        bool kept_whole =
+            prots[i] == WVM_PAGE_READONLY && (mechanisms_in_use() & WVM_MECH_UFFD_WP_SIGBUS);
+        void *undone = wvm_VirtualAlloc(p, 4 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE);
+        if (forced || kept_whole) {
+            cr_assert_eq(undone, p, "prot %#x: undo failed: %u", prots[i], wvm_GetLastError());
+        } else {
+            cr_assert_null(undone, "prot %#x: not pinned, yet reported intact", prots[i]);
+            cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_ADDRESS);
+        }
+        cr_assert_eq(prot_of(p), prots[i]);
+        force_drop(p, 4 * PAGE);
+        uint32_t old;
+        cr_assert(wvm_VirtualProtect(p, 4 * PAGE, WVM_PAGE_READWRITE, &old));
+        cr_assert_eq(old, prots[i]);
+        if (forced || kept_whole)
+            for (size_t b = 0; b < 4 * PAGE; b += 511)
+                cr_assert_eq(p[b], 0x5A, "prot %#x: byte %zu lost after a pinning undo", prots[i],
+                             b);
+        cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    }
     cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+Test(reset, undo_of_dropped_pages_the_program_cannot_write_fails)
+{
+    const uint32_t prots[] = {WVM_PAGE_EXECUTE_READ, WVM_PAGE_NOACCESS,
+                              WVM_PAGE_READONLY | WVM_PAGE_GUARD};
+    for (unsigned i = 0; i < sizeof prots / sizeof *prots; i++) {
+        char *p = filled(4, prots[i]);
+        cr_assert_eq(wvm_VirtualAlloc(p + PAGE, 2 * PAGE, WVM_MEM_RESET, WVM_PAGE_READWRITE),
+                     p + PAGE);
+        force_drop(p + 2 * PAGE, PAGE);
+        cr_assert_null(wvm_VirtualAlloc(p, 4 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_READWRITE),
+                       "prot %#x: false success: a page was dropped", prots[i]);
+        cr_assert_eq(wvm_GetLastError(), WVM_ERROR_INVALID_ADDRESS);
+        cr_assert_eq(prot_of(p + PAGE), prots[i]);
+        uint32_t old;
+        cr_assert(wvm_VirtualProtect(p, 4 * PAGE, WVM_PAGE_READONLY, &old));
+        cr_assert_eq(p[2 * PAGE], 0, "prot %#x: the dropped page reads zero", prots[i]);
+        cr_assert_eq(p[0], 0x5A);
+        cr_assert_eq(p[3 * PAGE + 7], 0x5A);
+        cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+    }
 }
 
 Test(reset, undo_detects_every_dropped_page_repeatedly)

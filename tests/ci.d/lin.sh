@@ -6,9 +6,7 @@
 #      - four threads, WINVMEM_LIN_SECONDS (12) s: every kind of call but reads and writes,
 #        fork() included, out-parameters also in memory other threads change;
 #      - four threads, WINVMEM_LIN_ACCESS_SECONDS (6) s: the same with one-byte reads and
-#        writes racing every page operation (findings (g), (h) and (m)), but without
-#        MEM_RESET_UNDO (open finding (n): its pin makes a page that is not writable writable
-#        for a moment without guard markers).
+#        writes racing every page operation (findings (g), (h), (m), (n) and (q)).
 # The model accepts no divergence from Windows but one documented deviation of winvmem (finding
 # (m): a store that faulted while another call narrowed its page may be reported written).
 # Not yet under ThreadSanitizer: its data race (finding (i)) is fixed, but under TSan the
@@ -28,7 +26,7 @@ export LIN_DUMP_DIR="$root/build/lin-histories"
 mkdir -p "$LIN_DUMP_DIR"
 seq_mode="--threads 1 --ops 1500"
 conc_mode="--threads 4 --no read,write"
-access_mode="--threads 4 --no reset_undo"
+access_mode="--threads 4"
 i=0
 for c in $WVM_COMBOS; do
     i=$((i + 1))

@@ -12,7 +12,7 @@
 #include "prim/options.h"
 #include "prim/linux/prim.h"
 
-#define NMECH 8
+#define NMECH 9
 
 static const struct {
     const char *name;     /* short name, as `winvmem info` prints it */
@@ -31,6 +31,9 @@ static const struct {
     {"uffdio-move", "ioctl(UFFDIO_MOVE)", "Linux >= 6.8", NULL},
     {"uffd-wp-sigbus", "userfaultfd write-protect with UFFD_FEATURE_SIGBUS | WP_UNPOPULATED",
      "Linux >= 6.4", "PAGE_READONLY on committed pages is mprotect (one kernel mapping per run)"},
+    {"proc-mem", "forced writes through /proc/self/mem",
+     "/proc mounted; Linux >= 6.12: proc_mem.force_override other than never",
+     "MEM_RESET_UNDO reports reset pages it cannot write as lost"},
 };
 
 /* Verdicts that read better in words than as "call failed with errno". */

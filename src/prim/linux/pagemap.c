@@ -2,13 +2,12 @@
  * ranges, optionally write-protecting them again in the same walk. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "prim/linux/prim.h"
+#include "prim/linux/sysfiles.h"
 #include "prim/linux/uffd.h"
 
 #ifndef PAGEMAP_SCAN
@@ -25,37 +24,16 @@ struct pm_scan_arg {
 #define PAGE_IS_WRITTEN       (1 << 1)
 #endif
 
-static _Atomic int pm_fd = -1;
-static _Atomic pid_t pm_pid;
-static pthread_mutex_t pm_lock = PTHREAD_MUTEX_INITIALIZER;
+static wvm_self_fd pagemap = WVM_SELF_FD_INIT;
 
-/* The descriptor names /proc/<pid>/pagemap of the process that opened it: after fork the
- * child must open its own. */
 static int pagemap_fd(void)
 {
-    int fd = atomic_load_explicit(&pm_fd, memory_order_acquire);
-    pid_t pid = getpid();
-    if (fd >= 0 && atomic_load_explicit(&pm_pid, memory_order_relaxed) == pid)
-        return fd;
-    pthread_mutex_lock(&pm_lock);
-    fd = atomic_load(&pm_fd);
-    if (fd < 0 || atomic_load(&pm_pid) != pid) {
-        int nfd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-        if (nfd >= 0) {
-            atomic_store(&pm_pid, pid);
-            atomic_store_explicit(&pm_fd, nfd, memory_order_release);
-            /* the previous descriptor (the parent's) stays open: another thread of ours may be
-             * using it this instant; one descriptor per fork is the cost */
-        }
-        fd = nfd;
-    }
-    pthread_mutex_unlock(&pm_lock);
-    return fd;
+    return wvm__sysfiles_self_fd(&pagemap, "/proc/self/pagemap", O_RDONLY);
 }
 
 void wvm__prim_pagemap_fork(int phase)
 {
-    wvm__prim_fork_lock(&pm_lock, phase);
+    wvm__prim_fork_lock(&pagemap.lock, phase);
 }
 
 static int scan_once(int fd, struct pm_scan_arg *arg)

@@ -108,6 +108,7 @@ void wvm__prim_uffd_fork(int phase);
 void wvm__prim_ro_fork(int phase);
 void wvm__prim_pagemap_fork(int phase);
 void wvm__prim_maps_fork(int phase);
+void wvm__prim_selfmem_fork(int phase);
 
 /* --- system figures ------------------------------------------------------------------------ */
 

@@ -2,6 +2,7 @@
  * the per-thread fault counter MEM_RESET_UNDO uses to notice pages the kernel dropped. */
 #ifndef WVM_PRIM_RESIDENCY_H
 #define WVM_PRIM_RESIDENCY_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,4 +25,14 @@ int wvm__prim_pages_holding_data(uintptr_t start, uint64_t npages,
                                  void (*fn)(void *ctx, uint64_t i), void *ctx);
 /* Page faults (minor + major) the calling thread has taken so far (getrusage RUSAGE_THREAD). */
 uint64_t wvm__prim_thread_faults(void);
+/* Whether forced writes through /proc/self/mem work here and are wanted (WINVMEM_PROC_MEM);
+ * probed once (mechanism WVM_MECH_PROC_MEM). */
+bool wvm__prim_forced_available(void);
+/* Writes every byte of [addr, addr+len) (whole pages) back unchanged with the kernel's forced
+ * write (prim/linux/selfmem.c), whatever the pages' protection: each present page becomes
+ * dirty without a fault, each dropped one is faulted in (counted by wvm__prim_thread_faults).
+ * readable: the program may read the range (the kernel copies it from itself); else one byte
+ * per page is read and written through /proc/self/mem. Nothing may write the range
+ * meanwhile. 0 or errno; ENOSYS when forced writes are not available. */
+int wvm__prim_forced_rewrite(void *addr, size_t len, bool readable);
 #endif

@@ -11,6 +11,28 @@
 #include "prim/linux/prim.h"
 #include "prim/linux/sysfiles.h"
 
+int wvm__sysfiles_self_fd(wvm_self_fd *c, const char *path, int flags)
+{
+    int fd = atomic_load_explicit(&c->fd, memory_order_acquire);
+    pid_t pid = getpid();
+    if (fd >= 0 && atomic_load_explicit(&c->pid, memory_order_relaxed) == pid)
+        return fd;
+    pthread_mutex_lock(&c->lock);
+    fd = atomic_load(&c->fd);
+    if (fd < 0 || atomic_load(&c->pid) != pid) {
+        int nfd = open(path, flags | O_CLOEXEC);
+        if (nfd >= 0) {
+            atomic_store(&c->pid, pid);
+            atomic_store_explicit(&c->fd, nfd, memory_order_release);
+            /* the previous descriptor (the parent's) stays open: another thread of ours may be
+             * using it this instant; one descriptor per fork is the cost */
+        }
+        fd = nfd;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return fd;
+}
+
 /* Reads a small file into buf (NUL-terminated); returns its length or -1. */
 static ssize_t read_small(const char *path, char *buf, size_t cap)
 {

@@ -1,8 +1,11 @@
 /* Reading figures from /proc and /sys (prim-internal). */
 #ifndef WVM_SYSFILES_H
 #define WVM_SYSFILES_H
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Total RAM and swap in bytes; the cgroup v2 limit memory.max + memory.swap.max, or
  * UINT64_MAX when unlimited or unknown. */
@@ -16,4 +19,19 @@ int wvm__prim_procmap_probe(void); /* 0 or errno */
 int wvm__sysfiles_cgroup2_dir(char *buf, size_t cap);
 /* The /proc/meminfo field key ("Hugepagesize") in bytes; 0 when absent. */
 uint64_t wvm__sysfiles_meminfo(const char *key);
+
+/* A descriptor of a /proc/self file, kept open. It speaks for the process that opened it: a
+ * child of fork opens its own (through the parent's, pagemap would describe and mem would
+ * write the parent). Take `lock` in the fork handler. */
+typedef struct wvm_self_fd {
+    _Atomic int fd;
+    _Atomic pid_t pid;
+    pthread_mutex_t lock;
+} wvm_self_fd;
+#define WVM_SELF_FD_INIT                                                                           \
+    {                                                                                              \
+        -1, 0, PTHREAD_MUTEX_INITIALIZER                                                           \
+    }
+/* The descriptor of path (O_CLOEXEC added) for this process, or -1 (errno set). */
+int wvm__sysfiles_self_fd(wvm_self_fd *c, const char *path, int flags);
 #endif
