@@ -11,6 +11,12 @@
 #define CHUNK_SLOTS 1024u
 #define MAX_CHUNKS  4096u /* 4M handles */
 #define INDEX_BITS  22u
+/* Values stay below 2^31: Microsoft documents that only the low 32 bits of a handle are
+ * significant (64-bit Windows uses 32-bit handles; truncating one to 32 bits and sign-extending
+ * it back is safe, HandleToULong/LongToHandle), so 2 low zero bits + 22 index bits + 7
+ * generation bits. */
+#define GEN_BITS 7u
+#define GEN_MASK ((1u << GEN_BITS) - 1)
 
 typedef struct slot {
     wvm_object *obj; /* NULL: free */
@@ -60,7 +66,7 @@ static int grow(void)
 
 static void *value_of(uint32_t idx, uint32_t gen)
 {
-    uintptr_t v = ((uintptr_t)(gen & 0xFFFFu) << INDEX_BITS | (idx + 1)) << 2;
+    uintptr_t v = ((uintptr_t)(gen & GEN_MASK) << INDEX_BITS | (idx + 1)) << 2;
     return (void *)v;
 }
 
@@ -68,7 +74,7 @@ static void *value_of(uint32_t idx, uint32_t gen)
 static slot *lookup(void *h, uint32_t *at)
 {
     uintptr_t v = (uintptr_t)h;
-    if (!v || (v & 3) || (v >> 2) >> (INDEX_BITS + 16))
+    if (!v || (v & 3) || (v >> 2) >> (INDEX_BITS + GEN_BITS))
         return NULL;
     v >>= 2;
     uint32_t idx = (uint32_t)(v & ((1u << INDEX_BITS) - 1));
@@ -77,7 +83,7 @@ static slot *lookup(void *h, uint32_t *at)
         return NULL;
     slot *s = slot_at(idx - 1);
     *at = idx - 1;
-    return s->obj && (s->gen & 0xFFFFu) == gen ? s : NULL;
+    return s->obj && (s->gen & GEN_MASK) == gen ? s : NULL;
 }
 
 uint32_t wvm__handle_new(wvm_object *o, uint32_t access, void **out)

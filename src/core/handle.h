@@ -3,9 +3,13 @@
  * reference counted (every handle and every other user, e.g. a view, holds one).
  *
  * Handle values are multiples of 4 like Windows' (never NULL, never the pseudo-handle -1),
- * with a generation in the high bits so that a closed handle is refused rather than naming a
- * new object. The table is under one mutex, held only for the table operation itself (never
- * across a system call); it survives fork (core/fork.h). */
+ * below 2^31 (they survive truncation to 32 bits and sign extension, as Microsoft documents for
+ * Windows' handles), with a 7-bit generation in the high bits so that a closed handle is
+ * refused rather than naming a new object (Windows reuses a closed handle's value at once: a
+ * double close there may close someone else's object; here it fails with
+ * ERROR_INVALID_HANDLE until the slot was reused 128 times). The table is under one mutex, held
+ * only for the table operation itself (never across a system call); it survives fork (core/fork.h).
+ */
 #ifndef WVM_HANDLE_H
 #define WVM_HANDLE_H
 #include <stdatomic.h>

@@ -98,7 +98,14 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
         uint32_t err = wvm__query_foreign(page, out);
         /* A free region of size 0: an allocation starting at page was born after the lookup
          * found the page free, and the generation check cannot see it yet (born() publishes
-         * the snapshot before it advances the generation). It is visible now: read again. */
+         * the snapshot before it advances the generation). It is visible now: read again.
+         * This is the only answer no state explains: the check leaves at most one placement
+         * section half seen, and any other mix of before and after its one store (a birth
+         * covering page from below or starting past it, a death) is some state's answer. A
+         * dedicated mapping the kernel made before its pending index entries exist gives the
+         * same symptom, which no generation could show. A generation odd while a section is
+         * open would close the window, but readers would then wait for the writer (measured:
+         * tests/lin/README.md, finding (o)). */
         if (!err && out->State == WVM_MEM_FREE && out->RegionSize == 0)
             continue;
         if (err || wvm__space_gen_is(gen))

@@ -341,6 +341,35 @@ Test(sections, handle_access_limits_views)
     CloseHandle(h);
 }
 
+/* Handle values keep to 32 bits (Microsoft: only the low 32 bits of a handle are significant;
+ * truncating and sign-extending is safe) however often a slot is reused; a closed handle is
+ * refused, not taken for the object that reuses its slot (winvmem's choice: Windows reuses the
+ * value). */
+Test(sections, handle_values_fit_32_bits)
+{
+    HANDLE first = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0x1000, NULL);
+    cr_assert_not_null(first);
+    HANDLE prev = NULL;
+    for (int i = 0; i < 1000; i++) {
+        HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0x1000, NULL);
+        cr_assert_not_null(h);
+        cr_assert_lt((uintptr_t)h, (uintptr_t)1 << 31, "handle %p", h);
+        cr_assert_eq((uintptr_t)h % 4, 0);
+        HANDLE back = (HANDLE)(intptr_t)(int32_t)(uint32_t)(uintptr_t)h; /* LongToHandle */
+        void *v = MapViewOfFile(back, FILE_MAP_READ, 0, 0, 0);
+        cr_assert_not_null(v, "%u", GetLastError());
+        cr_assert(UnmapViewOfFile(v));
+        /* prev was closed, and its slot is h's now: prev names nothing (unless the 7-bit
+         * generation came round to the same value) */
+        if (prev && prev != h)
+            expect_error(CloseHandle(prev), ERROR_INVALID_HANDLE);
+        cr_assert(CloseHandle(h));
+        expect_error(CloseHandle(h), ERROR_INVALID_HANDLE);
+        prev = h;
+    }
+    cr_assert(CloseHandle(first));
+}
+
 Test(sections, map_arguments)
 {
     HANDLE h = anon(PAGE_READWRITE, 0x30000);

@@ -175,8 +175,10 @@ def explain_sections(op, a, N, W, sec_reserve, placeholders=True, kinds=None):
         return 27, False
     if op == "alloc2" and len(a) >= 7 and N.err == 87 and not W.failed:
         return 30, True
-    # 93, 94 (unverified): FlushViewOfFile where no view holds the address, or past its end
-    # 95 (unverified): VirtualProtect on a view checks the view's protection before commitment
+    # 93, 94 (unverified, nothing decides): FlushViewOfFile where no view holds the address, or
+    # past its end
+    # 95 (unverified, nothing decides): VirtualProtect on a view checks the view's protection
+    # before commitment
     kinds = kinds or {}
     if op == "protect" and N.err == 87 and W.err == 487 and N.ctx == "I" == W.ctx and \
             a and kinds.get(re.split(r"[+-]", a[0])[0]) == "view":
@@ -185,7 +187,8 @@ def explain_sections(op, a, N, W, sec_reserve, placeholders=True, kinds=None):
                 return 95, False
         except (KeyError, ValueError, IndexError):
             return None
-    # 96 (unverified): a view through an opened handle needs the section's protection too
+    # 96 (kernel32 test_MapViewOfFile): a view through an opened handle needs the section's
+    # protection too
     if op == "view" and N.err == 5 and not W.failed and a and kinds.get(a[0]) == "open":
         return 96, True
     if op == "flush" and W.err == 87 and N.err == 487:

@@ -2,7 +2,9 @@
  * index keeps page entries for a granule shared by pieces (src/core/radix.h), and a lock-free
  * VirtualQuery must see every split, replacement, coalescing and release whole. Each writer
  * owns one 64 KiB placeholder at a time and checks its own pieces; the queriers check every
- * answer against what any piece of a 64 KiB placeholder can look like. Runs under TSan in CI. */
+ * answer against what any piece of a 64 KiB placeholder can look like; a thief reserves the
+ * writers' granules (refused with 487 while a piece lives there, possible once the last piece
+ * gave the granule back). Runs under TSan in CI. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +22,7 @@
 
 static _Atomic uintptr_t granule[WRITERS]; /* each writer's placeholder, 0 between rounds */
 static _Atomic int stop;
-static _Atomic unsigned long queries, bad;
+static _Atomic unsigned long queries, bad, stolen, refused;
 
 static unsigned next_rand(unsigned *s)
 {
@@ -137,11 +139,37 @@ static void *querier(void *arg)
     return NULL;
 }
 
+/* Reserves 64 KiB exactly at a writer's granule: success only when nothing lives there, which
+ * the reservation must then show whole; else 487. */
+static void *thief(void *arg)
+{
+    (void)arg;
+    unsigned seed = 7;
+    while (!stop) {
+        uintptr_t g = granule[next_rand(&seed) % WRITERS];
+        if (!g)
+            continue;
+        char *p = VirtualAlloc((void *)g, GRAN, MEM_RESERVE, PAGE_READWRITE);
+        if (!p) {
+            if (GetLastError() != ERROR_INVALID_ADDRESS && bad++ < 5)
+                fprintf(stderr, "reserve at %p: error %u\n", (void *)g, GetLastError());
+            refused++;
+            continue;
+        }
+        if ((p != (char *)g || !region(p, p, GRAN, MEM_RESERVE, PAGE_READWRITE)) && bad++ < 5)
+            fprintf(stderr, "reserve at %p: got %p\n", (void *)g, (void *)p);
+        stolen++;
+        VirtualFree(p, 0, MEM_RELEASE);
+    }
+    return NULL;
+}
+
 int main(void)
 {
-    pthread_t w[WRITERS], q[QUERIERS];
+    pthread_t w[WRITERS], q[QUERIERS], t;
     for (uintptr_t i = 0; i < QUERIERS; i++)
         pthread_create(&q[i], NULL, querier, (void *)i);
+    pthread_create(&t, NULL, thief, NULL);
     for (uintptr_t i = 0; i < WRITERS; i++)
         pthread_create(&w[i], NULL, writer, (void *)i);
     int failed = 0;
@@ -153,9 +181,12 @@ int main(void)
     stop = 1;
     for (int i = 0; i < QUERIERS; i++)
         pthread_join(q[i], NULL);
+    pthread_join(t, NULL);
     if (bad || wvm_check_invariants())
         failed = 1;
-    printf("stress_page_pieces: %lu queries, %lu implausible: %s\n", (unsigned long)queries,
+    printf("stress_page_pieces: %lu queries, %lu reservations in writers' granules (%lu refused), "
+           "%lu implausible: %s\n",
+           (unsigned long)queries, (unsigned long)stolen, (unsigned long)refused,
            (unsigned long)bad, failed ? "FAILED" : "ok");
     return failed;
 }
