@@ -21,7 +21,10 @@ enum wvm_step_kind {
     /* write watch on userfaultfd (core/ww.h): fresh pages start "not written" (their record
      * is the kernel's write-protect bit); no undo (the pages go back to uncommitted, whose
      * record nothing reads) */
-    WVM_STEP_WW_ARM
+    WVM_STEP_WW_ARM,
+    /* a guard marker over pages that hold zeros (core/mark.h): undone by removing it, and
+     * write-protecting the pages again when undo_prot is non-zero */
+    WVM_STEP_MARK
 };
 
 typedef struct wvm_step {
@@ -29,7 +32,7 @@ typedef struct wvm_step {
     size_t len;
     enum wvm_step_kind kind;
     int prot;      /* WVM_STEP_PROTECT: the new protection */
-    int undo_prot; /* WVM_STEP_PROTECT: the protection to restore */
+    int undo_prot; /* WVM_STEP_PROTECT: the protection to restore; WVM_STEP_MARK: see there */
 } wvm_step;
 
 /* A growing list of steps: the first WVM_STEPS_INLINE in place, more from core/meta. */
