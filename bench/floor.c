@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -297,14 +298,32 @@ static int set_read_only(int fd, char *pg, size_t len, int ro)
     return ioctl(fd, UFFDIO_WRITEPROTECT, &wp);
 }
 
+/* The guard toggle's SIGSEGV handler: the faulting page becomes accessible (its marker
+ * removed, or read-write), and the access runs again. */
+static int guard_markers;
+static void disarm(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    void *pg = (void *)((uintptr_t)si->si_addr & ~(uintptr_t)(BH_PAGE - 1));
+    if (guard_markers)
+        madvise(pg, BH_PAGE, MADV_GUARD_REMOVE);
+    else
+        mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE);
+}
+
 /* The fragmented heap of bench.c's case_islands with the cheapest kernel calls: with guard
  * markers (Linux >= 6.13) the 2 GiB is one read-write mapping whose uncommitted pages carry
  * markers, an island is a MADV_GUARD_REMOVE, and the cycle is GUARD_REMOVE + touch +
  * GUARD_INSTALL (which drops the contents): no split for uniform islands. Read-only islands
  * are userfaultfd write-protect where the kernel has it (no split), else mprotect, and each
- * splits the mapping: alternating islands meet vm.max_map_count. Without markers: mprotect
- * islands in a PROT_NONE mapping and commitpage's three-call cycle. The read-only toggle
- * (islprot_N) is two write-protect ioctls, or two mprotect calls. */
+ * splits the mapping: alternating islands meet vm.max_map_count. NOACCESS islands (never
+ * touched) are markers, or PROT_NONE pages of the PROT_NONE reservation: no call. Without
+ * markers: mprotect islands in a PROT_NONE mapping and commitpage's three-call cycle. The
+ * read-only toggle (islprot_N) is two write-protect ioctls, or two mprotect calls; the
+ * NOACCESS toggle (islnaprot_N) GUARD_REMOVE + GUARD_INSTALL, or two mprotect calls; the
+ * guard toggle (islguard_N) the touch's SIGSEGV, whose handler removes the marker (or
+ * mprotects), and GUARD_INSTALL (or mprotect) again. */
 static void case_islands(long n, int alternate, const char *key)
 {
     size_t stride = BH_ISLAND_SPAN / (size_t)n;
@@ -317,14 +336,17 @@ static void case_islands(long n, int alternate, const char *key)
     int markers = madvise(r, BH_ISLAND_SPAN, MADV_GUARD_INSTALL) == 0;
     if (!markers && mprotect(r, BH_ISLAND_SPAN, PROT_NONE))
         die("mprotect", key);
-    int fd = alternate && markers ? wp_uffd(r, BH_ISLAND_SPAN) : -1;
+    int ro = alternate == BH_ISL_READONLY, na = alternate == BH_ISL_NOACCESS;
+    int fd = ro && markers ? wp_uffd(r, BH_ISLAND_SPAN) : -1;
     for (; made < n; made++) {
         char *pg = r + (size_t)made * stride;
+        if (na && (made & 1))
+            continue; /* a NOACCESS island that was never touched: as it is */
         if (markers ? madvise(pg, BH_PAGE, MADV_GUARD_REMOVE)
                     : mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
             break;
         *(volatile char *)pg = 1;
-        if (alternate && (made & 1) && set_read_only(fd, pg, BH_PAGE, 1))
+        if (ro && (made & 1) && set_read_only(fd, pg, BH_PAGE, 1))
             break;
     }
     if (made < n) {
@@ -350,11 +372,12 @@ static void case_islands(long n, int alternate, const char *key)
             }
         });
     }
-    char pkey[32];
+    char pkey[32], gkey[32];
     bh_island_prot_key(key, pkey, sizeof pkey);
+    bh_island_guard_key(key, gkey, sizeof gkey);
     if (alternate && made < n) {
         bh_fail(pkey, made);
-    } else if (alternate) {
+    } else if (ro) {
         bh_note(key, "read-only islands by %s; %ld kernel mappings in the process",
                 fd >= 0 ? "userfaultfd write-protect" : "mprotect", bh_map_count());
         BH_TIMED(pkey, bh_reps(101), 20, {
@@ -362,6 +385,30 @@ static void case_islands(long n, int alternate, const char *key)
             if (set_read_only(fd, pg, BH_PAGE, 0) || set_read_only(fd, pg, BH_PAGE, 1))
                 die("write-protect", pkey);
         });
+    } else if (na) {
+        bh_note(key, "NOACCESS islands by %s; %ld kernel mappings in the process",
+                markers ? "guard markers" : "PROT_NONE", bh_map_count());
+        BH_TIMED(pkey, bh_reps(101), 20, {
+            char *pg = r + (2 * (bh_rand(&seed) % (uint64_t)(n / 2)) + 1) * stride;
+            if (markers ? madvise(pg, BH_PAGE, MADV_GUARD_REMOVE) ||
+                              madvise(pg, BH_PAGE, MADV_GUARD_INSTALL)
+                        : mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE) ||
+                              mprotect(pg, BH_PAGE, PROT_NONE))
+                die("NOACCESS toggle", pkey);
+        });
+        struct sigaction sa = {.sa_sigaction = disarm, .sa_flags = SA_SIGINFO}, old;
+        sigemptyset(&sa.sa_mask);
+        guard_markers = markers;
+        if (sigaction(SIGSEGV, &sa, &old))
+            die("sigaction", gkey);
+        BH_TIMED(gkey, bh_reps(101), 20, {
+            char *pg = r + (2 * (bh_rand(&seed) % (uint64_t)(n / 2)) + 1) * stride;
+            (void)*(volatile char *)pg; /* faults: the handler disarms */
+            if (markers ? madvise(pg, BH_PAGE, MADV_GUARD_INSTALL)
+                        : mprotect(pg, BH_PAGE, PROT_NONE))
+                die("guard toggle", gkey);
+        });
+        sigaction(SIGSEGV, &old, NULL);
     }
     if (fd >= 0)
         close(fd);

@@ -250,18 +250,21 @@ static inline void bh_region_cases(void (*run)(long n, const char *tag))
 }
 
 /* The fragmented-heap cases (issue 14): 256, 16,384 and 131,072 committed one-page islands
- * spread evenly over a BH_ISLAND_SPAN reservation, all read-write ("isl_N") or alternately
- * read-only and read-write ("islalt_N"). */
+ * spread evenly over a BH_ISLAND_SPAN reservation, all read-write ("isl_N"), alternately
+ * read-only and read-write ("islalt_N"), or alternately NOACCESS (committed, never touched)
+ * and read-write ("islna_N"): the island mode `alternate` is BH_ISL_*. */
+enum { BH_ISL_RW, BH_ISL_READONLY, BH_ISL_NOACCESS };
 static inline void bh_island_cases(void (*run)(long n, int alternate, const char *key))
 {
     static const long counts[] = {256, 16384, 131072};
     static const char *const tags[] = {"256", "16k", "128k"};
+    static const char *const modes[] = {"isl", "islalt", "islna"};
     if (!bh_want("islands"))
         return;
-    for (int alt = 0; alt < 2; alt++)
+    for (int alt = BH_ISL_RW; alt <= BH_ISL_NOACCESS; alt++)
         for (int i = 0; i < 3; i++) {
             char key[32];
-            snprintf(key, sizeof key, "%s_%s", alt ? "islalt" : "isl", tags[i]);
+            snprintf(key, sizeof key, "%s_%s", modes[alt], tags[i]);
             run(counts[i], alt, key);
         }
 }
@@ -280,11 +283,19 @@ static inline long bh_map_count(void)
     return n;
 }
 
-/* Key of the read-only island toggle measured in an alternating island case ("islalt_N" ->
- * "islprot_N"). */
+/* Key of the island toggle measured in an alternating island case: "islalt_N" -> "islprot_N"
+ * (a read-only island made read-write and read-only again), "islna_N" -> "islnaprot_N" (the
+ * same for a NOACCESS island); with what = "guard", "islna_N" -> "islguard_N" (a NOACCESS
+ * island made PAGE_GUARD | PAGE_READWRITE, touched once, made NOACCESS again). */
 static inline void bh_island_prot_key(const char *key, char *out, size_t cap)
 {
-    snprintf(out, cap, "islprot_%s", key + sizeof "islalt_" - 1);
+    const char *n = strchr(key, '_') + 1;
+    snprintf(out, cap, "%s_%s", strncmp(key, "islna_", 6) ? "islprot" : "islnaprot", n);
+}
+
+static inline void bh_island_guard_key(const char *key, char *out, size_t cap)
+{
+    snprintf(out, cap, "islguard_%s", strchr(key, '_') + 1);
 }
 
 /* A random page strictly between island i and island i + 1 (stride bytes apart). */

@@ -130,16 +130,25 @@ END {
     row("threads2", "2 threads × 64 KiB cycle, wall time per op", "floor:1.0")
     split("256 16k 128k", itags, " ")
     split("256 16,384 131,072", inames, " ")
-    for (a = 0; a < 2; a++)
+    split("isl_ islalt_ islna_", iprefix, " ")
+    split("read-write|alternating read-only/read-write|alternating NOACCESS (untouched)/read-write",
+          ikind, "|")
+    for (a = 1; a <= 3; a++)
         for (i = 1; i <= 3; i++) {
-            k = (a ? "islalt_" : "isl_") itags[i]
-            row(k, "commit+touch+decommit 1 page between " inames[i] \
-                (a ? " alternating read-only/read-write" : " read-write") " islands of 2 GiB",
-                i == 1 ? "" : i == 2 ? "wine:1.0" : "rel:" (a ? "islalt_" : "isl_") "256:1.5")
+            k = iprefix[a] itags[i]
+            row(k, "commit+touch+decommit 1 page between " inames[i] " " ikind[a] \
+                " islands of 2 GiB",
+                i == 1 ? "" : i == 2 ? "wine:1.0" : "rel:" iprefix[a] "256:1.5")
         }
     for (i = 1; i <= 3; i++)
         row("islprot_" itags[i], "read-only island of " inames[i] " alternating ones made " \
             "read-write and read-only again (2 calls)", "")
+    for (i = 1; i <= 3; i++)
+        row("islnaprot_" itags[i], "NOACCESS island of " inames[i] " alternating ones made " \
+            "read-write and NOACCESS again (2 calls)", "")
+    for (i = 1; i <= 3; i++)
+        row("islguard_" itags[i], "NOACCESS island of " inames[i] " made PAGE_GUARD, " \
+            "touched (1 guard violation), NOACCESS again", "")
     row("view64k", "map a 64 KiB view of a section, touch 1 byte, unmap", "")
     row("ring", "64 KiB magic ring buffer from placeholders: made, written, undone", "")
     print ""

@@ -7,6 +7,9 @@
 #   2nd  WINVMEM_USERFAULTFD     userfaultfd write watch / AWE moves / READONLY write-protect
 #                                (>= 6.7 / 6.8 / 6.4), else mprotect write watch, memfd AWE and
 #                                mprotect READONLY (WINVMEM_UFFD_READONLY=0 alone: the last)
+#                                NOACCESS/GUARD pages without data as guard markers need both the
+#                                1st and the 2nd (marker-noaccess: on in 11x, off in the others;
+#                                WINVMEM_MARKER_NOACCESS=0 alone switches it off)
 #   3rd  WINVMEM_PROCMAP_QUERY   PROCMAP_QUERY ioctl for foreign memory (>= 6.11), else parsing
 #                                /proc/self/maps
 # 111 is what this kernel gives by default, 000 what a kernel older than 6.7 gives.
@@ -31,7 +34,7 @@ mech_run() {
 # combination that could not be tested as named is visible in the log)
 mech_show() {
     _line=$(mech_run "$1" "$2" info 2>/dev/null |
-        awk '/guard-markers:|uffd-wp-async:|uffd-wp-sigbus:|procmap-query:/ {
+        awk '/guard-markers:|uffd-wp-async:|uffd-wp-sigbus:|marker-noaccess:|procmap-query:/ {
                  n = $1; sub(":", "", n); s = ($2 == "in") ? "on" : "off"; printf "%s %s=%s", sep, n, s; sep = "," }')
     echo "mechanisms $1 ($(mech_env "$1")):${_line:- (winvmem info failed)}"
 }

@@ -13,14 +13,15 @@ extern "C" {
 #define WVM_STATS_VERSION 3
 
 /* Kernel mechanisms winvmem can use; `mechanisms` in wvm_stats is a set of these bits. */
-#define WVM_MECH_GUARD_MARKERS  0x01u /* MADV_GUARD_INSTALL for uncommitted pages (>= 6.13) */
-#define WVM_MECH_PROCMAP_QUERY  0x02u /* PROCMAP_QUERY ioctl for foreign memory (>= 6.11)   */
-#define WVM_MECH_UFFD_WP_ASYNC  0x04u /* userfaultfd async write-protect (write watch)       */
-#define WVM_MECH_PAGEMAP_SCAN   0x08u /* PAGEMAP_SCAN ioctl (>= 6.7)                         */
-#define WVM_MECH_HUGETLB        0x10u /* a non-empty hugetlb pool                            */
-#define WVM_MECH_MEMFD          0x20u /* memfd_create for AWE physical pages                 */
-#define WVM_MECH_UFFDIO_MOVE    0x40u /* UFFDIO_MOVE (>= 6.8)                                */
-#define WVM_MECH_UFFD_WP_SIGBUS 0x80u /* userfaultfd write-protect: READONLY (>= 6.4)       */
+#define WVM_MECH_GUARD_MARKERS   0x01u  /* MADV_GUARD_INSTALL for uncommitted pages (>= 6.13) */
+#define WVM_MECH_PROCMAP_QUERY   0x02u  /* PROCMAP_QUERY ioctl for foreign memory (>= 6.11)   */
+#define WVM_MECH_UFFD_WP_ASYNC   0x04u  /* userfaultfd async write-protect (write watch)       */
+#define WVM_MECH_PAGEMAP_SCAN    0x08u  /* PAGEMAP_SCAN ioctl (>= 6.7)                         */
+#define WVM_MECH_HUGETLB         0x10u  /* a non-empty hugetlb pool                            */
+#define WVM_MECH_MEMFD           0x20u  /* memfd_create for AWE physical pages                 */
+#define WVM_MECH_UFFDIO_MOVE     0x40u  /* UFFDIO_MOVE (>= 6.8)                                */
+#define WVM_MECH_UFFD_WP_SIGBUS  0x80u  /* userfaultfd write-protect: READONLY (>= 6.4)       */
+#define WVM_MECH_MARKER_NOACCESS 0x200u /* guard markers: NOACCESS/GUARD pages (>= 6.13)    */
 
 #define WVM_MECH_PROC_MEM 0x100u /* forced writes through /proc/self/mem (MEM_RESET_UNDO) */
 

@@ -3,9 +3,11 @@
  * One mutex (`pool`) guards the page store and every window's page table; map and unmap run
  * under it (AWE programs remap from few threads; the kernel's mmap_lock serialises the moves
  * anyway). Window descriptors are found through the core's index and locked first (lock order:
- * allocation, then pool). */
+ * allocation, then pool). VirtualQuery finds a window without either lock, through a table of
+ * live windows of its own (not the descriptor, whose fields a release or a reuse rewrites). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/awe.h"
@@ -24,8 +26,52 @@ typedef struct window {
     wvm_retired hdr; /* freed through the epochs: VirtualQuery reads it without a lock */
     uintptr_t base;
     uint64_t pages;
-    uintptr_t slot[]; /* per window page: the slot mapped there, or NO_PAGE */
+    struct window *_Atomic next; /* in its bucket of `live` */
+    uintptr_t slot[];            /* per window page: the slot mapped there, or NO_PAGE */
 } window;
+
+/* The live windows by base, for VirtualQuery: added (on_reserve) and removed (on_release)
+ * under the pool lock, read lock-free inside an epoch section; a removed window keeps its
+ * next link (a reader standing on it walks on) until the epochs free it. */
+enum { BUCKETS = 256 };
+static window *_Atomic live[BUCKETS];
+
+static unsigned bucket_of(uintptr_t base)
+{
+    return (unsigned)((base >> 16) * 0x9E3779B97F4A7C15ull >> 56) % BUCKETS;
+}
+
+static void live_add(window *w)
+{
+    window *_Atomic *head = &live[bucket_of(w->base)];
+    atomic_store_explicit(&w->next, atomic_load_explicit(head, memory_order_relaxed),
+                          memory_order_relaxed);
+    atomic_store_explicit(head, w, memory_order_release);
+}
+
+static void live_remove(window *w)
+{
+    for (window *_Atomic *link = &live[bucket_of(w->base)];;) {
+        window *v = atomic_load_explicit(link, memory_order_relaxed);
+        if (!v)
+            return;
+        if (v == w) {
+            atomic_store_explicit(link, atomic_load_explicit(&w->next, memory_order_relaxed),
+                                  memory_order_release);
+            return;
+        }
+        link = &v->next;
+    }
+}
+
+/* The live window at base, or NULL. Inside an epoch section. */
+static window *live_at(uintptr_t base)
+{
+    window *w = atomic_load_explicit(&live[bucket_of(base)], memory_order_acquire);
+    while (w && w->base != base)
+        w = atomic_load_explicit(&w->next, memory_order_acquire);
+    return w;
+}
 
 /* Writers hold the pool lock; VirtualQuery reads without it, hence the atomic accesses. */
 static void set_slot(window *w, uint64_t i, uintptr_t v)
@@ -289,6 +335,7 @@ static uint32_t on_reserve(wvm_alloc *a)
     }
     pthread_mutex_lock(&pool);
     a->ext = w;
+    live_add(w);
     pthread_mutex_unlock(&pool);
     return 0;
 }
@@ -302,8 +349,10 @@ static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
         return 0;
     pthread_mutex_lock(&pool);
     int err = unmap_locked(w, 0, w->pages);
-    if (!err)
+    if (!err) {
         a->ext = NULL;
+        live_remove(w);
+    }
     pthread_mutex_unlock(&pool);
     if (err)
         return wvm__err_from_errno(err);
@@ -337,9 +386,11 @@ const wvm_backend *wvm__awe_backend(void)
 
 bool wvm__awe_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m)
 {
-    wvm_alloc *a = wvm__radix_get(s->base);
-    window *w = a && a->backend == &awe_backend ? a->ext : NULL;
-    if (!w || w->base != s->base) /* a window being set up or released: reserved */
+    /* The window live at s's base now: s's own, or (s's allocation released since) that of a
+     * window made at the same place and of the same size, whose answer is one a query made
+     * now would give. None: a window being set up or released, reported reserved. */
+    window *w = live_at(s->base);
+    if (!w || w->pages != wvm__snap_pages(s) || idx >= w->pages)
         return false;
     /* without the pool lock: a map in flight may show either way, as on Windows */
     bool mapped = get_slot(w, idx) != NO_PAGE;

@@ -99,7 +99,7 @@ void wvm__guard_discard(wvm_snap *to)
 static uint32_t clear_guard(uint32_t old, void *ctx)
 {
     (void)ctx;
-    return old & ~WVM_PAGE_GUARD;
+    return old & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK);
 }
 
 typedef struct fold {
@@ -170,14 +170,26 @@ static int unguarded_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
                                                : wvm__linux_prot(attr);
 }
 
+/* Makes an armed guard page accessible as its protection without the guard says; in_signal:
+ * with the calls fault injection never fails. 0 or an errno. */
+static int unguard(wvm_alloc *a, const wvm_snap *s, uint64_t page, uint32_t attr, bool in_signal)
+{
+    void *addr = (void *)(s->base + page * WVM_PAGE);
+    if (attr & WVM_ATTR_MARK) /* PAGE_READWRITE under a marker: the page holds zeros */
+        return in_signal ? wvm__prim_sig_guard_remove(addr, WVM_PAGE)
+                         : wvm__prim_guard_remove(addr, WVM_PAGE);
+    int prot = unguarded_prot(a, page, attr);
+    return in_signal ? wvm__prim_sig_protect(addr, WVM_PAGE, prot)
+                     : wvm__prim_protect(addr, WVM_PAGE, prot);
+}
+
 void wvm__guard_consume_locked(wvm_alloc *a, uint64_t page)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t attr = wvm__snap_attr(s, page);
     /* the mark first (see wvm__guard_fault); a refused mprotect takes it back */
     mark(s->guards, page);
-    if (wvm__prim_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
-                          unguarded_prot(a, page, attr)))
+    if (unguard(a, s, page, attr, false))
         unmark(s->guards, page);
     wvm__guard_fold(a);
 }
@@ -246,8 +258,7 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, boo
          * then retry. If the kernel refuses, the mark is taken back: a query in between saw
          * the guard consumed while no access could get through (only a racing query). */
         mark(s->guards, page);
-        if (wvm__prim_sig_protect((void *)(s->base + page * WVM_PAGE), WVM_PAGE,
-                                  unguarded_prot(a, page, attr)))
+        if (unguard(a, s, page, attr, true))
             unmark(s->guards, page);
         else
             kind = WVM_FAULT_GUARD;

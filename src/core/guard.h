@@ -5,7 +5,8 @@
  * a snapshot. Instead every allocation that ever had a guard page owns a guard map, one bit
  * per page, made in normal context (wvm__guard_prepare, before a snapshot with guard pages is
  * published). Consuming a guard = set the page's bit + mprotect the page to its protection
- * without the guard, done while holding the allocation's lock. The lock is a pthread mutex:
+ * without the guard (or remove its guard marker: core/mark.h), done while holding the
+ * allocation's lock. The lock is a pthread mutex:
  * the dispatcher takes it with trylock, yielding while another thread holds it (that thread
  * is in the middle of an operation and will release it without waiting for us). It cannot be
  * the faulting thread itself: winvmem touches pages of an allocation while holding its lock
@@ -55,7 +56,7 @@ static inline bool wvm__guard_consumed(const wvm_snap *s, uint64_t page)
 static inline uint32_t wvm__guard_attr(const wvm_snap *s, uint32_t run_attr, uint64_t page)
 {
     if ((run_attr & WVM_PAGE_GUARD) && wvm__guard_consumed(s, page))
-        return run_attr & ~WVM_PAGE_GUARD;
+        return run_attr & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK); /* consumed: the marker is gone */
     return run_attr;
 }
 

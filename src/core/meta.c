@@ -99,6 +99,38 @@ static _Atomic int64_t shared_used; /* bytes of the shared path and of large blo
 static _Atomic size_t held;
 
 WVM_THREAD unsigned wvm__signal_depth;
+static WVM_THREAD uintptr_t signal_frame[WVM_SIGNAL_FRAMES]; /* per recorded depth (meta.h) */
+
+/* Drops the innermost records whose handler was left: the frame `at` (a check's, or a new
+ * entry's; `or_equal` for an entry) is above the recorded frame. */
+static void signal_drop_left(uintptr_t at, bool or_equal)
+{
+    unsigned d = wvm__signal_depth;
+    while (d && d <= WVM_SIGNAL_FRAMES &&
+           (at > signal_frame[d - 1] || (or_equal && at == signal_frame[d - 1])))
+        d--;
+    wvm__signal_depth = d;
+}
+
+void wvm__signal_enter(uintptr_t frame)
+{
+    signal_drop_left(frame, true);
+    if (wvm__signal_depth < WVM_SIGNAL_FRAMES)
+        signal_frame[wvm__signal_depth] = frame;
+    wvm__signal_depth++;
+}
+
+void wvm__signal_exit(void)
+{
+    if (wvm__signal_depth) /* (a check inside the handler never drops its own record) */
+        wvm__signal_depth--;
+}
+
+bool wvm__signal_still(uintptr_t here)
+{
+    signal_drop_left(here, false);
+    return wvm__signal_depth != 0;
+}
 
 unsigned wvm__meta_class(size_t n)
 {
@@ -286,6 +318,11 @@ static tcache *cache_get(void)
     }
     t->live = true;
     return tc = t;
+}
+
+bool wvm__meta_cached(void)
+{
+    return tc != NULL;
 }
 
 /* Refills t's empty cache of class c with a batch; returns one more block for the caller. */

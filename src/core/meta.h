@@ -29,6 +29,7 @@
 #define WVM_META_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* NULL when the kernel refuses memory. */
 void *wvm__meta_alloc(size_t bytes);
@@ -56,13 +57,31 @@ size_t wvm__meta_class_size(unsigned cls);
  * which may be inside the fault dispatcher. (Costs static TLS space: keep these few.) */
 #define WVM_THREAD __thread __attribute__((tls_model("initial-exec")))
 
-/* Non-zero while the calling thread runs winvmem's fault handling (the dispatcher raises it
- * around the vectored handlers): code that would call a libc function which may allocate
- * (pthread_setspecific, pthread_getattr_np) takes another way. A handler that leaves by
- * siglongjmp leaves it raised (fault.h): the thread then takes the other way for good. */
+/* Whether the calling thread runs winvmem's fault handling (the dispatcher, and what the
+ * vectored handlers and the handler it chains to call from it): code that would call a libc
+ * function which may allocate (pthread_setspecific, pthread_getattr_np) takes another way.
+ *
+ * The dispatcher records each entry with its frame address (wvm__signal_enter, _exit). A
+ * handler that leaves by siglongjmp (fault.h) skips the exit; its record is dropped once the
+ * handler is certainly left, judged by stack addresses (stacks grow down, and a handler does
+ * not move to a stack above its own frame):
+ *   - code running inside a handler runs below the handler's frame: a check made above the
+ *     innermost recorded frame comes after that handler was left;
+ *   - a fault raised inside a handler is delivered below the handler's frames (on its stack,
+ *     or further down the alternate stack it runs on): an entry whose frame is at or above
+ *     the innermost recorded one is not nested in it, and that handler was left.
+ * Until then (code below a left handler's frame: deeper calls after the jump, or a handler
+ * that ran on an alternate stack above the thread's stack) the thread only takes the slow
+ * way, never a wrong one. Records deeper than WVM_SIGNAL_FRAMES are only counted. */
+enum { WVM_SIGNAL_FRAMES = 8 };
+/* Whether the calling thread has its cache set up (tests: in_signal decides). */
+bool wvm__meta_cached(void);
 extern WVM_THREAD unsigned wvm__signal_depth;
+void wvm__signal_enter(uintptr_t frame);
+void wvm__signal_exit(void);
+bool wvm__signal_still(uintptr_t here); /* for wvm__in_signal */
 static inline bool wvm__in_signal(void)
 {
-    return wvm__signal_depth != 0;
+    return wvm__signal_depth != 0 && wvm__signal_still((uintptr_t)__builtin_frame_address(0));
 }
 #endif

@@ -149,12 +149,24 @@ static int add_narrow(plan *p, uintptr_t addr, size_t len)
     return wvm__steps_push(&p->narrows, (wvm_step){addr, len, WVM_STEP_PROTECT, WVM_P_NONE, 0});
 }
 
+/* Guard mode: a marked page (core/mark.h) is, to the kernel, an uncommitted page of zeros. */
+static int plan_mark(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32_t to)
+{
+    if (wvm__mark_installs(from, to)) /* wvm__mark_prepare took the writes away */
+        return add_step(p, (wvm_step){addr, len, WVM_STEP_MARK, 0, (from & WVM_ATTR_WP) != 0});
+    if (!wvm__attr_committed(from) && ((from & WVM_ATTR_UNDER) || p->under_lost))
+        return add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, WVM_P_RW, WVM_P_NONE});
+    return 0; /* from a mark or an uncommitted page: the marker is there */
+}
+
 /* The kernel calls that take one piece from attribute `from` to attribute `to`.
  * Guard mode keeps uncommitted pages as guard markers in a read-write mapping; the fallback
  * keeps them PROT_NONE with their pages discarded. */
 static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32_t to)
 {
-    bool was = wvm__attr_committed(from), is = wvm__attr_committed(to);
+    if (to & WVM_ATTR_MARK)
+        return plan_mark(p, addr, len, from, to);
+    bool was = wvm__attr_committed(from) && !(from & WVM_ATTR_MARK), is = wvm__attr_committed(to);
     int old_prot = was ? wvm__attr_kprot(from) : WVM_P_NONE;
     int new_prot = is ? wvm__attr_kprot(to) : WVM_P_NONE;
     bool wp_was = was && (from & WVM_ATTR_WP), wp_is = is && (to & WVM_ATTR_WP);
@@ -349,6 +361,7 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     if (!gerr)
         gerr = wvm__guard_prepare(to, first, count, &new_map);
     if (gerr) {
+        wvm__mark_undo(wvm__alloc_snap(a), to, first, count);
         plan_free(&p);
         wvm__snap_free(to);
         return gerr;
@@ -366,6 +379,7 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     if (!err && p.narrow_failed)
         to = mark_unwidened(a, &p, to);
     if (err) {
+        wvm__mark_undo(wvm__alloc_snap(a), to, first, count);
         plan_free(&p);
         if (new_map)
             wvm__guard_discard(to);

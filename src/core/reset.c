@@ -85,7 +85,9 @@ static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     if (!wvm__attr_committed(attr) || (attr & WVM_ATTR_LOCKED))
         return 0;
     clear_held(r->map, first, count);
-    if (attr & WVM_ATTR_WP) /* kept: a dropped page would lose its bit (core/wp.h) */
+    /* kept: a dropped page would lose its bit (core/wp.h); a marked page holds nothing, and
+     * its cleared held bits keep MEM_RESET_UNDO's pin away from its marker */
+    if (attr & (WVM_ATTR_WP | WVM_ATTR_MARK))
         return 0;
     void *addr = (void *)(r->base + first * WVM_PAGE);
     r->first = first;

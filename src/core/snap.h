@@ -48,6 +48,10 @@
 /* A PAGE_READONLY page kept read-only by userfaultfd write-protect in a read-write mapping
  * (core/wp.h), not by mprotect. */
 #define WVM_ATTR_WP 0x100000u
+/* A committed PAGE_NOACCESS page, or an armed PAGE_GUARD | PAGE_READWRITE one, kept
+ * inaccessible by a guard marker over its read-write mapping (core/mark.h), not by mprotect;
+ * its contents are zero. */
+#define WVM_ATTR_MARK 0x200000u
 
 static inline bool wvm__attr_committed(uint32_t attr)
 {
@@ -107,6 +111,7 @@ typedef struct wvm_pred {
 #define WVM_LOCKED          ((wvm_pred){WVM_ATTR_LOCKED, WVM_ATTR_LOCKED, true})
 #define WVM_WRITE_PROTECTED ((wvm_pred){WVM_ATTR_WP, WVM_ATTR_WP, true})
 #define WVM_GUARDED         ((wvm_pred){WVM_ATTR_GUARD, WVM_ATTR_GUARD, true})
+#define WVM_MARKED          ((wvm_pred){WVM_ATTR_MARK, WVM_ATTR_MARK, true})
 /* Pages of [first, first+count) for which p holds. */
 uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p);
 /* Whether p holds for some page of [first, first+count) (stops at the first). */

@@ -68,6 +68,8 @@ int wvm__step_run(const wvm_step *s)
     case WVM_STEP_WP_SET:
     case WVM_STEP_WP_CLEAR:
         return wvm__prim_ro_protect((void *)s->addr, s->len, s->kind == WVM_STEP_WP_SET);
+    case WVM_STEP_MARK:
+        return wvm__prim_guard_install((void *)s->addr, s->len);
     }
     return EINVAL;
 }
@@ -82,6 +84,9 @@ void wvm__step_undo(const wvm_step *s)
         wvm__prim_mlock_no_write((void *)s->addr, s->len);
     else if (s->kind == WVM_STEP_WP_SET || s->kind == WVM_STEP_WP_CLEAR)
         wvm__prim_ro_protect_back((void *)s->addr, s->len, s->kind == WVM_STEP_WP_CLEAR);
+    else if (s->kind == WVM_STEP_MARK && !wvm__prim_guard_remove((void *)s->addr, s->len) &&
+             s->undo_prot)
+        wvm__prim_ro_protect_back((void *)s->addr, s->len, true);
 }
 
 int wvm__steps_run(const wvm_step *s, size_t n)

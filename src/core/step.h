@@ -17,7 +17,10 @@ enum wvm_step_kind {
     /* userfaultfd write-protect on / off (core/wp.h): the pages stay in their read-write
      * mapping; undone by the opposite call. Set takes write access away, clear grants it. */
     WVM_STEP_WP_SET,
-    WVM_STEP_WP_CLEAR
+    WVM_STEP_WP_CLEAR,
+    /* a guard marker over pages that hold zeros (core/mark.h): undone by removing it, and
+     * write-protecting the pages again when undo_prot is non-zero */
+    WVM_STEP_MARK
 };
 
 typedef struct wvm_step {
@@ -25,7 +28,7 @@ typedef struct wvm_step {
     size_t len;
     enum wvm_step_kind kind;
     int prot;      /* WVM_STEP_PROTECT: the new protection */
-    int undo_prot; /* WVM_STEP_PROTECT: the protection to restore */
+    int undo_prot; /* WVM_STEP_PROTECT: the protection to restore; WVM_STEP_MARK: see there */
 } wvm_step;
 
 /* A growing list of steps: the first WVM_STEPS_INLINE in place, more from core/meta. */

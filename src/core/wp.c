@@ -11,34 +11,46 @@ static uint32_t this_process(void)
 uint32_t wvm__wp_fix(const wvm_alloc *a, uint32_t attr)
 {
     const uint32_t keep_off = WVM_PAGE_GUARD | WVM_ATTR_LOCKED | WVM_ATTR_RESET | WVM_ATTR_OFFERED;
-    bool wp = (attr & 0xFFu) == WVM_PAGE_READONLY && !(attr & keep_off) && a->guard_mode &&
-              !a->backend && a->wp_refused != this_process() && wvm__prim_ro_available();
-    return wp ? attr | WVM_ATTR_WP : attr & ~WVM_ATTR_WP;
+    attr &= ~(WVM_ATTR_WP | WVM_ATTR_MARK);
+    if (a->wp_refused == this_process())
+        return attr;
+    if ((attr & 0xFFu) == WVM_PAGE_READONLY && !(attr & keep_off) && a->guard_mode && !a->backend &&
+        wvm__prim_ro_available())
+        return attr | WVM_ATTR_WP;
+    return wvm__mark_wanted(a, attr) ? attr | WVM_ATTR_MARK : attr;
 }
 
 static uint32_t strip(uint32_t old, void *ctx)
 {
     (void)ctx;
-    return old & ~WVM_ATTR_WP;
+    return old & ~(WVM_ATTR_WP | WVM_ATTR_MARK);
 }
 
 uint32_t wvm__wp_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count)
 {
-    if (a->wp_registered == this_process() ||
-        !wvm__snap_any(*to, first, count, WVM_WRITE_PROTECTED))
+    if (!wvm__snap_any(*to, first, count, WVM_WRITE_PROTECTED) &&
+        !wvm__snap_any(*to, first, count, WVM_MARKED))
         return 0;
     const wvm_snap *s = *to;
-    if (!wvm__prim_ro_register((void *)s->base, s->size)) {
+    if (a->wp_registered != this_process()) {
+        if (wvm__prim_ro_register((void *)s->base, s->size)) {
+            wvm_snap *plain = wvm__snap_map(*to, first, count, strip, NULL);
+            if (!plain)
+                return WVM_ERROR_NOT_ENOUGH_MEMORY;
+            a->wp_refused = this_process();
+            wvm__snap_free(*to);
+            *to = plain;
+            return 0;
+        }
         a->wp_registered = this_process();
-        return 0;
     }
-    wvm_snap *plain = wvm__snap_map(*to, first, count, strip, NULL);
-    if (!plain)
-        return WVM_ERROR_NOT_ENOUGH_MEMORY;
-    a->wp_refused = this_process();
-    wvm__snap_free(*to);
-    *to = plain;
-    return 0;
+    return wvm__mark_prepare(a, to, first, count, true);
+}
+
+static uint32_t strip_wp(uint32_t old, void *ctx)
+{
+    (void)ctx;
+    return old & ~WVM_ATTR_WP;
 }
 
 static int reprotect(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
@@ -74,7 +86,7 @@ static void after_fork(wvm_alloc *a)
     /* the mprotect fallback for this allocation, in the kernel and in the model */
     a->wp_refused = this_process();
     wvm__snap_each(s, 0, pages, read_only, s);
-    wvm_snap *plain = wvm__snap_map(s, 0, pages, strip, NULL);
+    wvm_snap *plain = wvm__snap_map(s, 0, pages, strip_wp, NULL); /* markers survive fork */
     if (plain)
         wvm__alloc_publish(a, plain);
 }

@@ -26,22 +26,19 @@
 #include <stdint.h>
 
 #include "core/index.h"
+#include "core/mark.h"
 #include "prim/linux/prim.h"
 
-/* The Linux protection of the mapping under committed page attribute attr. */
-static inline int wvm__attr_kprot(uint32_t attr)
-{
-    return (attr & WVM_ATTR_WP) ? WVM_P_RW : wvm__linux_prot(attr);
-}
-
-/* attr (a new committed or uncommitted attribute of a page of a) with WVM_ATTR_WP set when
- * the page is to be kept read-only by write-protect, cleared otherwise. */
+/* attr (a new committed attribute of a page of a) with WVM_ATTR_WP set when the page is to
+ * be kept read-only by write-protect, WVM_ATTR_MARK when it may be kept inaccessible by a
+ * guard marker (core/mark.h; wvm__wp_prepare decides), both cleared otherwise. */
 uint32_t wvm__wp_fix(const wvm_alloc *a, uint32_t attr);
 
 /* Before `to` is applied over [first, first+count): registers a's range when `to` has
- * write-protected pages there and the range is not registered in this process. If that
- * fails, *to is replaced by a copy without WVM_ATTR_WP there (the mprotect fallback) and a
- * keeps to mprotect in this process. 0, or ERROR_NOT_ENOUGH_MEMORY (to unchanged). Locked. */
+ * write-protected or marked pages there and the range is not registered in this process. If
+ * that fails, *to is replaced by a copy without WVM_ATTR_WP and WVM_ATTR_MARK there (the
+ * mprotect fallback) and a keeps to mprotect in this process. Then wvm__mark_prepare. 0, or
+ * an error (to unchanged). Locked. */
 uint32_t wvm__wp_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count);
 
 #endif

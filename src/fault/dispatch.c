@@ -175,14 +175,14 @@ static void handler(int sig, siginfo_t *si, void *ctx)
 {
     int saved_errno = errno;
     bool consumed, wp;
-    wvm__signal_depth++;
+    wvm__signal_enter((uintptr_t)__builtin_frame_address(0));
     if (offer(sig, si, ctx, BY_HANDLER, &consumed, &wp) != HANDLED) {
         if (sig == SIGBUS && wp)
             chain_as_segv(si, ctx);
         else
             chain(sig, si, ctx, consumed);
     }
-    wvm__signal_depth--;
+    wvm__signal_exit();
     errno = saved_errno;
 }
 
@@ -192,11 +192,11 @@ int wvm__fault_entry(int sig, siginfo_t *si, void *ctx)
         return 0;
     int saved_errno = errno;
     bool consumed, wp;
-    wvm__signal_depth++;
+    wvm__signal_enter((uintptr_t)__builtin_frame_address(0));
     bool handled = offer(sig, si, ctx, BY_ENTRY, &consumed, &wp) == HANDLED;
     if (handled)
         atomic_fetch_add_explicit(&faults_via_entry, 1, memory_order_relaxed);
-    wvm__signal_depth--;
+    wvm__signal_exit();
     errno = saved_errno;
     return handled;
 }

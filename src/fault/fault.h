@@ -26,9 +26,10 @@
  * A handler may leave by siglongjmp instead of returning (runtimes throw out of faults): the
  * dispatcher calls the vectored handlers, and chains to the previous handler, holding no lock,
  * no epoch section and no other record of winvmem's (fault/veh.c copies the handlers inside a
- * section and calls them after it). The one thing left behind is wvm__signal_depth, which
- * the jump skips: the thread counts as in signal context from then on, which only keeps
- * winvmem from setting up per-thread caches on it (core/meta.h; slower, never wrong).
+ * section and calls them after it). The one thing left behind is the dispatcher's record of
+ * the entry (core/meta.h, wvm__in_signal), which the jump skips: it is dropped at the
+ * thread's next check made above the handler's frame, or at its next fault; until then the
+ * thread only sets up no per-thread caches (slower, never wrong).
  *
  * Another runtime's handler installed after ours replaces it; it then gives each fault to
  * wvm_handle_fault (winvmem/fault.h) first, which does what our handler does. When one of the

@@ -32,6 +32,9 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
     [WVM_OPT_PROC_MEM] = {"WINVMEM_PROC_MEM", 1, 0,
                           "0: never write through /proc/self/mem, as where the kernel refuses "
                           "it: MEM_RESET_UNDO then reports pages it cannot pin as lost"},
+    [WVM_OPT_MARKER_NOACCESS] = {"WINVMEM_MARKER_NOACCESS", 1, 0,
+                                 "0: PAGE_NOACCESS and PAGE_GUARD on committed untouched pages "
+                                 "use mprotect instead of a guard marker"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];

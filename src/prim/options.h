@@ -5,16 +5,17 @@
 #include <stdint.h>
 
 enum wvm_option {
-    WVM_OPT_COMMIT_LIMIT,  /* WINVMEM_COMMIT_LIMIT: bytes (suffixes K M G T); 0 = default */
-    WVM_OPT_GUARD_MARKERS, /* WINVMEM_GUARD_MARKERS: 0 forces the mprotect fallback */
-    WVM_OPT_PROCMAP_QUERY, /* WINVMEM_PROCMAP_QUERY: 0 forces parsing /proc/self/maps */
-    WVM_OPT_SHOW_STATS,    /* WINVMEM_SHOW_STATS: 1 prints stats at exit */
-    WVM_OPT_VERBOSE,       /* WINVMEM_VERBOSE: 1 explains mechanism choices on stderr */
-    WVM_OPT_DYNAMIC_CODE,  /* WINVMEM_DYNAMIC_CODE: 1 lets *FromApp make executable pages */
-    WVM_OPT_THP_FALLBACK,  /* WINVMEM_LARGE_PAGES_THP: 1 lets MEM_LARGE_PAGES use THP */
-    WVM_OPT_USERFAULTFD,   /* WINVMEM_USERFAULTFD: 0 never uses userfaultfd (write watch, AWE) */
-    WVM_OPT_UFFD_READONLY, /* WINVMEM_UFFD_READONLY: 0 makes READONLY pages by mprotect */
-    WVM_OPT_PROC_MEM,      /* WINVMEM_PROC_MEM: 0 never writes through /proc/self/mem */
+    WVM_OPT_COMMIT_LIMIT,    /* WINVMEM_COMMIT_LIMIT: bytes (suffixes K M G T); 0 = default */
+    WVM_OPT_GUARD_MARKERS,   /* WINVMEM_GUARD_MARKERS: 0 forces the mprotect fallback */
+    WVM_OPT_PROCMAP_QUERY,   /* WINVMEM_PROCMAP_QUERY: 0 forces parsing /proc/self/maps */
+    WVM_OPT_SHOW_STATS,      /* WINVMEM_SHOW_STATS: 1 prints stats at exit */
+    WVM_OPT_VERBOSE,         /* WINVMEM_VERBOSE: 1 explains mechanism choices on stderr */
+    WVM_OPT_DYNAMIC_CODE,    /* WINVMEM_DYNAMIC_CODE: 1 lets *FromApp make executable pages */
+    WVM_OPT_THP_FALLBACK,    /* WINVMEM_LARGE_PAGES_THP: 1 lets MEM_LARGE_PAGES use THP */
+    WVM_OPT_USERFAULTFD,     /* WINVMEM_USERFAULTFD: 0 never uses userfaultfd (write watch, AWE) */
+    WVM_OPT_UFFD_READONLY,   /* WINVMEM_UFFD_READONLY: 0 makes READONLY pages by mprotect */
+    WVM_OPT_PROC_MEM,        /* WINVMEM_PROC_MEM: 0 never writes through /proc/self/mem */
+    WVM_OPT_MARKER_NOACCESS, /* WINVMEM_MARKER_NOACCESS: 0 makes NOACCESS/GUARD pages by mprotect */
     WVM_OPT_COUNT
 };
 

@@ -10,52 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "veh_record.h"
+#include "prot_pages.h"
 
 #define ISLANDS 131072L /* read-only islands, each between two read-write pages */
-
-static long map_count(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    for (int c; (c = fgetc(f)) != EOF;)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-/* Mappings that overlap [lo, hi). */
-static long maps_over(const char *lo, const char *hi)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        unsigned long s, e;
-        if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < (uintptr_t)hi && e > (uintptr_t)lo)
-            n++;
-    }
-    fclose(f);
-    return n;
-}
-
-static long max_map_count(void)
-{
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    cr_assert_eq(fscanf(f, "%ld", &n), 1);
-    fclose(f);
-    return n;
-}
-
-static int env_off(const char *name)
-{
-    const char *v = getenv(name);
-    return v && v[0] == '0';
-}
 
 /* Whether this run must use write-protect: the kernel here has it (6.18), so only the
  * switches turn it off; a kernel without it fails this test rather than skip it. */
@@ -63,29 +20,6 @@ static int expect_wp(void)
 {
     return !env_off("WINVMEM_UFFD_READONLY") && !env_off("WINVMEM_USERFAULTFD") &&
            !env_off("WINVMEM_GUARD_MARKERS");
-}
-
-static void check_mechanism(void)
-{
-    wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
-    cr_assert_eq(wvm_stats_get(&st), 0);
-    cr_assert_eq(!!(st.mechanisms_in_use & WVM_MECH_UFFD_WP_SIGBUS), expect_wp(),
-                 "uffd-wp-sigbus in use: %d, expected %d",
-                 !!(st.mechanisms_in_use & WVM_MECH_UFFD_WP_SIGBUS), expect_wp());
-}
-
-static char *commit_rw(size_t pages)
-{
-    char *p =
-        wvm_VirtualAlloc(NULL, pages * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT, WVM_PAGE_READWRITE);
-    cr_assert_not_null(p);
-    return p;
-}
-
-static int set_prot(char *p, size_t pages, uint32_t prot)
-{
-    uint32_t old;
-    return wvm_VirtualProtect(p, pages * PAGE, prot, &old);
 }
 
 /* A write that must fault: the handler records it and makes the page read-write. */
@@ -101,22 +35,7 @@ static void write_faults(char *at, char value)
     cr_assert_eq(*at, value);
 }
 
-static void write_succeeds(char *at, char value)
-{
-    int before = last.count;
-    *(volatile char *)at = value;
-    cr_assert_eq(last.count, before, "write to %p faulted", (void *)at);
-    cr_assert_eq(*at, value);
-}
-
-static void setup(void)
-{
-    cr_assert_not_null(wvm_AddVectoredExceptionHandler(1, record));
-    fix_prot = WVM_PAGE_READWRITE;
-    fix_commit = 0;
-}
-
-TestSuite(readonly, .init = setup);
+TestSuite(readonly, .init = prot_pages_setup);
 
 /* 131,072 read-only one-page islands alternating with read-write pages in one reservation. */
 Test(readonly, alternating_islands_at_scale, .timeout = 240)
@@ -139,7 +58,7 @@ Test(readonly, alternating_islands_at_scale, .timeout = 240)
     }
     long maps1 = map_count(), own1 = maps_over(r, r + pages * PAGE);
     if (expect_wp()) {
-        check_mechanism();
+        check_mechanism(WVM_MECH_UFFD_WP_SIGBUS, expect_wp(), "uffd-wp-sigbus");
         cr_assert_eq(made, ISLANDS, "island %ld failed with error %u (maps %ld)", made, err, maps1);
         /* the reservation's own mappings do not change; the process gains only winvmem's
          * bookkeeping for 262,145 runs (one 4 MiB metadata mapping here) */
@@ -230,13 +149,8 @@ Test(readonly, kernel_write_fails)
 {
     char *p = commit_rw(1);
     cr_assert(set_prot(p, 1, WVM_PAGE_READONLY));
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0);
-    cr_assert_eq(write(fds[1], "x", 1), 1);
-    cr_assert_eq(read(fds[0], p, 1), -1);
+    kernel_write_fails(p);
     cr_assert_eq(*(volatile char *)p, 0);
-    close(fds[0]);
-    close(fds[1]);
 }
 
 /* VirtualLock and MEM_RESET / MEM_RESET_UNDO on read-only pages. */

@@ -9,12 +9,14 @@
 
 static void *section(void *in_signal)
 {
-    wvm__signal_depth = in_signal != NULL;
+    if (in_signal) /* a frame above every other: inside a handler throughout */
+        wvm__signal_enter(UINTPTR_MAX);
     wvm__ebr_enter();
     wvm__ebr_enter(); /* nested */
     wvm__ebr_exit();
     wvm__ebr_exit();
-    wvm__signal_depth = 0;
+    if (in_signal)
+        wvm__signal_exit();
     return NULL;
 }
 
@@ -40,12 +42,14 @@ static pthread_barrier_t both_inside;
 
 static void *hold(void *in_signal)
 {
-    wvm__signal_depth = in_signal != NULL;
+    if (in_signal) /* a frame above every other: inside a handler throughout */
+        wvm__signal_enter(UINTPTR_MAX);
     wvm__ebr_enter();
     pthread_barrier_wait(&both_inside);
     pthread_barrier_wait(&both_inside);
     wvm__ebr_exit();
-    wvm__signal_depth = 0;
+    if (in_signal)
+        wvm__signal_exit();
     return NULL;
 }
 

@@ -12,7 +12,7 @@
 #include "prim/options.h"
 #include "prim/linux/prim.h"
 
-#define NMECH 9
+#define NMECH 10
 
 static const struct {
     const char *name;     /* short name, as `winvmem info` prints it */
@@ -34,6 +34,10 @@ static const struct {
     {"proc-mem", "forced writes through /proc/self/mem",
      "/proc mounted; Linux >= 6.12: proc_mem.force_override other than never",
      "MEM_RESET_UNDO reports reset pages it cannot write as lost"},
+    {"marker-noaccess",
+     "madvise(MADV_GUARD_INSTALL) over committed untouched pages (uffd-wp, /proc/self/pagemap)",
+     "Linux >= 6.13",
+     "PAGE_NOACCESS and PAGE_GUARD on committed pages are mprotect (one kernel mapping per run)"},
 };
 
 /* Verdicts that read better in words than as "call failed with errno". */

@@ -23,6 +23,10 @@ struct pm_scan_arg {
 #define PM_SCAN_CHECK_WPASYNC (1 << 1)
 #define PAGE_IS_WRITTEN       (1 << 1)
 #endif
+#ifndef PAGE_IS_PRESENT
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#endif
 
 static wvm_self_fd pagemap = WVM_SELF_FD_INIT;
 
@@ -45,6 +49,13 @@ static int scan_once(int fd, struct pm_scan_arg *arg)
         if (errno != EINTR && errno != EAGAIN)
             return errno;
     }
+}
+
+bool wvm__prim_pagemap_readable(void)
+{
+    uint64_t e;
+    int fd = pagemap_fd();
+    return fd >= 0 && pread(fd, &e, sizeof e, (off_t)((uintptr_t)&e / 4096 * sizeof e)) == sizeof e;
 }
 
 bool wvm__prim_pagemap_probe(void)
@@ -101,5 +112,50 @@ int wvm__prim_ww_scan(uintptr_t start, uintptr_t end, bool rearm, uint64_t max_p
     }
     if (stop)
         *stop = at;
+    return 0;
+}
+
+/* pagemap entries: bit 63 present, bit 62 swap-type entry, bits 0-4 then its swap type. The
+ * kernel reports its page-table markers (userfaultfd write-protect of an empty entry, guard
+ * markers) as swap entries of the last type, SWP_PTE_MARKER = 31 (Linux >= 5.19): they hold
+ * no data. Every other swap-type entry (swapped out, under migration, poisoned) does. */
+#define PM_PRESENT     (1ull << 63)
+#define PM_SWAP        (1ull << 62)
+#define PM_SWAP_TYPE   31ull
+#define SWP_PTE_MARKER 31ull
+
+static bool holds_data(uint64_t e)
+{
+    return (e & PM_PRESENT) || ((e & PM_SWAP) && (e & PM_SWAP_TYPE) != SWP_PTE_MARKER);
+}
+
+int wvm__prim_pages_holding(uintptr_t start, uintptr_t end,
+                            void (*fn)(void *ctx, uintptr_t from, uintptr_t to), void *ctx)
+{
+    int fd = pagemap_fd();
+    if (fd < 0)
+        return EIO;
+    enum { BATCH = 256 };
+    uint64_t e[BATCH];
+    uintptr_t run = 0; /* start of the run of pages with data being built, or 0 */
+    for (uintptr_t at = start; at < end;) {
+        size_t n = (end - at) / 4096 < BATCH ? (end - at) / 4096 : BATCH;
+        ssize_t got = pread(fd, e, n * sizeof *e, (off_t)(at / 4096 * sizeof *e));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0 || got % (ssize_t)sizeof *e)
+            return got < 0 ? errno : EIO;
+        for (size_t i = 0; i < (size_t)got / sizeof *e; i++, at += 4096) {
+            bool data = holds_data(e[i]);
+            if (data && !run)
+                run = at;
+            if (!data && run) {
+                fn(ctx, run, at);
+                run = 0;
+            }
+        }
+    }
+    if (run)
+        fn(ctx, run, end);
     return 0;
 }

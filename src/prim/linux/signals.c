@@ -10,6 +10,10 @@
 
 #include "prim/linux/prim_signal.h"
 
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+
 int wvm__prim_sig_install(int sig, wvm_sig_fn fn, struct sigaction *old)
 {
     struct sigaction sa;
@@ -43,6 +47,11 @@ void wvm__prim_sig_raise(int sig)
 int wvm__prim_sig_protect(void *addr, size_t size, int prot)
 {
     return mprotect(addr, size, prot) ? errno : 0;
+}
+
+int wvm__prim_sig_guard_remove(void *addr, size_t size)
+{
+    return madvise(addr, size, MADV_GUARD_REMOVE) ? errno : 0;
 }
 
 void wvm__prim_yield(void)

@@ -47,7 +47,6 @@ static bool ww_ok, move_ok, pagemap_ok;
 static _Atomic int uffd_pid;
 static pthread_mutex_t reopen_lock = PTHREAD_MUTEX_INITIALIZER;
 
-bool wvm__prim_pagemap_probe(void); /* pagemap.c */
 
 static void open_uffd_once(void);
 

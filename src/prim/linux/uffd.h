@@ -69,6 +69,22 @@ int wvm__prim_uffd_unregister(int fd, void *addr, size_t len);
 /* Whether it works here and is wanted (WINVMEM_UFFD_READONLY, WINVMEM_USERFAULTFD); probed
  * once with a real registration. */
 bool wvm__prim_ro_available(void);
+/* Whether the READONLY userfaultfd works here and userfaultfd is allowed (WINVMEM_USERFAULTFD),
+ * whatever WINVMEM_UFFD_READONLY says: NOACCESS by guard marker write-protects too. */
+bool wvm__prim_wp_available(void);
+/* Whether committed NOACCESS/PAGE_GUARD pages may be guard markers (core/mark.h): guard
+ * markers, the READONLY userfaultfd and /proc/self/pagemap work and WINVMEM_MARKER_NOACCESS is
+ * not 0 (mechanism marker-noaccess; probed once). */
+bool wvm__prim_mark_available(void);
+/* Whether PAGEMAP_SCAN works on /proc/self/pagemap (pagemap.c; probes each call). */
+bool wvm__prim_pagemap_probe(void);
+/* Whether /proc/self/pagemap can be read (pagemap.c). */
+bool wvm__prim_pagemap_readable(void);
+/* Calls fn(ctx, from, to) for the runs of pages of [start, end) that may hold data (present,
+ * swapped out or under migration; not an empty entry, a userfaultfd write-protect marker or a
+ * guard marker), from /proc/self/pagemap, in ascending order. 0 or an errno. */
+int wvm__prim_pages_holding(uintptr_t start, uintptr_t end,
+                            void (*fn)(void *ctx, uintptr_t from, uintptr_t to), void *ctx);
 /* Registers [addr, addr+len) (private anonymous) for write-protect with the READONLY
  * userfaultfd; registering again is a no-op. Adjacent registered ranges merge in the kernel. */
 int wvm__prim_ro_register(void *addr, size_t len);

@@ -19,7 +19,8 @@
 #define RO_FEATURES (UFFD_FEATURE_SIGBUS | UFFD_FEATURE_WP_UNPOPULATED)
 
 static int ro_fd = -1;
-static bool ro_ok;
+static bool fd_ok; /* the descriptor works and userfaultfd is allowed */
+static bool ro_ok; /* ...and PAGE_READONLY uses it */
 static _Atomic int ro_pid;
 static pthread_once_t ro_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t ro_reopen = PTHREAD_MUTEX_INITIALIZER;
@@ -45,14 +46,15 @@ static void open_ro(void)
                       : !wvm__option(WVM_OPT_UFFD_READONLY) ? "WINVMEM_UFFD_READONLY=0"
                                                             : NULL;
     wvm__mech_record(WVM_MECH_UFFD_WP_SIGBUS, err, off);
-    if (err || off) {
+    if (err || !wvm__option(WVM_OPT_USERFAULTFD)) {
         if (fd >= 0)
             close(fd);
         return;
     }
     ro_fd = fd;
     ro_pid = getpid();
-    ro_ok = true;
+    fd_ok = true;
+    ro_ok = !off;
 }
 
 bool wvm__prim_ro_available(void)
@@ -61,10 +63,16 @@ bool wvm__prim_ro_available(void)
     return ro_ok;
 }
 
+bool wvm__prim_wp_available(void)
+{
+    pthread_once(&ro_once, open_ro);
+    return fd_ok;
+}
+
 /* The process's READONLY userfaultfd (a child of fork opens its own). */
 static int the_fd(void)
 {
-    return wvm__prim_ro_available() ? wvm__prim_uffd_here(&ro_fd, &ro_pid, &ro_reopen, RO_FEATURES)
+    return wvm__prim_wp_available() ? wvm__prim_uffd_here(&ro_fd, &ro_pid, &ro_reopen, RO_FEATURES)
                                     : -1;
 }
 
@@ -106,4 +114,25 @@ int wvm__prim_ro_protect_back(void *addr, size_t len, bool on)
         if (errno != EAGAIN && errno != EINTR)
             return errno;
     }
+}
+
+static bool mark_ok;
+static pthread_once_t mark_once = PTHREAD_ONCE_INIT;
+
+static void probe_mark(void)
+{
+    bool pagemap = wvm__prim_pagemap_readable();
+    int err = !wvm__caps()->guard_markers ? ENOTSUP
+              : !wvm__prim_wp_available() ? ENOSYS
+              : !pagemap                  ? ENOTTY
+                                          : 0;
+    const char *off = !wvm__option(WVM_OPT_MARKER_NOACCESS) ? "WINVMEM_MARKER_NOACCESS=0" : NULL;
+    wvm__mech_record(WVM_MECH_MARKER_NOACCESS, err, off);
+    mark_ok = !err && !off;
+}
+
+bool wvm__prim_mark_available(void)
+{
+    pthread_once(&mark_once, probe_mark);
+    return mark_ok;
 }

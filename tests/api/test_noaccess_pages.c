@@ -1,0 +1,284 @@
+/* PAGE_NOACCESS and PAGE_GUARD on committed pages at scale (issue 14 item 2): a page with no
+ * data (never touched, or reading zero) is kept by a guard marker over the read-write mapping
+ * (WVM_MECH_MARKER_NOACCESS, the default on Linux >= 6.13 with userfaultfd), so any pattern of
+ * such pages costs no kernel mapping; a page with data, and every page on the fallbacks
+ * (WINVMEM_MARKER_NOACCESS=0, WINVMEM_USERFAULTFD=0, WINVMEM_GUARD_MARKERS=0), is mprotect's,
+ * and the islands stop at vm.max_map_count with ERROR_NOT_ENOUGH_MEMORY. Accesses fault with
+ * the same records either way; data and guard semantics are Windows'. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "prot_pages.h"
+
+#define ISLANDS 131072L /* islands, each between two read-write pages */
+
+/* Whether this run must use markers: the kernel here has them (6.18), so only the switches
+ * turn them off; a kernel without them fails this test rather than skip it. */
+static int expect_mark(void)
+{
+    return !env_off("WINVMEM_MARKER_NOACCESS") && !env_off("WINVMEM_USERFAULTFD") &&
+           !env_off("WINVMEM_GUARD_MARKERS");
+}
+
+/* An access that must fault with an access violation (write: 1, read: 0); the handler makes
+ * the page fix_prot and the access completes. */
+static void access_faults(char *at, int write, char value)
+{
+    int before = last.count;
+    if (write)
+        *(volatile char *)at = value;
+    else
+        value = *(volatile char *)at;
+    cr_assert_eq(last.count, before + 1, "access to %p did not fault", (void *)at);
+    cr_assert_eq(last.code, WVM_STATUS_ACCESS_VIOLATION);
+    cr_assert_eq(last.nparams, 2);
+    cr_assert_eq(last.info0, (uintptr_t)write, "access kind %lu", (unsigned long)last.info0);
+    cr_assert_eq(last.info1, (uintptr_t)at);
+    cr_assert_eq(*at, value);
+}
+
+/* A first touch of an armed guard page: one guard-page violation, then the access works. */
+static void guard_fires(char *at, int write)
+{
+    int before = last.count;
+    uint32_t fix = fix_prot;
+    fix_prot = 0;
+    if (write)
+        *(volatile char *)at = 1;
+    else
+        (void)*(volatile char *)at;
+    fix_prot = fix;
+    cr_assert_eq(last.count, before + 1, "touch of guard page %p: %d faults", (void *)at,
+                 last.count - before);
+    cr_assert_eq(last.code, WVM_STATUS_GUARD_PAGE_VIOLATION);
+    cr_assert_eq(last.nparams, 2);
+    cr_assert_eq(last.info0, (uintptr_t)write);
+    cr_assert_eq(last.info1, (uintptr_t)at);
+}
+
+TestSuite(noaccess, .init = prot_pages_setup);
+
+/* ISLANDS one-page islands of protection `prot` alternating with read-write pages: the
+ * reservation keeps its mappings with markers; the fallback meets vm.max_map_count. Returns
+ * the reservation and the islands made (*made). */
+static char *islands(uint32_t prot, long *made)
+{
+    size_t pages = 2 * ISLANDS + 1;
+    char *r = commit_rw(pages);   /* committed, untouched: no memory used */
+    for (long i = 0; i < 64; i++) /* zeros written on a sample: a page, reading zero */
+        r[(2 * (i * (ISLANDS / 64)) + 1) * PAGE + 8] = 0;
+    long limit = max_map_count(), maps0 = 0, own0 = 0;
+    uint32_t err = 0;
+    for (*made = 0; *made < ISLANDS; ++*made) {
+        if (!set_prot(r + (2 * *made + 1) * PAGE, 1, prot)) {
+            err = wvm_GetLastError();
+            break;
+        }
+        if (*made == 0) { /* after the reservation's registration */
+            maps0 = map_count();
+            own0 = maps_over(r, r + pages * PAGE);
+        }
+    }
+    long maps1 = map_count(), own1 = maps_over(r, r + pages * PAGE);
+    if (expect_mark()) {
+        check_mechanism(WVM_MECH_MARKER_NOACCESS, expect_mark(), "marker-noaccess");
+        cr_assert_eq(*made, ISLANDS, "island %ld failed with error %u (maps %ld)", *made, err,
+                     maps1);
+        cr_assert_eq(own1, own0,
+                     "mappings of the reservation: %ld after the first island, %ld after all", own0,
+                     own1);
+        cr_assert_leq(own1, 3);
+        cr_assert_leq(maps1 - maps0, 2, "kernel mappings %ld after the first island, %ld after all",
+                      maps0, maps1);
+        printf("131,072 islands of %#x: %ld mappings over the reservation, %ld in the process\n",
+               prot, own1, maps1);
+    } else {
+        cr_assert_lt(*made, ISLANDS, "mprotect islands did not meet vm.max_map_count %ld", limit);
+        cr_assert_eq(err, WVM_ERROR_NOT_ENOUGH_MEMORY);
+        cr_assert_geq(maps1, limit - 2, "failed at %ld mappings, limit %ld", maps1, limit);
+        cr_assert_eq(prot_of(r + (2 * *made + 1) * PAGE), WVM_PAGE_READWRITE);
+    }
+    wvm_MEMORY_BASIC_INFORMATION m;
+    cr_assert_eq(wvm_VirtualQuery(r + PAGE, &m, sizeof m), sizeof m);
+    cr_assert_eq(m.Protect, prot);
+    cr_assert_eq(m.RegionSize, PAGE);
+    cr_assert_eq(m.State, WVM_MEM_COMMIT);
+    cr_assert_eq(prot_of(r + 2 * PAGE), WVM_PAGE_READWRITE);
+    return r;
+}
+
+Test(noaccess, alternating_islands_at_scale, .timeout = 300)
+{
+    long made;
+    char *r = islands(WVM_PAGE_NOACCESS, &made);
+    long checked = made < 64 ? made : 64;
+    for (long i = 0; i < checked; i++) {
+        char *na = r + (2 * (i * (made / checked)) + 1) * PAGE;
+        write_succeeds(na + PAGE, 3);
+        access_faults(na + 100, i & 1, 0); /* the handler makes it read-write: zeros */
+        cr_assert_eq(prot_of(na), WVM_PAGE_READWRITE);
+        cr_assert_eq(na[8], 0);
+        write_succeeds(na + 8, 4);
+    }
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(r, 0, WVM_MEM_RELEASE), "release failed: %u", wvm_GetLastError());
+}
+
+Test(noaccess, guard_islands_at_scale, .timeout = 300)
+{
+    long made;
+    char *r = islands(WVM_PAGE_READWRITE | WVM_PAGE_GUARD, &made);
+    long own = maps_over(r, r + (2 * ISLANDS + 1) * PAGE);
+    long checked = made < 64 ? made : 64;
+    for (long i = 0; i < checked; i++) {
+        char *g = r + (2 * (i * (made / checked)) + 1) * PAGE;
+        guard_fires(g + 100, i & 1);
+        cr_assert_eq(prot_of(g), WVM_PAGE_READWRITE);
+        cr_assert_eq(g[8], 0);
+        write_succeeds(g + 8, 5); /* disarmed: plain read-write */
+        cr_assert_eq(prot_of(g + 2 * PAGE), WVM_PAGE_READWRITE | WVM_PAGE_GUARD);
+    }
+    if (expect_mark()) /* consuming a guard splits nothing either */
+        cr_assert_eq(maps_over(r, r + (2 * ISLANDS + 1) * PAGE), own);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(r, 0, WVM_MEM_RELEASE), "release failed: %u", wvm_GetLastError());
+}
+
+/* Every kind of change into and out of PAGE_NOACCESS keeps data and faults as Windows does. */
+Test(noaccess, transitions)
+{
+    char *p = commit_rw(12);
+    p[PAGE] = 5;          /* data: mprotect's way */
+    p[2 * PAGE + 64] = 0; /* touched, zero: a marker */
+    cr_assert(set_prot(p + 3 * PAGE, 1, WVM_PAGE_READONLY));
+    long maps = map_count(); /* after the registration */
+    cr_assert(set_prot(p, 3, WVM_PAGE_NOACCESS));
+    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
+    wvm_MEMORY_BASIC_INFORMATION m;
+    cr_assert_eq(wvm_VirtualQuery(p, &m, sizeof m), sizeof m);
+    cr_assert_eq(m.RegionSize, 3 * PAGE);
+    access_faults(p, 0, 0);                 /* untouched: zeros, then read-write */
+    access_faults(p + PAGE + 1, 0, 0);      /* the handler made it read-write */
+    cr_assert_eq(p[PAGE], 5);               /* the data survived */
+    access_faults(p + 2 * PAGE + 64, 1, 7); /* a write: kind 1 */
+    /* READONLY (write-protected) -> NOACCESS -> READONLY */
+    cr_assert(set_prot(p + 3 * PAGE, 1, WVM_PAGE_NOACCESS));
+    fix_prot = WVM_PAGE_READONLY;
+    access_faults(p + 3 * PAGE, 0, 0);
+    fix_prot = WVM_PAGE_READWRITE;
+    access_faults(p + 3 * PAGE, 1, 8); /* read-only now: the write faults */
+    /* MEM_COMMIT with PAGE_NOACCESS over decommitted pages, and decommit of NOACCESS pages */
+    cr_assert(wvm_VirtualFree(p + 4 * PAGE, 2 * PAGE, WVM_MEM_DECOMMIT));
+    cr_assert_not_null(wvm_VirtualAlloc(p + 4 * PAGE, 3 * PAGE, WVM_MEM_COMMIT, WVM_PAGE_NOACCESS));
+    cr_assert_eq(prot_of(p + 4 * PAGE), WVM_PAGE_NOACCESS);
+    cr_assert_eq(wvm_VirtualQuery(p + 4 * PAGE, &m, sizeof m), sizeof m);
+    cr_assert_eq(m.RegionSize, 3 * PAGE);
+    cr_assert_eq(m.State, WVM_MEM_COMMIT);
+    cr_assert(wvm_VirtualFree(p + 5 * PAGE, PAGE, WVM_MEM_DECOMMIT));
+    cr_assert_eq(wvm_VirtualQuery(p + 5 * PAGE, &m, sizeof m), sizeof m);
+    cr_assert_eq(m.State, WVM_MEM_RESERVE);
+    cr_assert_not_null(wvm_VirtualAlloc(p + 5 * PAGE, PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE));
+    cr_assert_eq(*(volatile char *)(p + 5 * PAGE), 0);
+    access_faults(p + 4 * PAGE, 1, 9);
+    access_faults(p + 6 * PAGE, 0, 0);
+    /* NOACCESS -> EXECUTE_READ and back (executable pages keep a mapping of their own) */
+    cr_assert(set_prot(p + 7 * PAGE, 1, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p + 7 * PAGE, 1, WVM_PAGE_EXECUTE_READ));
+    cr_assert_eq(*(volatile char *)(p + 7 * PAGE), 0);
+    cr_assert(set_prot(p + 7 * PAGE, 1, WVM_PAGE_READWRITE));
+    write_succeeds(p + 7 * PAGE, 10);
+    write_succeeds(p + 11 * PAGE, 11);
+    if (expect_mark())
+        cr_assert_eq(map_count(), maps, "mappings %ld, were %ld", map_count(), maps);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}
+
+/* PAGE_GUARD | PAGE_READWRITE from the start (a thread stack's guard page): each guard fires
+ * once, VirtualLock consumes one (STATUS_GUARD_PAGE_VIOLATION), re-arming works. */
+Test(noaccess, guard_pages)
+{
+    char *g = wvm_VirtualAlloc(NULL, 8 * PAGE, WVM_MEM_RESERVE | WVM_MEM_COMMIT,
+                               WVM_PAGE_READWRITE | WVM_PAGE_GUARD);
+    cr_assert_not_null(g);
+    long maps = map_count();
+    guard_fires(g, 0);
+    cr_assert_eq(prot_of(g), WVM_PAGE_READWRITE);
+    cr_assert_eq(prot_of(g + PAGE), WVM_PAGE_READWRITE | WVM_PAGE_GUARD);
+    write_succeeds(g, 1);
+    guard_fires(g + PAGE + 5, 1);
+    cr_assert_eq(g[PAGE + 5], 1);
+    cr_assert(!wvm_VirtualLock(g + 2 * PAGE, PAGE));
+    cr_assert_eq(wvm_GetLastError(), WVM_STATUS_GUARD_PAGE_VIOLATION);
+    cr_assert_eq(prot_of(g + 2 * PAGE), WVM_PAGE_READWRITE);
+    write_succeeds(g + 2 * PAGE, 2);
+    /* re-arm a page with data: mprotect's way; its data stays */
+    cr_assert(set_prot(g, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    guard_fires(g, 0);
+    cr_assert_eq(g[0], 1);
+    /* re-arm an untouched page, and the whole range */
+    cr_assert(set_prot(g + 3 * PAGE, 5, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    guard_fires(g + 7 * PAGE, 1);
+    guard_fires(g + 3 * PAGE, 0);
+    cr_assert_eq(prot_of(g + 4 * PAGE), WVM_PAGE_READWRITE | WVM_PAGE_GUARD);
+    if (expect_mark())
+        cr_assert_eq(map_count(), maps, "mappings %ld, were %ld", map_count(), maps);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(g, 0, WVM_MEM_RELEASE));
+}
+
+/* A kernel write into a NOACCESS page (read(2) into it) fails with EFAULT. */
+Test(noaccess, kernel_write_fails)
+{
+    char *p = commit_rw(1);
+    cr_assert(set_prot(p, 1, WVM_PAGE_NOACCESS));
+    kernel_write_fails(p);
+    cr_assert(set_prot(p, 1, WVM_PAGE_READWRITE));
+    cr_assert_eq(*(volatile char *)p, 0);
+}
+
+/* MEM_RESET and MEM_RESET_UNDO over NOACCESS pages with and without data. */
+Test(noaccess, reset)
+{
+    char *p = commit_rw(4);
+    p[0] = 40;
+    cr_assert(set_prot(p, 4, WVM_PAGE_NOACCESS));
+    cr_assert_not_null(wvm_VirtualAlloc(p, 4 * PAGE, WVM_MEM_RESET, WVM_PAGE_NOACCESS));
+    cr_assert_not_null(wvm_VirtualAlloc(p, 4 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p, 4, WVM_PAGE_READWRITE));
+    cr_assert_eq(*(volatile char *)p, 40);
+    cr_assert_eq(*(volatile char *)(p + PAGE), 0);
+    write_succeeds(p + 3 * PAGE, 1);
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+/* fork(): markers are copied; the child's NOACCESS pages fault, its guard pages fire once,
+ * and the parent's stay armed. */
+Test(noaccess, fork_child)
+{
+    char *p = commit_rw(3);
+    cr_assert(set_prot(p, 1, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        int before = last.count;
+        (void)*(volatile char *)p; /* AV, the handler makes it read-write */
+        int ok = last.count == before + 1 && last.code == WVM_STATUS_ACCESS_VIOLATION;
+        fix_prot = 0;
+        *(volatile char *)(p + PAGE) = 3; /* the guard fires once */
+        ok = ok && last.count == before + 2 && last.code == WVM_STATUS_GUARD_PAGE_VIOLATION;
+        *(volatile char *)(p + PAGE) = 4;
+        ok = ok && last.count == before + 2 && p[PAGE] == 4;
+        _exit(ok && wvm_check_invariants() == 0 ? 0 : 1);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
+    guard_fires(p + PAGE, 0);
+    cr_assert_eq(p[PAGE], 0);
+    access_faults(p, 1, 6);
+}
