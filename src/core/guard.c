@@ -136,14 +136,22 @@ void wvm__guard_fold(wvm_alloc *a)
     wvm_snap *s = wvm__alloc_snap(a);
     if (!wvm__guard_pending(s))
         return;
-    atomic_store(&s->guards->pending, 0); /* we hold the lock: no fault marks meanwhile */
+    wvm_guardmap *g = s->guards;
+    atomic_store(&g->pending, 0); /* we hold the lock: no fault marks meanwhile */
     fold f = {s, s};
-    if (wvm__snap_each(s, 0, wvm__snap_pages(s), fold_piece, &f)) {
+    int failed = 0;
+    if (g->nrecent <= WVM_GUARD_RECENT)
+        for (uint32_t i = 0; i < g->nrecent && !failed; i++)
+            failed = fold_piece(g->recent[i], 1, wvm__snap_attr(s, g->recent[i]), &f);
+    else
+        failed = wvm__snap_each(s, 0, wvm__snap_pages(s), fold_piece, &f);
+    if (failed) { /* the marks stay, and so does the way to find them */
         if (f.cur != s)
             wvm__snap_free(f.cur);
-        atomic_store(&s->guards->pending, 1);
+        atomic_store(&g->pending, 1);
         return;
     }
+    g->nrecent = 0;
     if (f.cur != s)
         wvm__alloc_publish(a, f.cur);
 }
@@ -151,6 +159,9 @@ void wvm__guard_fold(wvm_alloc *a)
 static void mark(wvm_guardmap *g, uint64_t page)
 {
     atomic_fetch_or_explicit(&g->bits[page / 64], 1ull << (page % 64), memory_order_release);
+    if (g->nrecent < WVM_GUARD_RECENT)
+        g->recent[g->nrecent] = page;
+    g->nrecent++;
     atomic_fetch_add(&g->pending, 1);
 }
 
@@ -158,6 +169,7 @@ static void mark(wvm_guardmap *g, uint64_t page)
 static void unmark(wvm_guardmap *g, uint64_t page)
 {
     atomic_fetch_and_explicit(&g->bits[page / 64], ~(1ull << (page % 64)), memory_order_release);
+    g->nrecent--;
     atomic_fetch_sub(&g->pending, 1);
 }
 

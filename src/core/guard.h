@@ -36,13 +36,21 @@
 
 #include "core/index.h"
 
+/* Consumed guards the fold finds without walking the allocation's runs (up to this many). */
+#define WVM_GUARD_RECENT 8
+
 typedef struct wvm_guardmap {
     wvm_retired hdr;
     uint64_t npages;
     _Atomic uint64_t pending; /* bits set since the last fold */
-    _Atomic uint64_t *held;   /* MEM_RESET (core/reset.c): pages that held data when reset;
-                               * the second half of this allocation; lock holders only */
-    _Atomic uint64_t bits[];  /* consumed guards */
+    /* marks since the last fold, and their pages while there are at most WVM_GUARD_RECENT:
+     * the fold then visits only those (O(marks x log runs), not O(runs)); lock holders only
+     * (the dispatcher marks with the allocation lock held) */
+    uint32_t nrecent;
+    uint64_t recent[WVM_GUARD_RECENT];
+    _Atomic uint64_t *held;  /* MEM_RESET (core/reset.c): pages that held data when reset;
+                              * the second half of this allocation; lock holders only */
+    _Atomic uint64_t bits[]; /* consumed guards */
 } wvm_guardmap;
 
 static inline bool wvm__guard_consumed(const wvm_snap *s, uint64_t page)

@@ -151,6 +151,11 @@ typedef struct wvm_backend {
     uint32_t (*on_release)(wvm_alloc *a, const wvm_snap *s);
     /* Before [first, first+count) is decommitted: the pages still hold their data. */
     uint32_t (*before_decommit)(wvm_alloc *a, uint64_t first, uint64_t count);
+    /* During a decommit of [first, first+count), once no access can reach its pages any more
+     * (a racing one faults and waits for the lock) and before their data is dropped: what
+     * the backend keeps of them is read here, so that no store is missed (core/pages.c,
+     * plan_run). 0 or an errno; a failure undoes the decommit. a locked. */
+    int (*before_zap)(wvm_alloc *a, uint64_t first, uint64_t count);
     /* After a commit of [first, first+count) was published; old is the state before it
      * (valid until the hook returns), NULL when every page of the range was uncommitted (a
      * staged commit, whose hooks run after its birth). A failure is reported, the commit

@@ -40,9 +40,12 @@ typedef struct plan {
     bool narrow_failed; /* a narrowed segment could not be widened back (its prot stays NONE) */
     bool guard_mode;
     bool own_prot;   /* the backend keeps kernel protections of its own (write-watch fallback) */
+    bool ww_arm;     /* fresh pages start "not written" in the kernel (userfaultfd write watch) */
     bool under_lost; /* wvm_alloc.under_lost */
     uintptr_t base;
     const wvm_snap *from, *to;
+    wvm_alloc *a;          /* for the backend's before_zap */
+    uint64_t first, count; /* the range of the change */
 } plan;
 
 static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
@@ -56,10 +59,13 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
     p->guard_mode = a->guard_mode;
     const wvm_backend *be = wvm__alloc_backend(a);
     p->own_prot = be && be->write_fault;
+    p->ww_arm = be && be->kernel_records;
     p->under_lost = a->under_lost;
     p->base = to->base;
     p->from = wvm__alloc_snap(a);
     p->to = to;
+    p->a = a;
+    p->first = p->count = 0;
 }
 
 static void plan_free(plan *p)
@@ -170,6 +176,13 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
     bool was = wvm__attr_committed(from) && !(from & WVM_ATTR_MARK), is = wvm__attr_committed(to);
     int old_prot = was ? wvm__attr_kprot(from) : WVM_P_NONE;
     int new_prot = is ? wvm__attr_kprot(to) : WVM_P_NONE;
+    /* Write watch (finding q): no step may make a page writable before its first write can be
+     * recorded, or a racing store lands unrecorded. The fallback's widening stops short of
+     * write (its after_change hook then gives write to the pages already written, after the
+     * publish: the others fault and are recorded); a fresh page of the userfaultfd backend is
+     * write-protected before it becomes writable (ww_arm below). */
+    int grant = p->own_prot ? new_prot & ~WVM_P_WRITE : new_prot;
+    bool arm = p->ww_arm && !was && is;
     bool wp_was = was && (from & WVM_ATTR_WP), wp_is = is && (to & WVM_ATTR_WP);
     int err = 0;
     /* decommit drops VirtualLock; guard install and MADV_DONTNEED refuse mlocked ranges */
@@ -183,22 +196,27 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
              * write-protected page is read-only from the marker's removal until its bit is
              * set (the bit cannot be set under a guard marker), so that not even a racing
              * write gets through: a transient mapping of its own. */
-            int first_prot = wp_is ? WVM_P_READ : new_prot;
+            /* The same for a fresh write-watch page: without write from the marker's removal
+             * until it is armed (a userfaultfd bit cannot be set under a guard marker either,
+             * and the marker's removal drops one). */
+            int first_prot = wp_is ? WVM_P_READ : arm ? grant & ~WVM_P_WRITE : grant;
             if (first_prot != rest || (from & WVM_ATTR_UNDER) || p->under_lost)
                 err = add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, first_prot, rest});
             if (!err)
                 err = add_wide(p, (wvm_step){addr, len, WVM_STEP_GUARD_REMOVE, 0, 0});
             if (!err && wp_is)
                 err = add_wide(p, (wvm_step){addr, len, WVM_STEP_WP_SET, 0, 0});
-            if (!err && wp_is)
-                err = add_wide(p, (wvm_step){addr, len, WVM_STEP_PROTECT, new_prot, first_prot});
+            if (!err && arm)
+                err = add_wide(p, (wvm_step){addr, len, WVM_STEP_WW_ARM, 0, 0});
+            if (!err && grant != first_prot)
+                err = add_wide(p, (wvm_step){addr, len, WVM_STEP_PROTECT, grant, first_prot});
         } else if (was && is) {
             /* the bit is set before the publish (it takes write access away), cleared after
              * it, once the mapping is what the new protection allows */
             if (wp_is && !wp_was)
                 err = add_step(p, (wvm_step){addr, len, WVM_STEP_WP_SET, 0, 0});
             if (!err && old_prot != new_prot)
-                err = add_protect(p, addr, len, old_prot, new_prot);
+                err = add_protect(p, addr, len, old_prot, grant);
             if (!err && wp_was && !wp_is)
                 err = add_wide(p, (wvm_step){addr, len, WVM_STEP_WP_CLEAR, 0, 0});
         } else if (was && !is) {
@@ -222,8 +240,10 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
         }
         return err;
     }
-    if (old_prot != new_prot)
-        err = add_protect(p, addr, len, old_prot, new_prot);
+    if (arm) /* still PROT_NONE, its data discarded: armed before anything grants access */
+        err = add_step(p, (wvm_step){addr, len, WVM_STEP_WW_ARM, 0, 0});
+    if (!err && old_prot != new_prot)
+        err = add_protect(p, addr, len, old_prot, grant);
     if (!err && was && !is)
         err = add_zap(p, (wvm_step){addr, len, WVM_STEP_DISCARD, 0, 0});
     return err;
@@ -264,6 +284,11 @@ static int plan_run(plan *p)
     for (; !err && narrowed < p->narrows.n; narrowed++)
         if ((err = wvm__step_run(&p->narrows.s[narrowed])))
             break;
+    /* the decommitted pages are out of reach now, their data still there: a store that got
+     * in before is in what the backend reads, a later one faults (finding q) */
+    const wvm_backend *be = wvm__alloc_backend(p->a);
+    if (!err && p->zaps.n && be && be->before_zap)
+        err = be->before_zap(p->a, p->first, p->count);
     if (!err && p->zaps.n)
         err = wvm__step_run(&p->zaps.s[0]);
     if (err) {
@@ -351,6 +376,8 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     }
     plan p;
     plan_init(&p, a, to);
+    p.first = first;
+    p.count = count;
     diff_ctx d = {&p, to, 0};
     bool new_map;
     /* consumed guards must be folded before any is re-armed: readers of the visible snapshot

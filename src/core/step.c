@@ -68,6 +68,8 @@ int wvm__step_run(const wvm_step *s)
     case WVM_STEP_WP_SET:
     case WVM_STEP_WP_CLEAR:
         return wvm__prim_ro_protect((void *)s->addr, s->len, s->kind == WVM_STEP_WP_SET);
+    case WVM_STEP_WW_ARM:
+        return wvm__prim_ww_protect((void *)s->addr, s->len);
     case WVM_STEP_MARK:
         return wvm__prim_guard_install((void *)s->addr, s->len);
     }

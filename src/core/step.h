@@ -18,6 +18,10 @@ enum wvm_step_kind {
      * mapping; undone by the opposite call. Set takes write access away, clear grants it. */
     WVM_STEP_WP_SET,
     WVM_STEP_WP_CLEAR,
+    /* write watch on userfaultfd (core/ww.h): fresh pages start "not written" (their record
+     * is the kernel's write-protect bit); no undo (the pages go back to uncommitted, whose
+     * record nothing reads) */
+    WVM_STEP_WW_ARM,
     /* a guard marker over pages that hold zeros (core/mark.h): undone by removing it, and
      * write-protecting the pages again when undo_prot is non-zero */
     WVM_STEP_MARK

@@ -1,14 +1,16 @@
 /* Write watch on top of the kernel's async write-protect (see ww.h and prim/linux/uffd.h).
  *
  * The allocation is registered with the process's userfaultfd when it is reserved; pages are
- * write-protected ("not written") each time they become committed; PAGEMAP_SCAN reads and
- * re-arms them. Only committed pages are scanned: in guard-marker mode an uncommitted page
- * carries a guard marker that PAGEMAP_SCAN would report as written.
+ * write-protected ("not written") each time they become committed, before they become
+ * writable (core/pages.c, WVM_STEP_WW_ARM); PAGEMAP_SCAN reads and re-arms them. Only committed
+ * pages are scanned: in guard-marker mode an uncommitted page carries a guard marker that
+ * PAGEMAP_SCAN would report as written.
  *
  * Decommit drops the kernel's record with the page, while Windows keeps reporting a page
  * written before its decommit: those pages are moved into `sticky`, a bitmap made on first
  * need. A racing write to a page between the scans of one call is never lost: it is either
  * returned or left "written". */
+#include <errno.h>
 #include <string.h>
 
 #include "core/meta.h"
@@ -160,48 +162,37 @@ static uint32_t ensure_bitmap(ww_ext *w, const wvm_snap *s)
     return w->sticky ? 0 : WVM_ERROR_NOT_ENOUGH_MEMORY;
 }
 
+/* Before the decommit: what the harvest needs (the range bound here, the bitmap). */
 static uint32_t before_decommit(wvm_alloc *a, uint64_t first, uint64_t count)
 {
-    const wvm_snap *s = wvm__alloc_snap(a);
-    ww_ext *w = wvm__alloc_ext(a);
+    (void)first;
+    (void)count;
     uint32_t err = rebind(a);
-    if (!err)
-        err = ensure_bitmap(w, s);
-    if (err)
-        return err;
-    harvest h = {w, s->base};
-    return wvm__err_from_errno(each_committed(s, first, count, harvest_range, &h));
+    return err ? err : ensure_bitmap(wvm__alloc_ext(a), wvm__alloc_snap(a));
+}
+
+/* Once the pages are out of reach (PROT_NONE) and before they are dropped: a store that got
+ * in before is in the kernel's record, a later one faults (finding q: a harvest before the
+ * narrowing missed a store in between). */
+static int harvest_committed(wvm_alloc *a, uint64_t first, uint64_t count)
+{
+    const wvm_snap *s = wvm__alloc_snap(a);
+    if (ensure_bitmap(wvm__alloc_ext(a), s)) /* made by before_decommit, unless another path zaps */
+        return ENOMEM;
+    harvest h = {wvm__alloc_ext(a), s->base};
+    return each_committed(s, first, count, harvest_range, &h);
 }
 
 /* --- commit: fresh pages start "not written" ----------------------------------------------- */
 
-typedef struct fresh_ctx {
-    uintptr_t base;
-    int err;
-} fresh_ctx;
-
-static int protect_fresh(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+/* core/pages.c write-protects fresh pages itself (WVM_STEP_WW_ARM), before they become
+ * writable: a hook after the commit would erase the record of a store that reached a page
+ * in between (finding q). The range must be registered in this process by then. */
+static uint32_t allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
 {
-    fresh_ctx *f = ctx;
-    if (wvm__attr_committed(attr))
-        return 0; /* already committed: keeps its record */
-    int err = wvm__prim_ww_protect((void *)(f->base + first * WVM_PAGE), count * WVM_PAGE);
-    if (err && !f->err)
-        f->err = err;
-    return 0;
-}
-
-static uint32_t after_commit(wvm_alloc *a, const wvm_snap *old, uint64_t first, uint64_t count)
-{
-    uint32_t err = rebind(a);
-    if (err)
-        return err;
-    if (!old) /* every page of the range was uncommitted */
-        return wvm__err_from_errno(wvm__prim_ww_protect(
-            (void *)(wvm__alloc_snap(a)->base + first * WVM_PAGE), count * WVM_PAGE));
-    fresh_ctx f = {old->base, 0};
-    wvm__snap_each(old, first, count, protect_fresh, &f);
-    return wvm__err_from_errno(f.err);
+    (void)first;
+    (void)count;
+    return op == WVM_MEM_COMMIT ? rebind(a) : 0;
 }
 
 /* --- MEM_RESET_UNDO's pin: the record moves into the sticky bitmap, the pages are writable
@@ -223,6 +214,8 @@ static uint32_t before_pin(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     uint32_t err = before_decommit(a, first, count); /* the record, kept as sticky bits */
     if (!err)
+        err = wvm__err_from_errno(harvest_committed(a, first, count));
+    if (!err)
         err = wvm__err_from_errno(
             each_committed(wvm__alloc_snap(a), first, count, unprotect_range, NULL));
     if (err) /* whatever was lifted: not written as far as the kernel knows */
@@ -240,7 +233,8 @@ static const wvm_backend ww_backend = {
     .on_reserve = on_reserve,
     .on_release = on_release,
     .before_decommit = before_decommit,
-    .after_commit = after_commit,
+    .before_zap = harvest_committed,
+    .allow = allow,
     .before_pin = before_pin,
     .after_pin = after_pin,
     .kernel_records = true,

@@ -123,14 +123,59 @@ static int split_free(const lin_window *w, part *parts, const lin_rec *r, uint32
     return 0;
 }
 
+static int overlap(const lin_pop *a, const lin_pop *b)
+{
+    return a->inv < b->resp && b->inv < a->resp;
+}
+
+/* Whether o is a successful call that may take write access away from page (a commit or
+ * protect to a narrower protection, a decommit, a release): a store that faulted while o ran
+ * may have had its page recorded written. */
+static int narrows_page(const lin_pop *o, uint32_t page)
+{
+    switch (o->op.kind) {
+    case RM_COMMIT:
+    case RM_DECOMMIT:
+    case RM_RELEASE:
+    case RM_PROTECT:
+        break;
+    default:
+        return 0;
+    }
+    /* npages 0: the whole allocation from page on (decommit, release) */
+    return o->res.ok && page >= o->op.page && (!o->op.npages || page < o->op.page + o->op.npages);
+}
+
+/* Finding (m), a documented deviation of winvmem (doc/porting.md): a store that faulted may
+ * still have left its page recorded written when a call narrowing that page ran during it
+ * (the record is made when the store's fault is resolved, the store itself when the
+ * instruction runs again; a narrowing in between makes the retry fault). Marks such stores
+ * (rm_op.contested = 1); every other record stays exact. */
+static void mark_racing_stores(part *p)
+{
+    for (uint32_t i = 0; i < p->n; i++) {
+        lin_pop *w = &p->ops[i];
+        int failed = (w->op.kind == RM_WRITE && w->res.fault != RM_NOFAULT) ||
+                     (w->op.kind == RM_BUFCHECK && !w->res.ok);
+        if (!failed)
+            continue;
+        for (uint32_t j = 0; j < p->n && !w->op.contested; j++)
+            if (j != i && overlap(w, &p->ops[j]) && narrows_page(&p->ops[j], w->op.page))
+                w->op.contested = 1;
+    }
+}
+
 static uint64_t contested(const part *p, const lin_pop *g)
 {
     uint64_t m = 0;
     for (uint32_t i = 0; i < p->n; i++) {
         const lin_pop *w = &p->ops[i];
-        int writes = (w->op.kind == RM_WRITE && w->res.fault == RM_NOFAULT) ||
-                     (w->op.kind == RM_BUFCHECK && w->res.ok);
-        if (writes && w->inv < g->resp && g->inv < w->resp && w->op.page >= g->op.page &&
+        /* stores that were made, may have been made (a failed VirtualProtect's), or may have
+         * left a record behind (mark_racing_stores) */
+        int writes =
+            (w->op.kind == RM_WRITE && (w->res.fault == RM_NOFAULT || w->op.contested)) ||
+            (w->op.kind == RM_BUFCHECK && (w->res.ok || (w->op.type & 1) || w->op.contested));
+        if (writes && overlap(w, g) && w->op.page >= g->op.page &&
             w->op.page < g->op.page + g->op.npages)
             m |= 1ull << (w->op.page - g->op.page);
     }
@@ -157,9 +202,13 @@ static int place(const lin_window *w, part *parts, const lin_rec *r, uint32_t th
         r->res.ret != (int64_t)(r->op.page / RM_GRAN * RM_GRAN) * RM_PAGE)
         return fail_now(r, thread, seq, "VirtualAlloc at an address returned another address");
     add(&parts[r->slot], r, thread, seq);
-    if (r->buf_slot >= 0 && (r->res.ok || r->res.err == ERROR_NOACCESS)) {
+    /* a VirtualProtect refused with 487 stored PAGE_NOACCESS in *lpflOldProtect if its range
+     * ran past the allocation (range.h), which its slot's model knows and the buffer's does
+     * not: the buffer's slot is told "maybe stored" (type 1) */
+    int maybe = r->op.kind == RM_PROTECT && !r->res.ok && r->res.err == ERROR_INVALID_ADDRESS;
+    if (r->buf_slot >= 0 && (r->res.ok || r->res.err == ERROR_NOACCESS || maybe)) {
         lin_pop *b = add(&parts[r->buf_slot], r, thread, seq);
-        b->op = (rm_op){.kind = RM_BUFCHECK, .page = w->slot_pages - 1};
+        b->op = (rm_op){.kind = RM_BUFCHECK, .page = w->slot_pages - 1, .type = (uint32_t)maybe};
     }
     if (r->op.kind == RM_QUERY && r->buf_slot < 0 && r->res.ok && r->res.mbi.state == MEM_FREE)
         return split_free(w, parts, r, thread, seq);
@@ -169,6 +218,7 @@ static int place(const lin_window *w, part *parts, const lin_rec *r, uint32_t th
 static int check_slot(part *p, uint32_t slot, uint32_t npages, uint64_t budget, const char *label,
                       lin_round_result *rr)
 {
+    mark_racing_stores(p);
     for (uint32_t i = 0; i < p->n; i++)
         if (p->ops[i].op.kind == RM_WW_GET && !p->ops[i].res.unknown)
             p->ops[i].op.contested = contested(p, &p->ops[i]);

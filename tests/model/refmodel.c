@@ -538,6 +538,17 @@ static int do_ww_reset(rm_state *s, const rm_op *op, const rm_res *r, unsigned c
     return 1;
 }
 
+/* A store of the library or the program that did not happen (refused, faulted) but ran while
+ * another call narrowed its page (op->contested, set by the caller) may have left the page
+ * recorded written: the record is made when the store's fault is resolved, before the store
+ * runs again and meets the narrowing. A documented deviation of winvmem (finding (m),
+ * doc/porting.md); the record becomes unknown. */
+static void maybe_recorded(rm_page *g, const rm_op *op)
+{
+    if ((op->contested & 1) && (g->flags & RM_F_WW) && !(g->flags & RM_F_WRITTEN))
+        g->flags |= RM_F_WMAYBE;
+}
+
 /* ---- memory accesses ------------------------------------------------------------------------ */
 
 static int do_access(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
@@ -557,6 +568,8 @@ static int do_access(rm_state *s, const rm_op *op, const rm_res *r, unsigned cho
             f[r->fault % 3], f[want], g->state, g->prot);
         return 0;
     }
+    if (want != RM_NOFAULT && write)
+        maybe_recorded(g, op);
     if (want == RM_GUARDFAULT) {
         g->prot &= (uint16_t)~GUARD;
         return 1;
@@ -624,10 +637,21 @@ static int do_freecheck(rm_state *s, const rm_op *op, const rm_res *r, unsigned 
 static int do_bufcheck(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
                        size_t n)
 {
-    (void)choice;
     rm_page *g = &s->p[op->page];
     int can = committed(g) && rm_writable(g->prot) && !(g->prot & GUARD);
-    if (can != r->ok) {
+    if (op->type & 1) { /* maybe stored (a failed VirtualProtect): choice 1 stored, 0 not */
+        if (!choice) {
+            maybe_recorded(g, op);
+            return 1;
+        }
+        if (!can) {
+            say(why, n,
+                "out-parameter in page %u stored, model: page not writable (state %u prot "
+                "0x%x)",
+                op->page, g->state, g->prot);
+            return 0;
+        }
+    } else if (can != r->ok) {
         say(why, n, "out-parameter in page %u %s, model: page %s (state %u prot 0x%x)", op->page,
             r->ok ? "written" : "refused (998)", can ? "writable" : "not writable", g->state,
             g->prot);
@@ -635,6 +659,8 @@ static int do_bufcheck(rm_state *s, const rm_op *op, const rm_res *r, unsigned c
     }
     if (can && (g->flags & RM_F_WW)) /* the library's store is a write like any other */
         g->flags = (uint8_t)((g->flags | RM_F_WRITTEN) & ~RM_F_WMAYBE);
+    if (!can)
+        maybe_recorded(g, op);
     return 1;
 }
 
@@ -663,6 +689,8 @@ static int do_view(rm_state *s, const rm_op *op, const rm_res *r, unsigned choic
 
 unsigned rm_choices(const rm_op *op, const rm_res *r)
 {
+    if (op->kind == RM_BUFCHECK && (op->type & 1))
+        return 2;
     return op->kind == RM_PROTECT && r->unknown && !r->ok && r->err == E_NOACCESS ? 2 : 1;
 }
 
@@ -708,7 +736,8 @@ static void app(char *buf, size_t n, const char *fmt, ...)
 void rm_describe(char *buf, size_t n, const rm_op *op, const rm_res *r)
 {
     app(buf, n, "%s(page %u, %u pages", rm_kind_name(op->kind), op->page, op->npages);
-    if (op->kind == RM_RESERVE || op->kind == RM_WW_GET || op->kind == RM_FREECHECK)
+    if (op->kind == RM_RESERVE || op->kind == RM_WW_GET || op->kind == RM_FREECHECK ||
+        (op->kind == RM_BUFCHECK && op->type))
         app(buf, n, ", type 0x%x", op->type);
     if (op->prot)
         app(buf, n, ", prot 0x%x", op->prot);
@@ -716,6 +745,8 @@ void rm_describe(char *buf, size_t n, const rm_op *op, const rm_res *r)
         app(buf, n, ", 0x%x", op->val);
     if (op->kind == RM_WW_GET)
         app(buf, n, ", cap %u contested 0x%llx", op->cap, (unsigned long long)op->contested);
+    else if (op->contested)
+        app(buf, n, ", racing a change of its page");
     app(buf, n, ")");
     if (!r)
         return;

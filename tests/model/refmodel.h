@@ -59,12 +59,18 @@ typedef struct rm_op {
     uint8_t val;        /* RM_WRITE */
     uint32_t page;      /* first page */
     uint32_t npages;    /* pages (0 where Windows allows a zero size) */
-    uint32_t type;      /* RM_RESERVE: MEM_* flags; RM_WW_GET: flags; RM_FREECHECK: 1 = ends */
+    uint32_t type;      /* RM_RESERVE: MEM_* flags; RM_WW_GET: flags; RM_FREECHECK: 1 = ends;
+                         * RM_BUFCHECK: 1 = the call failed and may or may not have stored
+                         * (VirtualProtect's 487 stores PAGE_NOACCESS for a range past the
+                         * allocation: rm_choices gives both) */
     uint32_t prot;      /* protection argument */
     uint32_t cap;       /* RM_WW_GET: entries in the caller's array */
     uint64_t contested; /* RM_WW_GET: pages (bit i = page+i) that a write concurrent with the
-                         * call may have hit; their records are not checked (set by the
-                         * caller, 0 for sequential use) */
+                         * call may have hit; their records are not checked. RM_WRITE,
+                         * RM_BUFCHECK: 1 = a store that faulted or was refused while another
+                         * call narrowed its page, so its page may be recorded written (finding
+                         * (m), a documented deviation of winvmem). Set by the caller, 0 for
+                         * sequential use */
 } rm_op;
 
 enum { RM_NOFAULT, RM_AV, RM_GUARDFAULT };
