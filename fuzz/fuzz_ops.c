@@ -637,6 +637,8 @@ static void op_coalesce(unsigned p, unsigned k, int off)
  * exactly a placeholder: 487. */
 static void op_replace(unsigned p, unsigned what, unsigned o, unsigned prot, int write)
 {
+    if (p >= NPAGE) /* a page offset from the input may step past the window */
+        return;
     if (model[p].ph == PH_HOLDER)
         p = (unsigned)model[p].base;
     int b = model[p].base;
