@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "core/fork.h"
 #include "core/meta.h"
 #include "core/query.h"
 #include "fault/fault.h"
@@ -37,6 +38,20 @@ static bool on_own_stack(uintptr_t p, size_t n)
     /* below the stack pointer is not ours to trust (guard gap, unmapped) */
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     return p >= stack_lo && p >= sp - 65536 && p + n <= stack_hi && p + n >= p;
+}
+
+/* The forking thread learns its stack bounds before the fork, so that its child never calls
+ * pthread_getattr_np (it allocates; an allocator without fork handlers, such as ASan's, may be
+ * locked by a parent thread that does not exist in the child). */
+static void learn_stack_before_fork(enum wvm_fork_phase phase)
+{
+    if (phase == WVM_FORK_PREPARE)
+        (void)on_own_stack(0, 0);
+}
+
+__attribute__((constructor)) static void register_stack_learning(void)
+{
+    wvm__fork_register(WVM_FORK_RANK_SECTIONS, learn_stack_before_fork);
 }
 
 /* Whether the model says page is committed and allows the access (winvmem's pages only). */
