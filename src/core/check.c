@@ -144,7 +144,7 @@ int wvm__check(bool after_call)
     wvm__space_each(check_alloc, &c);
     wvm__ebr_exit();
     if (!after_call && c.visited != ss.live)
-        fail(&c, "live list and count differ", 0);
+        fail(&c, "allocations in the index and the live count differ", 0);
     uint64_t elsewhere = wvm__section_charged() + wvm__view_charged();
     if (!after_call && c.committed_pages * WVM_PAGE + elsewhere != wvm__ledger_committed())
         fail(&c, "ledger differs from the sum of committed pages", 0);

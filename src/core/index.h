@@ -279,7 +279,7 @@ void wvm__space_unlock(wvm_alloc *a);
  * none of its fields may be read. true: a owns addr's entry and cannot lose it while locked;
  * its fields were written before the entry or under its lock. Async-signal-safe. */
 bool wvm__alloc_indexed(wvm_alloc *a, uintptr_t addr);
-/* Locks a (a live allocation found otherwise, e.g. on the live list) if that needs no wait;
+/* Locks a (a live allocation found otherwise, e.g. by wvm__space_each) if that needs no wait;
  * unlock with wvm__space_unlock. Unlike wvm__space_acquire it changes nothing (consumed guards
  * stay unfolded): for the invariant checker, which holds placement and so may not wait. */
 bool wvm__alloc_trylock(wvm_alloc *a);
@@ -326,8 +326,8 @@ bool wvm__space_owns(uintptr_t addr);
  * only if the index generation did not move meanwhile (wvm__space_gen). */
 uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit);
 
-/* Iterates live allocations (creation order) under the placement lock (introspection only:
- * f must not call back into winvmem's writers). */
+/* Iterates live allocations (by address, from the index) under the placement lock (introspection
+ * only: f must not call back into winvmem's writers). */
 void wvm__space_each(void (*f)(wvm_alloc *a, void *ctx), void *ctx);
 
 typedef struct wvm_space_stats {
