@@ -377,6 +377,13 @@ Test(virtualalloc2, split_at_pages_outside_the_arenas)
     cr_assert_eq(v, b, "%u", GetLastError());
     strcpy(v, "view");
     expect_region(b, b, b, PAGE_READWRITE, c - b, MEM_COMMIT, PAGE_READWRITE, MEM_MAPPED);
+    /* back to the piece, and a view again: the section kept its data */
+    cr_assert(UnmapViewOfFile2(GetCurrentProcess(), v, MEM_PRESERVE_PLACEHOLDER));
+    expect_region(b, b, b, PAGE_NOACCESS, c - b, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert_eq(
+        MapViewOfFile3(m, NULL, b, 0, c - b, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0), v,
+        "%u", GetLastError());
+    cr_assert_str_eq(v, "view");
     cr_assert_eq(wvm_check_invariants(), 0);
     cr_assert(VirtualFree(a, 0, MEM_RELEASE));
     cr_assert(UnmapViewOfFile(v));
