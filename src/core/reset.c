@@ -58,8 +58,16 @@ static uint32_t set_reset(uint32_t old, void *ctx)
     return *(int *)ctx ? old | WVM_ATTR_RESET : old & ~WVM_ATTR_RESET;
 }
 
-/* The undo's passes over the held runs, for a backend that records writes. */
+/* The undo of a backend that records writes: its passes over the held runs. */
 enum pin_pass { PIN, BEFORE, AFTER };
+typedef struct bracket {
+    wvm_alloc *a;
+    const wvm_backend *be;
+    enum pin_pass pass;
+    bool forced;      /* forced writes available */
+    uint64_t brought; /* BEFORE brought the runs below this page (AFTER stops there) */
+    uint32_t err;
+} bracket;
 
 typedef struct reset_ctx {
     uintptr_t base;
@@ -69,13 +77,7 @@ typedef struct reset_ctx {
     bool count_faults; /* measure this thread's page faults tightly around the pieces */
     bool unpinned;     /* a held page could not be pinned (the kernel refused a forced write) */
     uint64_t faults_before, faults_after;
-    /* the undo of a backend that records writes (NULL: none) */
-    wvm_alloc *a;
-    const wvm_backend *be;
-    enum pin_pass pass;
-    bool forced;      /* forced writes available */
-    uint64_t brought; /* BEFORE brought the runs below this page (AFTER stops there) */
-    uint32_t be_err;
+    bracket *br; /* NULL: the pages record no writes */
 } reset_ctx;
 
 static bool held(const wvm_guardmap *g, uint64_t p)
@@ -144,25 +146,47 @@ static void pin_run(reset_ctx *r, uint64_t first, uint64_t count, int prot, bool
 /* One pass of the undo of a backend that records writes over a run of held pages. */
 static int bracket_run(reset_ctx *r, uint64_t first, uint64_t count, uint32_t attr, int prot)
 {
+    bracket *b = r->br;
     uint32_t err = 0;
-    switch (r->pass) {
+    switch (b->pass) {
     case BEFORE:
-        if ((err = r->be->before_pin(r->a, first, count, attr)))
-            r->brought = first;
+        if ((err = b->be->before_pin(b->a, first, count, attr)))
+            b->brought = first;
         break;
     case PIN:
-        pin_run(r, first, count, prot, (prot & WVM_P_WRITE) && !r->forced);
+        pin_run(r, first, count, prot, (prot & WVM_P_WRITE) && !b->forced);
         break;
     case AFTER:
-        if (first >= r->brought)
+        if (first >= b->brought)
             return 1;
-        if (r->be->after_pin && (err = r->be->after_pin(r->a, first, count, attr)) && !r->be_err)
-            r->be_err = err;
+        if (b->be->after_pin && (err = b->be->after_pin(b->a, first, count, attr)) && !b->err)
+            b->err = err;
         return 0;
     }
     if (err)
-        r->be_err = err;
+        b->err = err;
     return err != 0;
+}
+
+/* The held runs of a reset piece that an ordinary write of its own cannot pin: not written
+ * by the program, or of a backend that records writes. Out of line: the common piece (plain,
+ * writable) stays a short call. */
+__attribute__((noinline)) static int pin_runs(reset_ctx *r, uint64_t first, uint64_t count,
+                                              uint32_t attr, int prot)
+{
+    for (uint64_t p = first, end = first + count, q; p < end; p = q) {
+        for (q = p; q < end && held(r->map, q);)
+            q++;
+        if (q == p) { /* never written by anyone: a forced write would fault it in */
+            q++;
+            continue;
+        }
+        if (!r->br)
+            pin_run(r, p, q - p, prot, false);
+        else if (bracket_run(r, p, q - p, attr, prot))
+            return 1;
+    }
+    return 0;
 }
 
 static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
@@ -171,44 +195,38 @@ static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     if (!(attr & WVM_ATTR_RESET))
         return 0;
     int prot = wvm__attr_kprot(attr); /* write-protected pages are never held */
-    if ((prot & WVM_P_WRITE) && !r->be) {
+    if (prot & WVM_P_WRITE) {
         pin(r->map, r->base, first, count);
         return 0;
     }
-    for (uint64_t p = first, end = first + count, q; p < end; p = q) {
-        for (q = p; q < end && held(r->map, q);)
-            q++;
-        if (q == p) { /* never written by anyone: a forced write would fault it in */
-            q++;
-            continue;
-        }
-        if (!r->be)
-            pin_run(r, p, q - p, prot, false);
-        else if (bracket_run(r, p, q - p, attr, prot))
-            return 1;
-    }
-    return 0;
+    return pin_runs(r, first, count, attr, prot);
+}
+
+/* The same for a backend that records writes: every run goes through its bracket. */
+static int bracket_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    return (attr & WVM_ATTR_RESET) && pin_runs(ctx, first, count, attr, wvm__attr_kprot(attr));
 }
 
 /* The undo of a backend that records writes: the runs are brought into a pinnable state
  * first, pinned inside the fault count, and brought back after (as far as they were brought
- * when the first pass failed). Returns whether it failed (r->be_err). */
-static int bracketed(const wvm_snap *s, uint64_t first, uint64_t count, reset_ctx *r)
+ * when the first pass failed). Returns whether it failed (r->br->err). */
+__attribute__((noinline)) static int bracketed(const wvm_snap *s, uint64_t first, uint64_t count,
+                                               reset_ctx *r)
 {
-    r->brought = UINT64_MAX;
-    r->pass = BEFORE;
-    int failed = wvm__snap_each(s, first, count, pin_piece, r);
+    r->br->pass = BEFORE;
+    int failed = wvm__snap_each(s, first, count, bracket_piece, r);
     if (!failed) {
-        r->pass = PIN;
+        r->br->pass = PIN;
         if (r->count_faults)
             r->faults_before = wvm__prim_thread_faults();
-        wvm__snap_each(s, first, count, pin_piece, r);
+        wvm__snap_each(s, first, count, bracket_piece, r);
         if (r->count_faults)
             r->faults_after = wvm__prim_thread_faults();
     }
-    r->pass = AFTER;
-    wvm__snap_each(s, first, count, pin_piece, r);
-    return r->be_err != 0;
+    r->br->pass = AFTER;
+    wvm__snap_each(s, first, count, bracket_piece, r);
+    return r->br->err != 0;
 }
 
 /* Runs f over the pieces of [first, first+count) and publishes the snapshot with the reset
@@ -225,7 +243,7 @@ static uint32_t run(wvm_alloc *a, uint64_t first, uint64_t count, int on, wvm_pi
     }
     r->base = s->base;
     int failed;
-    if (r->be) {
+    if (r->br) {
         failed = bracketed(s, first, count, r);
     } else {
         if (r->count_faults)
@@ -238,7 +256,7 @@ static uint32_t run(wvm_alloc *a, uint64_t first, uint64_t count, int on, wvm_pi
         if (created)
             wvm__guard_discard(to);
         wvm__snap_free(to);
-        return r->be_err ? r->be_err : wvm__err_from_errno(r->err);
+        return r->br && r->br->err ? r->br->err : wvm__err_from_errno(r->err);
     }
     wvm__alloc_publish(a, to);
     return 0;
@@ -253,11 +271,12 @@ uint32_t wvm__alloc_reset(wvm_alloc *a, uint64_t first, uint64_t count)
 uint32_t wvm__alloc_reset_undo(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     reset_ctx r = {.count_faults = true};
-    r.forced = wvm__prim_forced_available(); /* its first call probes: faults not to be counted */
+    bool forced = wvm__prim_forced_available(); /* its first call probes: not to be counted */
     const wvm_backend *be = wvm__alloc_backend(a);
+    bracket br;
     if (be && be->before_pin) {
-        r.a = a;
-        r.be = be;
+        br = (bracket){a, be, PIN, forced, UINT64_MAX, 0};
+        r.br = &br;
     }
     /* once pinned no page is "reset" any more, intact or not */
     uint32_t err = run(a, first, count, 0, pin_piece, &r);
