@@ -91,9 +91,9 @@ static void check_snap(check_ctx *c, wvm_alloc *a, const wvm_snap *s, wvm_refs_s
     const char *bad = wvm__snap_check(s, refs);
     if (bad)
         fail(c, bad, s->base);
-    /* (pieces of a placeholder split at pages start at pages, only in arenas) */
-    if ((s->base % WVM_GRAN && (s->base % WVM_PAGE || !a->in_arena ||
-                                !(s->type & (WVM_TYPE_PLACEHOLDER | WVM_TYPE_REPLACED)))) ||
+    /* (pieces of a placeholder split at pages start at pages) */
+    if ((s->base % WVM_GRAN &&
+         (s->base % WVM_PAGE || !(s->type & (WVM_TYPE_PLACEHOLDER | WVM_TYPE_REPLACED)))) ||
         s->size % WVM_PAGE || !s->size)
         fail(c, "malformed allocation", s->base);
     if (wvm__radix_get(s->base) != a || wvm__radix_get(s->base + s->size - 1) != a)
