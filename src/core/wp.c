@@ -40,9 +40,8 @@ static uint32_t strip(uint32_t old, void *ctx)
 
 uint32_t wvm__wp_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count)
 {
-    if (!wvm__snap_any(*to, first, count, WVM_WRITE_PROTECTED) &&
-        !wvm__snap_any(*to, first, count, WVM_MARKED))
-        return 0;
+    if (!wvm__snap_any(*to, first, count, (wvm_pred){WVM_ATTR_WP | WVM_ATTR_MARK, 0, false}))
+        return 0; /* no page write-protected or marked: one walk */
     const wvm_snap *s = *to;
     if (registered(a) != this_process()) {
         if (wvm__alloc_cold_get(a)) /* where the registration is recorded */
