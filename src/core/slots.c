@@ -22,6 +22,14 @@ static char *base(void)
     return b;
 }
 
+/* At load: a range reserved at the first allocation would land wherever the kernel puts new
+ * mappings, possibly over address space the program had just found free and is about to
+ * reserve with VirtualAlloc at a fixed address (stress_page_pieces --outside). */
+__attribute__((constructor)) static void reserve_early(void)
+{
+    base();
+}
+
 void *wvm__slots_take(size_t n)
 {
     char *b = base();

@@ -2,7 +2,7 @@
  * index's granule and page entries point to (allocation descriptors, page-entry nodes), so
  * that an entry is 4 bytes instead of an 8-byte pointer (issue 14: metadata per region).
  *
- * The range (WVM_SLOTS_SPAN bytes of address space, PROT_NONE) is reserved on first use and
+ * The range (WVM_SLOTS_SPAN bytes of address space, PROT_NONE) is reserved at load and
  * made read-write from its start as slots are taken; slots are never given back (their owners
  * reuse them: descriptors are type-stable, index nodes are never freed), so a lock-free
  * reader holding a stale offset always reads winvmem memory. Offset 0 is never handed out:
