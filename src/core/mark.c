@@ -136,12 +136,17 @@ static int prepare_piece(uint64_t first, uint64_t count, uint32_t from, void *ct
     bool took = writable_unprotected(from);
     if (took && (p->err = wvm__prim_ro_protect((void *)lo, len, true)))
         return 1;
-    size_t before = p->st.n;
+    /* the ranges of this piece that lose their mark go mprotect's way: writable again. The
+     * first may continue the last range of the piece before (strip_add extends it), so that
+     * one is looked at too, for its part in this piece. */
+    size_t before = p->st.n ? p->st.n - 1 : 0;
     p->err = wvm__prim_pages_holding(lo, lo + len, found, p);
-    if (took)
-        for (size_t i = before; i < p->st.n; i++) /* these go mprotect's way: writable again */
-            wvm__prim_ro_protect_back((void *)(p->base + p->st.r[i][0] * WVM_PAGE),
-                                      (p->st.r[i][1] - p->st.r[i][0]) * WVM_PAGE, false);
+    for (size_t i = before; took && i < p->st.n; i++) {
+        uint64_t a = p->st.r[i][0] > first ? p->st.r[i][0] : first;
+        uint64_t b = p->st.r[i][1] < first + count ? p->st.r[i][1] : first + count;
+        if (a < b)
+            wvm__prim_ro_protect_back((void *)(p->base + a * WVM_PAGE), (b - a) * WVM_PAGE, false);
+    }
     if (p->err && took)
         wvm__prim_ro_protect_back((void *)lo, len, false);
     return p->err || p->st.failed || p->sh.failed;

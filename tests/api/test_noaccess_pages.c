@@ -454,3 +454,24 @@ Test(noaccess, data_fork_child)
     page_holds(p + 2 * PAGE, 2);
     cr_assert_eq(wvm_check_invariants(), 0);
 }
+
+/* Neighbouring pages holding data, of different pieces (a write-protected READONLY page, then
+ * read-write ones), made NOACCESS in one call and read-write again: every page is writable.
+ * Where data keeps mprotect (WINVMEM_MARKER_DATA=0), a page whose range of "lost the mark"
+ * continued its left neighbour's kept the write-protect of the data check, and every store
+ * to it raised SIGBUS (reset's report on c324f72, lin_check with reset/protect/write). */
+Test(noaccess, neighbours_with_data_are_writable_again)
+{
+    char *p = commit_rw(4);
+    for (unsigned i = 0; i < 4; i++)
+        p[i * PAGE + 5] = (char)(i + 1);
+    cr_assert(set_prot(p, 1, WVM_PAGE_READONLY));
+    cr_assert(set_prot(p, 3, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p, 4, WVM_PAGE_READWRITE));
+    for (unsigned i = 0; i < 4; i++) {
+        cr_assert_eq(p[i * PAGE + 5], (char)(i + 1));
+        write_succeeds(p + i * PAGE + 6, (char)(i + 9));
+    }
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}
