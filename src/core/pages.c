@@ -186,12 +186,13 @@ static int plan_mark(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32_
  * nothing can fail (the marker stays); committed, the mapping under the marker gets the new
  * protection (nothing can see it), and after the publish the data goes back over the marker,
  * write-protected as it arrives when the page is to be. */
-static int plan_unstash(plan *p, uintptr_t addr, size_t len, uint32_t to, int grant)
+__attribute__((noinline)) static int plan_unstash(plan *p, uintptr_t addr, size_t len, uint32_t to,
+                                                  int grant)
 {
     if (!wvm__attr_committed(to)) /* after every zap: a zap that fails is undone */
         return add_post(p, (wvm_step){addr, len, WVM_STEP_STASH_DROP, 0, 0});
-    int err = 0;
-    if (grant != WVM_P_RW)
+    int err = wvm__wp_register(p->a); /* (a fork child may not have it yet) */
+    if (!err && grant != WVM_P_RW)
         err = add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, grant, WVM_P_RW});
     if (!err)
         err = add_wide(p, (wvm_step){addr, len, WVM_STEP_UNSTASH, (to & WVM_ATTR_WP) != 0, 0});
@@ -217,7 +218,7 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
     bool arm = p->ww_arm && !was && is;
     bool wp_was = was && (from & WVM_ATTR_WP), wp_is = is && (to & WVM_ATTR_WP);
     int err = 0;
-    if (from & WVM_ATTR_STASH) /* (guard mode) */
+    if (__builtin_expect(from & WVM_ATTR_STASH, 0)) /* (guard mode) */
         return plan_unstash(p, addr, len, to, grant);
     /* decommit drops VirtualLock; guard install and MADV_DONTNEED refuse mlocked ranges */
     if ((from & WVM_ATTR_LOCKED) && !(to & WVM_ATTR_LOCKED) &&

@@ -1,6 +1,5 @@
 /* Data of NOACCESS/PAGE_GUARD pages kept aside under guard markers; see stash.h. */
 #include <errno.h>
-#include <stdatomic.h>
 
 #include "core/stash.h"
 #include "core/arena.h"
@@ -8,20 +7,9 @@
 #include "prim/linux/prim_signal.h"
 #include "prim/linux/uffd.h"
 
-static _Atomic bool used;
-
 bool wvm__stash_ready(uintptr_t base)
 {
-    if (!wvm__prim_mark_data_available() || !wvm__arena_stash(base, true))
-        return false;
-    if (!atomic_load_explicit(&used, memory_order_relaxed))
-        atomic_store_explicit(&used, true, memory_order_relaxed);
-    return true;
-}
-
-bool wvm__stash_used(void)
-{
-    return atomic_load_explicit(&used, memory_order_relaxed);
+    return wvm__prim_mark_data_available() && wvm__arena_stash(base, true);
 }
 
 /* Not instrumented, and no memcpy call a sanitizer intercepts: the application's pages are

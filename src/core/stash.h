@@ -33,10 +33,6 @@
 
 /* Whether the pages of the allocation at base may be kept in a stash (maps it if needed). */
 bool wvm__stash_ready(uintptr_t base);
-/* Whether wvm__stash_ready ever said yes in this process (or its parent): else no page is
- * stashed, and the checks for stashed pages can be skipped. */
-bool wvm__stash_used(void);
-
 /* [addr, addr+len) (no write can reach it) copied to the stash. 0 or ENOMEM (no stash). */
 int wvm__stash_copy(uintptr_t addr, size_t len);
 /* The same, then guard markers over it (undoing a way back: a read racing it may see a zero

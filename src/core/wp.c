@@ -1,7 +1,8 @@
 /* PAGE_READONLY by userfaultfd write-protect; see wp.h. */
+#include <errno.h>
+
 #include "core/wp.h"
 #include "core/fork.h"
-#include "core/stash.h"
 #include "prim/linux/uffd.h"
 
 static uint32_t this_process(void)
@@ -41,18 +42,23 @@ static uint32_t strip(uint32_t old, void *ctx)
     return old & ~(WVM_ATTR_WP | WVM_ATTR_MARK | WVM_ATTR_STASH);
 }
 
-/* Whether stashed pages of [first, first+count) come back (by UFFDIO_COPY, which needs the
- * range registered) while a's range is not registered in this process (a fork child). */
-static bool unstash_unregistered(wvm_alloc *a, uint64_t first, uint64_t count)
+int wvm__wp_register(wvm_alloc *a)
 {
-    return wvm__stash_used() && registered(a) != this_process() &&
-           wvm__snap_any(wvm__alloc_snap(a), first, count, WVM_STASHED);
+    if (registered(a) == this_process())
+        return 0;
+    if (wvm__alloc_cold_get(a))
+        return ENOMEM;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    int err = wvm__prim_ro_register((void *)s->base, s->size);
+    if (!err)
+        wvm__alloc_cold(a)->wp_registered = this_process();
+    return err;
 }
 
 uint32_t wvm__wp_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count)
 {
     if (!wvm__snap_any(*to, first, count, WVM_WRITE_PROTECTED) &&
-        !wvm__snap_any(*to, first, count, WVM_MARKED) && !unstash_unregistered(a, first, count))
+        !wvm__snap_any(*to, first, count, WVM_MARKED))
         return 0;
     const wvm_snap *s = *to;
     if (registered(a) != this_process()) {
