@@ -91,9 +91,9 @@ static void check_snap(check_ctx *c, wvm_alloc *a, const wvm_snap *s, wvm_refs_s
     const char *bad = wvm__snap_check(s, refs);
     if (bad)
         fail(c, bad, s->base);
-    /* (pieces of a placeholder split at pages start at pages, only in arenas) */
-    if ((s->base % WVM_GRAN && (s->base % WVM_PAGE || !a->in_arena ||
-                                !(s->type & (WVM_TYPE_PLACEHOLDER | WVM_TYPE_REPLACED)))) ||
+    /* (pieces of a placeholder split at pages start at pages) */
+    if ((s->base % WVM_GRAN &&
+         (s->base % WVM_PAGE || !(s->type & (WVM_TYPE_PLACEHOLDER | WVM_TYPE_REPLACED)))) ||
         s->size % WVM_PAGE || !s->size)
         fail(c, "malformed allocation", s->base);
     if (wvm__radix_get(s->base) != a || wvm__radix_get(s->base + s->size - 1) != a)
@@ -144,7 +144,7 @@ int wvm__check(bool after_call)
     wvm__space_each(check_alloc, &c);
     wvm__ebr_exit();
     if (!after_call && c.visited != ss.live)
-        fail(&c, "live list and count differ", 0);
+        fail(&c, "allocations in the index and the live count differ", 0);
     uint64_t elsewhere = wvm__section_charged() + wvm__view_charged();
     if (!after_call && c.committed_pages * WVM_PAGE + elsewhere != wvm__ledger_committed())
         fail(&c, "ledger differs from the sum of committed pages", 0);

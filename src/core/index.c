@@ -15,6 +15,15 @@
 static pthread_mutex_t placement = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t index_gen;
 static wvm_alloc *free_descs;
+/* Held pages: pages of a dedicated mapping (made outside the arenas) that a dead piece of a
+ * placeholder split at pages left in a granule where another allocation still lives. They
+ * stay mapped (PROT_NONE, as a placeholder's pages were) and their index entries name this
+ * descriptor, which never holds an allocation (no snapshot: readers see free pages, placement
+ * sees them taken), so that the kernel cannot hand them out while the granule is shared (a
+ * piece's granule is the piece's on Windows: nobody else's mapping may appear in it). The
+ * death of the last allocation in the granule unmaps them. Made by the first split of a
+ * dedicated placeholder inside a granule; never freed (placement lock). */
+static wvm_alloc *held;
 
 /* Every slab of descriptors, newest first (for fork: all their locks). 64 KiB: a block of its
  * own mapping, page-aligned, so that every descriptor is one cache line. */
@@ -243,8 +252,8 @@ static bool only_pending(uintptr_t start, uintptr_t end)
     bool any = false;
     for (uintptr_t g = wvm__radix_next(start, end); g < end;) {
         wvm_alloc *b = wvm__radix_get(g);
-        if (wvm__alloc_visible(b))
-            return false;
+        if (b == held || wvm__alloc_visible(b))
+            return false; /* (held pages: until the granule's last allocation dies) */
         any = true;
         g = wvm__radix_next_other(g, end, b);
     }
@@ -587,36 +596,121 @@ static void free_granules(uintptr_t start, uintptr_t end)
         wvm__free_add(lo, hi - lo);
 }
 
+/* Page ranges of a dedicated mapping to unmap at a death: the dying allocation's pages and
+ * the held pages of its granules that nothing lives in any more, in address order. */
+enum { UNMAP_RUNS = WVM_GRAN / WVM_PAGE + 2 };
+typedef struct unmap_list {
+    uintptr_t start[UNMAP_RUNS], end[UNMAP_RUNS];
+    int n;
+} unmap_list;
+
+static void unmap_add(unmap_list *l, uintptr_t start, uintptr_t end)
+{
+    if (start >= end)
+        return;
+    if (l->n && l->end[l->n - 1] == start)
+        l->end[l->n - 1] = end;
+    else if (l->n < UNMAP_RUNS) /* (a granule has 16 pages: at most 8 held runs per edge) */
+        l->start[l->n] = start, l->end[l->n++] = end;
+}
+
+/* Whether an allocation other than a lives in granule g (a page entry naming it, visible:
+ * one dying meanwhile unmaps its own pages). Placement held. */
+static bool granule_lives(uintptr_t g, const wvm_alloc *a)
+{
+    for (uintptr_t p = g; p < g + WVM_GRAN; p += WVM_PAGE) {
+        wvm_alloc *b = wvm__radix_get(p);
+        if (b && b != a && b != held && wvm__alloc_visible(b))
+            return true;
+    }
+    return false;
+}
+
+/* The held pages of [from, to) (inside one granule) become a's (dead: pending entries, which
+ * placement waits for), to be unmapped with a's own; added to l. Placement held. */
+static void take_held(wvm_alloc *a, uintptr_t from, uintptr_t to, unmap_list *l)
+{
+    for (uintptr_t p = from; p < to; p += WVM_PAGE)
+        if (wvm__radix_get(p) == held) {
+            wvm__radix_set(p, p + WVM_PAGE, a); /* a page entry exists: cannot fail */
+            unmap_add(l, p, p + WVM_PAGE);
+        }
+}
+
+/* The death of a dedicated allocation [base, end) whose entries are [base, iend), sharing its
+ * first or last granule with pieces of its placeholder (shared): in a granule where another
+ * allocation lives, a's pages become held pages (its entries past end go); in one where none
+ * does, the held pages go with a's. Fills l with what to unmap (their entries: a's, cleared
+ * after the munmap); *clear_lo/hi: a's entries left to clear then. Placement held, a dead. */
+static void dedicated_edges(wvm_alloc *a, uintptr_t base, uintptr_t end, uintptr_t iend,
+                            unmap_list *l, uintptr_t *clear_lo, uintptr_t *clear_hi)
+{
+    uintptr_t first = base & ~GRAN_MASK, last = (iend - 1) & ~GRAN_MASK;
+    uintptr_t lo = base, hi = end; /* a's pages to unmap */
+    bool keep_first = granule_lives(first, a);
+    bool keep_last = last == first ? keep_first : granule_lives(last, a);
+    uintptr_t first_end = first + WVM_GRAN < end ? first + WVM_GRAN : end;
+    if (keep_first) {
+        wvm__radix_set(base, first_end, held); /* page entries exist: cannot fail */
+        lo = first_end;
+    } else {
+        take_held(a, first, base, l);
+    }
+    if (keep_last && last != first) {
+        wvm__radix_set(last, end, held);
+        hi = last;
+    }
+    if (keep_last) {
+        wvm__radix_clear(end, iend); /* (a's entries past its pages: nothing mapped) */
+        iend = end;
+    }
+    unmap_add(l, lo, hi > lo ? hi : lo);
+    if (!keep_last)
+        take_held(a, iend, last + WVM_GRAN, l);
+    *clear_lo = keep_first ? (first + WVM_GRAN < iend ? first + WVM_GRAN : iend) : base;
+    *clear_hi = keep_last && last != first ? last : iend;
+}
+
 void wvm__index_death(wvm_alloc *a, bool reusable)
 {
     wvm_snap *s = a->cur;
     uintptr_t base = s->base;
     size_t size = s->size;
-    const wvm_backend *be = wvm__alloc_backend(a);
-    bool in_arena = a->in_arena, own_span = be && be->release_span;
+    bool in_arena = a->in_arena;
     uintptr_t footprint = wvm__alloc_footprint(a);
     pthread_mutex_lock(&placement);
     uintptr_t iend = index_end(a, base + size);
-    /* a piece of a placeholder split at pages: its granules may be shared (only in arenas) */
+    /* a piece of a placeholder split at pages: its granules may be shared */
     bool shared = (base & GRAN_MASK) || iend != ((base + size + GRAN_MASK) & ~GRAN_MASK);
     died(a);
     live_unlink(size);
-    if (in_arena || own_span) { /* (a backend's release_span unmapped a dedicated one) */
+    if (in_arena) {
         wvm__radix_clear(base, iend);
         /* (a span with pages whose mapping under their markers stays other than read-write
          * is lost to free space: its next owner would inherit them) */
-        if (in_arena && reusable && shared)
+        if (reusable && shared)
             free_granules(base, iend);
-        else if (in_arena && reusable)
+        else if (reusable)
             wvm__free_add(base, footprint);
     } else {
         /* the entries stay (pending) until the mapping is gone: a mapping without them
          * would look like someone else's to readers, and its address could be reused by
-         * another dedicated mapping before they are cleared */
+         * another dedicated mapping before they are cleared. (A backend's release_span left
+         * a dedicated mapping PROT_NONE, core/index.h.) */
+        unmap_list l = {.n = 0};
+        uintptr_t clear_lo = base, clear_hi = iend;
+        if (shared)
+            dedicated_edges(a, base, base + size, iend, &l, &clear_lo, &clear_hi);
+        else
+            unmap_add(&l, base, base + size);
         pthread_mutex_unlock(&placement);
-        wvm__prim_unmap((void *)base, size);
+        for (int i = 0; i < l.n; i++)
+            wvm__prim_unmap((void *)l.start[i], l.end[i] - l.start[i]);
         pthread_mutex_lock(&placement);
-        wvm__radix_clear(base, iend);
+        for (int i = 0; i < l.n; i++)
+            wvm__radix_clear(l.start[i], l.end[i]);
+        if (clear_hi > clear_lo)
+            wvm__radix_clear(clear_lo, clear_hi);
     }
     wvm__alloc_locks_held--;
     wvm__alock_unlock(&a->lock);
@@ -786,7 +880,11 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     wvm_alloc *b = sa && sb ? desc_get() : NULL;
     wvm_alloc_cold *ac = wvm__alloc_cold(a);
     bool wp = ac && (ac->wp_registered || ac->wp_refused); /* b inherits them */
-    if (!b || (wp && wvm__alloc_cold_get(b)) || wvm__radix_prepare(at, iend, a)) {
+    /* pieces sharing a granule of a dedicated mapping may leave held pages when they die */
+    if (b && !a->in_arena && (at & GRAN_MASK) && !held && (held = desc_get()))
+        held->in_arena = false;
+    if (!b || (!a->in_arena && (at & GRAN_MASK) && !held) || (wp && wvm__alloc_cold_get(b)) ||
+        wvm__radix_prepare(at, iend, a)) {
         if (b)
             desc_put(b);
         pthread_mutex_unlock(&placement);

@@ -174,12 +174,18 @@ typedef struct wvm_backend {
      * protection committed page `page` with attribute attr (no guard) is to have (a consumed
      * guard leaves the page to the backend, not read-write). */
     int (*page_prot)(wvm_alloc *a, uint64_t page, uint32_t attr);
-    /* MEM_RESET_UNDO pins each reset page by writing to it (core/reset.c). A backend whose
-     * pages record writes makes [first, first+count) writable without a record or a fault
-     * first (before_pin), and puts its records and protections back after (after_pin). A write
-     * of the program racing the undo on those pages may go unrecorded. a locked. */
-    uint32_t (*before_pin)(wvm_alloc *a, uint64_t first, uint64_t count);
-    void (*after_pin)(wvm_alloc *a, uint64_t first, uint64_t count);
+    /* MEM_RESET_UNDO pins each run of reset pages that held data by a write (core/reset.c). A
+     * backend whose pages record writes brackets the pin of each run [first, first+count)
+     * (attribute attr) so that the pin records nothing and no store of the program goes
+     * unrecorded: before_pin, then the pin, then after_pin (may be NULL); both outside the
+     * window in which reset.c counts this thread's page faults. reset.c pins such a backend's
+     * pages by the kernel's forced write (wvm__prim_forced_available); where the kernel
+     * refuses those, by an ordinary write where attr allows writing, which the backend counts
+     * as the program's (over-reporting, the safe side), and not at all elsewhere (the undo
+     * reports the data lost). 0 or a Windows error; after a failed before_pin the run is not
+     * pinned and after_pin is not called for it. a locked. */
+    uint32_t (*before_pin)(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t attr);
+    uint32_t (*after_pin)(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t attr);
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
@@ -189,10 +195,10 @@ typedef struct wvm_backend {
     /* Set for views (core/view.c): the pages belong to a section (MEM_MAPPED), whose commit
      * the section charged; VirtualFree refuses the allocation. */
     bool mapped;
-    /* Set: the kernel part of a release, instead of decommit (+ munmap of a dedicated
-     * mapping): [base, base+size) back the way unused address space of its kind is (in_arena:
-     * idle arena space, which then goes back to free space; else unmapped). 0 or an errno
-     * (nothing changed); allocation locked. */
+    /* Set: the kernel part of a release, instead of decommit: [base, base+size) back the way
+     * unused address space of its kind is (in_arena: idle arena space, which then goes back to
+     * free space; else PROT_NONE private memory, which the death unmaps or keeps as held
+     * pages). 0 or an errno (nothing changed); allocation locked. */
     int (*release_span)(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena);
 } wvm_backend;
 
@@ -247,8 +253,9 @@ void wvm__index_unstage(wvm_alloc *a);
 /* The death of a (locked through wvm__space_acquire; every page decommitted, the backend's
  * on_release run): readers stop seeing it, its index entries go, its span goes back to free
  * space when in an arena and reusable (else it is kept out: its next owner would inherit the
- * mappings under its markers), a dedicated mapping is unmapped (unless the backend's
- * release_span did); unlocks a. The snapshot's guard map is the caller's to release. */
+ * mappings under its markers), a dedicated mapping is unmapped, except its pages in a granule
+ * another piece of its placeholder still lives in (held until the last one dies); unlocks a.
+ * The snapshot's guard map is the caller's to release. */
 void wvm__index_death(wvm_alloc *a, bool reusable);
 
 /* ---- for everyone ---------------------------------------------------------------------------- */
@@ -261,10 +268,11 @@ uint32_t wvm__space_find(uintptr_t lo, uintptr_t hi, size_t size, size_t align, 
                          uintptr_t *out);
 
 /* Placeholders (core/placeholder.c): a (locked, nothing committed, no backend) is split at
- * at, a page boundary strictly inside it (inside a 64 KiB granule only when a is in an arena):
- * a keeps [base, at), a new allocation (not locked) takes [at, end). Such pieces share their
- * granule's index entries page by page; the granule goes back to free space with the death
- * of the last allocation in it. 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
+ * at, a page boundary strictly inside it: a keeps [base, at), a new allocation (not locked)
+ * takes [at, end). Such pieces share their granule's index entries page by page; the granule
+ * goes back to free space (an arena's) or is unmapped (a dedicated mapping's pages, held
+ * until then) with the death of the last allocation in it. 0 or ERROR_NOT_ENOUGH_MEMORY
+ * (nothing changed). */
 uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at);
 /* Joins b, the allocation right after a (both locked, both like a above), into a; b dies
  * (its lock released). 0 or ERROR_NOT_ENOUGH_MEMORY (nothing changed). */
@@ -277,7 +285,7 @@ void wvm__space_unlock(wvm_alloc *a);
  * none of its fields may be read. true: a owns addr's entry and cannot lose it while locked;
  * its fields were written before the entry or under its lock. Async-signal-safe. */
 bool wvm__alloc_indexed(wvm_alloc *a, uintptr_t addr);
-/* Locks a (a live allocation found otherwise, e.g. on the live list) if that needs no wait;
+/* Locks a (a live allocation found otherwise, e.g. by wvm__space_each) if that needs no wait;
  * unlock with wvm__space_unlock. Unlike wvm__space_acquire it changes nothing (consumed guards
  * stay unfolded): for the invariant checker, which holds placement and so may not wait. */
 bool wvm__alloc_trylock(wvm_alloc *a);
@@ -324,8 +332,8 @@ bool wvm__space_owns(uintptr_t addr);
  * only if the index generation did not move meanwhile (wvm__space_gen). */
 uintptr_t wvm__space_next(uintptr_t addr, uintptr_t limit);
 
-/* Iterates live allocations (creation order) under the placement lock (introspection only:
- * f must not call back into winvmem's writers). */
+/* Iterates live allocations (by address, from the index) under the placement lock (introspection
+ * only: f must not call back into winvmem's writers). */
 void wvm__space_each(void (*f)(wvm_alloc *a, void *ctx), void *ctx);
 
 typedef struct wvm_space_stats {

@@ -7,8 +7,6 @@
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
 
-#define GRAN_MASK ((uintptr_t)WVM_GRAN - 1)
-
 uint32_t wvm__placeholder_reserve(uintptr_t want, size_t size, bool top_down, uintptr_t *out)
 {
     wvm_reserve_req r = {.want = want,
@@ -105,8 +103,6 @@ static uint32_t split(wvm_alloc *a, uintptr_t start, uintptr_t end)
     uint32_t err = 0;
     if (end > top || (start == base && end == top))
         err = WVM_ERROR_INVALID_ADDRESS;
-    else if (!a->in_arena && ((start & GRAN_MASK) || ((end & GRAN_MASK) && end != top)))
-        err = WVM_ERROR_NOT_SUPPORTED; /* inside a 64 KiB granule: see placeholder.h */
     if (!err && end < top)
         err = wvm__space_split(a, end);
     /* (a failure here leaves two pieces instead of three: only on ENOMEM) */

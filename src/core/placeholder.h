@@ -5,10 +5,10 @@
  * unmapped with MEM_PRESERVE_PLACEHOLDER. VirtualQuery shows a placeholder as reserved private
  * memory with PAGE_NOACCESS. Splits are at pages, as Windows makes them: pieces may start and
  * end inside a 64 KiB granule (the index keeps page entries for such a granule, core/radix.h),
- * and a granule goes back to free space when the last piece in it is released. Only in
- * winvmem's arenas: a placeholder in a dedicated mapping (made at an address outside them)
- * splits at 64 KiB boundaries only (else ERROR_NOT_SUPPORTED): the kernel could hand out a
- * granule start unmapped by one piece while a later piece in that granule lives. */
+ * and a granule goes back to free space when the last piece in it is released. A placeholder
+ * in a dedicated mapping (made at an address outside the arenas) splits the same way; the
+ * pages a released piece leaves in a granule another piece lives in stay mapped (held,
+ * core/index.c) until the last one goes, so that the kernel never hands them out. */
 #ifndef WVM_PLACEHOLDER_H
 #define WVM_PLACEHOLDER_H
 #include <stdbool.h>

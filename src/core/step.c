@@ -9,37 +9,21 @@
 #include "prim/linux/prim_residency.h"
 #include "prim/linux/uffd.h"
 
-void wvm__steps_init(wvm_steps *l)
+void wvm__steps_free_grown(wvm_steps *l)
 {
-    l->s = l->inline_s;
-    l->n = 0;
-    l->cap = WVM_STEPS_INLINE;
+    wvm__meta_free(l->s, l->cap * sizeof *l->s);
 }
 
-void wvm__steps_free(wvm_steps *l)
+int wvm__steps_push_grow(wvm_steps *l, wvm_step s)
 {
-    if (l->s != l->inline_s)
-        wvm__meta_free(l->s, l->cap * sizeof *l->s);
-}
-
-int wvm__steps_push(wvm_steps *l, wvm_step s)
-{
-    wvm_step *last = l->n ? &l->s[l->n - 1] : NULL;
-    if (last && last->kind == s.kind && last->prot == s.prot && last->undo_prot == s.undo_prot &&
-        last->addr + last->len == s.addr) {
-        last->len += s.len;
-        return 0;
-    }
-    if (l->n == l->cap) {
-        wvm_step *grown = wvm__meta_alloc(2 * l->cap * sizeof *grown);
-        if (!grown)
-            return ENOMEM;
-        for (size_t i = 0; i < l->n; i++)
-            grown[i] = l->s[i];
-        wvm__steps_free(l);
-        l->s = grown;
-        l->cap *= 2;
-    }
+    wvm_step *grown = wvm__meta_alloc(2 * l->cap * sizeof *grown);
+    if (!grown)
+        return ENOMEM;
+    for (size_t i = 0; i < l->n; i++)
+        grown[i] = l->s[i];
+    wvm__steps_free(l);
+    l->s = grown;
+    l->cap *= 2;
     l->s[l->n++] = s;
     return 0;
 }
@@ -53,13 +37,12 @@ static int drop_data(int (*drop)(void *, size_t), const wvm_step *s)
     return err;
 }
 
-int wvm__step_run(const wvm_step *s)
+int wvm__step_run_other(const wvm_step *s)
 {
     switch (s->kind) {
     case WVM_STEP_PROTECT:
-        return wvm__prim_protect((void *)s->addr, s->len, s->prot);
-    case WVM_STEP_GUARD_REMOVE:
-        return wvm__prim_guard_remove((void *)s->addr, s->len);
+    case WVM_STEP_GUARD_REMOVE: /* inline in step.h */
+        return wvm__step_run(s);
     case WVM_STEP_GUARD_INSTALL:
         return drop_data(wvm__prim_guard_install, s);
     case WVM_STEP_DISCARD:
@@ -107,15 +90,9 @@ void wvm__step_undo(const wvm_step *s)
         wvm__stash_put(s->addr, s->len);
 }
 
-int wvm__steps_run(const wvm_step *s, size_t n)
+int wvm__steps_run_undo(const wvm_step *s, size_t done, int err)
 {
-    size_t done = 0;
-    int err = 0;
-    for (; done < n; done++)
-        if ((err = wvm__step_run(&s[done])))
-            break;
-    if (err)
-        while (done-- > 0)
-            wvm__step_undo(&s[done]);
+    while (done-- > 0)
+        wvm__step_undo(&s[done]);
     return err;
 }

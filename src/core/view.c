@@ -191,8 +191,8 @@ static void view_free(wvm_view *v)
 static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena)
 {
     (void)footprint;
-    if (!in_arena)
-        return wvm__prim_unmap((void *)base, size);
+    if (!in_arena) /* PROT_NONE: the index's death unmaps it (or holds its pages) */
+        return wvm__prim_restore_idle((void *)base, size, false);
     return wvm__prim_restore_idle((void *)base, size, arena_guarded(true));
 }
 

@@ -6,7 +6,9 @@
  * (STATUS_CONFLICTING_ADDRESSES and STATUS_MEMORY_NOT_ALLOCATED: ERROR_INVALID_ADDRESS;
  * STATUS_INVALID_PARAMETER_n and STATUS_UNABLE_TO_FREE_VM: ERROR_INVALID_PARAMETER;
  * STATUS_NO_MEMORY: ERROR_NOT_ENOUGH_MEMORY). */
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mbi.h"
 
@@ -192,7 +194,8 @@ Test(virtualalloc2, split_at_pages)
     expect_region(p1, p1, p1, PAGE_NOACCESS, size / 4, MEM_RESERVE, 0, MEM_PRIVATE);
     expect_region(p2 + 0x1000, p2 + 0x1000, p2, PAGE_NOACCESS, 0x3000, MEM_RESERVE, 0, MEM_PRIVATE);
     cr_assert_eq(wvm_check_invariants(), 0);
-    /* the granule is taken while any piece lives: a reservation there conflicts */
+    /* Free pages in front of a live piece in its granule: no reservation there (winvmem's
+     * choice; Windows' answer is unknown: doc/windows-semantics.md) */
     cr_assert(VirtualFree(p, 0, MEM_RELEASE));
     expect_region(p, p, NULL, 0, size / 2, MEM_FREE, PAGE_NOACCESS, 0);
     expect_error(VirtualAlloc(p, 0x1000, MEM_RESERVE, PAGE_READWRITE), ERROR_INVALID_ADDRESS);
@@ -246,6 +249,155 @@ Test(virtualalloc2, split_at_pages)
     cr_assert(VirtualFree(p1, 0, MEM_RELEASE));
     expect_error(VirtualFree(p1 + 0x4000, 0, MEM_RELEASE), ERROR_INVALID_ADDRESS);
     cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+/* Windows rounds a reservation's address down to the allocation granularity (VirtualAlloc's
+ * page) and refuses a range that overlaps an allocation (test_NtAllocateVirtualMemory: a
+ * reservation one page after a one-page allocation, STATUS_CONFLICTING_ADDRESSES): so the free
+ * pages behind a live piece in its granule take no reservation, whatever the size. A piece of
+ * any page multiple is replaced at exactly its address and size (test_NtAllocateVirtualMemoryEx:
+ * the 48 KiB piece at +16 KiB; a one-page replacement of a 64 KiB placeholder conflicts). */
+Test(virtualalloc2, reserve_behind_and_replace_a_page_piece)
+{
+    const SIZE_T size = 0x10000;
+    char *p = placeholder(size), *one = p + 0x3000, *rest = one + 0x1000;
+    cr_assert(VirtualFree(p, 0x3000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    cr_assert(VirtualFree(one, 0x1000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    cr_assert(VirtualFree(rest, 0, MEM_RELEASE));
+    expect_region(rest, rest, NULL, 0, query(rest).RegionSize, MEM_FREE, PAGE_NOACCESS, 0);
+    /* behind the live pieces: rounded down onto the first one */
+    expect_error(VirtualAlloc(rest, 0x1000, MEM_RESERVE, PAGE_READWRITE), ERROR_INVALID_ADDRESS);
+    expect_error(VirtualAlloc(p + size - 0x1000, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE),
+                 ERROR_INVALID_ADDRESS);
+    expect_error(VirtualAlloc2(NULL, rest, 0x1000, MEM_RESERVE, PAGE_READWRITE, NULL, 0),
+                 ERROR_INVALID_ADDRESS);
+    /* the one-page piece: replaced at its address and size only */
+    expect_error(VirtualAlloc2(NULL, one, 0x2000, MEM_RESERVE | MEM_REPLACE_PLACEHOLDER,
+                               PAGE_READWRITE, NULL, 0),
+                 ERROR_INVALID_ADDRESS);
+    expect_error(VirtualAlloc2(NULL, p, 0x1000, MEM_RESERVE | MEM_REPLACE_PLACEHOLDER,
+                               PAGE_READWRITE, NULL, 0),
+                 ERROR_INVALID_ADDRESS);
+    cr_assert_eq(VirtualAlloc2(NULL, one, 0x1000,
+                               MEM_RESERVE | MEM_COMMIT | MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE,
+                               NULL, 0),
+                 one, "%u", GetLastError());
+    expect_region(one, one, one, PAGE_READWRITE, 0x1000, MEM_COMMIT, PAGE_READWRITE, MEM_PRIVATE);
+    one[0xfff] = 7;
+    expect_region(p, p, p, PAGE_NOACCESS, 0x3000, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert(VirtualFree(one, 0x1000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    expect_region(one, one, one, PAGE_NOACCESS, 0x1000, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert(VirtualFree(p, 0x4000, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS), "%u",
+              GetLastError());
+    expect_region(p, p, p, PAGE_NOACCESS, 0x4000, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+/* Free address space outside winvmem's arenas (where the kernel puts a fresh mapping). */
+static char *outside_the_arenas(SIZE_T size)
+{
+    char *m = mmap(NULL, size + 0x10000, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    cr_assert_eq(munmap(m, size + 0x10000), 0);
+    return (char *)(((uintptr_t)m + 0xffff) & ~(uintptr_t)0xffff);
+}
+
+/* Whether the kernel has a mapping over any page of [p, p+len): a fixed mapping that may not
+ * replace one is refused (EEXIST). */
+static bool kernel_maps(char *p, SIZE_T len)
+{
+    void *m = mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (m == MAP_FAILED) {
+        cr_assert_eq(errno, EEXIST, "mmap: %d", errno);
+        return true;
+    }
+    cr_assert_eq(m, (void *)p, "an old kernel ignores MAP_FIXED_NOREPLACE");
+    munmap(m, len);
+    return false;
+}
+
+/* The same splits in a placeholder made at an address outside the arenas (a mapping of its
+ * own): pieces at pages, and the pages of a released piece stay out of the kernel's hands
+ * (still mapped) while another piece lives in their granule, VirtualQuery showing them free;
+ * the last piece takes every page of the granule with it. */
+Test(virtualalloc2, split_at_pages_outside_the_arenas)
+{
+    const SIZE_T size = 0x10000;
+    char *x = outside_the_arenas(4 * size);
+    char *p =
+        VirtualAlloc2(NULL, x, size, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, PAGE_NOACCESS, NULL, 0);
+    cr_assert_eq(p, x, "%u", GetLastError());
+    char *p1 = p + size / 2, *p2 = p1 + size / 4;
+    cr_assert(VirtualFree(p1, size / 4, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER), "%u",
+              GetLastError());
+    check_region_size(p, size / 2);
+    check_region_size(p1, size / 4);
+    expect_region(p2 + 0x1000, p2 + 0x1000, p2, PAGE_NOACCESS, 0x3000, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    expect_region(p, p, NULL, 0, size / 2, MEM_FREE, PAGE_NOACCESS, 0);
+    cr_assert(kernel_maps(p, 0x1000), "a released piece's page was handed back to the kernel");
+    expect_error(VirtualAlloc(p, 0x1000, MEM_RESERVE, PAGE_READWRITE), ERROR_INVALID_ADDRESS);
+    expect_error(VirtualFree(p, 0, MEM_RELEASE), ERROR_INVALID_ADDRESS);
+    /* the last piece first, then the middle one: nothing of the granule stays mapped */
+    cr_assert(VirtualFree(p2, 0, MEM_RELEASE));
+    /* (free up to whatever follows the granule) */
+    expect_region(p2, p2, NULL, 0, query(p2).RegionSize, MEM_FREE, PAGE_NOACCESS, 0);
+    cr_assert_geq(query(p2).RegionSize, size / 4);
+    cr_assert(kernel_maps(p2, 0x1000));
+    expect_region(p1, p1, p1, PAGE_NOACCESS, size / 4, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(VirtualFree(p1, 0, MEM_RELEASE));
+    cr_assert(!kernel_maps(p, size), "pages of a released granule stay mapped");
+    expect_region(p, p, NULL, 0, query(p).RegionSize, MEM_FREE, PAGE_NOACCESS, 0);
+    cr_assert_geq(query(p).RegionSize, size);
+
+    /* two granules, pieces across the boundary; a piece replaced by a committed allocation
+     * and one by a view, released while their neighbours live */
+    p = VirtualAlloc2(NULL, x, 2 * size, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, PAGE_NOACCESS, NULL,
+                      0);
+    cr_assert_eq(p, x, "%u", GetLastError());
+    char *a = p + 0x3000, *b = p + size - 0x2000, *c = p + size + 0x5000;
+    cr_assert(VirtualFree(a, b - a, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER), "%u", GetLastError());
+    cr_assert(VirtualFree(b, c - b, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER), "%u", GetLastError());
+    check_region_size(p, a - p);
+    check_region_size(a, b - a);
+    check_region_size(b, c - b);
+    check_region_size(c, p + 2 * size - c);
+    cr_assert_eq(VirtualAlloc2(NULL, a, b - a, MEM_RESERVE | MEM_COMMIT | MEM_REPLACE_PLACEHOLDER,
+                               PAGE_READWRITE, NULL, 0),
+                 a, "%u", GetLastError());
+    memset(a, 0x5a, b - a);
+    HANDLE m = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 0x10000, NULL);
+    cr_assert_not_null(m);
+    char *v =
+        MapViewOfFile3(m, NULL, b, 0, c - b, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0);
+    cr_assert_eq(v, b, "%u", GetLastError());
+    strcpy(v, "view");
+    expect_region(b, b, b, PAGE_READWRITE, c - b, MEM_COMMIT, PAGE_READWRITE, MEM_MAPPED);
+    /* back to the piece, and a view again: the section kept its data */
+    cr_assert(UnmapViewOfFile2(GetCurrentProcess(), v, MEM_PRESERVE_PLACEHOLDER));
+    expect_region(b, b, b, PAGE_NOACCESS, c - b, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert_eq(
+        MapViewOfFile3(m, NULL, b, 0, c - b, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0), v,
+        "%u", GetLastError());
+    cr_assert_str_eq(v, "view");
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(VirtualFree(a, 0, MEM_RELEASE));
+    cr_assert(UnmapViewOfFile(v));
+    expect_region(a, a, NULL, 0, c - a, MEM_FREE, PAGE_NOACCESS, 0);
+    cr_assert(kernel_maps(a, 0x1000) && kernel_maps(p + size, 0x1000) && kernel_maps(b, 0x1000));
+    expect_region(p, p, p, PAGE_NOACCESS, a - p, MEM_RESERVE, 0, MEM_PRIVATE);
+    expect_region(c, c, c, PAGE_NOACCESS, p + 2 * size - c, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(VirtualFree(c, 0, MEM_RELEASE));
+    cr_assert(!kernel_maps(p + size, size), "the second granule stays mapped");
+    cr_assert(kernel_maps(a, 0x1000));
+    cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    cr_assert(!kernel_maps(p, 2 * size), "the first granule stays mapped");
+    cr_assert(CloseHandle(m));
     cr_assert_eq(wvm_check_invariants(), 0);
 }
 
