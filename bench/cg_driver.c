@@ -61,6 +61,24 @@ NOINL void op_isl_many(char *pg)
         VirtualFree(pg, PAGE, MEM_DECOMMIT);
 }
 
+/* MEM_RESET and MEM_RESET_UNDO of one page that holds data */
+NOINL void *op_reset(void *p, DWORD prot)
+{
+    return VirtualAlloc(p, PAGE, MEM_RESET, prot);
+}
+NOINL void *op_reset_undo(void *p, DWORD prot)
+{
+    return VirtualAlloc(p, PAGE, MEM_RESET_UNDO, prot);
+}
+NOINL void *op_reset_undo_ro(void *p, DWORD prot)
+{
+    return VirtualAlloc(p, PAGE, MEM_RESET_UNDO, prot);
+}
+NOINL void *op_reset_undo_ww(void *p, DWORD prot)
+{
+    return VirtualAlloc(p, PAGE, MEM_RESET_UNDO, prot);
+}
+
 /* a 64 KiB view of a committed section: map, unmap (bench.c's case_view64k) */
 NOINL void *op_map_view(HANDLE h)
 {
@@ -99,6 +117,26 @@ static uint64_t rnd(uint64_t *s)
     *s ^= *s >> 7;
     *s ^= *s << 17;
     return *s;
+}
+
+/* N resets and undos of the pages of a 64 KiB allocation of type (MEM_WRITE_WATCH or 0),
+ * protection prot after the page is written */
+static void reset_undo(DWORD type, DWORD prot, void *(*undo)(void *, DWORD))
+{
+    char *r = VirtualAlloc(NULL, 64u << 10, MEM_RESERVE | MEM_COMMIT | type, PAGE_READWRITE);
+    DWORD old;
+    check(r != NULL, "reserve+commit for reset");
+    for (int i = 0; i < 16; i++) {
+        r[i * PAGE] = 1;
+        check(VirtualProtect(r + i * PAGE, PAGE, prot, &old), "protect for reset");
+    }
+    for (int i = 0; i < N; i++) {
+        char *pg = r + (i % 16) * PAGE;
+        check(op_reset(pg, prot) == pg, "MEM_RESET");
+        sink += (uintptr_t)undo(pg, prot); /* fails under valgrind: its own page faults
+                                            * count as pages the kernel dropped */
+    }
+    VirtualFree(r, 0, MEM_RELEASE);
 }
 
 /* n one-page islands across 2 GiB, alternately read-only and read-write; ISL_OPS cycles of
@@ -188,6 +226,12 @@ int main(void)
         VirtualFree(regions[i], 0, MEM_RELEASE);
     islands(256, op_isl_few, "op_isl_few", &seed);
     islands(16384, op_isl_many, "op_isl_many", &seed);
+
+    reset_undo(0, PAGE_READWRITE, op_reset_undo);
+    reset_undo(0, PAGE_READONLY, op_reset_undo_ro);
+    reset_undo(MEM_WRITE_WATCH, PAGE_READWRITE, op_reset_undo_ww);
+    printf("C op_reset %d\nC op_reset_undo %d\nC op_reset_undo_ro %d\nC op_reset_undo_ww %d\n",
+           3 * N, N, N, N);
 
     HANDLE sec = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_COMMIT, 0,
                                     64u << 10, NULL);

@@ -17,11 +17,16 @@
  *      holds what the model says; every reserved, decommitted, free or NOACCESS page faults;
  *      /proc/self/maps gives every committed page at least the access its protection needs.
  * Any disagreement aborts with a description and the input as an op-language script (the
- * window is `W = hole 0x400000`) that `winvmem run` replays. Build: fuzz/run_fuzz.sh. */
+ * window is `W = hole 0x400000`) that `winvmem run` replays. An input of odd length runs in a
+ * second window, O, at a fixed address outside winvmem's arenas, where every reservation,
+ * placeholder and view is a mapping of its own (placeholders split at pages there keep the
+ * pages of released pieces as held pages, src/core/index.c); the model is the same (Windows
+ * knows no arenas). Build: fuzz/run_fuzz.sh. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <winvmem/stats.h>
 
 #include "oplang.h"
@@ -54,8 +59,9 @@ static page model[NPAGE];
 static unsigned char sval[NSEC][SPAGE]; /* byte 0 of each page of each section */
 static unsigned char rcommitted[SPAGE]; /* R's pages a view committed */
 #define FREE_PAGE ((page){FREE, 0, -1, 0, 0, -1, 0, 0, PH_NONE})
-static int alloc_end[NPAGE]; /* for an allocation base: one past its last page */
-static char *win;
+static int alloc_end[NPAGE];         /* for an allocation base: one past its last page */
+static char *win, *win_in, *win_out; /* this input's window: in an arena, or outside them */
+static const char *wname = "W";
 
 /* The executor, and the ops of the current input (replayed on a mismatch). */
 static opl_ctx_t *ctx;
@@ -71,7 +77,12 @@ static void die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    fprintf(stderr, "fuzz_ops: the input as a script (winvmem run):\nW = hole 0x%x\n", NPAGE * PG);
+    fprintf(stderr, "fuzz_ops: the input as a script (winvmem run):\n");
+    if (win == win_in)
+        fprintf(stderr, "W = hole 0x%x\n", NPAGE * PG);
+    else /* (free in the replaying process too, most likely: a fresh process's layout) */
+        fprintf(stderr, "O = alloc %p 0x%x RESERVE NOACCESS\nfree O 0 RELEASE\n", (void *)win,
+                NPAGE * PG);
     for (unsigned i = 0; i < nhistory; i++) {
         char line[256];
         opl_op_format(&history[i], line, sizeof line);
@@ -87,7 +98,7 @@ static opl_op_t make(opl_kind_t kind, unsigned p, size_t size, unsigned type, un
     opl_op_t op;
     memset(&op, 0, sizeof op);
     op.kind = kind;
-    strcpy(op.addr.name, "W");
+    strcpy(op.addr.name, wname);
     op.addr.off = (uint64_t)p * PG;
     op.size = size;
     op.type = type;
@@ -704,12 +715,21 @@ static void init(void)
     /* call-only: every op is one Windows call, the checks query what they need. First, so
      * that the probes' handlers are in place before winvmem installs its dispatcher. */
     ctx = opl_ctx_new(OPL_CTX_CALL_ONLY);
-    win = VirtualAlloc(NULL, (size_t)NPAGE * PG, MEM_RESERVE, PAGE_NOACCESS);
+    win = win_in = VirtualAlloc(NULL, (size_t)NPAGE * PG, MEM_RESERVE, PAGE_NOACCESS);
     if (!win || !VirtualFree(win, 0, MEM_RELEASE))
         die("cannot make the window");
+    /* O: the bottom of 1 GiB of free address space the kernel picks (outside the arenas, made
+     * first). The kernel maps top-down, so what it maps later lands above O; the arena in
+     * place stays big enough for W's inputs, so no new one covers it. */
+    size_t probe = (size_t)1 << 30;
+    char *m = mmap(NULL, probe, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED || munmap(m, probe))
+        die("cannot find address space outside the arenas");
+    win_out = (char *)(((uintptr_t)m + GRAN * PG - 1) & ~(uintptr_t)(GRAN * PG - 1));
     for (unsigned i = 0; i < NPAGE; i++)
         model[i] = FREE_PAGE;
-    if (!ctx || opl_name_set(ctx, "W", (uintptr_t)win, (uintptr_t)NPAGE * PG))
+    if (!ctx || opl_name_set(ctx, "W", (uintptr_t)win_in, (uintptr_t)NPAGE * PG) ||
+        opl_name_set(ctx, "O", (uintptr_t)win_out, (uintptr_t)NPAGE * PG))
         die("cannot make the executor's context");
 }
 
@@ -720,6 +740,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         init();
         ready = 1;
     }
+    win = size & 1 ? win_out : win_in;
+    wname = size & 1 ? "O" : "W";
     make_section(SEC_S);
     make_section(SEC_R);
     for (size_t k = 0; k + 4 <= size && k < 4 * 64; k += 4) {

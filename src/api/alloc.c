@@ -43,8 +43,10 @@ static uint32_t backend_for(uintptr_t addr, size_t size, uint32_t type, uint32_t
     }
     if (f == WVM_MEM_WRITE_WATCH) {
         *be = wvm__ww_backend();
-        /* the mprotect fallback catches first writes in the fault dispatcher */
-        return *be == wvm__wwp_backend() ? wvm__fault_need() : 0;
+        /* the mprotect fallback catches first writes in the fault dispatcher; on either
+         * backend MEM_RESET_UNDO makes writable pages read-only for a moment (core/ww.c), and
+         * a store meanwhile waits there */
+        return wvm__fault_need();
     }
     size_t min = wvm_GetLargePageMinimum();
     if (!(type & WVM_MEM_COMMIT) || (min && (addr % min || size % min)))

@@ -162,7 +162,7 @@ static void *alloc2(void *Process, void *BaseAddress, size_t Size, uint32_t type
         const wvm_backend *be = NULL;
         if (type & WVM_MEM_WRITE_WATCH) {
             be = wvm__ww_backend();
-            if (be == wvm__wwp_backend() && (err = wvm__fault_need()))
+            if ((err = wvm__fault_need())) /* as api/alloc.c says */
                 return WVM_FAIL(err, NULL);
         }
         uintptr_t start, end;

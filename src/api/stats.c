@@ -77,6 +77,8 @@ WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap)
         wvm__prim_forced_available();
     if (mech & WVM_MECH_MARKER_NOACCESS)
         wvm__prim_mark_available();
+    if (mech & WVM_MECH_MARKER_DATA)
+        wvm__prim_mark_data_available();
     if (mech & WVM_MECH_HUGETLB)
         wvm__prim_huge_size();
     return wvm__mech_explain(mech, buf, cap);

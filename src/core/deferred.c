@@ -80,34 +80,44 @@ void wvm__deferred_hooks(wvm_alloc *a, bool fresh, uint64_t first, uint64_t coun
     d->count = count;
 }
 
-static uint32_t take_deferred(wvm_alloc *a, bool run)
+/* a's pending steps, no longer pending (NULL: none); give them back with drop_deferred. */
+static wvm_deferred *take_deferred(wvm_alloc *a)
 {
     int slot = pending_of(a);
     if (slot < 0)
-        return 0;
+        return NULL;
     wvm_deferred *d = pending[slot].d;
     pending[slot].a = NULL;
     pending[slot].d = NULL;
-    const wvm_backend *be = wvm__alloc_backend(a);
-    int err = run ? wvm__steps_run(d->s, d->n) : 0;
-    uint32_t werr = wvm__err_from_errno(err);
-    if (run && !werr && d->hooks && d->fresh && be->after_commit)
-        werr = be->after_commit(a, NULL, d->first, d->count);
-    if (run && !werr && d->hooks && be->after_change)
-        werr = be->after_change(a, d->first, d->count);
+    return d;
+}
+
+static void drop_deferred(wvm_deferred *d)
+{
     if (d->heap)
         wvm__meta_free(d, deferred_bytes(d->n));
     else
         local_used = false;
-    return werr;
 }
 
 uint32_t wvm__alloc_widen_deferred(wvm_alloc *a)
 {
-    return take_deferred(a, true);
+    wvm_deferred *d = take_deferred(a);
+    if (!d)
+        return 0;
+    const wvm_backend *be = wvm__alloc_backend(a);
+    uint32_t werr = wvm__err_from_errno(wvm__steps_run(d->s, d->n));
+    if (!werr && d->hooks && d->fresh && be->after_commit)
+        werr = be->after_commit(a, NULL, d->first, d->count);
+    if (!werr && d->hooks && be->after_change)
+        werr = be->after_change(a, d->first, d->count);
+    drop_deferred(d);
+    return werr;
 }
 
 void wvm__alloc_forget_deferred(wvm_alloc *a)
 {
-    take_deferred(a, false);
+    wvm_deferred *d = take_deferred(a);
+    if (d)
+        drop_deferred(d);
 }

@@ -4,6 +4,7 @@
 #include "core/guard.h"
 #include "core/meta.h"
 #include "core/radix.h"
+#include "core/stash.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
 
@@ -99,7 +100,7 @@ void wvm__guard_discard(wvm_snap *to)
 static uint32_t clear_guard(uint32_t old, void *ctx)
 {
     (void)ctx;
-    return old & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK);
+    return old & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK | WVM_ATTR_STASH);
 }
 
 typedef struct fold {
@@ -187,6 +188,9 @@ static int unguarded_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
 static int unguard(wvm_alloc *a, const wvm_snap *s, uint64_t page, uint32_t attr, bool in_signal)
 {
     void *addr = (void *)(s->base + page * WVM_PAGE);
+    if (attr & WVM_ATTR_STASH) /* PAGE_READWRITE under a marker, its data in the stash */
+        return in_signal ? wvm__stash_sig_take((uintptr_t)addr, WVM_PAGE)
+                         : wvm__stash_take((uintptr_t)addr, WVM_PAGE, false);
     if (attr & WVM_ATTR_MARK) /* PAGE_READWRITE under a marker: the page holds zeros */
         return in_signal ? wvm__prim_sig_guard_remove(addr, WVM_PAGE)
                          : wvm__prim_guard_remove(addr, WVM_PAGE);
@@ -217,7 +221,7 @@ void wvm__guard_release(wvm_guardmap *g)
  * the lock is held (wvm__alloc_indexed). A thread that itself holds allocation locks (winvmem wrote
  * into the caller's buffer, e.g. GetWriteWatch's address array, and that buffer faulted) may be
  * waiting for itself: it gives up after a while and the fault is not handled (not ours). */
-static wvm_alloc *acquire_in_signal(uintptr_t addr)
+static wvm_alloc *acquire_in_signal(uintptr_t addr, bool *waited)
 {
     for (;;) {
         wvm_alloc *a = wvm__radix_get(addr);
@@ -226,6 +230,7 @@ static wvm_alloc *acquire_in_signal(uintptr_t addr)
         for (unsigned spins = 0; !wvm__alock_try(&a->lock); spins++) {
             if (wvm__alloc_locks_held && spins > 10000)
                 return NULL;
+            *waited = true;
             wvm__prim_yield();
         }
         if (!wvm__alloc_indexed(a, addr))
@@ -250,10 +255,12 @@ static bool allows(int prot, int access)
     }
 }
 
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, bool *write_protected)
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, bool *write_protected,
+                                     uintptr_t *seen)
 {
     *write_protected = false;
-    wvm_alloc *a = acquire_in_signal(addr);
+    bool waited = false;
+    wvm_alloc *a = acquire_in_signal(addr, &waited);
     if (!a)
         return WVM_FAULT_NOT_OURS;
     wvm_snap *s = wvm__alloc_snap(a);
@@ -277,9 +284,11 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, boo
             kind = WVM_FAULT_GUARD;
     } else if (access == 1 && be && be->write_fault && be->write_fault(a, page, attr)) {
         kind = WVM_FAULT_RETRY; /* the write-watch fallback recorded the first write */
+        waited = true;
     } else if (allows(wvm__linux_prot(attr), access)) {
         kind = WVM_FAULT_RETRY;
     }
+    *seen = (uintptr_t)s | waited;
     wvm__alock_unlock(&a->lock);
     return kind;
 }

@@ -64,7 +64,8 @@ static inline bool wvm__guard_consumed(const wvm_snap *s, uint64_t page)
 static inline uint32_t wvm__guard_attr(const wvm_snap *s, uint32_t run_attr, uint64_t page)
 {
     if ((run_attr & WVM_PAGE_GUARD) && wvm__guard_consumed(s, page))
-        return run_attr & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK); /* consumed: the marker is gone */
+        /* consumed: the marker is gone, a stashed page's data back */
+        return run_attr & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK | WVM_ATTR_STASH);
     return run_attr;
 }
 
@@ -110,6 +111,12 @@ enum wvm_fault_kind {
 /* access: 0 read, 1 write, 8 execute (ExceptionInformation[0]). probe: the access was
  * winvmem's own copy of an out-parameter, which an armed guard page refuses without losing
  * its guard (WVM_FAULT_VIOLATION). *write_protected: the page is kept read-only by userfaultfd
- * write-protect (core/wp.h), whose write faults arrive as SIGBUS. Async-signal-safe. */
-enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, bool *write_protected);
+ * write-protect (core/wp.h), whose write faults arrive as SIGBUS. *seen (WVM_FAULT_RETRY):
+ * what the answer came from, the snapshot's address, with bit 0 set when something changed
+ * the page meanwhile (another thread held the allocation's lock when the fault came, or the
+ * write-watch fallback just recorded a first write): the dispatcher counts retries in a row
+ * at one address only while *seen stays the same and even (a fault that recurs with nothing
+ * changing means the kernel and the model disagree). Async-signal-safe. */
+enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, bool *write_protected,
+                                     uintptr_t *seen);
 #endif

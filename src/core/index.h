@@ -174,12 +174,18 @@ typedef struct wvm_backend {
      * protection committed page `page` with attribute attr (no guard) is to have (a consumed
      * guard leaves the page to the backend, not read-write). */
     int (*page_prot)(wvm_alloc *a, uint64_t page, uint32_t attr);
-    /* MEM_RESET_UNDO pins each reset page by writing to it (core/reset.c). A backend whose
-     * pages record writes makes [first, first+count) writable without a record or a fault
-     * first (before_pin), and puts its records and protections back after (after_pin). A write
-     * of the program racing the undo on those pages may go unrecorded. a locked. */
-    uint32_t (*before_pin)(wvm_alloc *a, uint64_t first, uint64_t count);
-    void (*after_pin)(wvm_alloc *a, uint64_t first, uint64_t count);
+    /* MEM_RESET_UNDO pins each run of reset pages that held data by a write (core/reset.c). A
+     * backend whose pages record writes brackets the pin of each run [first, first+count)
+     * (attribute attr) so that the pin records nothing and no store of the program goes
+     * unrecorded: before_pin, then the pin, then after_pin (may be NULL); both outside the
+     * window in which reset.c counts this thread's page faults. reset.c pins such a backend's
+     * pages by the kernel's forced write (wvm__prim_forced_available); where the kernel
+     * refuses those, by an ordinary write where attr allows writing, which the backend counts
+     * as the program's (over-reporting, the safe side), and not at all elsewhere (the undo
+     * reports the data lost). 0 or a Windows error; after a failed before_pin the run is not
+     * pinned and after_pin is not called for it. a locked. */
+    uint32_t (*before_pin)(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t attr);
+    uint32_t (*after_pin)(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t attr);
     /* Whether an operation on [first, first+count) is allowed (op: WVM_MEM_COMMIT,
      * WVM_MEM_DECOMMIT, or 0 for VirtualProtect); 0 or the Windows error. */
     uint32_t (*allow)(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);

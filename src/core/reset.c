@@ -24,8 +24,7 @@
  * just reported. Any other fault in between (NUMA hinting, a page migrated meanwhile) only
  * makes the answer a false failure, never a false success; lost pages read zero either way.
  * (A racing thread that writes a dropped page before our pin is the one case we cannot see:
- * that thread then owns the page's new contents.) A write-watch allocation's pages are made
- * writable without a record around the writes (backend before_pin/after_pin).
+ * that thread then owns the page's new contents.)
  *
  * Pages the program may not write (read-only, execute-read, no access, guard) are written by
  * the kernel instead, through /proc/self/mem (prim/linux/selfmem.c): it writes whatever the
@@ -34,7 +33,15 @@
  * moment with the allocation locked, would let a racing write of the program succeed on a
  * page that every query shows read-only (finding (n), tests/lin/README.md). Where the kernel
  * refuses such writes (WVM_MECH_PROC_MEM missing, or WINVMEM_PROC_MEM=0), those pages stay
- * unpinned and the undo reports data lost: a false failure, never a false success. */
+ * unpinned and the undo reports data lost: a false failure, never a false success.
+ *
+ * Write watch: the pin is winvmem's write, not the program's, and no store of the program may
+ * go unrecorded while it runs (finding (r), tests/lin/README.md). Pages of a backend that
+ * records writes (before_pin set: core/ww.c, core/ww_mprotect.c) are all pinned by forced
+ * writes, each run of held pages bracketed by the backend's before_pin/after_pin (outside the
+ * fault count: they may fault in nothing of ours, but system calls on the way could). Without
+ * forced writes, such pages are pinned by an ordinary write where the program may write
+ * (reported written afterwards, the safe side) and not at all elsewhere (data reported lost). */
 #include <errno.h>
 #include <stdatomic.h>
 
@@ -51,6 +58,17 @@ static uint32_t set_reset(uint32_t old, void *ctx)
     return *(int *)ctx ? old | WVM_ATTR_RESET : old & ~WVM_ATTR_RESET;
 }
 
+/* The undo of a backend that records writes: its passes over the held runs. */
+enum pin_pass { PIN, BEFORE, AFTER };
+typedef struct bracket {
+    wvm_alloc *a;
+    const wvm_backend *be;
+    enum pin_pass pass;
+    bool forced;      /* forced writes available */
+    uint64_t brought; /* BEFORE brought the runs below this page (AFTER stops there) */
+    uint32_t err;
+} bracket;
+
 typedef struct reset_ctx {
     uintptr_t base;
     wvm_guardmap *map;
@@ -59,6 +77,7 @@ typedef struct reset_ctx {
     bool count_faults; /* measure this thread's page faults tightly around the pieces */
     bool unpinned;     /* a held page could not be pinned (the kernel refused a forced write) */
     uint64_t faults_before, faults_after;
+    bracket *br; /* NULL: the pages record no writes */
 } reset_ctx;
 
 static bool held(const wvm_guardmap *g, uint64_t p)
@@ -102,6 +121,114 @@ static int free_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
     return r->err != 0;
 }
 
+/* Not instrumented: a sanitizer's first look at its shadow of these pages would itself take a
+ * page fault and turn every answer into a (safe but false) failure. */
+__attribute__((no_sanitize("address", "thread", "undefined"))) static void
+pin(const wvm_guardmap *g, uintptr_t base, uint64_t first, uint64_t count)
+{
+    for (uint64_t p = first; p < first + count; p++)
+        if (held(g, p))
+            atomic_fetch_add_explicit((_Atomic uint64_t *)(base + p * WVM_PAGE), 0,
+                                      memory_order_relaxed);
+}
+
+/* Pins [first, first+count), held pages of one attribute: by an ordinary write, else by the
+ * kernel's forced write (refused: not pinned). */
+static void pin_run(reset_ctx *r, uint64_t first, uint64_t count, int prot, bool ordinary)
+{
+    if (ordinary)
+        pin(r->map, r->base, first, count);
+    else if (wvm__prim_forced_rewrite((void *)(r->base + first * WVM_PAGE), count * WVM_PAGE,
+                                      (prot & WVM_P_READ) != 0))
+        r->unpinned = true;
+}
+
+/* One pass of the undo of a backend that records writes over a run of held pages. */
+static int bracket_run(reset_ctx *r, uint64_t first, uint64_t count, uint32_t attr, int prot)
+{
+    bracket *b = r->br;
+    uint32_t err = 0;
+    switch (b->pass) {
+    case BEFORE:
+        if ((err = b->be->before_pin(b->a, first, count, attr)))
+            b->brought = first;
+        break;
+    case PIN:
+        pin_run(r, first, count, prot, (prot & WVM_P_WRITE) && !b->forced);
+        break;
+    case AFTER:
+        if (first >= b->brought)
+            return 1;
+        if (b->be->after_pin && (err = b->be->after_pin(b->a, first, count, attr)) && !b->err)
+            b->err = err;
+        return 0;
+    }
+    if (err)
+        b->err = err;
+    return err != 0;
+}
+
+/* The held runs of a reset piece that an ordinary write of its own cannot pin: not written
+ * by the program, or of a backend that records writes. Out of line: the common piece (plain,
+ * writable) stays a short call. */
+__attribute__((noinline)) static int pin_runs(reset_ctx *r, uint64_t first, uint64_t count,
+                                              uint32_t attr, int prot)
+{
+    for (uint64_t p = first, end = first + count, q; p < end; p = q) {
+        for (q = p; q < end && held(r->map, q);)
+            q++;
+        if (q == p) { /* never written by anyone: a forced write would fault it in */
+            q++;
+            continue;
+        }
+        if (!r->br)
+            pin_run(r, p, q - p, prot, false);
+        else if (bracket_run(r, p, q - p, attr, prot))
+            return 1;
+    }
+    return 0;
+}
+
+static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    reset_ctx *r = ctx;
+    if (!(attr & WVM_ATTR_RESET))
+        return 0;
+    int prot = wvm__attr_kprot(attr); /* write-protected pages are never held */
+    if (prot & WVM_P_WRITE) {
+        pin(r->map, r->base, first, count);
+        return 0;
+    }
+    return pin_runs(r, first, count, attr, prot);
+}
+
+/* The same for a backend that records writes: every run goes through its bracket. */
+static int bracket_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+{
+    return (attr & WVM_ATTR_RESET) && pin_runs(ctx, first, count, attr, wvm__attr_kprot(attr));
+}
+
+/* The undo of a backend that records writes: the runs are brought into a pinnable state
+ * first, pinned inside the fault count, and brought back after (as far as they were brought
+ * when the first pass failed). Returns whether it failed (r->br->err). */
+__attribute__((noinline)) static int bracketed(const wvm_snap *s, uint64_t first, uint64_t count,
+                                               reset_ctx *r)
+{
+    r->br->pass = BEFORE;
+    int failed = wvm__snap_each(s, first, count, bracket_piece, r);
+    if (!failed) {
+        r->br->pass = PIN;
+        if (r->count_faults)
+            r->faults_before = wvm__prim_thread_faults();
+        wvm__snap_each(s, first, count, bracket_piece, r);
+        if (r->count_faults)
+            r->faults_after = wvm__prim_thread_faults();
+    }
+    r->br->pass = AFTER;
+    wvm__snap_each(s, first, count, bracket_piece, r);
+    return r->br->err != 0;
+}
+
 /* Runs f over the pieces of [first, first+count) and publishes the snapshot with the reset
  * flag set to `on`. Nothing f does changes what the model shows, so there is no rollback. */
 static uint32_t run(wvm_alloc *a, uint64_t first, uint64_t count, int on, wvm_piece_fn f,
@@ -115,16 +242,21 @@ static uint32_t run(wvm_alloc *a, uint64_t first, uint64_t count, int on, wvm_pi
         return WVM_ERROR_NOT_ENOUGH_MEMORY;
     }
     r->base = s->base;
-    if (r->count_faults)
-        r->faults_before = wvm__prim_thread_faults();
-    int failed = wvm__snap_each(s, first, count, f, r);
-    if (r->count_faults)
-        r->faults_after = wvm__prim_thread_faults();
+    int failed;
+    if (r->br) {
+        failed = bracketed(s, first, count, r);
+    } else {
+        if (r->count_faults)
+            r->faults_before = wvm__prim_thread_faults();
+        failed = wvm__snap_each(s, first, count, f, r);
+        if (r->count_faults)
+            r->faults_after = wvm__prim_thread_faults();
+    }
     if (failed) {
         if (created)
             wvm__guard_discard(to);
         wvm__snap_free(to);
-        return wvm__err_from_errno(r->err);
+        return r->br && r->br->err ? r->br->err : wvm__err_from_errno(r->err);
     }
     wvm__alloc_publish(a, to);
     return 0;
@@ -136,54 +268,18 @@ uint32_t wvm__alloc_reset(wvm_alloc *a, uint64_t first, uint64_t count)
     return run(a, first, count, 1, free_piece, &r);
 }
 
-/* Not instrumented: a sanitizer's first look at its shadow of these pages would itself take a
- * page fault and turn every answer into a (safe but false) failure. */
-__attribute__((no_sanitize("address", "thread", "undefined"))) static void
-pin(const wvm_guardmap *g, uintptr_t base, uint64_t first, uint64_t count)
-{
-    for (uint64_t p = first; p < first + count; p++)
-        if (held(g, p))
-            atomic_fetch_add_explicit((_Atomic uint64_t *)(base + p * WVM_PAGE), 0,
-                                      memory_order_relaxed);
-}
-
-static int pin_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
-{
-    reset_ctx *r = ctx;
-    if (!(attr & WVM_ATTR_RESET))
-        return 0;
-    int prot = wvm__attr_kprot(attr); /* write-protected pages are never held */
-    if (prot & WVM_P_WRITE) {
-        pin(r->map, r->base, first, count);
-        return 0;
-    }
-    for (uint64_t p = first, end = first + count, q; p < end; p = q) {
-        for (q = p; q < end && held(r->map, q);)
-            q++;
-        if (q == p) { /* never written by anyone: a forced write would fault it in */
-            q++;
-            continue;
-        }
-        /* refused (ENOSYS: no forced writes): not pinned, so not known intact */
-        if (wvm__prim_forced_rewrite((void *)(r->base + p * WVM_PAGE), (q - p) * WVM_PAGE,
-                                     (prot & WVM_P_READ) != 0))
-            r->unpinned = true;
-    }
-    return 0;
-}
-
 uint32_t wvm__alloc_reset_undo(wvm_alloc *a, uint64_t first, uint64_t count)
 {
     reset_ctx r = {.count_faults = true};
-    wvm__prim_forced_available(); /* its first call probes: faults not to be counted */
+    bool forced = wvm__prim_forced_available(); /* its first call probes: not to be counted */
     const wvm_backend *be = wvm__alloc_backend(a);
-    uint32_t err = be && be->before_pin ? be->before_pin(a, first, count) : 0;
-    if (err)
-        return err;
+    bracket br;
+    if (be && be->before_pin) {
+        br = (bracket){a, be, PIN, forced, UINT64_MAX, 0};
+        r.br = &br;
+    }
     /* once pinned no page is "reset" any more, intact or not */
-    err = run(a, first, count, 0, pin_piece, &r);
-    if (be && be->after_pin)
-        be->after_pin(a, first, count);
+    uint32_t err = run(a, first, count, 0, pin_piece, &r);
     if (err)
         return err;
     bool intact = !r.unpinned && r.faults_before != UINT64_MAX && r.faults_after == r.faults_before;

@@ -17,6 +17,8 @@
 #include "core/fork.h"
 #include "core/space.h"
 #include "core/ww.h"
+#include "prim/linux/prim.h"
+#include "prim/linux/prim_residency.h"
 #include "prim/linux/uffd.h"
 
 typedef struct ww_ext {
@@ -195,37 +197,61 @@ static uint32_t allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count)
     return op == WVM_MEM_COMMIT ? rebind(a) : 0;
 }
 
-/* --- MEM_RESET_UNDO's pin: the record moves into the sticky bitmap, the pages are writable
- * without a fault while pinned, then every committed page is write-protected again ------- */
+/* --- MEM_RESET_UNDO's pin (core/reset.c pins by the kernel's forced write) ------------------
+ *
+ * Any write clears a page's write protection, the kernel's forced write too (checked on 6.18:
+ * GUP takes a write fault on a write-protected entry, and the fault lifts the protection).
+ * So the record of the run moves into the sticky bitmap, the protection is lifted (so that the
+ * forced write takes no page fault, which reset.c would count as a dropped page) and put back
+ * after the pin. No store of the program may land between the harvest and the re-arm: pages
+ * it may write are made read-only first (a store meanwhile faults and waits for the lock) and
+ * writable again once re-armed (finding r; the order of finding q's commit). Without forced
+ * writes the pin is an ordinary write, which only a writable page takes: the run's protection
+ * is lifted for good (it reads "written", over-reported) so that the write takes no fault. */
 
-static int unprotect_range(uintptr_t start, uintptr_t end, void *ctx)
+static uint32_t before_pin(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t attr)
 {
-    (void)ctx;
-    return wvm__prim_ww_unprotect((void *)start, end - start);
+    uint32_t err = rebind(a);
+    if (err)
+        return err;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    uintptr_t start = s->base + first * WVM_PAGE, end = start + count * WVM_PAGE;
+    int prot = wvm__linux_prot(attr);
+    if (!wvm__prim_forced_available()) /* the others stay unpinned */
+        return prot & WVM_P_WRITE
+                   ? wvm__err_from_errno(wvm__prim_ww_unprotect((void *)start, end - start))
+                   : 0;
+    if ((err = ensure_bitmap(wvm__alloc_ext(a), s)))
+        return err;
+    int e =
+        prot & WVM_P_WRITE ? wvm__prim_protect((void *)start, end - start, prot & ~WVM_P_WRITE) : 0;
+    if (e)
+        return wvm__err_from_errno(e);
+    harvest h = {wvm__alloc_ext(a), s->base};
+    bool harvested = !(e = harvest_range(start, end, &h));
+    if (!e)
+        e = wvm__prim_ww_unprotect((void *)start, end - start);
+    if (e) { /* back as it was: the record is in the bitmap, if it got there */
+        if (harvested)
+            wvm__prim_ww_protect((void *)start, end - start);
+        if (prot & WVM_P_WRITE)
+            wvm__prim_protect((void *)start, end - start, prot);
+    }
+    return wvm__err_from_errno(e);
 }
 
-static int protect_range(uintptr_t start, uintptr_t end, void *ctx)
+/* A failed re-arm leaves the run "written" (over-reported, the safe side); a failed widening
+ * leaves it read-only in the kernel, which the undo reports. */
+static uint32_t after_pin(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t attr)
 {
-    (void)ctx;
-    return wvm__prim_ww_protect((void *)start, end - start);
-}
-
-static uint32_t before_pin(wvm_alloc *a, uint64_t first, uint64_t count)
-{
-    uint32_t err = before_decommit(a, first, count); /* the record, kept as sticky bits */
-    if (!err)
-        err = wvm__err_from_errno(harvest_committed(a, first, count));
-    if (!err)
-        err = wvm__err_from_errno(
-            each_committed(wvm__alloc_snap(a), first, count, unprotect_range, NULL));
-    if (err) /* whatever was lifted: not written as far as the kernel knows */
-        each_committed(wvm__alloc_snap(a), first, count, protect_range, NULL);
-    return err;
-}
-
-static void after_pin(wvm_alloc *a, uint64_t first, uint64_t count)
-{
-    each_committed(wvm__alloc_snap(a), first, count, protect_range, NULL);
+    if (!wvm__prim_forced_available())
+        return 0;
+    uintptr_t start = wvm__alloc_snap(a)->base + first * WVM_PAGE;
+    int prot = wvm__linux_prot(attr);
+    wvm__prim_ww_protect((void *)start, count * WVM_PAGE);
+    return prot & WVM_P_WRITE
+               ? wvm__err_from_errno(wvm__prim_protect((void *)start, count * WVM_PAGE, prot))
+               : 0;
 }
 
 static const wvm_backend ww_backend = {

@@ -15,6 +15,7 @@
 #include "core/meta.h"
 #include "core/ww.h"
 #include "prim/linux/prim.h"
+#include "prim/linux/prim_residency.h"
 #include "prim/linux/prim_signal.h"
 
 typedef struct wwp {
@@ -71,9 +72,8 @@ static uint32_t on_release(wvm_alloc *a, const wvm_snap *s)
 
 /* What arm_range makes the kernel protection of each committed writable page. */
 enum arm_mode {
-    ARM_WANT,   /* want_prot: read-only while unwritten */
-    ARM_ALL,    /* read-only, written or not (a reset, before it forgets) */
-    ARM_DISARM, /* the page's own protection, written or not (MEM_RESET_UNDO's pin) */
+    ARM_WANT, /* want_prot: read-only while unwritten */
+    ARM_ALL,  /* read-only, written or not (a reset, before it forgets) */
 };
 
 /* Sets the kernel protection of every committed writable page of [first, first+count) as
@@ -87,10 +87,7 @@ typedef struct arm_ctx {
 
 static int prot_for(const arm_ctx *c, uint64_t p, uint32_t attr)
 {
-    int prot = wvm__linux_prot(attr);
-    return c->mode == ARM_WANT  ? want_prot(c->w, p, attr)
-           : c->mode == ARM_ALL ? prot & ~WVM_P_WRITE
-                                : prot;
+    return c->mode == ARM_WANT ? want_prot(c->w, p, attr) : wvm__linux_prot(attr) & ~WVM_P_WRITE;
 }
 
 static int arm_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
@@ -125,18 +122,19 @@ static uint32_t arm(wvm_alloc *a, uint64_t first, uint64_t count)
     return arm_range(a, first, count, ARM_WANT);
 }
 
-/* MEM_RESET_UNDO's pin writes unwritten pages: they are writable meanwhile, unrecorded. */
-static uint32_t before_pin(wvm_alloc *a, uint64_t first, uint64_t count)
+/* MEM_RESET_UNDO pins by the kernel's forced write (core/reset.c), which neither faults nor
+ * needs the page writable: nothing changes here. Where the kernel refuses forced writes, the
+ * pin writes as the program does, which needs the pages writable in the kernel: they count
+ * as written first, before anything makes them writable (the record before the widening:
+ * a racing store then finds itself recorded), over-reported for good. */
+static uint32_t before_pin(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t attr)
 {
-    uint32_t err = arm_range(a, first, count, ARM_DISARM);
-    if (err)
-        arm(a, first, count);
-    return err;
-}
-
-static void after_pin(wvm_alloc *a, uint64_t first, uint64_t count)
-{
-    arm(a, first, count);
+    if (wvm__prim_forced_available() || (attr & WVM_PAGE_GUARD) ||
+        !(wvm__linux_prot(attr) & WVM_P_WRITE))
+        return 0;
+    for (uint64_t p = first; p < first + count; p++)
+        set_written(wvm__alloc_ext(a), p, true);
+    return arm(a, first, count);
 }
 
 static bool write_fault(wvm_alloc *a, uint64_t page, uint32_t attr)
@@ -160,7 +158,6 @@ static const wvm_backend wwp_backend = {
     .on_release = on_release,
     .after_change = arm,
     .before_pin = before_pin,
-    .after_pin = after_pin,
     .write_fault = write_fault,
     .page_prot = page_prot,
 };

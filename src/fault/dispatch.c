@@ -29,10 +29,13 @@ static _Atomic bool installed, displacement_said;
 static _Atomic uint64_t faults_handled, faults_via_entry;
 
 /* A fault the model says should not happen again is retried at most this many times in a
- * row at one address; then it is reported as an access violation (the kernel and the model
- * disagree, e.g. an execute-only page read on a CPU that enforces it). */
+ * row at one address with nothing changed in between (wvm__guard_fault's *seen); then it is
+ * reported as an access violation (the kernel and the model disagree, e.g. an execute-only
+ * page read on a CPU that enforces it). Counting every retry at an address (as until session
+ * 7) turned the 65th first write to one address of a write-watch allocation on the fallback,
+ * one per ResetWriteWatch, into an access violation. */
 enum { MAX_RETRIES = 64 };
-static WVM_THREAD uintptr_t retry_addr;
+static WVM_THREAD uintptr_t retry_addr, retry_seen;
 static WVM_THREAD unsigned retries;
 
 /* The fault's two ways in: winvmem's handler, and another runtime's through wvm_handle_fault.
@@ -106,13 +109,15 @@ static enum outcome dispatch(siginfo_t *si, ucontext_t *uc, bool *consumed, bool
     /* si_code <= 0: sent by kill/tgkill/sigqueue, not by a fault */
     bool copying = si->si_code > 0 && wvm__prim_user_copy_fault(uc);
     *wp = false;
+    uintptr_t seen = 0;
     enum wvm_fault_kind kind =
-        si->si_code > 0 ? wvm__guard_fault(addr, access, copying, wp) : WVM_FAULT_NOT_OURS;
+        si->si_code > 0 ? wvm__guard_fault(addr, access, copying, wp, &seen) : WVM_FAULT_NOT_OURS;
     *consumed = false;
     if (kind == WVM_FAULT_RETRY) {
-        if (retry_addr != addr)
-            retries = 0;
+        if (retry_addr != addr || retry_seen != seen || (seen & 1))
+            retries = 0; /* something changed since: not the same fault again */
         retry_addr = addr;
+        retry_seen = seen;
         if (++retries <= MAX_RETRIES)
             return HANDLED;
         kind = WVM_FAULT_VIOLATION;

@@ -194,7 +194,8 @@ Test(virtualalloc2, split_at_pages)
     expect_region(p1, p1, p1, PAGE_NOACCESS, size / 4, MEM_RESERVE, 0, MEM_PRIVATE);
     expect_region(p2 + 0x1000, p2 + 0x1000, p2, PAGE_NOACCESS, 0x3000, MEM_RESERVE, 0, MEM_PRIVATE);
     cr_assert_eq(wvm_check_invariants(), 0);
-    /* the granule is taken while any piece lives: a reservation there conflicts */
+    /* Free pages in front of a live piece in its granule: no reservation there (winvmem's
+     * choice; Windows' answer is unknown: doc/windows-semantics.md) */
     cr_assert(VirtualFree(p, 0, MEM_RELEASE));
     expect_region(p, p, NULL, 0, size / 2, MEM_FREE, PAGE_NOACCESS, 0);
     expect_error(VirtualAlloc(p, 0x1000, MEM_RESERVE, PAGE_READWRITE), ERROR_INVALID_ADDRESS);
@@ -247,6 +248,49 @@ Test(virtualalloc2, split_at_pages)
                   MEM_PRIVATE);
     cr_assert(VirtualFree(p1, 0, MEM_RELEASE));
     expect_error(VirtualFree(p1 + 0x4000, 0, MEM_RELEASE), ERROR_INVALID_ADDRESS);
+    cr_assert(VirtualFree(p, 0, MEM_RELEASE));
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+/* Windows rounds a reservation's address down to the allocation granularity (VirtualAlloc's
+ * page) and refuses a range that overlaps an allocation (test_NtAllocateVirtualMemory: a
+ * reservation one page after a one-page allocation, STATUS_CONFLICTING_ADDRESSES): so the free
+ * pages behind a live piece in its granule take no reservation, whatever the size. A piece of
+ * any page multiple is replaced at exactly its address and size (test_NtAllocateVirtualMemoryEx:
+ * the 48 KiB piece at +16 KiB; a one-page replacement of a 64 KiB placeholder conflicts). */
+Test(virtualalloc2, reserve_behind_and_replace_a_page_piece)
+{
+    const SIZE_T size = 0x10000;
+    char *p = placeholder(size), *one = p + 0x3000, *rest = one + 0x1000;
+    cr_assert(VirtualFree(p, 0x3000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    cr_assert(VirtualFree(one, 0x1000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    cr_assert(VirtualFree(rest, 0, MEM_RELEASE));
+    expect_region(rest, rest, NULL, 0, query(rest).RegionSize, MEM_FREE, PAGE_NOACCESS, 0);
+    /* behind the live pieces: rounded down onto the first one */
+    expect_error(VirtualAlloc(rest, 0x1000, MEM_RESERVE, PAGE_READWRITE), ERROR_INVALID_ADDRESS);
+    expect_error(VirtualAlloc(p + size - 0x1000, 0x1000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE),
+                 ERROR_INVALID_ADDRESS);
+    expect_error(VirtualAlloc2(NULL, rest, 0x1000, MEM_RESERVE, PAGE_READWRITE, NULL, 0),
+                 ERROR_INVALID_ADDRESS);
+    /* the one-page piece: replaced at its address and size only */
+    expect_error(VirtualAlloc2(NULL, one, 0x2000, MEM_RESERVE | MEM_REPLACE_PLACEHOLDER,
+                               PAGE_READWRITE, NULL, 0),
+                 ERROR_INVALID_ADDRESS);
+    expect_error(VirtualAlloc2(NULL, p, 0x1000, MEM_RESERVE | MEM_REPLACE_PLACEHOLDER,
+                               PAGE_READWRITE, NULL, 0),
+                 ERROR_INVALID_ADDRESS);
+    cr_assert_eq(VirtualAlloc2(NULL, one, 0x1000,
+                               MEM_RESERVE | MEM_COMMIT | MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE,
+                               NULL, 0),
+                 one, "%u", GetLastError());
+    expect_region(one, one, one, PAGE_READWRITE, 0x1000, MEM_COMMIT, PAGE_READWRITE, MEM_PRIVATE);
+    one[0xfff] = 7;
+    expect_region(p, p, p, PAGE_NOACCESS, 0x3000, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert(VirtualFree(one, 0x1000, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER));
+    expect_region(one, one, one, PAGE_NOACCESS, 0x1000, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert(VirtualFree(p, 0x4000, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS), "%u",
+              GetLastError());
+    expect_region(p, p, p, PAGE_NOACCESS, 0x4000, MEM_RESERVE, 0, MEM_PRIVATE);
     cr_assert(VirtualFree(p, 0, MEM_RELEASE));
     cr_assert_eq(wvm_check_invariants(), 0);
 }
@@ -333,6 +377,13 @@ Test(virtualalloc2, split_at_pages_outside_the_arenas)
     cr_assert_eq(v, b, "%u", GetLastError());
     strcpy(v, "view");
     expect_region(b, b, b, PAGE_READWRITE, c - b, MEM_COMMIT, PAGE_READWRITE, MEM_MAPPED);
+    /* back to the piece, and a view again: the section kept its data */
+    cr_assert(UnmapViewOfFile2(GetCurrentProcess(), v, MEM_PRESERVE_PLACEHOLDER));
+    expect_region(b, b, b, PAGE_NOACCESS, c - b, MEM_RESERVE, 0, MEM_PRIVATE);
+    cr_assert_eq(
+        MapViewOfFile3(m, NULL, b, 0, c - b, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, NULL, 0), v,
+        "%u", GetLastError());
+    cr_assert_str_eq(v, "view");
     cr_assert_eq(wvm_check_invariants(), 0);
     cr_assert(VirtualFree(a, 0, MEM_RELEASE));
     cr_assert(UnmapViewOfFile(v));

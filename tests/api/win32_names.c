@@ -133,17 +133,73 @@ static int sections(void)
         good = good && FlushViewOfFile(v, 0) && UnmapViewOfFile(v);
     }
     HANDLE d = NULL;
-    good = good && DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &d, FILE_MAP_READ,
-                                   FALSE, 0) &&
-           CloseHandle(d) && CloseHandle(h);
+    good =
+        good &&
+        DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &d, FILE_MAP_READ, FALSE, 0) &&
+        CloseHandle(d) && CloseHandle(h);
     printf("section %p, view %p: type %#lx, %s\n", h, (void *)v, (unsigned long)m.Type,
            good ? "ok" : "WRONG");
     return good;
 }
 
+/* Every function of the issue-15 families under its SDK signature: assigning it to a pointer of
+ * the SDK's type fails to compile (-Werror) when a parameter or result type differs, and a
+ * macro or a missing function fails too (its address is taken). The SDK's signatures from
+ * Microsoft's pages (memoryapi.h, handleapi.h, winbase.h, psapi.h); the Windows 10 ones are
+ * checked on Linux only (Debian 12's mingw-w64 headers may lack them). */
+static int sdk_signatures(void)
+{
+    HANDLE(WINAPI * cfa)
+    (HANDLE, LPSECURITY_ATTRIBUTES, DWORD, DWORD, DWORD, LPCSTR) = CreateFileMappingA;
+    HANDLE(WINAPI * cfw)
+    (HANDLE, LPSECURITY_ATTRIBUTES, DWORD, DWORD, DWORD, LPCWSTR) = CreateFileMappingW;
+    HANDLE(WINAPI * ofa)(DWORD, BOOL, LPCSTR) = OpenFileMappingA;
+    HANDLE(WINAPI * ofw)(DWORD, BOOL, LPCWSTR) = OpenFileMappingW;
+    BOOL(WINAPI * ch)(HANDLE) = CloseHandle;
+    BOOL(WINAPI * dh)(HANDLE, HANDLE, HANDLE, LPHANDLE, DWORD, BOOL, DWORD) = DuplicateHandle;
+    LPVOID(WINAPI * mv)(HANDLE, DWORD, DWORD, DWORD, SIZE_T) = MapViewOfFile;
+    LPVOID(WINAPI * mvx)(HANDLE, DWORD, DWORD, DWORD, SIZE_T, LPVOID) = MapViewOfFileEx;
+    BOOL(WINAPI * uv)(LPCVOID) = UnmapViewOfFile;
+    BOOL(WINAPI * fv)(LPCVOID, SIZE_T) = FlushViewOfFile;
+    LPVOID(WINAPI * numa)(HANDLE, LPVOID, SIZE_T, DWORD, DWORD, DWORD) = VirtualAllocExNuma;
+    BOOL(WINAPI * qws)(HANDLE, PVOID, DWORD) = QueryWorkingSetEx;
+    BOOL(WINAPI * gws)(HANDLE, PSIZE_T, PSIZE_T) = GetProcessWorkingSetSize;
+    BOOL(WINAPI * gwsx)(HANDLE, PSIZE_T, PSIZE_T, PDWORD) = GetProcessWorkingSetSizeEx;
+    BOOL(WINAPI * sws)(HANDLE, SIZE_T, SIZE_T) = SetProcessWorkingSetSize;
+    BOOL(WINAPI * swsx)(HANDLE, SIZE_T, SIZE_T, DWORD) = SetProcessWorkingSetSizeEx;
+    BOOL(WINAPI * pf)(HANDLE, ULONG_PTR, PWIN32_MEMORY_RANGE_ENTRY, ULONG) = PrefetchVirtualMemory;
+    int n = !cfa + !cfw + !ofa + !ofw + !ch + !dh + !mv + !mvx + !uv + !fv + !numa + !qws + !gws +
+            !gwsx + !sws + !swsx + !pf;
+#ifndef _WIN32
+    HANDLE (*cfapp)
+    (HANDLE, PSECURITY_ATTRIBUTES, ULONG, ULONG64, PCWSTR) = CreateFileMappingFromApp;
+    HANDLE (*ofapp)(ULONG, BOOL, PCWSTR) = OpenFileMappingFromApp;
+    PVOID (*mvapp)(HANDLE, ULONG, ULONG64, SIZE_T) = MapViewOfFileFromApp;
+    PVOID (*mv3)
+    (HANDLE, HANDLE, PVOID, ULONG64, SIZE_T, ULONG, ULONG, MEM_EXTENDED_PARAMETER *, ULONG) =
+        MapViewOfFile3;
+    PVOID (*mv3app)
+    (HANDLE, HANDLE, PVOID, ULONG64, SIZE_T, ULONG, ULONG, MEM_EXTENDED_PARAMETER *, ULONG) =
+        MapViewOfFile3FromApp;
+    BOOL (*uvx)(PVOID, ULONG) = UnmapViewOfFileEx;
+    BOOL (*uv2)(HANDLE, PVOID, ULONG) = UnmapViewOfFile2;
+    PVOID (*va2)
+    (HANDLE, PVOID, SIZE_T, ULONG, ULONG, MEM_EXTENDED_PARAMETER *, ULONG) = VirtualAlloc2;
+    PVOID (*va2app)
+    (HANDLE, PVOID, SIZE_T, ULONG, ULONG, MEM_EXTENDED_PARAMETER *, ULONG) = VirtualAlloc2FromApp;
+    DWORD (*dvm)(PVOID, SIZE_T) = DiscardVirtualMemory;
+    DWORD (*ovm)(PVOID, SIZE_T, OFFER_PRIORITY) = OfferVirtualMemory;
+    DWORD (*rvm)(void const *, SIZE_T) = ReclaimVirtualMemory;
+    n += !cfapp + !ofapp + !mvapp + !mv3 + !mv3app + !uvx + !uv2 + !va2 + !va2app + !dvm + !ovm +
+         !rvm;
+#endif
+    return n;
+}
+
 int main(void)
 {
     pointer_types();
+    int missing = sdk_signatures();
     int sections_ok = sections();
     SYSTEM_INFO si;
     ZeroMemory(&si, sizeof si);
@@ -186,7 +242,7 @@ int main(void)
     int good = si.dwPageSize == 4096 && si.dwAllocationGranularity == 65536 && oem == (DWORD)arch &&
                ok && ms.ullTotalPhys > 0 && p && n == sizeof mbi && mbi.RegionSize == 0x10000 &&
                prot && old == PAGE_READWRITE && freed && err == ERROR_COMMITMENT_LIMIT &&
-               me == INVALID_HANDLE_VALUE && neighbours && sections_ok;
+               me == INVALID_HANDLE_VALUE && neighbours && sections_ok && !missing;
     printf("%s\n", good ? "ok" : "WRONG");
     return good ? 0 : 1;
 }
