@@ -325,7 +325,8 @@ static LONG WINAPI guard_continue(EXCEPTION_POINTERS *ep)
  * NOACCESS island made read-write and back again (two VirtualProtect calls, "islprot_N" /
  * "islnaprot_N"), and the process's mapping count noted; NOACCESS: also a random NOACCESS
  * island made PAGE_GUARD | PAGE_READWRITE, touched (one guard-page violation, continued by a
- * vectored handler) and made NOACCESS again ("islguard_N"). */
+ * vectored handler) and made NOACCESS again ("islguard_N"); NOACCESS with data: the same with
+ * islands written before they are made NOACCESS ("isldna_N", "isldnaprot_N", "isldguard_N"). */
 static void case_islands(long n, int alternate, const char *key)
 {
     char *r = VirtualAlloc(NULL, BH_ISLAND_SPAN, MEM_RESERVE, PAGE_NOACCESS);
@@ -333,7 +334,8 @@ static void case_islands(long n, int alternate, const char *key)
     uint64_t seed = BH_SEED;
     syscall_snapshot s;
     long made = 0;
-    DWORD alt_prot = alternate == BH_ISL_NOACCESS ? PAGE_NOACCESS : PAGE_READONLY;
+    int na = alternate == BH_ISL_NOACCESS || alternate == BH_ISL_NOACCESS_DATA;
+    DWORD alt_prot = na ? PAGE_NOACCESS : PAGE_READONLY;
     if (!r)
         die("VirtualAlloc", key);
     for (; made < n; made++) {
@@ -342,7 +344,7 @@ static void case_islands(long n, int alternate, const char *key)
         if (!VirtualAlloc(pg, BH_PAGE, MEM_COMMIT, PAGE_READWRITE))
             break;
         if (alternate != BH_ISL_NOACCESS || !(made & 1))
-            *(volatile char *)pg = 1;
+            *(volatile char *)pg = 1; /* data (NOACCESS islands: only with BH_ISL_NOACCESS_DATA) */
         if (alternate && (made & 1) && !VirtualProtect(pg, BH_PAGE, alt_prot, &old))
             break;
     }
@@ -367,7 +369,7 @@ static void case_islands(long n, int alternate, const char *key)
     bh_island_guard_key(key, gkey, sizeof gkey);
     if (alternate && made < n) {
         bh_fail(pkey, made);
-        if (alternate == BH_ISL_NOACCESS)
+        if (na)
             bh_fail(gkey, made);
     } else if (alternate) {
         bh_note(key, "%ld kernel mappings in the process", bh_map_count());
@@ -381,7 +383,7 @@ static void case_islands(long n, int alternate, const char *key)
         });
         note_syscalls(pkey, &s, bh_reps(101) * 20.0);
     }
-    if (alternate == BH_ISL_NOACCESS && made == n) {
+    if (na && made == n) {
         PVOID h = AddVectoredExceptionHandler(1, guard_continue);
         if (!h)
             die("AddVectoredExceptionHandler", gkey);

@@ -323,7 +323,9 @@ static void disarm(int sig, siginfo_t *si, void *uc)
  * read-only toggle (islprot_N) is two write-protect ioctls, or two mprotect calls; the
  * NOACCESS toggle (islnaprot_N) GUARD_REMOVE + GUARD_INSTALL, or two mprotect calls; the
  * guard toggle (islguard_N) the touch's SIGSEGV, whose handler removes the marker (or
- * mprotects), and GUARD_INSTALL (or mprotect) again. */
+ * mprotects), and GUARD_INSTALL (or mprotect) again. NOACCESS islands with data (isldna_N):
+ * the data must stay, which a marker alone does not do: mprotect(PROT_NONE) (a split each,
+ * meeting vm.max_map_count), toggled and guarded by mprotect. */
 static void case_islands(long n, int alternate, const char *key)
 {
     size_t stride = BH_ISLAND_SPAN / (size_t)n;
@@ -336,16 +338,19 @@ static void case_islands(long n, int alternate, const char *key)
     int markers = madvise(r, BH_ISLAND_SPAN, MADV_GUARD_INSTALL) == 0;
     if (!markers && mprotect(r, BH_ISLAND_SPAN, PROT_NONE))
         die("mprotect", key);
-    int ro = alternate == BH_ISL_READONLY, na = alternate == BH_ISL_NOACCESS;
+    int ro = alternate == BH_ISL_READONLY, data = alternate == BH_ISL_NOACCESS_DATA;
+    int na = alternate == BH_ISL_NOACCESS || data;
     int fd = ro && markers ? wp_uffd(r, BH_ISLAND_SPAN) : -1;
     for (; made < n; made++) {
         char *pg = r + (size_t)made * stride;
-        if (na && (made & 1))
+        if (na && !data && (made & 1))
             continue; /* a NOACCESS island that was never touched: as it is */
         if (markers ? madvise(pg, BH_PAGE, MADV_GUARD_REMOVE)
                     : mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE))
             break;
         *(volatile char *)pg = 1;
+        if (data && (made & 1) && mprotect(pg, BH_PAGE, PROT_NONE))
+            break;
         if (ro && (made & 1) && set_read_only(fd, pg, BH_PAGE, 1))
             break;
     }
@@ -377,6 +382,8 @@ static void case_islands(long n, int alternate, const char *key)
     bh_island_guard_key(key, gkey, sizeof gkey);
     if (alternate && made < n) {
         bh_fail(pkey, made);
+        if (na)
+            bh_fail(gkey, made);
     } else if (ro) {
         bh_note(key, "read-only islands by %s; %ld kernel mappings in the process",
                 fd >= 0 ? "userfaultfd write-protect" : "mprotect", bh_map_count());
@@ -387,25 +394,26 @@ static void case_islands(long n, int alternate, const char *key)
         });
     } else if (na) {
         bh_note(key, "NOACCESS islands by %s; %ld kernel mappings in the process",
-                markers ? "guard markers" : "PROT_NONE", bh_map_count());
+                markers && !data ? "guard markers" : "PROT_NONE", bh_map_count());
+        int by_marker = markers && !data;
         BH_TIMED(pkey, bh_reps(101), 20, {
             char *pg = r + (2 * (bh_rand(&seed) % (uint64_t)(n / 2)) + 1) * stride;
-            if (markers ? madvise(pg, BH_PAGE, MADV_GUARD_REMOVE) ||
-                              madvise(pg, BH_PAGE, MADV_GUARD_INSTALL)
-                        : mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE) ||
-                              mprotect(pg, BH_PAGE, PROT_NONE))
+            if (by_marker ? madvise(pg, BH_PAGE, MADV_GUARD_REMOVE) ||
+                                madvise(pg, BH_PAGE, MADV_GUARD_INSTALL)
+                          : mprotect(pg, BH_PAGE, PROT_READ | PROT_WRITE) ||
+                                mprotect(pg, BH_PAGE, PROT_NONE))
                 die("NOACCESS toggle", pkey);
         });
         struct sigaction sa = {.sa_sigaction = disarm, .sa_flags = SA_SIGINFO}, old;
         sigemptyset(&sa.sa_mask);
-        guard_markers = markers;
+        guard_markers = by_marker;
         if (sigaction(SIGSEGV, &sa, &old))
             die("sigaction", gkey);
         BH_TIMED(gkey, bh_reps(101), 20, {
             char *pg = r + (2 * (bh_rand(&seed) % (uint64_t)(n / 2)) + 1) * stride;
             (void)*(volatile char *)pg; /* faults: the handler disarms */
-            if (markers ? madvise(pg, BH_PAGE, MADV_GUARD_INSTALL)
-                        : mprotect(pg, BH_PAGE, PROT_NONE))
+            if (by_marker ? madvise(pg, BH_PAGE, MADV_GUARD_INSTALL)
+                          : mprotect(pg, BH_PAGE, PROT_NONE))
                 die("guard toggle", gkey);
         });
         sigaction(SIGSEGV, &old, NULL);

@@ -251,17 +251,18 @@ static inline void bh_region_cases(void (*run)(long n, const char *tag))
 
 /* The fragmented-heap cases (issue 14): 256, 16,384 and 131,072 committed one-page islands
  * spread evenly over a BH_ISLAND_SPAN reservation, all read-write ("isl_N"), alternately
- * read-only and read-write ("islalt_N"), or alternately NOACCESS (committed, never touched)
- * and read-write ("islna_N"): the island mode `alternate` is BH_ISL_*. */
-enum { BH_ISL_RW, BH_ISL_READONLY, BH_ISL_NOACCESS };
+ * read-only and read-write ("islalt_N"), alternately NOACCESS (committed, never touched)
+ * and read-write ("islna_N"), or alternately NOACCESS holding data (written before) and
+ * read-write ("isldna_N"): the island mode `alternate` is BH_ISL_*. */
+enum { BH_ISL_RW, BH_ISL_READONLY, BH_ISL_NOACCESS, BH_ISL_NOACCESS_DATA };
 static inline void bh_island_cases(void (*run)(long n, int alternate, const char *key))
 {
     static const long counts[] = {256, 16384, 131072};
     static const char *const tags[] = {"256", "16k", "128k"};
-    static const char *const modes[] = {"isl", "islalt", "islna"};
+    static const char *const modes[] = {"isl", "islalt", "islna", "isldna"};
     if (!bh_want("islands"))
         return;
-    for (int alt = BH_ISL_RW; alt <= BH_ISL_NOACCESS; alt++)
+    for (int alt = BH_ISL_RW; alt <= BH_ISL_NOACCESS_DATA; alt++)
         for (int i = 0; i < 3; i++) {
             char key[32];
             snprintf(key, sizeof key, "%s_%s", modes[alt], tags[i]);
@@ -290,12 +291,18 @@ static inline long bh_map_count(void)
 static inline void bh_island_prot_key(const char *key, char *out, size_t cap)
 {
     const char *n = strchr(key, '_') + 1;
-    snprintf(out, cap, "%s_%s", strncmp(key, "islna_", 6) ? "islprot" : "islnaprot", n);
+    snprintf(out, cap, "%s_%s",
+             !strncmp(key, "islna_", 6)    ? "islnaprot"
+             : !strncmp(key, "isldna_", 7) ? "isldnaprot"
+                                           : "islprot",
+             n);
 }
 
+/* ...and "isldna_N" -> "isldguard_N": the same with the island's data. */
 static inline void bh_island_guard_key(const char *key, char *out, size_t cap)
 {
-    snprintf(out, cap, "islguard_%s", strchr(key, '_') + 1);
+    snprintf(out, cap, "%s_%s", strncmp(key, "isldna_", 7) ? "islguard" : "isldguard",
+             strchr(key, '_') + 1);
 }
 
 /* A random page strictly between island i and island i + 1 (stride bytes apart). */

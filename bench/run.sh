@@ -101,7 +101,8 @@ done
 keys="alloc64k reserve1m commitpage protect create_10k query_10k walk_10k create_100k query_100k
       walk_100k tib_time tib_mem threads2 isl_256 isl_16k isl_128k islalt_256 islalt_16k
       islalt_128k islna_256 islna_16k islna_128k islnaprot_256 islnaprot_16k islnaprot_128k
-      islguard_256 islguard_16k islguard_128k view64k ring"
+      islguard_256 islguard_16k islguard_128k isldna_256 isldna_16k isldna_128k isldnaprot_256
+      isldnaprot_16k isldnaprot_128k isldguard_256 isldguard_16k isldguard_128k view64k ring"
 [ -n "$quick" ] || keys="$keys create_1m query_1m walk_1m"
 for v in floor winvmem $( [ $wine_wanted = 0 ] || echo wine ) $( [ $fallback = 0 ] || echo fallback ); do
     for k in $keys; do

@@ -130,10 +130,10 @@ END {
     row("threads2", "2 threads × 64 KiB cycle, wall time per op", "floor:1.0")
     split("256 16k 128k", itags, " ")
     split("256 16,384 131,072", inames, " ")
-    split("isl_ islalt_ islna_", iprefix, " ")
-    split("read-write|alternating read-only/read-write|alternating NOACCESS (untouched)/read-write",
+    split("isl_ islalt_ islna_ isldna_", iprefix, " ")
+    split("read-write|alternating read-only/read-write|alternating NOACCESS (untouched)/read-write|alternating NOACCESS (with data)/read-write",
           ikind, "|")
-    for (a = 1; a <= 3; a++)
+    for (a = 1; a <= 4; a++)
         for (i = 1; i <= 3; i++) {
             k = iprefix[a] itags[i]
             row(k, "commit+touch+decommit 1 page between " inames[i] " " ikind[a] \
@@ -149,6 +149,12 @@ END {
     for (i = 1; i <= 3; i++)
         row("islguard_" itags[i], "NOACCESS island of " inames[i] " made PAGE_GUARD, " \
             "touched (1 guard violation), NOACCESS again", "")
+    for (i = 1; i <= 3; i++)
+        row("isldnaprot_" itags[i], "NOACCESS island with data of " inames[i] " alternating " \
+            "ones made read-write and NOACCESS again (2 calls)", "")
+    for (i = 1; i <= 3; i++)
+        row("isldguard_" itags[i], "NOACCESS island with data of " inames[i] " made " \
+            "PAGE_GUARD, touched (1 guard violation), NOACCESS again", "")
     row("view64k", "map a 64 KiB view of a section, touch 1 byte, unmap", "")
     row("ring", "64 KiB magic ring buffer from placeholders: made, written, undone", "")
     print ""

@@ -63,7 +63,7 @@ getrlimit setrlimit prlimit sysinfo process_vm_readv process_vm_writev dlopen dl
 fork vfork execve clone'
 
 # The core files the index (src/core/index.[ch]) may include and call.
-INDEX_BASE='index alock arena ebr fork freespace meta radix snap'
+INDEX_BASE='index alock arena ebr fork freespace meta radix slots snap'
 
 pending="$root/tools/layers-pending.txt"
 tmp=$(mktemp -d)

@@ -22,6 +22,7 @@ extern "C" {
 #define WVM_MECH_UFFDIO_MOVE     0x40u  /* UFFDIO_MOVE (>= 6.8)                                */
 #define WVM_MECH_UFFD_WP_SIGBUS  0x80u  /* userfaultfd write-protect: READONLY (>= 6.4)       */
 #define WVM_MECH_MARKER_NOACCESS 0x200u /* guard markers: NOACCESS/GUARD pages (>= 6.13)    */
+#define WVM_MECH_MARKER_DATA     0x400u /* ...holding data: kept aside, UFFDIO_COPY back       */
 
 #define WVM_MECH_PROC_MEM 0x100u /* forced writes through /proc/self/mem (MEM_RESET_UNDO) */
 

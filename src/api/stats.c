@@ -13,6 +13,7 @@
 #include "core/meta.h"
 #include "core/ledger.h"
 #include "core/placeholder.h"
+#include "core/slots.h"
 #include "core/view.h"
 #include "fault/fault.h"
 #include "prim/linux/prim.h"
@@ -42,7 +43,7 @@ WVM_API int wvm_stats_get(wvm_stats *out)
     out->commit_refusals = wvm__ledger_refusals();
     out->live_allocations = ss.live;
     out->kernel_mappings_created = wvm__prim_mappings_created();
-    out->metadata_bytes = wvm__meta_bytes();
+    out->metadata_bytes = wvm__meta_bytes() + wvm__slots_bytes();
     wvm__prim_syscall_counts(out->syscalls, WVM_SYS_KINDS);
     (void)c; /* probes the kernel's mechanisms, if that has not happened yet */
     out->mechanisms_available = wvm__mech_available();
@@ -52,7 +53,7 @@ WVM_API int wvm_stats_get(wvm_stats *out)
     out->view_bytes = wvm__view_bytes();
     out->placeholders_live = wvm__placeholder_count();
     out->handles_open = wvm__handle_count();
-    out->metadata_held_bytes = wvm__meta_held();
+    out->metadata_held_bytes = wvm__meta_held() + wvm__slots_held();
     out->fault_handler = wvm__fault_handler_state();
     wvm__fault_counts(&out->faults_handled, &out->faults_via_entry);
     out->version = version;
@@ -76,6 +77,8 @@ WVM_API const char *wvm_mechanism_explain(uint32_t mech, char *buf, size_t cap)
         wvm__prim_forced_available();
     if (mech & WVM_MECH_MARKER_NOACCESS)
         wvm__prim_mark_available();
+    if (mech & WVM_MECH_MARKER_DATA)
+        wvm__prim_mark_data_available();
     if (mech & WVM_MECH_HUGETLB)
         wvm__prim_huge_size();
     return wvm__mech_explain(mech, buf, cap);

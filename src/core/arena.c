@@ -6,6 +6,7 @@
 #include "core/freespace.h"
 #include "core/meta.h"
 #include "core/fork.h"
+#include "prim/linux/awe.h"
 #include "prim/linux/prim.h"
 
 /* 64 GiB: large enough that most programs need one, small enough to fit the application
@@ -16,6 +17,7 @@
 typedef struct arena {
     uintptr_t start, end;
     _Atomic uint64_t *guarded; /* one bit per chunk */
+    _Atomic uintptr_t stash;   /* wvm__arena_stash: its start, or 0 */
 } arena;
 
 static arena arenas[MAX_ARENAS];
@@ -47,7 +49,7 @@ int wvm__arena_grow(size_t need)
         wvm__meta_free(bits, bytes);
         return err;
     }
-    arenas[n] = (arena){(uintptr_t)p, (uintptr_t)p + size, bits};
+    arenas[n] = (arena){(uintptr_t)p, (uintptr_t)p + size, bits, 0};
     atomic_store_explicit(&narenas, n + 1, memory_order_release);
     return 0;
 }
@@ -67,6 +69,25 @@ bool wvm__space_in_arena(uintptr_t addr, uintptr_t *end)
     if (ar && end)
         *end = ar->end;
     return ar != NULL;
+}
+
+uintptr_t wvm__arena_stash(uintptr_t addr, bool make)
+{
+    arena *ar = find(addr);
+    if (!ar)
+        return 0;
+    uintptr_t st = atomic_load_explicit(&ar->stash, memory_order_acquire);
+    if (!st && make) {
+        pthread_mutex_lock(&chunk_lock);
+        st = atomic_load_explicit(&ar->stash, memory_order_relaxed);
+        void *p;
+        if (!st && !wvm__prim_map_anon_rw(NULL, ar->end - ar->start, 4096, false, &p)) {
+            st = (uintptr_t)p;
+            atomic_store_explicit(&ar->stash, st, memory_order_release);
+        }
+        pthread_mutex_unlock(&chunk_lock);
+    }
+    return st ? st + (addr - ar->start) : 0;
 }
 
 bool wvm__arena_overlaps(uintptr_t start, uintptr_t end)

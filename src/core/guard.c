@@ -4,6 +4,7 @@
 #include "core/guard.h"
 #include "core/meta.h"
 #include "core/radix.h"
+#include "core/stash.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
 
@@ -99,7 +100,7 @@ void wvm__guard_discard(wvm_snap *to)
 static uint32_t clear_guard(uint32_t old, void *ctx)
 {
     (void)ctx;
-    return old & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK);
+    return old & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK | WVM_ATTR_STASH);
 }
 
 typedef struct fold {
@@ -187,6 +188,9 @@ static int unguarded_prot(wvm_alloc *a, uint64_t page, uint32_t attr)
 static int unguard(wvm_alloc *a, const wvm_snap *s, uint64_t page, uint32_t attr, bool in_signal)
 {
     void *addr = (void *)(s->base + page * WVM_PAGE);
+    if (attr & WVM_ATTR_STASH) /* PAGE_READWRITE under a marker, its data in the stash */
+        return in_signal ? wvm__stash_sig_take((uintptr_t)addr, WVM_PAGE)
+                         : wvm__stash_take((uintptr_t)addr, WVM_PAGE, false);
     if (attr & WVM_ATTR_MARK) /* PAGE_READWRITE under a marker: the page holds zeros */
         return in_signal ? wvm__prim_sig_guard_remove(addr, WVM_PAGE)
                          : wvm__prim_guard_remove(addr, WVM_PAGE);

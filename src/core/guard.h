@@ -64,7 +64,8 @@ static inline bool wvm__guard_consumed(const wvm_snap *s, uint64_t page)
 static inline uint32_t wvm__guard_attr(const wvm_snap *s, uint32_t run_attr, uint64_t page)
 {
     if ((run_attr & WVM_PAGE_GUARD) && wvm__guard_consumed(s, page))
-        return run_attr & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK); /* consumed: the marker is gone */
+        /* consumed: the marker is gone, a stashed page's data back */
+        return run_attr & ~(WVM_PAGE_GUARD | WVM_ATTR_MARK | WVM_ATTR_STASH);
     return run_attr;
 }
 

@@ -9,6 +9,7 @@
 #include "core/index.h"
 #include "core/meta.h"
 #include "core/radix.h"
+#include "core/slots.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_signal.h"
 
@@ -25,8 +26,8 @@ static wvm_alloc *free_descs;
  * dedicated placeholder inside a granule; never freed (placement lock). */
 static wvm_alloc *held;
 
-/* Every slab of descriptors, newest first (for fork: all their locks). 64 KiB: a block of its
- * own mapping, page-aligned, so that every descriptor is one cache line. */
+/* Every slab of descriptors, newest first (for fork: all their locks). 1,024 slots (64 KiB)
+ * of core/slots.h: the index names a descriptor by its 32-bit slot offset. */
 enum { SLAB = 1024 };
 typedef struct slab_node {
     wvm_alloc *descs;
@@ -79,12 +80,12 @@ static uintptr_t index_end(const wvm_alloc *a, uintptr_t end)
 static wvm_alloc *desc_get(void)
 {
     if (!free_descs) {
-        /* a large block: page-aligned, so that each quick copy is one cache line */
-        _Static_assert(SLAB * sizeof(wvm_alloc) > WVM_META_MAX_SMALL, "alignment");
-        wvm_alloc *slab = wvm__meta_zalloc(SLAB * sizeof *slab);
-        slab_node *node = slab ? wvm__meta_alloc(sizeof *node) : NULL;
-        if (!node) {
-            wvm__meta_free(slab, SLAB * sizeof *slab);
+        /* slots: each descriptor one cache line, named by a 32-bit offset in the index */
+        _Static_assert(sizeof(wvm_alloc) == WVM_SLOT, "a descriptor is one slot");
+        slab_node *node = wvm__meta_alloc(sizeof *node);
+        wvm_alloc *slab = node ? wvm__slots_take(SLAB) : NULL;
+        if (!slab) { /* (slots are never given back: the node goes, the slots stay taken) */
+            wvm__meta_free(node, sizeof *node);
             return NULL;
         }
         node->descs = slab;

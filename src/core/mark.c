@@ -1,6 +1,7 @@
 /* NOACCESS and PAGE_GUARD by guard marker; see mark.h. */
 #include "core/mark.h"
 #include "core/meta.h"
+#include "core/stash.h"
 #include "prim/linux/uffd.h"
 
 bool wvm__mark_wanted(const wvm_alloc *a, uint32_t attr)
@@ -49,9 +50,9 @@ typedef struct prep {
     const wvm_snap *to;
     uintptr_t base;
     bool registered;
-    uint32_t from; /* the current attribute of the piece being walked */
-    bool wp_taken; /* ...whose write access this walk took away */
-    strips st;
+    bool stash;           /* pages with data may be stashed (core/stash.h) */
+    strips st;            /* lose the mark */
+    strips sh;            /* keep it with their data stashed */
     unsigned zero_checks; /* left */
     int err;
 } prep;
@@ -86,7 +87,7 @@ static void found(void *ctx, uintptr_t lo, uintptr_t hi)
             continue;
         }
         uint64_t i = (pg - p->base) / WVM_PAGE;
-        strip_add(&p->st, i, i + 1);
+        strip_add(p->stash ? &p->sh : &p->st, i, i + 1);
     }
 }
 
@@ -135,21 +136,61 @@ static int prepare_piece(uint64_t first, uint64_t count, uint32_t from, void *ct
     bool took = writable_unprotected(from);
     if (took && (p->err = wvm__prim_ro_protect((void *)lo, len, true)))
         return 1;
-    size_t before = p->st.n;
+    /* the ranges of this piece that lose their mark go mprotect's way: writable again. The
+     * first may continue the last range of the piece before (strip_add extends it), so that
+     * one is looked at too, for its part in this piece. */
+    size_t before = p->st.n ? p->st.n - 1 : 0;
     p->err = wvm__prim_pages_holding(lo, lo + len, found, p);
-    if (took)
-        for (size_t i = before; i < p->st.n; i++) /* these go mprotect's way: writable again */
-            wvm__prim_ro_protect_back((void *)(p->base + p->st.r[i][0] * WVM_PAGE),
-                                      (p->st.r[i][1] - p->st.r[i][0]) * WVM_PAGE, false);
+    for (size_t i = before; took && i < p->st.n; i++) {
+        uint64_t a = p->st.r[i][0] > first ? p->st.r[i][0] : first;
+        uint64_t b = p->st.r[i][1] < first + count ? p->st.r[i][1] : first + count;
+        if (a < b)
+            wvm__prim_ro_protect_back((void *)(p->base + a * WVM_PAGE), (b - a) * WVM_PAGE, false);
+    }
     if (p->err && took)
         wvm__prim_ro_protect_back((void *)lo, len, false);
-    return p->err || p->st.failed;
+    return p->err || p->st.failed || p->sh.failed;
 }
 
 static uint32_t unmark(uint32_t old, void *ctx)
 {
     (void)ctx;
     return old & ~WVM_ATTR_MARK;
+}
+
+static uint32_t stash(uint32_t old, void *ctx)
+{
+    (void)ctx;
+    return old | WVM_ATTR_STASH;
+}
+
+static void strips_init(strips *st)
+{
+    st->r = st->inline_r;
+    st->n = 0;
+    st->cap = sizeof st->inline_r / sizeof *st->inline_r;
+    st->failed = false;
+}
+
+static void strips_free(strips *st)
+{
+    if (st->r != st->inline_r)
+        wvm__meta_free(st->r, st->cap * sizeof *st->r);
+}
+
+/* Applies f to each range of st in *cur (a new snapshot replaces *cur, freed unless it is
+ * keep). ERROR_NOT_ENOUGH_MEMORY or 0. */
+static uint32_t map_ranges(wvm_snap **cur, const wvm_snap *keep, const strips *st, wvm_attr_fn f)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        wvm_snap *next = wvm__snap_map(*cur, st->r[i][0], st->r[i][1] - st->r[i][0], f, NULL);
+        if (!next)
+            return WVM_ERROR_NOT_ENOUGH_MEMORY;
+        if (*cur != keep)
+            wvm__snap_free(*cur);
+        *cur = next;
+    }
+    return 0;
 }
 
 uint32_t wvm__mark_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count,
@@ -159,34 +200,27 @@ uint32_t wvm__mark_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t
         return 0;
     const wvm_snap *from = wvm__alloc_snap(a);
     prep p = {.base = (*to)->base, .registered = registered, .zero_checks = ZERO_CHECKS};
-    p.st.r = p.st.inline_r;
-    p.st.cap = sizeof p.st.inline_r / sizeof *p.st.inline_r;
+    p.stash = registered && wvm__stash_ready(p.base);
+    strips_init(&p.st);
+    strips_init(&p.sh);
     uint32_t werr = 0;
-    if (each_install(from, *to, first, count, prepare_piece, &p)) {
+    if (each_install(from, *to, first, count, prepare_piece, &p))
         werr = p.err ? wvm__err_from_errno(p.err) : WVM_ERROR_NOT_ENOUGH_MEMORY;
-        wvm__mark_undo(from, *to, first, count);
-    }
     wvm_snap *cur = *to;
-    for (size_t i = 0; !werr && i < p.st.n; i++) {
-        wvm_snap *next =
-            wvm__snap_map(cur, p.st.r[i][0], p.st.r[i][1] - p.st.r[i][0], unmark, NULL);
-        if (!next) {
-            werr = WVM_ERROR_NOT_ENOUGH_MEMORY;
-            wvm__mark_undo(from, cur, first, count);
-            break;
-        }
-        if (cur != *to)
-            wvm__snap_free(cur);
-        cur = next;
-    }
+    if (!werr)
+        werr = map_ranges(&cur, *to, &p.st, unmark);
+    if (!werr)
+        werr = map_ranges(&cur, *to, &p.sh, stash);
+    if (werr)
+        wvm__mark_undo(from, cur, first, count);
     if (werr && cur != *to)
         wvm__snap_free(cur);
     else if (!werr && cur != *to) {
         wvm__snap_free(*to);
         *to = cur;
     }
-    if (p.st.r != p.st.inline_r)
-        wvm__meta_free(p.st.r, p.st.cap * sizeof *p.st.r);
+    strips_free(&p.st);
+    strips_free(&p.sh);
     return werr;
 }
 

@@ -6,13 +6,15 @@
  * exactly like an uncommitted page, instead of mprotect(PROT_NONE): any pattern of such pages
  * shares one kernel mapping. The snapshot says which pages are kept this way (WVM_ATTR_MARK),
  * so that the kernel's state of every page follows from its attribute. A marker keeps no data,
- * so only a page whose contents are zero can be one: a page coming from "uncommitted" or from
- * another marked state always, a committed accessible page when the kernel has no page for it
- * (never touched since its commit: /proc/self/pagemap shows an empty entry or a marker) or its
- * page reads all zero (checked for up to 64 pages per operation), checked while no write can
- * reach it (userfaultfd write-protect). The way back is MADV_GUARD_REMOVE: the next touch maps
- * a zero page, which is what the page held. A page with data stays with mprotect (moving its
- * page aside with UFFDIO_MOVE is the measured plan in bench/RESULTS.md, not done).
+ * so a page is a plain marker only when its contents are zero: a page coming from
+ * "uncommitted" or from another marked state always, a committed accessible page when the
+ * kernel has no page for it (never touched since its commit: /proc/self/pagemap shows an empty
+ * entry or a marker) or its page reads all zero (checked for up to 64 pages per operation),
+ * checked while no write can reach it (userfaultfd write-protect). The way back is
+ * MADV_GUARD_REMOVE: the next touch maps a zero page, which is what the page held. A page with
+ * data keeps its mark with its data stashed (WVM_ATTR_STASH, core/stash.h), or, where the
+ * stash is not available (WINVMEM_MARKER_DATA=0, kernels whose UFFDIO_COPY cannot replace a
+ * marker), stays with mprotect.
  *
  * An access faults as on an uncommitted page (SIGSEGV, SEGV_MAPERR); the dispatcher makes the
  * same access violation of it, and consumes an armed guard by removing the marker (signal
@@ -40,12 +42,14 @@ static inline int wvm__attr_kprot(uint32_t attr)
 bool wvm__mark_wanted(const wvm_alloc *a, uint32_t attr);
 
 /* Before `to` is applied over [first, first+count) (a locked, `to` not published): each page
- * that `to` marks and the current state has committed and unmarked keeps the mark only if the
- * kernel holds no page for it or the page reads zero. Writes are taken away first (userfaultfd
- * write-protect, which the marker's zap drops again), then the kernel is asked; a page with data,
- * or whose mapping is not read-write, or all of them when !registered (a's range is not registered
- * for write-protect in this process), lose the mark in *to (mprotect's way) and get their write
- * access back. 0, or ERROR_NOT_ENOUGH_MEMORY / an error of the scan (nothing changed then). */
+ * that `to` marks and the current state has committed and unmarked keeps a plain mark only if
+ * the kernel holds no page for it or the page reads zero. Writes are taken away first
+ * (userfaultfd write-protect, which the marker's zap drops again), then the kernel is asked; a
+ * page with data gets WVM_ATTR_STASH in *to when the stash is available (its writes stay taken
+ * away: the plan copies it aside), else it loses the mark (mprotect's way) and gets its write
+ * access back, as do pages whose mapping is not read-write, and all of them when !registered
+ * (a's range is not registered for write-protect in this process). 0, or
+ * ERROR_NOT_ENOUGH_MEMORY / an error of the scan (nothing changed then). */
 uint32_t wvm__mark_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count,
                            bool registered);
 

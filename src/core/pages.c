@@ -34,7 +34,8 @@ typedef struct plan {
     wvm_steps narrows;  /* guard mode: PROT_NONE over decommitted pages before their markers;
                          * prot: the segment's protection once plan_run is done */
     wvm_steps zaps;     /* irreversible, run after every reversible wvm_step */
-    wvm_steps posts;    /* after the zaps: mappings under new markers back to read-write */
+    wvm_steps posts;    /* after the zaps: mappings under new markers back to read-write,
+                         * the stash pages of decommitted pages dropped */
     wvm_steps wides;    /* after the publish: the steps that grant access */
     bool post_failed;   /* a post step failed: its pages keep WVM_ATTR_UNDER */
     bool narrow_failed; /* a narrowed segment could not be widened back (its prot stays NONE) */
@@ -159,11 +160,43 @@ static int add_narrow(plan *p, uintptr_t addr, size_t len)
 /* Guard mode: a marked page (core/mark.h) is, to the kernel, an uncommitted page of zeros. */
 static int plan_mark(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32_t to)
 {
-    if (wvm__mark_installs(from, to)) /* wvm__mark_prepare took the writes away */
+    if (wvm__mark_installs(from, to) && !(to & WVM_ATTR_STASH)) /* (prepare took the writes) */
         return add_step(p, (wvm_step){addr, len, WVM_STEP_MARK, 0, (from & WVM_ATTR_WP) != 0});
+    if (wvm__mark_installs(from, to)) {
+        /* data (core/stash.h): copied aside (no write reaches it since wvm__mark_prepare),
+         * then PROT_NONE so that no read fills the entry MADV_GUARD_INSTALL empties before
+         * its marker with a zero page (as decommit, finding h), the marker, and read-write
+         * again under it: each step undone by the opposite one, the marker by putting the
+         * data back over it. */
+        wvm_step st[] = {{addr, len, WVM_STEP_STASH, 0, 0},
+                         {addr, len, WVM_STEP_PROTECT, WVM_P_NONE, WVM_P_RW},
+                         {addr, len, WVM_STEP_STASH_MARK, 0, (from & WVM_ATTR_WP) != 0},
+                         {addr, len, WVM_STEP_PROTECT, WVM_P_RW, WVM_P_NONE}};
+        int err = 0;
+        for (size_t i = 0; !err && i < sizeof st / sizeof *st; i++)
+            err = add_step(p, st[i]);
+        return err;
+    }
     if (!wvm__attr_committed(from) && ((from & WVM_ATTR_UNDER) || p->under_lost))
         return add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, WVM_P_RW, WVM_P_NONE});
     return 0; /* from a mark or an uncommitted page: the marker is there */
+}
+
+/* A stashed page (core/stash.h) leaving its mark: decommitted, its stash page is dropped once
+ * nothing can fail (the marker stays); committed, the mapping under the marker gets the new
+ * protection (nothing can see it), and after the publish the data goes back over the marker,
+ * write-protected as it arrives when the page is to be. */
+__attribute__((noinline)) static int plan_unstash(plan *p, uintptr_t addr, size_t len, uint32_t to,
+                                                  int grant)
+{
+    if (!wvm__attr_committed(to)) /* after every zap: a zap that fails is undone */
+        return add_post(p, (wvm_step){addr, len, WVM_STEP_STASH_DROP, 0, 0});
+    int err = wvm__wp_register(p->a); /* (a fork child may not have it yet) */
+    if (!err && grant != WVM_P_RW)
+        err = add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, grant, WVM_P_RW});
+    if (!err)
+        err = add_wide(p, (wvm_step){addr, len, WVM_STEP_UNSTASH, (to & WVM_ATTR_WP) != 0, 0});
+    return err;
 }
 
 /* The kernel calls that take one piece from attribute `from` to attribute `to`.
@@ -185,6 +218,8 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
     bool arm = p->ww_arm && !was && is;
     bool wp_was = was && (from & WVM_ATTR_WP), wp_is = is && (to & WVM_ATTR_WP);
     int err = 0;
+    if (__builtin_expect(from & WVM_ATTR_STASH, 0)) /* (guard mode) */
+        return plan_unstash(p, addr, len, to, grant);
     /* decommit drops VirtualLock; guard install and MADV_DONTNEED refuse mlocked ranges */
     if ((from & WVM_ATTR_LOCKED) && !(to & WVM_ATTR_LOCKED) &&
         (err = add_step(p, (wvm_step){addr, len, WVM_STEP_UNLOCK, 0, 0})))

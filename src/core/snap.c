@@ -329,33 +329,81 @@ int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_
     return w.pending ? f(w.p_first, w.p_count, w.p_attr, ctx) : 0;
 }
 
-typedef struct pred_ctx {
-    wvm_pred p;
-    bool any; /* stop at the first page */
-    uint64_t n;
-} pred_ctx;
-
-static int pred_piece(uint64_t first, uint64_t count, uint32_t attr, void *ctx)
+static inline bool holds(const wvm_pred *p, uint32_t attr)
 {
-    (void)first;
-    pred_ctx *c = ctx;
-    if (((attr & c->p.mask) == c->p.want) != c->p.equal)
+    return ((attr & p->mask) == p->want) == p->equal;
+}
+
+/* Pages of [first, end) inside the container [lo, top) for which p holds; with any, stops at
+ * the first piece that holds (the count is then only non-zero). Pieces are not merged, as a
+ * predicate does not need them whole: cheaper than wvm__snap_each with a callback. */
+static uint64_t pred_walk(const wvm_pred *p, bool any, unsigned level, uint32_t n,
+                          const uint64_t *slot, uint64_t lo, uint64_t top, uint64_t first,
+                          uint64_t end)
+{
+    uint64_t hits = 0;
+    if (!level) {
+        for (uint32_t i = first > lo ? find_run(slot, n, first - lo) : 0;
+             i < n && lo + run_first(slot[i]) < end; i++) {
+            if (!holds(p, slot_attr(slot[i])))
+                continue;
+            uint64_t a = lo + run_first(slot[i]), b = i + 1 < n ? lo + run_first(slot[i + 1]) : top;
+            hits += (b < end ? b : end) - (a > first ? a : first);
+            if (any)
+                break;
+        }
+        return hits;
+    }
+    uint64_t cs = span(level - 1);
+    for (uint32_t i = first > lo ? (uint32_t)((first - lo) / cs) : 0;
+         i < n && lo + i * cs < end && !(any && hits); i++) {
+        uint64_t cl = lo + i * cs, ch = cl + cs < top ? cl + cs : top, e = slot[i];
+        if (is_uniform(e)) {
+            if (holds(p, slot_attr(e)))
+                hits += (ch < end ? ch : end) - (cl > first ? cl : first);
+        } else {
+            const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
+            hits += pred_walk(p, any, nd->level, nd->n, nd->slot, cl, ch, first, end);
+        }
+    }
+    return hits;
+}
+
+/* pred_walk from the smallest container holding [first, first+count), found as
+ * wvm__snap_each finds it. */
+static uint64_t pred_scan(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p, bool any)
+{
+    if (!count)
         return 0;
-    c->n += count;
-    return c->any;
+    uint64_t end = first + count, lo = 0, top = wvm__snap_pages(s);
+    unsigned level = s->level;
+    uint32_t n = s->n;
+    const uint64_t *slot = s->slot;
+    while (level) {
+        uint64_t cs = span(level - 1), i = (first - lo) / cs;
+        if (i != (end - 1 - lo) / cs)
+            break;
+        uint64_t e = slot[i];
+        if (is_uniform(e))
+            return holds(&p, slot_attr(e)) ? count : 0;
+        const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
+        lo += i * cs;
+        top = lo + cs < top ? lo + cs : top;
+        level = nd->level;
+        n = nd->n;
+        slot = nd->slot;
+    }
+    return pred_walk(&p, any, level, n, slot, lo, top, first, end);
 }
 
 uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p)
 {
-    pred_ctx c = {p, false, 0};
-    wvm__snap_each(s, first, count, pred_piece, &c);
-    return c.n;
+    return pred_scan(s, first, count, p, false);
 }
 
 bool wvm__snap_any(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p)
 {
-    pred_ctx c = {p, true, 0};
-    return wvm__snap_each(s, first, count, pred_piece, &c) != 0;
+    return pred_scan(s, first, count, p, true) != 0;
 }
 
 /* ---- writing ------------------------------------------------------------------------------ */

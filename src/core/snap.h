@@ -52,6 +52,8 @@
  * inaccessible by a guard marker over its read-write mapping (core/mark.h), not by mprotect;
  * its contents are zero. */
 #define WVM_ATTR_MARK 0x200000u
+/* A marked page (WVM_ATTR_MARK set too) whose data waits in the arena's stash (core/stash.h). */
+#define WVM_ATTR_STASH 0x400000u
 
 static inline bool wvm__attr_committed(uint32_t attr)
 {
@@ -112,6 +114,7 @@ typedef struct wvm_pred {
 #define WVM_WRITE_PROTECTED ((wvm_pred){WVM_ATTR_WP, WVM_ATTR_WP, true})
 #define WVM_GUARDED         ((wvm_pred){WVM_ATTR_GUARD, WVM_ATTR_GUARD, true})
 #define WVM_MARKED          ((wvm_pred){WVM_ATTR_MARK, WVM_ATTR_MARK, true})
+#define WVM_STASHED         ((wvm_pred){WVM_ATTR_STASH, WVM_ATTR_STASH, true})
 /* Pages of [first, first+count) for which p holds. */
 uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p);
 /* Whether p holds for some page of [first, first+count) (stops at the first). */

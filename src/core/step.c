@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "core/meta.h"
+#include "core/stash.h"
 #include "prim/linux/prim.h"
 #include "prim/linux/prim_residency.h"
 #include "prim/linux/uffd.h"
@@ -55,6 +56,15 @@ int wvm__step_run_other(const wvm_step *s)
         return wvm__prim_ww_protect((void *)s->addr, s->len);
     case WVM_STEP_MARK:
         return wvm__prim_guard_install((void *)s->addr, s->len);
+    case WVM_STEP_STASH:
+        return wvm__stash_copy(s->addr, s->len);
+    case WVM_STEP_STASH_MARK:
+        return wvm__prim_guard_install((void *)s->addr, s->len);
+    case WVM_STEP_UNSTASH:
+        return wvm__stash_take(s->addr, s->len, s->prot != 0);
+    case WVM_STEP_STASH_DROP:
+        wvm__stash_drop(s->addr, s->len);
+        return 0;
     }
     return EINVAL;
 }
@@ -72,6 +82,12 @@ void wvm__step_undo(const wvm_step *s)
     else if (s->kind == WVM_STEP_MARK && !wvm__prim_guard_remove((void *)s->addr, s->len) &&
              s->undo_prot)
         wvm__prim_ro_protect_back((void *)s->addr, s->len, true);
+    else if (s->kind == WVM_STEP_STASH)
+        wvm__stash_drop(s->addr, s->len);
+    else if (s->kind == WVM_STEP_STASH_MARK)
+        wvm__stash_fill_back(s->addr, s->len, s->undo_prot != 0);
+    else if (s->kind == WVM_STEP_UNSTASH) /* its write-protect, if any, goes with the zap */
+        wvm__stash_put(s->addr, s->len);
 }
 
 int wvm__steps_run_undo(const wvm_step *s, size_t done, int err)

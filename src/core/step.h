@@ -26,7 +26,18 @@ enum wvm_step_kind {
     WVM_STEP_WW_ARM,
     /* a guard marker over pages that hold zeros (core/mark.h): undone by removing it, and
      * write-protecting the pages again when undo_prot is non-zero */
-    WVM_STEP_MARK
+    WVM_STEP_MARK,
+    /* the data of pages about to be marked copied aside (core/stash.h); undone by dropping
+     * the copy */
+    WVM_STEP_STASH,
+    /* guard markers over pages whose data was copied aside; undone by putting the data back
+     * over them (write-protected when undo_prot is non-zero) */
+    WVM_STEP_STASH_MARK,
+    /* stashed pages back over their markers (write-protected when prot is non-zero); undone by
+     * stashing them again */
+    WVM_STEP_UNSTASH,
+    /* the stash pages of decommitted pages dropped (no undo; never fails) */
+    WVM_STEP_STASH_DROP
 };
 
 typedef struct wvm_step {

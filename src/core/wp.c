@@ -1,4 +1,6 @@
 /* PAGE_READONLY by userfaultfd write-protect; see wp.h. */
+#include <errno.h>
+
 #include "core/wp.h"
 #include "core/fork.h"
 #include "prim/linux/uffd.h"
@@ -23,26 +25,40 @@ static uint32_t refused(const wvm_alloc *a)
 uint32_t wvm__wp_fix(const wvm_alloc *a, uint32_t attr)
 {
     const uint32_t keep_off = WVM_PAGE_GUARD | WVM_ATTR_LOCKED | WVM_ATTR_RESET | WVM_ATTR_OFFERED;
-    attr &= ~(WVM_ATTR_WP | WVM_ATTR_MARK);
+    /* a stashed page stays so while it stays marked (wvm__mark_prepare stashes others) */
+    uint32_t stashed = attr & WVM_ATTR_STASH;
+    attr &= ~(WVM_ATTR_WP | WVM_ATTR_MARK | WVM_ATTR_STASH);
     if (refused(a) == this_process())
         return attr;
     if ((attr & 0xFFu) == WVM_PAGE_READONLY && !(attr & keep_off) && a->guard_mode &&
         !wvm__alloc_backend(a) && wvm__prim_ro_available())
         return attr | WVM_ATTR_WP;
-    return wvm__mark_wanted(a, attr) ? attr | WVM_ATTR_MARK : attr;
+    return wvm__mark_wanted(a, attr) ? attr | WVM_ATTR_MARK | stashed : attr;
 }
 
 static uint32_t strip(uint32_t old, void *ctx)
 {
     (void)ctx;
-    return old & ~(WVM_ATTR_WP | WVM_ATTR_MARK);
+    return old & ~(WVM_ATTR_WP | WVM_ATTR_MARK | WVM_ATTR_STASH);
+}
+
+int wvm__wp_register(wvm_alloc *a)
+{
+    if (registered(a) == this_process())
+        return 0;
+    if (wvm__alloc_cold_get(a))
+        return ENOMEM;
+    const wvm_snap *s = wvm__alloc_snap(a);
+    int err = wvm__prim_ro_register((void *)s->base, s->size);
+    if (!err)
+        wvm__alloc_cold(a)->wp_registered = this_process();
+    return err;
 }
 
 uint32_t wvm__wp_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count)
 {
-    if (!wvm__snap_any(*to, first, count, WVM_WRITE_PROTECTED) &&
-        !wvm__snap_any(*to, first, count, WVM_MARKED))
-        return 0;
+    if (!wvm__snap_any(*to, first, count, (wvm_pred){WVM_ATTR_WP | WVM_ATTR_MARK, 0, false}))
+        return 0; /* no page write-protected or marked: one walk */
     const wvm_snap *s = *to;
     if (registered(a) != this_process()) {
         if (wvm__alloc_cold_get(a)) /* where the registration is recorded */
@@ -90,8 +106,14 @@ static void after_fork(wvm_alloc *a)
     if (!registered(a) || !s) /* (registered: the cold part exists) */
         return;
     uint64_t pages = wvm__snap_pages(s);
-    if (!wvm__snap_any(s, 0, pages, WVM_WRITE_PROTECTED))
+    if (!wvm__snap_any(s, 0, pages, WVM_WRITE_PROTECTED)) {
+        /* stashed pages come back by UFFDIO_COPY, on a registered range (also in a signal
+         * handler, which cannot register) */
+        if (wvm__snap_any(s, 0, pages, WVM_STASHED) &&
+            !wvm__prim_ro_register((void *)s->base, s->size))
+            wvm__alloc_cold(a)->wp_registered = this_process();
         return;
+    }
     if (!wvm__prim_ro_register((void *)s->base, s->size) &&
         !wvm__snap_each(s, 0, pages, reprotect, s)) {
         wvm__alloc_cold(a)->wp_registered = this_process();

@@ -41,4 +41,8 @@ uint32_t wvm__wp_fix(const wvm_alloc *a, uint32_t attr);
  * an error (to unchanged). Locked. */
 uint32_t wvm__wp_prepare(wvm_alloc *a, wvm_snap **to, uint64_t first, uint64_t count);
 
+/* Registers a's range with the READONLY userfaultfd in this process if it is not yet (a fork
+ * child's stashed pages come back by UFFDIO_COPY, which needs it: core/stash.h). 0 or an
+ * errno. Locked. */
+int wvm__wp_register(wvm_alloc *a);
 #endif

@@ -35,6 +35,9 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
     [WVM_OPT_MARKER_NOACCESS] = {"WINVMEM_MARKER_NOACCESS", 1, 0,
                                  "0: PAGE_NOACCESS and PAGE_GUARD on committed untouched pages "
                                  "use mprotect instead of a guard marker"},
+    [WVM_OPT_MARKER_DATA] = {"WINVMEM_MARKER_DATA", 1, 0,
+                             "0: PAGE_NOACCESS and PAGE_GUARD on committed pages holding data "
+                             "use mprotect instead of a guard marker with the data kept aside"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];

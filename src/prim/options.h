@@ -16,6 +16,7 @@ enum wvm_option {
     WVM_OPT_UFFD_READONLY,   /* WINVMEM_UFFD_READONLY: 0 makes READONLY pages by mprotect */
     WVM_OPT_PROC_MEM,        /* WINVMEM_PROC_MEM: 0 never writes through /proc/self/mem */
     WVM_OPT_MARKER_NOACCESS, /* WINVMEM_MARKER_NOACCESS: 0 makes NOACCESS/GUARD pages by mprotect */
+    WVM_OPT_MARKER_DATA,     /* WINVMEM_MARKER_DATA: 0 makes such pages with data by mprotect */
     WVM_OPT_COUNT
 };
 

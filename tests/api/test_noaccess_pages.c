@@ -1,10 +1,12 @@
 /* PAGE_NOACCESS and PAGE_GUARD on committed pages at scale (issue 14 item 2): a page with no
  * data (never touched, or reading zero) is kept by a guard marker over the read-write mapping
- * (WVM_MECH_MARKER_NOACCESS, the default on Linux >= 6.13 with userfaultfd), so any pattern of
- * such pages costs no kernel mapping; a page with data, and every page on the fallbacks
- * (WINVMEM_MARKER_NOACCESS=0, WINVMEM_USERFAULTFD=0, WINVMEM_GUARD_MARKERS=0), is mprotect's,
- * and the islands stop at vm.max_map_count with ERROR_NOT_ENOUGH_MEMORY. Accesses fault with
- * the same records either way; data and guard semantics are Windows'. */
+ * (WVM_MECH_MARKER_NOACCESS, the default on Linux >= 6.13 with userfaultfd), a page with data
+ * by a guard marker with its data kept in the arena's stash (WVM_MECH_MARKER_DATA), so any
+ * pattern of such pages costs no kernel mapping; every page on the fallbacks
+ * (WINVMEM_MARKER_NOACCESS=0, WINVMEM_USERFAULTFD=0, WINVMEM_GUARD_MARKERS=0), and a page with
+ * data under WINVMEM_MARKER_DATA=0, is mprotect's, and the islands stop at vm.max_map_count
+ * with ERROR_NOT_ENOUGH_MEMORY. Accesses fault with the same records either way; data and
+ * guard semantics are Windows'. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -58,16 +60,26 @@ static void guard_fires(char *at, int write)
     cr_assert_eq(last.info1, (uintptr_t)at);
 }
 
+/* Whether pages with data must be markers too. */
+static int expect_data(void)
+{
+    return expect_mark() && !env_off("WINVMEM_MARKER_DATA");
+}
+
 TestSuite(noaccess, .init = prot_pages_setup);
 
 /* ISLANDS one-page islands of protection `prot` alternating with read-write pages: the
- * reservation keeps its mappings with markers; the fallback meets vm.max_map_count. Returns
- * the reservation and the islands made (*made). */
-static char *islands(uint32_t prot, long *made)
+ * reservation keeps its mappings with markers; the fallback meets vm.max_map_count. data:
+ * each island holds data (word i % 512 of island i is i + 1), which needs marker-data; else
+ * the islands are untouched but for zeros written on a sample. Returns the reservation and
+ * the islands made (*made). */
+static char *islands(uint32_t prot, int data, long *made)
 {
     size_t pages = 2 * ISLANDS + 1;
-    char *r = commit_rw(pages);   /* committed, untouched: no memory used */
-    for (long i = 0; i < 64; i++) /* zeros written on a sample: a page, reading zero */
+    char *r = commit_rw(pages); /* committed, untouched: no memory used */
+    for (long i = 0; data && i < ISLANDS; i++)
+        *(volatile uint64_t *)(r + (2 * i + 1) * PAGE + 8 * (i % 512)) = (uint64_t)i + 1;
+    for (long i = 0; !data && i < 64; i++) /* zeros written on a sample: a page, reading zero */
         r[(2 * (i * (ISLANDS / 64)) + 1) * PAGE + 8] = 0;
     long limit = max_map_count(), maps0 = 0, own0 = 0;
     uint32_t err = 0;
@@ -82,8 +94,10 @@ static char *islands(uint32_t prot, long *made)
         }
     }
     long maps1 = map_count(), own1 = maps_over(r, r + pages * PAGE);
-    if (expect_mark()) {
-        check_mechanism(WVM_MECH_MARKER_NOACCESS, expect_mark(), "marker-noaccess");
+    if (data ? expect_data() : expect_mark()) {
+        check_mechanism(WVM_MECH_MARKER_NOACCESS, 1, "marker-noaccess");
+        if (data)
+            check_mechanism(WVM_MECH_MARKER_DATA, 1, "marker-data");
         cr_assert_eq(*made, ISLANDS, "island %ld failed with error %u (maps %ld)", *made, err,
                      maps1);
         cr_assert_eq(own1, own0,
@@ -92,9 +106,11 @@ static char *islands(uint32_t prot, long *made)
         cr_assert_leq(own1, 3);
         cr_assert_leq(maps1 - maps0, 2, "kernel mappings %ld after the first island, %ld after all",
                       maps0, maps1);
-        printf("131,072 islands of %#x: %ld mappings over the reservation, %ld in the process\n",
-               prot, own1, maps1);
+        printf("131,072 islands of %#x%s: %ld mappings over the reservation, %ld in the process\n",
+               prot, data ? " with data" : "", own1, maps1);
     } else {
+        if (data && expect_mark())
+            check_mechanism(WVM_MECH_MARKER_DATA, 0, "marker-data");
         cr_assert_lt(*made, ISLANDS, "mprotect islands did not meet vm.max_map_count %ld", limit);
         cr_assert_eq(err, WVM_ERROR_NOT_ENOUGH_MEMORY);
         cr_assert_geq(maps1, limit - 2, "failed at %ld mappings, limit %ld", maps1, limit);
@@ -112,7 +128,7 @@ static char *islands(uint32_t prot, long *made)
 Test(noaccess, alternating_islands_at_scale, .timeout = 300)
 {
     long made;
-    char *r = islands(WVM_PAGE_NOACCESS, &made);
+    char *r = islands(WVM_PAGE_NOACCESS, 0, &made);
     long checked = made < 64 ? made : 64;
     for (long i = 0; i < checked; i++) {
         char *na = r + (2 * (i * (made / checked)) + 1) * PAGE;
@@ -129,7 +145,7 @@ Test(noaccess, alternating_islands_at_scale, .timeout = 300)
 Test(noaccess, guard_islands_at_scale, .timeout = 300)
 {
     long made;
-    char *r = islands(WVM_PAGE_READWRITE | WVM_PAGE_GUARD, &made);
+    char *r = islands(WVM_PAGE_READWRITE | WVM_PAGE_GUARD, 0, &made);
     long own = maps_over(r, r + (2 * ISLANDS + 1) * PAGE);
     long checked = made < 64 ? made : 64;
     for (long i = 0; i < checked; i++) {
@@ -281,4 +297,181 @@ Test(noaccess, fork_child)
     guard_fires(p + PAGE, 0);
     cr_assert_eq(p[PAGE], 0);
     access_faults(p, 1, 6);
+}
+
+/* A page's worth of a pattern no zero-fill gives: page i of a test, seed k. */
+static void fill_page(char *pg, unsigned k)
+{
+    for (size_t i = 0; i < PAGE; i += 8)
+        *(volatile uint64_t *)(pg + i) = (uint64_t)(uintptr_t)pg * 31 + i + k;
+}
+
+static void page_holds(const char *pg, unsigned k)
+{
+    for (size_t i = 0; i < PAGE; i += 8)
+        cr_assert_eq(*(const volatile uint64_t *)(pg + i), (uint64_t)(uintptr_t)pg * 31 + i + k,
+                     "page %p, offset %zu", (const void *)pg, i);
+}
+
+/* 131,072 NOACCESS islands holding data between read-write pages: the same kernel mappings
+ * as without data (the stash is one mapping per arena, made by the suite's setup); each
+ * island's data is there when it becomes accessible again, by VirtualProtect or by the access
+ * violation handler. Without markers for data the islands meet vm.max_map_count. */
+Test(noaccess, data_islands_at_scale, .timeout = 600)
+{
+    long made;
+    char *r = islands(WVM_PAGE_NOACCESS, 1, &made);
+    size_t pages = 2 * ISLANDS + 1;
+    long own0 = maps_over(r, r + pages * PAGE);
+    long checked = made < 64 ? made : 64;
+    for (long k = 0; k < checked; k++) {
+        long i = k * (made / checked);
+        char *na = r + (2 * i + 1) * PAGE;
+        uint64_t *word = (uint64_t *)(na + 8 * (i % 512));
+        cr_assert_eq(prot_of(na), WVM_PAGE_NOACCESS);
+        if (k & 1) {
+            access_faults(na + 8 * (i % 512), 0, (char)(i + 1)); /* the handler's VirtualProtect */
+        } else {
+            cr_assert(set_prot(na, 1, WVM_PAGE_READWRITE));
+        }
+        cr_assert_eq(*word, (uint64_t)i + 1, "island %ld", i);
+        write_succeeds(na + 8 * ((i + 1) % 512), 7);
+    }
+    if (expect_data())
+        cr_assert_eq(maps_over(r, r + pages * PAGE), own0);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(r, 0, WVM_MEM_RELEASE), "release failed: %u", wvm_GetLastError());
+}
+
+/* Pages with data through every change into and out of NOACCESS and PAGE_GUARD: the data
+ * stays, a decommit drops it (a re-commit reads zeros), faults are Windows'. */
+Test(noaccess, data_transitions)
+{
+    char *p = commit_rw(10);
+    for (unsigned i = 0; i < 10; i++)
+        fill_page(p + i * PAGE, i);
+    long maps = map_count();
+    cr_assert(set_prot(p, 10, WVM_PAGE_NOACCESS));
+    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
+    wvm_MEMORY_BASIC_INFORMATION m;
+    cr_assert_eq(wvm_VirtualQuery(p, &m, sizeof m), sizeof m);
+    cr_assert_eq(m.RegionSize, 10 * PAGE);
+    cr_assert_eq(m.Protect, WVM_PAGE_NOACCESS);
+    access_faults(p + 3 * PAGE + 16, 0, 0); /* read: AV, the handler makes it read-write */
+    page_holds(p + 3 * PAGE, 3);
+    access_faults(p + 4 * PAGE, 1, 0); /* write: AV, then the write lands */
+    cr_assert_eq(p[4 * PAGE], 0);
+    p[4 * PAGE] = (char)((uintptr_t)(p + 4 * PAGE) * 31 + 4);
+    page_holds(p + 4 * PAGE, 4);
+    /* NOACCESS -> READONLY: write-protected as the data comes back */
+    cr_assert(set_prot(p, 1, WVM_PAGE_READONLY));
+    page_holds(p, 0);
+    fix_prot = WVM_PAGE_READWRITE;
+    access_faults(p + 8, 1, 0);
+    cr_assert_eq(p[8], 0);
+    /* NOACCESS -> PAGE_GUARD | READWRITE -> fires: the data is there */
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    cr_assert_eq(prot_of(p + PAGE), WVM_PAGE_READWRITE | WVM_PAGE_GUARD);
+    guard_fires(p + PAGE + 40, 0);
+    page_holds(p + PAGE, 1);
+    /* READWRITE with data -> PAGE_GUARD, fired by a write */
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    guard_fires(p + PAGE + 48, 1);
+    cr_assert_eq(p[PAGE + 48], 1);
+    p[PAGE + 48] = (char)((uintptr_t)(p + PAGE) * 31 + 48 + 1);
+    page_holds(p + PAGE, 1);
+    /* VirtualLock consumes a guard over data */
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    cr_assert(!wvm_VirtualLock(p + PAGE, PAGE));
+    cr_assert_eq(wvm_GetLastError(), WVM_STATUS_GUARD_PAGE_VIOLATION);
+    page_holds(p + PAGE, 1);
+    /* VirtualLock of NOACCESS fails, the data stays */
+    cr_assert(!wvm_VirtualLock(p + 2 * PAGE, PAGE));
+    cr_assert_eq(wvm_GetLastError(), WVM_ERROR_NOACCESS);
+    /* NOACCESS -> EXECUTE_READ (a mapping of its own) and back to read-write */
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_EXECUTE_READ));
+    page_holds(p + 2 * PAGE, 2);
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_READWRITE));
+    /* decommit of stashed pages: a re-commit reads zeros */
+    cr_assert(wvm_VirtualFree(p + 5 * PAGE, 2 * PAGE, WVM_MEM_DECOMMIT));
+    cr_assert_not_null(
+        wvm_VirtualAlloc(p + 5 * PAGE, 2 * PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE));
+    for (size_t i = 0; i < 2 * PAGE; i += 512)
+        cr_assert_eq(*(volatile char *)(p + 5 * PAGE + i), 0);
+    /* re-commit over stashed pages keeps their data; MEM_RESET leaves it */
+    cr_assert_not_null(wvm_VirtualAlloc(p + 7 * PAGE, PAGE, WVM_MEM_COMMIT, WVM_PAGE_NOACCESS));
+    cr_assert_not_null(wvm_VirtualAlloc(p + 7 * PAGE, 2 * PAGE, WVM_MEM_RESET, WVM_PAGE_NOACCESS));
+    cr_assert_not_null(wvm_VirtualAlloc(p + 7 * PAGE, PAGE, WVM_MEM_COMMIT, WVM_PAGE_READWRITE));
+    page_holds(p + 7 * PAGE, 7);
+    cr_assert_not_null(
+        wvm_VirtualAlloc(p + 8 * PAGE, 2 * PAGE, WVM_MEM_RESET_UNDO, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p + 8 * PAGE, 2, WVM_PAGE_READWRITE));
+    page_holds(p + 8 * PAGE, 8);
+    page_holds(p + 9 * PAGE, 9);
+    if (expect_data())
+        cr_assert_eq(map_count(), maps, "mappings %ld, were %ld", map_count(), maps);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    /* release with stashed pages */
+    cr_assert(set_prot(p, 10, WVM_PAGE_NOACCESS));
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}
+
+/* fork() with NOACCESS and guard pages holding data: the child sees the parent's data (its
+ * copy of the stash), by VirtualProtect and by a guard violation; the parent's stay so. */
+Test(noaccess, data_fork_child)
+{
+    char *p = commit_rw(3);
+    for (unsigned i = 0; i < 3; i++)
+        fill_page(p + i * PAGE, i);
+    cr_assert(set_prot(p, 1, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_NOACCESS));
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        uint32_t old;
+        int before = last.count;
+        int ok = wvm_VirtualProtect(p, PAGE, WVM_PAGE_READWRITE, &old) && old == WVM_PAGE_NOACCESS;
+        for (size_t i = 0; ok && i < PAGE; i += 8)
+            ok = *(uint64_t *)(p + i) == (uint64_t)(uintptr_t)p * 31 + i;
+        fix_prot = 0;
+        (void)*(volatile char *)(p + PAGE); /* the guard fires once, the data is there */
+        ok = ok && last.count == before + 1 && last.code == WVM_STATUS_GUARD_PAGE_VIOLATION;
+        for (size_t i = 0; ok && i < PAGE; i += 8)
+            ok = *(uint64_t *)(p + PAGE + i) == (uint64_t)(uintptr_t)(p + PAGE) * 31 + i + 1;
+        p[0] = 9; /* the child's own copy */
+        _exit(ok && wvm_check_invariants() == 0 ? 0 : 1);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
+    cr_assert(set_prot(p, 1, WVM_PAGE_READWRITE));
+    page_holds(p, 0);
+    guard_fires(p + PAGE, 0);
+    page_holds(p + PAGE, 1);
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_READWRITE));
+    page_holds(p + 2 * PAGE, 2);
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+/* Neighbouring pages holding data, of different pieces (a write-protected READONLY page, then
+ * read-write ones), made NOACCESS in one call and read-write again: every page is writable.
+ * Where data keeps mprotect (WINVMEM_MARKER_DATA=0), a page whose range of "lost the mark"
+ * continued its left neighbour's kept the write-protect of the data check, and every store
+ * to it raised SIGBUS (reset's report on c324f72, lin_check with reset/protect/write). */
+Test(noaccess, neighbours_with_data_are_writable_again)
+{
+    char *p = commit_rw(4);
+    for (unsigned i = 0; i < 4; i++)
+        p[i * PAGE + 5] = (char)(i + 1);
+    cr_assert(set_prot(p, 1, WVM_PAGE_READONLY));
+    cr_assert(set_prot(p, 3, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p, 4, WVM_PAGE_READWRITE));
+    for (unsigned i = 0; i < 4; i++) {
+        cr_assert_eq(p[i * PAGE + 5], (char)(i + 1));
+        write_succeeds(p + i * PAGE + 6, (char)(i + 9));
+    }
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
 }

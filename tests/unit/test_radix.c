@@ -1,12 +1,14 @@
 #include <criterion/criterion.h>
 
 #include "core/radix.h"
+#include "core/slots.h"
 
 #define G ((uintptr_t)0x10000)
 
 Test(radix, set_get_clear_across_levels)
 {
-    struct wvm_alloc *a = (struct wvm_alloc *)0x1000, *b = (struct wvm_alloc *)0x2000;
+    struct wvm_alloc *a = wvm__slots_take(1), *b = wvm__slots_take(1);
+    cr_assert(a && b);
     uintptr_t base = ((uintptr_t)1 << 34) - 3 * G; /* straddles a 16 GiB unit */
     uintptr_t big = base + ((uintptr_t)64 << 30);
     cr_assert_eq(wvm__radix_set(base, big, a), 0);
@@ -28,7 +30,8 @@ Test(radix, set_get_clear_across_levels)
 /* A granule shared by pieces of a placeholder split at pages: page entries (a fourth level). */
 Test(radix, pages_of_a_shared_granule)
 {
-    struct wvm_alloc *a = (struct wvm_alloc *)0x1000, *b = (struct wvm_alloc *)0x2000;
+    struct wvm_alloc *a = wvm__slots_take(1), *b = wvm__slots_take(1);
+    cr_assert(a && b);
     const uintptr_t P = 0x1000;
     uintptr_t g = (uintptr_t)5 << 40; /* granules [g, g+2G) */
     cr_assert_eq(wvm__radix_set(g, g + 2 * G, a), 0);
@@ -50,4 +53,22 @@ Test(radix, pages_of_a_shared_granule)
     cr_expect_eq(wvm__radix_get(g + 15 * P), a);
     wvm__radix_clear(g, g + 2 * G);
     cr_expect_eq(wvm__radix_next(g, g + 2 * G), g + 2 * G);
+}
+
+/* Slots: 64-byte aligned, zero-filled, distinct, named by 32-bit offsets; offset 0 is never
+ * handed out (a zero index entry means none). */
+Test(radix, slots_are_named_by_32_bit_offsets)
+{
+    size_t before = wvm__slots_bytes();
+    char *x = wvm__slots_take(1), *y = wvm__slots_take(20000); /* grows past 1 MiB */
+    cr_assert(x && y);
+    cr_expect_eq(wvm__slots_bytes() - before, 20001 * WVM_SLOT);
+    cr_expect_geq(wvm__slots_held(), wvm__slots_bytes());
+    cr_expect_eq((uintptr_t)x % WVM_SLOT, 0);
+    cr_expect_neq(wvm__slot_of(x), 0);
+    cr_expect_eq(wvm__slot_at(wvm__slot_of(y)), y);
+    cr_expect(y >= x + WVM_SLOT || y + 20000 * WVM_SLOT <= x);
+    for (size_t i = 0; i < 20000 * WVM_SLOT; i += 4096)
+        cr_expect_eq(y[i], 0);
+    y[20000 * WVM_SLOT - 1] = 1; /* the last byte is writable */
 }

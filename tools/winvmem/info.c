@@ -4,8 +4,8 @@
 #include "cli.h"
 
 static const char *const mech_names[] = {
-    "guard-markers", "procmap-query", "uffd-wp-async",  "pagemap-scan", "hugetlb",
-    "memfd",         "uffdio-move",   "uffd-wp-sigbus", "proc-mem",     "marker-noaccess"};
+    "guard-markers", "procmap-query",  "uffd-wp-async", "pagemap-scan",    "hugetlb",    "memfd",
+    "uffdio-move",   "uffd-wp-sigbus", "proc-mem",      "marker-noaccess", "marker-data"};
 enum { NMECH = sizeof mech_names / sizeof mech_names[0] };
 
 /* "guard-markers: in use (...)" -> state "in use", detail after the state. */

@@ -12,7 +12,7 @@
 #include "prim/options.h"
 #include "prim/linux/prim.h"
 
-#define NMECH 10
+#define NMECH 11
 
 static const struct {
     const char *name;     /* short name, as `winvmem info` prints it */
@@ -38,6 +38,12 @@ static const struct {
      "madvise(MADV_GUARD_INSTALL) over committed untouched pages (uffd-wp, /proc/self/pagemap)",
      "Linux >= 6.13",
      "PAGE_NOACCESS and PAGE_GUARD on committed pages are mprotect (one kernel mapping per run)"},
+    {"marker-data",
+     "madvise(MADV_GUARD_INSTALL) over committed pages with data, kept aside and put back by "
+     "ioctl(UFFDIO_COPY) over the marker",
+     "Linux >= 6.13 (UFFDIO_COPY replacing a guard marker)",
+     "PAGE_NOACCESS and PAGE_GUARD on committed pages holding data are mprotect (one kernel "
+     "mapping per run)"},
 };
 
 /* Verdicts that read better in words than as "call failed with errno". */

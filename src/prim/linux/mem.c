@@ -140,6 +140,23 @@ int wvm__prim_map_meta(size_t size, size_t align, void **out)
     return 0;
 }
 
+int wvm__prim_reserve_meta(size_t size, void **out)
+{
+    count(WVM_SYS_MMAP);
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    atomic_fetch_add_explicit(&mappings_created, 1, memory_order_relaxed);
+    *out = p;
+    return 0;
+}
+
+int wvm__prim_grow_meta(void *addr, size_t size)
+{
+    count(WVM_SYS_MPROTECT);
+    return mprotect(addr, size, PROT_READ | PROT_WRITE) ? errno : 0;
+}
+
 int wvm__prim_unmap_meta(void *addr, size_t size)
 {
     count(WVM_SYS_MUNMAP);

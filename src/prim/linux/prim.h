@@ -62,6 +62,11 @@ int wvm__prim_discard(void *addr, size_t size);
  * Async-signal-safe. */
 int wvm__prim_map_meta(size_t size, size_t align, void **out);
 int wvm__prim_unmap_meta(void *addr, size_t size);
+/* The same for a range that grows in place (core/slots.c): size bytes of PROT_NONE address
+ * space, then parts of it made read-write (zero-filled). Not failed by fault injection either;
+ * async-signal-safe. */
+int wvm__prim_reserve_meta(size_t size, void **out);
+int wvm__prim_grow_meta(void *addr, size_t size);
 
 /* --- foreign memory: the kernel's view of mappings winvmem did not make ------------------- */
 

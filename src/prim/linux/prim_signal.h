@@ -24,6 +24,8 @@ void wvm__prim_sig_raise(int sig);
 int wvm__prim_sig_protect(void *addr, size_t size, int prot);
 /* Signal context: MADV_GUARD_REMOVE, not counted and never failed by fault injection. */
 int wvm__prim_sig_guard_remove(void *addr, size_t size);
+/* Signal context: MADV_DONTNEED, not counted and never failed by fault injection. */
+int wvm__prim_sig_discard(void *addr, size_t size);
 /* Signal context: sched_yield. */
 void wvm__prim_yield(void);
 /* Signal context: whether the fault ucontext describes happened inside wvm__prim_user_copy

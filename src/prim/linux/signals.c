@@ -54,6 +54,11 @@ int wvm__prim_sig_guard_remove(void *addr, size_t size)
     return madvise(addr, size, MADV_GUARD_REMOVE) ? errno : 0;
 }
 
+int wvm__prim_sig_discard(void *addr, size_t size)
+{
+    return madvise(addr, size, MADV_DONTNEED) ? errno : 0;
+}
+
 void wvm__prim_yield(void)
 {
     sched_yield();

@@ -96,4 +96,17 @@ int wvm__prim_ro_protect(void *addr, size_t len, bool on);
 /* The same, not counted by fault injection: undoing a change that succeeded (the page tables
  * it needs exist by then). */
 int wvm__prim_ro_protect_back(void *addr, size_t len, bool on);
+/* Puts a copy of [src, src+len) at dst (registered; every page an empty entry, a userfaultfd
+ * marker or a guard marker: UFFDIO_COPY replaces each with its new page in one step, so no
+ * access sees the page between the marker and the data; checked on 6.18, probed by
+ * wvm__prim_mark_data_available); wp: the pages arrive write-protected. A present page at
+ * dst: EEXIST. _back: not counted by fault injection (undo); _sig: also async-signal-safe
+ * (a fork child's descriptor must have been reopened by then). 0 or an errno. */
+int wvm__prim_ro_fill(void *dst, const void *src, size_t len, bool wp);
+int wvm__prim_ro_fill_back(void *dst, const void *src, size_t len, bool wp);
+int wvm__prim_sig_ro_fill(void *dst, const void *src, size_t len, bool wp);
+/* Whether committed NOACCESS/PAGE_GUARD pages holding data may be guard markers with their
+ * data kept aside (core/stash.h): wvm__prim_mark_available, UFFDIO_COPY replaces a guard
+ * marker, and WINVMEM_MARKER_DATA is not 0 (mechanism marker-data; probed once). */
+bool wvm__prim_mark_data_available(void);
 #endif

@@ -16,6 +16,9 @@
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
 #endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 #define RO_FEATURES (UFFD_FEATURE_SIGBUS | UFFD_FEATURE_WP_UNPOPULATED)
 
 static int ro_fd = -1;
@@ -135,4 +138,84 @@ bool wvm__prim_mark_available(void)
 {
     pthread_once(&mark_once, probe_mark);
     return mark_ok;
+}
+
+/* UFFDIO_COPY into [dst, dst+len); in_signal: no fault injection, no reopening in a fork
+ * child (its fork handler reopened the descriptor already). */
+static int fill(void *dst, const void *src, size_t len, bool wp, bool in_signal)
+{
+    int fd = in_signal ? (ro_pid == getpid() ? ro_fd : -1) : the_fd();
+    if (fd < 0)
+        return ENOSYS;
+    struct uffdio_copy c = {.dst = (uintptr_t)dst,
+                            .src = (uintptr_t)src,
+                            .len = len,
+                            .mode = wp ? UFFDIO_COPY_MODE_WP : 0};
+    while (c.len) {
+        c.copy = 0;
+        if (!ioctl(fd, UFFDIO_COPY, &c))
+            return 0;
+        if (errno != EAGAIN && errno != EINTR)
+            return errno;
+        if (c.copy > 0) { /* a part went in */
+            c.dst += (uint64_t)c.copy;
+            c.src += (uint64_t)c.copy;
+            c.len -= (uint64_t)c.copy;
+        }
+    }
+    return 0;
+}
+
+int wvm__prim_ro_fill(void *dst, const void *src, size_t len, bool wp)
+{
+    int err = wvm__prim_fallible(WVM_SYS_OTHER);
+    return err ? err : fill(dst, src, len, wp, false);
+}
+
+int wvm__prim_ro_fill_back(void *dst, const void *src, size_t len, bool wp)
+{
+    return fill(dst, src, len, wp, false);
+}
+
+int wvm__prim_sig_ro_fill(void *dst, const void *src, size_t len, bool wp)
+{
+    return fill(dst, src, len, wp, true);
+}
+
+static bool data_ok;
+static pthread_once_t data_once = PTHREAD_ONCE_INIT;
+
+/* 0 when UFFDIO_COPY replaces a guard marker with the page it brings (6.18 does: the marker
+ * counts as an empty entry there), else the errno or EEXIST. */
+static int probe_fill(void)
+{
+    char *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    int err = wvm__prim_ro_register(p, 4096);
+    p[4096] = 0x5a;
+    if (!err)
+        err = madvise(p, 4096, MADV_GUARD_INSTALL) ? errno : 0;
+    if (!err)
+        err = fill(p, p + 4096, 4096, false, false);
+    if (!err && p[0] != 0x5a)
+        err = EIO;
+    if (!err)
+        err = wvm__prim_ro_unregister(p, 4096);
+    munmap(p, 2 * 4096);
+    return err;
+}
+
+static void probe_data(void)
+{
+    int err = !wvm__prim_mark_available() ? ENOTSUP : probe_fill();
+    const char *off = !wvm__option(WVM_OPT_MARKER_DATA) ? "WINVMEM_MARKER_DATA=0" : NULL;
+    wvm__mech_record(WVM_MECH_MARKER_DATA, err, off);
+    data_ok = !err && !off;
+}
+
+bool wvm__prim_mark_data_available(void)
+{
+    pthread_once(&data_once, probe_data);
+    return data_ok;
 }

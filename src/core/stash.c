@@ -1,0 +1,84 @@
+/* Data of NOACCESS/PAGE_GUARD pages kept aside under guard markers; see stash.h. */
+#include <errno.h>
+
+#include "core/stash.h"
+#include "core/arena.h"
+#include "prim/linux/prim.h"
+#include "prim/linux/prim_signal.h"
+#include "prim/linux/uffd.h"
+
+bool wvm__stash_ready(uintptr_t base)
+{
+    return wvm__prim_mark_data_available() && wvm__arena_stash(base, true);
+}
+
+/* Not instrumented, and no memcpy call a sanitizer intercepts: the application's pages are
+ * not ours to track (as mark.c's zero check). */
+__attribute__((no_sanitize("address", "thread", "undefined")))
+#if defined(__clang__)
+__attribute__((no_builtin("memcpy")))
+#elif defined(__GNUC__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static void
+copy_pages(uintptr_t to, uintptr_t from, size_t len)
+{
+    uint64_t *d = (uint64_t *)to;
+    const uint64_t *s = (const uint64_t *)from;
+    for (size_t i = 0; i < len / sizeof *d; i++)
+        d[i] = s[i];
+}
+
+int wvm__stash_copy(uintptr_t addr, size_t len)
+{
+    uintptr_t st = wvm__arena_stash(addr, false);
+    if (!st)
+        return ENOMEM;
+    copy_pages(st, addr, len);
+    return 0;
+}
+
+int wvm__stash_put(uintptr_t addr, size_t len)
+{
+    int err = wvm__stash_copy(addr, len);
+    if (!err && (err = wvm__prim_guard_install((void *)addr, len)))
+        wvm__stash_drop(addr, len);
+    return err;
+}
+
+static int take(uintptr_t addr, size_t len, bool wp,
+                int (*fill)(void *, const void *, size_t, bool))
+{
+    uintptr_t st = wvm__arena_stash(addr, false);
+    int err = st ? fill((void *)addr, (const void *)st, len, wp) : ENOMEM;
+    if (!err)
+        wvm__prim_discard((void *)st, len);
+    return err;
+}
+
+int wvm__stash_take(uintptr_t addr, size_t len, bool wp)
+{
+    return take(addr, len, wp, wvm__prim_ro_fill);
+}
+
+int wvm__stash_fill_back(uintptr_t addr, size_t len, bool wp)
+{
+    uintptr_t st = wvm__arena_stash(addr, false);
+    return st ? wvm__prim_ro_fill_back((void *)addr, (const void *)st, len, wp) : ENOMEM;
+}
+
+int wvm__stash_sig_take(uintptr_t addr, size_t len)
+{
+    uintptr_t st = wvm__arena_stash(addr, false);
+    int err = st ? wvm__prim_sig_ro_fill((void *)addr, (const void *)st, len, false) : ENOMEM;
+    if (!err)
+        wvm__prim_sig_discard((void *)st, len);
+    return err;
+}
+
+void wvm__stash_drop(uintptr_t addr, size_t len)
+{
+    uintptr_t st = wvm__arena_stash(addr, false);
+    if (st)
+        wvm__prim_discard((void *)st, len);
+}
