@@ -718,10 +718,21 @@ static void init(void)
     win = win_in = VirtualAlloc(NULL, (size_t)NPAGE * PG, MEM_RESERVE, PAGE_NOACCESS);
     if (!win || !VirtualFree(win, 0, MEM_RELEASE))
         die("cannot make the window");
-    /* O: the bottom of 1 GiB of free address space the kernel picks (outside the arenas, made
-     * first). The kernel maps top-down, so what it maps later lands above O; the arena in
-     * place stays big enough for W's inputs, so no new one covers it. */
-    size_t probe = (size_t)1 << 30;
+    /* The arena's stash (a mapping as large as the arena, made at the first NOACCESS page
+     * holding data) is made now, before O is chosen: made later, the kernel could place it
+     * over O. */
+    char *st = VirtualAlloc(NULL, GRAN * PG, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    DWORD old;
+    if (!st)
+        die("cannot make the stash probe");
+    st[0] = 1;
+    if (!VirtualProtect(st, PG, PAGE_NOACCESS, &old) || !VirtualFree(st, 0, MEM_RELEASE))
+        die("cannot make the stash probe");
+    /* O: the bottom of 512 GiB of free address space the kernel picks (outside the arenas,
+     * made first). The kernel maps top-down from the top of the highest gap that fits, so a
+     * later mapping lands above O unless the mappings made after it add up to 512 GiB (an
+     * arena is 64 GiB, and the one in place stays big enough for W's inputs). */
+    size_t probe = (size_t)512 << 30;
     char *m = mmap(NULL, probe, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED || munmap(m, probe))
         die("cannot find address space outside the arenas");
