@@ -46,4 +46,15 @@ int wvm__stash_sig_take(uintptr_t addr, size_t len);
 int wvm__stash_fill_back(uintptr_t addr, size_t len, bool wp);
 /* Drops the stash pages of [addr, addr+len) (their data goes). */
 void wvm__stash_drop(uintptr_t addr, size_t len);
+
+/* The policy (core/stash_policy.c; WINVMEM_MARKER_DATA=1, the default): pages with data go
+ * mprotect's way (cheaper) while the process is far from vm.max_map_count, to the stash beyond
+ * it; WINVMEM_MARKER_DATA=2 always stashes. wants: whether pages with data that an operation
+ * narrows now go to the stash (asked once per operation that finds such pages); split: that
+ * operation sent `runs` runs mprotect's way instead; refused: the operation failed with
+ * ERROR_NOT_ENOUGH_MEMORY after this thread chose mprotect: the policy turns to the stash and
+ * true says the operation should be tried once more (its state is unchanged). */
+bool wvm__stash_policy_wants(void);
+void wvm__stash_policy_split(unsigned long runs);
+bool wvm__stash_policy_refused(void);
 #endif

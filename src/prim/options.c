@@ -37,7 +37,8 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
                                  "use mprotect instead of a guard marker"},
     [WVM_OPT_MARKER_DATA] = {"WINVMEM_MARKER_DATA", 1, 0,
                              "0: PAGE_NOACCESS and PAGE_GUARD on committed pages holding data "
-                             "use mprotect instead of a guard marker with the data kept aside"},
+                             "use mprotect, 2: a guard marker with the data kept aside, 1: "
+                             "mprotect up to 1/16 of vm.max_map_count mappings, then 2's"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];
