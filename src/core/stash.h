@@ -2,8 +2,9 @@
  * (issue 14; the pages without data: core/mark.h).
  *
  * Such a page (WVM_ATTR_STASH, with WVM_ATTR_MARK) is a guard marker like an uncommitted page,
- * and its contents wait in the arena's stash (wvm__arena_stash: one read-write mapping as
- * large as the arena, the page at the same offset, so finding it needs no table and no lock).
+ * and its contents wait in the arena's stash (wvm__arena_stash: one mapping as large as the
+ * arena, reserved with it and read-write from its first use, the page at the same offset, so
+ * finding it needs no table and no lock).
  * The way there: the page is write-protected (userfaultfd, wvm__mark_prepare), copied to its
  * stash page, made PROT_NONE, then the marker goes in (MADV_GUARD_INSTALL zaps the page first:
  * a read faulting between the zap and the marker would map a zero page, so the transient

@@ -99,8 +99,9 @@ static void prot_pages_setup(void)
     cr_assert_not_null(wvm_AddVectoredExceptionHandler(1, record));
     fix_prot = WVM_PAGE_READWRITE;
     fix_commit = 0;
-    /* a NOACCESS page with data first: the arena's stash (one kernel mapping, made at the
-     * first such page, core/stash.h) exists before the tests count mappings */
+    /* a NOACCESS page with data first: the arena's stash (one kernel mapping, reserved with
+     * the arena and made read-write at the first such page, core/stash.h) is ready before the
+     * tests count mappings */
     char *p = commit_rw(1);
     p[0] = 1;
     cr_assert(set_prot(p, 1, WVM_PAGE_NOACCESS));

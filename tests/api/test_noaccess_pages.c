@@ -544,3 +544,53 @@ Test(noaccess, data_policy_meets_the_limit_unawares, .timeout = 300)
     cr_assert_eq(wvm_check_invariants(), 0);
     cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
 }
+
+/* The address ranges of the process's kernel mappings, adjacent ones joined; returns how many
+ * (at most cap). */
+static size_t joined_ranges(uintptr_t (*r)[2], size_t cap)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert_not_null(f);
+    size_t n = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long s, e;
+        if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+            continue;
+        if (n && r[n - 1][1] == s)
+            r[n - 1][1] = e;
+        else if (n < cap)
+            r[n][0] = s, r[n++][1] = e;
+    }
+    fclose(f);
+    return n;
+}
+
+/* The stash's address space is taken when the arena is made, not at the first page with data
+ * (where it could land on an address the program is about to use at a fixed address): making
+ * the first stashed page claims no address space the process did not have. Its own process:
+ * no suite setup (which stashes a page). */
+Test(stash_space, reserved_with_the_arena)
+{
+    if (!expect_stash())
+        return; /* the _stash variant: every page with data goes to the stash */
+    static uintptr_t before[4096][2];
+    char *p = commit_rw(3); /* winvmem's first allocation: the arena, and the stash's space */
+    size_t n = joined_ranges(before, 4096);
+    cr_assert_lt(n, 4096);
+    p[PAGE] = 5;
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_NOACCESS));
+    check_mechanism(WVM_MECH_MARKER_DATA, 1, "marker-data");
+    uintptr_t after[4096][2];
+    size_t m = joined_ranges(after, 4096);
+    for (size_t i = 0; i < m; i++) {
+        size_t j = 0;
+        while (j < n && !(before[j][0] <= after[i][0] && after[i][1] <= before[j][1]))
+            j++;
+        cr_assert_lt(j, n, "the first stashed page claimed %#lx-%#lx", (unsigned long)after[i][0],
+                     (unsigned long)after[i][1]);
+    }
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE));
+    cr_assert_eq(p[PAGE], 5);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}
