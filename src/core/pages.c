@@ -196,7 +196,7 @@ __attribute__((noinline)) static int plan_unstash(plan *p, uintptr_t addr, size_
     if (!err && grant != WVM_P_RW)
         err = add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, grant, WVM_P_RW});
     if (!err)
-        err = add_wide(p, (wvm_step){addr, len, WVM_STEP_UNSTASH, (to & WVM_ATTR_WP) != 0, 0});
+        err = add_wide(p, (wvm_step){addr, len, WVM_STEP_UNSTASH, (to & WVM_ATTR_WP) != 0, grant});
     return err;
 }
 

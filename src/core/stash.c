@@ -38,12 +38,16 @@ int wvm__stash_copy(uintptr_t addr, size_t len)
     return 0;
 }
 
-int wvm__stash_put(uintptr_t addr, size_t len)
+void wvm__stash_put_back(uintptr_t addr, size_t len, int prot)
 {
-    int err = wvm__stash_copy(addr, len);
-    if (!err && (err = wvm__prim_guard_install((void *)addr, len)))
-        wvm__stash_drop(addr, len);
-    return err;
+    if (prot & WVM_P_WRITE) /* (the range is registered: UFFDIO_COPY needed that) */
+        wvm__prim_ro_protect_back((void *)addr, len, true);
+    if (wvm__stash_copy(addr, len))
+        return; /* (cannot happen: the data came from there) */
+    bool bracket = !wvm__prim_protect((void *)addr, len, WVM_P_NONE);
+    wvm__prim_guard_install((void *)addr, len);
+    if (bracket)
+        wvm__prim_protect((void *)addr, len, prot);
 }
 
 static int take(uintptr_t addr, size_t len, bool wp,

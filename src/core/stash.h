@@ -36,13 +36,17 @@
 bool wvm__stash_ready(uintptr_t base);
 /* [addr, addr+len) (no write can reach it) copied to the stash. 0 or ENOMEM (no stash). */
 int wvm__stash_copy(uintptr_t addr, size_t len);
-/* The same, then guard markers over it (undoing a way back: a read racing it may see a zero
- * page between the zap and the marker). 0 or an errno (nothing changed then). */
-int wvm__stash_put(uintptr_t addr, size_t len);
 /* The way back over the markers (wp: write-protected), then the stash pages dropped.
  * 0 or an errno (nothing changed then). _sig: async-signal-safe. */
 int wvm__stash_take(uintptr_t addr, size_t len, bool wp);
 int wvm__stash_sig_take(uintptr_t addr, size_t len);
+/* Undoes a way back after the publish (wvm__stash_take; the pages accessible meanwhile, in a
+ * mapping of protection prot): writes taken away (userfaultfd write-protect: a store faults
+ * and waits for the allocation lock), the data copied to the stash, PROT_NONE so that no read
+ * fills the entry MADV_GUARD_INSTALL empties with a zero page before its marker (as the way
+ * there), the marker, prot again under it. Never fails (fault injection spares an undo); a
+ * PROT_NONE the kernel refuses (no mapping left to split) leaves that read window open. */
+void wvm__stash_put_back(uintptr_t addr, size_t len, int prot);
 /* The way back without dropping the stash pages, not failed by fault injection (undo). */
 int wvm__stash_fill_back(uintptr_t addr, size_t len, bool wp);
 /* Drops the stash pages of [addr, addr+len) (their data goes). */

@@ -86,8 +86,8 @@ void wvm__step_undo(const wvm_step *s)
         wvm__stash_drop(s->addr, s->len);
     else if (s->kind == WVM_STEP_STASH_MARK)
         wvm__stash_fill_back(s->addr, s->len, s->undo_prot != 0);
-    else if (s->kind == WVM_STEP_UNSTASH) /* its write-protect, if any, goes with the zap */
-        wvm__stash_put(s->addr, s->len);
+    else if (s->kind == WVM_STEP_UNSTASH)
+        wvm__stash_put_back(s->addr, s->len, s->undo_prot);
 }
 
 int wvm__steps_run_undo(const wvm_step *s, size_t done, int err)
