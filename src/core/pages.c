@@ -192,8 +192,10 @@ __attribute__((noinline)) static int plan_unstash(plan *p, uintptr_t addr, size_
 {
     if (!wvm__attr_committed(to)) /* after every zap: a zap that fails is undone */
         return add_post(p, (wvm_step){addr, len, WVM_STEP_STASH_DROP, 0, 0});
-    int err = wvm__wp_register(p->a); /* (a fork child may not have it yet) */
-    if (!err && grant != WVM_P_RW)
+    /* (a fork child may not have it yet; where it fails, wvm__stash_take places a copy) */
+    (void)wvm__wp_register(p->a);
+    int err = 0;
+    if (grant != WVM_P_RW)
         err = add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, grant, WVM_P_RW});
     if (!err)
         err = add_wide(p, (wvm_step){addr, len, WVM_STEP_UNSTASH, (to & WVM_ATTR_WP) != 0, grant});

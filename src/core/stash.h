@@ -37,8 +37,12 @@ bool wvm__stash_ready(uintptr_t base);
 /* [addr, addr+len) (no write can reach it) copied to the stash. 0 or ENOMEM (no stash). */
 int wvm__stash_copy(uintptr_t addr, size_t len);
 /* The way back over the markers (wp: write-protected), then the stash pages dropped.
- * 0 or an errno (nothing changed then). _sig: async-signal-safe. */
-int wvm__stash_take(uintptr_t addr, size_t len, bool wp);
+ * 0 or an errno (nothing changed then). _sig: async-signal-safe. Where this process has no
+ * userfaultfd registration for the range (a fork child whose registration failed), a copy
+ * of the data placed over the marker in one step instead (wvm__prim_place_copy: a kernel
+ * mapping of its own, of protection prot; _sig: read-write) unless wp (which needs the
+ * registration: such a child keeps READONLY pages mprotect's, core/wp.c). */
+int wvm__stash_take(uintptr_t addr, size_t len, bool wp, int prot);
 int wvm__stash_sig_take(uintptr_t addr, size_t len);
 /* Undoes a way back after the publish (wvm__stash_take; the pages accessible meanwhile, in a
  * mapping of protection prot): writes taken away (userfaultfd write-protect: a store faults

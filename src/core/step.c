@@ -61,7 +61,7 @@ int wvm__step_run_other(const wvm_step *s)
     case WVM_STEP_STASH_MARK:
         return wvm__prim_guard_install((void *)s->addr, s->len);
     case WVM_STEP_UNSTASH:
-        return wvm__stash_take(s->addr, s->len, s->prot != 0);
+        return wvm__stash_take(s->addr, s->len, s->prot != 0, s->undo_prot);
     case WVM_STEP_STASH_DROP:
         wvm__stash_drop(s->addr, s->len);
         return 0;

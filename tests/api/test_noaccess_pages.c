@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -494,6 +495,61 @@ Test(noaccess, neighbours_with_data_are_writable_again)
     }
     cr_assert_eq(wvm_check_invariants(), 0);
     cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}
+
+/* The same with a child that cannot open a userfaultfd of its own (RLIMIT_NOFILE: its fork
+ * handler's registration fails, as do the later ones): UFFDIO_COPY cannot bring
+ * its stashed pages back, so winvmem places a copy over each marker instead (a mapping of its
+ * own); VirtualProtect and the guard page work as in any child. */
+Test(noaccess, data_fork_child_without_userfaultfd, .timeout = 60)
+{
+    char *p = commit_rw(3);
+    for (unsigned i = 0; i < 3; i++)
+        fill_page(p + i * PAGE, i);
+    cr_assert(set_prot(p, 1, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_NOACCESS));
+    /* no descriptor above 2 for anyone (those open stay open): the child's fork handler closes
+     * its copies of the parent's userfaultfds and cannot open its own */
+    struct rlimit lim, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    low = lim;
+    low.rlim_cur = 3;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        alarm(30); /* a guard that could not be consumed would fault forever */
+        uint32_t old;
+        int before = last.count;
+        int ok = wvm_VirtualProtect(p, PAGE, WVM_PAGE_READWRITE, &old) && old == WVM_PAGE_NOACCESS;
+        for (size_t i = 0; ok && i < PAGE; i += 8)
+            ok = *(uint64_t *)(p + i) == (uint64_t)(uintptr_t)p * 31 + i;
+        fix_prot = 0;
+        (void)*(volatile char *)(p + PAGE); /* the guard fires once, the data is there */
+        ok = ok && last.count == before + 1 && last.code == WVM_STATUS_GUARD_PAGE_VIOLATION;
+        for (size_t i = 0; ok && i < PAGE; i += 8)
+            ok = *(uint64_t *)(p + PAGE + i) == (uint64_t)(uintptr_t)(p + PAGE) * 31 + i + 1;
+        ok = ok && wvm_VirtualProtect(p + 2 * PAGE, PAGE, WVM_PAGE_READONLY, &old);
+        for (size_t i = 0; ok && i < PAGE; i += 8)
+            ok =
+                *(uint64_t *)(p + 2 * PAGE + i) == (uint64_t)(uintptr_t)(p + 2 * PAGE) * 31 + i + 2;
+        p[0] = 9;                       /* the child's own copy */
+        setrlimit(RLIMIT_NOFILE, &lim); /* the checker reads /proc/self/maps */
+        _exit(ok && wvm_check_invariants() == 0 ? 0 : 1);
+    }
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
+    cr_assert(set_prot(p, 1, WVM_PAGE_READWRITE));
+    page_holds(p, 0);
+    guard_fires(p + PAGE, 0);
+    page_holds(p + PAGE, 1);
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_READWRITE));
+    page_holds(p + 2 * PAGE, 2);
+    cr_assert_eq(wvm_check_invariants(), 0);
 }
 
 /* The default policy (mprotect while far from vm.max_map_count) counted the mappings when
