@@ -235,7 +235,7 @@ Test(awe, unmapped_window_pages_fault)
         _exit(0);
     }
     int st;
-    waitpid(pid, &st, 0);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_expect(WIFSIGNALED(st) && (WTERMSIG(st) == SIGBUS || WTERMSIG(st) == SIGSEGV),
               "touching an empty window page faults (status %#x)", st);
     /* fork left the parent's pages shared copy-on-write: moving them still works */
