@@ -404,7 +404,10 @@ static wvm_snap *mark_unwidened(wvm_alloc *a, const plan *p, wvm_snap *to)
  * (the order: see the top of this file). */
 static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
 {
-    uint32_t werr = wvm__wp_prepare(a, &to, first, count);
+    /* one walk when no new page is write-protected, marked or guarded (most changes) */
+    bool special = wvm__snap_any(
+        to, first, count, (wvm_pred){WVM_ATTR_WP | WVM_ATTR_MARK | WVM_ATTR_GUARD, 0, false});
+    uint32_t werr = special ? wvm__wp_prepare(a, &to, first, count) : 0;
     if (werr) {
         wvm__snap_free(to);
         return werr;
@@ -421,7 +424,8 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     uint32_t gerr = wvm__guard_pending(wvm__alloc_snap(a)) ? WVM_ERROR_NOT_ENOUGH_MEMORY
                     : wvm__deferred_pending(a)             ? wvm__alloc_widen_deferred(a)
                                                            : 0;
-    if (!gerr)
+    new_map = false;
+    if (!gerr && special)
         gerr = wvm__guard_prepare(to, first, count, &new_map);
     if (gerr) {
         wvm__mark_undo(wvm__alloc_snap(a), to, first, count);
