@@ -349,6 +349,16 @@ static inline uint64_t descend(const wvm_snap *s, uint64_t first, uint64_t end, 
     }
 }
 
+bool wvm__snap_one(const wvm_snap *s, uint64_t first, uint64_t count, uint32_t *attr)
+{
+    container c;
+    if (__builtin_expect(!count, 0))
+        return false;
+    uint64_t e = descend(s, first, first + count, &c);
+    *attr = slot_attr(e);
+    return e != 0;
+}
+
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx)
 {
     if (!count)
