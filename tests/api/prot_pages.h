@@ -1,5 +1,5 @@
 /* Helpers of the per-page protection tests at scale (test_readonly_pages.c,
- * test_noaccess_pages.c): kernel mapping counts, switches, a fresh read-write allocation,
+ * test_noaccess_pages.c): switches, a fresh read-write allocation,
  * islands of one protection among read-write pages. */
 #ifndef WVM_TEST_PROT_PAGES_H
 #define WVM_TEST_PROT_PAGES_H
@@ -7,44 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "maps.h"
 #include "veh_record.h"
-
-static long map_count(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    for (int c; (c = fgetc(f)) != EOF;)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-/* Mappings that overlap [lo, hi). */
-static long maps_over(const char *lo, const char *hi)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        unsigned long s, e;
-        if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < (uintptr_t)hi && e > (uintptr_t)lo)
-            n++;
-    }
-    fclose(f);
-    return n;
-}
-
-static long max_map_count(void)
-{
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    cr_assert_eq(fscanf(f, "%ld", &n), 1);
-    fclose(f);
-    return n;
-}
 
 static int env_off(const char *name)
 {
