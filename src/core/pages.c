@@ -428,7 +428,14 @@ static wvm_snap *mark_unwidened(wvm_alloc *a, const plan *p, wvm_snap *to)
  * (the order: see the top of this file). */
 static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
 {
-    uint32_t werr = wvm__wp_prepare(a, &to, first, count);
+    /* one walk when no new page is write-protected, marked or guarded (most changes) */
+    const uint32_t SPECIAL = WVM_ATTR_WP | WVM_ATTR_MARK | WVM_ATTR_GUARD;
+    uint32_t one_to, one_from;
+    const wvm_snap *to0 = to; /* (wvm__wp_prepare may replace to) */
+    bool one = wvm__snap_one(to, first, count, &one_to);
+    bool special = one ? (one_to & SPECIAL) != 0
+                       : wvm__snap_any(to, first, count, (wvm_pred){SPECIAL, 0, false});
+    uint32_t werr = special ? wvm__wp_prepare(a, &to, first, count) : 0;
     if (werr) {
         wvm__snap_free(to);
         return werr;
@@ -445,7 +452,8 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     uint32_t gerr = wvm__guard_pending(wvm__alloc_snap(a)) ? WVM_ERROR_NOT_ENOUGH_MEMORY
                     : wvm__deferred_pending(a)             ? wvm__alloc_widen_deferred(a)
                                                            : 0;
-    if (!gerr)
+    new_map = false;
+    if (!gerr && special)
         gerr = wvm__guard_prepare(to, first, count, &new_map);
     if (gerr) {
         wvm__mark_undo(wvm__alloc_snap(a), to, first, count);
@@ -453,7 +461,12 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
         wvm__snap_free(to);
         return gerr;
     }
-    int err = wvm__snap_each(wvm__alloc_snap(a), first, count, diff_piece, &d);
+    const wvm_snap *from = wvm__alloc_snap(a);
+    int err;
+    if (one && to == to0 && wvm__snap_one(from, first, count, &one_from)) /* one piece */
+        err = plan_piece(&p, p.base + first * WVM_PAGE, count * WVM_PAGE, one_from, one_to);
+    else
+        err = wvm__snap_each(from, first, count, diff_piece, &d);
     if (!err)
         err = plan_run(&p);
     if (!err && p.posts.n && !p.post_failed) { /* every mapping under a new marker is read-write */
@@ -574,7 +587,10 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
     uint32_t err = allowed(a, WVM_MEM_COMMIT, first, count);
     if (err)
         return err;
-    uint64_t fresh = wvm__snap_count(s, first, count, WVM_UNCOMMITTED);
+    uint32_t attr;
+    uint64_t fresh = wvm__snap_one(s, first, count, &attr)
+                         ? (wvm__attr_committed(attr) ? 0 : count)
+                         : wvm__snap_count(s, first, count, WVM_UNCOMMITTED);
     err = wvm__ledger_charge(fresh * WVM_PAGE);
     if (err)
         return err;

@@ -280,8 +280,8 @@ static int piece(walker *w, uint64_t from, uint64_t to, uint32_t attr)
     return from < to ? emit(w, from, to - from, attr) : 0;
 }
 
-static int walk(walker *w, unsigned level, uint32_t n, const uint64_t *slot, uint64_t lo,
-                uint64_t top)
+__attribute__((noinline)) static int walk(walker *w, unsigned level, uint32_t n,
+                                          const uint64_t *slot, uint64_t lo, uint64_t top)
 {
     if (!level) {
         uint32_t i = w->first > lo ? find_run(slot, n, w->first - lo) : 0;
@@ -321,15 +321,22 @@ typedef struct container {
 } container;
 
 /* Descends from s's root while [first, end) lies inside one child: a point operation's range
- * is one piece or one leaf's runs, found like wvm__snap_attr finds a page. Returns the uniform
- * entry that holds the whole range (odd), or 0 with c the smallest container holding it. */
+ * is one piece or one leaf's runs, found like wvm__snap_attr finds a page. Returns a uniform
+ * entry (odd) with the attribute of the whole range when one entry or one run holds it, else
+ * 0 with c the smallest container holding it. */
 static inline uint64_t descend(const wvm_snap *s, uint64_t first, uint64_t end, container *c)
 {
     *c = (container){s->level, s->n, s->slot, 0, wvm__snap_pages(s)};
-    while (c->level) {
+    for (;;) {
+        if (!c->level) {
+            uint32_t i = find_run(c->slot, c->n, first - c->lo);
+            if (i + 1 < c->n && c->lo + run_first(c->slot[i + 1]) < end)
+                return 0;
+            return UNIFORM(slot_attr(c->slot[i]));
+        }
         uint64_t cs = span(c->level - 1), i = (first - c->lo) / cs;
         if (i != (end - 1 - c->lo) / cs)
-            break;
+            return 0;
         uint64_t e = c->slot[i];
         if (is_uniform(e))
             return e;
@@ -340,7 +347,16 @@ static inline uint64_t descend(const wvm_snap *s, uint64_t first, uint64_t end, 
         c->n = nd->n;
         c->slot = nd->slot;
     }
-    return 0;
+}
+
+bool wvm__snap_one(const wvm_snap *s, uint64_t first, uint64_t count, uint32_t *attr)
+{
+    container c;
+    if (__builtin_expect(!count, 0))
+        return false;
+    uint64_t e = descend(s, first, first + count, &c);
+    *attr = slot_attr(e);
+    return e != 0;
 }
 
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx)
@@ -365,9 +381,9 @@ static inline bool holds(const wvm_pred *p, uint32_t attr)
 /* Pages of [first, end) inside the container [lo, top) for which p holds; with any, stops at
  * the first piece that holds (the count is then only non-zero). Pieces are not merged, as a
  * predicate does not need them whole: cheaper than wvm__snap_each with a callback. */
-static uint64_t pred_walk(const wvm_pred *p, bool any, unsigned level, uint32_t n,
-                          const uint64_t *slot, uint64_t lo, uint64_t top, uint64_t first,
-                          uint64_t end)
+__attribute__((noinline)) static uint64_t pred_walk(const wvm_pred *p, bool any, unsigned level,
+                                                    uint32_t n, const uint64_t *slot, uint64_t lo,
+                                                    uint64_t top, uint64_t first, uint64_t end)
 {
     uint64_t hits = 0;
     if (!level) {

@@ -107,6 +107,11 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
 typedef int (*wvm_piece_fn)(uint64_t first, uint64_t count, uint32_t attr, void *ctx);
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx);
 
+/* Whether every page of [first, first+count) (false when count is 0) has one attribute, found by
+ * the descent alone (one entry or one run holds the range); *attr is it then. A range of one
+ * attribute split across leaves gives false: a quick path for the callers of wvm__snap_each. */
+bool wvm__snap_one(const wvm_snap *s, uint64_t first, uint64_t count, uint32_t *attr);
+
 /* A page predicate: (attr & mask) == want, or != want when !equal. */
 typedef struct wvm_pred {
     uint32_t mask, want;

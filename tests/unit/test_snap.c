@@ -137,6 +137,16 @@ static void check_points(const wvm_snap *s, const uint32_t *ref, uint64_t pages,
         uint64_t end = p + 1, limit = p + 20000; /* long runs: checked up to limit */
         while (end < pages && end < limit && (ref[end] & mask) == (ref[p] & mask))
             end++;
+        uint32_t one;
+        uint64_t len = 1 + rnd(seed) % 64;
+        if (len > pages - p)
+            len = pages - p;
+        cr_assert(wvm__snap_one(s, p, 1, &one), "one page is one attribute");
+        cr_assert_eq(one, ref[p]);
+        if (wvm__snap_one(s, p, len, &one))
+            for (uint64_t k = p; k < p + len; k++)
+                cr_assert_eq(ref[k], one, "wvm__snap_one over page %lu", (unsigned long)k);
+        cr_assert_not(wvm__snap_one(s, p, 0, &one));
         uint64_t got = run_end(s, p, mask);
         if (end < limit)
             cr_assert_eq(got, end, "run end from page %lu", (unsigned long)p);
