@@ -38,10 +38,26 @@ static inline uint32_t run_first(uint64_t x)
     return (uint32_t)x;
 }
 
-/* Pages covered by a container of `level`. */
+#define LEAF_LOG 9
+_Static_assert(1u << LEAF_LOG == WVM_LEAF_PAGES, "a leaf's pages are a power of two");
+
+/* Pages covered by a container of `level`: 1 << span_log(level). Divisions by a span are
+ * shifts (a 64-bit div costs tens of cycles on the lookup paths). */
+static inline unsigned span_log(unsigned level)
+{
+    return LEAF_LOG + WVM_FANOUT_LOG * level;
+}
+
 static inline uint64_t span(unsigned level)
 {
-    return (uint64_t)WVM_LEAF_PAGES << (WVM_FANOUT_LOG * level);
+    return (uint64_t)1 << span_log(level);
+}
+
+/* The child of a container of `level` (> 0) holding page offset off (from the container's
+ * first page). */
+static inline uint64_t child(unsigned level, uint64_t off)
+{
+    return off >> span_log(level - 1);
 }
 
 static inline uint64_t run(uint64_t first, uint32_t attr)
@@ -166,7 +182,7 @@ static unsigned root_level(uint64_t pages)
 static uint32_t children(unsigned level, uint64_t lo, uint64_t top)
 {
     uint64_t cs = span(level - 1);
-    return (uint32_t)((top - lo + cs - 1) / cs);
+    return (uint32_t)child(level, top - lo + cs - 1);
 }
 
 wvm_snap *wvm__snap_new(uintptr_t base, size_t size, uint32_t alloc_prot, uint32_t type)
@@ -232,8 +248,8 @@ uint32_t wvm__snap_attr(const wvm_snap *s, uint64_t page)
     uint32_t n = s->n;
     uint64_t off = page;
     while (level) {
-        uint64_t cs = span(level - 1), e = slot[off / cs];
-        off %= cs;
+        uint64_t e = slot[child(level, off)];
+        off &= span(level - 1) - 1;
         if (is_uniform(e))
             return slot_attr(e);
         const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
@@ -293,7 +309,7 @@ __attribute__((noinline)) static int walk(walker *w, unsigned level, uint32_t n,
         return 0;
     }
     uint64_t cs = span(level - 1);
-    for (uint32_t i = w->first > lo ? (uint32_t)((w->first - lo) / cs) : 0;
+    for (uint32_t i = w->first > lo ? (uint32_t)child(level, w->first - lo) : 0;
          i < n && lo + i * cs < w->end; i++) {
         uint64_t cl = lo + i * cs, e = slot[i];
         if (is_uniform(e)) {
@@ -334,8 +350,8 @@ static inline uint64_t descend(const wvm_snap *s, uint64_t first, uint64_t end, 
                 return 0;
             return UNIFORM(slot_attr(c->slot[i]));
         }
-        uint64_t cs = span(c->level - 1), i = (first - c->lo) / cs;
-        if (i != (end - 1 - c->lo) / cs)
+        uint64_t cs = span(c->level - 1), i = child(c->level, first - c->lo);
+        if (i != child(c->level, end - 1 - c->lo))
             return 0;
         uint64_t e = c->slot[i];
         if (is_uniform(e))
@@ -399,7 +415,7 @@ __attribute__((noinline)) static uint64_t pred_walk(const wvm_pred *p, bool any,
         return hits;
     }
     uint64_t cs = span(level - 1);
-    for (uint32_t i = first > lo ? (uint32_t)((first - lo) / cs) : 0;
+    for (uint32_t i = first > lo ? (uint32_t)child(level, first - lo) : 0;
          i < n && lo + i * cs < end && !(any && hits); i++) {
         uint64_t cl = lo + i * cs, ch = cl + cs < top ? cl + cs : top, e = slot[i];
         if (is_uniform(e)) {
@@ -496,8 +512,8 @@ static bool map_children(mapper *m, const uint64_t *src, uint32_t n, unsigned le
                          uint64_t top, uint64_t *out)
 {
     uint64_t cs = span(level - 1);
-    uint32_t a = m->first > lo ? (uint32_t)((m->first - lo) / cs) : 0;
-    uint32_t b = (uint32_t)((m->end - 1 - lo) / cs) + 1; /* children [a, b) meet the range */
+    uint32_t a = m->first > lo ? (uint32_t)child(level, m->first - lo) : 0;
+    uint32_t b = (uint32_t)child(level, m->end - 1 - lo) + 1; /* children [a, b) meet the range */
     if (b > n)
         b = n;
     for (uint32_t i = a; i < b; i++) {
