@@ -71,7 +71,6 @@ static inline uint64_t run(uint64_t first, uint32_t attr)
  * few committed ranges); one that fragments past FLAT_RUNS becomes a tree (grow), and a tree
  * whose root entries are all uniform becomes flat again (flatten). */
 #define FLAT_RUNS 64u
-_Static_assert(FLAT_RUNS + 2 >= WVM_FANOUT, "build's buffer holds a node's entries");
 
 static inline bool flat_fits(uint64_t pages)
 {
@@ -588,14 +587,19 @@ static uint64_t build(const uint64_t *runs, uint32_t n, uint32_t *i, unsigned le
         (*i)++;
     if (*i + 1 == n || run_first(runs[*i + 1]) >= top)
         return UNIFORM(slot_attr(runs[*i]));
-    uint64_t buf[FLAT_RUNS + 2]; /* n <= FLAT_RUNS + 2, and WVM_FANOUT children */
     uint32_t k = 0;
-    if (!level) {
-        for (uint32_t j = *i; j < n && run_first(runs[j]) < top; j++)
-            buf[k++] = run(j == *i ? 0 : run_first(runs[j]) - lo, slot_attr(runs[j]));
-        return made_or_release(0, k, buf);
+    if (!level) { /* the leaf's runs, rebased, written into the node (no copy on the stack) */
+        while (*i + k < n && run_first(runs[*i + k]) < top)
+            k++;
+        wvm_pnode *nd = node_alloc(0, k, runs + *i);
+        if (!nd)
+            return 0;
+        nd->slot[0] = run(0, slot_attr(runs[*i]));
+        for (uint32_t j = 1; j < k; j++)
+            nd->slot[j] -= lo;
+        return (uint64_t)(uintptr_t)nd;
     }
-    uint64_t cs = span(level - 1);
+    uint64_t buf[WVM_FANOUT], cs = span(level - 1);
     k = children(level, lo, top);
     for (uint32_t c = 0; c < k; c++) {
         uint64_t cl = lo + c * cs, ch = cl + cs < top ? cl + cs : top;
