@@ -137,15 +137,23 @@ static void chain_add(chain *c, wvm_retired *obj, size_t bytes)
     c->n++;
 }
 
+static void drop(wvm_pnode *nd, chain *later);
+
 /* Drops one reference to entry e's node; a node nobody references any more releases its
- * children and is freed now (later == NULL) or joins later, for the epochs. */
-static void release(uint64_t e, chain *later)
+ * children and is freed now (later == NULL) or joins later, for the epochs. Inline: a
+ * retirement decrements every sibling on the replaced path, and recurses only into the path. */
+static inline void release(uint64_t e, chain *later)
 {
     if (is_uniform(e))
         return;
     wvm_pnode *nd = (wvm_pnode *)(uintptr_t)e;
-    if (--nd->refs)
-        return;
+    if (!--nd->refs)
+        drop(nd, later);
+}
+
+/* A node without references: its children released, itself freed or chained. */
+static void drop(wvm_pnode *nd, chain *later)
+{
     for (uint32_t i = 0; nd->level && i < nd->n; i++)
         release(nd->slot[i], later);
     if (later)
