@@ -182,8 +182,11 @@ static void desc_put(wvm_alloc *a)
     free_descs = a;
 }
 
-/* Live allocations are counted, not listed: wvm__space_each walks the index. */
-static void live_link(size_t size)
+/* The counts of wvm__space_stats: live allocations and their reserved bytes (nothing lists
+ * live allocations: wvm__space_each walks the index). Placement lock held. count_alloc: an
+ * allocation of size bytes is born; uncount_alloc: one dies (size 0 for a split or a join: its
+ * bytes stay counted in the other allocation). */
+static void count_alloc(size_t size)
 {
     live_count++;
     reserved_bytes += size;
@@ -191,7 +194,7 @@ static void live_link(size_t size)
         reserved_peak = reserved_bytes;
 }
 
-static void live_unlink(size_t size)
+static void uncount_alloc(size_t size)
 {
     live_count--;
     reserved_bytes -= size;
@@ -350,7 +353,7 @@ static void born(wvm_alloc *a, wvm_snap *s)
     a->staged = false;
     quick_update(a, s);
     atomic_store_explicit(&a->snap, s, memory_order_release);
-    live_link(s->size);
+    count_alloc(s->size);
     gen_advance();
 }
 
@@ -684,7 +687,7 @@ void wvm__index_death(wvm_alloc *a, bool reusable)
     /* a piece of a placeholder split at pages: its granules may be shared */
     bool shared = (base & GRAN_MASK) || iend != ((base + size + GRAN_MASK) & ~GRAN_MASK);
     died(a);
-    live_unlink(size);
+    uncount_alloc(size);
     if (in_arena) {
         wvm__radix_clear(base, iend);
         /* (a span with pages whose mapping under their markers stays other than read-write
@@ -905,7 +908,7 @@ uint32_t wvm__space_split(wvm_alloc *a, uintptr_t at)
     b->staged = false;
     quick_update(b, sb);
     atomic_store_explicit(&b->snap, sb, memory_order_release);
-    live_link(0);                /* the bytes move from a to b */
+    count_alloc(0);              /* the bytes move from a to b */
     wvm__radix_set(at, iend, b); /* prepared: cannot fail */
     wvm__alloc_publish(a, sa);
     gen_advance();
@@ -933,7 +936,7 @@ uint32_t wvm__space_join(wvm_alloc *a, wvm_alloc *b)
     if (ac && ac->wp_registered != (bc ? bc->wp_registered : 0))
         ac->wp_registered = 0; /* b's part may not be registered: register again */
     died(b);
-    live_unlink(0);
+    uncount_alloc(0);
     wvm__alloc_locks_held--;
     wvm__alock_unlock(&b->lock);
     desc_put(b);

@@ -28,6 +28,7 @@
 #include "core/wp.h"
 #include "core/wsquota.h"
 #include "prim/linux/prim.h"
+#include "prim/options.h"
 
 /* A plan: the kernel steps of one change, in the lists that run at different moments. */
 typedef struct plan {
@@ -41,6 +42,7 @@ typedef struct plan {
     bool post_failed;   /* a post step failed: its pages keep WVM_ATTR_UNDER */
     bool narrow_failed; /* a narrowed segment could not be widened back (its prot stays NONE) */
     bool guard_mode;
+    bool plain;      /* no backend (write watch, AWE): nothing reads the pages before a zap */
     bool own_prot;   /* the backend keeps kernel protections of its own (write-watch fallback) */
     bool ww_arm;     /* fresh pages start "not written" in the kernel (userfaultfd write watch) */
     bool under_lost; /* wvm_alloc.under_lost */
@@ -60,6 +62,7 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
     p->post_failed = p->narrow_failed = false;
     p->guard_mode = a->guard_mode;
     const wvm_backend *be = wvm__alloc_backend(a);
+    p->plain = !be;
     p->own_prot = be && be->write_fault;
     p->ww_arm = be && be->kernel_records;
     p->under_lost = a->under_lost;
@@ -156,6 +159,23 @@ static int add_narrow(plan *p, uintptr_t addr, size_t len)
         }
     }
     return wvm__steps_push(&p->narrows, (wvm_step){addr, len, WVM_STEP_PROTECT, WVM_P_NONE, 0});
+}
+
+/* Guard mode, decommit of a committed piece: whether it goes PROT_NONE before its marker
+ * (finding h: MADV_GUARD_INSTALL zaps the page, then installs the marker, and a read faulting
+ * in between maps the zero page). Always for a page the program may not write (READONLY by
+ * write-protect, whose bit the zap drops: a racing write would succeed, finding d; mprotect'd
+ * READONLY, EXECUTE_*, NOACCESS, GUARD: a racing read would see a zero, or read a page it may
+ * not) and on a backend's allocation (write watch reads the records before the zap and no store
+ * may land after that, finding q). A plain read-write page skips it unless
+ * WINVMEM_STRICT_DECOMMIT=1: a read racing with the decommit or release of its own page may
+ * return 0 there, a documented deviation (doc/windows-semantics.md); it saves two mprotect
+ * calls and a transient mapping split per call. */
+static bool needs_narrow(const plan *p, uint32_t from)
+{
+    if (!p->plain || (from & (WVM_ATTR_WP | WVM_ATTR_GUARD)) || wvm__attr_kprot(from) != WVM_P_RW)
+        return true;
+    return wvm__option(WVM_OPT_STRICT_DECOMMIT) != 0;
 }
 
 /* Guard mode: a marked page (core/mark.h) is, to the kernel, an uncommitted page of zeros. */
@@ -258,18 +278,22 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
             if (!err && wp_was && !wp_is)
                 err = add_wide(p, (wvm_step){addr, len, WVM_STEP_WP_CLEAR, 0, 0});
         } else if (was && !is) {
-            /* PROT_NONE first (reversible), then the marker, then the mapping back to
-             * read-write under the marker (plan_run). A page that was never writable (or
-             * readable) never becomes so while it is decommitted, not even for a racing
-             * access (lin's finding d); and a racing read cannot see a zero the page never
-             * held (finding h): MADV_GUARD_INSTALL zaps the page, then installs the marker
-             * (retrying while racing faults populate it), and a read faulting in between
-             * would map the zero page. It faults instead, and the dispatcher decides once
-             * the decommit has published. One PROT_NONE covers neighbouring pieces and the
-             * markers between them (add_narrow), so the narrowing does not split a kernel
-             * mapping per piece (a60081f did: a release of 32k one-page islands met
-             * vm.max_map_count). The zap drops a write-protect bit with the page. */
-            err = add_narrow(p, addr, len);
+            /* Where needs_narrow says so: PROT_NONE first (reversible), then the marker,
+             * then the mapping back to read-write under the marker (plan_run). A page that
+             * was never writable (or readable) never becomes so while it is decommitted, not
+             * even for a racing access (lin's finding d); and a racing read cannot see a zero
+             * the page never held (finding h): MADV_GUARD_INSTALL zaps the page, then
+             * installs the marker (retrying while racing faults populate it), and a read
+             * faulting in between would map the zero page. It faults instead, and the
+             * dispatcher decides once the decommit has published. One PROT_NONE covers
+             * neighbouring pieces and the markers between them (add_narrow), so the
+             * narrowing does not split a kernel mapping per piece (a60081f did: a release of
+             * 32k one-page islands met vm.max_map_count). The zap drops a write-protect bit
+             * with the page. A read-write page's mapping is read-write already: the marker
+             * alone (a racing store lands before the zap, or after it and is zapped again:
+             * stored before the decommit). */
+            if (needs_narrow(p, from))
+                err = add_narrow(p, addr, len);
             if (!err)
                 err = add_zap(p, (wvm_step){addr, len, WVM_STEP_GUARD_INSTALL, 0, 0});
         } else if (!was && !is && (from & WVM_ATTR_UNDER)) {
@@ -407,7 +431,14 @@ static wvm_snap *mark_unwidened(wvm_alloc *a, const plan *p, wvm_snap *to)
  * (the order: see the top of this file). */
 static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count)
 {
-    uint32_t werr = wvm__wp_prepare(a, &to, first, count);
+    /* one walk when no new page is write-protected, marked or guarded (most changes) */
+    const uint32_t SPECIAL = WVM_ATTR_WP | WVM_ATTR_MARK | WVM_ATTR_GUARD;
+    uint32_t one_to, one_from;
+    const wvm_snap *to0 = to; /* (wvm__wp_prepare may replace to) */
+    bool one = wvm__snap_one(to, first, count, &one_to);
+    bool special = one ? (one_to & SPECIAL) != 0
+                       : wvm__snap_any(to, first, count, (wvm_pred){SPECIAL, 0, false});
+    uint32_t werr = special ? wvm__wp_prepare(a, &to, first, count) : 0;
     if (werr) {
         wvm__snap_free(to);
         return werr;
@@ -424,7 +455,8 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
     uint32_t gerr = wvm__guard_pending(wvm__alloc_snap(a)) ? WVM_ERROR_NOT_ENOUGH_MEMORY
                     : wvm__deferred_pending(a)             ? wvm__alloc_widen_deferred(a)
                                                            : 0;
-    if (!gerr)
+    new_map = false;
+    if (!gerr && special)
         gerr = wvm__guard_prepare(to, first, count, &new_map);
     if (gerr) {
         wvm__mark_undo(wvm__alloc_snap(a), to, first, count);
@@ -432,7 +464,12 @@ static uint32_t apply(wvm_alloc *a, wvm_snap *to, uint64_t first, uint64_t count
         wvm__snap_free(to);
         return gerr;
     }
-    int err = wvm__snap_each(wvm__alloc_snap(a), first, count, diff_piece, &d);
+    const wvm_snap *from = wvm__alloc_snap(a);
+    int err;
+    if (one && to == to0 && wvm__snap_one(from, first, count, &one_from)) /* one piece */
+        err = plan_piece(&p, p.base + first * WVM_PAGE, count * WVM_PAGE, one_from, one_to);
+    else
+        err = wvm__snap_each(from, first, count, diff_piece, &d);
     if (!err)
         err = plan_run(&p);
     if (!err && p.posts.n && !p.post_failed) { /* every mapping under a new marker is read-write */
@@ -554,7 +591,10 @@ static inline __attribute__((always_inline)) uint32_t commit_once(wvm_alloc *a, 
     uint32_t err = allowed(a, WVM_MEM_COMMIT, first, count);
     if (err)
         return err;
-    uint64_t fresh = wvm__snap_count(s, first, count, WVM_UNCOMMITTED);
+    uint32_t attr;
+    uint64_t fresh = wvm__snap_one(s, first, count, &attr)
+                         ? (wvm__attr_committed(attr) ? 0 : count)
+                         : wvm__snap_count(s, first, count, WVM_UNCOMMITTED);
     err = wvm__ledger_charge(fresh * WVM_PAGE);
     if (err)
         return err;

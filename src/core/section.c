@@ -15,15 +15,30 @@
 #include "prim/linux/prim.h"
 
 #define HDR_MAGIC   0x3154434553564d57ull /* "WVMSECT1" */
-#define HDR_VERSION 1u
+#define HDR_VERSION 2u
 #define HDR_NAME_AT 64u
+#define HDR_SLOTS   32u
+#define HDR_PATH    4096u /* a longer path is not kept: holders' descriptors only */
 
-/* The header of a named section's file; the section's pages start at data_off. */
+/* The header of a named section's file; the section's pages start at data_off. A file-backed
+ * one (attrs has SEC_FILE) has no pages: its header is a record (struct wvm_frec at bits_off)
+ * of where the file is, and data_off is the record's length. */
 typedef struct hdr {
     uint64_t magic;
     uint32_t version, prot, attrs, name_len;
     uint64_t size, data_off, bits_off;
 } hdr;
+
+/* Processes holding the file: pid << 32 | descriptor, 0 free. A holder takes a slot when it
+ * opens the section and gives it back when its section object goes (last handle and view); a
+ * slot of a process that died is taken over by the next one that finds it dead. A stale slot
+ * (a pid reused) leads to some other file and is refused by the identity check. */
+typedef struct wvm_frec {
+    uint64_t dev, ino;
+    uint32_t path_len, reserved;
+    _Atomic uint64_t slots[HDR_SLOTS];
+    char path[]; /* path_len bytes and a NUL */
+} frec;
 
 static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER; /* named sections, handles */
 static wvm_section *named_head;
@@ -118,6 +133,33 @@ static size_t bits_bytes(uint64_t size)
     return (size / WVM_PAGE + 63) / 64 * sizeof(uint64_t);
 }
 
+static uint64_t slot_value(const wvm_section *s)
+{
+    return (uint64_t)wvm__prim_pid() << 32 | (uint32_t)s->fd;
+}
+
+/* Takes a free slot, or one of a dead process, for this process's descriptor of the file. */
+static void claim_slot(wvm_section *s)
+{
+    uint64_t me = slot_value(s);
+    for (unsigned i = 0; i < HDR_SLOTS; i++) {
+        uint64_t v = atomic_load(&s->at->slots[i]);
+        if ((!v || !wvm__prim_pid_alive((long)(v >> 32))) &&
+            atomic_compare_exchange_strong(&s->at->slots[i], &v, me))
+            return;
+    }
+}
+
+static void release_slot(wvm_section *s)
+{
+    uint64_t me = slot_value(s); /* a forked child finds its parent's slot not its own */
+    for (unsigned i = 0; i < HDR_SLOTS; i++) {
+        uint64_t v = me;
+        if (atomic_compare_exchange_strong(&s->at->slots[i], &v, 0))
+            return;
+    }
+}
+
 static void section_destroy(wvm_object *o)
 {
     wvm_section *s = (wvm_section *)o;
@@ -129,11 +171,16 @@ static void section_destroy(wvm_object *o)
         wvm__credit_give(s->credit, s->credit_bytes);
         wvm__credit_unref(s->credit);
     }
-    if (s->header)
+    if (s->at)
+        release_slot(s);
+    if (s->header && s->bits) /* VirtualQuery may be reading the bits (core/xview.h) */
+        wvm__ebr_retire_unmap(s->header, s->header_len);
+    else if (s->header)
         wvm__prim_unmap(s->header, s->header_len);
     else if (s->bits)
         wvm__meta_free((void *)s->bits, bits_bytes(s->size));
     wvm__prim_fd_close(s->fd);
+    wvm__prim_fd_close(s->rec_fd);
     wvm__secname_free(&s->name);
     atomic_fetch_sub(&live_total, 1);
     wvm__meta_free(s, sizeof *s);
@@ -152,6 +199,7 @@ static wvm_section *section_new(void)
     s->obj.handle_closed = handle_closed;
     s->handles = 1;
     s->fd = -1;
+    s->rec_fd = -1;
     atomic_fetch_add(&live_total, 1);
     return s;
 }
@@ -238,20 +286,31 @@ static uint32_t create_file(wvm_file *f, uint64_t size, uint32_t prot, uint32_t 
 
 /* ---- named sections ----------------------------------------------------------------------- */
 
-static size_t header_bytes(uint32_t name_len, uint64_t size, bool bits, uint64_t *bits_off)
+/* The header's length for a section of attrs (SEC_FILE: a record with a path of path_len
+ * bytes; SEC_RESERVE: commit bits); *ext_off receives where the record or the bits start. */
+static size_t header_bytes(uint32_t name_len, uint64_t size, uint32_t attrs, uint32_t path_len,
+                           uint64_t *ext_off)
 {
     uint64_t at = (HDR_NAME_AT + 2 * (uint64_t)name_len + 7) & ~(uint64_t)7;
-    *bits_off = bits ? at : 0;
-    if (bits)
+    *ext_off = attrs & (WVM_SEC_FILE | WVM_SEC_RESERVE) ? at : 0;
+    if (attrs & WVM_SEC_FILE)
+        at += sizeof(frec) + path_len + 1;
+    else if (bits_needed(attrs))
         at += (size / WVM_PAGE + 63) / 64 * 8;
     return (size_t)page_round(at);
 }
 
-/* Maps the header of fd, len bytes (at least one page), and points s at it. */
+/* The descriptor that holds a named section's header and its flock. */
+static int name_fd(const wvm_section *s)
+{
+    return s->rec_fd >= 0 ? s->rec_fd : s->fd;
+}
+
+/* Maps the header of s's named file, len bytes (at least one page), and points s at it. */
 static int map_header(wvm_section *s, size_t len)
 {
     void *p;
-    int err = wvm__prim_map_fd_any(len, s->fd, 0, &p);
+    int err = wvm__prim_map_fd_any(len, name_fd(s), 0, &p);
     if (!err) {
         s->header = p;
         s->header_len = len;
@@ -272,7 +331,7 @@ static int create_named(int dir, const wvm_secname *name, uint64_t size, uint32_
     s->prot = prot;
     s->attrs = sec;
     uint64_t bits_off;
-    size_t hlen = header_bytes(name->len, s->size, bits_needed(sec), &bits_off);
+    size_t hlen = header_bytes(name->len, s->size, sec, 0, &bits_off);
     int err = 0;
     if (s->size + hlen < s->size)
         err = ENOMEM;
@@ -301,6 +360,102 @@ static int create_named(int dir, const wvm_secname *name, uint64_t size, uint32_
     return 0;
 }
 
+/* Gives s, a section over the caller's file (create_file), a name: a record of where the file is
+ * (header, our slot, our shared lock) made whole as an unnamed file and only then linked, as
+ * create_named does. EEXIST: the name appeared meanwhile. */
+static int name_file(int dir, const wvm_secname *name, wvm_section *s)
+{
+    wvm_fdinfo info;
+    char *path = wvm__meta_alloc(HDR_PATH);
+    int err = path ? wvm__prim_fd_info(s->fd, &info) : ENOMEM;
+    uint32_t plen = 0;
+    if (!err && !wvm__prim_fd_path(s->fd, path, HDR_PATH)) /* else holders' descriptors only */
+        plen = (uint32_t)strlen(path);
+    uint64_t at;
+    size_t hlen = header_bytes(name->len, s->size, s->attrs, plen, &at);
+    if (!err)
+        err = wvm__prim_shm_tmp(dir, hlen, &s->rec_fd);
+    if (!err)
+        err = map_header(s, hlen);
+    if (!err) {
+        hdr *h = s->header;
+        *h = (hdr){HDR_MAGIC, HDR_VERSION, s->prot, s->attrs, name->len, s->size, hlen, at};
+        memcpy((char *)s->header + HDR_NAME_AT, name->units, name->len * sizeof *name->units);
+        s->at = (frec *)((char *)s->header + at);
+        s->at->dev = info.dev;
+        s->at->ino = info.ino;
+        s->at->path_len = plen;
+        memcpy(s->at->path, path, plen);
+        s->at->path[plen] = 0;
+        atomic_store(&s->at->slots[0], slot_value(s));
+        err = wvm__prim_flock(s->rec_fd, false, true);
+    }
+    if (!err)
+        err = wvm__prim_shm_link(dir, s->rec_fd, name->file);
+    if (path)
+        wvm__meta_free(path, HDR_PATH);
+    return err;
+}
+
+/* Errors on the way to a holder's file that only rule that way out. */
+static bool way_closed(int err)
+{
+    return err == ENOENT || err == EACCES || err == EPERM || err == ENXIO || err == ELOOP ||
+           err == ENOTDIR || err == ESRCH || err == ENAMETOOLONG;
+}
+
+/* Opens the file of a named file-backed section as its record says: through a holder's
+ * descriptor, then through the path; read-write when the section's protection writes,
+ * executable when it executes. Only the same regular file (dev, ino) is accepted. EACCES when
+ * no way leads to it under this process's permissions. */
+static int reopen_file(wvm_section *s)
+{
+    uint32_t rights = wvm__prot_rights(s->prot);
+    bool write = rights & WVM_SECTION_MAP_WRITE, exec = rights & WVM_SECTION_MAP_EXECUTE;
+    for (unsigned i = 0; i <= HDR_SLOTS; i++) {
+        int fd, err;
+        if (i < HDR_SLOTS) {
+            uint64_t v = atomic_load(&s->at->slots[i]);
+            if (!v)
+                continue;
+            err = wvm__prim_open_held((long)(v >> 32), (int)(uint32_t)v, write, &fd);
+        } else {
+            if (!s->at->path_len)
+                break;
+            err = wvm__prim_open_path(s->at->path, write, &fd);
+        }
+        if (err && !way_closed(err))
+            return err;
+        if (err)
+            continue;
+        wvm_fdinfo info;
+        if (!(err = wvm__prim_fd_info(fd, &info)) && info.regular && info.dev == s->at->dev &&
+            info.ino == s->at->ino && (!exec || info.executable)) {
+            s->fd = fd;
+            return 0;
+        }
+        wvm__prim_fd_close(fd);
+        if (err && !way_closed(err))
+            return err;
+    }
+    return EACCES;
+}
+
+/* The record of a named file-backed section (header mapped, h checked against the record's
+ * length): the path is terminated where it says, then the file is reopened. */
+static int adopt_file(wvm_section *s, const hdr *h)
+{
+    s->at = (frec *)((char *)s->header + h->bits_off);
+    uint64_t at;
+    if (s->at->path_len >= HDR_PATH || s->at->path[s->at->path_len] ||
+        h->data_off != header_bytes(h->name_len, h->size, h->attrs, s->at->path_len, &at))
+        return EINVAL;
+    int err = reopen_file(s);
+    if (!err)
+        claim_slot(s);
+    return err;
+}
+
 /* Checks an existing file's header against the name and the file's size; fills s. */
 static int adopt_header(wvm_section *s, const wvm_secname *name)
 {
@@ -312,11 +467,13 @@ static int adopt_header(wvm_section *s, const wvm_secname *name)
         return err ? err : EINVAL;
     hdr h = *(hdr *)s->header;
     uint64_t bits_off;
-    bool bits = bits_needed(h.attrs);
-    if (h.magic != HDR_MAGIC || h.version != HDR_VERSION || h.name_len != name->len ||
-        h.size % WVM_PAGE || !h.size ||
-        h.data_off != header_bytes(h.name_len, h.size, bits, &bits_off) || h.bits_off != bits_off ||
-        h.data_off + h.size < h.size || info.size < h.data_off + h.size)
+    bool file = h.attrs & WVM_SEC_FILE, bits = bits_needed(h.attrs);
+    uint64_t hlen = header_bytes(h.name_len, h.size, h.attrs, 0, &bits_off);
+    if (h.magic != HDR_MAGIC || h.version != HDR_VERSION || h.name_len != name->len || !h.size ||
+        h.bits_off != bits_off || h.data_off + h.size < h.size)
+        return EINVAL;
+    if (file ? (bits || h.data_off < hlen || h.data_off > hlen + HDR_PATH || info.size < h.data_off)
+             : (h.size % WVM_PAGE || h.data_off != hlen || info.size < h.data_off + h.size))
         return EINVAL;
     if (h.data_off > WVM_PAGE) {
         wvm__prim_unmap(s->header, s->header_len);
@@ -330,6 +487,12 @@ static int adopt_header(wvm_section *s, const wvm_secname *name)
     s->size = h.size;
     s->prot = h.prot;
     s->attrs = h.attrs;
+    if (file) { /* the record's descriptor moves aside for the file's */
+        s->rec_fd = s->fd;
+        s->fd = -1;
+        s->file = true;
+        return adopt_file(s, &h);
+    }
     s->data_off = h.data_off;
     s->bits = bits ? (_Atomic uint64_t *)((char *)s->header + bits_off) : NULL;
     return 0;
@@ -421,12 +584,12 @@ static void drop_name(wvm_section *s)
         p = &(*p)->next_named;
     if (*p)
         *p = s->next_named;
-    if (!s->header) /* a named file-backed section: its name is this process's only */
+    if (!s->header) /* not published (a failed create) */
         return;
     int dir;
-    if (!wvm__prim_shm_dir(&dir) && !wvm__prim_flock(s->fd, true, false))
+    if (!wvm__prim_shm_dir(&dir) && !wvm__prim_flock(name_fd(s), true, false))
         wvm__prim_shm_unlink(dir, s->name.file);
-    wvm__prim_funlock(s->fd);
+    wvm__prim_funlock(name_fd(s));
 }
 
 static void handle_closed(wvm_object *o)
@@ -462,7 +625,7 @@ static uint32_t lookup_named(const wvm_secname *name, wvm_section **out)
         return named_error(err);
     uint32_t e = register_named(s, name);
     if (e) {
-        wvm__prim_funlock(s->fd);
+        wvm__prim_funlock(name_fd(s));
         section_destroy(&s->obj);
         return e;
     }
@@ -480,28 +643,34 @@ uint32_t wvm__section_create(wvm_file *file, uint64_t size, uint32_t prot, uint3
     uint32_t err = lookup_named(name, out);
     if (err == WVM_ERROR_FILE_NOT_FOUND) {
         wvm_section *s = NULL;
-        if (file) {
-            err = create_file(file, size, prot, sec, &s);
-        } else {
-            int dir, e = wvm__prim_shm_dir(&dir);
-            err = e ? named_error(e) : 0;
-            for (int tries = 0; !err && tries < 1000; tries++) {
-                if ((e = create_named(dir, name, size, prot, sec, &s)) != EEXIST) {
-                    err = named_error(e);
+        int dir, e = wvm__prim_shm_dir(&dir);
+        err = e ? named_error(e) : 0;
+        for (int tries = 0; !err && tries < 1000; tries++) {
+            if (file) { /* the file's checks first, as for an unnamed section */
+                if ((err = create_file(file, size, prot, sec, &s)))
                     break;
+                if ((e = name_file(dir, name, s))) {
+                    section_destroy(&s->obj);
+                    s = NULL;
                 }
-                if (!(err = lookup_named(name, out))) { /* made by someone else meanwhile */
-                    *existed = true;
-                    pthread_mutex_unlock(&registry);
-                    return 0;
-                }
-                if (err == WVM_ERROR_FILE_NOT_FOUND)
-                    err = 0; /* and gone again: try once more */
+            } else {
+                e = create_named(dir, name, size, prot, sec, &s);
             }
+            if (e != EEXIST) {
+                err = named_error(e);
+                break;
+            }
+            if (!(err = lookup_named(name, out))) { /* made by someone else meanwhile */
+                *existed = true;
+                pthread_mutex_unlock(&registry);
+                return 0;
+            }
+            if (err == WVM_ERROR_FILE_NOT_FOUND)
+                err = 0; /* and gone again: try once more */
         }
         if (!err && s && (err = register_named(s, name))) {
             if (s->header)
-                wvm__prim_funlock(s->fd);
+                wvm__prim_funlock(name_fd(s));
             drop_name(s);
             section_destroy(&s->obj);
         }

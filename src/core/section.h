@@ -7,7 +7,16 @@
  * SEC_RESERVE sections charge each page when a view commits it (VirtualAlloc on the view),
  * keeping one bit per committed page with the section, shared by every process for a named
  * one. A section lives while a handle or a view refers to it (wvm_object's reference count);
- * its name lives while a handle to it is open in any process. */
+ * its name lives while a handle to it is open in any process.
+ *
+ * A named section over the caller's file is reached from other processes through a record in
+ * the per-user directory (the same file name a pagefile-backed section of that name would have):
+ * the section's size, protection and name, the file's identity (dev, ino), its path at creation,
+ * and the processes holding it open (pid, descriptor). Another process reopens the file through
+ * /proc/<pid>/fd/<n> of a holder, else through the path, with the access the section's
+ * protection needs, and accepts it only when it is the same file (dev, ino): the kernel checks
+ * the file's permissions for this process at that open, so an opener never gets more than the
+ * file itself allows it, and a file swapped under the path is refused (ERROR_ACCESS_DENIED). */
 #ifndef WVM_SECTION_H
 #define WVM_SECTION_H
 #include <pthread.h>
@@ -54,6 +63,9 @@ typedef struct wvm_section {
     wvm_secname name; /* units NULL: unnamed */
     void *header;     /* the file's header, mapped shared (named) */
     size_t header_len;
+    int rec_fd;          /* named file-backed: the record in the per-user directory (-1: none;
+                          * a named pagefile-backed section's record is fd itself) */
+    struct wvm_frec *at; /* named file-backed: where the file is (in the header) */
     struct wvm_section *next_named;
 } wvm_section;
 

@@ -38,15 +38,43 @@ static inline uint32_t run_first(uint64_t x)
     return (uint32_t)x;
 }
 
-/* Pages covered by a container of `level`. */
+#define LEAF_LOG 9
+_Static_assert(1u << LEAF_LOG == WVM_LEAF_PAGES, "a leaf's pages are a power of two");
+
+/* Pages covered by a container of `level`: 1 << span_log(level). Divisions by a span are
+ * shifts (a 64-bit div costs tens of cycles on the lookup paths). */
+static inline unsigned span_log(unsigned level)
+{
+    return LEAF_LOG + WVM_FANOUT_LOG * level;
+}
+
 static inline uint64_t span(unsigned level)
 {
-    return (uint64_t)WVM_LEAF_PAGES << (WVM_FANOUT_LOG * level);
+    return (uint64_t)1 << span_log(level);
+}
+
+/* The child of a container of `level` (> 0) holding page offset off (from the container's
+ * first page). */
+static inline uint64_t child(unsigned level, uint64_t off)
+{
+    return off >> span_log(level - 1);
 }
 
 static inline uint64_t run(uint64_t first, uint32_t attr)
 {
     return first | (uint64_t)attr << 32;
+}
+
+/* A flat root: the root holds the allocation's runs, whatever its size, while they are at most
+ * FLAT_RUNS (a write then copies at most FLAT_RUNS + 2 slots, a bounded chunk like a leaf) and
+ * its pages fit a run's 32-bit offset. Most allocations never leave it (a reservation with a
+ * few committed ranges); one that fragments past FLAT_RUNS becomes a tree (grow), and a tree
+ * whose root entries are all uniform becomes flat again (flatten). */
+#define FLAT_RUNS 64u
+
+static inline bool flat_fits(uint64_t pages)
+{
+    return pages <= (uint64_t)UINT32_MAX + 1;
 }
 
 /* ---- memory ------------------------------------------------------------------------------ */
@@ -109,15 +137,23 @@ static void chain_add(chain *c, wvm_retired *obj, size_t bytes)
     c->n++;
 }
 
+static void drop(wvm_pnode *nd, chain *later);
+
 /* Drops one reference to entry e's node; a node nobody references any more releases its
- * children and is freed now (later == NULL) or joins later, for the epochs. */
-static void release(uint64_t e, chain *later)
+ * children and is freed now (later == NULL) or joins later, for the epochs. Inline: a
+ * retirement decrements every sibling on the replaced path, and recurses only into the path. */
+static inline void release(uint64_t e, chain *later)
 {
     if (is_uniform(e))
         return;
     wvm_pnode *nd = (wvm_pnode *)(uintptr_t)e;
-    if (--nd->refs)
-        return;
+    if (!--nd->refs)
+        drop(nd, later);
+}
+
+/* A node without references: its children released, itself freed or chained. */
+static void drop(wvm_pnode *nd, chain *later)
+{
     for (uint32_t i = 0; nd->level && i < nd->n; i++)
         release(nd->slot[i], later);
     if (later)
@@ -153,13 +189,13 @@ static unsigned root_level(uint64_t pages)
 static uint32_t children(unsigned level, uint64_t lo, uint64_t top)
 {
     uint64_t cs = span(level - 1);
-    return (uint32_t)((top - lo + cs - 1) / cs);
+    return (uint32_t)child(level, top - lo + cs - 1);
 }
 
 wvm_snap *wvm__snap_new(uintptr_t base, size_t size, uint32_t alloc_prot, uint32_t type)
 {
     uint64_t pages = size / WVM_PAGE;
-    unsigned level = root_level(pages);
+    unsigned level = flat_fits(pages) ? 0 : root_level(pages);
     uint32_t n = level ? children(level, 0, pages) : 1;
     wvm_snap *s = snap_alloc(n);
     if (!s)
@@ -219,8 +255,8 @@ uint32_t wvm__snap_attr(const wvm_snap *s, uint64_t page)
     uint32_t n = s->n;
     uint64_t off = page;
     while (level) {
-        uint64_t cs = span(level - 1), e = slot[off / cs];
-        off %= cs;
+        uint64_t e = slot[child(level, off)];
+        off &= span(level - 1) - 1;
         if (is_uniform(e))
             return slot_attr(e);
         const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
@@ -267,8 +303,8 @@ static int piece(walker *w, uint64_t from, uint64_t to, uint32_t attr)
     return from < to ? emit(w, from, to - from, attr) : 0;
 }
 
-static int walk(walker *w, unsigned level, uint32_t n, const uint64_t *slot, uint64_t lo,
-                uint64_t top)
+__attribute__((noinline)) static int walk(walker *w, unsigned level, uint32_t n,
+                                          const uint64_t *slot, uint64_t lo, uint64_t top)
 {
     if (!level) {
         uint32_t i = w->first > lo ? find_run(slot, n, w->first - lo) : 0;
@@ -280,7 +316,7 @@ static int walk(walker *w, unsigned level, uint32_t n, const uint64_t *slot, uin
         return 0;
     }
     uint64_t cs = span(level - 1);
-    for (uint32_t i = w->first > lo ? (uint32_t)((w->first - lo) / cs) : 0;
+    for (uint32_t i = w->first > lo ? (uint32_t)child(level, w->first - lo) : 0;
          i < n && lo + i * cs < w->end; i++) {
         uint64_t cl = lo + i * cs, e = slot[i];
         if (is_uniform(e)) {
@@ -299,32 +335,63 @@ static int walk(walker *w, unsigned level, uint32_t n, const uint64_t *slot, uin
     return 0;
 }
 
+/* A container of the tree (or the root) covering pages [lo, top). */
+typedef struct container {
+    unsigned level;
+    uint32_t n;
+    const uint64_t *slot;
+    uint64_t lo, top;
+} container;
+
+/* Descends from s's root while [first, end) lies inside one child: a point operation's range
+ * is one piece or one leaf's runs, found like wvm__snap_attr finds a page. Returns a uniform
+ * entry (odd) with the attribute of the whole range when one entry or one run holds it, else
+ * 0 with c the smallest container holding it. */
+static inline uint64_t descend(const wvm_snap *s, uint64_t first, uint64_t end, container *c)
+{
+    *c = (container){s->level, s->n, s->slot, 0, wvm__snap_pages(s)};
+    for (;;) {
+        if (!c->level) {
+            uint32_t i = find_run(c->slot, c->n, first - c->lo);
+            if (i + 1 < c->n && c->lo + run_first(c->slot[i + 1]) < end)
+                return 0;
+            return UNIFORM(slot_attr(c->slot[i]));
+        }
+        uint64_t cs = span(c->level - 1), i = child(c->level, first - c->lo);
+        if (i != child(c->level, end - 1 - c->lo))
+            return 0;
+        uint64_t e = c->slot[i];
+        if (is_uniform(e))
+            return e;
+        const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
+        c->lo += i * cs;
+        c->top = c->lo + cs < c->top ? c->lo + cs : c->top;
+        c->level = nd->level;
+        c->n = nd->n;
+        c->slot = nd->slot;
+    }
+}
+
+bool wvm__snap_one(const wvm_snap *s, uint64_t first, uint64_t count, uint32_t *attr)
+{
+    container c;
+    if (__builtin_expect(!count, 0))
+        return false;
+    uint64_t e = descend(s, first, first + count, &c);
+    *attr = slot_attr(e);
+    return e != 0;
+}
+
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx)
 {
     if (!count)
         return 0;
-    uint64_t end = first + count, lo = 0, top = wvm__snap_pages(s);
-    unsigned level = s->level;
-    uint32_t n = s->n;
-    const uint64_t *slot = s->slot;
-    /* descend while the range lies inside one child: a point operation's range is one piece
-     * or one leaf's runs, found like wvm__snap_attr finds a page */
-    while (level) {
-        uint64_t cs = span(level - 1), i = (first - lo) / cs;
-        if (i != (end - 1 - lo) / cs)
-            break;
-        uint64_t e = slot[i];
-        if (is_uniform(e))
-            return f(first, count, slot_attr(e), ctx);
-        const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
-        lo += i * cs;
-        top = lo + cs < top ? lo + cs : top;
-        level = nd->level;
-        n = nd->n;
-        slot = nd->slot;
-    }
+    container c;
+    uint64_t end = first + count, e = descend(s, first, end, &c);
+    if (e)
+        return f(first, count, slot_attr(e), ctx);
     walker w = {first, end, f, ctx, false, 0, 0, 0, 0};
-    if (walk(&w, level, n, slot, lo, top))
+    if (walk(&w, c.level, c.n, c.slot, c.lo, c.top))
         return w.result;
     return w.pending ? f(w.p_first, w.p_count, w.p_attr, ctx) : 0;
 }
@@ -337,9 +404,9 @@ static inline bool holds(const wvm_pred *p, uint32_t attr)
 /* Pages of [first, end) inside the container [lo, top) for which p holds; with any, stops at
  * the first piece that holds (the count is then only non-zero). Pieces are not merged, as a
  * predicate does not need them whole: cheaper than wvm__snap_each with a callback. */
-static uint64_t pred_walk(const wvm_pred *p, bool any, unsigned level, uint32_t n,
-                          const uint64_t *slot, uint64_t lo, uint64_t top, uint64_t first,
-                          uint64_t end)
+__attribute__((noinline)) static uint64_t pred_walk(const wvm_pred *p, bool any, unsigned level,
+                                                    uint32_t n, const uint64_t *slot, uint64_t lo,
+                                                    uint64_t top, uint64_t first, uint64_t end)
 {
     uint64_t hits = 0;
     if (!level) {
@@ -355,7 +422,7 @@ static uint64_t pred_walk(const wvm_pred *p, bool any, unsigned level, uint32_t 
         return hits;
     }
     uint64_t cs = span(level - 1);
-    for (uint32_t i = first > lo ? (uint32_t)((first - lo) / cs) : 0;
+    for (uint32_t i = first > lo ? (uint32_t)child(level, first - lo) : 0;
          i < n && lo + i * cs < end && !(any && hits); i++) {
         uint64_t cl = lo + i * cs, ch = cl + cs < top ? cl + cs : top, e = slot[i];
         if (is_uniform(e)) {
@@ -369,31 +436,16 @@ static uint64_t pred_walk(const wvm_pred *p, bool any, unsigned level, uint32_t 
     return hits;
 }
 
-/* pred_walk from the smallest container holding [first, first+count), found as
- * wvm__snap_each finds it. */
+/* pred_walk from the smallest container holding [first, first+count) (descend). */
 static uint64_t pred_scan(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p, bool any)
 {
     if (!count)
         return 0;
-    uint64_t end = first + count, lo = 0, top = wvm__snap_pages(s);
-    unsigned level = s->level;
-    uint32_t n = s->n;
-    const uint64_t *slot = s->slot;
-    while (level) {
-        uint64_t cs = span(level - 1), i = (first - lo) / cs;
-        if (i != (end - 1 - lo) / cs)
-            break;
-        uint64_t e = slot[i];
-        if (is_uniform(e))
-            return holds(&p, slot_attr(e)) ? count : 0;
-        const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
-        lo += i * cs;
-        top = lo + cs < top ? lo + cs : top;
-        level = nd->level;
-        n = nd->n;
-        slot = nd->slot;
-    }
-    return pred_walk(&p, any, level, n, slot, lo, top, first, end);
+    container c;
+    uint64_t end = first + count, e = descend(s, first, end, &c);
+    if (e)
+        return holds(&p, slot_attr(e)) ? count : 0;
+    return pred_walk(&p, any, c.level, c.n, c.slot, c.lo, c.top, first, end);
 }
 
 uint64_t wvm__snap_count(const wvm_snap *s, uint64_t first, uint64_t count, wvm_pred p)
@@ -467,8 +519,8 @@ static bool map_children(mapper *m, const uint64_t *src, uint32_t n, unsigned le
                          uint64_t top, uint64_t *out)
 {
     uint64_t cs = span(level - 1);
-    uint32_t a = m->first > lo ? (uint32_t)((m->first - lo) / cs) : 0;
-    uint32_t b = (uint32_t)((m->end - 1 - lo) / cs) + 1; /* children [a, b) meet the range */
+    uint32_t a = m->first > lo ? (uint32_t)child(level, m->first - lo) : 0;
+    uint32_t b = (uint32_t)child(level, m->end - 1 - lo) + 1; /* children [a, b) meet the range */
     if (b > n)
         b = n;
     for (uint32_t i = a; i < b; i++) {
@@ -533,6 +585,83 @@ static uint64_t map_entry(mapper *m, uint64_t e, unsigned level, uint64_t lo, ui
     return made_or_release(level, k, buf);
 }
 
+/* The entry for the container of `level` covering [lo, top) of the pages runs[0..n) describe
+ * (offsets from page 0); *i is the run holding lo, moved on as the build goes. Uniform where
+ * one run covers the container, else a new node (refs 1). 0 on ENOMEM, nothing made. */
+static uint64_t build(const uint64_t *runs, uint32_t n, uint32_t *i, unsigned level, uint64_t lo,
+                      uint64_t top)
+{
+    while (*i + 1 < n && run_first(runs[*i + 1]) <= lo)
+        (*i)++;
+    if (*i + 1 == n || run_first(runs[*i + 1]) >= top)
+        return UNIFORM(slot_attr(runs[*i]));
+    uint32_t k = 0;
+    if (!level) { /* the leaf's runs, rebased, written into the node (no copy on the stack) */
+        while (*i + k < n && run_first(runs[*i + k]) < top)
+            k++;
+        wvm_pnode *nd = node_alloc(0, k, runs + *i);
+        if (!nd)
+            return 0;
+        nd->slot[0] = run(0, slot_attr(runs[*i]));
+        for (uint32_t j = 1; j < k; j++)
+            nd->slot[j] -= lo;
+        return (uint64_t)(uintptr_t)nd;
+    }
+    uint64_t buf[WVM_FANOUT], cs = span(level - 1);
+    k = children(level, lo, top);
+    for (uint32_t c = 0; c < k; c++) {
+        uint64_t cl = lo + c * cs, ch = cl + cs < top ? cl + cs : top;
+        if (!(buf[c] = build(runs, n, i, level - 1, cl, ch))) {
+            while (c-- > 0)
+                release(buf[c], NULL);
+            return 0;
+        }
+    }
+    return made_or_release(level, k, buf); /* (runs differ across it: no collapse) */
+}
+
+/* A new snapshot like s (fields copied, committed left to the caller) whose root is the tree
+ * of runs[0..n): an allocation that fragmented past FLAT_RUNS. NULL on ENOMEM. */
+static wvm_snap *grow(const wvm_snap *s, const uint64_t *runs, uint32_t n)
+{
+    uint64_t pages = wvm__snap_pages(s), cs;
+    unsigned level = root_level(pages);
+    uint32_t k = children(level, 0, pages), i = 0;
+    wvm_snap *d = snap_alloc(k);
+    if (!d)
+        return NULL;
+    memcpy(d, s, sizeof *d);
+    d->cap = (uint16_t)k;
+    d->level = (uint8_t)level;
+    d->n = k;
+    cs = span(level - 1);
+    for (uint32_t c = 0; c < k; c++) {
+        uint64_t cl = c * cs, ch = cl + cs < pages ? cl + cs : pages;
+        if (!(d->slot[c] = build(runs, n, &i, level - 1, cl, ch))) {
+            while (c-- > 0)
+                release(d->slot[c], NULL);
+            block_free(d, snap_bytes(d->cap));
+            return NULL;
+        }
+    }
+    return d;
+}
+
+/* A tree root whose entries are all uniform becomes runs again, in place (at most one run
+ * per entry: d->cap has room). */
+static void flatten(wvm_snap *d)
+{
+    uint64_t cs = span(d->level - 1);
+    uint32_t k = 0;
+    for (uint32_t c = 0; c < d->n; c++)
+        if (!is_uniform(d->slot[c]))
+            return;
+    for (uint32_t c = 0; c < d->n; c++)
+        push(d->slot, &k, c * cs, slot_attr(d->slot[c]));
+    d->level = 0;
+    d->n = k;
+}
+
 wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_attr_fn f, void *ctx)
 {
     if (s->retired)
@@ -543,12 +672,17 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
     if (!s->level) {
         uint64_t buf[WVM_LEAF_PAGES + 2];
         uint32_t k = map_runs(&m, s->slot, s->n, 0, pages, buf);
-        if (!(d = snap_alloc(k)))
-            return NULL;
-        memcpy(d, s, sizeof *d);
-        memcpy(d->slot, buf, k * sizeof *buf);
-        d->n = k;
-        d->cap = (uint16_t)k;
+        if (k > FLAT_RUNS && pages > WVM_LEAF_PAGES) {
+            if (!(d = grow(s, buf, k)))
+                return NULL;
+        } else {
+            if (!(d = snap_alloc(k)))
+                return NULL;
+            memcpy(d, s, sizeof *d);
+            memcpy(d->slot, buf, k * sizeof *buf);
+            d->n = k;
+            d->cap = (uint16_t)k;
+        }
     } else {
         if (!(d = snap_alloc(s->n)))
             return NULL;
@@ -558,6 +692,8 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
             block_free(d, snap_bytes(d->cap));
             return NULL;
         }
+        if (flat_fits(pages) && is_uniform(d->slot[0])) /* (fragmented: the test stops here) */
+            flatten(d);
     }
     d->retired = false;
     d->committed = (uint64_t)((int64_t)s->committed + m.delta);
@@ -623,8 +759,14 @@ const char *wvm__snap_check(const wvm_snap *s, wvm_refs_seen refs)
 {
     checker c = {.refs = refs};
     uint64_t pages = wvm__snap_pages(s);
-    if (s->level != root_level(pages))
+    if (s->level ? s->level != root_level(pages)
+                 : pages > WVM_LEAF_PAGES && (!flat_fits(pages) || s->n > FLAT_RUNS))
         return "root level does not fit the size";
+    bool uniform = s->level && flat_fits(pages);
+    for (uint32_t i = 0; uniform && i < s->n; i++)
+        uniform = is_uniform(s->slot[i]);
+    if (uniform)
+        return "a tree root of uniform entries (should be runs)";
     check_container(&c, s->level, s->n, s->slot, 0, pages, true);
     if (!c.error && c.committed != s->committed)
         c.error = "committed count differs from the pages";

@@ -7,11 +7,15 @@
  *   - a leaf covers WVM_LEAF_PAGES pages (2 MiB) as runs of equal attributes;
  *   - an internal node covers WVM_FANOUT children; an entry is a child node, or one attribute
  *     for the whole child ("uniform": untouched address space costs no node at all);
- *   - the root is embedded in the snapshot: runs when the allocation fits one leaf (an
- *     allocation of <= 2 MiB is one block, as small as a plain run list), else entries.
+ *   - the root is embedded in the snapshot: runs while the allocation fits one leaf or has at
+ *     most 64 runs (a "flat" root: most allocations, whatever their size, are one block as
+ *     small as a plain run list, and a write copies that block), else entries. A flat root
+ *     that fragments past 64 runs becomes a tree; a tree whose root entries are all uniform
+ *     becomes flat again.
  * A write (wvm__snap_map) copies the root and the nodes on the paths to the pages it changes,
  * and shares every other node with the snapshot it started from: O(depth x fan-out + runs of
- * the leaves it touches + pieces it changes), never O(runs of the allocation). `committed` is
+ * the leaves it touches + pieces it changes), never O(runs of the allocation) (a flat root's
+ * runs are bounded like a leaf's). `committed` is
  * carried as a delta. A node whose children are all one attribute collapses into a uniform
  * entry, so regions spanning many leaves are found in O(depth x fan-out).
  *
@@ -102,6 +106,11 @@ wvm_snap *wvm__snap_map(const wvm_snap *s, uint64_t first, uint64_t count, wvm_a
  * order. Stops and returns f's result when non-zero. */
 typedef int (*wvm_piece_fn)(uint64_t first, uint64_t count, uint32_t attr, void *ctx);
 int wvm__snap_each(const wvm_snap *s, uint64_t first, uint64_t count, wvm_piece_fn f, void *ctx);
+
+/* Whether every page of [first, first+count) (false when count is 0) has one attribute, found by
+ * the descent alone (one entry or one run holds the range); *attr is it then. A range of one
+ * attribute split across leaves gives false: a quick path for the callers of wvm__snap_each. */
+bool wvm__snap_one(const wvm_snap *s, uint64_t first, uint64_t count, uint32_t *attr);
 
 /* A page predicate: (attr & mask) == want, or != want when !equal. */
 typedef struct wvm_pred {

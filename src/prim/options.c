@@ -39,6 +39,10 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
                              "0: PAGE_NOACCESS and PAGE_GUARD on committed pages holding data "
                              "use mprotect, 2: a guard marker with the data kept aside, 1: "
                              "mprotect up to 1/16 of vm.max_map_count mappings, then 2's"},
+    [WVM_OPT_STRICT_DECOMMIT] = {"WINVMEM_STRICT_DECOMMIT", 0, 0,
+                                 "1: a read racing with the decommit or release of its read-write "
+                                 "page faults or reads the old data, never 0 (two mprotect calls "
+                                 "per decommit)"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];

@@ -1,49 +1,14 @@
 /* Helpers of the per-page protection tests at scale (test_readonly_pages.c,
- * test_noaccess_pages.c): kernel mapping counts, switches, a fresh read-write allocation. */
+ * test_noaccess_pages.c): switches, a fresh read-write allocation,
+ * islands of one protection among read-write pages. */
 #ifndef WVM_TEST_PROT_PAGES_H
 #define WVM_TEST_PROT_PAGES_H
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "maps.h"
 #include "veh_record.h"
-
-static long map_count(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    for (int c; (c = fgetc(f)) != EOF;)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-/* Mappings that overlap [lo, hi). */
-static long maps_over(const char *lo, const char *hi)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        unsigned long s, e;
-        if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < (uintptr_t)hi && e > (uintptr_t)lo)
-            n++;
-    }
-    fclose(f);
-    return n;
-}
-
-static long max_map_count(void)
-{
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    cr_assert_not_null(f);
-    long n = 0;
-    cr_assert_eq(fscanf(f, "%ld", &n), 1);
-    fclose(f);
-    return n;
-}
 
 static int env_off(const char *name)
 {
@@ -73,6 +38,90 @@ static int set_prot(char *p, size_t pages, uint32_t prot)
     uint32_t old;
     return wvm_VirtualProtect(p, pages * PAGE, prot, &old);
 }
+#define ISLANDS      131072L /* one-page islands, each between two read-write pages */
+#define ISLAND_PAGES (2 * ISLANDS + 1)
+
+/* Island i of a reservation of ISLAND_PAGES pages. */
+static char *island(char *r, long i)
+{
+    return r + (2 * i + 1) * PAGE;
+}
+
+/* Island k of a sample of `sampled(made)` spread over the first `made` islands. */
+static long sampled(long made)
+{
+    return made < 64 ? made : 64;
+}
+
+static long sample_island(long made, long k)
+{
+    return k * (made / sampled(made));
+}
+
+typedef struct {
+    long made;        /* islands made: ISLANDS, or the one whose VirtualProtect failed */
+    long maps0, own0; /* process mappings, and those over the reservation, after the first */
+    long maps1, own1; /* after the last */
+} islands_t;
+
+/* Gives every island of r (ISLAND_PAGES committed read-write pages) protection `prot`, one
+ * VirtualProtect each. per_page: the mechanism in use keeps protections per page, so every
+ * island is made and the reservation's kernel mappings stay as the first island left them;
+ * else each island splits the mapping (mprotect) until vm.max_map_count, where VirtualProtect
+ * fails with ERROR_NOT_ENOUGH_MEMORY and leaves the island read-write. Either way the first
+ * island is a one-page region of `prot` between read-write pages. per_page 2: pages with data
+ * under the default policy of WINVMEM_MARKER_DATA: every island made, the process's mappings
+ * near 1/16 of vm.max_map_count. */
+static islands_t make_islands(char *r, uint32_t prot, int per_page)
+{
+    islands_t is = {0};
+    long limit = max_map_count();
+    uint32_t err = 0;
+    for (; is.made < ISLANDS; is.made++) {
+        if (!set_prot(island(r, is.made), 1, prot)) {
+            err = wvm_GetLastError();
+            break;
+        }
+        if (is.made == 0) { /* after the reservation's registration */
+            is.maps0 = map_count();
+            is.own0 = maps_over(r, r + ISLAND_PAGES * PAGE);
+        }
+    }
+    is.maps1 = map_count();
+    is.own1 = maps_over(r, r + ISLAND_PAGES * PAGE);
+    if (per_page == 2) { /* pages with data under WINVMEM_MARKER_DATA's default policy */
+        cr_assert_eq(is.made, ISLANDS, "island %ld failed with error %u (maps %ld)", is.made, err,
+                     is.maps1);
+        /* mprotect up to 1/16 of the limit (a margin for the estimate's slack), then the stash
+         * (core/stash_policy.c) */
+        cr_assert_geq(is.maps1, limit / 16 - 500, "the policy stashed early: %ld", is.maps1);
+        cr_assert_leq(is.maps1, limit / 16 + 500, "the policy stashed late: %ld", is.maps1);
+    } else if (per_page) {
+        cr_assert_eq(is.made, ISLANDS, "island %ld failed with error %u (maps %ld)", is.made, err,
+                     is.maps1);
+        cr_assert_eq(is.own1, is.own0,
+                     "mappings of the reservation: %ld after the first island, %ld after all",
+                     is.own0, is.own1);
+        cr_assert_leq(is.own1, 3);
+        /* the process gains only winvmem's bookkeeping for 262,145 runs */
+        cr_assert_leq(is.maps1 - is.maps0, 2,
+                      "kernel mappings %ld after the first island, %ld after all", is.maps0,
+                      is.maps1);
+    } else {
+        cr_assert_lt(is.made, ISLANDS, "mprotect islands did not meet vm.max_map_count %ld", limit);
+        cr_assert_eq(err, WVM_ERROR_NOT_ENOUGH_MEMORY);
+        cr_assert_geq(is.maps1, limit - 2, "failed at %ld mappings, limit %ld", is.maps1, limit);
+        cr_assert_eq(prot_of(island(r, is.made)), WVM_PAGE_READWRITE);
+    }
+    wvm_MEMORY_BASIC_INFORMATION m;
+    cr_assert_eq(wvm_VirtualQuery(island(r, 0), &m, sizeof m), sizeof m);
+    cr_assert_eq(m.Protect, prot);
+    cr_assert_eq(m.RegionSize, PAGE);
+    cr_assert_eq(m.State, WVM_MEM_COMMIT);
+    cr_assert_eq(prot_of(island(r, 0) + PAGE), WVM_PAGE_READWRITE);
+    return is;
+}
+
 /* A kernel write into p (read(2) into it) fails. */
 static void kernel_write_fails(char *p)
 {

@@ -14,6 +14,7 @@
 
 #include <criterion/criterion.h>
 #include <winvmem.h>
+#include "maps.h"
 #include "skip.h"
 
 #define PG 4096u
@@ -235,7 +236,7 @@ Test(awe, unmapped_window_pages_fault)
         _exit(0);
     }
     int st;
-    waitpid(pid, &st, 0);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_expect(WIFSIGNALED(st) && (WTERMSIG(st) == SIGBUS || WTERMSIG(st) == SIGSEGV),
               "touching an empty window page faults (status %#x)", st);
     /* fork left the parent's pages shared copy-on-write: moving them still works */
@@ -245,35 +246,24 @@ Test(awe, unmapped_window_pages_fault)
     cr_expect(wvm_VirtualFree(w, 0, WVM_MEM_RELEASE));
 }
 
-static int map_count(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    int n = 0, c;
-    while (f && (c = fgetc(f)) != EOF)
-        n += c == '\n';
-    if (f)
-        fclose(f);
-    return n;
-}
-
 Test(awe, scattered_pages_and_kernel_mappings)
 {
     enum { N = 4096 };
     char *w = window((size_t)2 * N * PG);
     static uintptr_t pfn[N];
     pages(N, pfn);
-    int before = map_count();
+    long before = map_count();
     for (uintptr_t i = 0; i < N; i++) /* every other window page, frames in a shuffled order */
         cr_assert(wvm_MapUserPhysicalPages(w + 2 * i * PG, 1, &pfn[(i * 2654435761u) % N]));
     for (uintptr_t i = 0; i < N; i++)
         w[2 * i * PG] = (char)i;
-    int after = map_count();
+    long after = map_count();
     wvm_stats st = {.version = WVM_STATS_VERSION, .size = sizeof st};
     wvm_stats_get(&st);
     if (st.mechanisms_in_use & WVM_MECH_UFFDIO_MOVE)
-        cr_expect_leq(after - before, 2, "%d mappings before, %d after", before, after);
+        cr_expect_leq(after - before, 2, "%ld mappings before, %ld after", before, after);
     else /* the memfd backend's documented cost: a kernel mapping per scattered page */
-        cr_expect_geq(after - before, N, "%d mappings before, %d after", before, after);
+        cr_expect_geq(after - before, N, "%ld mappings before, %ld after", before, after);
     cr_assert(wvm_MapUserPhysicalPages(w, 2 * N, NULL));
     uintptr_t n = N;
     cr_expect(wvm_FreeUserPhysicalPages(ME, &n, pfn));

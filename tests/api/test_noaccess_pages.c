@@ -17,8 +17,6 @@
 
 #include "prot_pages.h"
 
-#define ISLANDS 131072L /* islands, each between two read-write pages */
-
 /* Whether this run must use markers: the kernel here has them (6.18), so only the switches
  * turn them off; a kernel without them fails this test rather than skip it. */
 static int expect_mark(void)
@@ -79,70 +77,31 @@ static int expect_stash(void)
 
 TestSuite(noaccess, .init = prot_pages_setup);
 
-/* ISLANDS one-page islands of protection `prot` alternating with read-write pages: the
- * reservation keeps its mappings with markers; the fallback meets vm.max_map_count. data:
- * each island holds data (word i % 512 of island i is i + 1), which needs marker-data; else
- * the islands are untouched but for zeros written on a sample. Returns the reservation and
- * the islands made (*made). */
+/* ISLANDS one-page islands of protection `prot` alternating with read-write pages
+ * (make_islands): markers keep the reservation's mappings; the fallback meets
+ * vm.max_map_count. data: each island holds data (word i % 512 of island i is i + 1), which
+ * needs marker-data; else the islands are untouched but for zeros written on a sample.
+ * Returns the reservation and the islands made (*made). */
 static char *islands(uint32_t prot, int data, long *made)
 {
-    size_t pages = 2 * ISLANDS + 1;
-    char *r = commit_rw(pages); /* committed, untouched: no memory used */
+    char *r = commit_rw(ISLAND_PAGES); /* committed, untouched: no memory used */
     for (long i = 0; data && i < ISLANDS; i++)
-        *(volatile uint64_t *)(r + (2 * i + 1) * PAGE + 8 * (i % 512)) = (uint64_t)i + 1;
+        *(volatile uint64_t *)(island(r, i) + 8 * (i % 512)) = (uint64_t)i + 1;
     for (long i = 0; !data && i < 64; i++) /* zeros written on a sample: a page, reading zero */
-        r[(2 * (i * (ISLANDS / 64)) + 1) * PAGE + 8] = 0;
-    long limit = max_map_count(), maps0 = 0, own0 = 0;
-    uint32_t err = 0;
-    for (*made = 0; *made < ISLANDS; ++*made) {
-        if (!set_prot(r + (2 * *made + 1) * PAGE, 1, prot)) {
-            err = wvm_GetLastError();
-            break;
-        }
-        if (*made == 0) { /* after the reservation's registration */
-            maps0 = map_count();
-            own0 = maps_over(r, r + pages * PAGE);
-        }
-    }
-    long maps1 = map_count(), own1 = maps_over(r, r + pages * PAGE);
-    if (data ? expect_data() : expect_mark()) {
+        island(r, sample_island(ISLANDS, i))[8] = 0;
+    int per_page = data ? expect_data() : expect_mark();
+    /* the default policy sends pages with data mprotect's way up to 1/16 of the limit */
+    islands_t is = make_islands(r, prot, per_page && data && !expect_stash() ? 2 : per_page);
+    if (per_page) {
         check_mechanism(WVM_MECH_MARKER_NOACCESS, 1, "marker-noaccess");
         if (data)
             check_mechanism(WVM_MECH_MARKER_DATA, 1, "marker-data");
-        cr_assert_eq(*made, ISLANDS, "island %ld failed with error %u (maps %ld)", *made, err,
-                     maps1);
-    }
-    if (data && expect_data() && !expect_stash()) {
-        /* the policy: mprotect up to 1/16 of the limit (and a margin for the estimate's
-         * slack), then the stash */
-        cr_assert_geq(maps1, limit / 16 - 500, "the policy stashed early: %ld mappings", maps1);
-        cr_assert_leq(maps1, limit / 16 + 500, "the policy stashed late: %ld mappings", maps1);
-        printf("131,072 islands of %#x with data, default policy: %ld mappings over the "
-               "reservation, %ld in the process\n",
-               prot, own1, maps1);
-    } else if (data ? expect_data() : expect_mark()) {
-        cr_assert_eq(own1, own0,
-                     "mappings of the reservation: %ld after the first island, %ld after all", own0,
-                     own1);
-        cr_assert_leq(own1, 3);
-        cr_assert_leq(maps1 - maps0, 2, "kernel mappings %ld after the first island, %ld after all",
-                      maps0, maps1);
         printf("131,072 islands of %#x%s: %ld mappings over the reservation, %ld in the process\n",
-               prot, data ? " with data" : "", own1, maps1);
-    } else {
-        if (data && expect_mark())
-            check_mechanism(WVM_MECH_MARKER_DATA, 0, "marker-data");
-        cr_assert_lt(*made, ISLANDS, "mprotect islands did not meet vm.max_map_count %ld", limit);
-        cr_assert_eq(err, WVM_ERROR_NOT_ENOUGH_MEMORY);
-        cr_assert_geq(maps1, limit - 2, "failed at %ld mappings, limit %ld", maps1, limit);
-        cr_assert_eq(prot_of(r + (2 * *made + 1) * PAGE), WVM_PAGE_READWRITE);
+               prot, data ? " with data" : "", is.own1, is.maps1);
+    } else if (data && expect_mark()) {
+        check_mechanism(WVM_MECH_MARKER_DATA, 0, "marker-data");
     }
-    wvm_MEMORY_BASIC_INFORMATION m;
-    cr_assert_eq(wvm_VirtualQuery(r + PAGE, &m, sizeof m), sizeof m);
-    cr_assert_eq(m.Protect, prot);
-    cr_assert_eq(m.RegionSize, PAGE);
-    cr_assert_eq(m.State, WVM_MEM_COMMIT);
-    cr_assert_eq(prot_of(r + 2 * PAGE), WVM_PAGE_READWRITE);
+    *made = is.made;
     return r;
 }
 
@@ -150,9 +109,8 @@ Test(noaccess, alternating_islands_at_scale, .timeout = 300)
 {
     long made;
     char *r = islands(WVM_PAGE_NOACCESS, 0, &made);
-    long checked = made < 64 ? made : 64;
-    for (long i = 0; i < checked; i++) {
-        char *na = r + (2 * (i * (made / checked)) + 1) * PAGE;
+    for (long i = 0; i < sampled(made); i++) {
+        char *na = island(r, sample_island(made, i));
         write_succeeds(na + PAGE, 3);
         access_faults(na + 100, i & 1, 0); /* the handler makes it read-write: zeros */
         cr_assert_eq(prot_of(na), WVM_PAGE_READWRITE);
@@ -167,10 +125,9 @@ Test(noaccess, guard_islands_at_scale, .timeout = 300)
 {
     long made;
     char *r = islands(WVM_PAGE_READWRITE | WVM_PAGE_GUARD, 0, &made);
-    long own = maps_over(r, r + (2 * ISLANDS + 1) * PAGE);
-    long checked = made < 64 ? made : 64;
-    for (long i = 0; i < checked; i++) {
-        char *g = r + (2 * (i * (made / checked)) + 1) * PAGE;
+    long own = maps_over(r, r + ISLAND_PAGES * PAGE);
+    for (long i = 0; i < sampled(made); i++) {
+        char *g = island(r, sample_island(made, i));
         guard_fires(g + 100, i & 1);
         cr_assert_eq(prot_of(g), WVM_PAGE_READWRITE);
         cr_assert_eq(g[8], 0);
@@ -178,7 +135,7 @@ Test(noaccess, guard_islands_at_scale, .timeout = 300)
         cr_assert_eq(prot_of(g + 2 * PAGE), WVM_PAGE_READWRITE | WVM_PAGE_GUARD);
     }
     if (expect_mark()) /* consuming a guard splits nothing either */
-        cr_assert_eq(maps_over(r, r + (2 * ISLANDS + 1) * PAGE), own);
+        cr_assert_eq(maps_over(r, r + ISLAND_PAGES * PAGE), own);
     cr_assert_eq(wvm_check_invariants(), 0);
     cr_assert(wvm_VirtualFree(r, 0, WVM_MEM_RELEASE), "release failed: %u", wvm_GetLastError());
 }
@@ -342,12 +299,10 @@ Test(noaccess, data_islands_at_scale, .timeout = 600)
 {
     long made;
     char *r = islands(WVM_PAGE_NOACCESS, 1, &made);
-    size_t pages = 2 * ISLANDS + 1;
-    long own0 = maps_over(r, r + pages * PAGE);
-    long checked = made < 64 ? made : 64;
-    for (long k = 0; k < checked; k++) {
-        long i = k * (made / checked);
-        char *na = r + (2 * i + 1) * PAGE;
+    long own0 = maps_over(r, r + ISLAND_PAGES * PAGE);
+    for (long k = 0; k < sampled(made); k++) {
+        long i = sample_island(made, k);
+        char *na = island(r, i);
         uint64_t *word = (uint64_t *)(na + 8 * (i % 512));
         cr_assert_eq(prot_of(na), WVM_PAGE_NOACCESS);
         if (k & 1) {
@@ -359,7 +314,7 @@ Test(noaccess, data_islands_at_scale, .timeout = 600)
         write_succeeds(na + 8 * ((i + 1) % 512), 7);
     }
     if (expect_stash())
-        cr_assert_eq(maps_over(r, r + pages * PAGE), own0);
+        cr_assert_eq(maps_over(r, r + ISLAND_PAGES * PAGE), own0);
     cr_assert_eq(wvm_check_invariants(), 0);
     cr_assert(wvm_VirtualFree(r, 0, WVM_MEM_RELEASE), "release failed: %u", wvm_GetLastError());
 }

@@ -12,8 +12,6 @@
 
 #include "prot_pages.h"
 
-#define ISLANDS 131072L /* read-only islands, each between two read-write pages */
-
 /* Whether this run must use write-protect: the kernel here has it (6.18), so only the
  * switches turn it off; a kernel without it fails this test rather than skip it. */
 static int expect_wp(void)
@@ -40,57 +38,23 @@ TestSuite(readonly, .init = prot_pages_setup);
 /* 131,072 read-only one-page islands alternating with read-write pages in one reservation. */
 Test(readonly, alternating_islands_at_scale, .timeout = 240)
 {
-    size_t pages = 2 * ISLANDS + 1;
-    char *r = commit_rw(pages);   /* committed, untouched: no memory used */
+    char *r = commit_rw(ISLAND_PAGES); /* committed, untouched: no memory used */
     for (long i = 0; i < 64; i++) /* data on a sample of the islands, kept through the change */
-        r[(2 * (i * (ISLANDS / 64)) + 1) * PAGE] = (char)(i + 1);
-    long limit = max_map_count(), maps0 = 0, own0 = 0, made = 0;
-    uint32_t err = 0;
-    for (; made < ISLANDS; made++) {
-        if (!set_prot(r + (2 * made + 1) * PAGE, 1, WVM_PAGE_READONLY)) {
-            err = wvm_GetLastError();
-            break;
-        }
-        if (made == 0) { /* after the reservation's registration (at most 2 more) */
-            maps0 = map_count();
-            own0 = maps_over(r, r + pages * PAGE);
-        }
-    }
-    long maps1 = map_count(), own1 = maps_over(r, r + pages * PAGE);
+        island(r, sample_island(ISLANDS, i))[0] = (char)(i + 1);
+    /* with write-protect the process gains only winvmem's bookkeeping (one 4 MiB metadata
+     * mapping here); the fallback as it always was: every island two more mappings */
+    islands_t is = make_islands(r, WVM_PAGE_READONLY, expect_wp());
     if (expect_wp()) {
-        check_mechanism(WVM_MECH_UFFD_WP_SIGBUS, expect_wp(), "uffd-wp-sigbus");
-        cr_assert_eq(made, ISLANDS, "island %ld failed with error %u (maps %ld)", made, err, maps1);
-        /* the reservation's own mappings do not change; the process gains only winvmem's
-         * bookkeeping for 262,145 runs (one 4 MiB metadata mapping here) */
-        cr_assert_eq(own1, own0,
-                     "mappings of the reservation: %ld after the first island, %ld "
-                     "after all",
-                     own0, own1);
-        cr_assert_leq(own1, 3);
-        cr_assert_leq(maps1 - maps0, 2, "kernel mappings %ld after the first island, %ld after all",
-                      maps0, maps1);
+        check_mechanism(WVM_MECH_UFFD_WP_SIGBUS, 1, "uffd-wp-sigbus");
         printf("131,072 read-only islands: %ld mappings over the reservation, %ld in the process "
                "(%ld after the first island)\n",
-               own1, maps1, maps0);
-    } else {
-        /* the fallback as it always was: every island two more mappings, until the limit */
-        cr_assert_lt(made, ISLANDS, "mprotect islands did not meet vm.max_map_count %ld", limit);
-        cr_assert_eq(err, WVM_ERROR_NOT_ENOUGH_MEMORY);
-        cr_assert_geq(maps1, limit - 2, "failed at %ld mappings, limit %ld", maps1, limit);
-        cr_assert_eq(prot_of(r + (2 * made + 1) * PAGE), WVM_PAGE_READWRITE);
+               is.own1, is.maps1, is.maps0);
     }
-    wvm_MEMORY_BASIC_INFORMATION m;
-    cr_assert_eq(wvm_VirtualQuery(r + PAGE, &m, sizeof m), sizeof m);
-    cr_assert_eq(m.Protect, WVM_PAGE_READONLY);
-    cr_assert_eq(m.RegionSize, PAGE);
-    cr_assert_eq(m.State, WVM_MEM_COMMIT);
-    cr_assert_eq(prot_of(r + 2 * PAGE), WVM_PAGE_READWRITE);
-    long checked = made < 64 ? made : 64;
-    for (long i = 0; i < checked; i++) {
-        long island = i * (made / checked);
-        char *ro = r + (2 * island + 1) * PAGE, *rw = ro + PAGE;
-        if (island % (ISLANDS / 64) == 0) /* one of the sample: its data is still there */
-            cr_assert_eq(*(volatile char *)ro, (char)(island / (ISLANDS / 64) + 1));
+    for (long i = 0; i < sampled(is.made); i++) {
+        long k = sample_island(is.made, i);
+        char *ro = island(r, k), *rw = ro + PAGE;
+        if (k % (ISLANDS / 64) == 0) /* one of the sample: its data is still there */
+            cr_assert_eq(*(volatile char *)ro, (char)(k / (ISLANDS / 64) + 1));
         write_succeeds(rw, 3);
         write_faults(ro + 100, 5); /* the handler makes it read-write */
         cr_assert_eq(prot_of(ro), WVM_PAGE_READWRITE);

@@ -292,6 +292,8 @@ Test(hostile_sections, names)
         {"\x01\x02\x7f\xff\xfe", 0},
         {"%s%s%n", 0},
         {"Global\\..", 0},
+        {"../winvmem-65534/s0123456789abcdef0123456789abcdef", 0}, /* another user's records */
+        {"..\\winvmem-0\\x", ERROR_PATH_NOT_FOUND},
         {"Local\\/", 0},
         {"Local\\", ERROR_INVALID_NAME},
         {"Global\\", ERROR_INVALID_NAME},
@@ -314,8 +316,23 @@ Test(hostile_sections, names)
             strcat(strcat(before_shm, e->d_name), " ");
     if (d)
         closedir(d);
+    char tmp[] = "/tmp/winvmem-hostile-XXXXXX";
+    int fd = mkstemp(tmp);
+    cr_assert(fd >= 0);
+    unlink(tmp);
+    cr_assert_eq(ftruncate(fd, PG), 0);
+    HANDLE file = wvm_handle_from_fd(fd);
+    cr_assert_not_null(file);
     for (unsigned i = 0; i < sizeof t / sizeof *t; i++) {
         char what[96];
+        /* the same name over a file: its record is named by the same hash */
+        snprintf(what, sizeof what, "CreateFileMappingA(file, name \"%s\")", t[i].name);
+        SetLastError(0xdead);
+        HANDLE f = CreateFileMappingA(file, NULL, PAGE_READWRITE, 0, 0, t[i].name);
+        DWORD ferr = GetLastError();
+        if (f)
+            CloseHandle(f);
+        row(what, f != NULL, ferr, !t[i].err, t[i].err);
         snprintf(what, sizeof what, "CreateFileMappingA(name \"%s\")", t[i].name);
         SetLastError(0xdead);
         HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, PG, t[i].name);
@@ -331,6 +348,8 @@ Test(hostile_sections, names)
         ROW(what, OpenFileMappingA(FILE_MAP_READ, FALSE, t[i].name) != 0, 0,
             t[i].err ? t[i].err : ERROR_FILE_NOT_FOUND);
     }
+    CloseHandle(file);
+    close(fd);
     char longname[1100];
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = 0;

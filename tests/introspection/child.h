@@ -31,7 +31,8 @@ static inline char *run_child(const char *const *env, int (*fn)(void), int *stat
         len += (size_t)n;
     buf[len] = 0;
     close(fd[0]);
-    waitpid(pid, status, 0);
+    if (waitpid(pid, status, 0) != pid)
+        abort();
     *status = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
     return buf;
 }

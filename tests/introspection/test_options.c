@@ -67,7 +67,8 @@ Test(options, bad_values_warned_once_and_ignored)
     close(fd[1]);
     char num[32] = {0};
     cr_assert_gt(read(fd[0], num, sizeof num - 1), 0);
-    waitpid(pid, &st, 0);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child status %#x", st);
     default_limit = strtoull(num, NULL, 10);
     cr_assert_gt(default_limit, 0);
 

@@ -15,7 +15,7 @@
 
 #include "exec.h"
 
-enum { FORK_OK, FORK_HUNG, FORK_CRASHED, FORK_CALLS_FAILED, FORK_PIPE };
+enum { FORK_OK, FORK_HUNG, FORK_CRASHED, FORK_CALLS_FAILED, FORK_PIPE, FORK_EXIT };
 static const char *const failures[] = {
     "ok",
     "the forked child did not finish within "
@@ -24,7 +24,8 @@ static const char *const failures[] = {
     "another thread at the fork?)",
     "the forked child died of a signal",
     "the forked child's own VirtualAlloc/VirtualQuery/VirtualFree failed",
-    "the forked child's report was cut short"};
+    "the forked child's report was cut short",
+    "the forked child exited with a non-zero status (a sanitizer report at its exit?)"};
 
 /* Views of this round: per fork, slots * (count, then up to slot_pages regions). */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -48,7 +49,7 @@ void lin_fork_view(int32_t view, uint32_t slot, const rm_mbi **v, uint32_t *n)
 
 const char *lin_fork_failure(const lin_rec *r)
 {
-    return failures[r->res.err < 5 ? r->res.err : FORK_PIPE];
+    return failures[r->res.err < sizeof failures / sizeof *failures ? r->res.err : FORK_PIPE];
 }
 
 void lin_fork_stats(void)
@@ -208,10 +209,19 @@ void lin_fork_call(const lin_window *w, uint32_t thread, _Atomic uint64_t *clk, 
     int ws = 0;
     if (st == FORK_HUNG)
         kill(pid, SIGKILL);
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+    pid_t got;
+    while ((got = waitpid(pid, &ws, 0)) < 0 && errno == EINTR)
         ;
+    if (got != pid) {
+        perror("lin: waitpid");
+        exit(2);
+    }
+    /* The child reports FORK_OK before it exits: what happens after (a crash in an atfork or
+     * exit path, a sanitizer's exit-time report) must fail the run too. */
     if (st == FORK_OK && WIFSIGNALED(ws))
         st = FORK_CRASHED;
+    if (st == FORK_OK && WIFEXITED(ws) && WEXITSTATUS(ws))
+        st = FORK_EXIT;
     if (st == FORK_PIPE && WIFSIGNALED(ws) && WTERMSIG(ws) != SIGKILL)
         st = FORK_CRASHED;
     struct timespec t1;

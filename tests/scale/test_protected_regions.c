@@ -18,16 +18,6 @@
 
 #define PROT_REGIONS 200000
 
-static long max_map_count(void)
-{
-    long v = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
-    if (f && fscanf(f, "%ld", &v) != 1)
-        v = 65530;
-    if (f)
-        fclose(f);
-    return v;
-}
 Test(scale, regions_with_a_protected_page_each, .timeout = 1200)
 {
     const uint32_t bits = WVM_MECH_GUARD_MARKERS | WVM_MECH_UFFD_WP_SIGBUS |

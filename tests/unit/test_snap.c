@@ -137,6 +137,16 @@ static void check_points(const wvm_snap *s, const uint32_t *ref, uint64_t pages,
         uint64_t end = p + 1, limit = p + 20000; /* long runs: checked up to limit */
         while (end < pages && end < limit && (ref[end] & mask) == (ref[p] & mask))
             end++;
+        uint32_t one;
+        uint64_t len = 1 + rnd(seed) % 64;
+        if (len > pages - p)
+            len = pages - p;
+        cr_assert(wvm__snap_one(s, p, 1, &one), "one page is one attribute");
+        cr_assert_eq(one, ref[p]);
+        if (wvm__snap_one(s, p, len, &one))
+            for (uint64_t k = p; k < p + len; k++)
+                cr_assert_eq(ref[k], one, "wvm__snap_one over page %lu", (unsigned long)k);
+        cr_assert_not(wvm__snap_one(s, p, 0, &one));
         uint64_t got = run_end(s, p, mask);
         if (end < limit)
             cr_assert_eq(got, end, "run end from page %lu", (unsigned long)p);
@@ -258,6 +268,65 @@ Test(snap, write_cost_bounded)
     cr_expect_eq(t->committed, pages / 4 + 1);
     wvm__snap_free(s);
     wvm__snap_free(t);
+}
+
+/* A large allocation with a few runs is one block of runs (no tree): a write copies it; past
+ * 64 runs it becomes a tree (same pages, nodes shared by later writes), and a tree whose root
+ * entries are all uniform is runs again. */
+Test(snap, flat_root_grows_and_flattens)
+{
+    uint64_t pages = (uint64_t)1 << 18; /* 1 GiB: a tree of three levels when it grows */
+    uint32_t rw = WVM_PAGE_READWRITE, ro = WVM_PAGE_READONLY, none = 0;
+    uint32_t *ref = calloc(pages, sizeof *ref);
+    size_t meta0 = wvm__meta_bytes();
+    wvm_snap *s = wvm__snap_new(0x10000, pages * WVM_PAGE, 4, 0);
+    uint64_t nodes, bytes, i = 0;
+    for (; i < 64; i++) { /* islands 4,096 pages apart: 2 runs each */
+        uint32_t *to = i & 1 ? &ro : &rw;
+        wvm_snap *t = wvm__snap_map(s, i * 4096 + 7, 1, set_to, to);
+        ref[i * 4096 + 7] = *to;
+        wvm__snap_free(s);
+        s = t;
+        const char *err = wvm__snap_check(s, WVM_REFS_SOLE);
+        cr_assert_null(err, "island %lu: %s", (unsigned long)i, err ? err : "");
+        wvm__snap_tree_size(s, &nodes, &bytes);
+        if (2 * i + 3 <= 64) {
+            cr_assert_eq(s->level, 0, "island %lu: %u runs, a tree", (unsigned long)i, s->n);
+            cr_assert_eq(s->n, 2 * i + 3);
+            cr_assert_eq(nodes, 0);
+        } else {
+            cr_assert_gt(s->level, 0, "island %lu: %u runs in a flat root", (unsigned long)i, s->n);
+            cr_assert_gt(nodes, 0);
+        }
+    }
+    cr_expect_eq(s->committed, 64);
+    agree(s, ref, 0, pages);
+    /* a write to the tree shares the untouched nodes with the snapshot before it */
+    size_t before = wvm__meta_bytes();
+    wvm_snap *t = wvm__snap_map(s, 100000, 2, set_to, &rw);
+    ref[100000] = ref[100001] = rw;
+    cr_expect_lt(wvm__meta_bytes() - before, bytes / 2, "the write copied most of the tree");
+    cr_expect_null(wvm__snap_check(t, WVM_REFS_SHARED));
+    agree(t, ref, 0, pages);
+    wvm__snap_free(s);
+    /* everything one attribute but the last leaf's pages: the root's entries are uniform */
+    s = wvm__snap_map(t, 0, pages - 512, set_to, &none);
+    for (uint64_t p = 0; p < pages - 512; p++)
+        ref[p] = none;
+    wvm__snap_free(t);
+    cr_assert_null(wvm__snap_check(s, WVM_REFS_SOLE));
+    cr_expect_eq(s->level, 0, "a tree of uniform entries was not flattened");
+    cr_expect_eq(s->committed, 0);
+    agree(s, ref, 0, pages);
+    t = wvm__snap_map(s, pages - 3, 2, set_to, &ro); /* and it stays flat */
+    ref[pages - 3] = ref[pages - 2] = ro;
+    cr_expect_eq(t->level, 0);
+    cr_expect_eq(t->n, 3);
+    agree(t, ref, 0, pages);
+    wvm__snap_free(s);
+    wvm__snap_free(t);
+    cr_expect_eq(wvm__meta_bytes(), meta0, "snapshot memory not returned");
+    free(ref);
 }
 
 /* Reserving a huge allocation costs one block: untouched space is uniform entries. */

@@ -58,15 +58,9 @@ bool wvm__prim_pagemap_readable(void)
     return fd >= 0 && pread(fd, &e, sizeof e, (off_t)((uintptr_t)&e / 4096 * sizeof e)) == sizeof e;
 }
 
-bool wvm__prim_pagemap_probe(void)
+static int scan_written(char *p, void *fd)
 {
-    int fd = pagemap_fd();
-    if (fd < 0)
-        return false;
     struct page_region v[1];
-    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return false;
     struct pm_scan_arg arg = {.size = sizeof arg,
                               .start = (uintptr_t)p,
                               .end = (uintptr_t)p + 4096,
@@ -74,9 +68,14 @@ bool wvm__prim_pagemap_probe(void)
                               .vec_len = 1,
                               .category_mask = PAGE_IS_WRITTEN,
                               .return_mask = PAGE_IS_WRITTEN};
-    bool ok = scan_once(fd, &arg) < 0;
-    munmap(p, 4096);
-    return ok;
+    int err = scan_once(*(int *)fd, &arg);
+    return err < 0 ? 0 : err ? err : EIO;
+}
+
+bool wvm__prim_pagemap_probe(void)
+{
+    int fd = pagemap_fd();
+    return fd >= 0 && !wvm__prim_probe_scratch(4096, scan_written, &fd);
 }
 
 int wvm__prim_ww_scan(uintptr_t start, uintptr_t end, bool rearm, uint64_t max_pages,

@@ -140,7 +140,10 @@ int wvm__prim_avail_ram(uint64_t *out);
  * verdict on stderr under WINVMEM_VERBOSE=1. Every probe of a mechanism calls this. */
 void wvm__mech_record(uint32_t mech, int probe_err, const char *why_unused);
 uint32_t wvm__mech_available(void); /* WVM_MECH_* probed and working */
-uint32_t wvm__mech_in_use(void);    /* WVM_MECH_* winvmem chose */
+/* For a probe: runs fn(p, ctx) on a fresh private read-write anonymous mapping p of len bytes,
+ * unmaps it, and returns fn's result (0 or an errno), or mmap's errno. */
+int wvm__prim_probe_scratch(size_t len, int (*fn)(char *p, void *ctx), void *ctx);
+uint32_t wvm__mech_in_use(void); /* WVM_MECH_* winvmem chose */
 /* Writes "winvmem: <line>" and a newline on stderr with write(2), not stdio: usable in signal
  * context (snprintf of plain %s/%d conversions does not allocate). */
 void wvm__prim_say(const char *line);

@@ -128,38 +128,24 @@ static bool parse_line(const char *line, wvm_vma *out)
     return true;
 }
 
-/* Fallback: reads the whole file in chunks with pread, without the C heap. */
+typedef struct {
+    uintptr_t addr;
+    wvm_vma *out;
+    bool found;
+} text_query;
+
+static bool first_ending_above(char *line, void *ctx)
+{
+    text_query *q = ctx;
+    return q->found = parse_line(line, q->out) && q->out->end > q->addr;
+}
+
+/* Fallback: the first line of /proc/self/maps that ends above addr, without the C heap. */
 static int query_text(uintptr_t addr, wvm_vma *out)
 {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    char buf[4096 + 512];
-    size_t have = 0;
-    int result = ENOENT;
-    for (;;) {
-        ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        have += (size_t)r;
-        buf[have] = 0;
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n'))) {
-            *nl = 0;
-            if (parse_line(line, out) && out->end > addr) {
-                result = 0;
-                goto done;
-            }
-            line = nl + 1;
-        }
-        have = (size_t)(buf + have - line);
-        memmove(buf, line, have);
-    }
-done:
-    close(fd);
-    return result;
+    text_query q = {addr, out, false};
+    int err = wvm__sysfiles_each_line("/proc/self/maps", first_ending_above, &q);
+    return err ? err : q.found ? 0 : ENOENT;
 }
 
 int wvm__prim_vma_next(uintptr_t addr, wvm_vma *out)

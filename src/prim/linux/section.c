@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -39,6 +40,8 @@ int wvm__prim_fd_info(int fd, wvm_fdinfo *out)
     int mode = fl & O_ACCMODE;
     out->readable = mode == O_RDONLY || mode == O_RDWR;
     out->writable = mode == O_WRONLY || mode == O_RDWR;
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
     /* Windows asks for FILE_EXECUTE on the handle; Linux has no such open mode, so the file
      * must be executable by the caller (the x bit, checked through the descriptor itself)
      * and its mount must not be noexec (mmap PROT_EXEC fails there). */
@@ -307,6 +310,54 @@ int wvm__prim_flock(int fd, bool excl, bool wait)
 int wvm__prim_funlock(int fd)
 {
     return err_or(flock(fd, LOCK_UN));
+}
+
+int wvm__prim_fd_path(int fd, char *buf, size_t cap)
+{
+    char self[48];
+    with_number(self, "/proc/self/fd/", (unsigned long)fd);
+    ssize_t n = readlink(self, buf, cap);
+    if (n < 0)
+        return errno;
+    if ((size_t)n >= cap)
+        return ENAMETOOLONG;
+    buf[n] = 0;
+    return 0;
+}
+
+static int open_checked(const char *path, bool write, int *out)
+{
+    int err = wvm__prim_fallible(WVM_SYS_OTHER);
+    if (err)
+        return err;
+    int f = open(path, (write ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (f < 0)
+        return errno;
+    int fl = fcntl(f, F_GETFL);
+    if (fl >= 0)
+        fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
+    *out = f;
+    return 0;
+}
+
+int wvm__prim_open_held(long pid, int fd, bool write, int *out)
+{
+    char path[64], prefix[32];
+    with_number(prefix, "/proc/", (unsigned long)pid);
+    size_t n = strlen(prefix);
+    memcpy(prefix + n, "/fd/", 5);
+    with_number(path, prefix, (unsigned long)fd);
+    return open_checked(path, write, out);
+}
+
+int wvm__prim_open_path(const char *path, bool write, int *out)
+{
+    return open_checked(path, write, out);
+}
+
+bool wvm__prim_pid_alive(long pid)
+{
+    return pid > 0 && (!kill((pid_t)pid, 0) || errno == EPERM);
 }
 
 int wvm__prim_fd_linked(int fd, bool *linked)

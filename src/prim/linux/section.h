@@ -17,11 +17,12 @@
 
 /* What winvmem may do with a file descriptor, from its open mode and the file itself. */
 typedef struct wvm_fdinfo {
-    uint64_t size;   /* bytes (regular files), else 0 */
-    bool regular;    /* a regular file (sections need one) */
-    bool readable;   /* opened O_RDONLY or O_RDWR */
-    bool writable;   /* opened O_WRONLY or O_RDWR */
-    bool executable; /* the caller may execute it and its mount allows PROT_EXEC */
+    uint64_t size;     /* bytes (regular files), else 0 */
+    bool regular;      /* a regular file (sections need one) */
+    bool readable;     /* opened O_RDONLY or O_RDWR */
+    bool writable;     /* opened O_WRONLY or O_RDWR */
+    bool executable;   /* the caller may execute it and its mount allows PROT_EXEC */
+    uint64_t dev, ino; /* the file's identity */
 } wvm_fdinfo;
 
 int wvm__prim_fd_info(int fd, wvm_fdinfo *out);
@@ -74,6 +75,20 @@ int wvm__prim_flock(int fd, bool excl, bool wait);
 int wvm__prim_funlock(int fd);
 /* Whether the file still has a name (st_nlink > 0). */
 int wvm__prim_fd_linked(int fd, bool *linked);
+
+/* Reaching a file another process holds (named file-backed sections, core/section.c): its
+ * path as this process sees it (readlink of /proc/self/fd: for an unlinked file the kernel
+ * appends " (deleted)"), NUL-terminated in buf of cap bytes (ENAMETOOLONG when it does not fit);
+ * a fresh open of another process's descriptor through /proc/<pid>/fd/<fd> (the kernel checks
+ * that this process may read that one's state, PTRACE_MODE_READ, and then the file's own
+ * permissions for the mode asked, as for any open), or of a path. Both open read-write or
+ * read-only, never block (O_NONBLOCK: a FIFO put in the file's place) and never make a
+ * controlling terminal; the caller verifies what it got (dev, ino). */
+int wvm__prim_fd_path(int fd, char *buf, size_t cap);
+int wvm__prim_open_held(long pid, int fd, bool write, int *out);
+int wvm__prim_open_path(const char *path, bool write, int *out);
+/* Whether process pid exists (kill(pid, 0): EPERM counts as existing). */
+bool wvm__prim_pid_alive(long pid);
 
 /* Fault injection and counting for the calls above (mem.c keeps the counters). */
 int wvm__prim_fallible(int kind);

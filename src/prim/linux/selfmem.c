@@ -60,23 +60,20 @@ static int transfer(int fd, void *buf, size_t n, uintptr_t at, bool write)
     return 0;
 }
 
+/* A forced write through /proc/self/mem into a read-only page. */
+static int write_read_only(char *p, void *unused)
+{
+    (void)unused;
+    p[0] = 1;
+    int fd = self_mem();
+    if (fd < 0 || mprotect(p, 4096, PROT_READ))
+        return errno;
+    return transfer(fd, p, 1, (uintptr_t)p, true);
+}
+
 static void probe(void)
 {
-    int err = 0;
-    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        err = errno;
-    } else {
-        int fd = self_mem();
-        p[0] = 1;
-        if (fd < 0)
-            err = errno;
-        else if (mprotect(p, 4096, PROT_READ))
-            err = errno;
-        else
-            err = transfer(fd, p, 1, (uintptr_t)p, true);
-        munmap(p, 4096);
-    }
+    int err = wvm__prim_probe_scratch(4096, write_read_only, NULL);
     forced_ok = !err && wvm__option(WVM_OPT_PROC_MEM);
     wvm__mech_record(WVM_MECH_PROC_MEM, err, err || forced_ok ? NULL : "WINVMEM_PROC_MEM=0");
 }

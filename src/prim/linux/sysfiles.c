@@ -91,14 +91,12 @@ static const char *below(const char *path, const char *root)
     return !strncmp(path, root, n) && (path[n] == 0 || path[n] == '/') ? path + n : NULL;
 }
 
-/* Calls f on each line of path (NUL-terminated, without its newline; lines longer than the
- * buffer are skipped) until f returns true. No heap allocation. Returns 0 or an errno. */
-static int each_line(const char *path, bool (*f)(char *line, void *ctx), void *ctx)
+int wvm__sysfiles_each_line(const char *path, bool (*f)(char *line, void *ctx), void *ctx)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno;
-    char buf[4096];
+    char buf[4096 + 512]; /* a /proc/self/maps line: a path of up to PATH_MAX and its fields */
     size_t len = 0;
     bool done = false, skipping = false;
     while (!done) {
@@ -168,7 +166,7 @@ int wvm__sysfiles_cgroup2_dir(char *buf, size_t cap)
     char *path = line + 3;
     path[strcspn(path, "\n")] = 0;
     cg2_find c = {.path = path, .buf = buf, .cap = cap};
-    int err = each_line("/proc/self/mountinfo", cg2_mount, &c);
+    int err = wvm__sysfiles_each_line("/proc/self/mountinfo", cg2_mount, &c);
     return err ? err : c.found ? 0 : ENOENT;
 }
 

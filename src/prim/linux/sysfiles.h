@@ -17,6 +17,10 @@ int wvm__prim_procmap_probe(void); /* 0 or errno */
  * namespace makes the path "/"). ENOENT when no visible mount contains it (no cgroup v2, or a
  * namespace whose hierarchy is mounted from outside it: the root shows as "/.."). */
 int wvm__sysfiles_cgroup2_dir(char *buf, size_t cap);
+/* Calls f on each line of path (NUL-terminated, without its newline; lines longer than 4 KiB
+ * + 512 bytes are skipped) until f returns true. No heap allocation: usable wherever a
+ * VirtualQuery may run. Returns 0 or an errno. */
+int wvm__sysfiles_each_line(const char *path, bool (*f)(char *line, void *ctx), void *ctx);
 /* The /proc/meminfo field key ("Hugepagesize") in bytes; 0 when absent. */
 uint64_t wvm__sysfiles_meminfo(const char *key);
 

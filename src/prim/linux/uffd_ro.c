@@ -29,22 +29,18 @@ static pthread_once_t ro_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t ro_reopen = PTHREAD_MUTEX_INITIALIZER;
 
 /* 0 when a page of scratch memory can be registered and write-protected, else the errno. */
-static int probe(int fd)
+static int write_protect(char *p, void *fd)
 {
-    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return errno;
     struct uffdio_register r = {.range = {(uintptr_t)p, 4096}, .mode = UFFDIO_REGISTER_MODE_WP};
     struct uffdio_writeprotect wp = {.range = r.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
-    int err = ioctl(fd, UFFDIO_REGISTER, &r) || ioctl(fd, UFFDIO_WRITEPROTECT, &wp) ? errno : 0;
-    munmap(p, 4096);
-    return err;
+    int u = *(int *)fd;
+    return ioctl(u, UFFDIO_REGISTER, &r) || ioctl(u, UFFDIO_WRITEPROTECT, &wp) ? errno : 0;
 }
 
 static void open_ro(void)
 {
     int fd = wvm__prim_uffd_open(RO_FEATURES);
-    int err = fd < 0 ? ENOSYS : probe(fd);
+    int err = fd < 0 ? ENOSYS : wvm__prim_probe_scratch(4096, write_protect, &fd);
     const char *off = !wvm__option(WVM_OPT_USERFAULTFD)     ? "WINVMEM_USERFAULTFD=0"
                       : !wvm__option(WVM_OPT_UFFD_READONLY) ? "WINVMEM_UFFD_READONLY=0"
                                                             : NULL;
@@ -187,11 +183,9 @@ static pthread_once_t data_once = PTHREAD_ONCE_INIT;
 
 /* 0 when UFFDIO_COPY replaces a guard marker with the page it brings (6.18 does: the marker
  * counts as an empty entry there), else the errno or EEXIST. */
-static int probe_fill(void)
+static int fill_marker(char *p, void *unused)
 {
-    char *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return errno;
+    (void)unused;
     int err = wvm__prim_ro_register(p, 4096);
     p[4096] = 0x5a;
     if (!err)
@@ -202,13 +196,13 @@ static int probe_fill(void)
         err = EIO;
     if (!err)
         err = wvm__prim_ro_unregister(p, 4096);
-    munmap(p, 2 * 4096);
     return err;
 }
 
 static void probe_data(void)
 {
-    int err = !wvm__prim_mark_available() ? ENOTSUP : probe_fill();
+    int err = !wvm__prim_mark_available() ? ENOTSUP
+                                          : wvm__prim_probe_scratch(2 * 4096, fill_marker, NULL);
     const char *off = !wvm__option(WVM_OPT_MARKER_DATA) ? "WINVMEM_MARKER_DATA=0" : NULL;
     wvm__mech_record(WVM_MECH_MARKER_DATA, err, off);
     data_ok = !err && !off;
