@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mbi.h"
@@ -76,10 +77,8 @@ static void put32(char *b, size_t off, uint32_t v)
     memcpy(b + off, &v, sizeof v);
 }
 
-/* Puts bytes[0, len) under the name file, holds a shared lock, opens and creates the name:
- * neither may crash; a section that opens must map. Removes the file. */
-static void try_record(const char *name, const char *file, const void *bytes, size_t len,
-                       int must_fail)
+/* Puts bytes[0, len) under the name file and holds a shared lock on it (the descriptor). */
+static int hold_record(const char *file, const void *bytes, size_t len)
 {
     char path[320];
     snprintf(path, sizeof path, "%s/%s", dir, file);
@@ -88,6 +87,23 @@ static void try_record(const char *name, const char *file, const void *bytes, si
     cr_assert(fd >= 0);
     cr_assert_eq(write(fd, bytes, len), (ssize_t)len);
     cr_assert_eq(flock(fd, LOCK_SH), 0);
+    return fd;
+}
+
+static void drop_record(const char *file, int fd)
+{
+    char path[320];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    close(fd);
+    unlink(path);
+}
+
+/* Puts bytes[0, len) under the name file, holds a shared lock, opens and creates the name:
+ * neither may crash; a section that opens must map. Removes the file. */
+static void try_record(const char *name, const char *file, const void *bytes, size_t len,
+                       int must_fail)
+{
+    int fd = hold_record(file, bytes, len);
     /* an inaccessible page where the kernel puts the next mapping's end: the opener's header
      * mapping lands just below it, so a read past the header faults instead of reading some
      * neighbour's memory */
@@ -116,8 +132,7 @@ static void try_record(const char *name, const char *file, const void *bytes, si
     h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, name);
     if (h)
         CloseHandle(h);
-    close(fd);
-    unlink(path);
+    drop_record(file, fd);
 }
 
 static char real_bytes[3 * 4096], bytes[3 * 4096];
@@ -215,4 +230,78 @@ Test(hostile_records, pagefile_records)
             bytes[(size_t)rand() % 128] = (char)rand();
         try_record(name, file, bytes, len, 0);
     }
+}
+
+/* A holder's slot whose pid now belongs to an unrelated process of ours (a dead holder's pid
+ * reused) leads to whatever that process has at that descriptor: another file is refused by
+ * the identity check (dev, ino), the same file is reached. */
+Test(hostile_records, a_reused_holder_pid_leads_nowhere)
+{
+    const char *name = "winvmem-hostile-record-reused";
+    char a_path[] = "/tmp/winvmem-hostile-XXXXXX", b_path[] = "/tmp/winvmem-hostile-XXXXXX";
+    char file[64];
+    unsigned word = 0x1a2b3c4d;
+    int a = mkstemp(a_path), b = mkstemp(b_path);
+    cr_assert(a >= 0 && b >= 0);
+    cr_assert_eq(pwrite(a, &word, sizeof word, 0), (ssize_t)sizeof word);
+    cr_assert_eq(pwrite(b, &word, sizeof word, 0), (ssize_t)sizeof word);
+    cr_assert_eq(ftruncate(a, 4096), 0);
+    cr_assert_eq(ftruncate(b, 4096), 0);
+    HANDLE f = wvm_handle_from_fd(a);
+    HANDLE h = CreateFileMappingA(f, NULL, PAGE_READONLY, 0, 0, name);
+    cr_assert_not_null(h, "%u", GetLastError());
+    size_t len = 0;
+    record_of(h, name, file, real_bytes, &len);
+    CloseHandle(h);
+    CloseHandle(f);
+    /* a's path goes (a stays open: its inode cannot be reused by b or anything else) */
+    cr_assert_eq(unlink(a_path), 0);
+    /* the unrelated process: b at descriptor 200, a at 201 */
+    int ready[2], hold[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(hold), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(hold[1]);
+        if (dup2(b, 200) != 200 || dup2(a, 201) != 201 || write(ready[1], "r", 1) != 1)
+            _exit(1);
+        char c;
+        while (read(hold[0], &c, 1) > 0) /* until the test closes its end */
+            ;
+        _exit(0);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the other process is ready");
+    uint64_t at = get64(real_bytes, OFF_BITS_OFF);
+    for (int n = 200; n <= 201; n++) {
+        memcpy(bytes, real_bytes, len);
+        memset(bytes + at + 24, 0, 32 * 8);
+        put64(bytes, (size_t)at + 24, (uint64_t)pid << 32 | (uint32_t)n);
+        int fd = hold_record(file, bytes, len);
+        SetLastError(0xdead);
+        HANDLE o = OpenFileMappingA(FILE_MAP_READ, FALSE, name);
+        if (n == 200) {
+            cr_expect_null(o, "another file behind a reused pid's descriptor was mapped");
+            cr_expect_eq(GetLastError(), ERROR_ACCESS_DENIED, "%u", GetLastError());
+        } else {
+            cr_assert_not_null(o, "the same file through that process: %u", GetLastError());
+            volatile unsigned *p = MapViewOfFile(o, FILE_MAP_READ, 0, 0, 0);
+            cr_assert_not_null(p);
+            cr_expect_eq(p[0], 0x1a2b3c4d);
+            UnmapViewOfFile((void *)p);
+        }
+        if (o)
+            CloseHandle(o);
+        drop_record(file, fd);
+    }
+    close(hold[1]);
+    close(ready[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(a);
+    close(b);
+    unlink(b_path);
 }
