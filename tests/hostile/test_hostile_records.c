@@ -305,3 +305,58 @@ Test(hostile_records, a_reused_holder_pid_leads_nowhere)
     close(b);
     unlink(b_path);
 }
+
+/* Whether descriptor fd is open (bit fd of set, fds below 1024). */
+static void open_fds(uint64_t set[16])
+{
+    memset(set, 0, 16 * sizeof *set);
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            set[fd / 64] |= (uint64_t)1 << (fd % 64);
+}
+
+/* Handles are never inherited across exec: every descriptor that sections, their names, their
+ * records, files and the per-user directory opened is close-on-exec. */
+Test(hostile_records, no_descriptor_survives_exec)
+{
+    uint64_t before[16], after[16];
+    open_fds(before);
+    char path[] = "/tmp/winvmem-hostile-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, 4096), 0);
+    before[fd / 64] |= (uint64_t)1 << (fd % 64);
+    HANDLE f = wvm_handle_from_fd(fd);
+    cr_assert_not_null(f);
+    HANDLE h[] = {
+        CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, NULL),
+        CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096,
+                           "winvmem-hostile-exec-commit"),
+        CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_RESERVE, 0, 4096,
+                           "winvmem-hostile-exec-reserve"),
+        CreateFileMappingA(f, NULL, PAGE_READWRITE, 0, 0, NULL),
+        CreateFileMappingA(f, NULL, PAGE_READWRITE, 0, 0, "winvmem-hostile-exec-file"),
+    };
+    void *v[sizeof h / sizeof *h];
+    for (unsigned i = 0; i < sizeof h / sizeof *h; i++) {
+        cr_assert_not_null(h[i], "section %u: %u", i, GetLastError());
+        v[i] = MapViewOfFile(h[i], FILE_MAP_WRITE, 0, 0, 0);
+        cr_assert_not_null(v[i]);
+    }
+    open_fds(after);
+    int fresh = 0;
+    for (int d = 0; d < 1024; d++) {
+        if (!(after[d / 64] >> (d % 64) & 1) || (before[d / 64] >> (d % 64) & 1))
+            continue;
+        fresh++;
+        cr_expect(fcntl(d, F_GETFD) & FD_CLOEXEC, "descriptor %d survives exec", d);
+    }
+    cr_expect_geq(fresh, 5, "the sections' descriptors were found");
+    for (unsigned i = 0; i < sizeof h / sizeof *h; i++) {
+        UnmapViewOfFile(v[i]);
+        CloseHandle(h[i]);
+    }
+    CloseHandle(f);
+    close(fd);
+    unlink(path);
+}
