@@ -121,7 +121,8 @@ static void try_record(const char *name, const char *file, const void *bytes, si
                       err == ERROR_INVALID_PARAMETER,
                   "error %u", err);
     } else {
-        volatile char *p = MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
+        volatile char *p =
+            MapViewOfFile(h, FILE_MAP_READ, 0, 0, 4096); /* one page: sizes may be huge */
         MEMORY_BASIC_INFORMATION m;
         if (p && VirtualQuery((void *)p, &m, sizeof m) && m.State == MEM_COMMIT)
             (void)p[0]; /* a SEC_RESERVE section's pages are not, unless committed */
