@@ -416,7 +416,8 @@ static int reopen_file(wvm_section *s, uint32_t plen)
             uint64_t v = atomic_load(&s->at->slots[i]);
             if (!v)
                 continue;
-            err = wvm__prim_open_held((long)(v >> 32), (int)(uint32_t)v, write, &fd);
+            err = wvm__prim_open_held((long)(v >> 32), (int)(uint32_t)v, write, s->at->dev,
+                                      s->at->ino, &fd);
         } else {
             if (!plen)
                 break;
@@ -426,7 +427,7 @@ static int reopen_file(wvm_section *s, uint32_t plen)
                 return ENOMEM;
             memcpy(path, s->at->path, plen);
             path[plen] = 0;
-            err = wvm__prim_open_path(path, write, &fd);
+            err = wvm__prim_open_path(path, write, s->at->dev, s->at->ino, &fd);
             wvm__meta_free(path, HDR_PATH);
         }
         if (err && !way_closed(err))

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -281,11 +282,19 @@ Test(hostile_records, a_reused_holder_pid_leads_nowhere)
         memset(bytes + at + 24, 0, 32 * 8);
         put64(bytes, (size_t)at + 24, (uint64_t)pid << 32 | (uint32_t)n);
         int fd = hold_record(file, bytes, len);
+        /* the other file is not even opened (a device there would feel it): no IN_OPEN */
+        int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        cr_assert(watch >= 0);
+        cr_assert(inotify_add_watch(watch, b_path, IN_OPEN) >= 0);
         SetLastError(0xdead);
         HANDLE o = OpenFileMappingA(FILE_MAP_READ, FALSE, name);
+        char ev[256];
+        ssize_t opened = read(watch, ev, sizeof ev);
+        close(watch);
         if (n == 200) {
             cr_expect_null(o, "another file behind a reused pid's descriptor was mapped");
             cr_expect_eq(GetLastError(), ERROR_ACCESS_DENIED, "%u", GetLastError());
+            cr_expect_leq(opened, 0, "the other file was opened");
         } else {
             cr_assert_not_null(o, "the same file through that process: %u", GetLastError());
             volatile unsigned *p = MapViewOfFile(o, FILE_MAP_READ, 0, 0, 0);
