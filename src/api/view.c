@@ -9,6 +9,7 @@
  * placeholder); a view may not reach past the section (ERROR_ACCESS_DENIED). */
 #include "api/api.h"
 #include "core/view.h"
+#include "fault/fault.h"
 
 #define EXEC_PROTS                                                                                 \
     (WVM_PAGE_EXECUTE | WVM_PAGE_EXECUTE_READ | WVM_PAGE_EXECUTE_READWRITE |                       \
@@ -84,6 +85,9 @@ static uint32_t map(const map_args *m, void **out)
         err = WVM_ERROR_ACCESS_DENIED;
     else if (m->offset >= s->size || (size && size > s->size - m->offset))
         err = WVM_ERROR_ACCESS_DENIED; /* NT: STATUS_INVALID_VIEW_SIZE */
+    if (!err && s->bits && s->header)  /* other processes commit it: their pages become
+                                        * accessible here in the fault dispatcher */
+        err = wvm__fault_need();
     if (!err && !size)
         size = s->size - m->offset;
     size = (size + WVM_PAGE - 1) & ~(uint64_t)(WVM_PAGE - 1);

@@ -9,6 +9,7 @@
 #include "core/ebr.h"
 #include "core/fork.h"
 #include "core/meta.h"
+#include "prim/linux/prim.h"
 
 typedef struct reader {
     _Atomic uint64_t epoch; /* 0 = outside any critical section */
@@ -95,10 +96,23 @@ void wvm__ebr_exit(void)
     }
 }
 
+/* A mapping to unmap (wvm__ebr_retire_unmap): its record's bytes carry UNMAP. */
+#define UNMAP ((size_t)1 << (8 * sizeof(size_t) - 1))
+typedef struct unmap_rec {
+    wvm_retired hdr;
+    void *addr;
+    size_t len;
+} unmap_rec;
+
 static void free_bag(wvm_retired *list)
 {
     while (list) {
         wvm_retired *next = list->next;
+        if (list->bytes & UNMAP) {
+            unmap_rec *u = (unmap_rec *)list;
+            wvm__prim_unmap(u->addr, u->len);
+            list->bytes &= ~UNMAP;
+        }
         wvm__meta_free(list, list->bytes);
         list = next;
     }
@@ -136,6 +150,17 @@ void wvm__ebr_retire(wvm_retired *obj, size_t bytes)
 {
     obj->bytes = bytes;
     wvm__ebr_retire_chain(obj, obj, 1);
+}
+
+void wvm__ebr_retire_unmap(void *addr, size_t len)
+{
+    unmap_rec *u = wvm__meta_alloc(sizeof *u);
+    if (!u)
+        return;
+    u->addr = addr;
+    u->len = len;
+    u->hdr.bytes = sizeof *u | UNMAP;
+    wvm__ebr_retire_chain(&u->hdr, &u->hdr, 1);
 }
 
 /* The child has one thread: the records of the others are free again (one of them may have

@@ -17,6 +17,10 @@ void wvm__ebr_exit(void);
 /* obj starts with a wvm_retired header and came from wvm__meta_alloc(bytes) (core/meta.h);
  * it is freed later. */
 void wvm__ebr_retire(wvm_retired *obj, size_t bytes);
+/* Unmaps [addr, addr+len) (a mapping winvmem made) once every reader that may still read it
+ * has left its section. Without memory for the record the mapping is kept (never unmapped
+ * under a reader). */
+void wvm__ebr_retire_unmap(void *addr, size_t len);
 /* Several objects under one lock: first .. last linked through next (last's next is
  * overwritten), each with its bytes set; n of them. */
 void wvm__ebr_retire_chain(wvm_retired *first, wvm_retired *last, unsigned n);

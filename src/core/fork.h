@@ -33,6 +33,7 @@ enum {
     WVM_FORK_RANK_SPACE = 20,          /* every allocation's lock, then placement (index.c) */
     WVM_FORK_RANK_SECTION_VIEWS = 25,  /* sections' view lists: under allocation locks */
     WVM_FORK_RANK_HANDLES = 26,        /* the handle table (handle.c): a leaf */
+    WVM_FORK_RANK_XVIEWS = 27,         /* shared SEC_RESERVE views' registry (xview.c): a leaf */
     WVM_FORK_RANK_CHUNKS = 40,         /* arena chunk conversion (arena.c) */
     WVM_FORK_RANK_AWE = 50,            /* the AWE page pool (awe.c) */
     WVM_FORK_RANK_PRIM = 60,           /* prim's descriptor caches (userfaultfd, pagemap, maps) */

@@ -270,7 +270,8 @@ enum wvm_fault_kind wvm__guard_fault(uintptr_t addr, int access, bool probe, boo
     enum wvm_fault_kind kind = WVM_FAULT_VIOLATION;
     *write_protected = (attr & WVM_ATTR_WP) != 0;
     if (!wvm__attr_committed(attr)) {
-        kind = WVM_FAULT_VIOLATION;
+        if (be && be->reserved_fault && be->reserved_fault(a, page, access))
+            kind = WVM_FAULT_RETRY; /* committed by another process: now accessible */
     } else if ((attr & WVM_PAGE_GUARD) && s->guards && !probe) {
         /* The mark is the linearization point: set before the page becomes accessible, so
          * an access that succeeds is never followed by a query that still shows the guard.

@@ -170,6 +170,14 @@ typedef struct wvm_backend {
      * (the access is retried); false: an ordinary fault. Set: the backend keeps the kernel's
      * protection of committed pages different from the model (the checker skips them). */
     bool (*write_fault)(wvm_alloc *a, uint64_t page, uint32_t attr);
+    /* Signal context, a locked (trylock), async-signal-safe: a fault of access (0 read, 1
+     * write, 8 execute) on page `page`, uncommitted in the model. true: the page is committed
+     * after all (another process committed it: core/xview.h) and its kernel protection now
+     * allows the access (retried); false: an access violation. */
+    bool (*reserved_fault)(wvm_alloc *a, uint64_t page, int access);
+    /* a locked, normal context, before every operation on the allocation: the backend brings
+     * the model up to what changed outside this process (core/xview.h). Best effort. */
+    void (*sync)(wvm_alloc *a);
     /* Set with write_fault. Signal context too, a locked, async-signal-safe: the kernel
      * protection committed page `page` with attribute attr (no guard) is to have (a consumed
      * guard leaves the page to the backend, not read-write). */
@@ -206,6 +214,7 @@ typedef struct wvm_backend {
 #define WVM_TYPE_VIEW        0x80000000u /* a mapped view: MEM_MAPPED */
 #define WVM_TYPE_PLACEHOLDER 0x40000000u /* a placeholder (MEM_RESERVE_PLACEHOLDER) */
 #define WVM_TYPE_REPLACED    0x10000000u /* replaced a placeholder: may become one again */
+#define WVM_TYPE_XSHARED     0x08000000u /* a view whose commits other processes share (xview.h) */
 #define WVM_TYPE_KINDS       (WVM_TYPE_VIEW | WVM_TYPE_PLACEHOLDER | WVM_TYPE_REPLACED)
 
 static inline bool wvm__snap_is_placeholder(const wvm_snap *s)

@@ -77,9 +77,10 @@ uint32_t wvm__query(uintptr_t addr, wvm_MEMORY_BASIC_INFORMATION *out)
         bool settled = true;
         if (s)
             wvm__query_snap(s, page, out);
-        if (s && s->guards) {
-            /* consumed guards are read page by page while faults consume more: the answer
-             * holds if a second reading agrees and s is still the allocation's state */
+        if (s && (s->guards || (s->type & WVM_TYPE_XSHARED))) {
+            /* consumed guards are read page by page while faults consume more, and another
+             * process's commit bits word by word (xview.h): the answer holds if a second
+             * reading agrees and s is still the allocation's state */
             wvm_MEMORY_BASIC_INFORMATION again;
             wvm__query_snap(s, page, &again);
             settled = again.RegionSize == out->RegionSize && again.State == out->State &&

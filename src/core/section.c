@@ -173,7 +173,9 @@ static void section_destroy(wvm_object *o)
     }
     if (s->at)
         release_slot(s);
-    if (s->header)
+    if (s->header && s->bits) /* VirtualQuery may be reading the bits (core/xview.h) */
+        wvm__ebr_retire_unmap(s->header, s->header_len);
+    else if (s->header)
         wvm__prim_unmap(s->header, s->header_len);
     else if (s->bits)
         wvm__meta_free((void *)s->bits, bits_bytes(s->size));

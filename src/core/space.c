@@ -95,6 +95,9 @@ static wvm_alloc *acquire(uintptr_t addr, bool *busy)
         if (s && addr >= s->base && addr - s->base < s->size) {
             wvm__alloc_locks_held++;
             wvm__guard_fold(a); /* guards consumed by faults since the last operation */
+            const wvm_backend *be = wvm__alloc_backend(a);
+            if (be && be->sync)
+                be->sync(a);
             return a;
         }
         wvm__alock_unlock(&a->lock);

@@ -11,7 +11,8 @@
  * (PAGE_WRITECOPY: that page is remapped MAP_PRIVATE, so a write copies it); a page of a
  * SEC_RESERVE section not yet committed is reserved, PROT_NONE in the kernel. Committing
  * (VirtualAlloc on a view of a pagefile-backed section) commits the section's pages, so every
- * view of them in this process sees them committed (with its own protection).
+ * view of them in this process sees them committed (with its own protection); views in other
+ * processes of a named section follow the shared bits (core/xview.h).
  *
  * Rules of access (Windows', checked by Wine's conformance tests on Windows): a view's
  * protection needs the handle's access and the section's protection to allow its

@@ -7,12 +7,16 @@
  *   section_peer refused NAME    expects CreateFileMapping to fail with ERROR_ACCESS_DENIED
  *   section_peer denied NAME     expects OpenFileMapping to fail with ERROR_ACCESS_DENIED
  *   section_peer peek NAME       opens NAME for reading, checks the first word is 0x1a2b3c4d
+ *   section_peer commit NAME N   opens NAME (a SEC_RESERVE section) and commits its pages 1 ..
+ *                                N-1 one by one through a view, writing each one's number
+ *                                into it, checking that page 0 stays reserved in between
  *   section_peer fcreate NAME PATH  creates NAME over the file PATH, writes 0x1a2b3c4d, writes
  *                                "r" to stdout, waits for EOF on stdin, then checks that the
  *                                first word is 0xdeadbeef and closes everything
  * Exit status 0 when everything was as expected. */
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <winvmem/win32.h>
@@ -44,10 +48,33 @@ static int file_creator(const char *name, const char *path)
     return ok ? 0 : 14;
 }
 
+/* Commits pages 1 .. n-1 of the SEC_RESERVE section name one at a time. */
+static int committer(const char *name, unsigned n)
+{
+    HANDLE h = OpenFileMappingA(FILE_MAP_READ | FILE_MAP_WRITE, FALSE, name);
+    volatile unsigned *p = h ? MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0) : NULL;
+    if (!p)
+        return 16;
+    for (unsigned i = 1; i < n; i++) {
+        volatile unsigned *q = p + i * 1024;
+        if (!VirtualAlloc((void *)q, 4096, MEM_COMMIT, PAGE_READWRITE))
+            return 17;
+        *q = i;
+        MEMORY_BASIC_INFORMATION m;
+        if (!VirtualQuery((void *)p, &m, sizeof m) || m.State != MEM_RESERVE)
+            return 18;
+    }
+    UnmapViewOfFile((void *)p);
+    CloseHandle(h);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "fcreate"))
         return file_creator(argv[2], argv[3]);
+    if (argc == 4 && !strcmp(argv[1], "commit"))
+        return committer(argv[2], (unsigned)atoi(argv[3]));
     if (argc != 3)
         return 2;
     const char *cmd = argv[1], *name = argv[2];

@@ -5,15 +5,21 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mbi.h"
 #include "skip.h"
+
+#define PAGE ((SIZE_T)4096)
 
 extern char **environ;
 
@@ -287,4 +293,116 @@ Test(sections_ipc, the_files_permissions_bound_the_opener)
     CloseHandle(h);
     close(fd);
     unlink(path);
+}
+
+/* ---- SEC_RESERVE commits made by another process -------------------------------------------- */
+
+static int spawn_committer(const char *name, unsigned n, pid_t *pid)
+{
+    char num[16];
+    snprintf(num, sizeof num, "%u", n);
+    char *argv[] = {(char *)SECTION_PEER, "commit", (char *)name, num, NULL};
+    return posix_spawn(pid, SECTION_PEER, NULL, NULL, argv, environ);
+}
+
+static int wait_exit(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "status %#x", status);
+    return WEXITSTATUS(status);
+}
+
+/* Whether reading p faults (in a child: the fault is not ours to survive). */
+static bool read_faults(volatile const unsigned *p)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void)*p;
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV;
+}
+
+Test(sections_ipc, another_processs_commit_reaches_our_view)
+{
+    const char *name = unique("reserve");
+    HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_RESERVE, 0,
+                                  4 * PAGE, name);
+    cr_assert_not_null(h);
+    volatile unsigned *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+    cr_assert_not_null(p);
+    expect_region((void *)p, (void *)p, (void *)p, PAGE_READWRITE, 4 * PAGE, MEM_RESERVE, 0,
+                  MEM_MAPPED);
+    pid_t pid;
+    cr_assert_eq(spawn_committer(name, 2, &pid), 0); /* commits page 1 only */
+    cr_assert_eq(wait_exit(pid), 0);
+    /* the section's state, not our view's old one */
+    expect_region((void *)p, (void *)p, (void *)p, PAGE_READWRITE, PAGE, MEM_RESERVE, 0,
+                  MEM_MAPPED);
+    expect_region((void *)(p + 1024), (void *)(p + 1024), (void *)p, PAGE_READWRITE, PAGE,
+                  MEM_COMMIT, PAGE_READWRITE, MEM_MAPPED);
+    expect_region((void *)(p + 2048), (void *)(p + 2048), (void *)p, PAGE_READWRITE, 2 * PAGE,
+                  MEM_RESERVE, 0, MEM_MAPPED);
+    /* an access succeeds (the fault handler widens the page), page 0 still faults */
+    cr_assert_eq(p[1024], 1u, "the other process's write");
+    p[1025] = 7;
+    cr_assert(read_faults(p), "a page nobody committed");
+    /* our operations see it committed too */
+    DWORD old = 0;
+    cr_assert(VirtualProtect((void *)(p + 1024), PAGE, PAGE_READONLY, &old), "%u", GetLastError());
+    cr_assert_eq(old, PAGE_READWRITE);
+    expect_region((void *)(p + 1024), (void *)(p + 1024), (void *)p, PAGE_READWRITE, PAGE,
+                  MEM_COMMIT, PAGE_READONLY, MEM_MAPPED);
+    /* a commit here of pages the other process committed charges nothing twice, and works */
+    cr_assert_not_null(VirtualAlloc((void *)p, 2 * PAGE, MEM_COMMIT, PAGE_READWRITE));
+    cr_assert_eq(p[1024], 1u);
+    p[0] = 5;
+    cr_assert(UnmapViewOfFile((void *)p));
+    CloseHandle(h);
+}
+
+/* The other process commits page after page while we query and read: a page shown committed
+ * is readable at once and holds 0 or its number; nothing goes back to reserved. */
+Test(sections_ipc, commits_race_with_queries_and_reads)
+{
+    enum { N = 512 };
+    const char *name = unique("race");
+    HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_RESERVE, 0,
+                                  N * PAGE, name);
+    cr_assert_not_null(h);
+    volatile unsigned *p = MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0);
+    cr_assert_not_null(p);
+    static bool seen[N];
+    memset(seen, 0, sizeof seen);
+    pid_t pid;
+    cr_assert_eq(spawn_committer(name, N, &pid), 0);
+    unsigned committed = 0;
+    time_t deadline = time(NULL) + 60;
+    while (committed < N - 1) {
+        cr_assert(time(NULL) < deadline, "only %u pages seen committed", committed);
+        for (unsigned i = 1; i < N; i++) {
+            MEMORY_BASIC_INFORMATION m;
+            cr_assert_eq(VirtualQuery((void *)(p + i * 1024), &m, sizeof m), sizeof m);
+            bool c = m.State == MEM_COMMIT;
+            cr_assert(c || !seen[i], "page %u went back to reserved", i);
+            cr_assert(!c || m.Protect == PAGE_READONLY, "page %u: %#x", i, m.Protect);
+            if (c) {
+                unsigned v = p[i * 1024];
+                cr_assert(v == 0 || v == i, "page %u holds %u", i, v);
+                committed += !seen[i];
+                seen[i] = true;
+            }
+        }
+    }
+    cr_assert_eq(wait_exit(pid), 0);
+    MEMORY_BASIC_INFORMATION m;
+    cr_assert_eq(VirtualQuery((void *)(p + 1024), &m, sizeof m), sizeof m);
+    cr_assert_eq(m.State, MEM_COMMIT);
+    cr_assert_eq(m.RegionSize, (N - 1) * PAGE, "one region of the combined state");
+    cr_assert(read_faults(p));
+    UnmapViewOfFile((void *)p);
+    CloseHandle(h);
 }

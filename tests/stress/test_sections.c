@@ -1,10 +1,12 @@
 /* Many threads mapping and unmapping views of shared sections, committing SEC_RESERVE pages
  * through views, and splitting, replacing and coalescing placeholders, while another thread
- * queries. Runs under TSan in CI. Afterwards the model must be consistent and every byte of
+ * queries; the SEC_RESERVE section is named, as one other processes commit too. Runs under
+ * TSan in CI. Afterwards the model must be consistent and every byte of
  * commit charge returned. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <winvmem/stats.h>
 #include <winvmem/win32.h>
@@ -116,8 +118,11 @@ int main(void)
     wvm_stats_get(&before);
     committed = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0,
                                    THREADS * 4096 + GRAN, NULL);
+    /* named: its views follow the shared commit bits (core/xview.h) */
+    char name[64];
+    snprintf(name, sizeof name, "winvmem-stress-sections-%d", (int)getpid());
     reserved = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_RESERVE, 0,
-                                  16 * GRAN, NULL);
+                                  16 * GRAN, name);
     if (!committed || !reserved)
         return 1;
     pthread_t t[THREADS], q;
