@@ -44,7 +44,8 @@ bool wvm__mark_wanted(const wvm_alloc *a, uint32_t attr);
 /* Before `to` is applied over [first, first+count) (a locked, `to` not published): each page
  * that `to` marks and the current state has committed and unmarked keeps a plain mark only if
  * the kernel holds no page for it or the page reads zero. Writes are taken away first
- * (userfaultfd write-protect, which the marker's zap drops again), then the kernel is asked; a
+ * (userfaultfd write-protect, which the marker's zap drops again: the plan installs the marker
+ * under a transient PROT_NONE, pages.c add_bracketed_mark), then the kernel is asked; a
  * page with data gets WVM_ATTR_STASH in *to when the stash is available (its writes stay taken
  * away: the plan copies it aside), else it loses the mark (mprotect's way) and gets its write
  * access back, as do pages whose mapping is not read-write, and all of them when !registered

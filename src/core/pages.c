@@ -178,25 +178,37 @@ static bool needs_narrow(const plan *p, uint32_t from)
     return wvm__option(WVM_OPT_STRICT_DECOMMIT) != 0;
 }
 
+/* Guard mode: the marker over a committed page whose mapping is read-write, under a transient
+ * PROT_NONE, then read-write again under the marker: each step undone by the opposite one.
+ * MADV_GUARD_INSTALL zaps the page, then installs the marker (retrying while racing faults
+ * populate it). In between the entry is empty and carries no write-protect bit (the zap drops
+ * it: wvm__mark_prepare's, or a READONLY page's own): without the bracket a racing store would
+ * allocate a page and succeed on a page that is READONLY before and NOACCESS after (lin's
+ * finding (s)), or on a read-write page and be zapped again (its data lost, though the program
+ * stored it before the call), and a racing read would map a zero page the page may not hold
+ * (finding h). */
+static int add_bracketed_mark(plan *p, uintptr_t addr, size_t len, enum wvm_step_kind kind,
+                              uint32_t from)
+{
+    wvm_step st[] = {{addr, len, WVM_STEP_PROTECT, WVM_P_NONE, WVM_P_RW},
+                     {addr, len, kind, 0, (from & WVM_ATTR_WP) != 0},
+                     {addr, len, WVM_STEP_PROTECT, WVM_P_RW, WVM_P_NONE}};
+    int err = 0;
+    for (size_t i = 0; !err && i < sizeof st / sizeof *st; i++)
+        err = add_step(p, st[i]);
+    return err;
+}
+
 /* Guard mode: a marked page (core/mark.h) is, to the kernel, an uncommitted page of zeros. */
 static int plan_mark(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32_t to)
 {
     if (wvm__mark_installs(from, to) && !(to & WVM_ATTR_STASH)) /* (prepare took the writes) */
-        return add_step(p, (wvm_step){addr, len, WVM_STEP_MARK, 0, (from & WVM_ATTR_WP) != 0});
+        return add_bracketed_mark(p, addr, len, WVM_STEP_MARK, from);
     if (wvm__mark_installs(from, to)) {
         /* data (core/stash.h): copied aside (no write reaches it since wvm__mark_prepare),
-         * then PROT_NONE so that no read fills the entry MADV_GUARD_INSTALL empties before
-         * its marker with a zero page (as decommit, finding h), the marker, and read-write
-         * again under it: each step undone by the opposite one, the marker by putting the
-         * data back over it. */
-        wvm_step st[] = {{addr, len, WVM_STEP_STASH, 0, 0},
-                         {addr, len, WVM_STEP_PROTECT, WVM_P_NONE, WVM_P_RW},
-                         {addr, len, WVM_STEP_STASH_MARK, 0, (from & WVM_ATTR_WP) != 0},
-                         {addr, len, WVM_STEP_PROTECT, WVM_P_RW, WVM_P_NONE}};
-        int err = 0;
-        for (size_t i = 0; !err && i < sizeof st / sizeof *st; i++)
-            err = add_step(p, st[i]);
-        return err;
+         * then the marker as above, the undo of the marker putting the data back over it */
+        int err = add_step(p, (wvm_step){addr, len, WVM_STEP_STASH, 0, 0});
+        return err ? err : add_bracketed_mark(p, addr, len, WVM_STEP_STASH_MARK, from);
     }
     if (!wvm__attr_committed(from) && ((from & WVM_ATTR_UNDER) || p->under_lost))
         return add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, WVM_P_RW, WVM_P_NONE});
