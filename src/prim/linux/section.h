@@ -60,7 +60,8 @@ int wvm__prim_pages_copied(uintptr_t start, uint64_t npages, uint64_t *out);
 /* ---- named sections ----------------------------------------------------------------------- */
 
 /* The per-user directory, opened once (O_PATH-like, close-on-exec) and verified: a directory
- * owned by the caller with mode 0700 (EACCES otherwise, e.g. another user made it first). */
+ * owned by the caller that only it may enter, made mode 0700 (EACCES otherwise, e.g. another
+ * user made it first). */
 int wvm__prim_shm_dir(int *dirfd);
 /* An unnamed file in the directory (O_TMPFILE, mode 0600) of size bytes. */
 int wvm__prim_shm_tmp(int dirfd, uint64_t size, int *fd);
