@@ -27,6 +27,7 @@
 #include "core/wp.h"
 #include "core/wsquota.h"
 #include "prim/linux/prim.h"
+#include "prim/options.h"
 
 /* A plan: the kernel steps of one change, in the lists that run at different moments. */
 typedef struct plan {
@@ -40,6 +41,7 @@ typedef struct plan {
     bool post_failed;   /* a post step failed: its pages keep WVM_ATTR_UNDER */
     bool narrow_failed; /* a narrowed segment could not be widened back (its prot stays NONE) */
     bool guard_mode;
+    bool plain;      /* no backend (write watch, AWE): nothing reads the pages before a zap */
     bool own_prot;   /* the backend keeps kernel protections of its own (write-watch fallback) */
     bool ww_arm;     /* fresh pages start "not written" in the kernel (userfaultfd write watch) */
     bool under_lost; /* wvm_alloc.under_lost */
@@ -59,6 +61,7 @@ static void plan_init(plan *p, wvm_alloc *a, const wvm_snap *to)
     p->post_failed = p->narrow_failed = false;
     p->guard_mode = a->guard_mode;
     const wvm_backend *be = wvm__alloc_backend(a);
+    p->plain = !be;
     p->own_prot = be && be->write_fault;
     p->ww_arm = be && be->kernel_records;
     p->under_lost = a->under_lost;
@@ -155,6 +158,23 @@ static int add_narrow(plan *p, uintptr_t addr, size_t len)
         }
     }
     return wvm__steps_push(&p->narrows, (wvm_step){addr, len, WVM_STEP_PROTECT, WVM_P_NONE, 0});
+}
+
+/* Guard mode, decommit of a committed piece: whether it goes PROT_NONE before its marker
+ * (finding h: MADV_GUARD_INSTALL zaps the page, then installs the marker, and a read faulting
+ * in between maps the zero page). Always for a page the program may not write (READONLY by
+ * write-protect, whose bit the zap drops: a racing write would succeed, finding d; mprotect'd
+ * READONLY, EXECUTE_*, NOACCESS, GUARD: a racing read would see a zero, or read a page it may
+ * not) and on a backend's allocation (write watch reads the records before the zap and no store
+ * may land after that, finding q). A plain read-write page skips it unless
+ * WINVMEM_STRICT_DECOMMIT=1: a read racing with the decommit or release of its own page may
+ * return 0 there, a documented deviation (doc/windows-semantics.md); it saves two mprotect
+ * calls and a transient mapping split per call. */
+static bool needs_narrow(const plan *p, uint32_t from)
+{
+    if (!p->plain || (from & (WVM_ATTR_WP | WVM_ATTR_GUARD)) || wvm__attr_kprot(from) != WVM_P_RW)
+        return true;
+    return wvm__option(WVM_OPT_STRICT_DECOMMIT) != 0;
 }
 
 /* Guard mode: a marked page (core/mark.h) is, to the kernel, an uncommitted page of zeros. */
@@ -255,18 +275,22 @@ static int plan_piece(plan *p, uintptr_t addr, size_t len, uint32_t from, uint32
             if (!err && wp_was && !wp_is)
                 err = add_wide(p, (wvm_step){addr, len, WVM_STEP_WP_CLEAR, 0, 0});
         } else if (was && !is) {
-            /* PROT_NONE first (reversible), then the marker, then the mapping back to
-             * read-write under the marker (plan_run). A page that was never writable (or
-             * readable) never becomes so while it is decommitted, not even for a racing
-             * access (lin's finding d); and a racing read cannot see a zero the page never
-             * held (finding h): MADV_GUARD_INSTALL zaps the page, then installs the marker
-             * (retrying while racing faults populate it), and a read faulting in between
-             * would map the zero page. It faults instead, and the dispatcher decides once
-             * the decommit has published. One PROT_NONE covers neighbouring pieces and the
-             * markers between them (add_narrow), so the narrowing does not split a kernel
-             * mapping per piece (a60081f did: a release of 32k one-page islands met
-             * vm.max_map_count). The zap drops a write-protect bit with the page. */
-            err = add_narrow(p, addr, len);
+            /* Where needs_narrow says so: PROT_NONE first (reversible), then the marker,
+             * then the mapping back to read-write under the marker (plan_run). A page that
+             * was never writable (or readable) never becomes so while it is decommitted, not
+             * even for a racing access (lin's finding d); and a racing read cannot see a zero
+             * the page never held (finding h): MADV_GUARD_INSTALL zaps the page, then
+             * installs the marker (retrying while racing faults populate it), and a read
+             * faulting in between would map the zero page. It faults instead, and the
+             * dispatcher decides once the decommit has published. One PROT_NONE covers
+             * neighbouring pieces and the markers between them (add_narrow), so the
+             * narrowing does not split a kernel mapping per piece (a60081f did: a release of
+             * 32k one-page islands met vm.max_map_count). The zap drops a write-protect bit
+             * with the page. A read-write page's mapping is read-write already: the marker
+             * alone (a racing store lands before the zap, or after it and is zapped again:
+             * stored before the decommit). */
+            if (needs_narrow(p, from))
+                err = add_narrow(p, addr, len);
             if (!err)
                 err = add_zap(p, (wvm_step){addr, len, WVM_STEP_GUARD_INSTALL, 0, 0});
         } else if (!was && !is && (from & WVM_ATTR_UNDER)) {

@@ -38,10 +38,26 @@ static inline uint32_t run_first(uint64_t x)
     return (uint32_t)x;
 }
 
-/* Pages covered by a container of `level`. */
+#define LEAF_LOG 9
+_Static_assert(1u << LEAF_LOG == WVM_LEAF_PAGES, "a leaf's pages are a power of two");
+
+/* Pages covered by a container of `level`: 1 << span_log(level). Divisions by a span are
+ * shifts (a 64-bit div costs tens of cycles on the lookup paths). */
+static inline unsigned span_log(unsigned level)
+{
+    return LEAF_LOG + WVM_FANOUT_LOG * level;
+}
+
 static inline uint64_t span(unsigned level)
 {
-    return (uint64_t)WVM_LEAF_PAGES << (WVM_FANOUT_LOG * level);
+    return (uint64_t)1 << span_log(level);
+}
+
+/* The child of a container of `level` (> 0) holding page offset off (from the container's
+ * first page). */
+static inline uint64_t child(unsigned level, uint64_t off)
+{
+    return off >> span_log(level - 1);
 }
 
 static inline uint64_t run(uint64_t first, uint32_t attr)
@@ -55,7 +71,6 @@ static inline uint64_t run(uint64_t first, uint32_t attr)
  * few committed ranges); one that fragments past FLAT_RUNS becomes a tree (grow), and a tree
  * whose root entries are all uniform becomes flat again (flatten). */
 #define FLAT_RUNS 64u
-_Static_assert(FLAT_RUNS + 2 >= WVM_FANOUT, "build's buffer holds a node's entries");
 
 static inline bool flat_fits(uint64_t pages)
 {
@@ -122,15 +137,23 @@ static void chain_add(chain *c, wvm_retired *obj, size_t bytes)
     c->n++;
 }
 
+static void drop(wvm_pnode *nd, chain *later);
+
 /* Drops one reference to entry e's node; a node nobody references any more releases its
- * children and is freed now (later == NULL) or joins later, for the epochs. */
-static void release(uint64_t e, chain *later)
+ * children and is freed now (later == NULL) or joins later, for the epochs. Inline: a
+ * retirement decrements every sibling on the replaced path, and recurses only into the path. */
+static inline void release(uint64_t e, chain *later)
 {
     if (is_uniform(e))
         return;
     wvm_pnode *nd = (wvm_pnode *)(uintptr_t)e;
-    if (--nd->refs)
-        return;
+    if (!--nd->refs)
+        drop(nd, later);
+}
+
+/* A node without references: its children released, itself freed or chained. */
+static void drop(wvm_pnode *nd, chain *later)
+{
     for (uint32_t i = 0; nd->level && i < nd->n; i++)
         release(nd->slot[i], later);
     if (later)
@@ -166,7 +189,7 @@ static unsigned root_level(uint64_t pages)
 static uint32_t children(unsigned level, uint64_t lo, uint64_t top)
 {
     uint64_t cs = span(level - 1);
-    return (uint32_t)((top - lo + cs - 1) / cs);
+    return (uint32_t)child(level, top - lo + cs - 1);
 }
 
 wvm_snap *wvm__snap_new(uintptr_t base, size_t size, uint32_t alloc_prot, uint32_t type)
@@ -232,8 +255,8 @@ uint32_t wvm__snap_attr(const wvm_snap *s, uint64_t page)
     uint32_t n = s->n;
     uint64_t off = page;
     while (level) {
-        uint64_t cs = span(level - 1), e = slot[off / cs];
-        off %= cs;
+        uint64_t e = slot[child(level, off)];
+        off &= span(level - 1) - 1;
         if (is_uniform(e))
             return slot_attr(e);
         const wvm_pnode *nd = (const wvm_pnode *)(uintptr_t)e;
@@ -293,7 +316,7 @@ __attribute__((noinline)) static int walk(walker *w, unsigned level, uint32_t n,
         return 0;
     }
     uint64_t cs = span(level - 1);
-    for (uint32_t i = w->first > lo ? (uint32_t)((w->first - lo) / cs) : 0;
+    for (uint32_t i = w->first > lo ? (uint32_t)child(level, w->first - lo) : 0;
          i < n && lo + i * cs < w->end; i++) {
         uint64_t cl = lo + i * cs, e = slot[i];
         if (is_uniform(e)) {
@@ -334,8 +357,8 @@ static inline uint64_t descend(const wvm_snap *s, uint64_t first, uint64_t end, 
                 return 0;
             return UNIFORM(slot_attr(c->slot[i]));
         }
-        uint64_t cs = span(c->level - 1), i = (first - c->lo) / cs;
-        if (i != (end - 1 - c->lo) / cs)
+        uint64_t cs = span(c->level - 1), i = child(c->level, first - c->lo);
+        if (i != child(c->level, end - 1 - c->lo))
             return 0;
         uint64_t e = c->slot[i];
         if (is_uniform(e))
@@ -399,7 +422,7 @@ __attribute__((noinline)) static uint64_t pred_walk(const wvm_pred *p, bool any,
         return hits;
     }
     uint64_t cs = span(level - 1);
-    for (uint32_t i = first > lo ? (uint32_t)((first - lo) / cs) : 0;
+    for (uint32_t i = first > lo ? (uint32_t)child(level, first - lo) : 0;
          i < n && lo + i * cs < end && !(any && hits); i++) {
         uint64_t cl = lo + i * cs, ch = cl + cs < top ? cl + cs : top, e = slot[i];
         if (is_uniform(e)) {
@@ -496,8 +519,8 @@ static bool map_children(mapper *m, const uint64_t *src, uint32_t n, unsigned le
                          uint64_t top, uint64_t *out)
 {
     uint64_t cs = span(level - 1);
-    uint32_t a = m->first > lo ? (uint32_t)((m->first - lo) / cs) : 0;
-    uint32_t b = (uint32_t)((m->end - 1 - lo) / cs) + 1; /* children [a, b) meet the range */
+    uint32_t a = m->first > lo ? (uint32_t)child(level, m->first - lo) : 0;
+    uint32_t b = (uint32_t)child(level, m->end - 1 - lo) + 1; /* children [a, b) meet the range */
     if (b > n)
         b = n;
     for (uint32_t i = a; i < b; i++) {
@@ -572,14 +595,19 @@ static uint64_t build(const uint64_t *runs, uint32_t n, uint32_t *i, unsigned le
         (*i)++;
     if (*i + 1 == n || run_first(runs[*i + 1]) >= top)
         return UNIFORM(slot_attr(runs[*i]));
-    uint64_t buf[FLAT_RUNS + 2]; /* n <= FLAT_RUNS + 2, and WVM_FANOUT children */
     uint32_t k = 0;
-    if (!level) {
-        for (uint32_t j = *i; j < n && run_first(runs[j]) < top; j++)
-            buf[k++] = run(j == *i ? 0 : run_first(runs[j]) - lo, slot_attr(runs[j]));
-        return made_or_release(0, k, buf);
+    if (!level) { /* the leaf's runs, rebased, written into the node (no copy on the stack) */
+        while (*i + k < n && run_first(runs[*i + k]) < top)
+            k++;
+        wvm_pnode *nd = node_alloc(0, k, runs + *i);
+        if (!nd)
+            return 0;
+        nd->slot[0] = run(0, slot_attr(runs[*i]));
+        for (uint32_t j = 1; j < k; j++)
+            nd->slot[j] -= lo;
+        return (uint64_t)(uintptr_t)nd;
     }
-    uint64_t cs = span(level - 1);
+    uint64_t buf[WVM_FANOUT], cs = span(level - 1);
     k = children(level, lo, top);
     for (uint32_t c = 0; c < k; c++) {
         uint64_t cl = lo + c * cs, ch = cl + cs < top ? cl + cs : top;

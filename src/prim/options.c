@@ -38,6 +38,10 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
     [WVM_OPT_MARKER_DATA] = {"WINVMEM_MARKER_DATA", 1, 0,
                              "0: PAGE_NOACCESS and PAGE_GUARD on committed pages holding data "
                              "use mprotect instead of a guard marker with the data kept aside"},
+    [WVM_OPT_STRICT_DECOMMIT] = {"WINVMEM_STRICT_DECOMMIT", 0, 0,
+                                 "1: a read racing with the decommit or release of its read-write "
+                                 "page faults or reads the old data, never 0 (two mprotect calls "
+                                 "per decommit)"},
 };
 
 static _Atomic int64_t values[WVM_OPT_COUNT];

@@ -17,6 +17,7 @@ enum wvm_option {
     WVM_OPT_PROC_MEM,        /* WINVMEM_PROC_MEM: 0 never writes through /proc/self/mem */
     WVM_OPT_MARKER_NOACCESS, /* WINVMEM_MARKER_NOACCESS: 0 makes NOACCESS/GUARD pages by mprotect */
     WVM_OPT_MARKER_DATA,     /* WINVMEM_MARKER_DATA: 0 makes such pages with data by mprotect */
+    WVM_OPT_STRICT_DECOMMIT, /* WINVMEM_STRICT_DECOMMIT: 1 brackets every decommit (finding h) */
     WVM_OPT_COUNT
 };
 

@@ -165,6 +165,31 @@ static void mark_racing_stores(part *p)
     }
 }
 
+/* A read that ran while a successful decommit or release covered its page (rm_op.contested
+ * of RM_READ, the deviation RM_DEV_DECOMMIT_READ_ZERO): bit 0 when a decommit of a range
+ * holding the page ran, bit 1 + g when a call on the whole allocation based at granule g did
+ * (the model knows which allocation the page is in; the call's own range does not say). */
+static void mark_racing_reads(part *p)
+{
+    for (uint32_t i = 0; i < p->n; i++) {
+        lin_pop *r = &p->ops[i];
+        if (r->op.kind != RM_READ)
+            continue;
+        for (uint32_t j = 0; j < p->n; j++) {
+            const lin_pop *o = &p->ops[j];
+            if ((o->op.kind != RM_DECOMMIT && o->op.kind != RM_RELEASE) || !o->res.ok ||
+                !overlap(r, o) || r->op.page < o->op.page)
+                continue;
+            if (o->op.kind == RM_DECOMMIT && o->op.npages) {
+                if (r->op.page < o->op.page + o->op.npages)
+                    r->op.contested |= 1;
+            } else if (o->op.page % RM_GRAN == 0 && o->op.page / RM_GRAN < 63) {
+                r->op.contested |= 2ull << (o->op.page / RM_GRAN);
+            }
+        }
+    }
+}
+
 static uint64_t contested(const part *p, const lin_pop *g)
 {
     uint64_t m = 0;
@@ -219,6 +244,7 @@ static int check_slot(part *p, uint32_t slot, uint32_t npages, uint64_t budget, 
                       lin_round_result *rr)
 {
     mark_racing_stores(p);
+    mark_racing_reads(p);
     for (uint32_t i = 0; i < p->n; i++)
         if (p->ops[i].op.kind == RM_WW_GET && !p->ops[i].res.unknown)
             p->ops[i].op.contested = contested(p, &p->ops[i]);

@@ -31,6 +31,7 @@
 #define NONE 0xFFFFu
 
 unsigned rm_divergences = 0;
+unsigned rm_deviations = 0;
 
 size_t rm_state_size(uint32_t npages)
 {
@@ -551,11 +552,31 @@ static void maybe_recorded(rm_page *g, const rm_op *op)
 
 /* ---- memory accesses ------------------------------------------------------------------------ */
 
+/* A read that returned 0 without a fault while a decommit or release of its page ran: the
+ * zero page the kernel maps between the guard marker's zap and its install (choice 1 of
+ * rm_choices; RM_DEV_DECOMMIT_READ_ZERO). */
+static int racing_zero(const rm_op *op, const rm_res *r)
+{
+    return (rm_deviations & RM_DEV_DECOMMIT_READ_ZERO) && op->kind == RM_READ && op->contested &&
+           r->fault == RM_NOFAULT && r->val == 0;
+}
+
 static int do_access(rm_state *s, const rm_op *op, const rm_res *r, unsigned choice, char *why,
                      size_t n)
 {
-    (void)choice;
     rm_page *g = &s->p[op->page];
+    if (choice == 1) { /* racing_zero: the page as it was just before the decommit */
+        unsigned gr = committed(g) ? g->base / RM_GRAN : 63;
+        int racing = (op->contested & 1) || (gr < 63 && ((op->contested >> (1 + gr)) & 1));
+        if (!committed(g) || g->prot != READWRITE || (g->flags & RM_F_WW) || !racing) {
+            say(why, n,
+                "read 0 racing a decommit: the page is not a read-write page of the "
+                "allocation being decommitted (state %u prot 0x%x)",
+                g->state, g->prot);
+            return 0;
+        }
+        return 1;
+    }
     int write = op->kind == RM_WRITE;
     int want = RM_AV;
     if (committed(g) && (g->prot & GUARD))
@@ -689,7 +710,7 @@ static int do_view(rm_state *s, const rm_op *op, const rm_res *r, unsigned choic
 
 unsigned rm_choices(const rm_op *op, const rm_res *r)
 {
-    if (op->kind == RM_BUFCHECK && (op->type & 1))
+    if ((op->kind == RM_BUFCHECK && (op->type & 1)) || racing_zero(op, r))
         return 2;
     return op->kind == RM_PROTECT && r->unknown && !r->ok && r->err == E_NOACCESS ? 2 : 1;
 }

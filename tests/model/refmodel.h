@@ -69,7 +69,10 @@ typedef struct rm_op {
                          * call may have hit; their records are not checked. RM_WRITE,
                          * RM_BUFCHECK: 1 = a store that faulted or was refused while another
                          * call narrowed its page, so its page may be recorded written (finding
-                         * (m), a documented deviation of winvmem). Set by the caller, 0 for
+                         * (m), a documented deviation of winvmem). RM_READ: bit 0 = a
+                         * decommit of a range holding the page ran during the read, bit 1 + g
+                         * = a decommit or release of the whole allocation based at granule g
+                         * did (RM_DEV_DECOMMIT_READ_ZERO). Set by the caller, 0 for
                          * sequential use */
 } rm_op;
 
@@ -152,6 +155,15 @@ int rm_writable(uint32_t prot);
  *   (b)); Windows fails (there is nothing to unlock). */
 enum { RM_DIV_UNLOCK_FREE = 1 };
 extern unsigned rm_divergences;
+
+/* Documented deviations of winvmem (doc/porting.md) the model accepts when the caller says
+ * the library runs in the mode that has them:
+ *   RM_DEV_DECOMMIT_READ_ZERO: a read of a PAGE_READWRITE page (not write-watched) that ran
+ *   while a decommit or release of that page did (rm_op.contested) may return 0, linearized
+ *   before the decommit and leaving the state as it was (finding (h) without
+ *   WINVMEM_STRICT_DECOMMIT=1: no PROT_NONE bracket around the guard marker's zap). */
+enum { RM_DEV_DECOMMIT_READ_ZERO = 1 };
+extern unsigned rm_deviations;
 
 /* Appends a one-line description of op (and res if not NULL) to buf. */
 void rm_describe(char *buf, size_t n, const rm_op *op, const rm_res *res);
