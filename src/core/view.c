@@ -16,6 +16,7 @@ static _Atomic uint64_t live_views, live_bytes, copy_charged;
 static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena);
 static uint32_t view_on_release(wvm_alloc *a, const wvm_snap *s);
 static uint32_t view_allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
+static void view_sync(wvm_alloc *a);
 
 static const wvm_backend view_backend = {
     .name = "view",
@@ -24,7 +25,7 @@ static const wvm_backend view_backend = {
     .on_release = view_on_release,
     .allow = view_allow,
     .reserved_fault = wvm__view_reserved_fault,
-    .sync = wvm__view_sync,
+    .sync = view_sync,
 };
 
 bool wvm__alloc_is_view(const wvm_alloc *a)
@@ -35,18 +36,6 @@ bool wvm__alloc_is_view(const wvm_alloc *a)
 static bool is_wc(uint32_t attr)
 {
     return attr & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY);
-}
-
-/* The attribute of a page of v when it is committed: the view's protection with the
- * section's caching attributes. */
-uint32_t wvm__view_attr(const wvm_view *v)
-{
-    uint32_t a = v->prot;
-    if (a != WVM_PAGE_NOACCESS && (v->sec->attrs & WVM_SEC_NOCACHE))
-        a |= WVM_PAGE_NOCACHE;
-    if (a != WVM_PAGE_NOACCESS && (v->sec->attrs & WVM_SEC_WRITECOMBINE))
-        a |= WVM_PAGE_WRITECOMBINE;
-    return a;
 }
 
 /* One past the last page of the run of equal commit state that starts at section page p. */
@@ -535,7 +524,7 @@ static uint32_t commit_attr(uint32_t old, void *ctx)
 
 /* Pages of view w that the section has committed but w's state has not: committed with w's
  * own protection (a locked, commit lock held). */
-uint32_t wvm__view_bring_along(wvm_alloc *a, wvm_view *w)
+static uint32_t bring_along(wvm_alloc *a, wvm_view *w)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint64_t pages = wvm__snap_pages(s), p0 = w->offset / WVM_PAGE;
@@ -551,6 +540,16 @@ uint32_t wvm__view_bring_along(wvm_alloc *a, wvm_view *w)
         p = end;
     }
     return err;
+}
+
+/* The backend's sync: a view of a section other processes commit catches up with the shared
+ * bits (core/xview.h); on failure the pages stay as the bits show them, reached through
+ * faults. */
+static void view_sync(wvm_alloc *a)
+{
+    wvm_view *v = wvm__alloc_ext(a);
+    if (v && wvm__section_shared(v->sec))
+        bring_along(a, v);
 }
 
 /* The bases of sec's views other than v (commit lock held), from core/meta.h (free with
@@ -629,7 +628,7 @@ typedef struct fresh_ctx {
 static uint32_t bring(wvm_alloc *a, wvm_view *w, const void *ctx)
 {
     (void)ctx;
-    return wvm__view_bring_along(a, w);
+    return bring_along(a, w);
 }
 
 static uint32_t drop(wvm_alloc *a, wvm_view *w, const void *ctx)

@@ -25,14 +25,6 @@ void wvm__view_xunregister(const wvm_view *v, uintptr_t base)
         wvm__xview_remove(base);
 }
 
-void wvm__view_sync(wvm_alloc *a)
-{
-    wvm_view *v = wvm__alloc_ext(a);
-    /* on failure the pages stay as the bits show them, reached through faults */
-    if (v && wvm__section_shared(v->sec))
-        wvm__view_bring_along(a, v);
-}
-
 static bool allows(int prot, int access)
 {
     return access == 1   ? prot & WVM_P_WRITE
@@ -42,7 +34,7 @@ static bool allows(int prot, int access)
 
 /* Signal context: a page committed through another process's view gets this view's protection
  * in the kernel, with the pages after it that are in the same case (up to 64: bounded work);
- * the model catches up at the next operation (wvm__view_sync). The bit is read after the fault:
+ * the model catches up at the next operation (view.c's sync hook). The bit is read after the fault:
  * a commit whose bit is set later is linearized after this access, which fails. */
 bool wvm__view_reserved_fault(wvm_alloc *a, uint64_t page, int access)
 {
