@@ -444,8 +444,8 @@ static bool way_closed(int err)
 /* Opens the file of a named file-backed section as its record says: through a holder's
  * descriptor, then through the path; read-write when the section's protection writes,
  * executable when it executes. Only the same regular file (dev, ino) is accepted. EACCES when
- * no way leads to it under this process's permissions. */
-static int reopen_file(wvm_section *s)
+ * no way leads to it under this process's permissions. plen: the path's length, checked. */
+static int reopen_file(wvm_section *s, uint32_t plen)
 {
     uint32_t rights = wvm__prot_rights(s->prot);
     bool write = rights & WVM_SECTION_MAP_WRITE, exec = rights & WVM_SECTION_MAP_EXECUTE;
@@ -455,11 +455,19 @@ static int reopen_file(wvm_section *s)
             uint64_t v = atomic_load(&s->at->slots[i]);
             if (!v)
                 continue;
-            err = wvm__prim_open_held((long)(v >> 32), (int)(uint32_t)v, write, &fd);
+            err = wvm__prim_open_held((long)(v >> 32), (int)(uint32_t)v, write, s->at->dev,
+                                      s->at->ino, &fd);
         } else {
-            if (!s->at->path_len)
+            if (!plen)
                 break;
-            err = wvm__prim_open_path(s->at->path, write, &fd);
+            /* a private copy: another process may write the record meanwhile */
+            char *path = wvm__meta_alloc(HDR_PATH);
+            if (!path)
+                return ENOMEM;
+            memcpy(path, s->at->path, plen);
+            path[plen] = 0;
+            err = wvm__prim_open_path(path, write, s->at->dev, s->at->ino, &fd);
+            wvm__meta_free(path, HDR_PATH);
         }
         if (err && !way_closed(err))
             return err;
@@ -479,15 +487,17 @@ static int reopen_file(wvm_section *s)
 }
 
 /* The record of a named file-backed section (header mapped, h checked against the record's
- * length): the path is terminated where it says, then the file is reopened. */
+ * length): the path fits in the record (read once: the record is shared, so checked before
+ * anything is read at its end) and is terminated where it says, then the file is reopened. */
 static int adopt_file(wvm_section *s, const hdr *h)
 {
     s->at = (frec *)((char *)s->header + h->bits_off);
     uint64_t at;
-    if (s->at->path_len >= HDR_PATH || s->at->path[s->at->path_len] ||
-        h->data_off != header_bytes(h->name_len, h->size, h->attrs, s->at->path_len, &at))
+    uint32_t plen = *(volatile uint32_t *)&s->at->path_len;
+    if (plen >= HDR_PATH ||
+        h->data_off != header_bytes(h->name_len, h->size, h->attrs, plen, &at) || s->at->path[plen])
         return EINVAL;
-    int err = reopen_file(s);
+    int err = reopen_file(s, plen);
     if (!err)
         claim_slot(s);
     return err;

@@ -325,14 +325,33 @@ int wvm__prim_fd_path(int fd, char *buf, size_t cap)
     return 0;
 }
 
-static int open_checked(const char *path, bool write, int *out)
+/* Opens path (a /proc magic link or a path) as the file (dev, ino) only: first an O_PATH
+ * descriptor, which opens nothing (no open of a device or a FIFO with its side effects, no
+ * inotify IN_OPEN, no lease broken), checked to be that regular file; then that very inode
+ * reopened through /proc/self/fd with the mode asked, the kernel checking the file's
+ * permissions for this process. EACCES when it is another file. */
+static int open_checked(const char *path, bool write, uint64_t dev, uint64_t ino, int *out)
 {
+    char self[48];
+    struct stat st;
     int err = wvm__prim_fallible(WVM_SYS_OTHER);
     if (err)
         return err;
-    int f = open(path, (write ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (f < 0)
+    int p = open(path, O_PATH | O_CLOEXEC);
+    if (p < 0)
         return errno;
+    if (fstat(p, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != dev ||
+        (uint64_t)st.st_ino != ino) {
+        close(p);
+        return EACCES;
+    }
+    with_number(self, "/proc/self/fd/", (unsigned long)p);
+    /* O_NONBLOCK: a lease another process holds fails the open rather than waiting on it */
+    int f = open(self, (write ? O_RDWR : O_RDONLY) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    err = f < 0 ? errno : 0;
+    close(p);
+    if (err)
+        return err == EWOULDBLOCK ? EACCES : err;
     int fl = fcntl(f, F_GETFL);
     if (fl >= 0)
         fcntl(f, F_SETFL, fl & ~O_NONBLOCK);
@@ -340,19 +359,19 @@ static int open_checked(const char *path, bool write, int *out)
     return 0;
 }
 
-int wvm__prim_open_held(long pid, int fd, bool write, int *out)
+int wvm__prim_open_held(long pid, int fd, bool write, uint64_t dev, uint64_t ino, int *out)
 {
     char path[64], prefix[32];
     with_number(prefix, "/proc/", (unsigned long)pid);
     size_t n = strlen(prefix);
     memcpy(prefix + n, "/fd/", 5);
     with_number(path, prefix, (unsigned long)fd);
-    return open_checked(path, write, out);
+    return open_checked(path, write, dev, ino, out);
 }
 
-int wvm__prim_open_path(const char *path, bool write, int *out)
+int wvm__prim_open_path(const char *path, bool write, uint64_t dev, uint64_t ino, int *out)
 {
-    return open_checked(path, write, out);
+    return open_checked(path, write, dev, ino, out);
 }
 
 int wvm__prim_fd_reopen(int fd, int *out)

@@ -82,11 +82,12 @@ int wvm__prim_fd_linked(int fd, bool *linked);
  * a fresh open of another process's descriptor through /proc/<pid>/fd/<fd> (the kernel checks
  * that this process may read that one's state, PTRACE_MODE_READ, and then the file's own
  * permissions for the mode asked, as for any open), or of a path. Both open read-write or
- * read-only, never block (O_NONBLOCK: a FIFO put in the file's place) and never make a
- * controlling terminal; the caller verifies what it got (dev, ino). */
+ * read-only the regular file (dev, ino) only: anything else there (another file, a device, a
+ * FIFO: a pid reused, a path replaced) is never opened, only looked at (O_PATH), and is EACCES;
+ * they never block on a lease. */
 int wvm__prim_fd_path(int fd, char *buf, size_t cap);
-int wvm__prim_open_held(long pid, int fd, bool write, int *out);
-int wvm__prim_open_path(const char *path, bool write, int *out);
+int wvm__prim_open_held(long pid, int fd, bool write, uint64_t dev, uint64_t ino, int *out);
+int wvm__prim_open_path(const char *path, bool write, uint64_t dev, uint64_t ino, int *out);
 /* A new open file description of fd's file (a fresh open through /proc/self/fd, read-write,
  * close-on-exec): a flock on it is its own. */
 int wvm__prim_fd_reopen(int fd, int *out);
