@@ -718,16 +718,8 @@ static void init(void)
     win = win_in = VirtualAlloc(NULL, (size_t)NPAGE * PG, MEM_RESERVE, PAGE_NOACCESS);
     if (!win || !VirtualFree(win, 0, MEM_RELEASE))
         die("cannot make the window");
-    /* The arena's stash (a mapping as large as the arena, made at the first NOACCESS page
-     * holding data) is made now, before O is chosen: made later, the kernel could place it
-     * over O. */
-    char *st = VirtualAlloc(NULL, GRAN * PG, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-    DWORD old;
-    if (!st)
-        die("cannot make the stash probe");
-    st[0] = 1;
-    if (!VirtualProtect(st, PG, PAGE_NOACCESS, &old) || !VirtualFree(st, 0, MEM_RELEASE))
-        die("cannot make the stash probe");
+    /* (The arena's stash, a mapping as large as the arena, has its address space reserved
+     * with the arena, made by the window's VirtualAlloc: it cannot land over O later.) */
     /* O: the bottom of 512 GiB of free address space the kernel picks (outside the arenas,
      * made first). The kernel maps top-down from the top of the highest gap that fits, so a
      * later mapping lands above O unless the mappings made after it add up to 512 GiB (an

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Every kernel-mechanism combination a kernel can leave a user with (issue 11;
-# tools/mechanisms.sh: guard markers x userfaultfd x PROCMAP_QUERY), all eight, each with
+# tools/mechanisms.sh: guard markers x userfaultfd x PROCMAP_QUERY), and WINVMEM_MARKER_DATA under 11x: all ten, each with
 #   - the differential test against Wine: the hand-written tests/diff/*.ops and
 #     WINVMEM_MATRIX_DIFF_COUNT generated sequences, seeded by the combination's place;
 #   - every stress_* program of the release build (ctest -R '^stress_'), except the _fallback
@@ -9,7 +9,7 @@
 #   tools/mechanisms-matrix.sh [ROOT]
 # The long run by default (5000 sequences, 120 s of fuzzing per combination: an estimated
 # 30-40 min on the 2-core machine); CI's cut-down run is tests/ci.d/mechanisms.sh. The linearizability
-# checker on the eight: tests/ci.d/lin.sh, tests/lin/README.md ("Long runs").
+# checker on the ten: tests/ci.d/lin.sh, tests/lin/README.md ("Long runs").
 # Any failure fails the run; so does a missing Wine, mingw-w64 or clang (tools/require.sh).
 set -eu
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}

@@ -12,13 +12,19 @@
 #                                WINVMEM_MARKER_NOACCESS=0 alone switches it off)
 #   3rd  WINVMEM_PROCMAP_QUERY   PROCMAP_QUERY ioctl for foreign memory (>= 6.11), else parsing
 #                                /proc/self/maps
+# and an optional 4th digit, WINVMEM_MARKER_DATA (NOACCESS/GUARD pages holding data under
+# marker-noaccess, so it matters in 11x only): 0 mprotect, 2 the stash always (marker-data),
+# absent: the default, 1, mprotect while the process is far from vm.max_map_count, the stash
+# beyond (core/stash_policy.c).
 # 111 is what this kernel gives by default, 000 what a kernel older than 6.7 gives.
-WVM_COMBOS="111 011 101 110 001 010 100 000"
+WVM_COMBOS="111 011 101 110 001 010 100 000 1112 1110"
 
 # mech_env COMBO: the environment assignments of COMBO
 mech_env() {
     printf 'WINVMEM_GUARD_MARKERS=%s WINVMEM_USERFAULTFD=%s WINVMEM_PROCMAP_QUERY=%s' \
         "$(echo "$1" | cut -c1)" "$(echo "$1" | cut -c2)" "$(echo "$1" | cut -c3)"
+    _d=$(echo "$1" | cut -c4)
+    if [ -n "$_d" ]; then printf ' WINVMEM_MARKER_DATA=%s' "$_d"; fi
 }
 
 # mech_run COMBO CMD...: CMD with COMBO's environment
@@ -34,7 +40,7 @@ mech_run() {
 # combination that could not be tested as named is visible in the log)
 mech_show() {
     _line=$(mech_run "$1" "$2" info 2>/dev/null |
-        awk '/guard-markers:|uffd-wp-async:|uffd-wp-sigbus:|marker-noaccess:|procmap-query:/ {
+        awk '/guard-markers:|uffd-wp-async:|uffd-wp-sigbus:|marker-noaccess:|marker-data:|procmap-query:/ {
                  n = $1; sub(":", "", n); s = ($2 == "in") ? "on" : "off"; printf "%s %s=%s", sep, n, s; sep = "," }')
     echo "mechanisms $1 ($(mech_env "$1")):${_line:- (winvmem info failed)}"
 }

@@ -6,7 +6,6 @@
 #include "core/freespace.h"
 #include "core/meta.h"
 #include "core/fork.h"
-#include "prim/linux/awe.h"
 #include "prim/linux/prim.h"
 
 /* 64 GiB: large enough that most programs need one, small enough to fit the application
@@ -17,7 +16,8 @@
 typedef struct arena {
     uintptr_t start, end;
     _Atomic uint64_t *guarded; /* one bit per chunk */
-    _Atomic uintptr_t stash;   /* wvm__arena_stash: its start, or 0 */
+    _Atomic uintptr_t stash;   /* wvm__arena_stash: its start once read-write, or 0 */
+    uintptr_t stash_space;     /* its address space, reserved with the arena, or 0 */
 } arena;
 
 static arena arenas[MAX_ARENAS];
@@ -49,7 +49,15 @@ int wvm__arena_grow(size_t need)
         wvm__meta_free(bits, bytes);
         return err;
     }
-    arenas[n] = (arena){(uintptr_t)p, (uintptr_t)p + size, bits, 0};
+    /* the stash's address space now, next to the arena if the kernel agrees: reserved later,
+     * it could land where the program is about to place a view or a VirtualAlloc2 at a fixed
+     * address (as it once did on fuzz_ops' window: 8bb736a). PROT_NONE and MAP_NORESERVE, it
+     * costs one kernel mapping and nothing else; without it there is no stash (mprotect's
+     * way for pages holding data). */
+    void *st = NULL;
+    if (wvm__prim_map_none((char *)p + size, size, false, &st))
+        st = NULL;
+    arenas[n] = (arena){(uintptr_t)p, (uintptr_t)p + size, bits, 0, (uintptr_t)st};
     atomic_store_explicit(&narenas, n + 1, memory_order_release);
     return 0;
 }
@@ -80,9 +88,9 @@ uintptr_t wvm__arena_stash(uintptr_t addr, bool make)
     if (!st && make) {
         pthread_mutex_lock(&chunk_lock);
         st = atomic_load_explicit(&ar->stash, memory_order_relaxed);
-        void *p;
-        if (!st && !wvm__prim_map_anon_rw(NULL, ar->end - ar->start, 4096, false, &p)) {
-            st = (uintptr_t)p;
+        if (!st && ar->stash_space &&
+            !wvm__prim_protect((void *)ar->stash_space, ar->end - ar->start, WVM_P_RW)) {
+            st = ar->stash_space;
             atomic_store_explicit(&ar->stash, st, memory_order_release);
         }
         pthread_mutex_unlock(&chunk_lock);

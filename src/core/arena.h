@@ -27,10 +27,11 @@ bool wvm__arena_guarded(uintptr_t start, uintptr_t end);
  * back to plain PROT_NONE memory, for a sparse reservation placed there. 0 or an errno. */
 int wvm__arena_unguard_chunks(uintptr_t start, uintptr_t end);
 /* Where the page at addr (in an arena) is kept while it is a guard marker holding data
- * (core/stash.h): the same offset in the arena's stash, a read-write MAP_NORESERVE mapping of
- * the arena's size made at its first use (make; one kernel mapping per arena, page tables
- * and memory only for the pages kept). 0 when addr is in no arena, or there is no stash (not
- * made yet, or the mapping failed). Lock-free and async-signal-safe without make. */
+ * (core/stash.h): the same offset in the arena's stash, a MAP_NORESERVE mapping of the
+ * arena's size reserved PROT_NONE with the arena (next to it where the kernel agrees) and made
+ * read-write at its first use (make; one kernel mapping per arena, page tables and memory only
+ * for the pages kept). 0 when addr is in no arena, or there is no stash (not made yet, or the
+ * reservation or its mprotect failed). Lock-free and async-signal-safe without make. */
 uintptr_t wvm__arena_stash(uintptr_t addr, bool make);
 /* Whether addr lies in one of winvmem's arenas; if so, *end is that arena's end. Lock-free. */
 bool wvm__space_in_arena(uintptr_t addr, uintptr_t *end);

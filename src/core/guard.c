@@ -190,7 +190,7 @@ static int unguard(wvm_alloc *a, const wvm_snap *s, uint64_t page, uint32_t attr
     void *addr = (void *)(s->base + page * WVM_PAGE);
     if (attr & WVM_ATTR_STASH) /* PAGE_READWRITE under a marker, its data in the stash */
         return in_signal ? wvm__stash_sig_take((uintptr_t)addr, WVM_PAGE)
-                         : wvm__stash_take((uintptr_t)addr, WVM_PAGE, false);
+                         : wvm__stash_take((uintptr_t)addr, WVM_PAGE, false, WVM_P_RW);
     if (attr & WVM_ATTR_MARK) /* PAGE_READWRITE under a marker: the page holds zeros */
         return in_signal ? wvm__prim_sig_guard_remove(addr, WVM_PAGE)
                          : wvm__prim_guard_remove(addr, WVM_PAGE);

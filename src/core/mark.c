@@ -51,6 +51,7 @@ typedef struct prep {
     uintptr_t base;
     bool registered;
     bool stash;           /* pages with data may be stashed (core/stash.h) */
+    bool asked;           /* the policy was asked (wvm__stash_policy_wants) */
     strips st;            /* lose the mark */
     strips sh;            /* keep it with their data stashed */
     unsigned zero_checks; /* left */
@@ -87,6 +88,14 @@ static void found(void *ctx, uintptr_t lo, uintptr_t hi)
             continue;
         }
         uint64_t i = (pg - p->base) / WVM_PAGE;
+        if (p->stash && !p->asked) {
+            p->asked = true;
+            p->stash = wvm__stash_policy_wants();
+        }
+        /* a new run sent mprotect's way by the policy: counted now (an operation that fails
+         * then leaves the estimate high, which only brings its next count nearer) */
+        if (p->asked && !p->stash && !(p->st.n && p->st.r[p->st.n - 1][1] == i))
+            wvm__stash_policy_split(1);
         strip_add(p->stash ? &p->sh : &p->st, i, i + 1);
     }
 }

@@ -23,6 +23,7 @@
 #include "core/guard.h"
 #include "core/ledger.h"
 #include "core/pages.h"
+#include "core/stash.h"
 #include "core/step.h"
 #include "core/wp.h"
 #include "core/wsquota.h"
@@ -211,11 +212,13 @@ __attribute__((noinline)) static int plan_unstash(plan *p, uintptr_t addr, size_
 {
     if (!wvm__attr_committed(to)) /* after every zap: a zap that fails is undone */
         return add_post(p, (wvm_step){addr, len, WVM_STEP_STASH_DROP, 0, 0});
-    int err = wvm__wp_register(p->a); /* (a fork child may not have it yet) */
-    if (!err && grant != WVM_P_RW)
+    /* (a fork child may not have it yet; where it fails, wvm__stash_take places a copy) */
+    (void)wvm__wp_register(p->a);
+    int err = 0;
+    if (grant != WVM_P_RW)
         err = add_step(p, (wvm_step){addr, len, WVM_STEP_PROTECT, grant, WVM_P_RW});
     if (!err)
-        err = add_wide(p, (wvm_step){addr, len, WVM_STEP_UNSTASH, (to & WVM_ATTR_WP) != 0, 0});
+        err = add_wide(p, (wvm_step){addr, len, WVM_STEP_UNSTASH, (to & WVM_ATTR_WP) != 0, grant});
     return err;
 }
 
@@ -581,7 +584,8 @@ static uint32_t restore(wvm_alloc *a, const wvm_snap *before, uint64_t first, ui
     return r.cur == now ? 0 : apply(a, r.cur, first, count);
 }
 
-uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
+static inline __attribute__((always_inline)) uint32_t commit_once(wvm_alloc *a, uint64_t first,
+                                                                  uint64_t count, uint32_t prot)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint32_t err = allowed(a, WVM_MEM_COMMIT, first, count);
@@ -624,6 +628,24 @@ uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
     }
     wvm__ebr_exit();
     return err;
+}
+
+/* ERROR_NOT_ENOUGH_MEMORY: the stash policy (core/stash.h) may have chosen mprotect for
+ * pages with data where the kernel had no mapping left. The commit changed nothing; it is made
+ * once more then (the policy now stashes). Cold: point operations pay nothing for it. */
+__attribute__((noinline, cold)) static uint32_t commit_again(wvm_alloc *a, uint64_t first,
+                                                             uint64_t count, uint32_t prot)
+{
+    return wvm__stash_policy_refused() ? commit_once(a, first, count, prot)
+                                       : WVM_ERROR_NOT_ENOUGH_MEMORY;
+}
+
+uint32_t wvm__alloc_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t prot)
+{
+    uint32_t err = commit_once(a, first, count, prot);
+    return __builtin_expect(err == WVM_ERROR_NOT_ENOUGH_MEMORY, 0)
+               ? commit_again(a, first, count, prot)
+               : err;
 }
 
 typedef struct tally {

@@ -38,27 +38,42 @@ int wvm__stash_copy(uintptr_t addr, size_t len)
     return 0;
 }
 
-int wvm__stash_put(uintptr_t addr, size_t len)
+void wvm__stash_put_back(uintptr_t addr, size_t len, int prot)
 {
-    int err = wvm__stash_copy(addr, len);
-    if (!err && (err = wvm__prim_guard_install((void *)addr, len)))
-        wvm__stash_drop(addr, len);
-    return err;
+    /* stores wait for the lock from here: write-protected, or read-only where the range is
+     * not registered (the fallback of wvm__stash_take) */
+    if ((prot & WVM_P_WRITE) && wvm__prim_ro_protect_back((void *)addr, len, true))
+        wvm__prim_protect((void *)addr, len, prot & ~WVM_P_WRITE);
+    if (wvm__stash_copy(addr, len))
+        return; /* (cannot happen: the data came from there) */
+    bool bracket = !wvm__prim_protect((void *)addr, len, WVM_P_NONE);
+    wvm__prim_guard_install((void *)addr, len);
+    if (bracket)
+        wvm__prim_protect((void *)addr, len, prot);
 }
 
-static int take(uintptr_t addr, size_t len, bool wp,
+/* UFFDIO_COPY cannot fill a range this process has not registered (ENOENT), nor without a
+ * userfaultfd of its own (ENOSYS): a fork child whose registration failed. */
+static bool unregistered(int err)
+{
+    return err == ENOENT || err == ENOSYS;
+}
+
+static int take(uintptr_t addr, size_t len, bool wp, int prot,
                 int (*fill)(void *, const void *, size_t, bool))
 {
     uintptr_t st = wvm__arena_stash(addr, false);
     int err = st ? fill((void *)addr, (const void *)st, len, wp) : ENOMEM;
+    if (unregistered(err) && !wp)
+        err = wvm__prim_place_copy((void *)addr, (const void *)st, len, prot);
     if (!err)
         wvm__prim_discard((void *)st, len);
     return err;
 }
 
-int wvm__stash_take(uintptr_t addr, size_t len, bool wp)
+int wvm__stash_take(uintptr_t addr, size_t len, bool wp, int prot)
 {
-    return take(addr, len, wp, wvm__prim_ro_fill);
+    return take(addr, len, wp, prot, wvm__prim_ro_fill);
 }
 
 int wvm__stash_fill_back(uintptr_t addr, size_t len, bool wp)
@@ -71,6 +86,8 @@ int wvm__stash_sig_take(uintptr_t addr, size_t len)
 {
     uintptr_t st = wvm__arena_stash(addr, false);
     int err = st ? wvm__prim_sig_ro_fill((void *)addr, (const void *)st, len, false) : ENOMEM;
+    if (unregistered(err))
+        err = wvm__prim_place_copy((void *)addr, (const void *)st, len, WVM_P_RW);
     if (!err)
         wvm__prim_sig_discard((void *)st, len);
     return err;

@@ -2,8 +2,9 @@
  * (issue 14; the pages without data: core/mark.h).
  *
  * Such a page (WVM_ATTR_STASH, with WVM_ATTR_MARK) is a guard marker like an uncommitted page,
- * and its contents wait in the arena's stash (wvm__arena_stash: one read-write mapping as
- * large as the arena, the page at the same offset, so finding it needs no table and no lock).
+ * and its contents wait in the arena's stash (wvm__arena_stash: one mapping as large as the
+ * arena, reserved with it and read-write from its first use, the page at the same offset, so
+ * finding it needs no table and no lock).
  * The way there: the page is write-protected (userfaultfd, wvm__mark_prepare), copied to its
  * stash page, made PROT_NONE, then the marker goes in (MADV_GUARD_INSTALL zaps the page first:
  * a read faulting between the zap and the marker would map a zero page, so the transient
@@ -35,15 +36,34 @@
 bool wvm__stash_ready(uintptr_t base);
 /* [addr, addr+len) (no write can reach it) copied to the stash. 0 or ENOMEM (no stash). */
 int wvm__stash_copy(uintptr_t addr, size_t len);
-/* The same, then guard markers over it (undoing a way back: a read racing it may see a zero
- * page between the zap and the marker). 0 or an errno (nothing changed then). */
-int wvm__stash_put(uintptr_t addr, size_t len);
 /* The way back over the markers (wp: write-protected), then the stash pages dropped.
- * 0 or an errno (nothing changed then). _sig: async-signal-safe. */
-int wvm__stash_take(uintptr_t addr, size_t len, bool wp);
+ * 0 or an errno (nothing changed then). _sig: async-signal-safe. Where this process has no
+ * userfaultfd registration for the range (a fork child whose registration failed), a copy
+ * of the data placed over the marker in one step instead (wvm__prim_place_copy: a kernel
+ * mapping of its own, of protection prot; _sig: read-write) unless wp (which needs the
+ * registration: such a child keeps READONLY pages mprotect's, core/wp.c). */
+int wvm__stash_take(uintptr_t addr, size_t len, bool wp, int prot);
 int wvm__stash_sig_take(uintptr_t addr, size_t len);
+/* Undoes a way back after the publish (wvm__stash_take; the pages accessible meanwhile, in a
+ * mapping of protection prot): writes taken away (userfaultfd write-protect: a store faults
+ * and waits for the allocation lock), the data copied to the stash, PROT_NONE so that no read
+ * fills the entry MADV_GUARD_INSTALL empties with a zero page before its marker (as the way
+ * there), the marker, prot again under it. Never fails (fault injection spares an undo); a
+ * PROT_NONE the kernel refuses (no mapping left to split) leaves that read window open. */
+void wvm__stash_put_back(uintptr_t addr, size_t len, int prot);
 /* The way back without dropping the stash pages, not failed by fault injection (undo). */
 int wvm__stash_fill_back(uintptr_t addr, size_t len, bool wp);
 /* Drops the stash pages of [addr, addr+len) (their data goes). */
 void wvm__stash_drop(uintptr_t addr, size_t len);
+
+/* The policy (core/stash_policy.c; WINVMEM_MARKER_DATA=1, the default): pages with data go
+ * mprotect's way (cheaper) while the process is far from vm.max_map_count, to the stash beyond
+ * it; WINVMEM_MARKER_DATA=2 always stashes. wants: whether pages with data that an operation
+ * narrows now go to the stash (asked once per operation that finds such pages); split: that
+ * operation sent `runs` runs mprotect's way instead; refused: the operation failed with
+ * ERROR_NOT_ENOUGH_MEMORY after this thread chose mprotect: the policy turns to the stash and
+ * true says the operation should be tried once more (its state is unchanged). */
+bool wvm__stash_policy_wants(void);
+void wvm__stash_policy_split(unsigned long runs);
+bool wvm__stash_policy_refused(void);
 #endif

@@ -61,7 +61,7 @@ int wvm__step_run_other(const wvm_step *s)
     case WVM_STEP_STASH_MARK:
         return wvm__prim_guard_install((void *)s->addr, s->len);
     case WVM_STEP_UNSTASH:
-        return wvm__stash_take(s->addr, s->len, s->prot != 0);
+        return wvm__stash_take(s->addr, s->len, s->prot != 0, s->undo_prot);
     case WVM_STEP_STASH_DROP:
         wvm__stash_drop(s->addr, s->len);
         return 0;
@@ -86,8 +86,8 @@ void wvm__step_undo(const wvm_step *s)
         wvm__stash_drop(s->addr, s->len);
     else if (s->kind == WVM_STEP_STASH_MARK)
         wvm__stash_fill_back(s->addr, s->len, s->undo_prot != 0);
-    else if (s->kind == WVM_STEP_UNSTASH) /* its write-protect, if any, goes with the zap */
-        wvm__stash_put(s->addr, s->len);
+    else if (s->kind == WVM_STEP_UNSTASH)
+        wvm__stash_put_back(s->addr, s->len, s->undo_prot);
 }
 
 int wvm__steps_run_undo(const wvm_step *s, size_t done, int err)

@@ -33,8 +33,8 @@ enum wvm_step_kind {
     /* guard markers over pages whose data was copied aside; undone by putting the data back
      * over them (write-protected when undo_prot is non-zero) */
     WVM_STEP_STASH_MARK,
-    /* stashed pages back over their markers (write-protected when prot is non-zero); undone by
-     * stashing them again */
+    /* stashed pages back over their markers (write-protected when prot is non-zero) in a
+     * mapping of protection undo_prot; undone by stashing them again (wvm__stash_put_back) */
     WVM_STEP_UNSTASH,
     /* the stash pages of decommitted pages dropped (no undo; never fails) */
     WVM_STEP_STASH_DROP

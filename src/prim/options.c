@@ -37,7 +37,8 @@ static const wvm_option_desc table[WVM_OPT_COUNT] = {
                                  "use mprotect instead of a guard marker"},
     [WVM_OPT_MARKER_DATA] = {"WINVMEM_MARKER_DATA", 1, 0,
                              "0: PAGE_NOACCESS and PAGE_GUARD on committed pages holding data "
-                             "use mprotect instead of a guard marker with the data kept aside"},
+                             "use mprotect, 2: a guard marker with the data kept aside, 1: "
+                             "mprotect up to 1/16 of vm.max_map_count mappings, then 2's"},
     [WVM_OPT_STRICT_DECOMMIT] = {"WINVMEM_STRICT_DECOMMIT", 0, 0,
                                  "1: a read racing with the decommit or release of its read-write "
                                  "page faults or reads the old data, never 0 (two mprotect calls "

@@ -69,7 +69,9 @@ typedef struct {
  * island is made and the reservation's kernel mappings stay as the first island left them;
  * else each island splits the mapping (mprotect) until vm.max_map_count, where VirtualProtect
  * fails with ERROR_NOT_ENOUGH_MEMORY and leaves the island read-write. Either way the first
- * island is a one-page region of `prot` between read-write pages. */
+ * island is a one-page region of `prot` between read-write pages. per_page 2: pages with data
+ * under the default policy of WINVMEM_MARKER_DATA: every island made, the process's mappings
+ * near 1/16 of vm.max_map_count. */
 static islands_t make_islands(char *r, uint32_t prot, int per_page)
 {
     islands_t is = {0};
@@ -87,7 +89,14 @@ static islands_t make_islands(char *r, uint32_t prot, int per_page)
     }
     is.maps1 = map_count();
     is.own1 = maps_over(r, r + ISLAND_PAGES * PAGE);
-    if (per_page) {
+    if (per_page == 2) { /* pages with data under WINVMEM_MARKER_DATA's default policy */
+        cr_assert_eq(is.made, ISLANDS, "island %ld failed with error %u (maps %ld)", is.made, err,
+                     is.maps1);
+        /* mprotect up to 1/16 of the limit (a margin for the estimate's slack), then the stash
+         * (core/stash_policy.c) */
+        cr_assert_geq(is.maps1, limit / 16 - 500, "the policy stashed early: %ld", is.maps1);
+        cr_assert_leq(is.maps1, limit / 16 + 500, "the policy stashed late: %ld", is.maps1);
+    } else if (per_page) {
         cr_assert_eq(is.made, ISLANDS, "island %ld failed with error %u (maps %ld)", is.made, err,
                      is.maps1);
         cr_assert_eq(is.own1, is.own0,
@@ -139,8 +148,9 @@ static void prot_pages_setup(void)
     cr_assert_not_null(wvm_AddVectoredExceptionHandler(1, record));
     fix_prot = WVM_PAGE_READWRITE;
     fix_commit = 0;
-    /* a NOACCESS page with data first: the arena's stash (one kernel mapping, made at the
-     * first such page, core/stash.h) exists before the tests count mappings */
+    /* a NOACCESS page with data first: the arena's stash (one kernel mapping, reserved with
+     * the arena and made read-write at the first such page, core/stash.h) is ready before the
+     * tests count mappings */
     char *p = commit_rw(1);
     p[0] = 1;
     cr_assert(set_prot(p, 1, WVM_PAGE_NOACCESS));

@@ -7,8 +7,11 @@
  * data under WINVMEM_MARKER_DATA=0, is mprotect's, and the islands stop at vm.max_map_count
  * with ERROR_NOT_ENOUGH_MEMORY. Accesses fault with the same records either way; data and
  * guard semantics are Windows'. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,10 +61,18 @@ static void guard_fires(char *at, int write)
     cr_assert_eq(last.info1, (uintptr_t)at);
 }
 
-/* Whether pages with data must be markers too. */
+/* Whether pages with data may be markers too (the default policy: while the process is far
+ * from vm.max_map_count, mprotect's; beyond, markers). */
 static int expect_data(void)
 {
     return expect_mark() && !env_off("WINVMEM_MARKER_DATA");
+}
+
+/* Whether pages with data must be markers always (WINVMEM_MARKER_DATA=2). */
+static int expect_stash(void)
+{
+    const char *v = getenv("WINVMEM_MARKER_DATA");
+    return expect_data() && v && v[0] == '2';
 }
 
 TestSuite(noaccess, .init = prot_pages_setup);
@@ -79,7 +90,8 @@ static char *islands(uint32_t prot, int data, long *made)
     for (long i = 0; !data && i < 64; i++) /* zeros written on a sample: a page, reading zero */
         island(r, sample_island(ISLANDS, i))[8] = 0;
     int per_page = data ? expect_data() : expect_mark();
-    islands_t is = make_islands(r, prot, per_page);
+    /* the default policy sends pages with data mprotect's way up to 1/16 of the limit */
+    islands_t is = make_islands(r, prot, per_page && data && !expect_stash() ? 2 : per_page);
     if (per_page) {
         check_mechanism(WVM_MECH_MARKER_NOACCESS, 1, "marker-noaccess");
         if (data)
@@ -301,7 +313,7 @@ Test(noaccess, data_islands_at_scale, .timeout = 600)
         cr_assert_eq(*word, (uint64_t)i + 1, "island %ld", i);
         write_succeeds(na + 8 * ((i + 1) % 512), 7);
     }
-    if (expect_data())
+    if (expect_stash())
         cr_assert_eq(maps_over(r, r + ISLAND_PAGES * PAGE), own0);
     cr_assert_eq(wvm_check_invariants(), 0);
     cr_assert(wvm_VirtualFree(r, 0, WVM_MEM_RELEASE), "release failed: %u", wvm_GetLastError());
@@ -372,7 +384,7 @@ Test(noaccess, data_transitions)
     cr_assert(set_prot(p + 8 * PAGE, 2, WVM_PAGE_READWRITE));
     page_holds(p + 8 * PAGE, 8);
     page_holds(p + 9 * PAGE, 9);
-    if (expect_data())
+    if (expect_stash())
         cr_assert_eq(map_count(), maps, "mappings %ld, were %ld", map_count(), maps);
     cr_assert_eq(wvm_check_invariants(), 0);
     /* release with stashed pages */
@@ -437,5 +449,159 @@ Test(noaccess, neighbours_with_data_are_writable_again)
         write_succeeds(p + i * PAGE + 6, (char)(i + 9));
     }
     cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}
+
+/* The same with a child that cannot open a userfaultfd of its own (RLIMIT_NOFILE: its fork
+ * handler's registration fails, as do the later ones): UFFDIO_COPY cannot bring
+ * its stashed pages back, so winvmem places a copy over each marker instead (a mapping of its
+ * own); VirtualProtect and the guard page work as in any child. */
+Test(noaccess, data_fork_child_without_userfaultfd, .timeout = 60)
+{
+    char *p = commit_rw(3);
+    for (unsigned i = 0; i < 3; i++)
+        fill_page(p + i * PAGE, i);
+    cr_assert(set_prot(p, 1, WVM_PAGE_NOACCESS));
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_NOACCESS));
+    /* no descriptor above 2 for anyone (those open stay open): the child's fork handler closes
+     * its copies of the parent's userfaultfds and cannot open its own */
+    struct rlimit lim, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    low = lim;
+    low.rlim_cur = 3;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        alarm(30); /* a guard that could not be consumed would fault forever */
+        uint32_t old;
+        int before = last.count;
+        int ok = wvm_VirtualProtect(p, PAGE, WVM_PAGE_READWRITE, &old) && old == WVM_PAGE_NOACCESS;
+        for (size_t i = 0; ok && i < PAGE; i += 8)
+            ok = *(uint64_t *)(p + i) == (uint64_t)(uintptr_t)p * 31 + i;
+        fix_prot = 0;
+        (void)*(volatile char *)(p + PAGE); /* the guard fires once, the data is there */
+        ok = ok && last.count == before + 1 && last.code == WVM_STATUS_GUARD_PAGE_VIOLATION;
+        for (size_t i = 0; ok && i < PAGE; i += 8)
+            ok = *(uint64_t *)(p + PAGE + i) == (uint64_t)(uintptr_t)(p + PAGE) * 31 + i + 1;
+        ok = ok && wvm_VirtualProtect(p + 2 * PAGE, PAGE, WVM_PAGE_READONLY, &old);
+        for (size_t i = 0; ok && i < PAGE; i += 8)
+            ok =
+                *(uint64_t *)(p + 2 * PAGE + i) == (uint64_t)(uintptr_t)(p + 2 * PAGE) * 31 + i + 2;
+        p[0] = 9;                       /* the child's own copy */
+        setrlimit(RLIMIT_NOFILE, &lim); /* the checker reads /proc/self/maps */
+        _exit(ok && wvm_check_invariants() == 0 ? 0 : 1);
+    }
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
+    cr_assert(set_prot(p, 1, WVM_PAGE_READWRITE));
+    page_holds(p, 0);
+    guard_fires(p + PAGE, 0);
+    page_holds(p + PAGE, 1);
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_READWRITE));
+    page_holds(p + 2 * PAGE, 2);
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
+/* The default policy (mprotect while far from vm.max_map_count) counted the mappings when
+ * the process had few; then the process itself fills the limit behind the policy's back, but
+ * for two. NOACCESS over pages 1-3 of which 1 and 3 hold data needs four mappings more by
+ * mprotect: the kernel refuses (ENOMEM), and the call is done with the stash instead, whose
+ * transient PROT_NONE needs two at a time (Windows would not fail); the data is there when the
+ * pages become read-write again. */
+Test(noaccess, data_policy_meets_the_limit_unawares, .timeout = 300)
+{
+    if (!expect_data() || expect_stash())
+        return; /* the policy decides only by default */
+    char *p = commit_rw(8);
+    for (unsigned i = 0; i < 8; i++)
+        if (i != 2) /* page 2 stays untouched: a plain marker */
+            fill_page(p + i * PAGE, i);
+    cr_assert(set_prot(p + 6 * PAGE, 1, WVM_PAGE_NOACCESS)); /* the policy counts: mprotect */
+    cr_assert_gt(maps_over(p, p + 8 * PAGE), 1, "a small process: the policy uses mprotect");
+    long limit = max_map_count();
+    /* alternating one-page protections of a plain mapping until the kernel refuses */
+    size_t pages = 2 * (size_t)limit + 8;
+    char *f =
+        mmap(NULL, pages * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    cr_assert_neq(f, MAP_FAILED);
+    size_t n = 0;
+    while (2 * n + 1 < pages && !mprotect(f + (2 * n + 1) * PAGE, PAGE, PROT_NONE))
+        n++;
+    cr_assert_eq(errno, ENOMEM, "mprotect %zu stopped with %d", n, errno);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(mprotect(f + (2 * n - 1) * PAGE, PAGE, PROT_READ), 0); /* two mappings free */
+    long full = map_count();
+    cr_assert_geq(full, limit - 4, "%ld mappings, limit %ld", full, limit);
+    cr_assert(set_prot(p + PAGE, 3, WVM_PAGE_NOACCESS), "NOACCESS near the limit failed: %u",
+              wvm_GetLastError());
+    cr_assert_eq(map_count(), full, "the pages took mappings");
+    cr_assert_eq(prot_of(p + PAGE), WVM_PAGE_NOACCESS);
+    cr_assert_eq(prot_of(p + 3 * PAGE), WVM_PAGE_NOACCESS);
+    cr_assert(set_prot(p + 5 * PAGE, 1, WVM_PAGE_READWRITE | WVM_PAGE_GUARD));
+    cr_assert(set_prot(p + PAGE, 3, WVM_PAGE_READWRITE));
+    page_holds(p + PAGE, 1);
+    page_holds(p + 3 * PAGE, 3);
+    cr_assert_eq(*(volatile char *)(p + 2 * PAGE), 0);
+    guard_fires(p + 5 * PAGE + 8, 0);
+    page_holds(p + 5 * PAGE, 5);
+    cr_assert_eq(munmap(f, pages * PAGE), 0);
+    cr_assert(set_prot(p + 6 * PAGE, 1, WVM_PAGE_READWRITE));
+    page_holds(p + 6 * PAGE, 6);
+    cr_assert_eq(wvm_check_invariants(), 0);
+    cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
+}
+
+/* The address ranges of the process's kernel mappings, adjacent ones joined; returns how many
+ * (at most cap). */
+static size_t joined_ranges(uintptr_t (*r)[2], size_t cap)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert_not_null(f);
+    size_t n = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long s, e;
+        if (sscanf(line, "%lx-%lx", &s, &e) != 2)
+            continue;
+        if (n && r[n - 1][1] == s)
+            r[n - 1][1] = e;
+        else if (n < cap)
+            r[n][0] = s, r[n++][1] = e;
+    }
+    fclose(f);
+    return n;
+}
+
+/* The stash's address space is taken when the arena is made, not at the first page with data
+ * (where it could land on an address the program is about to use at a fixed address): making
+ * the first stashed page claims no address space the process did not have. Its own process:
+ * no suite setup (which stashes a page). */
+Test(stash_space, reserved_with_the_arena)
+{
+    if (!expect_stash())
+        return; /* the _stash variant: every page with data goes to the stash */
+    static uintptr_t before[4096][2];
+    char *p = commit_rw(3); /* winvmem's first allocation: the arena, and the stash's space */
+    size_t n = joined_ranges(before, 4096);
+    cr_assert_lt(n, 4096);
+    p[PAGE] = 5;
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_NOACCESS));
+    check_mechanism(WVM_MECH_MARKER_DATA, 1, "marker-data");
+    uintptr_t after[4096][2];
+    size_t m = joined_ranges(after, 4096);
+    for (size_t i = 0; i < m; i++) {
+        size_t j = 0;
+        while (j < n && !(before[j][0] <= after[i][0] && after[i][1] <= before[j][1]))
+            j++;
+        cr_assert_lt(j, n, "the first stashed page claimed %#lx-%#lx", (unsigned long)after[i][0],
+                     (unsigned long)after[i][1]);
+    }
+    cr_assert(set_prot(p + PAGE, 1, WVM_PAGE_READWRITE));
+    cr_assert_eq(p[PAGE], 5);
     cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
 }

@@ -54,6 +54,16 @@ int wvm__prim_protect(void *addr, size_t size, int prot);
 /* Installs / removes guard markers (MADV_GUARD_*); installing drops the pages' contents. */
 int wvm__prim_guard_install(void *addr, size_t size);
 int wvm__prim_guard_remove(void *addr, size_t size);
+/* A copy of [src, src+len) placed at dst with protection prot in one step (mremap of a fresh
+ * private mapping over it: whatever was at dst, a guard marker included, is replaced; dst's
+ * range becomes a kernel mapping of its own). For pages whose range userfaultfd cannot fill
+ * (a fork child whose registration failed). Async-signal-safe; no fault injection (a
+ * fallback). 0 or an errno (nothing changed then). */
+int wvm__prim_place_copy(void *dst, const void *src, size_t len, int prot);
+/* vm.max_map_count (read once; the kernel's default 65,530 where unreadable), and the kernel
+ * mappings of the process now (a read of /proc/self/maps: O(mappings); -1 on error). */
+long wvm__prim_max_map_count(void);
+long wvm__prim_map_count(void);
 /* Drops the contents of private anonymous pages: the next read sees zeros (MADV_DONTNEED). */
 int wvm__prim_discard(void *addr, size_t size);
 /* winvmem's own bookkeeping memory (core/meta.c): size bytes of private anonymous read-write

@@ -386,6 +386,24 @@ int wvm__prim_open_path(const char *path, bool write, uint64_t dev, uint64_t ino
     return open_checked(path, write, dev, ino, out);
 }
 
+int wvm__prim_fd_reopen(int fd, int *out)
+{
+    char self[48];
+    with_number(self, "/proc/self/fd/", (unsigned long)fd);
+    int f = open(self, O_RDWR | O_CLOEXEC);
+    if (f < 0)
+        return errno;
+    *out = f;
+    return 0;
+}
+
+int wvm__prim_fd_move(int from, int to)
+{
+    int err = dup3(from, to, O_CLOEXEC) < 0 ? errno : 0;
+    close(from);
+    return err;
+}
+
 bool wvm__prim_pid_alive(long pid)
 {
     return pid > 0 && (!kill((pid_t)pid, 0) || errno == EPERM);

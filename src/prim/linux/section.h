@@ -89,6 +89,11 @@ int wvm__prim_fd_linked(int fd, bool *linked);
 int wvm__prim_fd_path(int fd, char *buf, size_t cap);
 int wvm__prim_open_held(long pid, int fd, bool write, uint64_t dev, uint64_t ino, int *out);
 int wvm__prim_open_path(const char *path, bool write, uint64_t dev, uint64_t ino, int *out);
+/* A new open file description of fd's file (a fresh open through /proc/self/fd, read-write,
+ * close-on-exec): a flock on it is its own. */
+int wvm__prim_fd_reopen(int fd, int *out);
+/* Puts descriptor from in to's place (close-on-exec) and closes from. */
+int wvm__prim_fd_move(int from, int to);
 /* Whether process pid exists (kill(pid, 0): EPERM counts as existing). */
 bool wvm__prim_pid_alive(long pid);
 
