@@ -85,8 +85,8 @@ static uint32_t map(const map_args *m, void **out)
         err = WVM_ERROR_ACCESS_DENIED;
     else if (m->offset >= s->size || (size && size > s->size - m->offset))
         err = WVM_ERROR_ACCESS_DENIED; /* NT: STATUS_INVALID_VIEW_SIZE */
-    if (!err && s->bits && s->header)  /* other processes commit it: their pages become
-                                        * accessible here in the fault dispatcher */
+    /* other processes commit it: their pages become accessible here in the fault dispatcher */
+    if (!err && wvm__section_shared(s))
         err = wvm__fault_need();
     if (!err && !size)
         size = s->size - m->offset;

@@ -49,9 +49,45 @@ static _Atomic uint64_t charged_total, live_total;
 pthread_mutex_t wvm__section_commit_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_mutex_t wvm__section_views_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static void claim_slot(wvm_section *s);
+static int name_fd(const wvm_section *s);
+
+/* The child of a fork holds the parent's names too, as a process of its own: its own open file
+ * description of each name's file with its own shared flock (a flock belongs to the
+ * description, which the fork shares with the parent: the parent's last close would find the
+ * name free and remove it under the child), and a holder's slot of its own for a file-backed
+ * one. The description is made and locked before the fork, so that the parent, running on at
+ * once, can never close first; the parent then closes its copy, the child puts its own in
+ * place of the shared one. Without a descriptor (or a lock granted at once: a last holder is
+ * removing the name) the child shares the parent's, as before. Registry lock held. */
+static void fork_names(enum wvm_fork_phase phase)
+{
+    for (wvm_section *s = named_head; s; s = s->next_named) {
+        if (!s->header)
+            continue;
+        if (phase == WVM_FORK_PREPARE) {
+            int f = -1;
+            if (!wvm__prim_fd_reopen(name_fd(s), &f) && wvm__prim_flock(f, false, false)) {
+                wvm__prim_fd_close(f);
+                f = -1;
+            }
+            s->fork_fd = f;
+            continue;
+        }
+        if (s->fork_fd >= 0 && phase == WVM_FORK_PARENT)
+            wvm__prim_fd_close(s->fork_fd);
+        else if (s->fork_fd >= 0)
+            wvm__prim_fd_move(s->fork_fd, name_fd(s));
+        s->fork_fd = -1;
+        if (phase == WVM_FORK_CHILD && s->at)
+            claim_slot(s);
+    }
+}
+
 __attribute__((constructor)) static void register_fork(void)
 {
     wvm__fork_register_lock(WVM_FORK_RANK_SECTIONS, &registry);
+    wvm__fork_register(WVM_FORK_RANK_SECTIONS, fork_names); /* runs with the registry held */
     wvm__fork_register_lock(WVM_FORK_RANK_SECTION_COMMIT, &wvm__section_commit_lock);
     wvm__fork_register_lock(WVM_FORK_RANK_SECTION_VIEWS, &wvm__section_views_lock);
 }
@@ -200,6 +236,7 @@ static wvm_section *section_new(void)
     s->handles = 1;
     s->fd = -1;
     s->rec_fd = -1;
+    s->fork_fd = -1;
     atomic_fetch_add(&live_total, 1);
     return s;
 }

@@ -66,6 +66,7 @@ typedef struct wvm_section {
     int rec_fd;          /* named file-backed: the record in the per-user directory (-1: none;
                           * a named pagefile-backed section's record is fd itself) */
     struct wvm_frec *at; /* named file-backed: where the file is (in the header) */
+    int fork_fd;         /* during a fork: the child's own description of the name's file */
     struct wvm_section *next_named;
 } wvm_section;
 
@@ -80,6 +81,13 @@ uint32_t wvm__section_create(wvm_file *file, uint64_t size, uint32_t prot, uint3
 uint32_t wvm__section_open(const wvm_secname *name, wvm_section **out);
 /* One more handle to s (DuplicateHandle). */
 void wvm__section_handle_opened(wvm_section *s);
+
+/* Whether other processes commit pages of s (a named SEC_RESERVE section): its views are
+ * registered for VirtualQuery and follow the shared bits (core/xview.h). */
+static inline bool wvm__section_shared(const wvm_section *s)
+{
+    return s->bits && s->header;
+}
 
 /* SEC_RESERVE: whether page (of the section) is committed. */
 static inline bool wvm__section_committed(const wvm_section *s, uint64_t page)

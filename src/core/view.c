@@ -16,7 +16,6 @@ static _Atomic uint64_t live_views, live_bytes, copy_charged;
 static int release_span(uintptr_t base, size_t size, uintptr_t footprint, bool in_arena);
 static uint32_t view_on_release(wvm_alloc *a, const wvm_snap *s);
 static uint32_t view_allow(wvm_alloc *a, uint32_t op, uint64_t first, uint64_t count);
-static bool view_reserved_fault(wvm_alloc *a, uint64_t page, int access);
 static void view_sync(wvm_alloc *a);
 
 static const wvm_backend view_backend = {
@@ -25,7 +24,7 @@ static const wvm_backend view_backend = {
     .release_span = release_span,
     .on_release = view_on_release,
     .allow = view_allow,
-    .reserved_fault = view_reserved_fault,
+    .reserved_fault = wvm__view_reserved_fault,
     .sync = view_sync,
 };
 
@@ -39,48 +38,11 @@ static bool is_wc(uint32_t attr)
     return attr & (WVM_PAGE_WRITECOPY | WVM_PAGE_EXECUTE_WRITECOPY);
 }
 
-/* Whether other processes commit pages of the section (a named SEC_RESERVE one): its views
- * are registered for VirtualQuery and follow the shared bits (core/xview.h). */
-static bool shared_bits(const wvm_section *sec)
-{
-    return sec->bits && sec->header;
-}
-
-/* The attribute of a page of v when it is committed: the view's protection with the
- * section's caching attributes. */
-static uint32_t view_attr(const wvm_view *v)
-{
-    uint32_t a = v->prot;
-    if (a != WVM_PAGE_NOACCESS && (v->sec->attrs & WVM_SEC_NOCACHE))
-        a |= WVM_PAGE_NOCACHE;
-    if (a != WVM_PAGE_NOACCESS && (v->sec->attrs & WVM_SEC_WRITECOMBINE))
-        a |= WVM_PAGE_WRITECOMBINE;
-    return a;
-}
-
-/* One past the last page of the run of pages of bits equal to bit p, at most end (whole words
- * of equal bits at a time). */
-static uint64_t bits_run(const _Atomic uint64_t *bits, uint64_t p, uint64_t end, bool *committed)
-{
-    *committed = wvm__xview_bit(bits, p);
-    uint64_t same = *committed ? ~(uint64_t)0 : 0;
-    for (p++; p < end;) {
-        if (!(p % 64) && p + 64 <= end &&
-            atomic_load_explicit(&bits[p / 64], memory_order_acquire) == same)
-            p += 64;
-        else if (wvm__xview_bit(bits, p) == *committed)
-            p++;
-        else
-            break;
-    }
-    return p;
-}
-
 /* One past the last page of the run of equal commit state that starts at section page p. */
 static uint64_t run_end(const wvm_section *sec, uint64_t p, uint64_t end, bool *committed)
 {
     if (sec->bits)
-        return bits_run(sec->bits, p, end, committed);
+        return wvm__xview_run(sec->bits, p, end, committed);
     *committed = true;
     return end;
 }
@@ -104,7 +66,7 @@ static int map_kernel(wvm_view *v, uintptr_t base, size_t size, bool in_arena)
     if (err)
         return err;
     uint64_t pages = size / WVM_PAGE, p0 = v->offset / WVM_PAGE;
-    int prot = wvm__linux_prot(view_attr(v));
+    int prot = wvm__linux_prot(wvm__view_attr(v));
     bool first_committed;
     bool all = run_end(v->sec, p0, p0 + pages, &first_committed) == p0 + pages && first_committed;
     if ((err = wvm__prim_map_fd((void *)base, size, all ? prot : WVM_P_NONE, !v->copy, v->sec->fd,
@@ -140,8 +102,8 @@ static uint32_t set_attr(uint32_t old, void *ctx)
 /* The view's state: committed pages of the section with the view's attribute. */
 static wvm_snap *first_snap(wvm_view *v, uintptr_t base, size_t size, uint32_t type)
 {
-    uint32_t attr = view_attr(v);
-    if (shared_bits(v->sec))
+    uint32_t attr = wvm__view_attr(v);
+    if (wvm__section_shared(v->sec))
         type |= WVM_TYPE_XSHARED;
     wvm_snap *s = wvm__snap_new(base, size, attr, type);
     uint64_t pages = size / WVM_PAGE, p0 = v->offset / WVM_PAGE;
@@ -163,31 +125,14 @@ typedef struct map_ctx {
     uintptr_t base;
 } map_ctx;
 
-/* A view of a shared SEC_RESERVE section at base joins the registry (before its first state
- * is published). 0 or ENOMEM. */
-static int xregister(const wvm_view *v, uintptr_t base)
-{
-    if (!shared_bits(v->sec))
-        return 0;
-    wvm_xview x = {v->sec->bits, v->offset / WVM_PAGE, v->size / WVM_PAGE,
-                   view_attr(v) & WVM_ATTR_PROT_MASK};
-    return wvm__xview_add(base, &x) ? ENOMEM : 0;
-}
-
-static void xunregister(const wvm_view *v, uintptr_t base)
-{
-    if (shared_bits(v->sec) && base)
-        wvm__xview_remove(base);
-}
-
 static int fill(void *ctx, uintptr_t base, size_t size, bool in_arena)
 {
     wvm_view *v = ((map_ctx *)ctx)->v;
     ((map_ctx *)ctx)->base = base;
     v->base = base;
-    int err = xregister(v, base);
+    int err = wvm__view_xregister(v, base);
     if (!err && (err = map_kernel(v, base, size, in_arena)))
-        xunregister(v, base);
+        wvm__view_xunregister(v, base);
     return err;
 }
 
@@ -219,7 +164,7 @@ static void list_remove(wvm_view *v)
  * placeholder; its kernel range is already idle). */
 static void view_free(wvm_view *v)
 {
-    xunregister(v, v->base);
+    wvm__view_xunregister(v, v->base);
     list_remove(v);
     if (v->charged) {
         wvm__ledger_uncharge(v->charged);
@@ -299,10 +244,10 @@ static uint32_t replace_placeholder(const wvm_view_req *r, wvm_view *v)
     wvm_snap *to = err ? NULL : first_snap(v, s->base, s->size, WVM_TYPE_VIEW | WVM_TYPE_REPLACED);
     if (!err && (!to || wvm__alloc_cold_get(a))) /* (the cold part: for the backend) */
         err = WVM_ERROR_NOT_ENOUGH_MEMORY;
-    if (!err && (err = wvm__err_from_errno(xregister(v, s->base))))
+    if (!err && (err = wvm__err_from_errno(wvm__view_xregister(v, s->base))))
         wvm__snap_free(to);
     if (!err && (err = wvm__err_from_errno(map_kernel(v, s->base, s->size, a->in_arena)))) {
-        xunregister(v, s->base);
+        wvm__view_xunregister(v, s->base);
         wvm__snap_free(to);
     }
     if (!err) {
@@ -583,7 +528,7 @@ static uint32_t bring_along(wvm_alloc *a, wvm_view *w)
 {
     wvm_snap *s = wvm__alloc_snap(a);
     uint64_t pages = wvm__snap_pages(s), p0 = w->offset / WVM_PAGE;
-    uint32_t attr = view_attr(w), err = 0;
+    uint32_t attr = wvm__view_attr(w), err = 0;
     for (uint64_t p = 0; !err && p < pages;) {
         bool committed;
         uint64_t end = run_end(w->sec, p0 + p, p0 + pages, &committed) - p0;
@@ -595,6 +540,16 @@ static uint32_t bring_along(wvm_alloc *a, wvm_view *w)
         p = end;
     }
     return err;
+}
+
+/* The backend's sync: a view of a section other processes commit catches up with the shared
+ * bits (core/xview.h); on failure the pages stay as the bits show them, reached through
+ * faults. */
+static void view_sync(wvm_alloc *a)
+{
+    wvm_view *v = wvm__alloc_ext(a);
+    if (v && wvm__section_shared(v->sec))
+        bring_along(a, v);
 }
 
 /* The bases of sec's views other than v (commit lock held), from core/meta.h (free with
@@ -715,7 +670,7 @@ uint32_t wvm__view_commit(wvm_alloc *a, uint64_t first, uint64_t count, uint32_t
     wvm_view *v = wvm__alloc_ext(a);
     wvm_section *sec = v->sec;
     uint32_t err = 0;
-    prot_ctx c = {prot, view_attr(v)};
+    prot_ctx c = {prot, wvm__view_attr(v)};
     if (sec->file)
         err = WVM_ERROR_ACCESS_DENIED; /* a file's view is committed by the file */
     else if (!compatible(v->prot, prot))
@@ -866,79 +821,11 @@ uint32_t wvm__view_flush(uintptr_t addr, size_t size)
     return err;
 }
 
-/* ---- pages other processes committed (core/xview.h) ---------------------------------------- */
-
-static void view_sync(wvm_alloc *a)
-{
-    wvm_view *v = wvm__alloc_ext(a);
-    if (v && shared_bits(v->sec))
-        bring_along(a, v); /* on failure the pages stay as the bits show them, faulting in */
-}
-
-static bool allows(int prot, int access)
-{
-    return access == 1   ? prot & WVM_P_WRITE
-           : access == 8 ? prot & WVM_P_EXEC
-                         : prot & (WVM_P_READ | WVM_P_EXEC);
-}
-
-/* Signal context: a page committed through another process's view gets this view's protection
- * in the kernel, with the pages after it that are in the same case (up to 64: bounded work);
- * the model catches up at the next operation (view_sync). The bit is read after the fault:
- * a commit whose bit is set later is linearized after this access, which fails. */
-static bool view_reserved_fault(wvm_alloc *a, uint64_t page, int access)
-{
-    wvm_view *v = wvm__alloc_ext(a);
-    if (!v || !shared_bits(v->sec))
-        return false;
-    const wvm_snap *s = wvm__alloc_snap(a);
-    uint64_t p0 = v->offset / WVM_PAGE, pages = wvm__snap_pages(s), end = page + 1;
-    if (page >= pages || !wvm__xview_bit(v->sec->bits, p0 + page))
-        return false;
-    while (end < pages && end < page + 64 && wvm__xview_bit(v->sec->bits, p0 + end) &&
-           !wvm__attr_committed(wvm__snap_attr(s, end)))
-        end++;
-    int prot = wvm__linux_prot(view_attr(v));
-    if (wvm__prim_protect((void *)(s->base + page * WVM_PAGE), (end - page) * WVM_PAGE, prot))
-        return false;
-    return allows(prot, access);
-}
-
-/* The visible protection of page p (0: reserved) as the model and the bits make it together,
- * and in *next one past the run of pages in the same state. */
-static uint32_t shared_state(const wvm_snap *s, const wvm_xview *x, uint64_t p, uint64_t *next)
-{
-    uint32_t visible;
-    uint64_t e = wvm__guard_region_end(s, p, &visible);
-    if (visible) {
-        *next = e;
-        return visible;
-    }
-    bool committed;
-    *next = bits_run(x->bits, x->p0 + p, x->p0 + e, &committed) - x->p0;
-    return committed ? x->attr : 0;
-}
-
-/* VirtualQuery of a view whose section other processes commit: regions of the combined state. */
-static void query_shared(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m)
-{
-    wvm_xview x;
-    uint64_t pages = wvm__snap_pages(s), p, next;
-    if (!wvm__xview_find(s->base, &x) || x.pages != pages)
-        return; /* being released: as its model shows it */
-    uint32_t first = shared_state(s, &x, idx, &p);
-    while (p < pages && shared_state(s, &x, p, &next) == first)
-        p = next;
-    m->State = first ? WVM_MEM_COMMIT : WVM_MEM_RESERVE;
-    m->Protect = first;
-    m->RegionSize = (p - idx) * WVM_PAGE;
-}
-
 void wvm__view_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m)
 {
     m->Type = WVM_MEM_MAPPED;
     if (s->type & WVM_TYPE_XSHARED)
-        query_shared(s, idx, m);
+        wvm__view_query_shared(s, idx, m);
     if (m->State != WVM_MEM_COMMIT || !is_wc(m->Protect))
         return;
     /* written copy-on-write pages are private read-write pages now: ask the kernel */

@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <winvmem/vm.h>
+
 #include "core/section.h"
 #include "core/space.h"
 
@@ -74,6 +76,24 @@ uint32_t wvm__view_protect(wvm_alloc *a, uint64_t first, uint64_t count, uint32_
 /* VirtualQuery's answer for page idx of view s (in an epoch): Type, and copy-on-write pages
  * that were written shown as private read-write ones (the kernel knows which). */
 void wvm__view_query(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m);
+
+/* ---- between view.c and view_shared.c ---- */
+/* The attribute of a committed page of v: its protection with the section's caching ones. */
+static inline uint32_t wvm__view_attr(const wvm_view *v)
+{
+    uint32_t a = v->prot;
+    if (a != WVM_PAGE_NOACCESS && (v->sec->attrs & WVM_SEC_NOCACHE))
+        a |= WVM_PAGE_NOCACHE;
+    if (a != WVM_PAGE_NOACCESS && (v->sec->attrs & WVM_SEC_WRITECOMBINE))
+        a |= WVM_PAGE_WRITECOMBINE;
+    return a;
+}
+/* Views of sections other processes commit (view_shared.c, core/xview.h): joining and leaving
+ * the registry (0 or ENOMEM), the backend's fault hook, and VirtualQuery's combined state. */
+int wvm__view_xregister(const wvm_view *v, uintptr_t base);
+void wvm__view_xunregister(const wvm_view *v, uintptr_t base);
+bool wvm__view_reserved_fault(wvm_alloc *a, uint64_t page, int access);
+void wvm__view_query_shared(const wvm_snap *s, uint64_t idx, wvm_MEMORY_BASIC_INFORMATION *m);
 
 /* Live views and the bytes they map (stats). */
 uint64_t wvm__view_live(void);

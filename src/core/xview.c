@@ -107,3 +107,21 @@ bool wvm__xview_find(uintptr_t base, wvm_xview *out)
         }
     return false;
 }
+
+/* One past the last page of the run of pages of bits equal to bit p, at most end (whole words
+ * of equal bits at a time). */
+uint64_t wvm__xview_run(const _Atomic uint64_t *bits, uint64_t p, uint64_t end, bool *committed)
+{
+    *committed = wvm__xview_bit(bits, p);
+    uint64_t same = *committed ? ~(uint64_t)0 : 0;
+    for (p++; p < end;) {
+        if (!(p % 64) && p + 64 <= end &&
+            atomic_load_explicit(&bits[p / 64], memory_order_acquire) == same)
+            p += 64;
+        else if (wvm__xview_bit(bits, p) == *committed)
+            p++;
+        else
+            break;
+    }
+    return p;
+}

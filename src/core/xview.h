@@ -36,4 +36,7 @@ static inline bool wvm__xview_bit(const _Atomic uint64_t *bits, uint64_t p)
 {
     return atomic_load_explicit(&bits[p / 64], memory_order_acquire) >> (p % 64) & 1;
 }
+/* One past the last page of the run of pages whose bit equals bit p's (*committed), at most
+ * end. Lock-free. */
+uint64_t wvm__xview_run(const _Atomic uint64_t *bits, uint64_t p, uint64_t end, bool *committed);
 #endif

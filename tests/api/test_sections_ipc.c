@@ -406,3 +406,44 @@ Test(sections_ipc, commits_race_with_queries_and_reads)
     UnmapViewOfFile((void *)p);
     CloseHandle(h);
 }
+
+/* A forked child holds the parent's names as a process of its own: after the parent closed its
+ * handles, the names live on with the child, and a file-backed one is reached through the
+ * child's descriptor (its path is gone). */
+Test(sections_ipc, a_forked_child_holds_the_names)
+{
+    char name[128], fn[128], path[64]; /* (unique's buffer is one) */
+    snprintf(name, sizeof name, "%s", unique("forked"));
+    snprintf(fn, sizeof fn, "%s", unique("forked-file"));
+    int fd = temp_file(path, 4096);
+    HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, name);
+    cr_assert_not_null(h);
+    HANDLE f = file_section(fd, PAGE_READWRITE, fn);
+    cr_assert_eq(unlink(path), 0);
+    close(fd);
+    volatile unsigned *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0),
+                      *q = MapViewOfFile(f, FILE_MAP_WRITE, 0, 0, 0);
+    cr_assert(p && q);
+    p[0] = q[0] = 0x1a2b3c4d;
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        close(go[1]);
+        while (read(go[0], &c, 1) > 0) /* holds both names until the parent is done */
+            ;
+        _exit(0);
+    }
+    close(go[0]);
+    UnmapViewOfFile((void *)p);
+    UnmapViewOfFile((void *)q);
+    CloseHandle(h);
+    CloseHandle(f);
+    cr_assert_eq(peer("open", name), 0, "the child keeps the pagefile-backed name");
+    cr_assert_eq(peer("open", fn), 0, "and the file-backed one, reached through the child");
+    close(go[1]);
+    cr_assert_eq(wait_exit(child), 0);
+    cr_assert_eq(peer("missing", name), 0);
+    cr_assert_eq(peer("missing", fn), 0);
+}

@@ -4,6 +4,7 @@
  * something made up: it fails with a Windows error, or opens a section that works. The file is
  * kept alive by a shared flock of our own, as a live holder's would be (else the opener removes
  * it as an orphan). */
+#define _GNU_SOURCE /* setresuid */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "mbi.h"
+#include "skip.h"
 
 static char dir[64];
 
@@ -369,4 +371,75 @@ Test(hostile_records, no_descriptor_survives_exec)
     CloseHandle(f);
     close(fd);
     unlink(path);
+}
+
+/* As user uid with umask mask, in a fresh process of this one (no named section used yet):
+ * creates the name and writes to it, then holds it until EOF on pipe (both ends given), or
+ * opens it and checks the write; its pid. */
+static pid_t as_user(unsigned uid, mode_t mask, const char *name, const int *pipe_, int ready)
+{
+    int create = pipe_ != NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (pipe_)
+            close(pipe_[1]);
+        if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+            _exit(30);
+        umask(mask);
+        HANDLE h =
+            create ? CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, name)
+                   : OpenFileMappingA(FILE_MAP_WRITE, FALSE, name);
+        if (!h)
+            _exit(10 + (GetLastError() & 15));
+        volatile char *p = MapViewOfFile(h, FILE_MAP_WRITE, 0, 0, 0);
+        if (!p)
+            _exit(40);
+        if (create) {
+            p[0] = 'w';
+            char c = 'r';
+            if (write(ready, &c, 1) != 1)
+                _exit(42);
+            while (read(pipe_[0], &c, 1) > 0) /* keeps the name until the test says */
+                ;
+        }
+        _exit(create || p[0] == 'w' ? 0 : 41);
+    }
+    return pid;
+}
+
+static int exit_status(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* A umask that takes the owner's own bits away at the directory's making (0277: the directory
+ * 0500, the files 0400) does not keep the user's processes from sharing named sections. */
+Test(hostile_records, a_strict_umask_at_first_use)
+{
+    if (geteuid() != 0)
+        wvm_cannot_run("running as a fresh user needs root");
+    const unsigned uid = 65530;
+    char d[64];
+    snprintf(d, sizeof d, "/dev/shm/winvmem-%u", uid);
+    cr_assert_eq(system("rm -rf /dev/shm/winvmem-65530"), 0);
+    int in[2], ready[2];
+    cr_assert_eq(pipe(in), 0);
+    cr_assert_eq(pipe(ready), 0);
+    pid_t creator = as_user(uid, 0277, "winvmem-hostile-umask", in, ready[1]);
+    close(in[0]);
+    close(ready[1]);
+    char c;
+    if (read(ready[0], &c, 1) == 1) /* else the creator failed: its status says how */
+        cr_expect_eq(exit_status(as_user(uid, 0, "winvmem-hostile-umask", NULL, -1)), 0,
+                     "another process of the user shares it");
+    close(ready[0]);
+    close(in[1]);
+    cr_expect_eq(exit_status(creator), 0, "the creator under umask 0277");
+    struct stat st;
+    cr_assert_eq(stat(d, &st), 0);
+    cr_expect_eq(st.st_mode & 0777, 0700);
+    cr_assert_eq(system("rm -rf /dev/shm/winvmem-65530"), 0);
 }

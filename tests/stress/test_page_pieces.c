@@ -214,9 +214,12 @@ int main(int argc, char **argv)
         pthread_create(&w[i], NULL, writer, (void *)i);
     if (argc > 1 && !strcmp(argv[1], "--outside")) {
         /* free address space the kernel picks (outside the arenas), once every thread's stack
-         * is mapped: the bottom of 64 MiB, as the kernel maps top-down (a mapping it makes
-         * there meanwhile only displaces a writer to another slot) */
-        size_t len = (size_t)64 << 20;
+         * is mapped: the bottom of 4 GiB, as the kernel maps top-down, so that what is mapped
+         * meanwhile lands above the writers' slots (glibc's per-thread malloc arenas, 128 MiB
+         * each, made at a thread's first malloc: with the bottom of 64 MiB one took a writer's
+         * every slot, 487, under load; a mapping that still lands there only displaces a
+         * writer to another slot) */
+        size_t len = (size_t)4 << 30;
         char *m = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED || munmap(m, len))
             return 1;

@@ -239,8 +239,11 @@ static void open_dir(void)
         dir_err = errno == ELOOP || errno == ENOTDIR ? EACCES : errno;
         return;
     }
-    /* someone else's directory, or one others can enter, is refused rather than repaired */
-    if (fstat(fd, &st) || st.st_uid != uid || (st.st_mode & 0777) != 0700) {
+    /* someone else's directory, or one others can enter, is refused rather than repaired; one
+     * of ours that only we may enter gets mode 0700 (a umask like 0277 at its making left it
+     * 0500, which would keep every process of the user from making files there for good) */
+    if (fstat(fd, &st) || st.st_uid != uid || (st.st_mode & 077) ||
+        ((st.st_mode & 0777) != 0700 && fchmod(fd, 0700))) {
         dir_err = EACCES;
         close(fd);
         return;
@@ -260,7 +263,16 @@ int wvm__prim_shm_dir(int *dirfd)
 int wvm__prim_shm_tmp(int dirfd, uint64_t size, int *fd)
 {
     int err = wvm__prim_fallible(WVM_SYS_OTHER);
-    return err ? err : sized(openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), size, fd);
+    if (err)
+        return err;
+    int f = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    /* 0600 whatever the umask: the user's other processes open it read-write */
+    if (f >= 0 && fchmod(f, 0600)) {
+        err = errno;
+        close(f);
+        return err;
+    }
+    return sized(f, size, fd);
 }
 
 int wvm__prim_shm_link(int dirfd, int fd, const char *name)
@@ -372,6 +384,24 @@ int wvm__prim_open_held(long pid, int fd, bool write, uint64_t dev, uint64_t ino
 int wvm__prim_open_path(const char *path, bool write, uint64_t dev, uint64_t ino, int *out)
 {
     return open_checked(path, write, dev, ino, out);
+}
+
+int wvm__prim_fd_reopen(int fd, int *out)
+{
+    char self[48];
+    with_number(self, "/proc/self/fd/", (unsigned long)fd);
+    int f = open(self, O_RDWR | O_CLOEXEC);
+    if (f < 0)
+        return errno;
+    *out = f;
+    return 0;
+}
+
+int wvm__prim_fd_move(int from, int to)
+{
+    int err = dup3(from, to, O_CLOEXEC) < 0 ? errno : 0;
+    close(from);
+    return err;
 }
 
 bool wvm__prim_pid_alive(long pid)

@@ -60,7 +60,8 @@ int wvm__prim_pages_copied(uintptr_t start, uint64_t npages, uint64_t *out);
 /* ---- named sections ----------------------------------------------------------------------- */
 
 /* The per-user directory, opened once (O_PATH-like, close-on-exec) and verified: a directory
- * owned by the caller with mode 0700 (EACCES otherwise, e.g. another user made it first). */
+ * owned by the caller that only it may enter, made mode 0700 (EACCES otherwise, e.g. another
+ * user made it first). */
 int wvm__prim_shm_dir(int *dirfd);
 /* An unnamed file in the directory (O_TMPFILE, mode 0600) of size bytes. */
 int wvm__prim_shm_tmp(int dirfd, uint64_t size, int *fd);
@@ -88,6 +89,11 @@ int wvm__prim_fd_linked(int fd, bool *linked);
 int wvm__prim_fd_path(int fd, char *buf, size_t cap);
 int wvm__prim_open_held(long pid, int fd, bool write, uint64_t dev, uint64_t ino, int *out);
 int wvm__prim_open_path(const char *path, bool write, uint64_t dev, uint64_t ino, int *out);
+/* A new open file description of fd's file (a fresh open through /proc/self/fd, read-write,
+ * close-on-exec): a flock on it is its own. */
+int wvm__prim_fd_reopen(int fd, int *out);
+/* Puts descriptor from in to's place (close-on-exec) and closes from. */
+int wvm__prim_fd_move(int from, int to);
 /* Whether process pid exists (kill(pid, 0): EPERM counts as existing). */
 bool wvm__prim_pid_alive(long pid);
 
