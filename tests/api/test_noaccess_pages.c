@@ -392,6 +392,23 @@ Test(noaccess, data_transitions)
     cr_assert(wvm_VirtualFree(p, 0, WVM_MEM_RELEASE));
 }
 
+/* The fork tests' parent side: the child exited 0, and the parent's three pages (the first
+ * NOACCESS, the second a guard page; holding data 0, 1 and 2) still hold the parent's data. */
+static void parent_after_fork(pid_t pid, char *p)
+{
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
+    cr_assert(set_prot(p, 1, WVM_PAGE_READWRITE));
+    page_holds(p, 0);
+    guard_fires(p + PAGE, 0);
+    page_holds(p + PAGE, 1);
+    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_READWRITE));
+    page_holds(p + 2 * PAGE, 2);
+    cr_assert_eq(wvm_check_invariants(), 0);
+}
+
 /* fork() with NOACCESS and guard pages holding data: the child sees the parent's data (its
  * copy of the stash), by VirtualProtect and by a guard violation; the parent's stay so. */
 Test(noaccess, data_fork_child)
@@ -418,17 +435,7 @@ Test(noaccess, data_fork_child)
         p[0] = 9; /* the child's own copy */
         _exit(ok && wvm_check_invariants() == 0 ? 0 : 1);
     }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
-    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
-    cr_assert(set_prot(p, 1, WVM_PAGE_READWRITE));
-    page_holds(p, 0);
-    guard_fires(p + PAGE, 0);
-    page_holds(p + PAGE, 1);
-    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_READWRITE));
-    page_holds(p + 2 * PAGE, 2);
-    cr_assert_eq(wvm_check_invariants(), 0);
+    parent_after_fork(pid, p);
 }
 
 /* Neighbouring pages holding data, of different pieces (a write-protected READONLY page, then
@@ -494,17 +501,7 @@ Test(noaccess, data_fork_child_without_userfaultfd, .timeout = 60)
         _exit(ok && wvm_check_invariants() == 0 ? 0 : 1);
     }
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
-    cr_assert_eq(prot_of(p), WVM_PAGE_NOACCESS);
-    cr_assert(set_prot(p, 1, WVM_PAGE_READWRITE));
-    page_holds(p, 0);
-    guard_fires(p + PAGE, 0);
-    page_holds(p + PAGE, 1);
-    cr_assert(set_prot(p + 2 * PAGE, 1, WVM_PAGE_READWRITE));
-    page_holds(p + 2 * PAGE, 2);
-    cr_assert_eq(wvm_check_invariants(), 0);
+    parent_after_fork(pid, p);
 }
 
 /* The default policy (mprotect while far from vm.max_map_count) counted the mappings when
