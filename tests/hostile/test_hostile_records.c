@@ -24,9 +24,8 @@
 static char dir[64];
 
 /* The file that stands for name in the directory (in file, 64 bytes), and its bytes (*len). */
-static void record_of(HANDLE h, const char *name, char *file, char *bytes, size_t *len)
+static void record_of(const char *name, char *file, char *bytes, size_t *len)
 {
-    (void)h;
     snprintf(dir, sizeof dir, "/dev/shm/winvmem-%u", (unsigned)geteuid());
     DIR *d = opendir(dir);
     cr_assert_not_null(d);
@@ -53,6 +52,20 @@ static void record_of(HANDLE h, const char *name, char *file, char *bytes, size_
     }
     closedir(d);
     cr_assert(found, "the record of %s", name);
+}
+
+/* A named section made over f (a file, or INVALID_HANDLE_VALUE), its record read into
+ * real_bytes (record_of), and the section's handle closed again; the record's length. */
+static char real_bytes[3 * 4096];
+
+static size_t new_record(HANDLE f, DWORD prot, DWORD size, const char *name, char *file)
+{
+    HANDLE h = CreateFileMappingA(f, NULL, prot, 0, size, name);
+    cr_assert_not_null(h, "%u", GetLastError());
+    size_t len = 0;
+    record_of(name, file, real_bytes, &len);
+    CloseHandle(h);
+    return len;
 }
 
 /* The header's fields (core/section.c): magic, version, prot, attrs, name_len, size, data_off,
@@ -139,7 +152,7 @@ static void try_record(const char *name, const char *file, const void *bytes, si
     drop_record(file, fd);
 }
 
-static char real_bytes[3 * 4096], bytes[3 * 4096];
+static char bytes[3 * 4096];
 
 /* A real record of a named section over a file, then each malformation of it. */
 Test(hostile_records, file_records)
@@ -150,12 +163,8 @@ Test(hostile_records, file_records)
     cr_assert(fd >= 0);
     cr_assert_eq(ftruncate(fd, 4096), 0);
     HANDLE f = wvm_handle_from_fd(fd);
-    HANDLE h = CreateFileMappingA(f, NULL, PAGE_READWRITE, 0, 0, name);
-    cr_assert_not_null(h, "%u", GetLastError());
-    size_t len = 0;
-    record_of(h, name, file, real_bytes, &len);
+    size_t len = new_record(f, PAGE_READWRITE, 0, name, file);
     cr_assert_eq(len, 4096, "a one-page record");
-    CloseHandle(h);
     uint64_t at = get64(real_bytes, OFF_BITS_OFF);
     cr_assert(at > 0 && at < 4096);
 
@@ -201,13 +210,9 @@ Test(hostile_records, pagefile_records)
 {
     const char *name = "winvmem-hostile-record-reserve";
     char file[64];
-    HANDLE h = CreateFileMappingA(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE | SEC_RESERVE, 0,
-                                  2 * 4096, name);
-    cr_assert_not_null(h, "%u", GetLastError());
-    size_t len = 0;
-    record_of(h, name, file, real_bytes, &len);
+    size_t len =
+        new_record(INVALID_HANDLE_VALUE, PAGE_READWRITE | SEC_RESERVE, 2 * 4096, name, file);
     cr_assert_eq(len, 3 * 4096, "a page of header, two of data");
-    CloseHandle(h);
 
     try_record(name, file, real_bytes, len, 0);
     static const size_t cuts[] = {0, 40, 4096, 2 * 4096, 3 * 4096 - 1};
@@ -252,11 +257,7 @@ Test(hostile_records, a_reused_holder_pid_leads_nowhere)
     cr_assert_eq(ftruncate(a, 4096), 0);
     cr_assert_eq(ftruncate(b, 4096), 0);
     HANDLE f = wvm_handle_from_fd(a);
-    HANDLE h = CreateFileMappingA(f, NULL, PAGE_READONLY, 0, 0, name);
-    cr_assert_not_null(h, "%u", GetLastError());
-    size_t len = 0;
-    record_of(h, name, file, real_bytes, &len);
-    CloseHandle(h);
+    size_t len = new_record(f, PAGE_READONLY, 0, name, file);
     CloseHandle(f);
     /* a's path goes (a stays open: its inode cannot be reused by b or anything else) */
     cr_assert_eq(unlink(a_path), 0);
